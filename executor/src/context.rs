@@ -1,0 +1,50 @@
+//! Which runtime and core the current thread works for.
+//!
+//! A single `Cell` read on the scheduling hot path: a task woken on one of its runtime's
+//! workers goes to that worker's core queue, any other wake goes through the injector.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+thread_local! {
+    /// `(runtime id, core index)` while this thread is a runtime's worker.
+    static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+}
+
+/// A fresh runtime id, distinct from every other runtime's in this process.
+pub(crate) fn next_runtime_id() -> u64 {
+    /// The last id handed out. Relaxed: ids only need to be unique.
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Marks the current thread as a worker of `runtime`'s `core` until the guard drops.
+pub(crate) fn enter_worker(runtime: u64, core: usize) -> WorkerGuard {
+    let previous = WORKER.with(|w| w.replace(Some((runtime, core))));
+    WorkerGuard { previous }
+}
+
+/// Restores the previous worker marking when dropped.
+#[derive(Debug)]
+pub(crate) struct WorkerGuard {
+    previous: Option<(u64, usize)>,
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|w| w.set(self.previous));
+    }
+}
+
+/// The `(runtime id, core)` this thread works for, if it is a worker.
+pub(crate) fn current_worker() -> Option<(u64, usize)> {
+    WORKER.with(Cell::get)
+}
+
+/// The core of `runtime` this thread works for, if it is one of that runtime's workers.
+pub(crate) fn worker_core(runtime: u64) -> Option<usize> {
+    match current_worker() {
+        Some((id, core)) if id == runtime => Some(core),
+        _ => None,
+    }
+}

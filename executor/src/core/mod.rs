@@ -1,0 +1,450 @@
+//! A core: its run queues, its workers, and the baton that says which worker may run tasks.
+//!
+//! # The core protocol
+//!
+//! This is the kernel's concurrency-managed workqueue pool, adapted. Per core, [`State`] counts
+//! `running` (workers holding the baton and not in a blocking section), `idle` (workers parked on
+//! the core's idle stack), `in_section` (workers whose baton passed on while they block) and
+//! `workers` (all threads of the core).
+//!
+//! 1. **A new worker starts parked.** [`Core::add_worker`] pushes its parker on the idle stack
+//!    before the thread runs, so a thread never polls a task it was not handed.
+//! 2. **`need_more_worker`.** Whoever queues work for the core calls [`Core::notify`]: after a
+//!    `fence(SeqCst)` it reads `running`; if it is zero and a worker is idle, it takes the idle
+//!    lock, checks again, pops the most recently parked worker (cache-hot), counts it running
+//!    and unparks it. Because the check and the pop happen under the lock, two notifiers never
+//!    wake two workers for one core.
+//! 3. **`keep_working`.** A worker finishing a poll keeps going while `running <= 1`; when it
+//!    is above one (a worker came back from a section while its replacement runs) the worker
+//!    retires to the idle stack at that poll boundary ([`Core::park`]).
+//! 4. **Parking.** A worker out of work pushes itself on the idle stack and counts itself idle
+//!    under the lock, then issues `fence(SeqCst)` and checks the core's queues once more. The
+//!    fence pairs with the one in step 2: either the notifier sees `running == 0`, or the parking
+//!    worker sees the new task, so a wake-up is never lost. If it sees work it performs step 2
+//!    itself (which pops the top of the stack, normally itself) before parking.
+//! 5. **Sections** (blocking code) move a worker from `running` to `in_section` when its baton
+//!    passes on ([`Transition::HandOff`]), and back when the section ends
+//!    ([`Transition::Return`]); step 3 then retires one of the two.
+//!
+//! Stealing between cores sits on top of this in the worker loop: a core that runs out of work
+//! counts itself in [`Idle`], and a worker that queues a task while another core is idle and no
+//! core is searching wakes that core, so no task is stranded behind a busy worker.
+
+mod bell;
+mod slot;
+mod state;
+
+pub(crate) use bell::Bell;
+pub(crate) use slot::{SectionSlot, Seen};
+pub(crate) use state::{State, Transition};
+
+use crate::park::{Parker, Wake};
+use crate::queue::{self, Queue};
+use crate::stats::{CoreStats, Counters};
+use std::time::{Duration, Instant};
+
+use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
+
+use state::AtomicState;
+
+/// One scheduling slot of the runtime.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// This core's index in the runtime.
+    index: usize,
+    /// Tasks queued on this core; idle cores steal from it.
+    pub(crate) queue: Queue,
+    /// Tasks pinned to this core (`spawn_on`); never stolen.
+    pub(crate) pinned: Queue,
+    /// The worker counts (see the module docs).
+    state: AtomicState,
+    /// Parked workers, most recently parked last, with when they parked.
+    idle: Mutex<Vec<Parked>>,
+    /// The section words of the core's workers, for the monitor.
+    slots: Mutex<Vec<Arc<SectionSlot>>>,
+    /// Always-on counters.
+    pub(crate) counters: Counters,
+}
+
+/// A parked worker on a core's idle stack.
+#[derive(Debug)]
+struct Parked {
+    parker: Arc<Parker>,
+    since: Instant,
+}
+
+impl Parked {
+    fn now(parker: Arc<Parker>) -> Parked {
+        Parked {
+            parker,
+            since: Instant::now(),
+        }
+    }
+}
+
+/// A parking worker's last look beyond its own core, after its fence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recheck {
+    /// Nothing to do: park.
+    Nothing,
+    /// Another core or the injector has work: stay up to search.
+    Elsewhere,
+    /// The runtime shuts down: do not park at all.
+    Stop,
+}
+
+/// What a handoff did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HandOff {
+    /// A spare was woken to run the core's queued work.
+    Woke,
+    /// The core had no work queued; the next task queued wakes a spare (step 2).
+    NoWork,
+    /// The core has work but no spare is parked: one must be started.
+    NoSpare,
+}
+
+/// Runtime-wide counts that let busy cores find idle ones cheaply.
+#[derive(Debug)]
+pub(crate) struct Idle {
+    /// Cores with no running worker.
+    idle_cores: AtomicUsize,
+    /// Workers looking for work in other cores' queues or the injector.
+    searching: AtomicUsize,
+    /// Wakes the monitor when a core starts running while it sleeps.
+    pub(crate) bell: Bell,
+}
+
+impl Idle {
+    /// Counts for a runtime whose cores all start idle.
+    pub(crate) fn new(cores: usize) -> Idle {
+        Idle {
+            idle_cores: AtomicUsize::new(cores),
+            searching: AtomicUsize::new(0),
+            bell: Bell::new(),
+        }
+    }
+
+    /// Whether a task queued now should wake an idle core to steal it: some core is idle and
+    /// nobody is already searching (a searcher will find the task).
+    ///
+    /// The caller has issued `fence(SeqCst)` after queueing; it pairs with the fence a searcher
+    /// issues in [`Idle::stop_searching`] before its last look.
+    pub(crate) fn should_wake_sibling(&self) -> bool {
+        self.searching.load(Ordering::Relaxed) == 0 && self.idle_cores.load(Ordering::Relaxed) > 0
+    }
+
+    /// A worker starts looking for work beyond its core (or a waker counts the worker it wakes
+    /// with [`Wake::Search`]).
+    pub(crate) fn start_searching(&self) {
+        self.searching.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A worker stops looking for work beyond its core; returns whether it was the last one.
+    ///
+    /// The decrement is followed by `fence(SeqCst)`: it pairs with the fence of a thread that
+    /// queued a task and then read `searching`. Either that thread sees no searcher and wakes a
+    /// core, or the last searcher, looking once more after this call, sees the task.
+    pub(crate) fn stop_searching(&self) -> bool {
+        let last = self.searching.fetch_sub(1, Ordering::SeqCst) == 1;
+        fence(Ordering::SeqCst);
+        last
+    }
+}
+
+impl Core {
+    /// An empty core with no workers.
+    pub(crate) fn new(index: usize) -> Core {
+        Core {
+            index,
+            queue: queue::local_queue(),
+            pinned: queue::unbounded_queue(),
+            state: AtomicState::new(),
+            idle: Mutex::new(Vec::new()),
+            slots: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// This core's index.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The current worker counts.
+    pub(crate) fn state(&self) -> State {
+        self.state.load()
+    }
+
+    /// Whether the core has tasks queued that its own workers should run.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.queue.is_empty() || !self.pinned.is_empty()
+    }
+
+    /// Applies a transition that may move `running` across zero, keeping the runtime's count of
+    /// idle cores in step.
+    fn transition(&self, transition: Transition, idle_counts: &Idle) -> State {
+        let before = self.state.apply(transition);
+        match transition {
+            Transition::HandOff | Transition::Park if before.running() == 1 => {
+                idle_counts.idle_cores.fetch_add(1, Ordering::Relaxed);
+            }
+            Transition::Return | Transition::Wake if before.running() == 0 => {
+                idle_counts.idle_cores.fetch_sub(1, Ordering::Relaxed);
+                idle_counts.bell.core_started();
+            }
+            _ => {}
+        }
+        before
+    }
+
+    /// Step 5: the calling worker enters a section whose baton passes on now (eager), or the
+    /// monitor hands off a worker's section. If the core has work (or `recheck` finds work
+    /// elsewhere that the core should take), a spare is woken to run it.
+    pub(crate) fn hand_off(
+        &self,
+        idle_counts: &Idle,
+        recheck: impl FnOnce() -> Recheck,
+    ) -> HandOff {
+        self.transition(Transition::HandOff, idle_counts);
+        // SeqCst: pairs with the fence in `notify`, as parking does (step 4): either a
+        // notifier sees `running == 0`, or we see its task here.
+        fence(Ordering::SeqCst);
+        let woke = if self.has_work() {
+            self.wake_one(idle_counts, Wake::Work)
+        } else if recheck() == Recheck::Elsewhere {
+            idle_counts.start_searching();
+            let woke = self.wake_one(idle_counts, Wake::Search);
+            if !woke {
+                idle_counts.stop_searching();
+            }
+            woke
+        } else {
+            return HandOff::NoWork;
+        };
+        if woke || self.state.load().running() > 0 {
+            HandOff::Woke
+        } else {
+            HandOff::NoSpare
+        }
+    }
+
+    /// Step 5, the end: a worker whose baton passed on leaves its section (or the monitor undoes
+    /// a handoff it could not publish) and counts as running again.
+    pub(crate) fn return_from_section(&self, idle_counts: &Idle) {
+        self.transition(Transition::Return, idle_counts);
+    }
+
+    /// Registers a worker's section word for the monitor.
+    pub(crate) fn add_slot(&self, slot: Arc<SectionSlot>) {
+        lock(&self.slots).push(slot);
+    }
+
+    /// Unregisters a worker's section word.
+    pub(crate) fn remove_slot(&self, slot: &Arc<SectionSlot>) {
+        lock(&self.slots).retain(|s| !Arc::ptr_eq(s, slot));
+    }
+
+    /// Calls `f` with each worker's section word.
+    pub(crate) fn for_each_slot(&self, mut f: impl FnMut(&Arc<SectionSlot>)) {
+        for slot in lock(&self.slots).iter() {
+            f(slot);
+        }
+    }
+
+    /// Step 1: registers a new worker thread, parked on the idle stack.
+    pub(crate) fn add_worker(&self, parker: Arc<Parker>) {
+        let mut idle = lock(&self.idle);
+        idle.push(Parked::now(parker));
+        self.state.apply(Transition::Spawn);
+        Counters::add(&self.counters.threads_started, 1);
+    }
+
+    /// Takes back a worker registered by `add_worker` whose thread could not be started.
+    pub(crate) fn remove_worker(&self, parker: &Arc<Parker>) {
+        let mut idle = lock(&self.idle);
+        if let Some(i) = idle.iter().position(|p| Arc::ptr_eq(&p.parker, parker)) {
+            idle.remove(i);
+            self.state.apply(Transition::Exit);
+        }
+    }
+
+    /// Step 2, the fast path: after queueing work for this core, wakes a worker if none runs.
+    ///
+    /// Costs a fence and a load when the core is running.
+    pub(crate) fn notify(&self, idle_counts: &Idle) -> bool {
+        // SeqCst: pairs with the fence in `park` (step 4) so that either this load sees the
+        // parking worker's `running` decrement, or that worker's re-check sees our task.
+        fence(Ordering::SeqCst);
+        let state = self.state.load();
+        if state.need_more_worker(true) && state.idle() > 0 {
+            self.wake_one(idle_counts, Wake::Work)
+        } else {
+            false
+        }
+    }
+
+    /// Step 2, the slow path: pops the most recently parked worker and hands it the baton,
+    /// unless a worker already runs. `wake` tells the worker why.
+    pub(crate) fn wake_one(&self, idle_counts: &Idle, wake: Wake) -> bool {
+        let mut idle = lock(&self.idle);
+        // The lock orders this read after every transition made under it.
+        if self.state.load().running() != 0 {
+            return false;
+        }
+        let Some(Parked { parker, .. }) = idle.pop() else {
+            return false;
+        };
+        self.transition(Transition::Wake, idle_counts);
+        drop(idle);
+        Counters::add(&self.counters.wakeups, 1);
+        parker.unpark(wake);
+        true
+    }
+
+    /// Step 4: the calling worker, which counts as running, parks on the idle stack until it
+    /// is handed the baton again. Returns at once (the worker running again) if work arrived
+    /// meanwhile, or if `recheck` reports work elsewhere or that the worker must not park.
+    ///
+    /// `recheck` runs after the fence, so it sees every task whose notifier missed us.
+    pub(crate) fn park(
+        &self,
+        parker: &Arc<Parker>,
+        idle_counts: &Idle,
+        recheck: impl FnOnce() -> Recheck,
+    ) -> Wake {
+        {
+            let mut idle = lock(&self.idle);
+            idle.push(Parked::now(Arc::clone(parker)));
+            self.transition(Transition::Park, idle_counts);
+        }
+        Counters::add(&self.counters.parks, 1);
+        self.recheck_and_park(parker, idle_counts, recheck)
+    }
+
+    /// Step 3: at a poll boundary, parks the calling worker if another worker of the core also
+    /// runs (it came back from a section while its replacement ran). Returns `None`, having
+    /// done nothing, when the caller is the only running worker and keeps the baton.
+    pub(crate) fn retire(
+        &self,
+        parker: &Arc<Parker>,
+        idle_counts: &Idle,
+        recheck: impl FnOnce() -> Recheck,
+    ) -> Option<Wake> {
+        {
+            let mut idle = lock(&self.idle);
+            if !self.state.retire_if_surplus() {
+                return None;
+            }
+            idle.push(Parked::now(Arc::clone(parker)));
+        }
+        Counters::add(&self.counters.retirements, 1);
+        Some(self.recheck_and_park(parker, idle_counts, recheck))
+    }
+
+    /// The end of steps 3 and 4: the fence, the last look for work, and the wait.
+    fn recheck_and_park(
+        &self,
+        parker: &Arc<Parker>,
+        idle_counts: &Idle,
+        recheck: impl FnOnce() -> Recheck,
+    ) -> Wake {
+        // SeqCst: pairs with the fence in `notify` (see there).
+        fence(Ordering::SeqCst);
+        if self.has_work() {
+            self.wake_one(idle_counts, Wake::Work);
+        } else {
+            match recheck() {
+                Recheck::Nothing => {}
+                Recheck::Elsewhere => {
+                    // Counted on the woken worker's behalf, as `Wake::Search` promises.
+                    idle_counts.start_searching();
+                    if !self.wake_one(idle_counts, Wake::Search) {
+                        idle_counts.stop_searching();
+                    }
+                }
+                Recheck::Stop => {
+                    if self.take_back(parker, idle_counts) {
+                        return Wake::Work;
+                    }
+                    // Already popped by a waker: its token is on the way.
+                }
+            }
+        }
+        Parker::park(parker)
+    }
+
+    /// Takes the calling worker back off the idle stack, counting it running; false if a
+    /// waker popped it first.
+    fn take_back(&self, parker: &Arc<Parker>, idle_counts: &Idle) -> bool {
+        let mut idle = lock(&self.idle);
+        let Some(i) = idle.iter().position(|p| Arc::ptr_eq(&p.parker, parker)) else {
+            return false;
+        };
+        idle.remove(i);
+        self.transition(Transition::Wake, idle_counts);
+        true
+    }
+
+    /// Shutdown: wakes every parked worker so it can see the runtime is shutting down and exit.
+    pub(crate) fn wake_all(&self) {
+        let parked: Vec<_> = std::mem::take(&mut *lock(&self.idle));
+        for p in parked {
+            p.parker.unpark(Wake::Work);
+        }
+    }
+
+    /// Tells surplus spares parked for longer than `keep_alive` to exit, oldest first, keeping
+    /// at least one spare and at least `min_workers` threads. Returns how many were told.
+    pub(crate) fn reap(&self, keep_alive: Duration, min_workers: u64, now: Instant) -> u64 {
+        let mut reaped = Vec::new();
+        {
+            let mut idle = lock(&self.idle);
+            while idle.len() > 1
+                && self.state.load().workers() > min_workers
+                && idle[0].since + keep_alive <= now
+            {
+                reaped.push(idle.remove(0).parker);
+                self.state.apply(Transition::Exit);
+            }
+        }
+        for parker in &reaped {
+            parker.unpark(Wake::Exit);
+        }
+        let n = reaped.len() as u64;
+        Counters::add(&self.counters.threads_reaped, n);
+        n
+    }
+
+    /// When the oldest surplus spare's keep-alive runs out, if the core has one.
+    pub(crate) fn next_reap(&self, keep_alive: Duration, min_workers: u64) -> Option<Instant> {
+        let idle = lock(&self.idle);
+        (idle.len() > 1 && self.state.load().workers() > min_workers)
+            .then(|| idle[0].since + keep_alive)
+    }
+
+    /// A snapshot of this core's counters.
+    pub(crate) fn stats(&self) -> CoreStats {
+        let state = self.state.load();
+        let c = &self.counters;
+        CoreStats {
+            core: self.index,
+            polls: Counters::get(&c.polls),
+            steals: Counters::get(&c.steals),
+            parks: Counters::get(&c.parks),
+            wake_ups: Counters::get(&c.wakeups),
+            queue_depth: self.queue.len() + self.pinned.len(),
+            running: state.running(),
+            spares: state.idle(),
+            in_section: state.in_section(),
+            workers: state.workers(),
+            sections: Counters::get(&c.sections),
+            handoffs: Counters::get(&c.handoffs),
+            eager_handoffs: Counters::get(&c.eager_handoffs),
+            retirements: Counters::get(&c.retirements),
+            threads_started: Counters::get(&c.threads_started),
+            threads_reaped: Counters::get(&c.threads_reaped),
+            cap_hits: Counters::get(&c.cap_hits),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Handles to a runtime, and the thread-local "current runtime".
+
+use std::cell::RefCell;
+use std::future::Future;
+
+use crate::error::TryCurrentError;
+use crate::shared::Shared;
+use crate::stats::Stats;
+use crate::sync::Arc;
+use crate::task::JoinHandle;
+
+thread_local! {
+    /// The runtime that `Handle::current` and `baton::spawn` use on this thread.
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// A cheap, cloneable reference to a runtime, usable from any thread.
+///
+/// A handle does not keep the runtime's threads alive: once the [`Runtime`](crate::Runtime) is
+/// dropped, tasks spawned through a handle are cancelled at once.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let handle = rt.handle();
+/// let out = std::thread::spawn(move || {
+///     // Not a runtime thread: spawn through the handle, wait through a channel.
+///     let (tx, rx) = std::sync::mpsc::channel();
+///     let _task = handle.spawn(async move { tx.send(7).unwrap() });
+///     rx.recv().unwrap()
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(out, 7);
+/// # Ok::<(), baton_executor::BuildError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {
+        Handle { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The handle of the runtime this thread runs in.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a runtime (not in a task, not inside `block_on`, no [`Handle::enter`]
+    /// guard alive). Use [`Handle::try_current`] to get an error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// rt.block_on(async {
+    ///     let handle = baton_executor::Handle::current();
+    ///     assert!(handle.cores() >= 1);
+    /// });
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// The handle of the runtime this thread runs in, or an error outside a runtime.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`TryCurrentError`] when the thread is not in a task, not inside `block_on`, and
+    /// holds no [`Handle::enter`] guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_executor::Handle::try_current().is_err());
+    /// ```
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        CURRENT
+            .with(|current| current.borrow().clone())
+            .ok_or_else(TryCurrentError::new)
+    }
+
+    /// Calls `f` with the current runtime's handle, without cloning it.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurrentError> {
+        CURRENT.with(|current| match &*current.borrow() {
+            Some(handle) => Ok(f(handle)),
+            None => Err(TryCurrentError::new()),
+        })
+    }
+
+    /// Makes this runtime the current one on this thread until the guard drops, so that
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work outside tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let _guard = rt.handle().enter();
+    /// let task = baton_executor::spawn(async { 3 });
+    /// assert_eq!(rt.block_on(task).unwrap(), 3);
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        EnterGuard {
+            previous,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Spawns a task on this runtime; it may run on any core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let task = rt.handle().spawn(async { "done" });
+    /// assert_eq!(rt.block_on(task).unwrap(), "done");
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(&self.shared, future, None)
+    }
+
+    /// Spawns a task that runs only on core `core` (it is never stolen by another core).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `core` is not below [`Handle::cores`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+    /// let task = rt.handle().spawn_on(1, async { baton_executor::current_core() });
+    /// assert_eq!(rt.block_on(task).unwrap(), Some(1));
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<F>(&self, core: usize, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let cores = self.cores();
+        assert!(
+            core < cores,
+            "spawn_on: core {core} does not exist; this runtime has cores 0 to {}",
+            cores - 1
+        );
+        Shared::spawn(&self.shared, future, Some(core))
+    }
+
+    /// The number of cores of this runtime.
+    pub fn cores(&self) -> usize {
+        self.shared.cores.len()
+    }
+
+    /// A snapshot of the runtime's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+/// Restores the previously current runtime when dropped; returned by [`Handle::enter`].
+#[derive(Debug)]
+#[must_use = "the runtime stays current only while the guard is alive"]
+pub struct EnterGuard {
+    previous: Option<Handle>,
+    /// The guard restores a thread-local, so it must drop on the thread that made it.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}

@@ -1,0 +1,668 @@
+//! Asynchronous I/O on any file descriptor: [`Async<T>`] registers it with the reactor.
+//!
+//! `Async<T>` puts `T` in non-blocking mode and retries its operations when the reactor
+//! reports readiness. It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`]
+//! when `T` implements [`Read`] and [`Write`] (and `&Async<T>` does when `&T` does, as for
+//! sockets), so the adapters of the futures and smol ecosystems work on it.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::os::unix::net::UnixStream;
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use baton_executor::io::Async;
+//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//!
+//! let (a, b) = UnixStream::pair()?;
+//! let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
+//! a.write_all(b"ping").await?;
+//! let mut buf = [0; 4];
+//! b.read_exact(&mut buf).await?;
+//! assert_eq!(&buf, b"ping");
+//! # std::io::Result::Ok(())
+//! # }).unwrap();
+//! ```
+
+use std::future::Future;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+pub use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::reactor::{Direction, Reactor, Source};
+use crate::sync::Arc;
+
+/// An I/O object registered with the reactor, in non-blocking mode.
+///
+/// Dropping it deregisters the file descriptor, then drops `T` (which closes it).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use baton_executor::io::Async;
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+///
+/// let listener = Async::new(TcpListener::bind("127.0.0.1:0")?)?;
+/// let addr = listener.get_ref().local_addr()?;
+/// let _client = TcpStream::connect(addr)?;
+/// let (_stream, peer) = listener.read_with(|l| l.accept()).await?;
+/// assert!(peer.ip().is_loopback());
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Async<T: AsFd> {
+    /// The reactor's record of the descriptor.
+    source: Arc<Source>,
+    /// The I/O object; `None` only while `into_inner` or `drop` takes it out.
+    io: Option<T>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Puts `io` in non-blocking mode and registers it with the reactor.
+    ///
+    /// # Errors
+    ///
+    /// If the descriptor cannot be made non-blocking or registered (for instance a regular
+    /// file, which epoll refuses with `EPERM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// # let _ = socket;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        let source = Reactor::get().register(io.as_fd())?;
+        Ok(Async {
+            source,
+            io: Some(io),
+        })
+    }
+
+    /// A reference to the inner I/O object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// assert!(socket.get_ref().local_addr()?.ip().is_loopback());
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn get_ref(&self) -> &T {
+        self.io
+            .as_ref()
+            .expect("the I/O object is present until drop")
+    }
+
+    /// A mutable reference for the `Read` / `Write` impls; not public, so the object cannot be
+    /// replaced while its descriptor is registered.
+    fn io_mut(&mut self) -> &mut T {
+        self.io
+            .as_mut()
+            .expect("the I/O object is present until drop")
+    }
+
+    /// Deregisters the I/O object and returns it, still in non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// If the poller fails to delete the descriptor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// let socket: UdpSocket = socket.into_inner()?;
+    /// socket.set_nonblocking(false)?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn into_inner(mut self) -> io::Result<T> {
+        let io = self
+            .io
+            .take()
+            .expect("the I/O object is present until drop");
+        Reactor::get().deregister(&self.source, io.as_fd())?;
+        Ok(io)
+    }
+
+    /// Waits until the I/O object is readable: a read would not block right now.
+    ///
+    /// Readiness is checked with `poll(2)` before the future completes, so a read that follows
+    /// does not fail with `WouldBlock` unless another reader took the data first.
+    ///
+    /// # Errors
+    ///
+    /// If the readiness check fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let a = Async::new(a)?;
+    /// b.write_all(b"x")?;
+    /// a.readable().await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn readable(&self) -> Ready<'_, T> {
+        Ready::new(self, Direction::Read)
+    }
+
+    /// Waits until the I/O object is writable: a write would not block right now.
+    ///
+    /// # Errors
+    ///
+    /// If the readiness check fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let (a, _b) = UnixStream::pair()?;
+    /// Async::new(a)?.writable().await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn writable(&self) -> Ready<'_, T> {
+        Ready::new(self, Direction::Write)
+    }
+
+    /// Polls for readability, registering `cx`'s waker (one per direction) if not readable.
+    ///
+    /// # Errors
+    ///
+    /// If the readiness check fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let a = Async::new(a)?;
+    /// std::future::poll_fn(|cx| a.poll_writable(cx)).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_verified(Direction::Read, None, cx)
+    }
+
+    /// Polls for writability, registering `cx`'s waker (one per direction) if not writable.
+    ///
+    /// # Errors
+    ///
+    /// If the readiness check fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let a = Async::new(a)?;
+    /// std::future::poll_fn(|cx| a.poll_writable(cx)).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_verified(Direction::Write, None, cx)
+    }
+
+    /// Performs a read operation, retrying it on readiness while it fails with `WouldBlock`.
+    ///
+    /// `op` must be non-blocking: it gets the object in non-blocking mode and should return
+    /// `WouldBlock` instead of waiting.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `op` other than `WouldBlock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// let sender = UdpSocket::bind("127.0.0.1:0")?;
+    /// sender.send_to(b"hello", socket.get_ref().local_addr()?)?;
+    /// let mut buf = [0; 16];
+    /// let (n, _from) = socket.read_with(|s| s.recv_from(&mut buf)).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.op_with(Direction::Read, op).await
+    }
+
+    /// Performs a write operation, retrying it on readiness while it fails with `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `op` other than `WouldBlock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use baton_executor::io::Async;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// let receiver = UdpSocket::bind("127.0.0.1:0")?;
+    /// let to = receiver.local_addr()?;
+    /// assert_eq!(socket.write_with(|s| s.send_to(b"hi", to)).await?, 2);
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.op_with(Direction::Write, op).await
+    }
+
+    /// The loop behind `read_with` and `write_with`.
+    async fn op_with<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut slot = SlotGuard {
+            source: &self.source,
+            dir,
+            slot: None,
+        };
+        std::future::poll_fn(|cx| loop {
+            let seen = self.source.readiness();
+            if seen.is_ready(dir) {
+                match op(self.get_ref()) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        self.source.clear_readiness(dir, seen);
+                    }
+                    res => return Poll::Ready(res),
+                }
+            }
+            // Not ready (or just cleared): wait for a report, then try again.
+            ready!(self.source.poll_ready_slot(dir, &mut slot.slot, cx));
+        })
+        .await
+    }
+
+    /// Polls `dir`'s readiness, confirmed with `poll(2)`; `slot` selects the waker slot (`None`:
+    /// the per-direction waker).
+    fn poll_verified(
+        &self,
+        dir: Direction,
+        mut slot: Option<&mut Option<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let seen = self.source.readiness();
+            if seen.is_ready(dir) {
+                if fd_is_ready(self.get_ref().as_fd(), dir)? {
+                    return Poll::Ready(Ok(()));
+                }
+                self.source.clear_readiness(dir, seen);
+            }
+            let polled = match slot.as_deref_mut() {
+                Some(slot) => self.source.poll_ready_slot(dir, slot, cx),
+                None => self.source.poll_ready(dir, cx),
+            };
+            ready!(polled);
+        }
+    }
+
+    /// One attempt of a `poll_read` / `poll_write` style operation on `&mut T`.
+    fn poll_op_mut<R>(
+        &mut self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let seen = self.source.readiness();
+            if seen.is_ready(dir) {
+                match op(self.io_mut()) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        self.source.clear_readiness(dir, seen);
+                    }
+                    res => return Poll::Ready(res),
+                }
+            }
+            ready!(self.source.poll_ready(dir, cx));
+        }
+    }
+
+    /// One attempt of a `poll_read` / `poll_write` style operation on `&T`.
+    pub(crate) fn poll_op<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let seen = self.source.readiness();
+            if seen.is_ready(dir) {
+                match op(self.get_ref()) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        self.source.clear_readiness(dir, seen);
+                    }
+                    res => return Poll::Ready(res),
+                }
+            }
+            ready!(self.source.poll_ready(dir, cx));
+        }
+    }
+}
+
+/// Whether `fd` is ready for `dir` right now, by `poll(2)` with a zero timeout. Errors and
+/// hang-ups count as ready: the operation will report them.
+fn fd_is_ready(fd: BorrowedFd<'_>, dir: Direction) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let flags = match dir {
+        Direction::Read => PollFlags::IN | PollFlags::PRI,
+        Direction::Write => PollFlags::OUT,
+    };
+    let mut fds = [PollFd::new(&fd, flags)];
+    match poll(&mut fds, Some(&rustix::time::Timespec::default())) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(true),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Releases a future's waker slot when the future is dropped.
+struct SlotGuard<'a> {
+    /// The source holding the slot.
+    source: &'a Source,
+    /// The slot's direction.
+    dir: Direction,
+    /// The slot, once allocated.
+    slot: Option<usize>,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.source.release_slot(self.dir, &mut self.slot);
+    }
+}
+
+/// The future of [`Async::readable`] and [`Async::writable`].
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use baton_executor::io::Async;
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let (a, _b) = UnixStream::pair()?;
+/// let a = Async::new(a)?;
+/// let ready: baton_executor::io::Ready<'_, UnixStream> = a.writable();
+/// ready.await?;
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
+#[must_use = "a readiness future does nothing unless awaited"]
+pub struct Ready<'a, T: AsFd> {
+    /// The object waited on.
+    io: &'a Async<T>,
+    /// The waker slot of this future.
+    slot: SlotGuard<'a>,
+}
+
+impl<'a, T: AsFd> Ready<'a, T> {
+    /// A future waiting for `dir` on `io`.
+    fn new(io: &'a Async<T>, dir: Direction) -> Ready<'a, T> {
+        Ready {
+            io,
+            slot: SlotGuard {
+                source: &io.source,
+                dir,
+                slot: None,
+            },
+        }
+    }
+}
+
+impl<T: AsFd> std::fmt::Debug for Ready<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("direction", &self.slot.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: AsFd> Future for Ready<'_, T> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let dir = this.slot.dir;
+        this.io.poll_verified(dir, Some(&mut this.slot.slot), cx)
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_fd().as_raw_fd()
+    }
+}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            // Deleting cannot fail for a registered descriptor; if it did, closing the
+            // descriptor below removes it from the epoll set anyway.
+            let _ = Reactor::get().deregister(&self.source, io.as_fd());
+            drop(io);
+        }
+    }
+}
+
+impl<T: AsFd + Read + Unpin> AsyncRead for Async<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_op_mut(Direction::Read, cx, |io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_op_mut(Direction::Read, cx, |io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Direction::Read, cx, |mut io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Direction::Read, cx, |mut io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: AsFd + Write + Unpin> AsyncWrite for Async<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_op_mut(Direction::Write, cx, |io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_op_mut(Direction::Write, cx, |io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut()
+            .poll_op_mut(Direction::Write, cx, |io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Direction::Write, cx, |mut io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Direction::Write, cx, |mut io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_op(Direction::Write, cx, |mut io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::reactor::block_on;
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn pair_round_trip_through_the_reactor() {
+        block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (mut a, mut b) = (Async::new(a).unwrap(), Async::new(b).unwrap());
+            let mut buf = [0u8; 5];
+            // The read waits (the first attempt would block), the write wakes it.
+            let reader = async {
+                b.read_exact(&mut buf).await.unwrap();
+            };
+            let writer = async {
+                crate::time::sleep(std::time::Duration::from_millis(5)).await;
+                a.write_all(b"hello").await.unwrap();
+            };
+            futures::join!(reader, writer);
+            assert_eq!(&buf, b"hello");
+        });
+    }
+
+    #[test]
+    fn large_transfer_waits_for_writability() {
+        // More than a socket buffer: the writer must wait for the reader to drain.
+        const LEN: usize = 4 << 20;
+        block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (mut a, mut b) = (Async::new(a).unwrap(), Async::new(b).unwrap());
+            let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+            let writer = async {
+                a.write_all(&data).await.unwrap();
+                drop(a);
+            };
+            let mut got = Vec::new();
+            let reader = async {
+                b.read_to_end(&mut got).await.unwrap();
+            };
+            futures::join!(writer, reader);
+            assert_eq!(got, data);
+        });
+    }
+
+    #[test]
+    fn readable_is_confirmed_not_just_remembered() {
+        block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (a, mut b) = (Async::new(a).unwrap(), Async::new(b).unwrap());
+            b.write_all(b"xy").await.unwrap();
+            a.readable().await.unwrap();
+            let mut buf = [0u8; 2];
+            assert_eq!(a.get_ref().read(&mut buf).unwrap(), 2);
+            // The readiness bit is still set, but nothing is left: `readable` must wait.
+            let waited = crate::time::timeout(std::time::Duration::from_millis(20), a.readable());
+            assert!(waited.await.is_err());
+        });
+    }
+
+    #[test]
+    fn into_inner_returns_the_object() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let a = Async::new(a).unwrap();
+        let a: UnixStream = a.into_inner().unwrap();
+        a.set_nonblocking(false).unwrap();
+    }
+
+    #[test]
+    fn regular_files_are_refused() {
+        let file = std::fs::File::open("Cargo.toml").unwrap();
+        let err = Async::new(file).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    }
+}

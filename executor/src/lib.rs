@@ -1,0 +1,117 @@
+//! The executor behind [baton](https://docs.rs/baton): per-core run queues, workers that pass a
+//! baton between them, the reactor, timers, networking and stats.
+//!
+//! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
+//! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
+//! `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
+//! `worker`; `monitor`; `runtime`.
+
+mod context;
+mod core;
+mod error;
+mod handle;
+mod monitor;
+mod park;
+mod queue;
+mod runtime;
+mod section;
+mod shared;
+mod sites;
+mod stats;
+mod sync;
+mod sys;
+mod task;
+mod worker;
+
+#[cfg(all(test, loom))]
+mod loom;
+
+pub mod io;
+pub mod net;
+mod reactor;
+pub mod time;
+
+pub use error::{BuildError, TryCurrentError};
+pub use handle::{EnterGuard, Handle};
+pub use runtime::{
+    Builder, Runtime, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
+    DEFAULT_MAX_THREADS_PER_CORE, MAX_CORES,
+};
+pub use stats::{CoreStats, Stats};
+pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
+
+use std::future::Future;
+
+/// Spawns a task on the current runtime; it may run on any core.
+///
+/// # Panics
+///
+/// Panics outside a runtime (see [`Handle::current`]); use [`Handle::try_current`] and
+/// [`Handle::spawn`] to handle that case.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let out = rt.block_on(async {
+///     let task = baton_executor::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// # Ok::<(), baton_executor::BuildError>(())
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match Handle::with_current(|handle| handle.spawn(future)) {
+        Ok(task) => task,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// Spawns a task on the current runtime that runs only on core `core`.
+///
+/// # Panics
+///
+/// Panics outside a runtime, or if `core` is not below the runtime's core count.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// let core = rt.block_on(async {
+///     baton_executor::spawn_on(0, async { baton_executor::current_core() }).await.unwrap()
+/// });
+/// assert_eq!(core, Some(0));
+/// # Ok::<(), baton_executor::BuildError>(())
+/// ```
+#[track_caller]
+pub fn spawn_on<F>(core: usize, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match Handle::with_current(|handle| handle.spawn_on(core, future)) {
+        Ok(task) => task,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// The index of the core the current thread works for, or `None` off a worker thread (for
+/// example inside `block_on`, whose future runs on the calling thread).
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// assert_eq!(rt.block_on(async { baton_executor::current_core() }), None);
+/// let on_worker = rt.block_on(rt.spawn(async { baton_executor::current_core() }))?;
+/// assert!(matches!(on_worker, Some(0 | 1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn current_core() -> Option<usize> {
+    context::current_worker().map(|(_, core)| core)
+}

@@ -1,0 +1,207 @@
+//! Parking a worker thread until another thread hands it the baton.
+//!
+//! A [`Parker`] is a one-token latch: [`Parker::unpark`] stores the token and wakes the thread,
+//! [`Parker::park`] waits for the token and consumes it. An unpark that comes first makes the
+//! next park return at once, so no wake-up is lost between deciding to park and parking. The
+//! token says why the worker was woken (see [`Wake`]).
+//!
+//! # Waiting in the reactor
+//!
+//! A parked worker waits in the process's reactor when no other thread does, so an idle core
+//! serves I/O and timers without a dedicated reactor thread; otherwise it waits on its condition
+//! variable.
+//!
+//! 1. `park` sets `in_reactor`, then checks the token under the lock, then waits in the reactor.
+//! 2. `unpark` stores the token under the lock, then reads `in_reactor`; if set, it calls the
+//!    reactor's `notify`, which makes a wait in progress (or about to start) return.
+//! 3. The lock orders the two: if `unpark`'s critical section comes first, `park`'s check sees
+//!    the token; if it comes second, `unpark`'s read sees `in_reactor` (SeqCst on both).
+//! 4. Returning from the reactor (I/O, a timer, or a notify) without a token, the worker waits
+//!    again, in the reactor if it can take the seat.
+//! 5. The reactor is shared by every runtime in the process, so a worker turned away from the
+//!    seat must not wait forever on its condition variable while the seat goes unused: it
+//!    registers on the reactor's standby list ([`Reactor::wait_for_seat`], reactor protocol
+//!    steps 8 and 9) with a waker that *pokes* its parker. A thread leaving the seat wakes the
+//!    oldest standby worker, which tries the seat again; a worker woken for work instead
+//!    cancels its registration.
+//!
+//! [`Reactor::wait_for_seat`]: crate::reactor::Reactor::wait_for_seat
+
+use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
+
+/// Why a parked worker was woken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// To run its own core's work (or to see that the runtime shuts down).
+    Work,
+    /// To search other cores and the injector for work; the waker counted it as searching.
+    Search,
+    /// To exit: the worker is a surplus spare past its keep-alive, already uncounted.
+    Exit,
+}
+
+/// A worker's parking spot.
+#[derive(Debug, Default)]
+pub(crate) struct Parker {
+    /// The token, and whether the worker was poked to try the reactor's seat again.
+    state: Mutex<Token>,
+    /// Signalled by `unpark` and by pokes.
+    cvar: Condvar,
+    /// Whether the parked thread waits in the reactor.
+    in_reactor: AtomicBool,
+}
+
+/// What a parked worker waits for.
+#[derive(Debug, Default)]
+struct Token {
+    wake: Option<Wake>,
+    poked: bool,
+}
+
+impl Parker {
+    /// A parker without a token.
+    pub(crate) fn new() -> Parker {
+        Parker::default()
+    }
+
+    /// Waits until [`Parker::unpark`] is called, then consumes the token and returns it.
+    ///
+    /// (An associated function: loom's `Arc` cannot be a `self` type.)
+    pub(crate) fn park(this: &Arc<Parker>) -> Wake {
+        let parker = &**this;
+        loop {
+            // Step 1 (SeqCst: see step 3).
+            parker.in_reactor.store(true, Ordering::SeqCst);
+            if let Some(wake) = lock(&parker.state).wake.take() {
+                parker.in_reactor.store(false, Ordering::Relaxed);
+                return wake;
+            }
+            let outcome = reactor::wait(this);
+            parker.in_reactor.store(false, Ordering::Relaxed);
+            match outcome {
+                // Step 4: back from the reactor; look for the token again.
+                reactor::Outcome::Reacted | reactor::Outcome::SeatFree => {}
+                // Step 5: on standby for the seat, or without a reactor.
+                reactor::Outcome::TurnedAway => {
+                    if let Some(wake) = parker.wait_on_condvar() {
+                        reactor::cancel_wait(this);
+                        return wake;
+                    }
+                    // Poked: the seat was vacated; try it again.
+                }
+            }
+        }
+    }
+
+    /// Waits on the condition variable for the token (the reactor's seat was taken), or for a
+    /// poke (`None`).
+    fn wait_on_condvar(&self) -> Option<Wake> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(wake) = state.wake.take() {
+                return Some(wake);
+            }
+            if std::mem::take(&mut state.poked) {
+                return None;
+            }
+            state = self
+                .cvar
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Stores the token and wakes the parked thread, wherever it waits (step 2).
+    pub(crate) fn unpark(&self, wake: Wake) {
+        lock(&self.state).wake = Some(wake);
+        self.cvar.notify_one();
+        // SeqCst: see step 3.
+        if self.in_reactor.load(Ordering::SeqCst) {
+            reactor::notify();
+        }
+    }
+
+    /// Asks a worker waiting on its condition variable to try the reactor's seat again.
+    #[cfg_attr(loom, allow(dead_code))]
+    fn poke(&self) {
+        lock(&self.state).poked = true;
+        self.cvar.notify_one();
+    }
+}
+
+/// The reactor as parking sees it. Loom models have no reactor: parking always uses the
+/// condition variable there.
+#[cfg(not(loom))]
+mod reactor {
+    use std::task::Waker;
+
+    use super::Parker;
+    use crate::reactor::Reactor;
+    use crate::sync::Arc;
+
+    /// How a try at the reactor went.
+    pub(super) enum Outcome {
+        /// Waited in the reactor and came back.
+        Reacted,
+        /// The seat was taken, and then found free again: try at once.
+        SeatFree,
+        /// The seat is taken; the parker is on standby (or the poller failed).
+        TurnedAway,
+    }
+
+    /// The parker's standby waker: waking it pokes the parker (step 5).
+    impl std::task::Wake for Parker {
+        fn wake(self: Arc<Self>) {
+            self.poke();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.poke();
+        }
+    }
+
+    /// Waits in the reactor until an event, a timer or a notify, or goes on standby.
+    pub(super) fn wait(parker: &Arc<Parker>) -> Outcome {
+        let reactor = Reactor::get();
+        match reactor.try_react(None) {
+            Some(Ok(())) => Outcome::Reacted,
+            // A failing poller leaves the worker to its condition variable.
+            Some(Err(_)) => Outcome::TurnedAway,
+            None if reactor.wait_for_seat(&Waker::from(Arc::clone(parker))) => Outcome::TurnedAway,
+            None => Outcome::SeatFree,
+        }
+    }
+
+    /// Cancels a standby registration (the worker was woken for work).
+    pub(super) fn cancel_wait(parker: &Arc<Parker>) {
+        Reactor::get().cancel_wait_for_seat(&Waker::from(Arc::clone(parker)));
+    }
+
+    /// Makes the thread waiting in the reactor return.
+    pub(super) fn notify() {
+        Reactor::get().notify();
+    }
+}
+
+/// Loom stand-in: no reactor.
+#[cfg(loom)]
+mod reactor {
+    use super::Parker;
+    use crate::sync::Arc;
+
+    pub(super) enum Outcome {
+        #[allow(dead_code)]
+        Reacted,
+        #[allow(dead_code)]
+        SeatFree,
+        TurnedAway,
+    }
+
+    pub(super) fn wait(_: &Arc<Parker>) -> Outcome {
+        Outcome::TurnedAway
+    }
+
+    pub(super) fn cancel_wait(_: &Arc<Parker>) {}
+
+    pub(super) fn notify() {}
+}

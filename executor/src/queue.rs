@@ -1,0 +1,127 @@
+//! Run queues: what they hold, the per-core local queue, and stealing between queues.
+//!
+//! Every queue is a [`ConcurrentQueue`]: a core's local queue is popped by whichever worker
+//! holds the core's baton and, from the other end of the same FIFO, by idle cores that steal.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use concurrent_queue::{ConcurrentQueue, PushError};
+
+/// Capacity of a core's local queue; overflow goes to the runtime's injector.
+#[cfg(not(loom))]
+pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
+/// Loom builds shrink the local queue so models reach the overflow path.
+#[cfg(loom)]
+pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 2;
+
+/// The most tasks a worker moves from the injector or from another core in one go.
+const MAX_BATCH: usize = 32;
+
+/// The pin value of a task with no core pin.
+const NOT_PINNED: u32 = ABORTED - 1;
+/// The flag bit set by `JoinHandle::abort`.
+const ABORTED: u32 = 1 << 31;
+
+/// Per-task data kept in the task's header, readable from both its `Runnable` and its handle:
+/// one word, so that an idle task costs as little memory as possible.
+#[derive(Debug)]
+pub(crate) struct TaskMeta {
+    /// The low 31 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The top
+    /// bit: set by `JoinHandle::abort`, after which the task is dropped instead of polled the
+    /// next time it is picked to run.
+    word: AtomicU32,
+}
+
+impl TaskMeta {
+    /// Metadata for a task that may run on `pin`'s core only, or anywhere.
+    pub(crate) fn new(pin: Option<usize>) -> TaskMeta {
+        let pin = pin.map_or(NOT_PINNED, |core| {
+            u32::try_from(core)
+                .ok()
+                .filter(|&c| c < NOT_PINNED)
+                .expect("core index below 2^31 - 1")
+        });
+        TaskMeta {
+            word: AtomicU32::new(pin),
+        }
+    }
+
+    /// The core the task is pinned to, if any.
+    pub(crate) fn pin(&self) -> Option<usize> {
+        let pin = self.word.load(Ordering::Relaxed) & !ABORTED;
+        (pin != NOT_PINNED).then_some(pin as usize)
+    }
+
+    /// Requests cancellation at the task's next turn.
+    pub(crate) fn abort(&self) {
+        // Relaxed: the flag is published to the worker by the wake that follows it (the task's
+        // state word in async-task orders the two).
+        self.word.fetch_or(ABORTED, Ordering::Relaxed);
+    }
+
+    /// Whether cancellation was requested.
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & ABORTED != 0
+    }
+}
+
+/// A scheduled task, ready to be polled.
+pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+
+/// A queue of runnable tasks.
+pub(crate) type Queue = ConcurrentQueue<Runnable>;
+
+/// A core's local queue.
+pub(crate) fn local_queue() -> Queue {
+    ConcurrentQueue::bounded(LOCAL_QUEUE_CAPACITY)
+}
+
+/// The runtime's injector (and each core's pinned queue): unbounded.
+pub(crate) fn unbounded_queue() -> Queue {
+    ConcurrentQueue::unbounded()
+}
+
+/// Pushes onto `queue`, spilling into `overflow` when it is full.
+///
+/// # Panics
+///
+/// Panics if `overflow` is closed: baton never closes its queues.
+pub(crate) fn push_or_spill(queue: &Queue, overflow: &Queue, runnable: Runnable) {
+    if let Err(PushError::Full(runnable) | PushError::Closed(runnable)) = queue.push(runnable) {
+        overflow
+            .push(runnable)
+            .unwrap_or_else(|_| panic!("baton's injector queue was closed"));
+    }
+}
+
+/// Moves a share of `src`'s tasks into `dest` and returns one of them to run now.
+///
+/// Takes half of `src` (at least one, at most `MAX_BATCH`), sized so that `dest` does not
+/// overflow. Every task taken is either returned or pushed to `dest`, so each runs exactly once.
+pub(crate) fn steal_into(src: &Queue, dest: &Queue) -> Option<Runnable> {
+    let first = src.pop().ok()?;
+    let room = dest.capacity().unwrap_or(usize::MAX) - dest.len();
+    let share = (src.len() / 2).min(MAX_BATCH).min(room);
+    for _ in 0..share {
+        match src.pop() {
+            Ok(runnable) => {
+                if let Err(PushError::Full(r) | PushError::Closed(r)) = dest.push(runnable) {
+                    // Another thread filled `dest` meanwhile: give the task back.
+                    push_back(src, r);
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    Some(first)
+}
+
+/// Returns a task to the queue it came from.
+fn push_back(src: &Queue, runnable: Runnable) {
+    if let Err(PushError::Full(runnable) | PushError::Closed(runnable)) = src.push(runnable) {
+        // The source filled up meanwhile too: run it soon by waking it again through the
+        // scheduler, which always finds room (the injector is unbounded).
+        runnable.schedule();
+    }
+}

@@ -1,0 +1,207 @@
+//! Configuring and building a runtime.
+
+use std::fmt;
+use std::sync::Arc as StdArc;
+use std::time::Duration;
+
+use super::Runtime;
+use crate::error::BuildError;
+use crate::shared::Config;
+
+/// The most cores a runtime may have.
+pub const MAX_CORES: usize = 1024;
+
+/// Worker threads each core starts with: the active worker and one parked spare, so that a
+/// handoff is a wake, not a thread spawn. Also the fewest a core may be capped at.
+const WORKERS_PER_CORE: usize = 2;
+
+/// The default grace period: how long a section may run before its core is handed to a spare.
+pub const DEFAULT_GRACE: Duration = Duration::from_micros(40);
+/// The default keep-alive of surplus spare threads.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// The default cap on worker threads per core (the active worker, spares, and workers blocked
+/// in sections).
+pub const DEFAULT_MAX_THREADS_PER_CORE: usize = 10;
+/// The default cap on worker threads per runtime.
+pub const DEFAULT_MAX_THREADS: usize = 512;
+
+/// Configures a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::builder()
+///     .cores(2)
+///     .thread_name("app-worker")
+///     .thread_stack_size(1 << 20)
+///     .on_thread_start(|| println!("worker started"))
+///     .build()?;
+/// assert_eq!(rt.handle().cores(), 2);
+/// # Ok::<(), baton_executor::BuildError>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    cores: Option<usize>,
+    config: Config,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Builder {
+        Builder {
+            cores: None,
+            config: Config::default(),
+        }
+    }
+
+    /// Sets the number of cores (scheduling slots, each with one running worker).
+    ///
+    /// The default is the number of CPUs this process may use: its CPU affinity mask and its
+    /// cgroup CPU quota, as `std::thread::available_parallelism` reports them. `build` rejects 0
+    /// and anything above [`MAX_CORES`].
+    pub fn cores(mut self, cores: usize) -> Builder {
+        self.cores = Some(cores);
+        self
+    }
+
+    /// Sets the name prefix of worker threads; each is named `{name}-{core}`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.config.thread_name = name.into();
+        self
+    }
+
+    /// Sets the stack size of worker threads, in bytes.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
+        self.config.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on each worker thread when it starts, before it runs any task.
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.config.on_thread_start = Some(StdArc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread just before it exits.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.config.on_thread_stop = Some(StdArc::new(f));
+        self
+    }
+
+    /// Sets how long a blocking section may run before its core is handed to a spare worker
+    /// (default [`DEFAULT_GRACE`]). Shorter hands off sooner; longer spares more wake-ups on
+    /// sections that end quickly. Sections at call sites that blocked before, and
+    /// `section_long`, hand off at once regardless.
+    pub fn grace_period(mut self, grace: Duration) -> Builder {
+        self.config.grace = grace;
+        self
+    }
+
+    /// Sets how long a surplus spare worker stays parked before its thread exits (default
+    /// [`DEFAULT_KEEP_ALIVE`]). Each core always keeps its initial threads and one spare.
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.config.keep_alive = keep_alive;
+        self
+    }
+
+    /// Caps the worker threads of one core: its running worker, its spares, and its workers
+    /// blocked in sections (default [`DEFAULT_MAX_THREADS_PER_CORE`], at least 2). At the cap,
+    /// a section runs without replacement and the core's `cap_hits` counts it.
+    pub fn max_threads_per_core(mut self, max: usize) -> Builder {
+        self.config.max_threads_per_core = max;
+        self
+    }
+
+    /// Caps the worker threads of the whole runtime (default [`DEFAULT_MAX_THREADS`], at least
+    /// 2 per core).
+    pub fn max_threads(mut self, max: usize) -> Builder {
+        self.config.max_threads = max;
+        self
+    }
+
+    /// Starts the runtime's worker threads.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for which [`BuildError::is_invalid_config`] holds if the core count is
+    /// 0 or above [`MAX_CORES`], the thread name contains a NUL byte, the grace period is zero,
+    /// or a thread cap leaves a core without its active worker and spare; and one for which
+    /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start a thread (any threads
+    /// already started are stopped first).
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let cores = match self.cores {
+            Some(0) => {
+                return Err(BuildError::invalid(
+                    "cores(0): a runtime needs at least one core",
+                ))
+            }
+            Some(n) if n > MAX_CORES => {
+                return Err(BuildError::invalid(format!(
+                    "cores({n}): at most {MAX_CORES} cores are supported"
+                )))
+            }
+            Some(n) => n,
+            None => default_cores(),
+        };
+        if self.config.thread_name.contains('\0') {
+            return Err(BuildError::invalid(
+                "thread_name: a thread name may not contain a NUL byte",
+            ));
+        }
+        let config = &self.config;
+        if config.grace.is_zero() {
+            return Err(BuildError::invalid(
+                "grace_period(0): the grace period must be positive",
+            ));
+        }
+        if config.max_threads_per_core < WORKERS_PER_CORE {
+            return Err(BuildError::invalid(format!(
+                "max_threads_per_core({}): each core needs at least {WORKERS_PER_CORE} threads \
+                 (its active worker and a spare)",
+                config.max_threads_per_core
+            )));
+        }
+        if config.max_threads < cores * WORKERS_PER_CORE {
+            return Err(BuildError::invalid(format!(
+                "max_threads({}): {cores} cores need at least {} threads \
+                 ({WORKERS_PER_CORE} per core)",
+                config.max_threads,
+                cores * WORKERS_PER_CORE
+            )));
+        }
+        Runtime::start(cores, self.config)
+    }
+}
+
+/// The CPUs this process may use (affinity mask and cgroup quota), at least 1, at most
+/// [`MAX_CORES`].
+fn default_cores() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_CORES)
+}
+
+impl Default for Config {
+    /// The settings a builder starts from.
+    fn default() -> Config {
+        Config {
+            thread_name: "baton-worker".to_owned(),
+            stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            workers_per_core: WORKERS_PER_CORE,
+            grace: DEFAULT_GRACE,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            max_threads_per_core: DEFAULT_MAX_THREADS_PER_CORE,
+            max_threads: DEFAULT_MAX_THREADS,
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("cores", &self.cores)
+            .field("config", &self.config)
+            .finish()
+    }
+}

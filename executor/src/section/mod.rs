@@ -1,0 +1,148 @@
+//! Blocking sections on worker threads: the hook baton installs for `baton-blocking`.
+//!
+//! # A section's life
+//!
+//! 1. **Entry** (only the outermost section of a thread reaches the hook). A lazy section bumps
+//!    the worker's section word ([`SectionSlot`]) and rings the monitor's bell if the monitor
+//!    has backed off: a few stores and loads, no syscall. A section annotated as long, or at a
+//!    call site that blocked before ([`Sites`](crate::sites::Sites)), hands the core off at once: the worker leaves
+//!    the core's running count and wakes a spare if the core has work.
+//! 2. **Grace period.** The monitor looks at section words every tick. A lazy section still
+//!    running after the grace period is handed off by the monitor the same way.
+//! 3. **Exit.** A section whose baton did not pass on costs one swap. Otherwise the worker
+//!    counts itself running again, and at the end of the current poll the core protocol's rule
+//!    2 retires one of the two running workers.
+//! 4. **Learning.** A section the monitor had to hand off marks its call site eager; a quick
+//!    section at an eager site lowers its score, so sites that stop blocking go back to lazy.
+//!
+//! A core at its thread cap has no spare to wake: the section runs without replacement and
+//! the core's `cap_hits` counts it.
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::time::Instant;
+
+use baton_blocking::hook::{Hook, Job};
+
+use crate::core::{HandOff, SectionSlot};
+use crate::shared::Shared;
+use crate::stats::Counters;
+use crate::sync::Arc;
+
+/// The outermost section running on this worker.
+#[derive(Clone, Copy, Debug)]
+struct Current {
+    /// The epoch to hand back to the section word.
+    epoch: u32,
+    site: &'static Location<'static>,
+    /// When an eager section started (to learn whether it still blocks); `None` otherwise.
+    eager_since: Option<Instant>,
+    /// Whether this section was annotated as long (never used to learn).
+    long: bool,
+}
+
+/// The section hook of one worker thread.
+#[derive(Debug)]
+pub(crate) struct WorkerHook {
+    shared: Arc<Shared>,
+    core: usize,
+    slot: Arc<SectionSlot>,
+    current: Cell<Option<Current>>,
+    /// Sections entered and not yet added to the core's counter.
+    unflushed: Cell<u64>,
+}
+
+impl WorkerHook {
+    /// The hook of a worker of `core`, whose section word is `slot`.
+    pub(crate) fn new(shared: Arc<Shared>, core: usize, slot: Arc<SectionSlot>) -> WorkerHook {
+        WorkerHook {
+            shared,
+            core,
+            slot,
+            current: Cell::new(None),
+            unflushed: Cell::new(0),
+        }
+    }
+
+    /// Adds the locally counted section entries to the core's counter.
+    pub(crate) fn flush(&self) {
+        let n = self.unflushed.replace(0);
+        if n > 0 {
+            Counters::add(&self.shared.cores[self.core].counters.sections, n);
+        }
+    }
+}
+
+impl Hook for WorkerHook {
+    fn enter(&self, site: &'static Location<'static>, long: bool) {
+        self.unflushed.set(self.unflushed.get() + 1);
+        let shared = &*self.shared;
+        let learnt = !long && shared.sites.is_eager(site);
+        let current = if long || learnt {
+            let core = &shared.cores[self.core];
+            let outcome = core.hand_off(&shared.idle, || shared.recheck(self.core));
+            Counters::add(&core.counters.handoffs, 1);
+            if learnt {
+                Counters::add(&core.counters.eager_handoffs, 1);
+            }
+            if outcome == HandOff::NoSpare {
+                shared.no_spare(self.core);
+            }
+            Current {
+                epoch: self.slot.enter(true),
+                site,
+                eager_since: learnt.then(Instant::now),
+                long,
+            }
+        } else {
+            let epoch = self.slot.enter(false);
+            shared.idle.bell.section_started();
+            Current {
+                epoch,
+                site,
+                eager_since: None,
+                long,
+            }
+        };
+        self.current.set(Some(current));
+    }
+
+    fn leave(&self) {
+        let Some(current) = self.current.take() else {
+            return;
+        };
+        let shared = &*self.shared;
+        let handed = self.slot.leave(current.epoch);
+        if handed {
+            shared.cores[self.core].return_from_section(&shared.idle);
+        }
+        if current.long {
+            return;
+        }
+        match (handed, current.eager_since) {
+            // The monitor handed it off: it outlived the grace period.
+            (true, None) => shared.sites.record_blocked(current.site),
+            // Eager: learn whether the site still blocks.
+            (_, Some(since)) => {
+                if since.elapsed() < shared.config.grace {
+                    shared.sites.record_quick(current.site);
+                }
+            }
+            (false, None) => shared.sites.record_quick(current.site),
+        }
+    }
+
+    fn unblock(&self, job: Job) -> Result<(), Job> {
+        if self.shared.is_shutdown() {
+            return Err(job);
+        }
+        // A task that runs the job in a section known to be long: the worker running it hands
+        // its core to a spare at once, so the job runs on the runtime's own managed threads.
+        drop(Shared::spawn(
+            &self.shared,
+            async move { baton_blocking::section_long(job) },
+            None,
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,385 @@
+//! The state a runtime's threads share: cores, the injector, the task registry, and the rules
+//! for where a woken task goes.
+//!
+//! # Where a task goes when it is scheduled
+//!
+//! 1. A task pinned to a core (`spawn_on`) goes to that core's pinned queue, and that core is
+//!    notified.
+//! 2. A task woken on one of this runtime's workers goes to that worker's core queue (spilling
+//!    into the injector when full). Its own core is notified only if nobody runs it (the waker
+//!    may be an idle worker serving I/O); an idle core is woken to steal if no core is
+//!    searching.
+//! 3. Any other wake (another thread, another runtime) goes to the injector, and an idle core
+//!    is woken.
+//!
+//! # Shutdown
+//!
+//! 1. [`Shared::begin_shutdown`] sets the flag and wakes every parked worker; workers exit at
+//!    their next poll boundary.
+//! 2. Once the workers are joined, [`Shared::cancel_all`] drops every queued task and wakes every
+//!    registered one, so that `schedule`, seeing the flag, drops it too. Dropped tasks report
+//!    `cancelled` to their handles.
+//! 3. A task scheduled while this happens is dropped by `schedule` itself: a scheduler pushes,
+//!    fences, and checks the flag again, while shutdown sets the flag, fences, and drains, so one
+//!    of the two always drops the task.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_task::ScheduleInfo;
+
+use crate::context;
+use crate::core::{Core, Idle, Recheck};
+use crate::park::Wake;
+use crate::queue::{self, Queue, Runnable};
+use crate::sites::Sites;
+use crate::stats::{Counters, Stats};
+use crate::sync::{fence, Arc, AtomicBool, Ordering};
+use crate::task::{self, JoinHandle, Registry};
+
+/// What threads of one runtime share.
+pub(crate) struct Shared {
+    /// Distinguishes this runtime's workers from other runtimes'.
+    pub(crate) id: u64,
+    /// The cores, indexed by core number.
+    pub(crate) cores: Box<[Core]>,
+    /// Tasks scheduled from outside the runtime's workers, and local-queue overflow.
+    pub(crate) injector: Queue,
+    /// Counts of idle cores and searching workers.
+    pub(crate) idle: Idle,
+    /// Live tasks, for shutdown.
+    pub(crate) registry: Arc<Registry>,
+    /// What has been learnt about blocking call sites.
+    pub(crate) sites: Sites,
+    /// Set once shutdown begins.
+    shutdown: AtomicBool,
+    /// Thread settings, used whenever a worker thread is started.
+    pub(crate) config: Config,
+    /// Worker threads to join at shutdown (the monitor adds spares).
+    threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// A callback run on worker threads.
+pub(crate) type Callback = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Settings for the runtime's threads.
+#[derive(Clone)]
+pub(crate) struct Config {
+    /// Worker thread name prefix.
+    pub(crate) thread_name: String,
+    /// Worker thread stack size, if set.
+    pub(crate) stack_size: Option<usize>,
+    /// Run on each worker thread when it starts.
+    pub(crate) on_thread_start: Option<Callback>,
+    /// Run on each worker thread before it exits.
+    pub(crate) on_thread_stop: Option<Callback>,
+    /// Worker threads each core starts with (its active worker and its spares).
+    pub(crate) workers_per_core: usize,
+    /// How long a lazy section may run before its core is handed to a spare.
+    pub(crate) grace: Duration,
+    /// How long a surplus spare stays parked before it exits.
+    pub(crate) keep_alive: Duration,
+    /// The most worker threads one core may have.
+    pub(crate) max_threads_per_core: usize,
+    /// The most worker threads the runtime may have.
+    pub(crate) max_threads: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_stop", &self.on_thread_stop.is_some())
+            .field("workers_per_core", &self.workers_per_core)
+            .field("grace", &self.grace)
+            .field("keep_alive", &self.keep_alive)
+            .field("max_threads_per_core", &self.max_threads_per_core)
+            .field("max_threads", &self.max_threads)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("id", &self.id)
+            .field("cores", &self.cores.len())
+            .field("shutdown", &self.is_shutdown())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Shared state for `cores` cores, with no workers yet.
+    pub(crate) fn new(cores: usize, config: Config) -> Shared {
+        Shared {
+            id: context::next_runtime_id(),
+            cores: (0..cores).map(Core::new).collect(),
+            injector: queue::unbounded_queue(),
+            idle: Idle::new(cores),
+            // One shard per core for spawns from workers, one for spawns from elsewhere.
+            registry: Arc::new(Registry::new(cores + 1)),
+            sites: Sites::new(),
+            shutdown: AtomicBool::new(false),
+            config,
+            threads: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Spawns `future`, pinned to `pin`'s core if given.
+    ///
+    /// (An associated function rather than a method: loom's `Arc` cannot be a `self` type.)
+    pub(crate) fn spawn<F>(
+        this: &Arc<Shared>,
+        future: F,
+        pin: Option<usize>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shard = context::worker_core(this.id).unwrap_or(this.cores.len());
+        let shared = Arc::clone(this);
+        let (runnable, handle) =
+            task::spawn(future, pin, &this.registry, shard, move |runnable, info| {
+                shared.schedule(runnable, info)
+            });
+        runnable.schedule();
+        handle
+    }
+
+    /// Queues a woken task (see the module docs for where it goes).
+    fn schedule(&self, runnable: Runnable, _info: ScheduleInfo) {
+        if self.is_shutdown() {
+            drop(runnable);
+            return;
+        }
+        match (runnable.metadata().pin(), context::worker_core(self.id)) {
+            (Some(pin), _) => {
+                let core = &self.cores[pin];
+                push(&core.pinned, runnable);
+                core.notify(&self.idle);
+            }
+            (None, Some(here)) => {
+                let core = &self.cores[here];
+                queue::push_or_spill(&core.queue, &self.injector, runnable);
+                // `notify` issues the fence that also orders the sibling check below.
+                if !core.notify(&self.idle) && self.idle.should_wake_sibling() {
+                    self.wake_sibling(here);
+                }
+            }
+            (None, None) => {
+                push(&self.injector, runnable);
+                // SeqCst: pairs with the fence in `Idle::stop_searching` and `Core::park`.
+                fence(Ordering::SeqCst);
+                if self.idle.should_wake_sibling() {
+                    self.wake_sibling(self.cores.len());
+                }
+            }
+        }
+        // Shutdown racing this push (step 3 of the shutdown notes): the fences above order the
+        // push before this load, and `begin_shutdown` orders its store before its drain.
+        if self.is_shutdown() {
+            self.drain_queues();
+        }
+    }
+
+    /// Wakes an idle core, other than `except`, to search for work. Returns whether one woke.
+    pub(crate) fn wake_sibling(&self, except: usize) -> bool {
+        let n = self.cores.len();
+        for offset in 1..=n {
+            let index = (except + offset) % n;
+            if index == except {
+                continue;
+            }
+            let core = &self.cores[index];
+            let state = core.state();
+            if state.running() == 0 && state.idle() > 0 {
+                self.idle.start_searching();
+                if core.wake_one(&self.idle, Wake::Search) {
+                    return true;
+                }
+                self.idle.stop_searching();
+            }
+        }
+        false
+    }
+
+    /// The last look of a worker of `here` about to park (after its fence): whether it should
+    /// stay up, because another core's queue or the injector has work, or because shutdown began
+    /// after the worker last checked (shutdown notes, step 1: `begin_shutdown` wakes only the
+    /// workers already parked when it drains the idle stacks, under the same lock the parking
+    /// worker pushed itself with).
+    pub(crate) fn recheck(&self, here: usize) -> Recheck {
+        if self.is_shutdown() {
+            Recheck::Stop
+        } else if self.has_stealable_work(here) {
+            Recheck::Elsewhere
+        } else {
+            Recheck::Nothing
+        }
+    }
+
+    /// Whether any queue a core could steal from holds work: the injector or another core's
+    /// local queue.
+    pub(crate) fn has_stealable_work(&self, except: usize) -> bool {
+        !self.injector.is_empty()
+            || self
+                .cores
+                .iter()
+                .any(|core| core.index() != except && !core.queue.is_empty())
+    }
+
+    /// Takes a task for core `here` from the injector, moving a batch into its local queue.
+    pub(crate) fn take_from_injector(&self, here: usize) -> Option<Runnable> {
+        queue::steal_into(&self.injector, &self.cores[here].queue)
+    }
+
+    /// Steals a batch of tasks for core `here` from the other cores' local queues.
+    pub(crate) fn steal(&self, here: usize) -> Option<Runnable> {
+        let n = self.cores.len();
+        // Start at a different victim each time so one busy core is not always robbed first.
+        let start = fastrand_index(n);
+        (0..n)
+            .map(|i| (start + i) % n)
+            .filter(|&victim| victim != here)
+            .find_map(|victim| {
+                queue::steal_into(&self.cores[victim].queue, &self.cores[here].queue)
+            })
+            .inspect(|_| Counters::add(&self.cores[here].counters.steals, 1))
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        // Acquire: pairs with the SeqCst store in `begin_shutdown`.
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Step 1 of shutdown: sets the flag and wakes every parked worker.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        // SeqCst: pairs with the fence a scheduler issues after its push (shutdown step 3).
+        fence(Ordering::SeqCst);
+        self.wake_all_workers();
+        self.idle.bell.ring();
+    }
+
+    /// Wakes every parked worker (shutdown).
+    pub(crate) fn wake_all_workers(&self) {
+        for core in self.cores.iter() {
+            core.wake_all();
+        }
+    }
+
+    /// A handoff found no spare on `core`: count a cap hit if the caps forbid another thread,
+    /// otherwise ring the monitor so it starts one.
+    pub(crate) fn no_spare(&self, core: usize) {
+        let core = &self.cores[core];
+        if self.at_thread_cap(core) {
+            Counters::add(&core.counters.cap_hits, 1);
+        } else {
+            self.idle.bell.ring();
+        }
+    }
+
+    /// Whether `core` may not have another worker thread.
+    pub(crate) fn at_thread_cap(&self, core: &Core) -> bool {
+        let total: u64 = self.cores.iter().map(|c| c.state().workers()).sum();
+        core.state().workers() >= self.config.max_threads_per_core as u64
+            || total >= self.config.max_threads as u64
+    }
+
+    /// Keeps a worker thread's handle to join at shutdown.
+    pub(crate) fn add_thread(&self, thread: std::thread::JoinHandle<()>) {
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(thread);
+    }
+
+    /// Joins the worker threads that have exited (reaped spares).
+    pub(crate) fn join_finished_threads(&self) {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        let (finished, running): (Vec<_>, Vec<_>) =
+            threads.drain(..).partition(|t| t.is_finished());
+        *threads = running;
+        drop(threads);
+        for thread in finished {
+            let _ = thread.join();
+        }
+    }
+
+    /// Takes every worker thread handle, for shutdown to join.
+    pub(crate) fn take_threads(&self) -> Vec<std::thread::JoinHandle<()>> {
+        std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Step 2 of shutdown: drops every task, queued or waiting. Call after the workers exited.
+    ///
+    /// Gives up after `rounds` passes if tasks remain (a worker that did not exit may still be
+    /// polling one; its task is dropped when that poll ends, by `schedule`).
+    pub(crate) fn cancel_all(&self, rounds: usize) {
+        for round in 0..rounds {
+            if round > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.drain_queues();
+            let wakers = self.registry.wakers();
+            if wakers.is_empty() {
+                return;
+            }
+            for waker in wakers {
+                waker.wake();
+            }
+            self.drain_queues();
+            if self.registry.len() == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Drops every queued task.
+    fn drain_queues(&self) {
+        let queues = std::iter::once(&self.injector)
+            .chain(self.cores.iter().flat_map(|c| [&c.queue, &c.pinned]));
+        for queue in queues {
+            while let Ok(runnable) = queue.pop() {
+                drop(runnable);
+            }
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            cores: self.cores.iter().map(Core::stats).collect(),
+            injector_depth: self.injector.len(),
+        }
+    }
+}
+
+/// Pushes onto an unbounded queue.
+fn push(queue: &Queue, runnable: Runnable) {
+    queue
+        .push(runnable)
+        .unwrap_or_else(|_| panic!("baton's unbounded queues are never closed or full"));
+}
+
+/// A cheap pseudo-random index below `n`, for spreading steals.
+fn fastrand_index(n: usize) -> usize {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u32> = const { Cell::new(0x9E37_79B9) };
+    }
+    STATE.with(|s| {
+        // xorshift32
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        s.set(x);
+        x as usize % n.max(1)
+    })
+}

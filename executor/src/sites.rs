@@ -1,0 +1,149 @@
+//! What the runtime has learnt about each blocking call site.
+//!
+//! A fixed-size, open-addressed table keyed by the address of the section's
+//! `#[track_caller]` location. Reads are a hash and a couple of relaxed loads, cheap enough for
+//! every section entry; a site is inserted the first time one of its sections blocks.
+//!
+//! Each record holds the site's *score*: a section that outlived the grace period sets it to
+//! [`EAGER_SCORE`], so the site's next sections hand their core off at once; a section of the
+//! site that finishes within the grace period lowers it by one, so a site that stops blocking
+//! goes back to lazy handoff after a few quick sections.
+//!
+//! The record is also where per-site concurrency learning (DESIGN.md rule 7: stop replacing
+//! workers for a site whose blocked calls contend with each other) will keep its measurements:
+//! sections in flight and how long they take at each level of concurrency.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+/// Number of records; sites beyond it are never learnt (their sections stay lazy).
+const CAPACITY: usize = 1024;
+/// Slots probed before giving up on a lookup or insert.
+const MAX_PROBES: usize = 8;
+/// The score a site gets when one of its sections blocks: it stays eager for this many quick
+/// sections in a row.
+pub(crate) const EAGER_SCORE: u32 = 3;
+
+/// One call site's record. These are statistics read and written with relaxed atomics: a lost
+/// update only delays learning by one section.
+#[derive(Debug, Default)]
+struct Record {
+    /// The location's address; 0 while the record is free.
+    key: AtomicUsize,
+    /// Eager while above zero.
+    score: AtomicU32,
+}
+
+/// The table of call sites.
+#[derive(Debug)]
+pub(crate) struct Sites {
+    records: Box<[Record]>,
+}
+
+/// A learnt site, returned by [`Sites::find`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Site<'a> {
+    record: &'a Record,
+}
+
+fn key_of(site: &'static Location<'static>) -> usize {
+    std::ptr::from_ref(site) as usize
+}
+
+fn slot_of(key: usize, probe: usize) -> usize {
+    // Fibonacci hashing of the address; locations are at least 8-byte aligned.
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> 20).wrapping_add(probe) % CAPACITY
+}
+
+impl Sites {
+    /// An empty table.
+    pub(crate) fn new() -> Sites {
+        Sites {
+            records: (0..CAPACITY).map(|_| Record::default()).collect(),
+        }
+    }
+
+    /// The record of `site`, if it was learnt.
+    pub(crate) fn find(&self, site: &'static Location<'static>) -> Option<Site<'_>> {
+        let key = key_of(site);
+        (0..MAX_PROBES).find_map(|probe| {
+            let record = &self.records[slot_of(key, probe)];
+            (record.key.load(Ordering::Relaxed) == key).then_some(Site { record })
+        })
+    }
+
+    /// The record of `site`, inserted if needed; `None` if the table is full around it.
+    fn find_or_insert(&self, site: &'static Location<'static>) -> Option<Site<'_>> {
+        let key = key_of(site);
+        for probe in 0..MAX_PROBES {
+            let record = &self.records[slot_of(key, probe)];
+            match record
+                .key
+                .compare_exchange(0, key, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(Site { record }),
+                Err(existing) if existing == key => return Some(Site { record }),
+                Err(_) => {}
+            }
+        }
+        None
+    }
+
+    /// Whether sections at `site` should hand off at once.
+    pub(crate) fn is_eager(&self, site: &'static Location<'static>) -> bool {
+        self.find(site).is_some_and(|s| s.is_eager())
+    }
+
+    /// A section at `site` outlived the grace period.
+    pub(crate) fn record_blocked(&self, site: &'static Location<'static>) {
+        if let Some(s) = self.find_or_insert(site) {
+            s.record.score.store(EAGER_SCORE, Ordering::Relaxed);
+        }
+    }
+
+    /// A section at `site` finished within the grace period.
+    pub(crate) fn record_quick(&self, site: &'static Location<'static>) {
+        if let Some(s) = self.find(site) {
+            let score = s.record.score.load(Ordering::Relaxed);
+            if score > 0 {
+                s.record.score.store(score - 1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Site<'_> {
+    /// Whether this site's sections hand off at once.
+    pub(crate) fn is_eager(self) -> bool {
+        self.record.score.load(Ordering::Relaxed) > 0
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn here() -> &'static Location<'static> {
+        Location::caller()
+    }
+
+    #[test]
+    fn a_site_that_blocked_is_eager_until_it_stops_blocking() {
+        let sites = Sites::new();
+        let a = here();
+        let b = here();
+        assert!(!sites.is_eager(a));
+        sites.record_blocked(a);
+        assert!(sites.is_eager(a));
+        assert!(!sites.is_eager(b), "learning is per call site");
+        for _ in 0..EAGER_SCORE - 1 {
+            sites.record_quick(a);
+            assert!(sites.is_eager(a));
+        }
+        sites.record_quick(a);
+        assert!(!sites.is_eager(a), "back to lazy after quick sections");
+        sites.record_quick(a);
+        assert!(!sites.is_eager(a));
+    }
+}

@@ -1,0 +1,162 @@
+//! Always-on counters: per core, a handful of relaxed atomics, read by [`Stats`] snapshots.
+//!
+//! Counters are statistics, not synchronisation, so they use std atomics even in loom builds
+//! (where they would only enlarge the models' state space). The hottest one, polls, is counted
+//! in a worker-local batch and added to the core's counter every few dozen polls and before the
+//! worker parks, so a snapshot may lag a busy core by up to [`FLUSH_INTERVAL`] polls.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many polls a worker counts locally before adding them to its core's counter.
+pub(crate) const FLUSH_INTERVAL: u32 = 61;
+
+/// The live counters of one core.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Tasks polled on this core.
+    pub(crate) polls: AtomicU64,
+    /// Tasks this core took from other cores' queues.
+    pub(crate) steals: AtomicU64,
+    /// Times a worker of this core parked.
+    pub(crate) parks: AtomicU64,
+    /// Times a parked worker of this core was woken to run its work.
+    pub(crate) wakeups: AtomicU64,
+    /// Blocking sections entered on this core's workers.
+    pub(crate) sections: AtomicU64,
+    /// Sections whose baton passed on (by the monitor or eagerly).
+    pub(crate) handoffs: AtomicU64,
+    /// Of those, handoffs made at once because the call site had blocked before.
+    pub(crate) eager_handoffs: AtomicU64,
+    /// Workers that retired at a poll boundary because another worker of the core ran.
+    pub(crate) retirements: AtomicU64,
+    /// Worker threads started for this core (including the initial ones).
+    pub(crate) threads_started: AtomicU64,
+    /// Surplus spares that exited after their keep-alive.
+    pub(crate) threads_reaped: AtomicU64,
+    /// Sections that had to run without a replacement because a thread cap was reached.
+    pub(crate) cap_hits: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to `counter`.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads `counter`.
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot of one core's counters and worker counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CoreStats {
+    /// The core's index, as passed to `spawn_on` and returned by `current_core`.
+    pub core: usize,
+    /// Tasks polled on this core (may lag a busy core by a few dozen polls).
+    pub polls: u64,
+    /// Tasks this core took from other cores' queues.
+    pub steals: u64,
+    /// Times a worker of this core parked for lack of work.
+    pub parks: u64,
+    /// Times a parked worker of this core was woken.
+    pub wake_ups: u64,
+    /// Tasks waiting in the core's queues now.
+    pub queue_depth: usize,
+    /// Workers holding the baton and not in a blocking section now.
+    pub running: u64,
+    /// Workers parked on the core's spare stack now.
+    pub spares: u64,
+    /// Workers in a blocking section whose baton was passed on.
+    pub in_section: u64,
+    /// All worker threads of the core.
+    pub workers: u64,
+    /// Blocking sections entered on the core's workers (may lag by a few dozen).
+    pub sections: u64,
+    /// Sections whose core was handed to another worker.
+    pub handoffs: u64,
+    /// Of those, handoffs made at once because the call site had blocked before.
+    pub eager_handoffs: u64,
+    /// Workers that retired to the spare stack after their section ended.
+    pub retirements: u64,
+    /// Worker threads started for the core, including the initial ones.
+    pub threads_started: u64,
+    /// Surplus spare threads that exited after their keep-alive.
+    pub threads_reaped: u64,
+    /// Sections that ran without a replacement because a thread cap was reached.
+    pub cap_hits: u64,
+}
+
+/// A snapshot of a runtime's counters, from [`Runtime::stats`](crate::Runtime::stats).
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// rt.block_on(rt.spawn(async {}))?;
+/// let stats = rt.stats();
+/// assert_eq!(stats.cores.len(), 2);
+/// assert!(stats.cores.iter().map(|c| c.workers).sum::<u64>() >= 2);
+/// println!("{stats}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// One entry per core, in core order.
+    pub cores: Vec<CoreStats>,
+    /// Tasks waiting in the runtime's shared injector queue.
+    pub injector_depth: usize,
+}
+
+impl fmt::Display for Stats {
+    /// A fixed-width table, one row per core.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4}",
+            "core",
+            "polls",
+            "steals",
+            "parks",
+            "wakes",
+            "queued",
+            "running",
+            "spares",
+            "workers",
+            "sections",
+            "handoffs",
+            "eager",
+            "retired",
+            "started",
+            "reaped",
+            "caps"
+        )?;
+        for c in &self.cores {
+            writeln!(
+                f,
+                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4}",
+                c.core,
+                c.polls,
+                c.steals,
+                c.parks,
+                c.wake_ups,
+                c.queue_depth,
+                c.running,
+                c.spares,
+                c.workers,
+                c.sections,
+                c.handoffs,
+                c.eager_handoffs,
+                c.retirements,
+                c.threads_started,
+                c.threads_reaped,
+                c.cap_hits
+            )?;
+        }
+        write!(f, "injector: {} queued", self.injector_depth)
+    }
+}

@@ -1,0 +1,33 @@
+//! The one synchronisation facade: std normally, loom under `cfg(loom)`.
+//!
+//! Every module that synchronises threads imports from here, so the loom models exercise the
+//! same code paths as production builds.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+/// Lock a mutex, treating poisoning as impossible.
+///
+/// baton never runs user code while holding one of its own locks, so a poisoned lock means a
+/// bug in baton itself; carrying on with the inner value is what every caller would do anyway.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(not(loom))]
+    {
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+    #[cfg(loom)]
+    {
+        mutex.lock().unwrap()
+    }
+}

@@ -1,0 +1,255 @@
+//! Join handles and the error a join reports.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use async_task::FallibleTask;
+
+use super::{Panic, TaskOutput};
+use crate::queue::TaskMeta;
+
+/// An owned permission to await a spawned task's output.
+///
+/// Awaiting it yields `Ok(value)`, or a [`JoinError`] if the task panicked or was cancelled
+/// (aborted, or dropped by the runtime's shutdown). Dropping the handle detaches the task: it
+/// keeps running and its output is dropped.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let sum = rt.block_on(async {
+///     let handle = baton_executor::spawn(async { 40 + 2 });
+///     handle.await
+/// })?;
+/// assert_eq!(sum, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JoinHandle<T> {
+    /// `None` only after the output was taken.
+    task: Option<FallibleTask<TaskOutput<T>, TaskMeta>>,
+    /// The task's metadata, in its header. `FallibleTask` does not expose it, so the handle
+    /// keeps a pointer taken from the `Task` it was made from.
+    meta: NonNull<TaskMeta>,
+    /// Wakes the task so an abort takes effect even if nothing else would wake it.
+    waker: Waker,
+}
+
+// SAFETY: the only field that is not `Send`/`Sync` on its own is `meta`, a pointer to a
+// `TaskMeta` (itself `Sync`: an atomic flag and an integer) inside the task's allocation, which
+// the handle only reads through a shared reference. The other fields are `Send`/`Sync` when
+// `T: Send`, as async-task's own `Task<T>` is.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: see the `Send` impl; `&JoinHandle` only reads `meta` and calls `is_finished`, which
+// async-task allows from any thread.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(super) fn new(task: async_task::Task<TaskOutput<T>, TaskMeta>, waker: Waker) -> Self {
+        let meta = NonNull::from(task.metadata());
+        JoinHandle {
+            task: Some(task.fallible()),
+            meta,
+            waker,
+        }
+    }
+
+    /// Cancels the task: at its next turn it is dropped instead of polled, and awaiting this
+    /// handle yields an error for which [`JoinError::is_cancelled`] is true.
+    ///
+    /// A task that already completed keeps its output. A task running right now stops at its
+    /// next `.await` point.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// rt.block_on(async {
+    ///     let handle = baton_executor::spawn(std::future::pending::<()>());
+    ///     handle.abort();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    /// });
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    pub fn abort(&self) {
+        if let Some(task) = &self.task {
+            if !task.is_finished() {
+                // SAFETY: `meta` points into the task's header, which stays allocated while
+                // `task` (a reference-counted handle to it) is alive, as it is here.
+                unsafe { self.meta.as_ref() }.abort();
+                self.waker.wake_by_ref();
+            }
+        }
+    }
+
+    /// Whether the task has finished: completed, panicked or been cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let handle = rt.spawn(async {});
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|task| task.is_finished())
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    /// # Panics
+    ///
+    /// Panics if polled again after it returned `Ready`.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after it completed");
+        let output = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => Err(JoinError::cancelled()),
+            Poll::Ready(Some(Ok(value))) => Ok(value),
+            Poll::Ready(Some(Err(panic))) => Err(JoinError::panic(panic)),
+        };
+        self.task = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a task produced no value: it panicked, or it was cancelled.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let err = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// # Ok::<(), baton_executor::BuildError>(())
+/// ```
+pub struct JoinError {
+    kind: Kind,
+}
+
+enum Kind {
+    Cancelled,
+    /// The payload sits in a mutex only to make `JoinError` `Sync` (the payload is only `Send`);
+    /// it is locked solely to format the message or to take the payload out.
+    Panic(std::sync::Mutex<Panic>),
+}
+
+impl JoinError {
+    fn cancelled() -> JoinError {
+        JoinError {
+            kind: Kind::Cancelled,
+        }
+    }
+
+    fn panic(payload: Panic) -> JoinError {
+        JoinError {
+            kind: Kind::Panic(std::sync::Mutex::new(payload)),
+        }
+    }
+
+    /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, Kind::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, Kind::Panic(_))
+    }
+
+    /// The task's panic payload, to inspect or to resume with `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the task did not panic; use [`JoinError::try_into_panic`] to check.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled task's error")
+    }
+
+    /// The task's panic payload, or the error back if the task was cancelled.
+    ///
+    /// # Errors
+    ///
+    /// Returns `self` if the task was cancelled rather than panicking.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.kind {
+            Kind::Panic(payload) => Ok(payload
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
+            Kind::Cancelled => Err(self),
+        }
+    }
+}
+
+/// The panic message, when the payload is a string.
+fn panic_message(payload: &std::sync::Mutex<Panic>) -> Option<String> {
+    let payload = payload
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    payload
+        .downcast_ref::<&'static str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Cancelled => f.write_str("task was cancelled"),
+            Kind::Panic(payload) => match panic_message(payload) {
+                Some(message) => write!(f, "task panicked: {message}"),
+                None => f.write_str("task panicked"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Cancelled => f.write_str("JoinError::Cancelled"),
+            Kind::Panic(payload) => match panic_message(payload) {
+                Some(message) => write!(f, "JoinError::Panic({message:?})"),
+                None => f.write_str("JoinError::Panic(..)"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(err: JoinError) -> std::io::Error {
+        std::io::Error::other(err.to_string())
+    }
+}

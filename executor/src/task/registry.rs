@@ -1,0 +1,76 @@
+//! The registry of live tasks, so shutdown can reach tasks that nothing will wake again.
+//!
+//! Every spawned task keeps one waker here from spawn until its future is dropped (it completed,
+//! was cancelled, or the runtime shut down). Shutdown wakes every registered waker: each task
+//! is then scheduled, and the scheduler, seeing the runtime closed, drops it, which drops its
+//! future and tells its handle it was cancelled.
+//!
+//! The registry is sharded, one shard per core plus one for spawns from outside the runtime, so
+//! spawning and completing tasks on different cores do not contend on one lock.
+
+use std::task::Waker;
+
+use slab::Slab;
+
+use crate::sync::{lock, Mutex};
+
+/// Live tasks' wakers, sharded.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    shards: Box<[Mutex<Slab<Waker>>]>,
+}
+
+/// Where a task's waker sits in the registry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    shard: u32,
+    key: u32,
+}
+
+impl Registry {
+    /// A registry with `shards` shards.
+    pub(crate) fn new(shards: usize) -> Registry {
+        Registry {
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Slab::new()))
+                .collect(),
+        }
+    }
+
+    /// Reserves a slot in `shard` (taken modulo the shard count), lets `make` build the task
+    /// that will own it, and stores the waker `make` returns there.
+    pub(crate) fn insert<R>(&self, shard: usize, make: impl FnOnce(Slot) -> (R, Waker)) -> R {
+        let shard_index = shard % self.shards.len();
+        let mut slab = lock(&self.shards[shard_index]);
+        let entry = slab.vacant_entry();
+        let slot = Slot {
+            shard: u32::try_from(shard_index).expect("shard index fits in u32"),
+            key: u32::try_from(entry.key()).expect("fewer than 2^32 live tasks per shard"),
+        };
+        let (out, waker) = make(slot);
+        entry.insert(waker);
+        out
+    }
+
+    /// Removes a task's waker (its future is being dropped).
+    pub(crate) fn remove(&self, slot: Slot) {
+        let waker = lock(&self.shards[slot.shard as usize]).try_remove(slot.key as usize);
+        // Dropped after the lock is released: dropping a waker may free the task.
+        drop(waker);
+    }
+
+    /// Clones every registered waker. Entries stay until their tasks' futures are dropped, so
+    /// a slot is never reused while its task is alive.
+    pub(crate) fn wakers(&self) -> Vec<Waker> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            all.extend(lock(shard).iter().map(|(_, waker)| waker.clone()));
+        }
+        all
+    }
+
+    /// The number of live tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+}

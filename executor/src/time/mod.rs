@@ -1,0 +1,31 @@
+//! Timers: sleeping, timeouts and intervals, fired by the reactor.
+//!
+//! A pending timer is one entry in the reactor's timer tree; it fires no earlier than its
+//! deadline and, with an idle thread in the reactor, within about a scheduler wake-up of it
+//! (the poller waits on a timerfd with nanosecond resolution). An idle runtime with no pending
+//! timer has no periodic wake-ups.
+//!
+//! - [`sleep`] and [`sleep_until`] return a [`Sleep`] future.
+//! - [`timeout`] and [`timeout_at`] bound a future; they fail with [`Elapsed`].
+//! - [`interval`] and [`interval_at`] tick periodically, with a [`MissedTickBehavior`].
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use baton_executor::time;
+//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//!
+//! let start = Instant::now();
+//! time::sleep(Duration::from_millis(10)).await;
+//! assert!(start.elapsed() >= Duration::from_millis(10));
+//! # });
+//! ```
+
+mod interval;
+mod sleep;
+mod timeout;
+
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};

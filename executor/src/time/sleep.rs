@@ -1,0 +1,192 @@
+//! The `Sleep` future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::reactor::Reactor;
+
+/// How far in the future a deadline that would overflow `Instant` is put (about 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// The deadline `duration` from now, saturating at [`FAR_FUTURE`].
+pub(super) fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + FAR_FUTURE)
+}
+
+/// Waits until `duration` has elapsed.
+///
+/// The returned future completes no earlier than `duration` after this call.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let start = Instant::now();
+/// baton_executor::time::sleep(Duration::from_millis(20)).await;
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// # });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(deadline_after(duration))
+}
+
+/// Waits until `deadline` is reached.
+///
+/// The returned future completes no earlier than `deadline`; a deadline in the past completes
+/// at the first poll.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let deadline = Instant::now() + Duration::from_millis(20);
+/// baton_executor::time::sleep_until(deadline).await;
+/// assert!(Instant::now() >= deadline);
+/// # });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        timer: None,
+    }
+}
+
+/// A future that completes at a deadline; made by [`sleep`] and [`sleep_until`].
+///
+/// It arms a timer in the reactor when first polled and disarms it when dropped, so a `Sleep`
+/// that is never polled costs nothing.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton_executor::time::sleep(Duration::from_secs(3600));
+/// sleep.reset(Instant::now() + Duration::from_millis(5));
+/// sleep.await;
+/// # });
+/// ```
+#[derive(Debug)]
+#[must_use = "a Sleep does nothing unless awaited"]
+pub struct Sleep {
+    /// When it completes.
+    deadline: Instant,
+    /// The armed timer's id, if polled and not yet complete.
+    timer: Option<u64>,
+}
+
+impl Sleep {
+    /// The instant at which this future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let deadline = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(baton_executor::time::sleep_until(deadline).deadline(), deadline);
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// assert!(baton_executor::time::sleep(Duration::ZERO).is_elapsed());
+    /// assert!(!baton_executor::time::sleep(Duration::from_secs(60)).is_elapsed());
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline, whether or not the future already completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let mut sleep = baton_executor::time::sleep(Duration::ZERO);
+    /// let later = Instant::now() + Duration::from_secs(60);
+    /// sleep.reset(later);
+    /// assert!(!sleep.is_elapsed());
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.disarm();
+        self.deadline = deadline;
+    }
+
+    /// Removes the armed timer, if any.
+    fn disarm(&mut self) {
+        if let Some(id) = self.timer.take() {
+            Reactor::get().remove_timer(self.deadline, id);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if Instant::now() >= this.deadline {
+            // The reactor removed the timer when it fired (unless woken for another reason).
+            this.disarm();
+            return Poll::Ready(());
+        }
+        let reactor = Reactor::get();
+        match this.timer {
+            Some(id) => reactor.update_timer(this.deadline, id, cx.waker()),
+            None => this.timer = Some(reactor.insert_timer(this.deadline, cx.waker())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::reactor::block_on;
+
+    #[test]
+    fn sleep_never_returns_early() {
+        for ms in [0, 1, 3, 10] {
+            let start = Instant::now();
+            block_on(sleep(Duration::from_millis(ms)));
+            assert!(start.elapsed() >= Duration::from_millis(ms), "{ms} ms");
+        }
+    }
+
+    #[test]
+    fn dropping_a_pending_sleep_disarms_it() {
+        let mut sleep = sleep(Duration::from_secs(3600));
+        let waker = futures::task::noop_waker_ref();
+        assert!(Pin::new(&mut sleep)
+            .poll(&mut Context::from_waker(waker))
+            .is_pending());
+        let (deadline, id) = (sleep.deadline, sleep.timer.expect("armed"));
+        assert!(Reactor::get().has_timer(deadline, id));
+        drop(sleep);
+        assert!(!Reactor::get().has_timer(deadline, id));
+    }
+
+    #[test]
+    fn huge_duration_does_not_overflow() {
+        let sleep = sleep(Duration::MAX);
+        assert!(!sleep.is_elapsed());
+    }
+}

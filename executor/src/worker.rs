@@ -1,0 +1,259 @@
+//! The worker loop: a thread of one core that runs the core's tasks while it holds the baton.
+//!
+//! # One turn of the loop
+//!
+//! 1. Every [`INJECTOR_INTERVAL`] polls the worker polls the reactor without waiting and looks
+//!    at the injector first, so I/O, timers and tasks from outside cannot be starved by tasks
+//!    that keep waking each other.
+//! 2. Otherwise it pops its core's queues, alternating the pinned queue and the local queue
+//!    first, so neither starves the other. A task that wakes itself went to the back of the local
+//!    queue, behind everything already queued.
+//! 3. With nothing local, it searches: the injector, then the other cores' local queues,
+//!    taking a batch at a time.
+//! 4. With nothing anywhere, it keeps looking for up to [`SPIN_TIME`] if another core runs,
+//!    then parks on its core's idle stack (the core protocol in
+//!    [`crate::core`]) and waits to be handed the baton again.
+//! 5. After each poll it applies `keep_working`: if another worker of the core also runs (it
+//!    came back from a blocking section while its replacement ran), one of the two retires to
+//!    the idle stack.
+
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::context;
+use crate::core::{Core, SectionSlot};
+use crate::handle::Handle;
+use crate::park::{Parker, Wake};
+use crate::queue::Runnable;
+use crate::reactor::Reactor;
+use crate::section::WorkerHook;
+use crate::shared::Shared;
+use crate::stats::{Counters, FLUSH_INTERVAL};
+use crate::sync::Arc;
+
+/// How many polls a worker makes between looks at the injector.
+const INJECTOR_INTERVAL: u32 = 61;
+/// How long a worker out of work keeps looking before it parks, while another core runs.
+const SPIN_TIME: Duration = Duration::from_micros(20);
+/// Spin-loop hints between two looks for work while spinning.
+const SPINS_PER_LOOK: u32 = 32;
+
+/// Starts a new worker thread for `core`, parked on the core's idle stack.
+pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread::JoinHandle<()>> {
+    let config = &shared.config;
+    let mut builder = std::thread::Builder::new().name(format!("{}-{core}", config.thread_name));
+    if let Some(size) = config.stack_size {
+        builder = builder.stack_size(size);
+    }
+    let parker = Arc::new(Parker::new());
+    let slot = Arc::new(SectionSlot::new());
+    let worker = Worker {
+        shared: Arc::clone(shared),
+        core,
+        parker: Arc::clone(&parker),
+        slot: Arc::clone(&slot),
+        searching: false,
+        tick: 0,
+        unflushed_polls: 0,
+    };
+    // Registered before the thread starts, so the thread only ever runs when handed the baton.
+    let target = &shared.cores[core];
+    target.add_slot(Arc::clone(&slot));
+    target.add_worker(Arc::clone(&parker));
+    builder.spawn(move || worker.run()).inspect_err(|_| {
+        // The thread never started: take its registrations back.
+        target.remove_worker(&parker);
+        target.remove_slot(&slot);
+    })
+}
+
+/// One worker thread's private state.
+struct Worker {
+    shared: Arc<Shared>,
+    /// The core this worker belongs to, for its whole life.
+    core: usize,
+    parker: Arc<Parker>,
+    /// This worker's section word, shared with the monitor.
+    slot: Arc<SectionSlot>,
+    /// Whether this worker counts in `Idle::searching`.
+    searching: bool,
+    /// Polls made, for the injector interval.
+    tick: u32,
+    /// Polls not yet added to the core's counter.
+    unflushed_polls: u32,
+}
+
+impl Worker {
+    fn core(&self) -> &Core {
+        &self.shared.cores[self.core]
+    }
+
+    /// The thread's body.
+    fn run(mut self) {
+        let _worker = context::enter_worker(self.shared.id, self.core);
+        let _handle = Handle::from_shared(Arc::clone(&self.shared)).enter();
+        let hook = Rc::new(WorkerHook::new(
+            Arc::clone(&self.shared),
+            self.core,
+            Arc::clone(&self.slot),
+        ));
+        let _hook = baton_blocking::hook::install(hook.clone());
+        if let Some(start) = &self.shared.config.on_thread_start {
+            start();
+        }
+        // A new worker starts parked (core protocol, step 1).
+        let mut wake = Parker::park(&self.parker);
+        while wake != Wake::Exit && !self.shared.is_shutdown() {
+            self.searching = wake == Wake::Search;
+            wake = self.work(&hook);
+        }
+        self.flush(&hook);
+        self.core().remove_slot(&self.slot);
+        if let Some(stop) = &self.shared.config.on_thread_stop {
+            stop();
+        }
+    }
+
+    /// Runs tasks while this worker holds the baton; returns how it was woken after it last
+    /// parked.
+    fn work(&mut self, hook: &WorkerHook) -> Wake {
+        loop {
+            if self.shared.is_shutdown() {
+                return Wake::Work;
+            }
+            let Some(runnable) = self.next_task().or_else(|| self.spin_for_work()) else {
+                self.flush(hook);
+                return self.park();
+            };
+            self.run_task(runnable, hook);
+            // Rule 2: a worker back from a section retires if its replacement runs.
+            if !self.core().state().keep_working() {
+                self.flush(hook);
+                if let Some(wake) = self.retire() {
+                    return wake;
+                }
+            }
+        }
+    }
+
+    /// Steps 1 to 3: the next task to run, if there is one anywhere.
+    fn next_task(&mut self) -> Option<Runnable> {
+        self.tick = self.tick.wrapping_add(1);
+        let shared = &*self.shared;
+        let core = &shared.cores[self.core];
+        if self.tick % INJECTOR_INTERVAL == 0 {
+            // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
+            let _ = Reactor::get().try_react(Some(Duration::ZERO));
+            if let Ok(runnable) = shared.injector.pop() {
+                return Some(runnable);
+            }
+        }
+        let local = if self.tick % 2 == 0 {
+            core.pinned.pop().or_else(|_| core.queue.pop())
+        } else {
+            core.queue.pop().or_else(|_| core.pinned.pop())
+        };
+        if let Ok(runnable) = local {
+            self.end_search();
+            return Some(runnable);
+        }
+        if !self.searching {
+            self.searching = true;
+            shared.idle.start_searching();
+        }
+        let found = shared
+            .take_from_injector(self.core)
+            .or_else(|| shared.steal(self.core));
+        if found.is_some() {
+            self.end_search();
+        }
+        found
+    }
+
+    /// Step 3, continued: before parking, keeps searching for a short while if another core
+    /// runs (and so may queue work any moment), so that a producer and a consumer on two cores
+    /// do not trade a futex wake-up for every few tasks. Bounded by [`SPIN_TIME`], so an idle
+    /// runtime still goes fully to sleep.
+    fn spin_for_work(&mut self) -> Option<Runnable> {
+        let shared = &*self.shared;
+        let others_run = shared
+            .cores
+            .iter()
+            .any(|core| core.index() != self.core && core.state().running() > 0);
+        if !others_run || shared.is_shutdown() {
+            return None;
+        }
+        let deadline = Instant::now() + SPIN_TIME;
+        loop {
+            for _ in 0..SPINS_PER_LOOK {
+                std::hint::spin_loop();
+            }
+            if let Some(runnable) = self.next_task() {
+                return Some(runnable);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+
+    /// Leaves the searching state; the last searcher to find work wakes another core if work
+    /// remains, so parallelism ramps up one core at a time.
+    fn end_search(&mut self) {
+        if !self.searching {
+            return;
+        }
+        self.searching = false;
+        if self.shared.idle.stop_searching() && self.shared.has_stealable_work(self.core) {
+            self.shared.wake_sibling(self.core);
+        }
+    }
+
+    /// Polls one task, unless it was aborted, in which case it is dropped.
+    fn run_task(&mut self, runnable: Runnable, hook: &WorkerHook) {
+        if runnable.metadata().is_aborted() {
+            drop(runnable);
+            return;
+        }
+        self.unflushed_polls += 1;
+        if self.unflushed_polls >= FLUSH_INTERVAL {
+            self.flush(hook);
+        }
+        runnable.run();
+    }
+
+    /// Adds locally counted polls and sections to the core's counters.
+    fn flush(&mut self, hook: &WorkerHook) {
+        if self.unflushed_polls > 0 {
+            Counters::add(&self.core().counters.polls, u64::from(self.unflushed_polls));
+            self.unflushed_polls = 0;
+        }
+        hook.flush();
+    }
+
+    /// Leaves the searching state without looking for more (the worker is about to park).
+    fn drop_search(&mut self) {
+        if self.searching {
+            self.searching = false;
+            self.shared.idle.stop_searching();
+        }
+    }
+
+    /// Step 4: parks until handed the baton again; returns why it was woken.
+    fn park(&mut self) -> Wake {
+        self.drop_search();
+        let shared = &*self.shared;
+        let here = self.core;
+        shared.cores[here].park(&self.parker, &shared.idle, || shared.recheck(here))
+    }
+
+    /// Step 5: retires to the idle stack if another worker of the core runs; returns why it
+    /// was woken afterwards, or `None` if it keeps the baton.
+    fn retire(&mut self) -> Option<Wake> {
+        self.drop_search();
+        let shared = &*self.shared;
+        let here = self.core;
+        shared.cores[here].retire(&self.parker, &shared.idle, || shared.recheck(here))
+    }
+}

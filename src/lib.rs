@@ -1,0 +1,37 @@
+//! baton: an async executor with blocking-aware concurrency control.
+//!
+//! Each core runs exactly one worker at a time, like the Linux kernel's concurrency-managed
+//! workqueues. When that worker enters a blocking section, a spare worker of the same core takes
+//! over the core's queue, so blocking code stops stalling the tasks behind it, without a thread
+//! per blocking call and without oversubscribing the CPU.
+//!
+//! # Examples
+//!
+//! ```
+//! let rt = baton::Runtime::new()?;
+//! let out = rt.block_on(async {
+//!     let task = baton::spawn(async { 1 + 1 });
+//!     task.await.unwrap()
+//! });
+//! assert_eq!(out, 2);
+//! # Ok::<(), baton::BuildError>(())
+//! ```
+//!
+//! This crate is a facade: it re-exports `baton-executor` (the runtime), `baton-blocking`
+//! (annotations any library can use without depending on the executor) and `baton-macros`.
+
+pub use baton_executor::{
+    current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, EnterGuard, Handle,
+    JoinError, JoinHandle, Runtime, Stats, TryCurrentError, YieldNow, MAX_CORES,
+};
+
+pub use baton_executor::{io, net, time};
+
+/// Blocking sections: tell the runtime that code may block, so it can hand the core on.
+///
+/// See the [`baton_blocking`] crate, re-exported here whole.
+pub mod blocking {
+    pub use baton_blocking::*;
+}
+
+pub use baton_macros::{blocking, main, test};

@@ -1,0 +1,38 @@
+//! Auto traits of the public types, asserted so that a change to them is a visible decision.
+
+fn is_send<T: Send>() {}
+fn is_sync<T: Sync>() {}
+fn is_unpin<T: Unpin>() {}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    is_send::<baton::Runtime>();
+    is_sync::<baton::Runtime>();
+    is_send::<baton::Handle>();
+    is_sync::<baton::Handle>();
+    is_send::<baton::JoinHandle<u8>>();
+    is_sync::<baton::JoinHandle<u8>>();
+    is_unpin::<baton::JoinHandle<std::marker::PhantomPinned>>();
+    is_send::<baton::JoinError>();
+    is_sync::<baton::JoinError>();
+    is_send::<baton::BuildError>();
+    is_sync::<baton::BuildError>();
+    is_send::<baton::TryCurrentError>();
+    is_sync::<baton::TryCurrentError>();
+    is_send::<baton::Builder>();
+    is_send::<baton::Stats>();
+    is_sync::<baton::Stats>();
+    is_send::<baton::YieldNow>();
+}
+
+/// `EnterGuard` restores a thread-local, so it must stay on its thread: this compiles only if
+/// it is not `Send` (with `Send`, the two blanket impls make `some_item` ambiguous).
+#[allow(dead_code)]
+fn enter_guard_is_not_send() {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    <baton::EnterGuard as AmbiguousIfSend<_>>::some_item();
+}

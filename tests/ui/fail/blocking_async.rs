@@ -1,0 +1,6 @@
+#[baton::blocking]
+async fn load() -> Vec<u8> {
+    Vec::new()
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+#[baton::blocking]
+struct Store;
+
+trait Load {
+    #[baton::blocking]
+    fn load(&self) -> Vec<u8>;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[baton::main]
+struct Server;
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[baton::test]
+#[test]
+async fn twice() {}
+
+fn main() {}
