@@ -1,7 +1,10 @@
-//! A short tour of baton: spawning, per-core queues, stealing, and the always-on stats.
+//! A short tour of baton: spawning, per-core queues, stealing, the always-on stats, and
+//! blocking sections.
 //!
 //! Run it with `cargo run --release --example demo`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Burns roughly `d` of CPU time without yielding.
@@ -81,5 +84,162 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 5. The stats, always on.
     println!("\n5. runtime stats:\n{}", rt.stats());
+    drop(rt);
+
+    // 6. Blocking: the same mix of CPU steps and blocking calls, run three ways.
+    blocking_mix()?;
     Ok(())
+}
+
+/// Tasks of the blocking mix, the steps each takes, and the CPU time of a step.
+const MIX_TASKS: usize = 400;
+const MIX_STEPS: usize = 10;
+const MIX_STEP: Duration = Duration::from_micros(20);
+
+/// The blocking call of the mix: it sleeps, as a synchronous file or database call would.
+fn block() {
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+/// Whether step `step` of task `task` blocks: one step in ten, staggered across tasks.
+fn blocks(task: usize, step: usize) -> bool {
+    (task + step) % 10 == 0
+}
+
+/// Step 6: 400 tasks of 10 CPU steps of 20 µs, one step in ten also calling a blocking
+/// function, on baton without annotations, on baton with the call in a section, and on tokio
+/// with `block_in_place`.
+fn blocking_mix() -> Result<(), Box<dyn std::error::Error>> {
+    let ideal = MIX_STEP * (MIX_TASKS * MIX_STEPS) as u32 / 2;
+    println!(
+        "\n6. blocking: {MIX_TASKS} tasks × {MIX_STEPS} steps of 20 µs CPU, one step in ten also \
+         blocks for 1 ms\n   (ideal on 2 cores: {ideal:?})\n"
+    );
+    println!(
+        "   {:<22} {:>8} {:>13}  handoffs per core (of which eager)",
+        "run", "wall", "peak threads"
+    );
+    for annotated in [false, true] {
+        let before = thread_count();
+        let rt = baton::Runtime::builder().cores(2).build()?;
+        let (done, wall, threads) = watch(before, || {
+            rt.block_on(rt.spawn(async move {
+                let tasks: Vec<_> = (0..MIX_TASKS)
+                    .map(|task| {
+                        baton::spawn(async move {
+                            for step in 0..MIX_STEPS {
+                                spin(MIX_STEP);
+                                if blocks(task, step) {
+                                    if annotated {
+                                        baton::blocking::section(block);
+                                    } else {
+                                        block();
+                                    }
+                                }
+                                baton::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("a mix task panicked");
+                }
+            }))
+        });
+        done?;
+        let handoffs: Vec<String> = rt
+            .stats()
+            .cores
+            .iter()
+            .map(|c| format!("{} ({})", c.handoffs, c.eager_handoffs))
+            .collect();
+        let name = if annotated {
+            "baton, section"
+        } else {
+            "baton, unannotated"
+        };
+        println!(
+            "   {name:<22} {:>8} {threads:>13}  {}",
+            format!("{wall:.0?}"),
+            handoffs.join(", ")
+        );
+    }
+    let before = thread_count();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()?;
+    let (done, wall, threads) = watch(before, || {
+        rt.block_on(rt.spawn(async {
+            let tasks: Vec<_> = (0..MIX_TASKS)
+                .map(|task| {
+                    tokio::spawn(async move {
+                        for step in 0..MIX_STEPS {
+                            spin(MIX_STEP);
+                            if blocks(task, step) {
+                                tokio::task::block_in_place(block);
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("a mix task panicked");
+            }
+        }))
+    });
+    done?;
+    println!(
+        "   {:<22} {:>8} {threads:>13}  -",
+        "tokio, block_in_place",
+        format!("{wall:.0?}")
+    );
+    rt.shutdown_timeout(Duration::from_secs(5));
+    println!(
+        "\n   Unannotated, each blocking call stalls its core and the tasks queued behind it. In a\n   \
+         section, baton hands the core to a spare worker: the first time a call site blocks,\n   \
+         after a 40 µs grace period; once the site is known to block, at once (eager)."
+    );
+    Ok(())
+}
+
+/// Runs `f`, timing it and sampling the process's thread count about every millisecond.
+///
+/// Returns `f`'s value, the wall time, and the peak number of threads beyond the `before` that
+/// ran before the runtime under test was built (from `/proc/self/status`; `n/a` without it).
+fn watch<R>(before: Option<usize>, f: impl FnOnce() -> R) -> (R, Duration, String) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            let mut peak = thread_count();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+                peak = peak.max(thread_count());
+            }
+            peak
+        }
+    });
+    let start = Instant::now();
+    let out = f();
+    let wall = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let peak = sampler.join().expect("the sampler panicked");
+    let threads = match (before, peak) {
+        // The sampler is not the runtime's.
+        (Some(before), Some(peak)) => peak.saturating_sub(before + 1).to_string(),
+        _ => "n/a".to_string(),
+    };
+    (out, wall, threads)
+}
+
+/// The process's thread count, where `/proc/self/status` has it.
+fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
 }

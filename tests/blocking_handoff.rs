@@ -4,24 +4,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::settle;
+
 /// How long the blocking section lasts.
 const BLOCK: Duration = Duration::from_millis(5);
-
-/// Waits until every worker of `rt` has parked, so that lazily flushed counters are current.
-fn settle(rt: &baton::Runtime) -> baton::Stats {
-    for _ in 0..5000 {
-        let stats = rt.stats();
-        if stats
-            .cores
-            .iter()
-            .all(|c| c.running == 0 && c.in_section == 0)
-        {
-            return stats;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("the runtime did not go idle: {}", rt.stats());
-}
 
 /// Spawns a task that blocks for `BLOCK` in a section, then `n` tasks that report whether the
 /// section had ended when they ran, and returns those reports.

@@ -45,10 +45,13 @@ fn dropping_the_runtime_cancels_pending_tasks() {
 fn tasks_queued_but_never_run_are_cancelled() {
     let rt = baton::Runtime::builder().cores(1).build().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
     // Keep the only core busy so the tasks behind stay queued.
     let blocker = rt.spawn(async move {
+        started_tx.send(()).unwrap();
         rx.recv_timeout(Duration::from_millis(200)).ok();
     });
+    started_rx.recv().unwrap();
     let dropped = Arc::new(AtomicUsize::new(0));
     let queued: Vec<_> = (0..100)
         .map(|_| {

@@ -8,6 +8,7 @@
 //! Each workload runs on every system in turn, with two cores (baton) or two worker threads
 //! (tokio, async-executor), and prints one row of a markdown table: see [`report`].
 
+mod blocking;
 mod core;
 mod io;
 mod report;
@@ -21,4 +22,5 @@ fn main() {
     report::title();
     core::run(&filter);
     io::run(&filter);
+    blocking::run(&filter);
 }

@@ -60,6 +60,30 @@ pub(crate) fn bytes_row(workload: &str, results: &[(&str, f64)]) {
     print_row(workload, results, |bytes| format!("{bytes:.0} B"));
 }
 
+/// Prints one table row of durations given in seconds as `f64`, keeping sub-nanosecond
+/// precision: the workload, each system's figure, and each system's ratio to baton's.
+pub(crate) fn secs_row(workload: &str, results: &[(&str, f64)]) {
+    print_row(workload, results, duration);
+}
+
+/// Prints one table row of counts (threads, context switches): the workload, each system's
+/// figure, and each system's ratio to baton's (first entry is baton).
+pub(crate) fn count_row(workload: &str, results: &[(&str, f64)]) {
+    print_row(workload, results, |count| format!("{count:.0}"));
+}
+
+/// Prints one table row of free text: the workload and each system's cell, as given.
+pub(crate) fn text_row(workload: &str, cells: &[(&str, String)]) {
+    let systems: Vec<&str> = cells.iter().map(|(system, _)| *system).collect();
+    header_if_new(&systems);
+    let mut line = format!("| {workload:<WORKLOAD_WIDTH$} |");
+    for (_, cell) in cells {
+        line.push_str(&format!(" {cell:>CELL_WIDTH$} |"));
+    }
+    println!("{line}");
+    let _ = std::io::stdout().flush();
+}
+
 fn print_row(workload: &str, results: &[(&str, f64)], show: impl Fn(f64) -> String) {
     let systems: Vec<&str> = results.iter().map(|&(system, _)| system).collect();
     header_if_new(&systems);

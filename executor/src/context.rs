@@ -9,6 +9,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 thread_local! {
     /// `(runtime id, core index)` while this thread is a runtime's worker.
     static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+    /// Whether this worker thread is polling a task right now.
+    static POLLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks whether this worker thread is polling a task. A task woken while it polls can skip
+/// the notify protocol: this worker looks at its core's next-task slot at its next poll
+/// boundary, before it could park.
+pub(crate) fn set_polling(polling: bool) {
+    POLLING.with(|p| p.set(polling));
+}
+
+/// Whether this worker thread is polling a task right now.
+pub(crate) fn is_polling() -> bool {
+    POLLING.with(Cell::get)
 }
 
 /// A fresh runtime id, distinct from every other runtime's in this process.

@@ -4,9 +4,9 @@
 //! # One tick
 //!
 //! 1. Look at every worker's section word. A lazy section seen with the same epoch for at least
-//!    the grace period is handed off: the monitor takes the worker out of its core's running
-//!    count (waking a spare if the core has work), then publishes the handoff in the word; if
-//!    the section ended meanwhile, it puts the worker back.
+//!    the grace period is handed off: the monitor claims it in the word (so the worker cannot
+//!    leave the section meanwhile), takes the worker out of its core's running count (waking a
+//!    spare if the core has work), then publishes the handoff.
 //! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
 //! 4. Sleep: one tick (half the grace period) while sections are about, backing off to
@@ -120,15 +120,15 @@ impl Monitor {
                     });
                     return;
                 }
-                // Uncount first, then publish (see the module docs of `core::slot`).
-                let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
-                if slot.try_hand_off(seen) {
+                // Claim, uncount, publish: the worker cannot leave its section in between, so
+                // it never acts on counts that do not yet show the handoff.
+                if slot.claim(seen) {
+                    let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
+                    slot.publish(seen);
                     Counters::add(&core.counters.handoffs, 1);
                     if outcome == crate::core::HandOff::NoSpare {
                         shared.no_spare(core.index());
                     }
-                } else {
-                    core.return_from_section(&shared.idle);
                 }
             });
         }

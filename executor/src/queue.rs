@@ -76,6 +76,34 @@ pub(crate) fn local_queue() -> Queue {
     ConcurrentQueue::bounded(LOCAL_QUEUE_CAPACITY)
 }
 
+/// A core's next-task slot: one task.
+pub(crate) fn slot() -> Queue {
+    ConcurrentQueue::bounded(1)
+}
+
+/// Puts `runnable` in a core's next-task `slot`. A task already there moves to the back of
+/// `queue` (spilling into `overflow`); returns whether that happened, so the caller can tell
+/// other cores that the queue has work.
+pub(crate) fn put_in_slot(
+    slot: &Queue,
+    queue: &Queue,
+    overflow: &Queue,
+    runnable: Runnable,
+) -> bool {
+    let runnable = match slot.push(runnable) {
+        Ok(()) => return false,
+        Err(PushError::Full(r) | PushError::Closed(r)) => r,
+    };
+    if let Ok(displaced) = slot.pop() {
+        push_or_spill(queue, overflow, displaced);
+    }
+    if let Err(PushError::Full(r) | PushError::Closed(r)) = slot.push(runnable) {
+        // Another waker refilled the slot meanwhile: ours waits in the queue.
+        push_or_spill(queue, overflow, r);
+    }
+    true
+}
+
 /// The runtime's injector (and each core's pinned queue): unbounded.
 pub(crate) fn unbounded_queue() -> Queue {
     ConcurrentQueue::unbounded()

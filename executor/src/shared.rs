@@ -5,7 +5,10 @@
 //!
 //! 1. A task pinned to a core (`spawn_on`) goes to that core's pinned queue, and that core is
 //!    notified.
-//! 2. A task woken on one of this runtime's workers goes to that worker's core queue (spilling
+//! 2. A task woken on one of this runtime's workers by the task that worker is polling (not by
+//!    itself: a task that yields goes to the back of the queue) goes to the core's next-task
+//!    slot; a task it displaces moves to the back of the core queue.
+//!    Otherwise it goes to that worker's core queue (spilling
 //!    into the injector when full). Its own core is notified only if nobody runs it (the waker
 //!    may be an idle worker serving I/O); an idle core is woken to steal if no core is
 //!    searching.
@@ -25,8 +28,6 @@
 
 use std::future::Future;
 use std::time::Duration;
-
-use async_task::ScheduleInfo;
 
 use crate::context;
 use crate::core::{Core, Idle, Recheck};
@@ -144,14 +145,18 @@ impl Shared {
         let shared = Arc::clone(this);
         let (runnable, handle) =
             task::spawn(future, pin, &this.registry, shard, move |runnable, info| {
-                shared.schedule(runnable, info)
+                shared.schedule(runnable, info.woken_while_running)
             });
-        runnable.schedule();
+        // A new task goes to the back of the queue, never to the next-task slot.
+        this.schedule(runnable, true);
         handle
     }
 
     /// Queues a woken task (see the module docs for where it goes).
-    fn schedule(&self, runnable: Runnable, _info: ScheduleInfo) {
+    ///
+    /// `behind` sends the task to the back of the queue even when it was woken from inside a
+    /// poll: a new task, or one that woke itself (a yield).
+    fn schedule(&self, runnable: Runnable, behind: bool) {
         if self.is_shutdown() {
             drop(runnable);
             return;
@@ -161,6 +166,19 @@ impl Shared {
                 let core = &self.cores[pin];
                 push(&core.pinned, runnable);
                 core.notify(&self.idle);
+            }
+            (None, Some(here)) if !behind && context::is_polling() => {
+                // Woken by the task this worker is polling: run it next, from the core's slot.
+                // No fence and no notify while nothing else is queued: this worker looks at the
+                // slot at its next poll boundary, before it could park (and if it retires from
+                // a section instead, its replacement runs the core).
+                let core = &self.cores[here];
+                if queue::put_in_slot(&core.lifo, &core.queue, &self.injector, runnable) {
+                    fence(Ordering::SeqCst);
+                    if self.idle.should_wake_sibling() {
+                        self.wake_sibling(here);
+                    }
+                }
             }
             (None, Some(here)) => {
                 let core = &self.cores[here];
@@ -226,10 +244,9 @@ impl Shared {
     /// local queue.
     pub(crate) fn has_stealable_work(&self, except: usize) -> bool {
         !self.injector.is_empty()
-            || self
-                .cores
-                .iter()
-                .any(|core| core.index() != except && !core.queue.is_empty())
+            || self.cores.iter().any(|core| {
+                core.index() != except && (!core.queue.is_empty() || !core.lifo.is_empty())
+            })
     }
 
     /// Takes a task for core `here` from the injector, moving a batch into its local queue.
@@ -342,8 +359,11 @@ impl Shared {
 
     /// Drops every queued task.
     fn drain_queues(&self) {
-        let queues = std::iter::once(&self.injector)
-            .chain(self.cores.iter().flat_map(|c| [&c.queue, &c.pinned]));
+        let queues = std::iter::once(&self.injector).chain(
+            self.cores
+                .iter()
+                .flat_map(|c| [&c.lifo, &c.queue, &c.pinned]),
+        );
         for queue in queues {
             while let Ok(runnable) = queue.pop() {
                 drop(runnable);

@@ -15,6 +15,15 @@ pub(crate) use loom::sync::{
     Arc, Condvar, Mutex, MutexGuard,
 };
 
+/// Lets other threads run (in a short wait on another thread's progress): std's, or loom's so
+/// that models explore the other thread instead of spinning forever.
+pub(crate) fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// Lock a mutex, treating poisoning as impossible.
 ///
 /// baton never runs user code while holding one of its own locks, so a poisoned lock means a

@@ -5,7 +5,8 @@
 //! 1. Every [`INJECTOR_INTERVAL`] polls the worker polls the reactor without waiting and looks
 //!    at the injector first, so I/O, timers and tasks from outside cannot be starved by tasks
 //!    that keep waking each other.
-//! 2. Otherwise it pops its core's queues, alternating the pinned queue and the local queue
+//! 2. Otherwise it takes its core's next-task slot (at most [`MAX_LIFO_STREAK`] times in a
+//!    row), then pops its core's queues, alternating the pinned queue and the local queue
 //!    first, so neither starves the other. A task that wakes itself went to the back of the local
 //!    queue, behind everything already queued.
 //! 3. With nothing local, it searches: the injector, then the other cores' local queues,
@@ -34,6 +35,9 @@ use crate::sync::Arc;
 
 /// How many polls a worker makes between looks at the injector.
 const INJECTOR_INTERVAL: u32 = 61;
+/// The most tasks a worker takes from its core's next-task slot in a row before it turns to
+/// the queue, so two tasks waking each other cannot starve the rest.
+const MAX_LIFO_STREAK: u32 = 3;
 /// How long a worker out of work keeps looking before it parks, while another core runs.
 const SPIN_TIME: Duration = Duration::from_micros(20);
 /// Spin-loop hints between two looks for work while spinning.
@@ -56,6 +60,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
         searching: false,
         tick: 0,
         unflushed_polls: 0,
+        lifo_streak: 0,
     };
     // Registered before the thread starts, so the thread only ever runs when handed the baton.
     let target = &shared.cores[core];
@@ -82,6 +87,8 @@ struct Worker {
     tick: u32,
     /// Polls not yet added to the core's counter.
     unflushed_polls: u32,
+    /// Tasks taken from the next-task slot in a row.
+    lifo_streak: u32,
 }
 
 impl Worker {
@@ -149,12 +156,20 @@ impl Worker {
                 return Some(runnable);
             }
         }
+        if self.lifo_streak < MAX_LIFO_STREAK {
+            if let Ok(runnable) = core.lifo.pop() {
+                self.lifo_streak += 1;
+                self.end_search();
+                return Some(runnable);
+            }
+        }
+        self.lifo_streak = 0;
         let local = if self.tick % 2 == 0 {
             core.pinned.pop().or_else(|_| core.queue.pop())
         } else {
             core.queue.pop().or_else(|_| core.pinned.pop())
         };
-        if let Ok(runnable) = local {
+        if let Ok(runnable) = local.or_else(|_| core.lifo.pop()) {
             self.end_search();
             return Some(runnable);
         }
@@ -220,7 +235,9 @@ impl Worker {
         if self.unflushed_polls >= FLUSH_INTERVAL {
             self.flush(hook);
         }
+        context::set_polling(true);
         runnable.run();
+        context::set_polling(false);
     }
 
     /// Adds locally counted polls and sections to the core's counters.

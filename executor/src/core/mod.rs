@@ -54,6 +54,10 @@ pub(crate) struct Core {
     index: usize,
     /// Tasks queued on this core; idle cores steal from it.
     pub(crate) queue: Queue,
+    /// The task to run next: one woken by a task running on this core (a message's receiver,
+    /// say), run while its data is still in cache. Part of the core, so it moves with the
+    /// baton; idle cores may steal it.
+    pub(crate) lifo: Queue,
     /// Tasks pinned to this core (`spawn_on`); never stolen.
     pub(crate) pinned: Queue,
     /// The worker counts (see the module docs).
@@ -158,6 +162,7 @@ impl Core {
         Core {
             index,
             queue: queue::local_queue(),
+            lifo: queue::slot(),
             pinned: queue::unbounded_queue(),
             state: AtomicState::new(),
             idle: Mutex::new(Vec::new()),
@@ -178,7 +183,7 @@ impl Core {
 
     /// Whether the core has tasks queued that its own workers should run.
     pub(crate) fn has_work(&self) -> bool {
-        !self.queue.is_empty() || !self.pinned.is_empty()
+        !self.lifo.is_empty() || !self.queue.is_empty() || !self.pinned.is_empty()
     }
 
     /// Applies a transition that may move `running` across zero, keeping the runtime's count of
@@ -433,7 +438,7 @@ impl Core {
             steals: Counters::get(&c.steals),
             parks: Counters::get(&c.parks),
             wake_ups: Counters::get(&c.wakeups),
-            queue_depth: self.queue.len() + self.pinned.len(),
+            queue_depth: self.lifo.len() + self.queue.len() + self.pinned.len(),
             running: state.running(),
             spares: state.idle(),
             in_section: state.in_section(),

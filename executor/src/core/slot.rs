@@ -1,5 +1,5 @@
 //! A worker's section word: whether the worker is in a blocking section, and whether its baton
-//! was passed on. Written by the worker, read (and once per section, swapped) by the monitor.
+//! was passed on.
 //!
 //! The word packs a 2-bit state and a 30-bit epoch that the worker bumps at every section entry,
 //! so the monitor can tell "the same section, still running" from "another section" between two
@@ -13,6 +13,9 @@ const NONE: u32 = 0;
 const IN: u32 = 1;
 /// In a section whose baton passed on: the core's running count no longer includes this worker.
 const HANDED: u32 = 2;
+/// In a section the monitor has claimed and is handing off: it is changing the core's counts
+/// and will publish `HANDED` next. A worker leaving its section waits this state out.
+const HANDING: u32 = 3;
 /// Mask of the state bits.
 const STATE_MASK: u32 = 0b11;
 /// Shift of the epoch.
@@ -48,8 +51,8 @@ impl SectionSlot {
         // Only this worker changes the epoch, so a load and a store suffice.
         let epoch = (self.0.load(Ordering::Relaxed) >> EPOCH_SHIFT).wrapping_add(1);
         let word = (epoch << EPOCH_SHIFT) | if handed { HANDED } else { IN };
-        // Relaxed: the monitor acts on the word only through the compare-exchange in
-        // `try_hand_off`, which is ordered with `leave`'s swap by the word itself.
+        // Relaxed: the monitor acts on the word only through the compare-exchange in `claim`,
+        // which is ordered with `leave`'s compare-exchange by the word itself.
         self.0.store(word, Ordering::Relaxed);
         word & !STATE_MASK
     }
@@ -57,10 +60,27 @@ impl SectionSlot {
     /// Worker: the section ends. Returns whether its baton had passed on (by `enter(true)` or
     /// by the monitor), in which case the worker must count itself running again.
     pub(crate) fn leave(&self, epoch: u32) -> bool {
-        // AcqRel: a swap, so it cannot interleave with the monitor's compare-exchange; Acquire
-        // pairs with the monitor's Release so the core-count change made before publishing
-        // HANDED is visible here.
-        self.0.swap(epoch | NONE, Ordering::AcqRel) & STATE_MASK == HANDED
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            if current & STATE_MASK == HANDING {
+                // The monitor is between its claim and its publish (a few instructions and a
+                // wake-up): wait for `HANDED`, so the core's counts are final before we act.
+                crate::sync::yield_now();
+                current = self.0.load(Ordering::Relaxed);
+                continue;
+            }
+            // AcqRel: Acquire pairs with the monitor's Release publish of HANDED, so its
+            // change to the core's counts is visible before this worker counts itself back.
+            match self.0.compare_exchange_weak(
+                current,
+                epoch | NONE,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return current & STATE_MASK == HANDED,
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     /// Monitor: the word now.
@@ -68,16 +88,24 @@ impl SectionSlot {
         Seen(self.0.load(Ordering::Relaxed))
     }
 
-    /// Monitor: marks the section `seen` earlier as handed off, if it is still the same
-    /// section and still counts as running. The caller has already taken the worker out of the
-    /// core's running count, and must put it back if this returns false.
-    pub(crate) fn try_hand_off(&self, seen: Seen) -> bool {
+    /// Monitor: claims the section `seen` earlier for a handoff, if it is still the same
+    /// section and still counts as running. On success the caller takes the worker out of the
+    /// core's running count and then calls [`SectionSlot::publish`]; until then the worker
+    /// cannot leave its section.
+    pub(crate) fn claim(&self, seen: Seen) -> bool {
         debug_assert!(seen.is_in_lazy_section());
-        let handed = (seen.0 & !STATE_MASK) | HANDED;
-        // Release: pairs with the Acquire of `leave`'s swap (see there).
+        let handing = (seen.0 & !STATE_MASK) | HANDING;
+        // Relaxed: the claim publishes nothing; `publish` does.
         self.0
-            .compare_exchange(seen.0, handed, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(seen.0, handing, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
+    }
+
+    /// Monitor: publishes a claimed handoff once the core's counts reflect it.
+    pub(crate) fn publish(&self, seen: Seen) {
+        // Release: pairs with the Acquire in `leave`.
+        self.0
+            .store((seen.0 & !STATE_MASK) | HANDED, Ordering::Release);
     }
 }
 
@@ -99,12 +127,14 @@ mod tests {
         let slot = SectionSlot::new();
         let epoch = slot.enter(false);
         let seen = slot.look();
-        assert!(slot.try_hand_off(seen));
+        assert!(slot.claim(seen));
+        assert!(!slot.look().is_in_lazy_section());
+        slot.publish(seen);
         assert!(slot.leave(epoch), "the worker learns its baton passed on");
 
         // A newer section is not handed off on the strength of an old look.
         let epoch = slot.enter(false);
-        assert!(!slot.try_hand_off(seen));
+        assert!(!slot.claim(seen));
         assert!(!slot.leave(epoch));
     }
 

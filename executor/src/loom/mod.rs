@@ -5,6 +5,7 @@
 //! loom versions of the `crate::sync` primitives; tasks are real async-task tasks whose
 //! futures count how often they are polled and dropped.
 
+mod handoff;
 mod park;
 mod shutdown;
 mod steal;

@@ -1,0 +1,717 @@
+//! Blocking workloads: the blocking mix, the cost of a section that does not block, and the
+//! handoff latency on one core (the targets in DESIGN.md).
+//!
+//! - **Blocking mix**: tasks of short CPU steps, one step in ten also calling a blocking function,
+//!   run on baton (with and without sections), tokio (`block_in_place`, `spawn_blocking`) and
+//!   async-executor (`blocking::unblock`). Besides the wall time, each system's peak thread count
+//!   and context switches are reported.
+//! - **Section that does not block**: the cost of entering and leaving a section around a
+//!   closure that returns at once, against tokio's `block_in_place` and the bare closure.
+//! - **Handoff latency**: on one core, the time from a 5 ms section's start to the start of the
+//!   task queued behind it, for a call site the runtime has not seen block and for a known one.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use async_executor::Executor;
+use futures_lite::future;
+
+use crate::report;
+
+/// Cores (baton) or worker threads (tokio, async-executor) of the blocking mix.
+const CORES: usize = 2;
+
+/// Tasks of the blocking mix, the steps each takes, and the CPU time of a step.
+const MIX_TASKS: usize = 2_000;
+const MIX_STEPS: usize = 10;
+const MIX_STEP: Duration = Duration::from_micros(20);
+/// One step in this many calls the blocking function.
+const MIX_BLOCK_EVERY: usize = 10;
+/// What the blocking function blocks for.
+const MIX_BLOCK: Duration = Duration::from_millis(1);
+/// Timed runs of the mix per system, after one warm-up.
+const MIX_RUNS: usize = 3;
+
+/// Sections per timed run on baton, and for the bare closure.
+const SECTIONS: usize = 1_000_000;
+/// `block_in_place` calls per timed run (each costs microseconds).
+const BLOCK_IN_PLACE_CALLS: usize = 20_000;
+/// Timed runs per system of the section cost, after one warm-up.
+const SECTION_RUNS: usize = 3;
+
+/// How long the section of a handoff trial blocks.
+const HANDOFF_BLOCK: Duration = Duration::from_millis(5);
+/// Handoff trials per row.
+const HANDOFF_TRIALS: usize = 50;
+
+/// Runs every workload whose name contains `filter`.
+pub(crate) fn run(filter: &str) {
+    mix(filter);
+    section_cost(filter);
+    handoff(filter);
+}
+
+/// Burns `d` of CPU time without yielding.
+fn spin(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// The blocking function of the mix.
+fn block() {
+    thread::sleep(MIX_BLOCK);
+}
+
+/// Whether step `step` of task `task` calls the blocking function: one step in ten, staggered
+/// across tasks so blocking calls are spread over the run.
+fn blocks(task: usize, step: usize) -> bool {
+    (task + step) % MIX_BLOCK_EVERY == 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking mix
+// ---------------------------------------------------------------------------------------------
+
+/// What one run of the mix measured.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    wall: Duration,
+    /// The process's peak thread count during the run, not counting the sampler.
+    peak_threads: usize,
+    /// Context switches of the process during the run, not counting the sampler's.
+    switches: u64,
+}
+
+/// The ways the mix runs.
+#[derive(Clone, Copy, Debug)]
+enum Mix {
+    BatonSection,
+    BatonUnannotated,
+    TokioBlockInPlace,
+    TokioSpawnBlocking,
+    SmolUnblock,
+}
+
+impl Mix {
+    const ALL: [Mix; 5] = [
+        Mix::BatonSection,
+        Mix::BatonUnannotated,
+        Mix::TokioBlockInPlace,
+        Mix::TokioSpawnBlocking,
+        Mix::SmolUnblock,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mix::BatonSection => "baton section",
+            Mix::BatonUnannotated => "baton unannotated",
+            Mix::TokioBlockInPlace => "tokio block_in_place",
+            Mix::TokioSpawnBlocking => "tokio spawn_blocking",
+            Mix::SmolUnblock => "smol unblock",
+        }
+    }
+
+    /// The samples of the timed runs (the warm-up's dropped) on a fresh runtime.
+    fn samples(self) -> Vec<Sample> {
+        match self {
+            Mix::BatonSection | Mix::BatonUnannotated => {
+                let rt = baton_runtime(CORES);
+                let annotated = matches!(self, Mix::BatonSection);
+                let samples = repeat(|| observe(|| baton_mix(&rt, annotated, true)));
+                if annotated {
+                    print_stats("baton section", &rt);
+                }
+                drop(rt);
+                samples
+            }
+            Mix::TokioBlockInPlace | Mix::TokioSpawnBlocking => {
+                let rt = tokio_runtime(CORES);
+                let in_place = matches!(self, Mix::TokioBlockInPlace);
+                let samples = repeat(|| observe(|| tokio_mix(&rt, in_place)));
+                rt.shutdown_timeout(Duration::from_secs(10));
+                samples
+            }
+            Mix::SmolUnblock => {
+                let smol = Smol::start(CORES);
+                repeat(|| observe(|| smol.run(smol_mix(Arc::clone(&smol.executor)))))
+            }
+        }
+    }
+}
+
+/// Prints the per-core handoff counters of a mix runtime, summed over all its runs.
+fn print_stats(name: &str, rt: &baton::Runtime) {
+    for core in rt.stats().cores {
+        println!(
+            "{name}, core {}: {} sections, {} handoffs ({} eager), {} retirements, \
+             {} threads started, {} reaped, {} cap hits, {} workers now",
+            core.core,
+            core.sections,
+            core.handoffs,
+            core.eager_handoffs,
+            core.retirements,
+            core.threads_started,
+            core.threads_reaped,
+            core.cap_hits,
+            core.workers,
+        );
+    }
+}
+
+/// Runs `f` through [`report::measure`] and returns the samples of its timed runs.
+fn repeat(mut f: impl FnMut() -> Sample) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    report::measure(MIX_RUNS, || {
+        let sample = f();
+        samples.push(sample);
+        sample.wall
+    });
+    samples.remove(0);
+    samples
+}
+
+/// The blocking mix on every system, with the ideal time.
+fn mix(filter: &str) {
+    const NAME: &str = "blocking mix: 2,000 tasks × 10 steps";
+    if !NAME.contains(filter) {
+        return;
+    }
+    let ideal = MIX_STEP * (MIX_TASKS * MIX_STEPS) as u32 / CORES as u32;
+    println!();
+    println!(
+        "### {NAME} of 20 µs CPU, one step in ten also sleeps 1 ms \
+         (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)"
+    );
+    let rt = baton_runtime(CORES);
+    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, false, false)).wall);
+    drop(rt);
+    println!(
+        "(reference: the same mix without its blocking calls takes {cpu_only:.1?} on baton here)"
+    );
+    let results: Vec<(&str, Vec<Sample>)> = Mix::ALL
+        .iter()
+        .map(|&system| (system.name(), system.samples()))
+        .collect();
+    let median = |samples: &[Sample], key: &dyn Fn(&Sample) -> f64| {
+        let mut figures: Vec<f64> = samples.iter().map(key).collect();
+        figures.sort_by(f64::total_cmp);
+        figures[figures.len() / 2]
+    };
+    let walls: Vec<(&str, f64)> = results
+        .iter()
+        .map(|(name, samples)| (*name, median(samples, &|s| s.wall.as_secs_f64())))
+        .collect();
+    report::secs_row("mix: wall time", &walls);
+    report::text_row(
+        "mix: wall ÷ ideal",
+        &walls
+            .iter()
+            .map(|&(name, wall)| (name, format!("{:.2}×", wall / ideal.as_secs_f64())))
+            .collect::<Vec<_>>(),
+    );
+    report::count_row(
+        "mix: peak threads",
+        &results
+            .iter()
+            .map(|(name, samples)| {
+                let peak = samples.iter().map(|s| s.peak_threads).max().unwrap_or(0);
+                (*name, peak as f64)
+            })
+            .collect::<Vec<_>>(),
+    );
+    report::count_row(
+        "mix: context switches",
+        &results
+            .iter()
+            .map(|(name, samples)| (*name, median(samples, &|s| s.switches as f64)))
+            .collect::<Vec<_>>(),
+    );
+}
+
+/// One run of the mix on baton, with the blocking call in a section or not.
+///
+/// Without `blocking`, the blocking calls are left out: the CPU-only reference.
+fn baton_mix(rt: &baton::Runtime, annotated: bool, blocking: bool) {
+    let root = rt.spawn(async move {
+        let tasks: Vec<_> = (0..MIX_TASKS)
+            .map(|task| {
+                baton::spawn(async move {
+                    for step in 0..MIX_STEPS {
+                        spin(MIX_STEP);
+                        if blocking && blocks(task, step) {
+                            if annotated {
+                                baton::blocking::section(block);
+                            } else {
+                                block();
+                            }
+                        }
+                        baton::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a mix task failed");
+        }
+    });
+    rt.block_on(root).expect("the root task failed");
+}
+
+/// One run of the mix on tokio, with `block_in_place` or `spawn_blocking`.
+fn tokio_mix(rt: &tokio::runtime::Runtime, in_place: bool) {
+    let root = rt.spawn(async move {
+        let tasks: Vec<_> = (0..MIX_TASKS)
+            .map(|task| {
+                tokio::spawn(async move {
+                    for step in 0..MIX_STEPS {
+                        spin(MIX_STEP);
+                        if blocks(task, step) {
+                            if in_place {
+                                tokio::task::block_in_place(block);
+                            } else {
+                                tokio::task::spawn_blocking(block)
+                                    .await
+                                    .expect("a blocking call failed");
+                            }
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a mix task failed");
+        }
+    });
+    rt.block_on(root).expect("the root task failed");
+}
+
+/// One run of the mix on async-executor, with `blocking::unblock`.
+async fn smol_mix(executor: Arc<Executor<'static>>) {
+    let tasks: Vec<_> = (0..MIX_TASKS)
+        .map(|task| {
+            executor.spawn(async move {
+                for step in 0..MIX_STEPS {
+                    spin(MIX_STEP);
+                    if blocks(task, step) {
+                        ::blocking::unblock(block).await;
+                    }
+                    future::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+}
+
+/// Runs `f` while a sampler thread watches the process's thread count, and counts the
+/// process's context switches.
+fn observe(f: impl FnOnce()) -> Sample {
+    let sampler = Sampler::start();
+    let before = process_switches();
+    let start = Instant::now();
+    f();
+    let wall = start.elapsed();
+    let after = process_switches();
+    let (peak, sampler_switches) = sampler.stop();
+    Sample {
+        wall,
+        peak_threads: peak.saturating_sub(1),
+        switches: (after - before).saturating_sub(sampler_switches),
+    }
+}
+
+/// A thread reading `Threads:` from `/proc/self/status` about every millisecond.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<(usize, u64)>,
+}
+
+impl Sampler {
+    /// Starts sampling, and returns once the first sample is taken.
+    fn start() -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready, started) = std::sync::mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("thread-sampler".into())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || {
+                    let mut peak = thread_count();
+                    let first = thread_switches();
+                    let _ = ready.send(());
+                    while !stop.load(Ordering::Relaxed) {
+                        thread::sleep(Duration::from_millis(1));
+                        peak = peak.max(thread_count());
+                    }
+                    (peak, thread_switches() - first)
+                }
+            })
+            .expect("cannot start the sampler thread");
+        let _ = started.recv();
+        Sampler { stop, thread }
+    }
+
+    /// Stops sampling; returns the peak thread count and the sampler's own context switches.
+    fn stop(self) -> (usize, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the sampler panicked")
+    }
+}
+
+/// The process's thread count, from `/proc/self/status` (0 where there is none).
+fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Voluntary and involuntary context switches of `who`.
+fn switches(who: libc::c_int) -> u64 {
+    // SAFETY: `rusage` is plain old data, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage`, and `who` is a valid target.
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    if rc != 0 {
+        return 0;
+    }
+    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+}
+
+/// The whole process's context switches, including those of threads that have exited.
+fn process_switches() -> u64 {
+    switches(libc::RUSAGE_SELF)
+}
+
+/// The calling thread's context switches.
+fn thread_switches() -> u64 {
+    switches(libc::RUSAGE_THREAD)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A section that does not block
+// ---------------------------------------------------------------------------------------------
+
+/// Cost per call of a section around a closure that does not block, against `block_in_place`
+/// and the bare closure.
+///
+/// Back to back, tokio's `block_in_place` is flattered: once a call has lost the worker core to
+/// another thread, the task runs on without a core until it next yields, and the calls after it
+/// return at once. So a second table puts a `yield_now` between calls, on both systems (one
+/// core, one worker), and shows the yield alone, so each call gets a core again.
+fn section_cost(filter: &str) {
+    const NAME: &str = "section that does not block (per call)";
+    if !NAME.contains(filter) {
+        return;
+    }
+    let baton = baton_runtime(CORES);
+    let section = per_call(SECTIONS, || {
+        run_baton(&baton, async {
+            let start = Instant::now();
+            for i in 0..SECTIONS {
+                black_box(baton::blocking::section(|| black_box(i)));
+            }
+            start.elapsed()
+        })
+    });
+    let bare = per_call(SECTIONS, || {
+        run_baton(&baton, async {
+            let start = Instant::now();
+            for i in 0..SECTIONS {
+                let f = black_box(|| black_box(i));
+                black_box(f());
+            }
+            start.elapsed()
+        })
+    });
+    drop(baton);
+    // One core (one worker) for the runs with yields, so the other core does not steal the
+    // yielding task back and forth.
+    let baton = baton_runtime(1);
+    let baton_yield = per_call(SECTIONS, || {
+        run_baton(&baton, async {
+            let start = Instant::now();
+            for i in 0..SECTIONS {
+                black_box(i);
+                baton::yield_now().await;
+            }
+            start.elapsed()
+        })
+    });
+    let baton_both = per_call(SECTIONS, || {
+        run_baton(&baton, async {
+            let start = Instant::now();
+            for i in 0..SECTIONS {
+                black_box(baton::blocking::section(|| black_box(i)));
+                baton::yield_now().await;
+            }
+            start.elapsed()
+        })
+    });
+    drop(baton);
+    let tokio = tokio_runtime(CORES);
+    let in_place = per_call(BLOCK_IN_PLACE_CALLS, || {
+        run_tokio(&tokio, async {
+            let start = Instant::now();
+            for i in 0..BLOCK_IN_PLACE_CALLS {
+                black_box(tokio::task::block_in_place(|| black_box(i)));
+            }
+            start.elapsed()
+        })
+    });
+    tokio.shutdown_timeout(Duration::from_secs(10));
+    let tokio = tokio_runtime(1);
+    let tokio_yield = per_call(BLOCK_IN_PLACE_CALLS, || {
+        run_tokio(&tokio, async {
+            let start = Instant::now();
+            for i in 0..BLOCK_IN_PLACE_CALLS {
+                black_box(i);
+                tokio::task::yield_now().await;
+            }
+            start.elapsed()
+        })
+    });
+    let tokio_both = per_call(BLOCK_IN_PLACE_CALLS, || {
+        run_tokio(&tokio, async {
+            let start = Instant::now();
+            for i in 0..BLOCK_IN_PLACE_CALLS {
+                black_box(tokio::task::block_in_place(|| black_box(i)));
+                tokio::task::yield_now().await;
+            }
+            start.elapsed()
+        })
+    });
+    tokio.shutdown_timeout(Duration::from_secs(10));
+    println!();
+    report::secs_row(
+        NAME,
+        &[
+            ("baton section", section),
+            ("tokio block_in_place", in_place),
+            ("bare closure", bare),
+        ],
+    );
+    println!();
+    report::secs_row(
+        "1 core: yield alone (per call)",
+        &[("baton", baton_yield), ("tokio", tokio_yield)],
+    );
+    report::secs_row(
+        "1 core: section + yield (per call)",
+        &[("baton", baton_both), ("tokio", tokio_both)],
+    );
+    report::secs_row(
+        "1 core: section, yield between (diff.)",
+        &[
+            ("baton", baton_both - baton_yield),
+            ("tokio", tokio_both - tokio_yield),
+        ],
+    );
+}
+
+/// The median time per call, in seconds, of `calls` calls timed by `run`.
+fn per_call(calls: usize, run: impl FnMut() -> Duration) -> f64 {
+    report::measure(SECTION_RUNS, run).as_secs_f64() / calls as f64
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handoff latency
+// ---------------------------------------------------------------------------------------------
+
+/// Time from a 5 ms section's start to the start of the task queued behind it, on one core.
+fn handoff(filter: &str) {
+    const NAME: &str = "handoff latency, 1 core";
+    if !NAME.contains(filter) {
+        return;
+    }
+    // A first-time call site: a fresh runtime per trial, since sites are learnt per runtime.
+    let first_baton: Vec<Duration> = (0..HANDOFF_TRIALS)
+        .map(|_| {
+            let rt = settled_baton(1);
+            run_baton(&rt, baton_trial())
+        })
+        .collect();
+    let first_tokio: Vec<Duration> = (0..HANDOFF_TRIALS)
+        .map(|_| {
+            let rt = tokio_runtime(1);
+            thread::sleep(Duration::from_millis(2));
+            let latency = run_tokio(&rt, tokio_trial());
+            rt.shutdown_timeout(Duration::from_secs(10));
+            latency
+        })
+        .collect();
+    // A known site: one runtime, warmed by one trial at the same call site.
+    let rt = settled_baton(1);
+    run_baton(&rt, baton_trial());
+    let known_baton: Vec<Duration> = (0..HANDOFF_TRIALS)
+        .map(|_| run_baton(&rt, baton_trial()))
+        .collect();
+    let stats = rt.stats();
+    drop(rt);
+    let rt = tokio_runtime(1);
+    run_tokio(&rt, tokio_trial());
+    let known_tokio: Vec<Duration> = (0..HANDOFF_TRIALS)
+        .map(|_| run_tokio(&rt, tokio_trial()))
+        .collect();
+    rt.shutdown_timeout(Duration::from_secs(10));
+
+    println!();
+    println!("### {NAME}: 5 ms section to the start of the task queued behind it");
+    println!("(tokio: multi-thread runtime with 1 worker; {HANDOFF_TRIALS} trials per row)");
+    let systems = ("baton", "tokio block_in_place");
+    for (label, baton, tokio) in [
+        ("first-time site", first_baton, first_tokio),
+        ("known site", known_baton, known_tokio),
+    ] {
+        for (quantile, q) in [("p50", 0.5), ("p90", 0.9)] {
+            report::secs_row(
+                &format!("handoff, {label}, {quantile}"),
+                &[
+                    (systems.0, percentile(&baton, q)),
+                    (systems.1, percentile(&tokio, q)),
+                ],
+            );
+        }
+    }
+    let core = &stats.cores[0];
+    println!(
+        "\n(baton, known-site runtime: {} sections, {} handoffs of which {} eager)",
+        core.sections, core.handoffs, core.eager_handoffs
+    );
+}
+
+/// One handoff trial on baton: a task queues a second task on its own core, then blocks in a
+/// section; returns the time from the section's start (just before entering it, so an eager
+/// handoff's own cost counts) to the second task's start.
+///
+/// Every trial calls the section from this one call site.
+async fn baton_trial() -> Duration {
+    let next = baton::spawn(async { Instant::now() });
+    let entered = Instant::now();
+    baton::blocking::section(|| thread::sleep(HANDOFF_BLOCK));
+    let started = next.await.expect("the queued task failed");
+    started.saturating_duration_since(entered)
+}
+
+/// [`baton_trial`] on tokio, with `block_in_place`.
+async fn tokio_trial() -> Duration {
+    let next = tokio::spawn(async { Instant::now() });
+    let entered = Instant::now();
+    tokio::task::block_in_place(|| thread::sleep(HANDOFF_BLOCK));
+    let started = next.await.expect("the queued task failed");
+    started.saturating_duration_since(entered)
+}
+
+/// The `q` quantile of `samples`, in seconds.
+fn percentile(samples: &[Duration], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i].as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtimes
+// ---------------------------------------------------------------------------------------------
+
+fn baton_runtime(cores: usize) -> baton::Runtime {
+    baton::Runtime::builder()
+        .cores(cores)
+        .build()
+        .expect("cannot build the baton runtime")
+}
+
+/// A fresh baton runtime that has run one task and had time to park its spares.
+fn settled_baton(cores: usize) -> baton::Runtime {
+    let rt = baton_runtime(cores);
+    run_baton(&rt, async {});
+    thread::sleep(Duration::from_millis(2));
+    rt
+}
+
+/// Runs `fut` as a task on `rt` and waits for it from outside.
+fn run_baton<F>(rt: &baton::Runtime, fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(rt.spawn(fut)).expect("the root task failed")
+}
+
+fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("cannot build the tokio runtime")
+}
+
+/// Runs `fut` as a task on `rt` and waits for it from outside.
+fn run_tokio<F>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(rt.spawn(fut)).expect("the root task failed")
+}
+
+/// An async-executor run by its own threads until dropped, as in the runtime-core workloads.
+struct Smol {
+    executor: Arc<Executor<'static>>,
+    stop: Option<async_channel::Sender<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Smol {
+    fn start(threads: usize) -> Smol {
+        let executor = Arc::new(Executor::new());
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let threads = (0..threads)
+            .map(|i| {
+                let executor = Arc::clone(&executor);
+                let stopped = stopped.clone();
+                thread::Builder::new()
+                    .name(format!("async-executor-{i}"))
+                    .spawn(move || {
+                        let _ = future::block_on(executor.run(stopped.recv()));
+                    })
+                    .expect("cannot start an async-executor thread")
+            })
+            .collect();
+        Smol {
+            executor,
+            stop: Some(stop),
+            threads,
+        }
+    }
+
+    fn run<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        future::block_on(self.executor.spawn(fut));
+    }
+}
+
+impl Drop for Smol {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        for thread in self.threads.drain(..) {
+            thread.join().expect("an async-executor thread panicked");
+        }
+    }
+}

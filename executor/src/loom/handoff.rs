@@ -1,0 +1,361 @@
+//! Sections against the core protocol (step 5 and rule 2): a handoff racing new work, two
+//! workers coming back from sections at once, and a retirement racing a wake-up.
+
+use super::{model, Tally};
+use crate::core::{Core, HandOff, Idle, Recheck, SectionSlot};
+use crate::park::{Parker, Wake};
+use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
+
+/// Set once the model's task has run; the thread waiting for it sleeps on the condvar, so a
+/// lost wake-up leaves every thread blocked and loom reports a deadlock.
+#[derive(Default)]
+struct Done {
+    flag: Mutex<bool>,
+    cvar: Condvar,
+    seen: AtomicBool,
+}
+
+impl Done {
+    fn set(&self) {
+        self.seen.store(true, Ordering::SeqCst);
+        *lock(&self.flag) = true;
+        self.cvar.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        self.seen.load(Ordering::SeqCst)
+    }
+
+    fn wait(&self) {
+        let mut flag = lock(&self.flag);
+        while !*flag {
+            flag = self.cvar.wait(flag).unwrap();
+        }
+    }
+}
+
+/// A worker of `core` holding the baton: runs the queued task, and parks while there is none.
+/// Returns once the model's task has run (here or elsewhere); a worker parked when it ran is
+/// woken by `Core::wake_all` and sees it through its recheck.
+fn work(core: &Core, idle: &Idle, parker: &Arc<Parker>, done: &Done) {
+    loop {
+        if done.is_set() {
+            return;
+        }
+        match core.queue.pop() {
+            Ok(runnable) => {
+                runnable.run();
+                done.set();
+                return;
+            }
+            Err(_) => {
+                core.park(parker, idle, || {
+                    if done.is_set() {
+                        Recheck::Stop
+                    } else {
+                        Recheck::Nothing
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Hands worker `parker` of `core` the baton, as a notify would.
+fn start(core: &Core, idle: &Idle, parker: &Arc<Parker>) {
+    assert!(core.wake_one(idle, Wake::Work));
+    assert_eq!(Parker::park(parker), Wake::Work);
+}
+
+/// The monitor hands off a lazy section (uncount, wake a spare if the core has work, publish)
+/// while a task is queued on the core: the task always runs, on the spare.
+#[test]
+fn handoff_racing_new_work_runs_the_work() {
+    model(3, || {
+        let core = Arc::new(Core::new(0));
+        let idle = Arc::new(Idle::new(1));
+        let blocked = Arc::new(Parker::new());
+        let spare = Arc::new(Parker::new());
+        core.add_worker(blocked.clone());
+        start(&core, &idle, &blocked);
+        core.add_worker(spare.clone());
+        // The running worker enters a lazy section and stays in it for the whole model.
+        let slot = Arc::new(SectionSlot::new());
+        let _epoch = slot.enter(false);
+
+        let monitor = {
+            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            loom::thread::spawn(move || {
+                let seen = slot.look();
+                assert!(seen.is_in_lazy_section());
+                if slot.claim(seen) {
+                    let outcome = core.hand_off(&idle, || Recheck::Nothing);
+                    assert_ne!(outcome, HandOff::NoSpare, "the spare is parked");
+                    slot.publish(seen);
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        let tally = Tally::new();
+        let spawner = {
+            let (core, idle, tally) = (core.clone(), idle.clone(), tally.clone());
+            loom::thread::spawn(move || {
+                core.queue.push(tally.task()).unwrap();
+                core.notify(&idle);
+            })
+        };
+        // The spare: parked until handed the baton, then a worker. If neither the handoff nor
+        // the notify woke it, this park never returns and loom reports a deadlock.
+        let done = Done::default();
+        assert_eq!(Parker::park(&spare), Wake::Work);
+        work(&core, &idle, &spare, &done);
+
+        assert!(monitor.join().unwrap(), "the section never ended");
+        spawner.join().unwrap();
+        assert_eq!(tally.polls(), 1);
+        let state = core.state();
+        assert_eq!(
+            (
+                state.running(),
+                state.idle(),
+                state.in_section(),
+                state.workers()
+            ),
+            (1, 0, 1, 2),
+            "{state:?}"
+        );
+    });
+}
+
+/// The monitor hands off a lazy section just as it ends, and the worker, back from it, queues
+/// a task: if the handoff could not be published the monitor undoes it, the worker learns
+/// whether its baton passed on, and either way the counts add up and the task runs.
+#[test]
+fn handoff_racing_the_end_of_the_section() {
+    model(3, || {
+        let core = Arc::new(Core::new(0));
+        let idle = Arc::new(Idle::new(1));
+        let blocked = Arc::new(Parker::new());
+        let spare = Arc::new(Parker::new());
+        core.add_worker(blocked.clone());
+        start(&core, &idle, &blocked);
+        core.add_worker(spare.clone());
+        let slot = Arc::new(SectionSlot::new());
+        let epoch = slot.enter(false);
+        let seen = slot.look();
+        let done = Arc::new(Done::default());
+        let tally = Tally::new();
+
+        let worker = {
+            let (core, idle, slot, done, tally) = (
+                core.clone(),
+                idle.clone(),
+                slot.clone(),
+                done.clone(),
+                tally.clone(),
+            );
+            loom::thread::spawn(move || {
+                if slot.leave(epoch) {
+                    core.return_from_section(&idle);
+                }
+                // The rest of the poll queues a task; then the poll boundary (rule 2).
+                core.queue.push(tally.task()).unwrap();
+                core.notify(&idle);
+                if !core.state().keep_working() {
+                    core.retire(&blocked, &idle, || {
+                        if done.is_set() {
+                            Recheck::Stop
+                        } else {
+                            Recheck::Nothing
+                        }
+                    });
+                }
+                work(&core, &idle, &blocked, &done);
+            })
+        };
+        let spare_thread = {
+            let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+            loom::thread::spawn(move || {
+                // Woken by a handoff or a notify, or at the end by `wake_all`.
+                Parker::park(&spare);
+                work(&core, &idle, &spare, &done);
+            })
+        };
+        // The monitor.
+        if slot.claim(seen) {
+            core.hand_off(&idle, || Recheck::Nothing);
+            slot.publish(seen);
+        }
+        done.wait();
+        core.wake_all();
+        worker.join().unwrap();
+        spare_thread.join().unwrap();
+        assert_eq!(tally.polls(), 1);
+        let state = core.state();
+        assert_eq!(state.in_section(), 0, "{state:?}");
+        assert_eq!(state.running() + state.idle(), state.workers(), "{state:?}");
+    });
+}
+
+/// Two workers whose batons passed on leave their sections at once, with no other worker
+/// running: both count running again, and at the poll boundary exactly one retires.
+#[test]
+fn two_workers_back_from_sections_keep_one_baton() {
+    model(3, || {
+        let core = Arc::new(Core::new(0));
+        let idle = Arc::new(Idle::new(1));
+        let a = Arc::new(Parker::new());
+        let b = Arc::new(Parker::new());
+        let spare = Arc::new(Parker::new());
+        for p in [&a, &b] {
+            core.add_worker(p.clone());
+            start(&core, &idle, p);
+            // Its section is handed off; the core has no work, so nobody is woken.
+            assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
+        }
+        core.add_worker(spare.clone());
+        let state = core.state();
+        assert_eq!((state.running(), state.in_section()), (0, 2), "{state:?}");
+
+        // Each returns, then decides at its poll boundary. The one that keeps the baton lets the
+        // retired one go (it would otherwise stay parked until there is work).
+        let back = |me: Arc<Parker>, other: Arc<Parker>, core: Arc<Core>, idle: Arc<Idle>| {
+            core.return_from_section(&idle);
+            match core.retire(&me, &idle, || Recheck::Nothing) {
+                Some(wake) => {
+                    assert_eq!(wake, Wake::Exit);
+                    true
+                }
+                None => {
+                    other.unpark(Wake::Exit);
+                    false
+                }
+            }
+        };
+        let there = {
+            let (a, b, core, idle) = (a.clone(), b.clone(), core.clone(), idle.clone());
+            loom::thread::spawn(move || back(a, b, core, idle))
+        };
+        let here = back(b, a, core.clone(), idle.clone());
+        let there = there.join().unwrap();
+        assert!(here ^ there, "exactly one retires: {here} {there}");
+        let state = core.state();
+        assert_eq!(
+            (
+                state.running(),
+                state.idle(),
+                state.in_section(),
+                state.workers()
+            ),
+            (1, 2, 0, 3),
+            "{state:?}"
+        );
+        assert_eq!(core.stats().retirements, 1);
+    });
+}
+
+/// A worker back from a section retires at its poll boundary while the worker that replaced it
+/// runs out of work and parks, and a task arrives (push and notify): the counts stay
+/// consistent and the task runs (a lost wake-up leaves every thread blocked).
+#[test]
+fn retirement_racing_a_wake_up_loses_nothing() {
+    model(3, || {
+        let core = Arc::new(Core::new(0));
+        let idle = Arc::new(Idle::new(1));
+        let back = Arc::new(Parker::new());
+        let replacement = Arc::new(Parker::new());
+        core.add_worker(back.clone());
+        start(&core, &idle, &back);
+        core.add_worker(replacement.clone());
+        assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
+        start(&core, &idle, &replacement);
+        // `back` leaves its section: two workers run.
+        core.return_from_section(&idle);
+        assert_eq!(core.state().running(), 2);
+
+        let done = Arc::new(Done::default());
+        let workers: Vec<_> = [back, replacement]
+            .into_iter()
+            .enumerate()
+            .map(|(i, parker)| {
+                let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+                loom::thread::spawn(move || {
+                    // `back` is at a poll boundary; the replacement just finished its poll.
+                    if i == 0 {
+                        core.retire(&parker, &idle, || {
+                            if done.is_set() {
+                                Recheck::Stop
+                            } else {
+                                Recheck::Nothing
+                            }
+                        });
+                    }
+                    work(&core, &idle, &parker, &done);
+                })
+            })
+            .collect();
+        let tally = Tally::new();
+        core.queue.push(tally.task()).unwrap();
+        core.notify(&idle);
+        done.wait();
+        // Let whoever is still parked go, as shutdown does.
+        core.wake_all();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(tally.polls(), 1);
+        let state = core.state();
+        // (Not `running <= 1`: a worker that parks after the task ran stops, as at shutdown,
+        // taking itself back as running.)
+        assert_eq!(state.in_section(), 0, "{state:?}");
+        assert_eq!(
+            state.running() + state.idle() + state.in_section(),
+            state.workers(),
+            "{state:?}"
+        );
+    });
+}
+
+/// The monitor's handoff racing the end of the section and the next, eager, one. With the old
+/// "uncount, then publish" order the worker could leave its section in between without counting
+/// itself running again, then hand off eagerly from `running == 0` (an inconsistent state).
+/// The claim makes the worker wait for the publish.
+#[test]
+fn monitor_handoff_racing_the_next_eager_section() {
+    model(2, || {
+        let core = Arc::new(Core::new(0));
+        let idle = Arc::new(Idle::new(1));
+        let worker = Arc::new(Parker::new());
+        core.add_worker(worker.clone());
+        start(&core, &idle, &worker);
+        core.add_worker(Arc::new(Parker::new()));
+        let slot = Arc::new(SectionSlot::new());
+        let epoch = slot.enter(false);
+        let seen = slot.look();
+
+        let monitor = {
+            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            loom::thread::spawn(move || {
+                if slot.claim(seen) {
+                    core.hand_off(&idle, || Recheck::Nothing);
+                    slot.publish(seen);
+                }
+            })
+        };
+        // The worker: its lazy section ends, and the same poll enters an eager section
+        // (`section_long`, or a learnt site), which hands the core off at entry.
+        if slot.leave(epoch) {
+            core.return_from_section(&idle);
+        }
+        core.hand_off(&idle, || Recheck::Nothing);
+        let epoch = slot.enter(true);
+        if slot.leave(epoch) {
+            core.return_from_section(&idle);
+        }
+        monitor.join().unwrap();
+        let state = core.state();
+        assert_eq!(state.running() + state.idle(), state.workers(), "{state:?}");
+    });
+}
