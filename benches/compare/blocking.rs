@@ -18,6 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use async_executor::Executor;
+
+use crate::core::AsyncExecutor;
 use futures_lite::future;
 
 use crate::report;
@@ -138,8 +140,8 @@ impl Mix {
                 samples
             }
             Mix::SmolUnblock => {
-                let smol = Smol::start(CORES);
-                repeat(|| observe(|| smol.run(smol_mix(Arc::clone(&smol.executor)))))
+                let smol = AsyncExecutor::with_threads(CORES);
+                repeat(|| observe(|| smol.spawn_and_wait(smol_mix(Arc::clone(&smol.executor)))))
             }
         }
     }
@@ -667,51 +669,4 @@ where
     F::Output: Send + 'static,
 {
     rt.block_on(rt.spawn(fut)).expect("the root task failed")
-}
-
-/// An async-executor run by its own threads until dropped, as in the runtime-core workloads.
-struct Smol {
-    executor: Arc<Executor<'static>>,
-    stop: Option<async_channel::Sender<()>>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Smol {
-    fn start(threads: usize) -> Smol {
-        let executor = Arc::new(Executor::new());
-        let (stop, stopped) = async_channel::bounded::<()>(1);
-        let threads = (0..threads)
-            .map(|i| {
-                let executor = Arc::clone(&executor);
-                let stopped = stopped.clone();
-                thread::Builder::new()
-                    .name(format!("async-executor-{i}"))
-                    .spawn(move || {
-                        let _ = future::block_on(executor.run(stopped.recv()));
-                    })
-                    .expect("cannot start an async-executor thread")
-            })
-            .collect();
-        Smol {
-            executor,
-            stop: Some(stop),
-            threads,
-        }
-    }
-
-    fn run<F>(&self, fut: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        future::block_on(self.executor.spawn(fut));
-    }
-}
-
-impl Drop for Smol {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        for thread in self.threads.drain(..) {
-            thread.join().expect("an async-executor thread panicked");
-        }
-    }
 }

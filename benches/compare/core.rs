@@ -409,9 +409,10 @@ impl System for Tokio {
     }
 }
 
-/// An `async_executor::Executor` run by [`CORES`] threads until dropped.
-struct AsyncExecutor {
-    executor: Arc<Executor<'static>>,
+/// An `async_executor::Executor` run by its own threads until dropped (also used by the
+/// blocking workloads).
+pub(crate) struct AsyncExecutor {
+    pub(crate) executor: Arc<Executor<'static>>,
     /// Dropping it stops the threads.
     stop: Option<async_channel::Sender<()>>,
     threads: Vec<thread::JoinHandle<()>>,
@@ -441,14 +442,12 @@ impl Spawner for Arc<Executor<'static>> {
     }
 }
 
-impl System for AsyncExecutor {
-    const NAME: &'static str = "async-executor";
-    type Spawner = Arc<Executor<'static>>;
-
-    fn start() -> Self {
+impl AsyncExecutor {
+    /// Starts an executor run by `threads` threads.
+    pub(crate) fn with_threads(threads: usize) -> Self {
         let executor = Arc::new(Executor::new());
         let (stop, stopped) = async_channel::bounded::<()>(1);
-        let threads = (0..CORES)
+        let threads = (0..threads)
             .map(|i| {
                 let executor = Arc::clone(&executor);
                 let stopped = stopped.clone();
@@ -467,6 +466,24 @@ impl System for AsyncExecutor {
         }
     }
 
+    /// Spawns `fut` and blocks this thread, which is not one of the executor's, until it is done.
+    pub(crate) fn spawn_and_wait<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        future::block_on(self.executor.spawn(fut))
+    }
+}
+
+impl System for AsyncExecutor {
+    const NAME: &'static str = "async-executor";
+    type Spawner = Arc<Executor<'static>>;
+
+    fn start() -> Self {
+        AsyncExecutor::with_threads(CORES)
+    }
+
     fn spawner(&self) -> Arc<Executor<'static>> {
         Arc::clone(&self.executor)
     }
@@ -476,7 +493,7 @@ impl System for AsyncExecutor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        future::block_on(self.executor.spawn(fut))
+        self.spawn_and_wait(fut)
     }
 }
 
