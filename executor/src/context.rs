@@ -11,6 +11,19 @@ thread_local! {
     static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
     /// Whether this worker thread is polling a task right now.
     static POLLING: Cell<bool> = const { Cell::new(false) };
+    /// Blocking sections on this thread whose core was handed to another worker.
+    static HANDOFFS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts a section on this thread whose core was handed off (read by work queues, which
+/// compare the count around a poll of one of their tasks).
+pub(crate) fn count_handoff() {
+    HANDOFFS.with(|h| h.set(h.get().wrapping_add(1)));
+}
+
+/// Sections on this thread handed off so far.
+pub(crate) fn handoffs() -> u64 {
+    HANDOFFS.with(Cell::get)
 }
 
 /// Marks whether this worker thread is polling a task. A task woken while it polls can skip

@@ -33,11 +33,12 @@ pub mod time;
 
 pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
+pub use queue::Priority;
 pub use runtime::{
     Builder, Runtime, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
     DEFAULT_MAX_THREADS_PER_CORE, MAX_CORES,
 };
-pub use stats::{CoreStats, Stats};
+pub use stats::{CoreStats, QueueStats, Stats};
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
 
 use std::future::Future;

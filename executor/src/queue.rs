@@ -17,39 +17,84 @@ pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 2;
 /// The most tasks a worker moves from the injector or from another core in one go.
 const MAX_BATCH: usize = 32;
 
+/// The bits of the metadata word that hold the pin.
+const PIN_BITS: u32 = (1 << 29) - 1;
 /// The pin value of a task with no core pin.
-const NOT_PINNED: u32 = ABORTED - 1;
+const NOT_PINNED: u32 = PIN_BITS;
+/// Where the priority class sits in the metadata word.
+const PRIORITY_SHIFT: u32 = 29;
 /// The flag bit set by `JoinHandle::abort`.
 const ABORTED: u32 = 1 << 31;
+
+/// A task's priority class. Each core serves `High` before `Normal` before `Idle`.
+///
+/// Tasks spawned with [`spawn`](crate::spawn) are `Normal`; a
+/// [`WorkQueue`](crate::WorkQueue) may choose another class for its tasks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Priority {
+    /// Served before everything else on its core, up to a bound that keeps `Normal` going.
+    High,
+    /// The default class.
+    #[default]
+    Normal,
+    /// Runs only when nothing else is runnable on its core, locally or by stealing.
+    Idle,
+}
+
+impl Priority {
+    /// The class's index: 0 for `High`, 1 for `Normal`, 2 for `Idle`.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Priority::High => 0,
+            Priority::Normal => 1,
+            Priority::Idle => 2,
+        }
+    }
+
+    fn from_bits(bits: u32) -> Priority {
+        match bits {
+            0 => Priority::High,
+            2 => Priority::Idle,
+            _ => Priority::Normal,
+        }
+    }
+}
 
 /// Per-task data kept in the task's header, readable from both its `Runnable` and its handle:
 /// one word, so that an idle task costs as little memory as possible.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
-    /// The low 31 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The top
-    /// bit: set by `JoinHandle::abort`, after which the task is dropped instead of polled the
-    /// next time it is picked to run.
+    /// The low 29 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
+    /// two: the priority class's index. The top bit: set by `JoinHandle::abort`, after which
+    /// the task is dropped instead of polled the next time it is picked to run.
     word: AtomicU32,
 }
 
 impl TaskMeta {
-    /// Metadata for a task that may run on `pin`'s core only, or anywhere.
-    pub(crate) fn new(pin: Option<usize>) -> TaskMeta {
+    /// Metadata for a task of class `priority` that may run on `pin`'s core only, or anywhere.
+    pub(crate) fn new(pin: Option<usize>, priority: Priority) -> TaskMeta {
         let pin = pin.map_or(NOT_PINNED, |core| {
             u32::try_from(core)
                 .ok()
                 .filter(|&c| c < NOT_PINNED)
-                .expect("core index below 2^31 - 1")
+                .expect("core index below 2^29 - 1")
         });
+        // `index` is at most 2, so the cast is lossless.
+        let class = (priority.index() as u32) << PRIORITY_SHIFT;
         TaskMeta {
-            word: AtomicU32::new(pin),
+            word: AtomicU32::new(pin | class),
         }
     }
 
     /// The core the task is pinned to, if any.
     pub(crate) fn pin(&self) -> Option<usize> {
-        let pin = self.word.load(Ordering::Relaxed) & !ABORTED;
+        let pin = self.word.load(Ordering::Relaxed) & PIN_BITS;
         (pin != NOT_PINNED).then_some(pin as usize)
+    }
+
+    /// The task's priority class.
+    pub(crate) fn priority(&self) -> Priority {
+        Priority::from_bits((self.word.load(Ordering::Relaxed) >> PRIORITY_SHIFT) & 0b11)
     }
 
     /// Requests cancellation at the task's next turn.

@@ -32,9 +32,10 @@ use std::time::Duration;
 use crate::context;
 use crate::core::{Core, Idle, Recheck};
 use crate::park::Wake;
+use crate::queue::Priority;
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, QueueStats, Stats};
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 use crate::task::{self, JoinHandle, Registry};
 
@@ -56,8 +57,20 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     /// Thread settings, used whenever a worker thread is started.
     pub(crate) config: Config,
+    /// Work queues built on this runtime (std `Weak`s: bookkeeping that loom need not model).
+    frontends: std::sync::Mutex<Vec<std::sync::Weak<dyn Frontend>>>,
     /// Worker threads to join at shutdown (the monitor adds spares).
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// What the runtime needs from a work queue that holds tasks back (`max_active`, ordering,
+/// delays): their cancellation at shutdown, and the queue's counters.
+pub(crate) trait Frontend: Send + Sync {
+    /// Drops every task the queue holds back (not yet submitted), so their handles report
+    /// cancellation. Called by shutdown after the workers exited.
+    fn cancel_held(&self);
+    /// A snapshot of the queue's counters.
+    fn stats(&self) -> QueueStats;
 }
 
 /// A callback run on worker threads.
@@ -125,6 +138,7 @@ impl Shared {
             sites: Sites::new(),
             shutdown: AtomicBool::new(false),
             config,
+            frontends: std::sync::Mutex::new(Vec::new()),
             threads: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -141,15 +155,77 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let (runnable, handle) = Shared::spawn_unscheduled(this, future, pin, Priority::Normal);
+        this.submit(runnable);
+        handle
+    }
+
+    /// Allocates a task for `future` without scheduling it: the caller runs it by passing the
+    /// returned `Runnable` to [`Shared::submit`] (or drops it, which cancels the task).
+    ///
+    /// Work queues hold their tasks this way until `max_active` or ordering admits them.
+    pub(crate) fn spawn_unscheduled<F>(
+        this: &Arc<Shared>,
+        future: F,
+        pin: Option<usize>,
+        priority: Priority,
+    ) -> (Runnable, JoinHandle<F::Output>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let shard = context::worker_core(this.id).unwrap_or(this.cores.len());
         let shared = Arc::clone(this);
-        let (runnable, handle) =
-            task::spawn(future, pin, &this.registry, shard, move |runnable, info| {
-                shared.schedule(runnable, info.woken_while_running)
-            });
-        // A new task goes to the back of the queue, never to the next-task slot.
-        this.schedule(runnable, true);
-        handle
+        task::spawn(
+            future,
+            pin,
+            priority,
+            &this.registry,
+            shard,
+            move |runnable, info| shared.schedule(runnable, info.woken_while_running),
+        )
+    }
+
+    /// Schedules a task for its first run: to the back of the current core's queue (a new task
+    /// never takes the next-task slot), or where its pin or class sends it.
+    pub(crate) fn submit(&self, runnable: Runnable) {
+        self.schedule(runnable, true);
+    }
+
+    /// Schedules a task for its first run through the injector, so whichever core looks first
+    /// runs it (a work queue with no core affinity). Pinned tasks still go to their core.
+    pub(crate) fn submit_anywhere(&self, runnable: Runnable) {
+        if runnable.metadata().pin().is_some() || self.is_shutdown() {
+            self.schedule(runnable, true);
+            return;
+        }
+        push(&self.injector, runnable);
+        // SeqCst: pairs with the fence in `Idle::stop_searching` and `Core::park`.
+        fence(Ordering::SeqCst);
+        if self.idle.should_wake_sibling() {
+            self.wake_sibling(self.cores.len());
+        }
+        if self.is_shutdown() {
+            self.drain_queues();
+        }
+    }
+
+    /// Registers a work queue's front end, for stats and for shutdown to cancel the tasks it
+    /// holds back. Dead entries are pruned as new ones arrive.
+    pub(crate) fn add_frontend(&self, frontend: std::sync::Weak<dyn Frontend>) {
+        let mut frontends = self.frontends.lock().unwrap_or_else(|p| p.into_inner());
+        frontends.retain(|f| f.strong_count() > 0);
+        frontends.push(frontend);
+    }
+
+    /// The live work queue front ends.
+    pub(crate) fn frontends(&self) -> Vec<std::sync::Arc<dyn Frontend>> {
+        self.frontends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect()
     }
 
     /// Queues a woken task (see the module docs for where it goes).
@@ -338,6 +414,9 @@ impl Shared {
     /// Gives up after `rounds` passes if tasks remain (a worker that did not exit may still be
     /// polling one; its task is dropped when that poll ends, by `schedule`).
     pub(crate) fn cancel_all(&self, rounds: usize) {
+        for frontend in self.frontends() {
+            frontend.cancel_held();
+        }
         for round in 0..rounds {
             if round > 0 {
                 std::thread::sleep(Duration::from_millis(1));
@@ -376,6 +455,7 @@ impl Shared {
         Stats {
             cores: self.cores.iter().map(Core::stats).collect(),
             injector_depth: self.injector.len(),
+            queues: self.frontends().iter().map(|f| f.stats()).collect(),
         }
     }
 }

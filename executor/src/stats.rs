@@ -110,6 +110,28 @@ pub struct Stats {
     pub cores: Vec<CoreStats>,
     /// Tasks waiting in the runtime's shared injector queue.
     pub injector_depth: usize,
+    /// One entry per live [`WorkQueue`](crate::WorkQueue), in the order they were built.
+    pub queues: Vec<QueueStats>,
+}
+
+/// A snapshot of one work queue's counters (the kernel's `wq_monitor` set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// The queue's name, as given to `WorkQueue::builder`.
+    pub name: String,
+    /// Tasks accepted by the queue.
+    pub spawned: u64,
+    /// Tasks that started running (were admitted past `max_active` and ordering).
+    pub started: u64,
+    /// Tasks that finished: completed, panicked or were cancelled.
+    pub completed: u64,
+    /// Tasks started and not finished.
+    pub in_flight: u64,
+    /// Tasks accepted and waiting for their turn (including delayed tasks not yet due).
+    pub waiting: u64,
+    /// Blocking sections of the queue's tasks whose core was handed to another worker.
+    pub handoffs: u64,
 }
 
 impl fmt::Display for Stats {

@@ -68,7 +68,7 @@ impl Tally {
             drops: self.drops.clone(),
         };
         let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta::new(None))
+            .metadata(TaskMeta::new(None, crate::queue::Priority::Normal))
             .spawn(move |_| future, drop);
         task.detach();
         runnable

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use baton_blocking::hook::{Hook, Job};
 
+use crate::context;
 use crate::core::{HandOff, SectionSlot};
 use crate::shared::Shared;
 use crate::stats::Counters;
@@ -114,6 +115,7 @@ impl Hook for WorkerHook {
         let shared = &*self.shared;
         let handed = self.slot.leave(current.epoch);
         if handed {
+            context::count_handoff();
             shared.cores[self.core].return_from_section(&shared.idle);
         }
         if current.long {

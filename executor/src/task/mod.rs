@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use async_task::{Builder, ScheduleInfo, WithInfo};
 
-use crate::queue::{Runnable, TaskMeta};
+use crate::queue::{Priority, Runnable, TaskMeta};
 use crate::sync::Arc;
 use registry::Slot;
 
@@ -59,10 +59,12 @@ impl<F> Drop for TaskFuture<F> {
 /// Allocates a task for `future`, registers it in `registry` (shard `shard`), and returns its
 /// first `Runnable` (not yet scheduled) with its handle.
 ///
-/// `schedule` is called each time the task is woken; `pin` records the core it must run on.
+/// `schedule` is called each time the task is woken; `pin` records the core it must run on and
+/// `priority` its class.
 pub(crate) fn spawn<F, S>(
     future: F,
     pin: Option<usize>,
+    priority: Priority,
     registry: &Arc<Registry>,
     shard: usize,
     schedule: S,
@@ -79,7 +81,7 @@ where
             slot,
         };
         let (runnable, task) = Builder::new()
-            .metadata(TaskMeta::new(pin))
+            .metadata(TaskMeta::new(pin, priority))
             .spawn(move |_| wrapped, WithInfo(schedule));
         let waker = runnable.waker();
         let handle = JoinHandle::new(task, waker.clone());
