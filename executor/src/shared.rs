@@ -5,15 +5,19 @@
 //!
 //! 1. A task pinned to a core (`spawn_on`) goes to that core's pinned queue, and that core is
 //!    notified.
-//! 2. A task woken on one of this runtime's workers by the task that worker is polling (not by
-//!    itself: a task that yields goes to the back of the queue) goes to the core's next-task
-//!    slot; a task it displaces moves to the back of the core queue.
-//!    Otherwise it goes to that worker's core queue (spilling
+//! 2. A task spawned or woken on one of this runtime's workers by the task that worker is
+//!    polling (not by itself: a task that yields goes to the back of the queue) goes to the
+//!    core's next-task slot; a task it displaces moves to the back of the core queue. Idle
+//!    cores steal from the slot too, once the queue is empty, so a task there is not stranded
+//!    behind one long poll. Otherwise it goes to that worker's core queue (spilling
 //!    into the injector when full). Its own core is notified only if nobody runs it (the waker
 //!    may be an idle worker serving I/O); an idle core is woken to steal if no core is
 //!    searching.
 //! 3. Any other wake (another thread, another runtime) goes to the injector, and an idle core
 //!    is woken.
+//! 4. Tasks of the `High` and `Idle` classes follow the same rules in their classes' own
+//!    queues (a core queue, a pinned queue and an injector per class), and never take the
+//!    next-task slot. Workers look at those queues only once such a task was ever scheduled.
 //!
 //! # Shutdown
 //!
@@ -33,6 +37,8 @@ use crate::context;
 use crate::core::{Core, Idle, Recheck};
 use crate::park::Wake;
 use crate::queue::Priority;
+use concurrent_queue::PushError;
+
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
 use crate::stats::{Counters, QueueStats, Stats};
@@ -47,6 +53,13 @@ pub(crate) struct Shared {
     pub(crate) cores: Box<[Core]>,
     /// Tasks scheduled from outside the runtime's workers, and local-queue overflow.
     pub(crate) injector: Queue,
+    /// `High` tasks scheduled from outside the runtime's workers.
+    pub(crate) injector_high: Queue,
+    /// `Idle` tasks scheduled from outside the runtime's workers.
+    pub(crate) injector_low: Queue,
+    /// Set the first time a task of a class other than `Normal` is scheduled; until then
+    /// workers skip the class queues.
+    classes_used: AtomicBool,
     /// Counts of idle cores and searching workers.
     pub(crate) idle: Idle,
     /// Live tasks, for shutdown.
@@ -61,6 +74,17 @@ pub(crate) struct Shared {
     frontends: std::sync::Mutex<Vec<std::sync::Weak<dyn Frontend>>>,
     /// Worker threads to join at shutdown (the monitor adds spares).
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// Where a task scheduled from inside a poll on one of the runtime's workers goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// The back of the core queue (a task that woke itself: a yield).
+    Back,
+    /// The next-task slot, moving a task already there to the back of the queue (a wake).
+    Next,
+    /// The next-task slot if it is free, else the back of the queue (a new task).
+    NextIfFree,
 }
 
 /// What the runtime needs from a work queue that holds tasks back (`max_active`, ordering,
@@ -132,6 +156,9 @@ impl Shared {
             id: context::next_runtime_id(),
             cores: (0..cores).map(Core::new).collect(),
             injector: queue::unbounded_queue(),
+            injector_high: queue::unbounded_queue(),
+            injector_low: queue::unbounded_queue(),
+            classes_used: AtomicBool::new(false),
             idle: Idle::new(cores),
             // One shard per core for spawns from workers, one for spawns from elsewhere.
             registry: Arc::new(Registry::new(cores + 1)),
@@ -182,29 +209,34 @@ impl Shared {
             priority,
             &this.registry,
             shard,
-            move |runnable, info| shared.schedule(runnable, info.woken_while_running),
+            move |runnable, info| {
+                let place = if info.woken_while_running {
+                    Place::Back
+                } else {
+                    Place::Next
+                };
+                shared.schedule(runnable, place);
+            },
         )
     }
 
-    /// Schedules a task for its first run: to the back of the current core's queue (a new task
-    /// never takes the next-task slot), or where its pin or class sends it.
+    /// Schedules a task for its first run, as if the current task woke it: spawned from a
+    /// task, it runs next on this core (from the next-task slot, where idle cores may steal
+    /// it); otherwise it goes where its pin or class sends it.
     pub(crate) fn submit(&self, runnable: Runnable) {
-        self.schedule(runnable, true);
+        self.schedule(runnable, Place::NextIfFree);
     }
 
     /// Schedules a task for its first run through the injector, so whichever core looks first
     /// runs it (a work queue with no core affinity). Pinned tasks still go to their core.
     pub(crate) fn submit_anywhere(&self, runnable: Runnable) {
         if runnable.metadata().pin().is_some() || self.is_shutdown() {
-            self.schedule(runnable, true);
+            self.schedule(runnable, Place::Back);
             return;
         }
-        push(&self.injector, runnable);
-        // SeqCst: pairs with the fence in `Idle::stop_searching` and `Core::park`.
-        fence(Ordering::SeqCst);
-        if self.idle.should_wake_sibling() {
-            self.wake_sibling(self.cores.len());
-        }
+        let priority = runnable.metadata().priority();
+        self.note_class(priority);
+        self.inject(self.injector_for(priority), runnable);
         if self.is_shutdown() {
             self.drain_queues();
         }
@@ -230,20 +262,46 @@ impl Shared {
 
     /// Queues a woken task (see the module docs for where it goes).
     ///
-    /// `behind` sends the task to the back of the queue even when it was woken from inside a
-    /// poll: a new task, or one that woke itself (a yield).
-    fn schedule(&self, runnable: Runnable, behind: bool) {
+    /// `place` says whether a task scheduled from inside a poll may take the next-task slot.
+    fn schedule(&self, runnable: Runnable, place: Place) {
         if self.is_shutdown() {
             drop(runnable);
             return;
         }
+        let priority = runnable.metadata().priority();
+        if priority != Priority::Normal {
+            self.schedule_class(runnable, priority);
+        } else {
+            self.schedule_normal(runnable, place);
+        }
+        // Shutdown racing this push (step 3 of the shutdown notes): the fences in the paths
+        // above order the push before this load, and `begin_shutdown` orders its store before
+        // its drain.
+        if self.is_shutdown() {
+            self.drain_queues();
+        }
+    }
+
+    /// `schedule` for a `Normal` task.
+    fn schedule_normal(&self, runnable: Runnable, place: Place) {
+        let mut runnable = runnable;
         match (runnable.metadata().pin(), context::worker_core(self.id)) {
             (Some(pin), _) => {
                 let core = &self.cores[pin];
                 push(&core.pinned, runnable);
                 core.notify(&self.idle);
             }
-            (None, Some(here)) if !behind && context::is_polling() => {
+            (None, Some(here)) if place == Place::NextIfFree && context::is_polling() => {
+                // A new task: next if the slot is free (as for a wake, no notify needed), else
+                // to the back of the queue, so tasks spawned in a row keep their order.
+                let core = &self.cores[here];
+                match core.lifo.push(runnable) {
+                    Ok(()) => return,
+                    Err(PushError::Full(r) | PushError::Closed(r)) => runnable = r,
+                }
+                self.schedule_normal(runnable, Place::Back);
+            }
+            (None, Some(here)) if place == Place::Next && context::is_polling() => {
                 // Woken by the task this worker is polling: run it next, from the core's slot.
                 // No fence and no notify while nothing else is queued: this worker looks at the
                 // slot at its next poll boundary, before it could park (and if it retires from
@@ -264,20 +322,64 @@ impl Shared {
                     self.wake_sibling(here);
                 }
             }
-            (None, None) => {
-                push(&self.injector, runnable);
-                // SeqCst: pairs with the fence in `Idle::stop_searching` and `Core::park`.
-                fence(Ordering::SeqCst);
-                if self.idle.should_wake_sibling() {
-                    self.wake_sibling(self.cores.len());
+            (None, None) => self.inject(&self.injector, runnable),
+        }
+    }
+
+    /// `schedule` for a task of class `priority` (not `Normal`): the same places as a `Normal`
+    /// task, in the class's own queues, and never the next-task slot.
+    fn schedule_class(&self, runnable: Runnable, priority: Priority) {
+        self.note_class(priority);
+        match (runnable.metadata().pin(), context::worker_core(self.id)) {
+            (Some(pin), _) => {
+                let core = &self.cores[pin];
+                push(&core.class(priority).expect("not Normal").pinned, runnable);
+                core.notify(&self.idle);
+            }
+            (None, Some(here)) => {
+                let core = &self.cores[here];
+                push(&core.class(priority).expect("not Normal").queue, runnable);
+                if !core.notify(&self.idle) && self.idle.should_wake_sibling() {
+                    self.wake_sibling(here);
                 }
             }
+            (None, None) => self.inject(self.injector_for(priority), runnable),
         }
-        // Shutdown racing this push (step 3 of the shutdown notes): the fences above order the
-        // push before this load, and `begin_shutdown` orders its store before its drain.
-        if self.is_shutdown() {
-            self.drain_queues();
+    }
+
+    /// Called before a task of class `priority` is queued: from the first one not `Normal`
+    /// on, workers look at the class queues.
+    fn note_class(&self, priority: Priority) {
+        if priority != Priority::Normal && !self.classes_used.load(Ordering::Acquire) {
+            // Release, before the push: a worker that sees the task (acquiring the queue's
+            // push) sees the flag too, and so looks at the class queues.
+            self.classes_used.store(true, Ordering::Release);
         }
+    }
+
+    /// The injector for tasks of class `priority`.
+    fn injector_for(&self, priority: Priority) -> &Queue {
+        match priority {
+            Priority::High => &self.injector_high,
+            Priority::Normal => &self.injector,
+            Priority::Idle => &self.injector_low,
+        }
+    }
+
+    /// Pushes onto one of the injectors and wakes an idle core if nobody searches.
+    fn inject(&self, injector: &Queue, runnable: Runnable) {
+        push(injector, runnable);
+        // SeqCst: pairs with the fence in `Idle::stop_searching` and `Core::park`.
+        fence(Ordering::SeqCst);
+        if self.idle.should_wake_sibling() {
+            self.wake_sibling(self.cores.len());
+        }
+    }
+
+    /// Whether a task of a class other than `Normal` was ever scheduled.
+    pub(crate) fn classes_used(&self) -> bool {
+        // Acquire: pairs with the Release store in `schedule_class`.
+        self.classes_used.load(Ordering::Acquire)
     }
 
     /// Wakes an idle core, other than `except`, to search for work. Returns whether one woke.
@@ -316,13 +418,16 @@ impl Shared {
         }
     }
 
-    /// Whether any queue a core could steal from holds work: the injector or another core's
-    /// local queue.
+    /// Whether any queue a core could steal from holds work: an injector or another core's
+    /// stealable queues.
     pub(crate) fn has_stealable_work(&self, except: usize) -> bool {
         !self.injector.is_empty()
-            || self.cores.iter().any(|core| {
-                core.index() != except && (!core.queue.is_empty() || !core.lifo.is_empty())
-            })
+            || !self.injector_high.is_empty()
+            || !self.injector_low.is_empty()
+            || self
+                .cores
+                .iter()
+                .any(|core| core.index() != except && core.has_stealable_work())
     }
 
     /// Takes a task for core `here` from the injector, moving a batch into its local queue.
@@ -330,17 +435,59 @@ impl Shared {
         queue::steal_into(&self.injector, &self.cores[here].queue)
     }
 
-    /// Steals a batch of tasks for core `here` from the other cores' local queues.
+    /// Searches beyond core `here` for `High` then `Normal` work: the injectors, then the other
+    /// cores' queues, taking a batch at a time. `Idle` work is [`Shared::search_idle`]'s.
+    pub(crate) fn search(&self, here: usize) -> Option<Runnable> {
+        if self.classes_used() {
+            let high = &self.cores[here].high.queue;
+            let found = queue::steal_into(&self.injector_high, high).or_else(|| {
+                self.steal_with(here, |core| queue::steal_into(&core.high.queue, high))
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        self.take_from_injector(here).or_else(|| self.steal(here))
+    }
+
+    /// The last resort of core `here`, once nothing of a higher class is runnable on it or
+    /// elsewhere: its own `Idle` tasks, then the `Idle` injector, then other cores' `Idle`
+    /// queues.
+    pub(crate) fn search_idle(&self, here: usize) -> Option<Runnable> {
+        if !self.classes_used() {
+            return None;
+        }
+        let low = &self.cores[here].low;
+        low.pop()
+            .or_else(|| queue::steal_into(&self.injector_low, &low.queue))
+            .or_else(|| {
+                self.steal_with(here, |core| queue::steal_into(&core.low.queue, &low.queue))
+            })
+    }
+
+    /// Steals a batch of `Normal` tasks for core `here` from the other cores' local queues, or
+    /// a victim's next-task slot when its queue is empty (its worker may be busy in one long
+    /// poll).
     pub(crate) fn steal(&self, here: usize) -> Option<Runnable> {
+        let dest = &self.cores[here].queue;
+        self.steal_with(here, |victim| {
+            queue::steal_into(&victim.queue, dest).or_else(|| victim.lifo.pop().ok())
+        })
+    }
+
+    /// Tries `take` on each core other than `here`, from a different victim each time so one
+    /// busy core is not always robbed first.
+    fn steal_with(
+        &self,
+        here: usize,
+        take: impl Fn(&Core) -> Option<Runnable>,
+    ) -> Option<Runnable> {
         let n = self.cores.len();
-        // Start at a different victim each time so one busy core is not always robbed first.
         let start = fastrand_index(n);
         (0..n)
             .map(|i| (start + i) % n)
             .filter(|&victim| victim != here)
-            .find_map(|victim| {
-                queue::steal_into(&self.cores[victim].queue, &self.cores[here].queue)
-            })
+            .find_map(|victim| take(&self.cores[victim]))
             .inspect(|_| Counters::add(&self.cores[here].counters.steals, 1))
     }
 
@@ -438,11 +585,18 @@ impl Shared {
 
     /// Drops every queued task.
     fn drain_queues(&self) {
-        let queues = std::iter::once(&self.injector).chain(
-            self.cores
-                .iter()
-                .flat_map(|c| [&c.lifo, &c.queue, &c.pinned]),
-        );
+        let injectors = [&self.injector, &self.injector_high, &self.injector_low];
+        let queues = injectors.into_iter().chain(self.cores.iter().flat_map(|c| {
+            [
+                &c.lifo,
+                &c.queue,
+                &c.pinned,
+                &c.high.queue,
+                &c.high.pinned,
+                &c.low.queue,
+                &c.low.pinned,
+            ]
+        }));
         for queue in queues {
             while let Ok(runnable) = queue.pop() {
                 drop(runnable);
@@ -454,7 +608,9 @@ impl Shared {
     pub(crate) fn stats(&self) -> Stats {
         Stats {
             cores: self.cores.iter().map(Core::stats).collect(),
-            injector_depth: self.injector.len(),
+            injector_depth: self.injector.len()
+                + self.injector_high.len()
+                + self.injector_low.len(),
             queues: self.frontends().iter().map(|f| f.stats()).collect(),
         }
     }

@@ -9,8 +9,12 @@
 //!    row), then pops its core's queues, alternating the pinned queue and the local queue
 //!    first, so neither starves the other. A task that wakes itself went to the back of the local
 //!    queue, behind everything already queued.
-//! 3. With nothing local, it searches: the injector, then the other cores' local queues,
-//!    taking a batch at a time.
+//!    Before all that it serves its core's `High` tasks, up to [`HIGH_BURST`] in a row while
+//!    `Normal` tasks wait.
+//! 3. With nothing local, it searches: the injector, then the other cores' local queues (and,
+//!    when their queues are empty, their next-task slots), taking a batch at a time, `High`
+//!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's,
+//!    then the `Idle` injector's, then other cores'.
 //! 4. With nothing anywhere, it keeps looking for up to [`SPIN_TIME`] if another core runs,
 //!    then parks on its core's idle stack (the core protocol in
 //!    [`crate::core`]) and waits to be handed the baton again.
@@ -38,6 +42,9 @@ const INJECTOR_INTERVAL: u32 = 61;
 /// The most tasks a worker takes from its core's next-task slot in a row before it turns to
 /// the queue, so two tasks waking each other cannot starve the rest.
 const MAX_LIFO_STREAK: u32 = 3;
+/// The most `High` tasks a worker runs in a row while `Normal` tasks wait on its core: under a
+/// flood of `High` work, `Normal` still gets one poll in every `HIGH_BURST + 1`.
+pub(crate) const HIGH_BURST: u32 = 16;
 /// How long a worker out of work keeps looking before it parks, while another core runs.
 const SPIN_TIME: Duration = Duration::from_micros(20);
 /// Spin-loop hints between two looks for work while spinning.
@@ -61,6 +68,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
         tick: 0,
         unflushed_polls: 0,
         lifo_streak: 0,
+        high_streak: 0,
     };
     // Registered before the thread starts, so the thread only ever runs when handed the baton.
     let target = &shared.cores[core];
@@ -89,6 +97,8 @@ struct Worker {
     unflushed_polls: u32,
     /// Tasks taken from the next-task slot in a row.
     lifo_streak: u32,
+    /// `High` tasks run in a row.
+    high_streak: u32,
 }
 
 impl Worker {
@@ -149,13 +159,22 @@ impl Worker {
         self.tick = self.tick.wrapping_add(1);
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
+        let classes = shared.classes_used();
         if self.tick % INJECTOR_INTERVAL == 0 {
             // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
             let _ = Reactor::get().try_react(Some(Duration::ZERO));
-            if let Ok(runnable) = shared.injector.pop() {
+            let high = classes.then(|| shared.injector_high.pop().ok()).flatten();
+            if let Some(runnable) = high.or_else(|| shared.injector.pop().ok()) {
                 return Some(runnable);
             }
         }
+        if classes {
+            if let Some(runnable) = next_high(core, &mut self.high_streak) {
+                self.end_search();
+                return Some(runnable);
+            }
+        }
+        self.high_streak = 0;
         if self.lifo_streak < MAX_LIFO_STREAK {
             if let Ok(runnable) = core.lifo.pop() {
                 self.lifo_streak += 1;
@@ -178,8 +197,8 @@ impl Worker {
             shared.idle.start_searching();
         }
         let found = shared
-            .take_from_injector(self.core)
-            .or_else(|| shared.steal(self.core));
+            .search(self.core)
+            .or_else(|| shared.search_idle(self.core));
         if found.is_some() {
             self.end_search();
         }
@@ -273,4 +292,17 @@ impl Worker {
         let here = self.core;
         shared.cores[here].retire(&self.parker, &shared.idle, || shared.recheck(here))
     }
+}
+
+/// Step 2 for the `High` class: `core`'s next `High` task, unless [`HIGH_BURST`] of them ran in
+/// a row (`streak`) while `Normal` work waits on the core, in which case one `Normal` task goes
+/// first.
+fn next_high(core: &Core, streak: &mut u32) -> Option<Runnable> {
+    let normal_waits = !core.lifo.is_empty() || !core.queue.is_empty() || !core.pinned.is_empty();
+    if *streak >= HIGH_BURST && normal_waits {
+        return None;
+    }
+    let runnable = core.high.pop()?;
+    *streak = streak.saturating_add(1);
+    Some(runnable)
 }

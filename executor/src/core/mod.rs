@@ -39,7 +39,7 @@ pub(crate) use slot::{SectionSlot, Seen};
 pub(crate) use state::{State, Transition};
 
 use crate::park::{Parker, Wake};
-use crate::queue::{self, Queue};
+use crate::queue::{self, Priority, Queue};
 use crate::stats::{CoreStats, Counters};
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,10 @@ pub(crate) struct Core {
     pub(crate) lifo: Queue,
     /// Tasks pinned to this core (`spawn_on`); never stolen.
     pub(crate) pinned: Queue,
+    /// `High` tasks queued on this core (see [`crate::queue::Priority`]).
+    pub(crate) high: ClassQueues,
+    /// `Idle` tasks queued on this core.
+    pub(crate) low: ClassQueues,
     /// The worker counts (see the module docs).
     state: AtomicState,
     /// Parked workers, most recently parked last, with when they parked.
@@ -68,6 +72,39 @@ pub(crate) struct Core {
     slots: Mutex<Vec<Arc<SectionSlot>>>,
     /// Always-on counters.
     pub(crate) counters: Counters,
+}
+
+/// A core's queues for one priority class other than `Normal`, whose tasks are rarer and so
+/// need neither a bounded local queue nor a next-task slot.
+#[derive(Debug)]
+pub(crate) struct ClassQueues {
+    /// Tasks queued on this core; idle cores steal from it.
+    pub(crate) queue: Queue,
+    /// Tasks pinned to this core; never stolen.
+    pub(crate) pinned: Queue,
+}
+
+impl ClassQueues {
+    fn new() -> ClassQueues {
+        ClassQueues {
+            queue: queue::unbounded_queue(),
+            pinned: queue::unbounded_queue(),
+        }
+    }
+
+    /// Whether either queue holds a task.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.queue.is_empty() || !self.pinned.is_empty()
+    }
+
+    /// Takes a task, pinned ones first.
+    pub(crate) fn pop(&self) -> Option<crate::queue::Runnable> {
+        self.pinned.pop().or_else(|_| self.queue.pop()).ok()
+    }
+
+    fn len(&self) -> usize {
+        self.queue.len() + self.pinned.len()
+    }
 }
 
 /// A parked worker on a core's idle stack.
@@ -164,6 +201,8 @@ impl Core {
             queue: queue::local_queue(),
             lifo: queue::slot(),
             pinned: queue::unbounded_queue(),
+            high: ClassQueues::new(),
+            low: ClassQueues::new(),
             state: AtomicState::new(),
             idle: Mutex::new(Vec::new()),
             slots: Mutex::new(Vec::new()),
@@ -183,7 +222,29 @@ impl Core {
 
     /// Whether the core has tasks queued that its own workers should run.
     pub(crate) fn has_work(&self) -> bool {
-        !self.lifo.is_empty() || !self.queue.is_empty() || !self.pinned.is_empty()
+        !self.lifo.is_empty()
+            || !self.queue.is_empty()
+            || !self.pinned.is_empty()
+            || self.high.has_work()
+            || self.low.has_work()
+    }
+
+    /// The queues of class `priority`, or `None` for `Normal`, whose queues are the core's own
+    /// fields (`queue`, `lifo`, `pinned`).
+    pub(crate) fn class(&self, priority: Priority) -> Option<&ClassQueues> {
+        match priority {
+            Priority::High => Some(&self.high),
+            Priority::Normal => None,
+            Priority::Idle => Some(&self.low),
+        }
+    }
+
+    /// Whether the core has tasks other cores may steal.
+    pub(crate) fn has_stealable_work(&self) -> bool {
+        !self.queue.is_empty()
+            || !self.lifo.is_empty()
+            || !self.high.queue.is_empty()
+            || !self.low.queue.is_empty()
     }
 
     /// Applies a transition that may move `running` across zero, keeping the runtime's count of
@@ -438,7 +499,11 @@ impl Core {
             steals: Counters::get(&c.steals),
             parks: Counters::get(&c.parks),
             wake_ups: Counters::get(&c.wakeups),
-            queue_depth: self.lifo.len() + self.queue.len() + self.pinned.len(),
+            queue_depth: self.lifo.len()
+                + self.queue.len()
+                + self.pinned.len()
+                + self.high.len()
+                + self.low.len(),
             running: state.running(),
             spares: state.idle(),
             in_section: state.in_section(),
