@@ -5,14 +5,18 @@
 //! is then scheduled, and the scheduler, seeing the runtime closed, drops it, which drops its
 //! future and tells its handle it was cancelled.
 //!
-//! The registry is sharded, one shard per core plus one for spawns from outside the runtime, so
-//! spawning and completing tasks on different cores do not contend on one lock.
+//! The registry is sharded, [`SPREAD`] shards per core plus [`SPREAD`] for spawns from outside
+//! the runtime. A spawning thread rotates through its shards, so a core that completes tasks
+//! another core spawned rarely takes the lock the spawner holds.
 
 use std::task::Waker;
 
 use slab::Slab;
 
 use crate::sync::{lock, Mutex};
+
+/// Shards per spawning core.
+const SPREAD: usize = 4;
 
 /// Live tasks' wakers, sharded.
 #[derive(Debug)]
@@ -28,19 +32,19 @@ pub(crate) struct Slot {
 }
 
 impl Registry {
-    /// A registry with `shards` shards.
-    pub(crate) fn new(shards: usize) -> Registry {
+    /// A registry for `spawners` spawning places (the cores, and the outside).
+    pub(crate) fn new(spawners: usize) -> Registry {
         Registry {
-            shards: (0..shards.max(1))
+            shards: (0..spawners.max(1) * SPREAD)
                 .map(|_| Mutex::new(Slab::new()))
                 .collect(),
         }
     }
 
-    /// Reserves a slot in `shard` (taken modulo the shard count), lets `make` build the task
+    /// Reserves a slot in one of spawning place `spawner`'s shards, lets `make` build the task
     /// that will own it, and stores the waker `make` returns there.
-    pub(crate) fn insert<R>(&self, shard: usize, make: impl FnOnce(Slot) -> (R, Waker)) -> R {
-        let shard_index = shard % self.shards.len();
+    pub(crate) fn insert<R>(&self, spawner: usize, make: impl FnOnce(Slot) -> (R, Waker)) -> R {
+        let shard_index = (spawner * SPREAD + next_turn()) % self.shards.len();
         let mut slab = lock(&self.shards[shard_index]);
         let entry = slab.vacant_entry();
         let slot = Slot {
@@ -73,4 +77,17 @@ impl Registry {
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len()).sum()
     }
+}
+
+/// This thread's next turn through its spawning place's shards.
+fn next_turn() -> usize {
+    use std::cell::Cell;
+    thread_local! {
+        static TURN: Cell<usize> = const { Cell::new(0) };
+    }
+    TURN.with(|turn| {
+        let t = turn.get();
+        turn.set(t.wrapping_add(1));
+        t % SPREAD
+    })
 }
