@@ -74,6 +74,9 @@ fn manual_readiness_loop_makes_progress() {
             b.readable().await.unwrap();
             loop {
                 match std::io::Read::read(&mut b.get_ref(), &mut buf) {
+                    // End of stream: the writer is done (and closed its end before this loop
+                    // saw `WouldBlock`).
+                    Ok(0) => break,
                     Ok(n) => total += n,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => panic!("{e}"),

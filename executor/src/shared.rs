@@ -466,12 +466,11 @@ impl Shared {
     }
 
     /// Steals a batch of `Normal` tasks for core `here` from the other cores' local queues, or
-    /// a victim's next-task slot when its queue is empty (its worker may be busy in one long
-    /// poll).
+    /// a victim's next-task slot when its queue is empty and its worker is stuck in one poll.
     pub(crate) fn steal(&self, here: usize) -> Option<Runnable> {
         let dest = &self.cores[here].queue;
         self.steal_with(here, |victim| {
-            queue::steal_into(&victim.queue, dest).or_else(|| victim.lifo.pop().ok())
+            queue::steal_into(&victim.queue, dest).or_else(|| victim.steal_next())
         })
     }
 

@@ -254,6 +254,7 @@ impl Worker {
         if self.unflushed_polls >= FLUSH_INTERVAL {
             self.flush(hook);
         }
+        self.core().start_poll(self.tick);
         context::set_polling(true);
         runnable.run();
         context::set_polling(false);

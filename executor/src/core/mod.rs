@@ -43,7 +43,7 @@ use crate::queue::{self, Priority, Queue};
 use crate::stats::{CoreStats, Counters};
 use std::time::{Duration, Instant};
 
-use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, Arc, AtomicU32, AtomicUsize, Mutex, Ordering};
 
 use state::AtomicState;
 
@@ -60,6 +60,9 @@ pub(crate) struct Core {
     pub(crate) lifo: Queue,
     /// Tasks pinned to this core (`spawn_on`); never stolen.
     pub(crate) pinned: Queue,
+    /// Changes each time a worker of the core starts a poll: a stealer that sees it unchanged
+    /// over a short wait knows the worker is stuck in one poll and may take its next task.
+    turn: AtomicU32,
     /// `High` tasks queued on this core (see [`crate::queue::Priority`]).
     pub(crate) high: ClassQueues,
     /// `Idle` tasks queued on this core.
@@ -73,6 +76,10 @@ pub(crate) struct Core {
     /// Always-on counters.
     pub(crate) counters: Counters,
 }
+
+/// How long a stealer watches a core's worker stay in one poll before it takes the task in the
+/// core's next-task slot.
+const SLOT_PATIENCE: Duration = Duration::from_micros(3);
 
 /// A core's queues for one priority class other than `Normal`, whose tasks are rarer and so
 /// need neither a bounded local queue nor a next-task slot.
@@ -201,6 +208,7 @@ impl Core {
             queue: queue::local_queue(),
             lifo: queue::slot(),
             pinned: queue::unbounded_queue(),
+            turn: AtomicU32::new(0),
             high: ClassQueues::new(),
             low: ClassQueues::new(),
             state: AtomicState::new(),
@@ -239,12 +247,45 @@ impl Core {
         }
     }
 
-    /// Whether the core has tasks other cores may steal.
+    /// Whether the core has tasks other cores may steal (see [`Core::steal_next`] for the
+    /// next-task slot).
     pub(crate) fn has_stealable_work(&self) -> bool {
         !self.queue.is_empty()
-            || !self.lifo.is_empty()
             || !self.high.queue.is_empty()
             || !self.low.queue.is_empty()
+            || self.next_is_stuck()
+    }
+
+    /// Records that a worker of the core starts a poll (`turn` is the worker's own count).
+    pub(crate) fn start_poll(&self, turn: u32) {
+        // Relaxed: a hint for stealers, who take the task itself through the slot's queue.
+        self.turn.store(turn, Ordering::Relaxed);
+    }
+
+    /// Takes the task in the core's next-task slot if the core's worker seems stuck in one
+    /// poll (see [`Core::next_is_stuck`]).
+    pub(crate) fn steal_next(&self) -> Option<queue::Runnable> {
+        if self.next_is_stuck() {
+            self.lifo.pop().ok()
+        } else {
+            None
+        }
+    }
+
+    /// Whether a task waits in the next-task slot while the core's worker stays in the same
+    /// poll for [`SLOT_PATIENCE`]. A worker between short polls takes its slot itself, and the
+    /// task is hot in that core's cache; one in a long poll (a CPU-bound step, a hog) would
+    /// leave it stranded. (Go's scheduler waits the same way before stealing `runnext`.)
+    fn next_is_stuck(&self) -> bool {
+        if self.lifo.is_empty() {
+            return false;
+        }
+        let turn = self.turn.load(Ordering::Relaxed);
+        let deadline = Instant::now() + SLOT_PATIENCE;
+        while Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        self.turn.load(Ordering::Relaxed) == turn && !self.lifo.is_empty()
     }
 
     /// Applies a transition that may move `running` across zero, keeping the runtime's count of
