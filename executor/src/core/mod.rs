@@ -281,9 +281,14 @@ impl Core {
             return false;
         }
         let turn = self.turn.load(Ordering::Relaxed);
-        let deadline = Instant::now() + SLOT_PATIENCE;
-        while Instant::now() < deadline {
-            std::hint::spin_loop();
+        // Loom models must be deterministic, so they leave out the wait (every interleaving of
+        // the two loads is explored anyway).
+        #[cfg(not(loom))]
+        {
+            let deadline = Instant::now() + SLOT_PATIENCE;
+            while Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
         }
         self.turn.load(Ordering::Relaxed) == turn && !self.lifo.is_empty()
     }

@@ -80,6 +80,16 @@ impl Registry {
 }
 
 /// This thread's next turn through its spawning place's shards.
+///
+/// Loom models always use the first shard: std thread-locals outlive a model's iterations,
+/// which must all make the same choices.
+#[cfg(loom)]
+fn next_turn() -> usize {
+    0
+}
+
+/// This thread's next turn through its spawning place's shards.
+#[cfg(not(loom))]
 fn next_turn() -> usize {
     use std::cell::Cell;
     thread_local! {
