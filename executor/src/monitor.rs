@@ -3,20 +3,25 @@
 //!
 //! # One tick
 //!
-//! 1. Look at every worker's section word. A lazy section seen with the same epoch for at least
-//!    the grace period is handed off: the monitor claims it in the word (so the worker cannot
-//!    leave the section meanwhile), takes the worker out of its core's running count (waking a
-//!    spare if the core has work), then publishes the handoff.
+//! 1. Look at every worker's section word. A lazy section is dated from the last moment the
+//!    monitor knew it was not running: its previous look, or the ring of the bell that woke it
+//!    since, whichever is later (a section entry rings the bell unless the monitor looks every
+//!    tick anyway). A section seen with the same epoch for the grace period since that date is
+//!    handed off: the monitor claims it in the word (so the worker cannot leave the section
+//!    meanwhile), takes the worker out of its core's running count (waking a spare if the core
+//!    has work), then publishes the handoff. So a section is handed off between one tick short
+//!    of the grace period and the grace period after it started, not a tick or two after that.
 //! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
-//! 4. Sleep: one tick (half the grace period) while sections are about, backing off to
+//! 4. Sleep: until the next lazy section's grace period runs out, at most one tick (half the
+//!    grace period), while sections are about, backing off to
 //!    [`MAX_INTERVAL`] while none are; with no worker running and none in a section, sleep
 //!    until rung (see [`Bell`](crate::core::Bell)) or until the next keep-alive expires.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::core::Seen;
+use crate::core::{SectionSlot, Seen};
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -25,6 +30,8 @@ use crate::{sys, worker};
 /// The longest the monitor waits between looks while the runtime is busy but no section has
 /// been seen.
 const MAX_INTERVAL: Duration = Duration::from_millis(10);
+/// Spin-loop hints between two looks at the clock while spinning to a deadline.
+const SPINS_PER_LOOK: u32 = 16;
 /// At most this many threads are started in a burst; afterwards one per [`SPAWN_INTERVAL`].
 const SPAWN_BURST: u32 = 4;
 /// The rate at which the spawn budget refills.
@@ -38,9 +45,18 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<
         .spawn(move || Monitor::new(shared).run())
 }
 
+/// Spins until `deadline`, or until the section word `slot` no longer shows `seen`.
+fn spin_until(deadline: Instant, slot: &SectionSlot, seen: Seen) {
+    while Instant::now() < deadline && slot.look() == seen {
+        for _ in 0..SPINS_PER_LOOK {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// A section seen by the monitor, and since when.
 struct Look {
-    slot: usize,
+    slot: Arc<SectionSlot>,
     seen: Seen,
     since: Instant,
 }
@@ -50,6 +66,24 @@ struct Monitor {
     looks: Vec<Look>,
     spawn_budget: u32,
     budget_refilled: Instant,
+    /// No section seen for the first time at the next look started before this: the previous
+    /// look, or the bell's ring since.
+    not_before: Instant,
+}
+
+/// What the lazy sections looked like at one look.
+struct Sections {
+    /// How many are running.
+    running: usize,
+    /// The first of them to reach its grace period, and when it does.
+    next: Option<Deadline>,
+}
+
+/// When the grace period of the section `seen` in the word `slot` runs out.
+struct Deadline {
+    at: Instant,
+    slot: Arc<SectionSlot>,
+    seen: Seen,
 }
 
 impl Monitor {
@@ -59,6 +93,7 @@ impl Monitor {
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
             budget_refilled: Instant::now(),
+            not_before: Instant::now(),
         }
     }
 
@@ -69,20 +104,34 @@ impl Monitor {
         while !self.shared.is_shutdown() {
             let now = Instant::now();
             let sections = self.hand_off_overdue(now);
+            self.not_before = now;
             self.ensure_spares(now);
             self.reap(now);
-            interval = if sections > 0 {
-                tick
-            } else {
-                (interval * 2).min(MAX_INTERVAL)
-            };
             let bell = &self.shared.idle.bell;
-            if self.is_active() {
-                bell.tick(interval, interval > tick);
-            } else {
-                let timeout = self.next_reap().map(|at| at.saturating_duration_since(now));
-                bell.sleep(timeout, || self.is_active() || self.shared.is_shutdown());
+            let rung = if sections.running > 0 {
                 interval = tick;
+                match sections.next {
+                    // A timed wait overshoots by about a tick (the kernel's wake-up latency,
+                    // more on a virtual CPU): spin to a deadline closer than that instead.
+                    Some(next) if next.at.saturating_duration_since(Instant::now()) < tick => {
+                        spin_until(next.at, &next.slot, next.seen);
+                        None
+                    }
+                    Some(next) => {
+                        bell.tick(next.at.saturating_duration_since(Instant::now()), false)
+                    }
+                    None => bell.tick(tick, false),
+                }
+            } else if self.is_active() {
+                interval = (interval * 2).min(MAX_INTERVAL);
+                bell.tick(interval, interval > tick)
+            } else {
+                interval = tick;
+                let timeout = self.next_reap().map(|at| at.saturating_duration_since(now));
+                bell.sleep(timeout, || self.is_active() || self.shared.is_shutdown())
+            };
+            if let Some(rung) = rung {
+                self.not_before = self.not_before.max(rung);
             }
         }
     }
@@ -95,10 +144,11 @@ impl Monitor {
         })
     }
 
-    /// Step 1; returns how many lazy sections are running.
-    fn hand_off_overdue(&mut self, now: Instant) -> usize {
+    /// Step 1.
+    fn hand_off_overdue(&mut self, now: Instant) -> Sections {
         let shared = &*self.shared;
         let grace = shared.config.grace;
+        let not_before = self.not_before;
         let mut looks = Vec::with_capacity(self.looks.len());
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
@@ -106,15 +156,14 @@ impl Monitor {
                 if !seen.is_in_lazy_section() {
                     return;
                 }
-                let key = Arc::as_ptr(slot) as usize;
                 let since = self
                     .looks
                     .iter()
-                    .find(|l| l.slot == key && l.seen == seen)
-                    .map_or(now, |l| l.since);
+                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen)
+                    .map_or(not_before, |l| l.since);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
-                        slot: key,
+                        slot: Arc::clone(slot),
                         seen,
                         since,
                     });
@@ -132,9 +181,16 @@ impl Monitor {
                 }
             });
         }
-        let running = looks.len();
+        let sections = Sections {
+            running: looks.len(),
+            next: looks.iter().min_by_key(|l| l.since).map(|l| Deadline {
+                at: l.since + grace,
+                slot: Arc::clone(&l.slot),
+                seen: l.seen,
+            }),
+        };
         self.looks = looks;
-        running
+        sections
     }
 
     /// Step 2.
