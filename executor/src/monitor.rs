@@ -3,19 +3,21 @@
 //!
 //! # One tick
 //!
-//! 1. Look at every worker's section word. A lazy section is dated from the last moment the
-//!    monitor knew it was not running: its previous look, or the ring of the bell that woke it
-//!    since, whichever is later (a section entry rings the bell unless the monitor looks every
-//!    tick anyway). A section seen with the same epoch for the grace period since that date is
-//!    handed off: the monitor claims it in the word (so the worker cannot leave the section
-//!    meanwhile), takes the worker out of its core's running count (waking a spare if the core
-//!    has work), then publishes the handoff. So a section is handed off between one tick short
-//!    of the grace period and the grace period after it started, not a tick or two after that.
+//! 1. Look at every worker's section word. A lazy section seen for the first time is dated
+//!    from the ring of the bell that woke the monitor since its previous look, if any (a
+//!    section entry rings the bell unless the monitor looks every tick anyway; a core that
+//!    starts running rings it if the monitor sleeps), otherwise from this look. So a section
+//!    that woke the monitor is not charged the monitor's wake-up latency, and one seen while
+//!    the monitor looks every tick is charged at most a tick. A section seen with the same
+//!    epoch for the grace period since that date is handed off: the monitor claims it in the
+//!    word (so the worker cannot leave the section meanwhile), takes the worker out of its
+//!    core's running count (waking a spare if the core has work), then publishes the handoff.
 //! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
-//! 4. Sleep: until the next lazy section's grace period runs out, at most one tick (half the
-//!    grace period), while sections are about, backing off to
-//!    [`MAX_INTERVAL`] while none are; with no worker running and none in a section, sleep
+//! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
+//!    a tick, half the grace period); the wait ends early by the average lateness of the
+//!    monitor's recent wake-ups, and the monitor spins the rest of the way. Back off to
+//!    [`MAX_INTERVAL`] while no section runs; with no worker running and none in a section, sleep
 //!    until rung (see [`Bell`](crate::core::Bell)) or until the next keep-alive expires.
 
 use std::io;
@@ -66,9 +68,11 @@ struct Monitor {
     looks: Vec<Look>,
     spawn_budget: u32,
     budget_refilled: Instant,
-    /// No section seen for the first time at the next look started before this: the previous
-    /// look, or the bell's ring since.
-    not_before: Instant,
+    /// If the bell rang since the previous look: when, or when that look was if later. A
+    /// section seen for the first time at the next look is dated from it.
+    rung: Option<Instant>,
+    /// How late a timed wait of the monitor wakes up, on average (at most a tick).
+    overshoot: Duration,
 }
 
 /// What the lazy sections looked like at one look.
@@ -88,12 +92,14 @@ struct Deadline {
 
 impl Monitor {
     fn new(shared: Arc<Shared>) -> Monitor {
+        let tick = shared.config.grace / 2;
         Monitor {
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
             budget_refilled: Instant::now(),
-            not_before: Instant::now(),
+            rung: None,
+            overshoot: tick,
         }
     }
 
@@ -104,21 +110,30 @@ impl Monitor {
         while !self.shared.is_shutdown() {
             let now = Instant::now();
             let sections = self.hand_off_overdue(now);
-            self.not_before = now;
             self.ensure_spares(now);
             self.reap(now);
             let bell = &self.shared.idle.bell;
             let rung = if sections.running > 0 {
                 interval = tick;
                 match sections.next {
-                    // A timed wait overshoots by about a tick (the kernel's wake-up latency,
-                    // more on a virtual CPU): spin to a deadline closer than that instead.
-                    Some(next) if next.at.saturating_duration_since(Instant::now()) < tick => {
-                        spin_until(next.at, &next.slot, next.seen);
-                        None
-                    }
+                    // A timed wait overshoots (the kernel's wake-up latency, more on a virtual
+                    // CPU): wait until that much before the deadline, then spin to it.
                     Some(next) => {
-                        bell.tick(next.at.saturating_duration_since(Instant::now()), false)
+                        let remaining = next.at.saturating_duration_since(Instant::now());
+                        if remaining <= self.overshoot {
+                            spin_until(next.at, &next.slot, next.seen);
+                            None
+                        } else {
+                            // At most a tick, so sections that start meanwhile are seen soon.
+                            let asked = (remaining - self.overshoot).min(tick);
+                            let start = Instant::now();
+                            let rung = bell.tick(asked, false);
+                            if rung.is_none() {
+                                let late = start.elapsed().saturating_sub(asked).min(tick);
+                                self.overshoot = (self.overshoot * 3 + late) / 4;
+                            }
+                            rung
+                        }
                     }
                     None => bell.tick(tick, false),
                 }
@@ -130,9 +145,7 @@ impl Monitor {
                 let timeout = self.next_reap().map(|at| at.saturating_duration_since(now));
                 bell.sleep(timeout, || self.is_active() || self.shared.is_shutdown())
             };
-            if let Some(rung) = rung {
-                self.not_before = self.not_before.max(rung);
-            }
+            self.rung = rung.map(|rung| rung.max(now));
         }
     }
 
@@ -148,7 +161,9 @@ impl Monitor {
     fn hand_off_overdue(&mut self, now: Instant) -> Sections {
         let shared = &*self.shared;
         let grace = shared.config.grace;
-        let not_before = self.not_before;
+        // Without a ring, a section seen for the first time is dated from this look: the
+        // monitor looks at least every tick while sections run, so it is at most a tick late.
+        let first_seen = self.rung.unwrap_or(now);
         let mut looks = Vec::with_capacity(self.looks.len());
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
@@ -160,7 +175,7 @@ impl Monitor {
                     .looks
                     .iter()
                     .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen)
-                    .map_or(not_before, |l| l.since);
+                    .map_or(first_seen, |l| l.since);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
                         slot: Arc::clone(slot),
