@@ -88,6 +88,9 @@ struct Sample {
     peak_threads: usize,
     /// Context switches of the process during the run, not counting the sampler's.
     switches: u64,
+    /// CPU time of the process during the run (user and system), not counting the sampler's:
+    /// below `CORES ×` the wall time, the cores sat idle for the difference.
+    cpu: Duration,
 }
 
 /// The ways the mix runs.
@@ -227,6 +230,16 @@ fn mix(filter: &str) {
             })
             .collect::<Vec<_>>(),
     );
+    report::text_row(
+        "mix: cores busy (CPU ÷ wall)",
+        &results
+            .iter()
+            .map(|(name, samples)| {
+                let busy = median(samples, &|s| s.cpu.as_secs_f64() / s.wall.as_secs_f64());
+                (*name, format!("{busy:.2}"))
+            })
+            .collect::<Vec<_>>(),
+    );
     report::count_row(
         "mix: context switches",
         &results
@@ -318,23 +331,24 @@ async fn smol_mix(executor: Arc<Executor<'static>>) {
 /// process's context switches.
 fn observe(f: impl FnOnce()) -> Sample {
     let sampler = Sampler::start();
-    let before = process_switches();
+    let before = usage(libc::RUSAGE_SELF);
     let start = Instant::now();
     f();
     let wall = start.elapsed();
-    let after = process_switches();
-    let (peak, sampler_switches) = sampler.stop();
+    let after = usage(libc::RUSAGE_SELF);
+    let (peak, sampler) = sampler.stop();
     Sample {
         wall,
         peak_threads: peak.saturating_sub(1),
-        switches: (after - before).saturating_sub(sampler_switches),
+        switches: (after.switches - before.switches).saturating_sub(sampler.switches),
+        cpu: (after.cpu.saturating_sub(before.cpu)).saturating_sub(sampler.cpu),
     }
 }
 
 /// A thread reading `Threads:` from `/proc/self/status` about every millisecond.
 struct Sampler {
     stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<(usize, u64)>,
+    thread: thread::JoinHandle<(usize, Usage)>,
 }
 
 impl Sampler {
@@ -348,13 +362,18 @@ impl Sampler {
                 let stop = Arc::clone(&stop);
                 move || {
                     let mut peak = thread_count();
-                    let first = thread_switches();
+                    let first = usage(libc::RUSAGE_THREAD);
                     let _ = ready.send(());
                     while !stop.load(Ordering::Relaxed) {
                         thread::sleep(Duration::from_millis(1));
                         peak = peak.max(thread_count());
                     }
-                    (peak, thread_switches() - first)
+                    let last = usage(libc::RUSAGE_THREAD);
+                    let own = Usage {
+                        switches: last.switches - first.switches,
+                        cpu: last.cpu.saturating_sub(first.cpu),
+                    };
+                    (peak, own)
                 }
             })
             .expect("cannot start the sampler thread");
@@ -362,8 +381,8 @@ impl Sampler {
         Sampler { stop, thread }
     }
 
-    /// Stops sampling; returns the peak thread count and the sampler's own context switches.
-    fn stop(self) -> (usize, u64) {
+    /// Stops sampling; returns the peak thread count and the sampler's own usage.
+    fn stop(self) -> (usize, Usage) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("the sampler panicked")
     }
@@ -382,26 +401,30 @@ fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
-/// Voluntary and involuntary context switches of `who`.
-fn switches(who: libc::c_int) -> u64 {
+/// Context switches (voluntary and involuntary) and CPU time (user and system) so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    switches: u64,
+    cpu: Duration,
+}
+
+/// The usage of `who`: `RUSAGE_SELF` for the whole process (including threads that have
+/// exited), `RUSAGE_THREAD` for the calling thread.
+fn usage(who: libc::c_int) -> Usage {
     // SAFETY: `rusage` is plain old data, for which all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable `rusage`, and `who` is a valid target.
     let rc = unsafe { libc::getrusage(who, &mut usage) };
     if rc != 0 {
-        return 0;
+        return Usage::default();
     }
-    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
-}
-
-/// The whole process's context switches, including those of threads that have exited.
-fn process_switches() -> u64 {
-    switches(libc::RUSAGE_SELF)
-}
-
-/// The calling thread's context switches.
-fn thread_switches() -> u64 {
-    switches(libc::RUSAGE_THREAD)
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Usage {
+        switches: (usage.ru_nvcsw + usage.ru_nivcsw) as u64,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,20 +3,27 @@
 //!
 //! # One tick
 //!
-//! 1. Look at every worker's section word. A lazy section seen with the same epoch for at least
-//!    the grace period is handed off: the monitor claims it in the word (so the worker cannot
-//!    leave the section meanwhile), takes the worker out of its core's running count (waking a
-//!    spare if the core has work), then publishes the handoff.
+//! 1. Look at every worker's section word. A lazy section seen for the first time is dated
+//!    from the ring of the bell that woke the monitor since its previous look, if any (a
+//!    section entry rings the bell unless the monitor looks every tick anyway; a core that
+//!    starts running rings it if the monitor sleeps), otherwise from this look. So a section
+//!    that woke the monitor is not charged the monitor's wake-up latency, and one seen while
+//!    the monitor looks every tick is charged at most a tick. A section seen with the same
+//!    epoch for the grace period since that date is handed off: the monitor claims it in the
+//!    word (so the worker cannot leave the section meanwhile), takes the worker out of its
+//!    core's running count (waking a spare if the core has work), then publishes the handoff.
 //! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
-//! 4. Sleep: one tick (half the grace period) while sections are about, backing off to
-//!    [`MAX_INTERVAL`] while none are; with no worker running and none in a section, sleep
+//! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
+//!    a tick, half the grace period); the wait ends early by the average lateness of the
+//!    monitor's recent wake-ups, and the monitor spins the rest of the way. Back off to
+//!    [`MAX_INTERVAL`] while no section runs; with no worker running and none in a section, sleep
 //!    until rung (see [`Bell`](crate::core::Bell)) or until the next keep-alive expires.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::core::Seen;
+use crate::core::{SectionSlot, Seen};
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -25,6 +32,8 @@ use crate::{sys, worker};
 /// The longest the monitor waits between looks while the runtime is busy but no section has
 /// been seen.
 const MAX_INTERVAL: Duration = Duration::from_millis(10);
+/// Spin-loop hints between two looks at the clock while spinning to a deadline.
+const SPINS_PER_LOOK: u32 = 16;
 /// At most this many threads are started in a burst; afterwards one per [`SPAWN_INTERVAL`].
 const SPAWN_BURST: u32 = 4;
 /// The rate at which the spawn budget refills.
@@ -38,9 +47,18 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<
         .spawn(move || Monitor::new(shared).run())
 }
 
+/// Spins until `deadline`, or until the section word `slot` no longer shows `seen`.
+fn spin_until(deadline: Instant, slot: &SectionSlot, seen: Seen) {
+    while Instant::now() < deadline && slot.look() == seen {
+        for _ in 0..SPINS_PER_LOOK {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// A section seen by the monitor, and since when.
 struct Look {
-    slot: usize,
+    slot: Arc<SectionSlot>,
     seen: Seen,
     since: Instant,
 }
@@ -50,15 +68,38 @@ struct Monitor {
     looks: Vec<Look>,
     spawn_budget: u32,
     budget_refilled: Instant,
+    /// If the bell rang since the previous look: when, or when that look was if later. A
+    /// section seen for the first time at the next look is dated from it.
+    rung: Option<Instant>,
+    /// How late a timed wait of the monitor wakes up, on average (at most a tick).
+    overshoot: Duration,
+}
+
+/// What the lazy sections looked like at one look.
+struct Sections {
+    /// How many are running.
+    running: usize,
+    /// The first of them to reach its grace period, and when it does.
+    next: Option<Deadline>,
+}
+
+/// When the grace period of the section `seen` in the word `slot` runs out.
+struct Deadline {
+    at: Instant,
+    slot: Arc<SectionSlot>,
+    seen: Seen,
 }
 
 impl Monitor {
     fn new(shared: Arc<Shared>) -> Monitor {
+        let tick = shared.config.grace / 2;
         Monitor {
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
             budget_refilled: Instant::now(),
+            rung: None,
+            overshoot: tick,
         }
     }
 
@@ -71,19 +112,40 @@ impl Monitor {
             let sections = self.hand_off_overdue(now);
             self.ensure_spares(now);
             self.reap(now);
-            interval = if sections > 0 {
-                tick
-            } else {
-                (interval * 2).min(MAX_INTERVAL)
-            };
             let bell = &self.shared.idle.bell;
-            if self.is_active() {
-                bell.tick(interval, interval > tick);
-            } else {
-                let timeout = self.next_reap().map(|at| at.saturating_duration_since(now));
-                bell.sleep(timeout, || self.is_active() || self.shared.is_shutdown());
+            let rung = if sections.running > 0 {
                 interval = tick;
-            }
+                match sections.next {
+                    // A timed wait overshoots (the kernel's wake-up latency, more on a virtual
+                    // CPU): wait until that much before the deadline, then spin to it.
+                    Some(next) => {
+                        let remaining = next.at.saturating_duration_since(Instant::now());
+                        if remaining <= self.overshoot {
+                            spin_until(next.at, &next.slot, next.seen);
+                            None
+                        } else {
+                            // At most a tick, so sections that start meanwhile are seen soon.
+                            let asked = (remaining - self.overshoot).min(tick);
+                            let start = Instant::now();
+                            let rung = bell.tick(asked, false);
+                            if rung.is_none() {
+                                let late = start.elapsed().saturating_sub(asked).min(tick);
+                                self.overshoot = (self.overshoot * 3 + late) / 4;
+                            }
+                            rung
+                        }
+                    }
+                    None => bell.tick(tick, false),
+                }
+            } else if self.is_active() {
+                interval = (interval * 2).min(MAX_INTERVAL);
+                bell.tick(interval, interval > tick)
+            } else {
+                interval = tick;
+                let timeout = self.next_reap().map(|at| at.saturating_duration_since(now));
+                bell.sleep(timeout, || self.is_active() || self.shared.is_shutdown())
+            };
+            self.rung = rung.map(|rung| rung.max(now));
         }
     }
 
@@ -95,10 +157,13 @@ impl Monitor {
         })
     }
 
-    /// Step 1; returns how many lazy sections are running.
-    fn hand_off_overdue(&mut self, now: Instant) -> usize {
+    /// Step 1.
+    fn hand_off_overdue(&mut self, now: Instant) -> Sections {
         let shared = &*self.shared;
         let grace = shared.config.grace;
+        // Without a ring, a section seen for the first time is dated from this look: the
+        // monitor looks at least every tick while sections run, so it is at most a tick late.
+        let first_seen = self.rung.unwrap_or(now);
         let mut looks = Vec::with_capacity(self.looks.len());
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
@@ -106,15 +171,14 @@ impl Monitor {
                 if !seen.is_in_lazy_section() {
                     return;
                 }
-                let key = Arc::as_ptr(slot) as usize;
                 let since = self
                     .looks
                     .iter()
-                    .find(|l| l.slot == key && l.seen == seen)
-                    .map_or(now, |l| l.since);
+                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen)
+                    .map_or(first_seen, |l| l.since);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
-                        slot: key,
+                        slot: Arc::clone(slot),
                         seen,
                         since,
                     });
@@ -132,9 +196,16 @@ impl Monitor {
                 }
             });
         }
-        let running = looks.len();
+        let sections = Sections {
+            running: looks.len(),
+            next: looks.iter().min_by_key(|l| l.since).map(|l| Deadline {
+                at: l.since + grace,
+                slot: Arc::clone(&l.slot),
+                seen: l.seen,
+            }),
+        };
         self.looks = looks;
-        running
+        sections
     }
 
     /// Step 2.

@@ -36,6 +36,7 @@ use crate::section::WorkerHook;
 use crate::shared::Shared;
 use crate::stats::{Counters, FLUSH_INTERVAL};
 use crate::sync::Arc;
+use crate::sys;
 
 /// How many polls a worker makes between looks at the injector.
 const INJECTOR_INTERVAL: u32 = 61;
@@ -59,6 +60,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
     }
     let parker = Arc::new(Parker::new());
     let slot = Arc::new(SectionSlot::new());
+    let cpu = sys::core_cpu(core, shared.cores.len());
     let worker = Worker {
         shared: Arc::clone(shared),
         core,
@@ -74,11 +76,18 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
     let target = &shared.cores[core];
     target.add_slot(Arc::clone(&slot));
     target.add_worker(Arc::clone(&parker));
-    builder.spawn(move || worker.run()).inspect_err(|_| {
-        // The thread never started: take its registrations back.
-        target.remove_worker(&parker);
-        target.remove_slot(&slot);
-    })
+    builder
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                sys::pin_to_cpu(cpu);
+            }
+            worker.run();
+        })
+        .inspect_err(|_| {
+            // The thread never started: take its registrations back.
+            target.remove_worker(&parker);
+            target.remove_slot(&slot);
+        })
 }
 
 /// One worker thread's private state.

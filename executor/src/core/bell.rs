@@ -14,11 +14,16 @@
 //! a swap, so only the first ringer of an episode pays for the wake-up; everyone else pays a
 //! relaxed load.
 //!
+//! A ring also notes when it happened, and the monitor's wait returns that time: the ring marks
+//! the start of the activity the monitor is to look at (a section, or a core that starts
+//! running and may enter one), so the monitor dates the grace period of a section it then sees
+//! for the first time from the ring, not from its own, later look.
+//!
 //! Going to sleep is a store-then-load handshake: the monitor stores `Asleep`, fences, then
 //! checks every core for activity; a worker's transition to running (a SeqCst read-modify-write
 //! of its core's state) is followed by a SeqCst load of the mode. One of the two sees the other.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sync::{fence, lock, AtomicU8, Condvar, Mutex, Ordering};
 
@@ -30,8 +35,8 @@ const ASLEEP: u8 = 2;
 #[derive(Debug, Default)]
 pub(crate) struct Bell {
     mode: AtomicU8,
-    /// Set by a ring, consumed by the monitor's wait.
-    rung: Mutex<bool>,
+    /// When the bell was rung, if it was since the monitor's last wait; consumed by the wait.
+    rung: Mutex<Option<Instant>>,
     cvar: Condvar,
 }
 
@@ -59,35 +64,41 @@ impl Bell {
     /// Wakes the monitor and switches it to fast mode (used directly for shutdown too).
     pub(crate) fn ring(&self) {
         if self.mode.swap(FAST, Ordering::SeqCst) != FAST {
-            *lock(&self.rung) = true;
+            // The clock is read on this path only: it ends in a wake-up system call anyway.
+            lock(&self.rung).get_or_insert_with(Instant::now);
             self.cvar.notify_one();
         }
     }
 
-    /// Monitor: waits `interval` in fast or slow mode (`slow` says which).
-    pub(crate) fn tick(&self, interval: Duration, slow: bool) {
+    /// Monitor: waits `interval` in fast or slow mode (`slow` says which). Returns when the
+    /// bell was rung, if it was.
+    pub(crate) fn tick(&self, interval: Duration, slow: bool) -> Option<Instant> {
         self.mode
             .store(if slow { SLOW } else { FAST }, Ordering::Relaxed);
-        self.wait(Some(interval));
+        self.wait(Some(interval))
     }
 
     /// Monitor: sleeps until rung, or until `timeout` if given, unless `active` (checked after
-    /// the mode is published) reports activity.
-    pub(crate) fn sleep(&self, timeout: Option<Duration>, active: impl FnOnce() -> bool) {
+    /// the mode is published) reports activity. Returns when the bell was rung, if it was.
+    pub(crate) fn sleep(
+        &self,
+        timeout: Option<Duration>,
+        active: impl FnOnce() -> bool,
+    ) -> Option<Instant> {
         self.mode.store(ASLEEP, Ordering::SeqCst);
         // SeqCst: pairs with the SeqCst load in `core_started`.
         fence(Ordering::SeqCst);
         if active() {
             self.mode.store(FAST, Ordering::Relaxed);
-            return;
+            return None;
         }
-        self.wait(timeout);
+        self.wait(timeout)
     }
 
-    /// Waits until rung or until `timeout` passes, then consumes the ring.
-    fn wait(&self, timeout: Option<Duration>) {
+    /// Waits until rung or until `timeout` passes, then consumes the ring and returns its time.
+    fn wait(&self, timeout: Option<Duration>) -> Option<Instant> {
         let mut rung = lock(&self.rung);
-        if !*rung {
+        if rung.is_none() {
             rung = match timeout {
                 Some(t) => {
                     self.cvar
@@ -98,6 +109,6 @@ impl Bell {
                 None => self.cvar.wait(rung).unwrap_or_else(|p| p.into_inner()),
             };
         }
-        *rung = false;
+        rung.take()
     }
 }

@@ -2,7 +2,7 @@
 //! workers coming back from sections at once, and a retirement racing a wake-up.
 
 use super::{model, Tally};
-use crate::core::{Core, HandOff, Idle, Recheck, SectionSlot};
+use crate::core::{Core, HandOff, Idle, Recheck, SectionSlot, Seen};
 use crate::park::{Parker, Wake};
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
@@ -49,13 +49,7 @@ fn work(core: &Core, idle: &Idle, parker: &Arc<Parker>, done: &Done) {
                 return;
             }
             Err(_) => {
-                core.park(parker, idle, || {
-                    if done.is_set() {
-                        Recheck::Stop
-                    } else {
-                        Recheck::Nothing
-                    }
-                });
+                core.park(parker, idle, stop_when_done(done));
             }
         }
     }
@@ -67,18 +61,62 @@ fn start(core: &Core, idle: &Idle, parker: &Arc<Parker>) {
     assert_eq!(Parker::park(parker), Wake::Work);
 }
 
+/// A core whose one worker holds the baton: the core, the runtime's idle counts, the worker.
+fn running_core() -> (Arc<Core>, Arc<Idle>, Arc<Parker>) {
+    let core = Arc::new(Core::new(0));
+    let idle = Arc::new(Idle::new(1));
+    let worker = add_worker(&core);
+    start(&core, &idle, &worker);
+    (core, idle, worker)
+}
+
+/// Registers a new worker on `core`, parked on its idle stack.
+fn add_worker(core: &Core) -> Arc<Parker> {
+    let parker = Arc::new(Parker::new());
+    core.add_worker(parker.clone());
+    parker
+}
+
+/// The monitor's handoff of the section it saw as `seen`: claim, uncount, publish. `None` if
+/// the claim failed (the section had ended).
+fn monitor_hand_off(core: &Core, idle: &Idle, slot: &SectionSlot, seen: Seen) -> Option<HandOff> {
+    if !slot.claim(seen) {
+        return None;
+    }
+    let outcome = core.hand_off(idle, || Recheck::Nothing);
+    slot.publish(seen);
+    Some(outcome)
+}
+
+/// A parking worker's recheck: stop once the model's task has run, as at shutdown.
+fn stop_when_done(done: &Done) -> impl FnOnce() -> Recheck + '_ {
+    move || {
+        if done.is_set() {
+            Recheck::Stop
+        } else {
+            Recheck::Nothing
+        }
+    }
+}
+
+/// The core's counts: running, idle, in a section, all workers.
+fn counts(core: &Core) -> [u64; 4] {
+    let state = core.state();
+    [
+        state.running(),
+        state.idle(),
+        state.in_section(),
+        state.workers(),
+    ]
+}
+
 /// The monitor hands off a lazy section (uncount, wake a spare if the core has work, publish)
 /// while a task is queued on the core: the task always runs, on the spare.
 #[test]
 fn handoff_racing_new_work_runs_the_work() {
     model(3, || {
-        let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
-        let blocked = Arc::new(Parker::new());
-        let spare = Arc::new(Parker::new());
-        core.add_worker(blocked.clone());
-        start(&core, &idle, &blocked);
-        core.add_worker(spare.clone());
+        let (core, idle, _blocked) = running_core();
+        let spare = add_worker(&core);
         // The running worker enters a lazy section and stays in it for the whole model.
         let slot = Arc::new(SectionSlot::new());
         let _epoch = slot.enter(false);
@@ -88,14 +126,9 @@ fn handoff_racing_new_work_runs_the_work() {
             loom::thread::spawn(move || {
                 let seen = slot.look();
                 assert!(seen.is_in_lazy_section());
-                if slot.claim(seen) {
-                    let outcome = core.hand_off(&idle, || Recheck::Nothing);
-                    assert_ne!(outcome, HandOff::NoSpare, "the spare is parked");
-                    slot.publish(seen);
-                    true
-                } else {
-                    false
-                }
+                let outcome = monitor_hand_off(&core, &idle, &slot, seen);
+                assert_ne!(outcome, Some(HandOff::NoSpare), "the spare is parked");
+                outcome.is_some()
             })
         };
         let tally = Tally::new();
@@ -115,17 +148,7 @@ fn handoff_racing_new_work_runs_the_work() {
         assert!(monitor.join().unwrap(), "the section never ended");
         spawner.join().unwrap();
         assert_eq!(tally.polls(), 1);
-        let state = core.state();
-        assert_eq!(
-            (
-                state.running(),
-                state.idle(),
-                state.in_section(),
-                state.workers()
-            ),
-            (1, 0, 1, 2),
-            "{state:?}"
-        );
+        assert_eq!(counts(&core), [1, 0, 1, 2], "{:?}", core.state());
     });
 }
 
@@ -135,13 +158,8 @@ fn handoff_racing_new_work_runs_the_work() {
 #[test]
 fn handoff_racing_the_end_of_the_section() {
     model(3, || {
-        let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
-        let blocked = Arc::new(Parker::new());
-        let spare = Arc::new(Parker::new());
-        core.add_worker(blocked.clone());
-        start(&core, &idle, &blocked);
-        core.add_worker(spare.clone());
+        let (core, idle, blocked) = running_core();
+        let spare = add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
         let epoch = slot.enter(false);
         let seen = slot.look();
@@ -164,13 +182,7 @@ fn handoff_racing_the_end_of_the_section() {
                 core.queue.push(tally.task()).unwrap();
                 core.notify(&idle);
                 if !core.state().keep_working() {
-                    core.retire(&blocked, &idle, || {
-                        if done.is_set() {
-                            Recheck::Stop
-                        } else {
-                            Recheck::Nothing
-                        }
-                    });
+                    core.retire(&blocked, &idle, stop_when_done(&done));
                 }
                 work(&core, &idle, &blocked, &done);
             })
@@ -183,19 +195,15 @@ fn handoff_racing_the_end_of_the_section() {
                 work(&core, &idle, &spare, &done);
             })
         };
-        // The monitor.
-        if slot.claim(seen) {
-            core.hand_off(&idle, || Recheck::Nothing);
-            slot.publish(seen);
-        }
+        monitor_hand_off(&core, &idle, &slot, seen);
         done.wait();
         core.wake_all();
         worker.join().unwrap();
         spare_thread.join().unwrap();
         assert_eq!(tally.polls(), 1);
-        let state = core.state();
-        assert_eq!(state.in_section(), 0, "{state:?}");
-        assert_eq!(state.running() + state.idle(), state.workers(), "{state:?}");
+        let [running, idle, in_section, workers] = counts(&core);
+        assert_eq!(in_section, 0, "{:?}", core.state());
+        assert_eq!(running + idle, workers, "{:?}", core.state());
     });
 }
 
@@ -216,8 +224,7 @@ fn two_workers_back_from_sections_keep_one_baton() {
             assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
         }
         core.add_worker(spare.clone());
-        let state = core.state();
-        assert_eq!((state.running(), state.in_section()), (0, 2), "{state:?}");
+        assert_eq!(counts(&core), [0, 1, 2, 3], "{:?}", core.state());
 
         // Each returns, then decides at its poll boundary. The one that keeps the baton lets the
         // retired one go (it would otherwise stay parked until there is work).
@@ -241,17 +248,7 @@ fn two_workers_back_from_sections_keep_one_baton() {
         let here = back(b, a, core.clone(), idle.clone());
         let there = there.join().unwrap();
         assert!(here ^ there, "exactly one retires: {here} {there}");
-        let state = core.state();
-        assert_eq!(
-            (
-                state.running(),
-                state.idle(),
-                state.in_section(),
-                state.workers()
-            ),
-            (1, 2, 0, 3),
-            "{state:?}"
-        );
+        assert_eq!(counts(&core), [1, 2, 0, 3], "{:?}", core.state());
         assert_eq!(core.stats().retirements, 1);
     });
 }
@@ -262,13 +259,8 @@ fn two_workers_back_from_sections_keep_one_baton() {
 #[test]
 fn retirement_racing_a_wake_up_loses_nothing() {
     model(3, || {
-        let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
-        let back = Arc::new(Parker::new());
-        let replacement = Arc::new(Parker::new());
-        core.add_worker(back.clone());
-        start(&core, &idle, &back);
-        core.add_worker(replacement.clone());
+        let (core, idle, back) = running_core();
+        let replacement = add_worker(&core);
         assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
         start(&core, &idle, &replacement);
         // `back` leaves its section: two workers run.
@@ -284,13 +276,7 @@ fn retirement_racing_a_wake_up_loses_nothing() {
                 loom::thread::spawn(move || {
                     // `back` is at a poll boundary; the replacement just finished its poll.
                     if i == 0 {
-                        core.retire(&parker, &idle, || {
-                            if done.is_set() {
-                                Recheck::Stop
-                            } else {
-                                Recheck::Nothing
-                            }
-                        });
+                        core.retire(&parker, &idle, stop_when_done(&done));
                     }
                     work(&core, &idle, &parker, &done);
                 })
@@ -306,15 +292,11 @@ fn retirement_racing_a_wake_up_loses_nothing() {
             w.join().unwrap();
         }
         assert_eq!(tally.polls(), 1);
-        let state = core.state();
         // (Not `running <= 1`: a worker that parks after the task ran stops, as at shutdown,
         // taking itself back as running.)
-        assert_eq!(state.in_section(), 0, "{state:?}");
-        assert_eq!(
-            state.running() + state.idle() + state.in_section(),
-            state.workers(),
-            "{state:?}"
-        );
+        let [running, idle, in_section, workers] = counts(&core);
+        assert_eq!(in_section, 0, "{:?}", core.state());
+        assert_eq!(running + idle, workers, "{:?}", core.state());
     });
 }
 
@@ -325,12 +307,8 @@ fn retirement_racing_a_wake_up_loses_nothing() {
 #[test]
 fn monitor_handoff_racing_the_next_eager_section() {
     model(2, || {
-        let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
-        let worker = Arc::new(Parker::new());
-        core.add_worker(worker.clone());
-        start(&core, &idle, &worker);
-        core.add_worker(Arc::new(Parker::new()));
+        let (core, idle, _worker) = running_core();
+        add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
         let epoch = slot.enter(false);
         let seen = slot.look();
@@ -338,10 +316,7 @@ fn monitor_handoff_racing_the_next_eager_section() {
         let monitor = {
             let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
             loom::thread::spawn(move || {
-                if slot.claim(seen) {
-                    core.hand_off(&idle, || Recheck::Nothing);
-                    slot.publish(seen);
-                }
+                monitor_hand_off(&core, &idle, &slot, seen);
             })
         };
         // The worker: its lazy section ends, and the same poll enters an eager section
@@ -355,7 +330,7 @@ fn monitor_handoff_racing_the_next_eager_section() {
             core.return_from_section(&idle);
         }
         monitor.join().unwrap();
-        let state = core.state();
-        assert_eq!(state.running() + state.idle(), state.workers(), "{state:?}");
+        let [running, idle, _, workers] = counts(&core);
+        assert_eq!(running + idle, workers, "{:?}", core.state());
     });
 }
