@@ -121,6 +121,8 @@ pub(crate) struct Config {
     pub(crate) max_threads_per_core: usize,
     /// The most worker threads the runtime may have.
     pub(crate) max_threads: usize,
+    /// Whether each core's workers keep to one CPU when there is one core per CPU.
+    pub(crate) pin_workers: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -135,6 +137,7 @@ impl std::fmt::Debug for Config {
             .field("keep_alive", &self.keep_alive)
             .field("max_threads_per_core", &self.max_threads_per_core)
             .field("max_threads", &self.max_threads)
+            .field("pin_workers", &self.pin_workers)
             .finish()
     }
 }

@@ -60,7 +60,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
     }
     let parker = Arc::new(Parker::new());
     let slot = Arc::new(SectionSlot::new());
-    let cpu = sys::core_cpu(core, shared.cores.len());
+    let cpu = if config.pin_workers {
+        sys::core_cpu(core, shared.cores.len())
+    } else {
+        None
+    };
     let worker = Worker {
         shared: Arc::clone(shared),
         core,

@@ -103,6 +103,17 @@ impl Builder {
         self
     }
 
+    /// Sets whether each core's workers keep to one CPU (default: on). Pinning applies only when
+    /// the runtime has exactly one core per CPU the building thread may run on (Linux): then a
+    /// core's workers take turns on their own CPU, like the kernel's per-CPU worker pools, and
+    /// the spare that takes over a blocked worker's core starts on the CPU that worker just
+    /// left idle. Turn it off when other busy threads share those CPUs, or when several
+    /// runtimes with one core per CPU share the process.
+    pub fn pin_workers(mut self, pin: bool) -> Builder {
+        self.config.pin_workers = pin;
+        self
+    }
+
     /// Caps the worker threads of one core: its running worker, its spares, and its workers
     /// blocked in sections (default [`DEFAULT_MAX_THREADS_PER_CORE`], at least 2). At the cap,
     /// a section runs without replacement and the core's `cap_hits` counts it.
@@ -193,6 +204,7 @@ impl Default for Config {
             keep_alive: DEFAULT_KEEP_ALIVE,
             max_threads_per_core: DEFAULT_MAX_THREADS_PER_CORE,
             max_threads: DEFAULT_MAX_THREADS,
+            pin_workers: true,
         }
     }
 }
