@@ -25,6 +25,11 @@ pub use baton_executor::{
     JoinError, JoinHandle, Runtime, Stats, TryCurrentError, YieldNow, MAX_CORES,
 };
 
+pub use baton_executor::{
+    Affinity, Priority, QueueBuildError, QueueStats, SpawnError, WorkQueue, WorkQueueBuilder,
+    DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT,
+};
+
 pub use baton_executor::{io, net, time};
 
 /// Blocking sections: tell the runtime that code may block, so it can hand the core on.
