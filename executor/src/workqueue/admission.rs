@@ -22,7 +22,7 @@
 //! waits until no task of an earlier one is left: O(1) per task and per flush, instead of a set
 //! of task ids.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// Who may start, for one queue.
 #[derive(Debug)]
@@ -129,61 +129,75 @@ impl<E> Admission<E> {
 }
 
 /// Unfinished tasks per generation, for `flush`.
-#[derive(Debug, Default)]
+///
+/// Generations `base..base + counts.len()` are tracked, the last one being the current one;
+/// generations before `base` have no task left. Empty generations at the front are dropped as
+/// they empty, so a flush waiting for generation `t` is done once `base > t`.
+#[derive(Debug)]
 pub(crate) struct Generations {
-    /// The generation new tasks join.
-    current: u64,
-    /// Unfinished tasks of each generation that has any.
-    counts: BTreeMap<u64, usize>,
+    /// The oldest tracked generation.
+    base: u64,
+    /// Unfinished tasks per tracked generation; never empty.
+    counts: VecDeque<usize>,
+}
+
+impl Default for Generations {
+    fn default() -> Generations {
+        Generations {
+            base: 0,
+            counts: VecDeque::from([0]),
+        }
+    }
 }
 
 impl Generations {
     /// The generation a task joining now belongs to.
     pub(crate) fn current(&self) -> u64 {
-        self.current
+        self.base + self.counts.len() as u64 - 1
     }
 
-    /// Counts a task of generation `generation` (the current one, or an older one for a delayed
-    /// task that became due).
+    /// Counts a task of generation `generation`: the current one, or an older one for a
+    /// delayed task that became due (its generation is tracked again if it had emptied).
     pub(crate) fn add(&mut self, generation: u64) {
-        *self.counts.entry(generation).or_insert(0) += 1;
+        while generation < self.base {
+            self.counts.push_front(0);
+            self.base -= 1;
+        }
+        self.counts[(generation - self.base) as usize] += 1;
     }
 
-    /// A task of `generation` finished. Returns whether its generation emptied (a flush may be
-    /// done).
+    /// A task of `generation` finished. Returns whether the oldest generation emptied (a flush
+    /// may be done).
     pub(crate) fn remove(&mut self, generation: u64) -> bool {
-        let count = self
-            .counts
-            .get_mut(&generation)
+        let index = generation
+            .checked_sub(self.base)
+            .unwrap_or_else(|| panic!("generation {generation} already empty: {self:?}"));
+        let count = &mut self.counts[index as usize];
+        *count = count
+            .checked_sub(1)
             .unwrap_or_else(|| panic!("no task left in generation {generation}"));
-        *count -= 1;
-        if *count == 0 {
-            self.counts.remove(&generation);
-            true
-        } else {
-            false
+        let mut emptied = false;
+        while self.counts.len() > 1 && self.counts[0] == 0 {
+            self.counts.pop_front();
+            self.base += 1;
+            emptied = true;
         }
+        emptied
     }
 
     /// Starts a flush: later tasks join a new generation. Returns the generation the flush
-    /// waits for: it is done when [`Generations::done`] says so.
-    pub(crate) fn open(&mut self) -> u64 {
-        if self.counts.contains_key(&self.current) {
-            self.current += 1;
+    /// waits for, to pass to [`Generations::done`].
+    pub(crate) fn open(&mut self) -> Option<u64> {
+        if self.counts.back().is_some_and(|&n| n > 0) {
+            self.counts.push_back(0);
         }
-        self.current.wrapping_sub(1)
+        self.current().checked_sub(1)
     }
 
-    /// Whether every task of generation `target` and earlier finished.
-    pub(crate) fn done(&self, target: u64) -> bool {
-        if target == u64::MAX {
-            // `open` found nothing in generation 0: there was nothing to wait for.
-            return true;
-        }
-        self.counts
-            .keys()
-            .next()
-            .is_none_or(|&first| first > target)
+    /// Whether every task of generation `target` (from [`Generations::open`]) and earlier
+    /// finished.
+    pub(crate) fn done(&self, target: Option<u64>) -> bool {
+        target.is_none_or(|target| self.base > target)
     }
 }
 
@@ -282,5 +296,24 @@ mod tests {
         assert!(!g.done(t2));
         assert!(g.remove(1));
         assert!(g.done(t2));
+    }
+
+    #[test]
+    fn generations_take_back_a_late_delayed_task() {
+        let mut g = Generations::default();
+        g.add(0);
+        let t = g.open();
+        g.add(g.current());
+        g.remove(0);
+        assert!(g.done(t));
+        // A task delayed since generation 0 becomes due: a flush opened now waits for it.
+        g.add(0);
+        let t2 = g.open();
+        assert!(!g.done(t2));
+        g.remove(1);
+        assert!(!g.done(t2));
+        g.remove(0);
+        assert!(g.done(t2));
+        assert_eq!(g.current(), 2);
     }
 }

@@ -165,23 +165,24 @@ impl WorkQueueBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self, handle: &Handle) -> Result<WorkQueue, QueueBuildError> {
-        let max_active =
-            match (self.ordered, self.max_active) {
-                (_, Some(n)) if n == 0 || n > MAX_ACTIVE_LIMIT => {
-                    return Err(QueueBuildError::new(
-                        Kind::MaxActive,
-                        format!("max_active({n}): must be 1 to {MAX_ACTIVE_LIMIT}"),
-                    ))
-                }
-                (true, Some(n)) if n > 1 => return Err(QueueBuildError::new(
+        let max_active = match (self.ordered, self.max_active) {
+            (_, Some(n)) if n == 0 || n > MAX_ACTIVE_LIMIT => {
+                return Err(QueueBuildError::new(
+                    Kind::MaxActive,
+                    format!("max_active({n}): must be 1 to {MAX_ACTIVE_LIMIT}"),
+                ))
+            }
+            (true, Some(n)) if n > 1 => {
+                return Err(QueueBuildError::new(
                     Kind::Ordered,
                     format!(
                         "ordered() with max_active({n}): an ordered queue runs one task at a time"
                     ),
-                )),
-                (true, _) => 1,
-                (false, n) => n.unwrap_or(DEFAULT_MAX_ACTIVE),
-            };
+                ))
+            }
+            (true, _) => 1,
+            (false, n) => n.unwrap_or(DEFAULT_MAX_ACTIVE),
+        };
         let cores = handle.cores();
         let check = |core: usize| {
             if core < cores {

@@ -71,7 +71,7 @@ use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::JoinHandle;
 use admission::Generations;
 use builder::Refusal;
-use task::{Held, QueueTask};
+use task::{Held, QueueTask, Submit};
 
 /// A named queue of tasks with its own concurrency policy.
 ///
@@ -146,15 +146,23 @@ struct State {
     closed: bool,
     /// Set when shutdown cancelled the held tasks.
     shut_down: bool,
+    /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
+    /// producer and the finishing worker to bounce between their caches).
+    counts: Counts,
 }
 
-/// Per-queue counters, relaxed: statistics, not synchronisation.
+/// Per-queue task counts, under the state lock.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    spawned: u64,
+    started: u64,
+    completed: u64,
+    cancelled: u64,
+}
+
+/// Per-queue counters updated outside the lock, relaxed: statistics, not synchronisation.
 #[derive(Default)]
 struct Counters {
-    spawned: AtomicU64,
-    started: AtomicU64,
-    completed: AtomicU64,
-    cancelled: AtomicU64,
     handoffs: AtomicU64,
 }
 
@@ -198,6 +206,7 @@ impl WorkQueue {
                 draining: 0,
                 closed: false,
                 shut_down: false,
+                counts: Counts::default(),
             }),
             event: Event::new(),
             stats: Counters::default(),
@@ -336,6 +345,7 @@ impl WorkQueue {
         }
         let generation = state.generations.current();
         let (held, handle) = inner.allocate(future, None, generation);
+        state.counts.spawned += 1;
         state.live += 1;
         drop(state);
         let held = held.delayed(generation);
@@ -480,22 +490,41 @@ impl Inner {
         F::Output: Send + 'static,
     {
         let key = if self.ordered { None } else { key };
-        // The lock is held while the task is allocated, so acceptance, its generation and its
-        // place in the FIFO are one step (and a refusal can give the future back).
-        let mut state = lock(&self.state);
-        if let Some(reason) = self.refusal(&state) {
-            return Err(SpawnError::new(future, reason));
-        }
-        let generation = state.generations.current();
+        // Step 1, under the lock: accept the task (counted for flush and drain from here on).
+        let generation = {
+            let mut state = lock(&self.state);
+            if let Some(reason) = self.refusal(&state) {
+                return Err(SpawnError::new(future, reason));
+            }
+            let generation = state.generations.current();
+            state.counts.spawned += 1;
+            state.generations.add(generation);
+            state.live += 1;
+            generation
+        };
+        // Step 2, without it: allocate the task, so the lock is never held across an
+        // allocation that a finishing task would wait for.
         let (held, handle) = self.allocate(future, key, generation);
-        state.generations.add(generation);
-        state.live += 1;
+        // Step 3: take its place in the FIFO (or its lane).
+        self.enqueue(held, key);
+        Ok(handle)
+    }
+
+    /// Offers an accepted task to admission, submitting it if it may start now; drops it
+    /// (cancelled) if shutdown cancelled the held tasks meanwhile.
+    fn enqueue(self: &std::sync::Arc<Self>, held: Held, key: Option<u64>) {
+        let mut state = lock(&self.state);
+        if state.shut_down {
+            drop(state);
+            drop(held);
+            return;
+        }
         let now = state.admission.push(held, key);
+        state.counts.started += u64::from(now.is_some());
         drop(state);
         if let Some(held) = now {
-            task::submit(held);
+            task::submit(self, held, Submit::Spawned);
         }
-        Ok(handle)
     }
 
     /// Allocates a task of this queue, not yet submitted.
@@ -513,8 +542,7 @@ impl Inner {
         let (runnable, handle) =
             Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority);
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
-        self.stats.spawned.fetch_add(1, Relaxed);
-        (Held::new(runnable, std::sync::Arc::clone(self)), handle)
+        (Held::new(runnable), handle)
     }
 
     /// A handle for a refused task: reports cancellation.
@@ -544,43 +572,41 @@ impl Inner {
     }
 
     /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
-    fn expire(&self, mut held: Held) {
-        let mut state = lock(&self.state);
-        if state.shut_down {
-            drop(state);
-            drop(held);
-            return;
+    fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
+        {
+            let mut state = lock(&self.state);
+            if !state.shut_down {
+                state.generations.add(held.count());
+            }
         }
-        let generation = held.count();
-        state.generations.add(generation);
-        let now = state.admission.push(held, None);
-        drop(state);
-        if let Some(held) = now {
-            task::submit(held);
-        }
+        // Dropped uncounted (by `enqueue`) if shutdown came first.
+        self.enqueue(held, None);
     }
 
     /// A task's future was dropped. `started`: it had a slot; `counted`: it counted in its
     /// generation (every task but a delayed one whose delay had not expired).
-    fn finished(&self, key: Option<u64>, generation: u64, started: bool, counted: bool) {
+    fn finished(
+        self: &std::sync::Arc<Self>,
+        key: Option<u64>,
+        generation: u64,
+        started: bool,
+        counted: bool,
+    ) {
         let mut state = lock(&self.state);
         let next = if started {
+            state.counts.completed += 1;
             state.admission.finish(key)
         } else {
+            state.counts.cancelled += 1;
             None
         };
+        state.counts.started += u64::from(next.is_some());
         let mut wake = counted && state.generations.remove(generation);
         state.live -= 1;
         wake |= state.live == 0;
         drop(state);
-        let counter = if started {
-            &self.stats.completed
-        } else {
-            &self.stats.cancelled
-        };
-        counter.fetch_add(1, Relaxed);
         if let Some(next) = next {
-            task::submit(next);
+            task::submit(self, next, Submit::Next);
         }
         if wake {
             self.event.notify(usize::MAX);
@@ -603,10 +629,12 @@ impl Inner {
     }
 
     fn snapshot(&self) -> QueueStats {
-        let spawned = self.stats.spawned.load(Relaxed);
-        let started = self.stats.started.load(Relaxed);
-        let completed = self.stats.completed.load(Relaxed);
-        let cancelled = self.stats.cancelled.load(Relaxed);
+        let Counts {
+            spawned,
+            started,
+            completed,
+            cancelled,
+        } = lock(&self.state).counts;
         let mut stats = QueueStats::default();
         stats.name.clone_from(&self.name);
         stats.spawned = spawned;

@@ -6,7 +6,9 @@
 //! 1. `spawn` allocates the task (async-task) with its future wrapped in a [`QueueTask`], and
 //!    offers its `Runnable`, as a [`Held`], to admission.
 //! 2. Admitted at once, or later when another task finishes, the `Held` is submitted to the
-//!    runtime ([`submit`]). Until then it waits inside the queue.
+//!    runtime ([`submit`]): a task admitted at its spawn like any new task, one admitted because
+//!    the task being polled finished to the core's next-task slot (it runs next, cache-hot, as
+//!    a chained wake would). Until then it waits inside the queue.
 //! 3. async-task drops the future when the task completes, panics (the panic was caught inside),
 //!    or is cancelled (aborted, or dropped by shutdown). The [`QueueTask`]'s `Drop` then frees
 //!    the task's slot and submits the task admitted in its place.
@@ -32,8 +34,11 @@ thread_local! {
     static DROPPING_HELD: Cell<Dropping> = const { Cell::new(Dropping::Started) };
     /// Admitted tasks waiting to be submitted by an outer [`submit`] on this thread, so that a
     /// chain of tasks dropped on submission (at shutdown) is unrolled in a loop, not recursion.
-    static TRAMPOLINE: RefCell<Option<Vec<Held>>> = const { RefCell::new(None) };
+    static TRAMPOLINE: RefCell<Option<Pending>> = const { RefCell::new(None) };
 }
+
+/// Submissions queued behind an outer [`submit`] on this thread.
+type Pending = Vec<(Arc<Inner>, Held, Submit)>;
 
 /// Whether this thread is polling a task of the queue at `queue` (its `Inner`'s address).
 pub(super) fn polling_queue(queue: usize) -> bool {
@@ -51,12 +56,10 @@ enum Dropping {
     Delayed,
 }
 
-/// A task held back by its queue: its runnable, and where to submit it.
+/// A task held back by its queue.
 pub(super) struct Held {
     /// `None` only once submitted.
     runnable: Option<Runnable>,
-    /// The queue (for its runtime and affinity).
-    inner: Arc<Inner>,
     /// For a delayed task not yet due: the generation it will count in.
     delayed: Option<u64>,
 }
@@ -68,10 +71,9 @@ impl std::fmt::Debug for Held {
 }
 
 impl Held {
-    pub(super) fn new(runnable: Runnable, inner: Arc<Inner>) -> Held {
+    pub(super) fn new(runnable: Runnable) -> Held {
         Held {
             runnable: Some(runnable),
-            inner,
             delayed: None,
         }
     }
@@ -107,14 +109,24 @@ impl Drop for Held {
     }
 }
 
-/// Submits an admitted task to the runtime. Reentrant calls (a submission that dropped a task
-/// whose wrapper admitted the next one) queue on this thread and run in the outer call's loop.
-pub(super) fn submit(held: Held) {
-    let nested = TRAMPOLINE.with(|t| {
+/// How an admitted task is submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Submit {
+    /// Admitted at its spawn: to the back of the queue, like any new task.
+    Spawned,
+    /// Admitted because the task this worker is polling finished: runs next on this core.
+    Next,
+}
+
+/// Submits an admitted task of `inner` to the runtime. Reentrant calls (a submission that
+/// dropped a task, at shutdown, whose wrapper admitted the next one) queue on this thread and
+/// run in the outer call's loop, so a long chain unrolls without recursion.
+pub(super) fn submit(inner: &Arc<Inner>, held: Held, how: Submit) {
+    let first = TRAMPOLINE.with(|t| {
         let mut t = t.borrow_mut();
         match t.as_mut() {
             Some(pending) => {
-                pending.push(held);
+                pending.push((Arc::clone(inner), held, how));
                 None
             }
             None => {
@@ -123,22 +135,25 @@ pub(super) fn submit(held: Held) {
             }
         }
     });
-    let Some(mut next) = nested else { return };
-    loop {
-        let runnable = next.runnable.take().expect("a held task is submitted once");
-        next.inner.stats.started.fetch_add(1, RELAXED);
-        if next.inner.any_core {
-            next.inner.shared.submit_anywhere(runnable);
-        } else {
-            next.inner.shared.submit(runnable);
-        }
-        drop(next);
-        match TRAMPOLINE.with(|t| t.borrow_mut().as_mut().and_then(Vec::pop)) {
-            Some(held) => next = held,
-            None => break,
-        }
+    let Some(held) = first else { return };
+    submit_one(inner, held, how);
+    while let Some((inner, held, how)) =
+        TRAMPOLINE.with(|t| t.borrow_mut().as_mut().and_then(Vec::pop))
+    {
+        submit_one(&inner, held, how);
     }
     TRAMPOLINE.with(|t| *t.borrow_mut() = None);
+}
+
+fn submit_one(inner: &Inner, mut held: Held, how: Submit) {
+    let runnable = held.runnable.take().expect("a held task is submitted once");
+    if inner.any_core {
+        inner.shared.submit_anywhere(runnable);
+    } else if how == Submit::Next {
+        inner.shared.submit_next(runnable);
+    } else {
+        inner.shared.submit(runnable);
+    }
 }
 
 /// Statistics only.
@@ -217,7 +232,7 @@ impl<F> Drop for QueueTask<F> {
 
 /// Tells the queue a task is gone, when dropped.
 struct Finish<'a> {
-    inner: &'a Inner,
+    inner: &'a Arc<Inner>,
     key: Option<u64>,
     generation: u64,
     how: Dropping,
