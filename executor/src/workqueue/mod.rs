@@ -490,41 +490,26 @@ impl Inner {
         F::Output: Send + 'static,
     {
         let key = if self.ordered { None } else { key };
-        // Step 1, under the lock: accept the task (counted for flush and drain from here on).
-        let generation = {
-            let mut state = lock(&self.state);
-            if let Some(reason) = self.refusal(&state) {
-                return Err(SpawnError::new(future, reason));
-            }
-            let generation = state.generations.current();
-            state.counts.spawned += 1;
-            state.generations.add(generation);
-            state.live += 1;
-            generation
-        };
-        // Step 2, without it: allocate the task, so the lock is never held across an
-        // allocation that a finishing task would wait for.
-        let (held, handle) = self.allocate(future, key, generation);
-        // Step 3: take its place in the FIFO (or its lane).
-        self.enqueue(held, key);
-        Ok(handle)
-    }
-
-    /// Offers an accepted task to admission, submitting it if it may start now; drops it
-    /// (cancelled) if shutdown cancelled the held tasks meanwhile.
-    fn enqueue(self: &std::sync::Arc<Self>, held: Held, key: Option<u64>) {
+        // One lock acquisition per spawn, held while the task is allocated: acceptance, its
+        // generation and its place in the FIFO are one step, a refusal can give the future
+        // back, and the spawner pulls the lock's cache line over once (measured a little
+        // faster than two short critical sections around an unlocked allocation).
         let mut state = lock(&self.state);
-        if state.shut_down {
-            drop(state);
-            drop(held);
-            return;
+        if let Some(reason) = self.refusal(&state) {
+            return Err(SpawnError::new(future, reason));
         }
+        let generation = state.generations.current();
+        let (held, handle) = self.allocate(future, key, generation);
+        state.counts.spawned += 1;
+        state.generations.add(generation);
+        state.live += 1;
         let now = state.admission.push(held, key);
         state.counts.started += u64::from(now.is_some());
         drop(state);
         if let Some(held) = now {
             task::submit(self, held, Submit::Spawned);
         }
+        Ok(handle)
     }
 
     /// Allocates a task of this queue, not yet submitted.
@@ -573,14 +558,20 @@ impl Inner {
 
     /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
     fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
-        {
-            let mut state = lock(&self.state);
-            if !state.shut_down {
-                state.generations.add(held.count());
-            }
+        let mut state = lock(&self.state);
+        if state.shut_down {
+            drop(state);
+            // Dropped while still delayed: uncounted, as it was never counted.
+            drop(held);
+            return;
         }
-        // Dropped uncounted (by `enqueue`) if shutdown came first.
-        self.enqueue(held, None);
+        state.generations.add(held.count());
+        let now = state.admission.push(held, None);
+        state.counts.started += u64::from(now.is_some());
+        drop(state);
+        if let Some(held) = now {
+            task::submit(self, held, Submit::Spawned);
+        }
     }
 
     /// A task's future was dropped. `started`: it had a slot; `counted`: it counted in its
