@@ -15,8 +15,13 @@
 //! async-task drops its future: after it completed, panicked, or was cancelled. So an ordered
 //! task that blocks in a section keeps its turn while its core goes on with other work.
 //!
+//! A task admitted because the task being polled finished (the next task of an ordered queue)
+//! goes to the core's next-task slot and runs right after, like a chained wake; a task admitted
+//! at its spawn goes to the back of the queue, like any new task.
+//!
 //! [`spawn`](crate::spawn) is the runtime's default queue: no `max_active`, no order, `Normal`
-//! class, [`Affinity::Local`].
+//! class, [`Affinity::Local`]. The priority class is stored in each task's metadata; the cores
+//! serve the classes (see [`Priority`]).
 //!
 //! # flush, drain, close
 //!
@@ -29,9 +34,28 @@
 //!   Afterwards the queue accepts spawns again (the kernel's `drain_workqueue`).
 //! - `close` refuses every new spawn for good; accepted tasks still run.
 //!
-//! A refused `spawn` returns a handle that reports cancellation; `try_spawn` returns the
-//! future instead. Waiters are woken through an `event-listener` `Event`: it costs one atomic
-//! load per notification while nobody waits, and lets flush and drain be plain `async fn`s.
+//! `flush` and `drain` take effect at the call (the generation is opened, the refusal starts);
+//! the futures they return only wait. A refused `spawn` returns a handle that reports
+//! cancellation; `try_spawn` returns the future instead. Waiters are woken through an
+//! `event-listener` `Event` rather than a hand-made waker list: it is already the runtime's
+//! notification primitive, costs one atomic load per notification while nobody waits, and
+//! handles any number of concurrent flushes and drains without bookkeeping here.
+//!
+//! # Locking
+//!
+//! One mutex per queue guards its [`State`]: admission, generations, the live count and the
+//! task counts. A spawn takes it once, and allocates the task under it (so acceptance, the
+//! task's generation and its FIFO place are one step); a finishing task takes it once. Lock
+//! order: the state lock, then the runtime's registry shard (inside the allocation). No user
+//! code and no task drop runs under it: held tasks are dropped, and admitted ones submitted,
+//! after it is released.
+//!
+//! # Stats
+//!
+//! The task counts (spawned, started, completed, cancelled) are plain integers under the state
+//! lock, which every spawn and finish takes anyway: cheaper than atomics that the spawning and
+//! the finishing core would pull back and forth. `handoffs` is a relaxed atomic fed by the task
+//! wrapper, which reads the thread's handoff count (`context::handoffs`) around each poll.
 //!
 //! # Keys
 //!
