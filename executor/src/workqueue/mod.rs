@@ -4,6 +4,7 @@
 //!
 //! - [`builder`]: settings, validation, errors.
 //! - [`admission`]: the pure state machine deciding which task may start.
+//! - [`inner`]: the queue's shared state and its operations (accept, finish, wait, cancel).
 //! - [`task`]: the future wrapped around each task and the runnable a queue holds back.
 //!
 //! # How a queue holds tasks back
@@ -21,7 +22,7 @@
 //!
 //! [`spawn`](crate::spawn) is the runtime's default queue: no `max_active`, no order, `Normal`
 //! class, [`Affinity::Local`]. The priority class is stored in each task's metadata; the cores
-//! serve the classes (see [`Priority`]).
+//! serve the classes (see [`Priority`](crate::Priority)).
 //!
 //! # flush, drain, close
 //!
@@ -65,12 +66,13 @@
 //!
 //! # Shutdown
 //!
-//! Every queue registers with its runtime as a [`Frontend`]. Shutdown drops the tasks a queue
+//! Every queue registers with its runtime as a [`Frontend`](crate::shared::Frontend). Shutdown drops the tasks a queue
 //! still holds back (and delayed tasks, through their timer tasks), so their handles report
 //! cancellation; from then on the queue refuses spawns.
 
 mod admission;
 mod builder;
+mod inner;
 mod task;
 
 pub use builder::{Affinity, QueueBuildError, SpawnError, WorkQueueBuilder};
@@ -81,21 +83,18 @@ pub(crate) use admission::Admission;
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use event_listener::Event;
 
-use crate::context;
 use crate::handle::Handle;
-use crate::queue::Priority;
-use crate::shared::{Frontend, Shared};
+use crate::shared::Shared;
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::JoinHandle;
 use admission::Generations;
-use builder::Refusal;
-use task::{Held, QueueTask, Submit};
+use inner::{Counters, Counts, DrainGuard, Inner, Placement, State};
 
 /// A named queue of tasks with its own concurrency policy.
 ///
@@ -130,64 +129,6 @@ impl std::fmt::Debug for WorkQueue {
             .field("priority", &self.inner.priority)
             .finish_non_exhaustive()
     }
-}
-
-/// What a queue's handles and tasks share.
-pub(crate) struct Inner {
-    name: String,
-    shared: SyncArc<Shared>,
-    max_active: usize,
-    ordered: bool,
-    priority: Priority,
-    placement: Placement,
-    /// Submit through the injector ([`Affinity::Any`]).
-    any_core: bool,
-    state: Mutex<State>,
-    /// Notified when a generation empties or the queue empties (flush and drain wait on it).
-    event: Event,
-    stats: Counters,
-}
-
-/// Where each task is pinned.
-enum Placement {
-    Anywhere,
-    Core(usize),
-    Cores {
-        set: Box<[usize]>,
-        next: AtomicUsize,
-    },
-}
-
-/// A queue's mutable state, under one lock.
-struct State {
-    admission: admission::Admission<Held>,
-    generations: Generations,
-    /// Tasks accepted and not finished, delayed ones included.
-    live: usize,
-    /// Drains in progress.
-    draining: usize,
-    /// Set by `close`.
-    closed: bool,
-    /// Set when shutdown cancelled the held tasks.
-    shut_down: bool,
-    /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
-    /// producer and the finishing worker to bounce between their caches).
-    counts: Counts,
-}
-
-/// Per-queue task counts, under the state lock.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    spawned: u64,
-    started: u64,
-    completed: u64,
-    cancelled: u64,
-}
-
-/// Per-queue counters updated outside the lock, relaxed: statistics, not synchronisation.
-#[derive(Default)]
-struct Counters {
-    handoffs: AtomicU64,
 }
 
 impl WorkQueue {
@@ -477,204 +418,5 @@ impl WorkQueue {
     /// ```
     pub fn stats(&self) -> QueueStats {
         self.inner.snapshot()
-    }
-}
-
-/// Ends a drain, even if its future is dropped early.
-struct DrainGuard(std::sync::Arc<Inner>);
-
-impl Drop for DrainGuard {
-    fn drop(&mut self) {
-        lock(&self.0.state).draining -= 1;
-    }
-}
-
-impl Inner {
-    /// Why a spawn now would be refused, if it would.
-    fn refusal(&self, state: &State) -> Option<Refusal> {
-        if state.shut_down || self.shared.is_shutdown() {
-            Some(Refusal::Shutdown)
-        } else if state.closed {
-            Some(Refusal::Closed)
-        } else if state.draining > 0 && !task::polling_queue(self as *const Inner as usize) {
-            Some(Refusal::Draining)
-        } else {
-            None
-        }
-    }
-
-    /// Accepts a task (lane `key`), or refuses it.
-    fn spawn<F>(
-        self: &std::sync::Arc<Self>,
-        future: F,
-        key: Option<u64>,
-    ) -> Result<JoinHandle<F::Output>, SpawnError<F>>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let key = if self.ordered { None } else { key };
-        // One lock acquisition per spawn, held while the task is allocated: acceptance, its
-        // generation and its place in the FIFO are one step, a refusal can give the future
-        // back, and the spawner pulls the lock's cache line over once (measured a little
-        // faster than two short critical sections around an unlocked allocation).
-        let mut state = lock(&self.state);
-        if let Some(reason) = self.refusal(&state) {
-            return Err(SpawnError::new(future, reason));
-        }
-        let generation = state.generations.current();
-        let (held, handle) = self.allocate(future, key, generation);
-        state.counts.spawned += 1;
-        state.generations.add(generation);
-        state.live += 1;
-        let now = state.admission.push(held, key);
-        state.counts.started += u64::from(now.is_some());
-        drop(state);
-        if let Some(held) = now {
-            task::submit(self, held, Submit::Spawned);
-        }
-        Ok(handle)
-    }
-
-    /// Allocates a task of this queue, not yet submitted.
-    fn allocate<F>(
-        self: &std::sync::Arc<Self>,
-        future: F,
-        key: Option<u64>,
-        generation: u64,
-    ) -> (Held, JoinHandle<F::Output>)
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
-        let (runnable, handle) =
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority);
-        debug_assert_eq!(runnable.metadata().priority(), self.priority);
-        (Held::new(runnable), handle)
-    }
-
-    /// A handle for a refused task: reports cancellation.
-    fn cancelled<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (runnable, handle) =
-            Shared::spawn_unscheduled(&self.shared, future, None, self.priority);
-        drop(runnable);
-        handle
-    }
-
-    /// The core a new task is pinned to, if any.
-    fn pin(&self) -> Option<usize> {
-        match &self.placement {
-            Placement::Anywhere => None,
-            Placement::Core(core) => Some(*core),
-            Placement::Cores { set, next } => {
-                match context::worker_core(self.shared.id).filter(|here| set.contains(here)) {
-                    Some(here) => Some(here),
-                    None => Some(set[next.fetch_add(1, Relaxed) % set.len()]),
-                }
-            }
-        }
-    }
-
-    /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
-    fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
-        let mut state = lock(&self.state);
-        if state.shut_down {
-            drop(state);
-            // Dropped while still delayed: uncounted, as it was never counted.
-            drop(held);
-            return;
-        }
-        state.generations.add(held.count());
-        let now = state.admission.push(held, None);
-        state.counts.started += u64::from(now.is_some());
-        drop(state);
-        if let Some(held) = now {
-            task::submit(self, held, Submit::Spawned);
-        }
-    }
-
-    /// A task's future was dropped. `started`: it had a slot; `counted`: it counted in its
-    /// generation (every task but a delayed one whose delay had not expired).
-    fn finished(
-        self: &std::sync::Arc<Self>,
-        key: Option<u64>,
-        generation: u64,
-        started: bool,
-        counted: bool,
-    ) {
-        let mut state = lock(&self.state);
-        let next = if started {
-            state.counts.completed += 1;
-            state.admission.finish(key)
-        } else {
-            state.counts.cancelled += 1;
-            None
-        };
-        state.counts.started += u64::from(next.is_some());
-        let mut wake = counted && state.generations.remove(generation);
-        state.live -= 1;
-        wake |= state.live == 0;
-        drop(state);
-        if let Some(next) = next {
-            task::submit(self, next, Submit::Next);
-        }
-        if wake {
-            self.event.notify(usize::MAX);
-        }
-    }
-
-    /// Waits until `done` holds for the state.
-    async fn wait_until(&self, done: impl Fn(&State) -> bool) {
-        loop {
-            if done(&lock(&self.state)) {
-                return;
-            }
-            let listener = self.event.listen();
-            // Checked again after listening: a notification in between is not missed.
-            if done(&lock(&self.state)) {
-                return;
-            }
-            listener.await;
-        }
-    }
-
-    fn snapshot(&self) -> QueueStats {
-        let Counts {
-            spawned,
-            started,
-            completed,
-            cancelled,
-        } = lock(&self.state).counts;
-        let mut stats = QueueStats::default();
-        stats.name.clone_from(&self.name);
-        stats.spawned = spawned;
-        stats.started = started;
-        stats.completed = completed;
-        stats.cancelled = cancelled;
-        stats.in_flight = started.saturating_sub(completed);
-        stats.waiting = spawned.saturating_sub(started).saturating_sub(cancelled);
-        stats.handoffs = self.stats.handoffs.load(Relaxed);
-        stats
-    }
-}
-
-impl Frontend for Inner {
-    fn cancel_held(&self) {
-        let held = {
-            let mut state = lock(&self.state);
-            state.shut_down = true;
-            state.admission.take_waiting()
-        };
-        // Dropped without the lock: each drop re-enters `finished`.
-        drop(held);
-    }
-
-    fn stats(&self) -> QueueStats {
-        self.snapshot()
     }
 }

@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::Inner;
+use super::inner::Inner;
 use crate::context;
 use crate::queue::Runnable;
 
