@@ -17,12 +17,30 @@
 //! # Ok::<(), baton::BuildError>(())
 //! ```
 //!
+//! Beyond [`spawn`], a [`WorkQueue`] gives a named group of tasks its own policy: strict
+//! ordering, `max_active`, keyed lanes, a [`Priority`] class, an [`Affinity`], delayed tasks,
+//! `flush` and `drain`.
+//!
+//! ```
+//! let rt = baton::Runtime::new()?;
+//! let q = baton::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
+//! let first = q.spawn(async { 1 });
+//! let second = q.spawn(async { 2 }); // starts only after `first` finished
+//! assert_eq!(rt.block_on(async { first.await.unwrap() + second.await.unwrap() }), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! This crate is a facade: it re-exports `baton-executor` (the runtime), `baton-blocking`
 //! (annotations any library can use without depending on the executor) and `baton-macros`.
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, EnterGuard, Handle,
     JoinError, JoinHandle, Runtime, Stats, TryCurrentError, YieldNow, MAX_CORES,
+};
+
+pub use baton_executor::{
+    Affinity, Priority, QueueBuildError, QueueStats, SpawnError, WorkQueue, WorkQueueBuilder,
+    DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT,
 };
 
 pub use baton_executor::{io, net, time};

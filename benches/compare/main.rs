@@ -12,6 +12,7 @@ mod blocking;
 mod core;
 mod io;
 mod report;
+mod workqueue;
 
 fn main() {
     // Cargo passes flags of its own (`--bench`); the first argument that is not a flag filters.
@@ -23,4 +24,5 @@ fn main() {
     core::run(&filter);
     io::run(&filter);
     blocking::run(&filter);
+    workqueue::run(&filter);
 }

@@ -4,7 +4,7 @@
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
 //! `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
-//! `worker`; `monitor`; `runtime`.
+//! `worker`; `monitor`; `workqueue`; `runtime`.
 
 mod context;
 mod core;
@@ -22,6 +22,7 @@ mod sync;
 mod sys;
 mod task;
 mod worker;
+mod workqueue;
 
 #[cfg(all(test, loom))]
 mod loom;
@@ -40,6 +41,10 @@ pub use runtime::{
 };
 pub use stats::{CoreStats, QueueStats, Stats};
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
+pub use workqueue::{
+    Affinity, QueueBuildError, SpawnError, WorkQueue, WorkQueueBuilder, DEFAULT_MAX_ACTIVE,
+    MAX_ACTIVE_LIMIT,
+};
 
 use std::future::Future;
 

@@ -230,6 +230,13 @@ impl Shared {
         self.schedule(runnable, Place::NextIfFree);
     }
 
+    /// Schedules a task for its first run as if woken by the task this worker is polling: to
+    /// the core's next-task slot. A work queue's task admitted because the one being polled
+    /// finished (ordered queues) runs next, cache-hot, like a chained wake.
+    pub(crate) fn submit_next(&self, runnable: Runnable) {
+        self.schedule(runnable, false);
+    }
+
     /// Schedules a task for its first run through the injector, so whichever core looks first
     /// runs it (a work queue with no core affinity). Pinned tasks still go to their core.
     pub(crate) fn submit_anywhere(&self, runnable: Runnable) {

@@ -124,8 +124,10 @@ pub struct QueueStats {
     pub spawned: u64,
     /// Tasks that started running (were admitted past `max_active` and ordering).
     pub started: u64,
-    /// Tasks that finished: completed, panicked or were cancelled.
+    /// Tasks that finished after they started: completed, panicked or were cancelled.
     pub completed: u64,
+    /// Tasks dropped before they started (held back or delayed when the runtime shut down).
+    pub cancelled: u64,
     /// Tasks started and not finished.
     pub in_flight: u64,
     /// Tasks accepted and waiting for their turn (including delayed tasks not yet due).
@@ -135,7 +137,7 @@ pub struct QueueStats {
 }
 
 impl fmt::Display for Stats {
-    /// A fixed-width table, one row per core.
+    /// A fixed-width table, one row per core, then one row per work queue.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -179,6 +181,39 @@ impl fmt::Display for Stats {
                 c.cap_hits
             )?;
         }
-        write!(f, "injector: {} queued", self.injector_depth)
+        write!(f, "injector: {} queued", self.injector_depth)?;
+        if !self.queues.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+                "queue",
+                "spawned",
+                "started",
+                "completed",
+                "cancelled",
+                "inflight",
+                "waiting",
+                "handoffs"
+            )?;
+            for (i, q) in self.queues.iter().enumerate() {
+                if i > 0 {
+                    writeln!(f)?;
+                }
+                write!(
+                    f,
+                    "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+                    q.name,
+                    q.spawned,
+                    q.started,
+                    q.completed,
+                    q.cancelled,
+                    q.in_flight,
+                    q.waiting,
+                    q.handoffs
+                )?;
+            }
+        }
+        Ok(())
     }
 }

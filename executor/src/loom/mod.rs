@@ -9,6 +9,7 @@ mod handoff;
 mod park;
 mod shutdown;
 mod steal;
+mod workqueue;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,0 +1,319 @@
+//! Admission: which of a work queue's tasks may start now. A pure state machine, generic over
+//! what it holds, so unit tests and the loom model drive it without a runtime.
+//!
+//! # Rules
+//!
+//! 1. A task may start when fewer than `max_active` of the queue's tasks are in flight and, if
+//!    it has a key, no other task of its key is in flight or waiting ahead of it.
+//! 2. A task that may not start yet waits: in its key's lane if an earlier task of that key is
+//!    waiting or running, otherwise in the queue's ready FIFO.
+//! 3. When a task finishes, its slot is free: the next task of its lane (if any) joins the back
+//!    of the ready FIFO, and the front of the ready FIFO starts. One task finishing frees one
+//!    slot, so at most one task starts.
+//!
+//! Invariants (checked by the unit tests and the loom model): `in_flight <= max_active`;
+//! the ready FIFO is empty unless `in_flight == max_active`; a key has a lane exactly while one
+//! of its tasks is in flight or in the ready FIFO. An ordered queue is `max_active == 1` with
+//! no keys, so its tasks start one at a time in submission order.
+//!
+//! # Generations (for `flush`)
+//!
+//! [`Generations`] counts unfinished tasks per generation. A flush opens a new generation and
+//! waits until no task of an earlier one is left: O(1) per task and per flush, instead of a set
+//! of task ids.
+
+use std::collections::{HashMap, VecDeque};
+
+/// Who may start, for one queue.
+#[derive(Debug)]
+pub(crate) struct Admission<E> {
+    /// The most tasks in flight at once.
+    max_active: usize,
+    /// Tasks started and not finished.
+    in_flight: usize,
+    /// Tasks free of lane constraints, waiting only for a slot, oldest first.
+    ready: VecDeque<(E, Option<u64>)>,
+    /// Per key: the tasks waiting behind the key's running or ready task. A key is present
+    /// while one of its tasks is in flight or in `ready`.
+    lanes: HashMap<u64, VecDeque<E>>,
+}
+
+impl<E> Admission<E> {
+    /// Admission for a queue with `max_active` slots (at least one).
+    pub(crate) fn new(max_active: usize) -> Admission<E> {
+        assert!(max_active >= 1, "max_active must be at least 1");
+        Admission {
+            max_active,
+            in_flight: 0,
+            ready: VecDeque::new(),
+            lanes: HashMap::new(),
+        }
+    }
+
+    /// Offers a new task with an optional `key`. Returns it back if it may start now (it then
+    /// counts as in flight); otherwise keeps it.
+    pub(crate) fn push(&mut self, entry: E, key: Option<u64>) -> Option<E> {
+        if let Some(key) = key {
+            if let Some(lane) = self.lanes.get_mut(&key) {
+                lane.push_back(entry);
+                return None;
+            }
+            self.lanes.insert(key, VecDeque::new());
+        }
+        if self.in_flight < self.max_active {
+            debug_assert!(self.ready.is_empty(), "free slot with tasks ready");
+            self.in_flight += 1;
+            Some(entry)
+        } else {
+            self.ready.push_back((entry, key));
+            None
+        }
+    }
+
+    /// Records that an in-flight task with `key` finished. Returns the task that starts in its
+    /// place, if any (it counts as in flight).
+    ///
+    /// # Panics
+    ///
+    /// Panics if no task is in flight.
+    pub(crate) fn finish(&mut self, key: Option<u64>) -> Option<E> {
+        assert!(
+            self.in_flight > 0,
+            "finish with nothing in flight ({} waiting)",
+            self.waiting()
+        );
+        self.in_flight -= 1;
+        if let Some(key) = key {
+            let lane = self.lanes.get_mut(&key);
+            match lane.and_then(VecDeque::pop_front) {
+                Some(next) => self.ready.push_back((next, Some(key))),
+                None => {
+                    self.lanes.remove(&key);
+                }
+            }
+        }
+        let (next, _) = self.ready.pop_front()?;
+        self.in_flight += 1;
+        Some(next)
+    }
+
+    /// Takes every waiting task (for cancellation), leaving the in-flight count as it is.
+    /// Keys of waiting tasks lose their lanes; keys of in-flight tasks keep theirs.
+    pub(crate) fn take_waiting(&mut self) -> Vec<E> {
+        let mut all = Vec::new();
+        for (entry, key) in self.ready.drain(..) {
+            all.push(entry);
+            if let Some(key) = key {
+                // Its lane existed only for this task (and those behind it, taken below).
+                if let Some(lane) = self.lanes.remove(&key) {
+                    all.extend(lane);
+                }
+            }
+        }
+        for lane in self.lanes.values_mut() {
+            all.extend(lane.drain(..));
+        }
+        all
+    }
+
+    /// Tasks in flight now.
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Tasks waiting now (in the ready FIFO or a lane).
+    pub(crate) fn waiting(&self) -> usize {
+        self.ready.len() + self.lanes.values().map(VecDeque::len).sum::<usize>()
+    }
+}
+
+/// Unfinished tasks per generation, for `flush`.
+///
+/// Generations `base..base + counts.len()` are tracked, the last one being the current one;
+/// generations before `base` have no task left. Empty generations at the front are dropped as
+/// they empty, so a flush waiting for generation `t` is done once `base > t`.
+#[derive(Debug)]
+pub(crate) struct Generations {
+    /// The oldest tracked generation.
+    base: u64,
+    /// Unfinished tasks per tracked generation; never empty.
+    counts: VecDeque<usize>,
+}
+
+impl Default for Generations {
+    fn default() -> Generations {
+        Generations {
+            base: 0,
+            counts: VecDeque::from([0]),
+        }
+    }
+}
+
+impl Generations {
+    /// The generation a task joining now belongs to.
+    pub(crate) fn current(&self) -> u64 {
+        self.base + self.counts.len() as u64 - 1
+    }
+
+    /// Counts a task of generation `generation`: the current one, or an older one for a
+    /// delayed task that became due (its generation is tracked again if it had emptied).
+    pub(crate) fn add(&mut self, generation: u64) {
+        while generation < self.base {
+            self.counts.push_front(0);
+            self.base -= 1;
+        }
+        self.counts[(generation - self.base) as usize] += 1;
+    }
+
+    /// A task of `generation` finished. Returns whether the oldest generation emptied (a flush
+    /// may be done).
+    pub(crate) fn remove(&mut self, generation: u64) -> bool {
+        let index = generation
+            .checked_sub(self.base)
+            .unwrap_or_else(|| panic!("generation {generation} already empty: {self:?}"));
+        let count = &mut self.counts[index as usize];
+        *count = count
+            .checked_sub(1)
+            .unwrap_or_else(|| panic!("no task left in generation {generation}"));
+        let mut emptied = false;
+        while self.counts.len() > 1 && self.counts[0] == 0 {
+            self.counts.pop_front();
+            self.base += 1;
+            emptied = true;
+        }
+        emptied
+    }
+
+    /// Starts a flush: later tasks join a new generation. Returns the generation the flush
+    /// waits for, to pass to [`Generations::done`].
+    pub(crate) fn open(&mut self) -> Option<u64> {
+        if self.counts.back().is_some_and(|&n| n > 0) {
+            self.counts.push_back(0);
+        }
+        self.current().checked_sub(1)
+    }
+
+    /// Whether every task of generation `target` (from [`Generations::open`]) and earlier
+    /// finished.
+    pub(crate) fn done(&self, target: Option<u64>) -> bool {
+        target.is_none_or(|target| self.base > target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_admits_one_at_a_time_in_order() {
+        let mut a = Admission::new(1);
+        assert_eq!(a.push(1, None), Some(1));
+        assert_eq!(a.push(2, None), None);
+        assert_eq!(a.push(3, None), None);
+        assert_eq!((a.in_flight(), a.waiting()), (1, 2));
+        assert_eq!(a.finish(None), Some(2));
+        assert_eq!(a.finish(None), Some(3));
+        assert_eq!(a.finish(None), None);
+        assert_eq!((a.in_flight(), a.waiting()), (0, 0));
+    }
+
+    #[test]
+    fn max_active_limits_in_flight() {
+        let mut a = Admission::new(2);
+        assert_eq!(a.push(1, None), Some(1));
+        assert_eq!(a.push(2, None), Some(2));
+        assert_eq!(a.push(3, None), None);
+        assert_eq!(a.in_flight(), 2);
+        assert_eq!(a.finish(None), Some(3));
+        assert_eq!(a.in_flight(), 2);
+        assert_eq!(a.finish(None), None);
+        assert_eq!(a.finish(None), None);
+        assert_eq!(a.in_flight(), 0);
+    }
+
+    #[test]
+    fn lanes_serialise_a_key_and_let_others_pass() {
+        let mut a = Admission::new(8);
+        assert_eq!(a.push("a1", Some(1)), Some("a1"));
+        assert_eq!(a.push("a2", Some(1)), None);
+        assert_eq!(a.push("b1", Some(2)), Some("b1"));
+        assert_eq!(a.push("u", None), Some("u"));
+        assert_eq!(a.in_flight(), 3);
+        // a1 done: a2 goes through the ready FIFO and starts at once (slots are free).
+        assert_eq!(a.finish(Some(1)), Some("a2"));
+        assert_eq!(a.finish(Some(1)), None);
+        assert_eq!(a.finish(Some(2)), None);
+        assert_eq!(a.finish(None), None);
+        assert!(a.lanes.is_empty());
+    }
+
+    #[test]
+    fn lanes_and_max_active_together() {
+        let mut a = Admission::new(1);
+        assert_eq!(a.push("a1", Some(1)), Some("a1"));
+        assert_eq!(a.push("b1", Some(2)), None);
+        assert_eq!(a.push("a2", Some(1)), None);
+        // a1 done: a2 joins the FIFO behind b1.
+        assert_eq!(a.finish(Some(1)), Some("b1"));
+        assert_eq!(a.finish(Some(2)), Some("a2"));
+        assert_eq!(a.finish(Some(1)), None);
+        assert!(a.lanes.is_empty());
+    }
+
+    #[test]
+    fn take_waiting_keeps_in_flight_lanes() {
+        let mut a = Admission::new(1);
+        assert_eq!(a.push(1, Some(7)), Some(1));
+        assert_eq!(a.push(2, Some(7)), None);
+        assert_eq!(a.push(3, Some(8)), None);
+        assert_eq!(a.push(4, Some(8)), None);
+        let mut taken = a.take_waiting();
+        taken.sort_unstable();
+        assert_eq!(taken, [2, 3, 4]);
+        assert_eq!(a.waiting(), 0);
+        assert_eq!(a.finish(Some(7)), None);
+        assert!(a.lanes.is_empty());
+    }
+
+    #[test]
+    fn generations_track_flushes() {
+        let mut g = Generations::default();
+        // Nothing queued: a flush is done at once.
+        let t = g.open();
+        assert!(g.done(t));
+        g.add(g.current());
+        g.add(g.current());
+        let t1 = g.open();
+        assert!(!g.done(t1));
+        g.add(g.current());
+        assert!(!g.remove(0));
+        assert!(!g.done(t1));
+        assert!(g.remove(0));
+        assert!(g.done(t1));
+        // The later task is still out.
+        let t2 = g.open();
+        assert!(!g.done(t2));
+        assert!(g.remove(1));
+        assert!(g.done(t2));
+    }
+
+    #[test]
+    fn generations_take_back_a_late_delayed_task() {
+        let mut g = Generations::default();
+        g.add(0);
+        let t = g.open();
+        g.add(g.current());
+        g.remove(0);
+        assert!(g.done(t));
+        // A task delayed since generation 0 becomes due: a flush opened now waits for it.
+        g.add(0);
+        let t2 = g.open();
+        assert!(!g.done(t2));
+        g.remove(1);
+        assert!(!g.done(t2));
+        g.remove(0);
+        assert!(g.done(t2));
+        assert_eq!(g.current(), 2);
+    }
+}

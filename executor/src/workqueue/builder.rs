@@ -1,0 +1,352 @@
+//! Building a work queue: its settings, their validation, and the errors that reports.
+
+use std::error::Error;
+use std::fmt;
+
+use super::WorkQueue;
+use crate::handle::Handle;
+use crate::queue::Priority;
+
+/// `max_active` when the builder is not told otherwise: the Linux kernel's default
+/// (`WQ_DFL_ACTIVE`).
+pub const DEFAULT_MAX_ACTIVE: usize = 256;
+
+/// The largest `max_active` a queue accepts: the Linux kernel's `WQ_MAX_ACTIVE`.
+pub const MAX_ACTIVE_LIMIT: usize = 2048;
+
+/// Where a work queue's tasks run.
+///
+/// # Examples
+///
+/// ```
+/// use baton_executor::{Affinity, WorkQueue};
+/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// let q = WorkQueue::builder("pinned").affinity(Affinity::Core(1)).build(&rt.handle())?;
+/// assert_eq!(rt.block_on(q.spawn(async { baton_executor::current_core() }))?, Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Affinity {
+    /// The queue of the core the task is submitted from (the spawning core, or for a task that
+    /// waited its turn, the core where the task before it finished); idle cores may steal it.
+    /// The same placement as [`spawn`](crate::spawn). Off the runtime's workers, any core.
+    #[default]
+    Local,
+    /// Only this core, never stolen.
+    Core(usize),
+    /// One core of this set per task, never stolen: the spawning core if it is in the set,
+    /// otherwise the set's cores in turn.
+    Cores(Vec<usize>),
+    /// Whichever core looks first (through the runtime's shared injector).
+    Any,
+}
+
+/// Settings for a [`WorkQueue`], from [`WorkQueue::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use baton_executor::{Priority, WorkQueue};
+/// let rt = baton_executor::Runtime::new()?;
+/// let q = WorkQueue::builder("io")
+///     .max_active(16)
+///     .priority(Priority::High)
+///     .build(&rt.handle())?;
+/// assert_eq!(q.name(), "io");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct WorkQueueBuilder {
+    pub(super) name: String,
+    pub(super) max_active: Option<usize>,
+    pub(super) ordered: bool,
+    pub(super) priority: Priority,
+    pub(super) affinity: Affinity,
+}
+
+impl WorkQueueBuilder {
+    pub(super) fn new(name: impl Into<String>) -> WorkQueueBuilder {
+        WorkQueueBuilder {
+            name: name.into(),
+            max_active: None,
+            ordered: false,
+            priority: Priority::Normal,
+            affinity: Affinity::Local,
+        }
+    }
+
+    /// The most tasks of the queue in flight at once, 1 to [`MAX_ACTIVE_LIMIT`] (default
+    /// [`DEFAULT_MAX_ACTIVE`]). Tasks beyond it wait, in submission order.
+    ///
+    /// A task is in flight from the moment it is submitted to the runtime until it completes,
+    /// panics or is cancelled, including while it waits for I/O or sits in a blocking section.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let err = baton_executor::WorkQueue::builder("q").max_active(0).build(&rt.handle());
+    /// assert!(err.unwrap_err().is_max_active());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_active(mut self, n: usize) -> Self {
+        self.max_active = Some(n);
+        self
+    }
+
+    /// Runs the queue's tasks strictly one at a time, in submission order, across all cores:
+    /// the next task starts only after the one before it completed, was aborted or panicked,
+    /// even if that one yields, waits for I/O or blocks in a section. Keys of
+    /// [`WorkQueue::spawn_keyed`] are ignored (everything is one lane).
+    ///
+    /// Implies `max_active(1)`; combining it with a larger `max_active` is an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
+    /// assert!(q.is_ordered());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ordered(mut self) -> Self {
+        self.ordered = true;
+        self
+    }
+
+    /// The priority class of the queue's tasks (default [`Priority::Normal`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_executor::{Priority, WorkQueue};
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = WorkQueue::builder("gc").priority(Priority::Idle).build(&rt.handle())?;
+    /// rt.block_on(q.spawn(async {}))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Where the queue's tasks run (default [`Affinity::Local`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_executor::{Affinity, WorkQueue};
+    /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+    /// let err = WorkQueue::builder("q").affinity(Affinity::Core(5)).build(&rt.handle());
+    /// assert!(err.unwrap_err().is_core());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn affinity(mut self, affinity: Affinity) -> Self {
+        self.affinity = affinity;
+        self
+    }
+
+    /// Builds the queue on `handle`'s runtime.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`QueueBuildError`] if `max_active` is 0 or above [`MAX_ACTIVE_LIMIT`],
+    /// if `ordered` is combined with `max_active` above 1, if a core of the affinity does not
+    /// exist, or if the affinity's core set is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// assert_eq!(rt.block_on(q.spawn(async { 5 }))?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self, handle: &Handle) -> Result<WorkQueue, QueueBuildError> {
+        let max_active = match (self.ordered, self.max_active) {
+            (_, Some(n)) if n == 0 || n > MAX_ACTIVE_LIMIT => {
+                return Err(QueueBuildError::new(
+                    Kind::MaxActive,
+                    format!("max_active({n}): must be 1 to {MAX_ACTIVE_LIMIT}"),
+                ))
+            }
+            (true, Some(n)) if n > 1 => {
+                return Err(QueueBuildError::new(
+                    Kind::Ordered,
+                    format!(
+                        "ordered() with max_active({n}): an ordered queue runs one task at a time"
+                    ),
+                ))
+            }
+            (true, _) => 1,
+            (false, n) => n.unwrap_or(DEFAULT_MAX_ACTIVE),
+        };
+        let cores = handle.cores();
+        let check = |core: usize| {
+            if core < cores {
+                Ok(())
+            } else {
+                Err(QueueBuildError::new(
+                    Kind::Core,
+                    format!(
+                        "core {core} does not exist; this runtime has cores 0 to {}",
+                        cores - 1
+                    ),
+                ))
+            }
+        };
+        match &self.affinity {
+            Affinity::Core(core) => check(*core)?,
+            Affinity::Cores(set) if set.is_empty() => {
+                return Err(QueueBuildError::new(
+                    Kind::EmptyCores,
+                    "Affinity::Cores with no core".to_owned(),
+                ))
+            }
+            Affinity::Cores(set) => set.iter().try_for_each(|&core| check(core))?,
+            Affinity::Local | Affinity::Any => {}
+        }
+        Ok(WorkQueue::from_builder(self, max_active, handle))
+    }
+}
+
+/// Why [`WorkQueueBuilder::build`] failed.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let err = baton_executor::WorkQueue::builder("q")
+///     .ordered()
+///     .max_active(4)
+///     .build(&rt.handle())
+///     .unwrap_err();
+/// assert!(err.is_ordered());
+/// assert!(err.to_string().contains("ordered"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct QueueBuildError {
+    kind: Kind,
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    MaxActive,
+    Ordered,
+    Core,
+    EmptyCores,
+}
+
+impl QueueBuildError {
+    fn new(kind: Kind, message: String) -> QueueBuildError {
+        QueueBuildError { kind, message }
+    }
+
+    /// Whether `max_active` was 0 or above [`MAX_ACTIVE_LIMIT`].
+    pub fn is_max_active(&self) -> bool {
+        self.kind == Kind::MaxActive
+    }
+
+    /// Whether `ordered` was combined with a `max_active` above 1.
+    pub fn is_ordered(&self) -> bool {
+        self.kind == Kind::Ordered
+    }
+
+    /// Whether the affinity named a core the runtime does not have.
+    pub fn is_core(&self) -> bool {
+        self.kind == Kind::Core
+    }
+
+    /// Whether the affinity's core set was empty.
+    pub fn is_empty_cores(&self) -> bool {
+        self.kind == Kind::EmptyCores
+    }
+}
+
+impl fmt::Display for QueueBuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid work queue configuration: {}", self.message)
+    }
+}
+
+impl Error for QueueBuildError {}
+
+/// Why a work queue refused a task, from [`WorkQueue::try_spawn`]; gives the future back.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+/// q.close();
+/// let err = q.try_spawn(async { 1 }).unwrap_err();
+/// assert!(err.is_closed());
+/// let future = err.into_inner();
+/// assert_eq!(rt.block_on(future), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SpawnError<F> {
+    future: F,
+    reason: Refusal,
+}
+
+/// Why a queue refuses new tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// `close` was called.
+    Closed,
+    /// A `drain` is in progress and the spawn came from outside the queue.
+    Draining,
+    /// The runtime shut down.
+    Shutdown,
+}
+
+impl<F> SpawnError<F> {
+    pub(super) fn new(future: F, reason: Refusal) -> SpawnError<F> {
+        SpawnError { future, reason }
+    }
+
+    /// Whether the queue was closed.
+    pub fn is_closed(&self) -> bool {
+        self.reason == Refusal::Closed
+    }
+
+    /// Whether the queue was draining (and the spawn came from outside the queue).
+    pub fn is_draining(&self) -> bool {
+        self.reason == Refusal::Draining
+    }
+
+    /// Whether the runtime had shut down.
+    pub fn is_shutdown(&self) -> bool {
+        self.reason == Refusal::Shutdown
+    }
+
+    /// The future that was not spawned.
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnError")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.reason {
+            Refusal::Closed => "the work queue is closed",
+            Refusal::Draining => "the work queue is draining",
+            Refusal::Shutdown => "the runtime has shut down",
+        })
+    }
+}
+
+impl<F> Error for SpawnError<F> {}

@@ -1,0 +1,422 @@
+//! Work queues: named front ends over the runtime's cores with their own policy, after the
+//! Linux kernel's `alloc_workqueue`: `max_active`, strict ordering, keyed lanes, a priority
+//! class, core affinity, delayed tasks, `flush`, `drain` and `close`.
+//!
+//! - [`builder`]: settings, validation, errors.
+//! - [`admission`]: the pure state machine deciding which task may start.
+//! - [`inner`]: the queue's shared state and its operations (accept, finish, wait, cancel).
+//! - [`task`]: the future wrapped around each task and the runnable a queue holds back.
+//!
+//! # How a queue holds tasks back
+//!
+//! A queue task is allocated at once (its [`JoinHandle`] is returned at once) but its first
+//! `Runnable` is kept by the queue until admission lets it start; then it is submitted to the
+//! runtime like any spawned task, with the queue's class and core pin. Nothing polls a task
+//! that waits for its turn: it costs a queue entry, no wake-ups. A task's slot is freed when
+//! async-task drops its future: after it completed, panicked, or was cancelled. So an ordered
+//! task that blocks in a section keeps its turn while its core goes on with other work.
+//!
+//! A task admitted because the task being polled finished (the next task of an ordered queue)
+//! goes to the core's next-task slot and runs right after, like a chained wake; a task admitted
+//! at its spawn goes to the back of the queue, like any new task.
+//!
+//! [`spawn`](crate::spawn) is the runtime's default queue: no `max_active`, no order, `Normal`
+//! class, [`Affinity::Local`]. The priority class is stored in each task's metadata; the cores
+//! serve the classes (see [`Priority`](crate::Priority)).
+//!
+//! # flush, drain, close
+//!
+//! - `flush` waits until every task accepted before the call finished (see
+//!   [`admission::Generations`]). A delayed task counts from the moment its delay expires: a
+//!   flush does not wait for one still pending (the kernel's `flush_workqueue` does the same),
+//!   and may wait for one that becomes due while it waits.
+//! - `drain` refuses spawns from outside the queue (a spawn is "inside" while the thread polls
+//!   one of the queue's own tasks) and waits until the queue is empty, delayed tasks included.
+//!   Afterwards the queue accepts spawns again (the kernel's `drain_workqueue`).
+//! - `close` refuses every new spawn for good; accepted tasks still run.
+//!
+//! `flush` and `drain` take effect at the call (the generation is opened, the refusal starts);
+//! the futures they return only wait. A refused `spawn` returns a handle that reports
+//! cancellation; `try_spawn` returns the future instead. Waiters are woken through an
+//! `event-listener` `Event` rather than a hand-made waker list: it is already the runtime's
+//! notification primitive, costs one atomic load per notification while nobody waits, and
+//! handles any number of concurrent flushes and drains without bookkeeping here.
+//!
+//! # Locking
+//!
+//! One mutex per queue guards its [`State`]: admission, generations, the live count and the
+//! task counts. A spawn takes it once, and allocates the task under it (so acceptance, the
+//! task's generation and its FIFO place are one step); a finishing task takes it once. Lock
+//! order: the state lock, then the runtime's registry shard (inside the allocation). No user
+//! code and no task drop runs under it: held tasks are dropped, and admitted ones submitted,
+//! after it is released.
+//!
+//! # Stats
+//!
+//! The task counts (spawned, started, completed, cancelled) are plain integers under the state
+//! lock, which every spawn and finish takes anyway: cheaper than atomics that the spawning and
+//! the finishing core would pull back and forth. `handoffs` is a relaxed atomic fed by the task
+//! wrapper, which reads the thread's handoff count (`context::handoffs`) around each poll.
+//!
+//! # Keys
+//!
+//! `spawn_keyed(key, ..)` hashes the key to a `u64` (std's `DefaultHasher`): tasks with equal
+//! hashes share a lane. Two distinct keys whose hashes collide run one at a time, which is
+//! safe, only less concurrent.
+//!
+//! # Shutdown
+//!
+//! Every queue registers with its runtime as a [`Frontend`](crate::shared::Frontend). Shutdown drops the tasks a queue
+//! still holds back (and delayed tasks, through their timer tasks), so their handles report
+//! cancellation; from then on the queue refuses spawns.
+
+mod admission;
+mod builder;
+mod inner;
+mod task;
+
+pub use builder::{Affinity, QueueBuildError, SpawnError, WorkQueueBuilder};
+pub use builder::{DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT};
+
+#[cfg(all(test, loom))]
+pub(crate) use admission::Admission;
+
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use event_listener::Event;
+
+use crate::handle::Handle;
+use crate::shared::Shared;
+use crate::stats::QueueStats;
+use crate::sync::{lock, Arc as SyncArc, Mutex};
+use crate::task::JoinHandle;
+use admission::Generations;
+use inner::{Counters, Counts, DrainGuard, Inner, Placement, State};
+
+/// A named queue of tasks with its own concurrency policy.
+///
+/// Cloning a `WorkQueue` gives another handle to the same queue. Dropping every handle does not
+/// cancel its tasks: they run to completion.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::new()?;
+/// let q = baton_executor::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
+/// let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// for i in 0..10 {
+///     let log = log.clone();
+///     drop(q.spawn(async move { log.lock().unwrap().push(i) }));
+/// }
+/// rt.block_on(q.flush());
+/// assert_eq!(*log.lock().unwrap(), (0..10).collect::<Vec<_>>());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct WorkQueue {
+    inner: std::sync::Arc<Inner>,
+}
+
+impl std::fmt::Debug for WorkQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkQueue")
+            .field("name", &self.inner.name)
+            .field("max_active", &self.inner.max_active)
+            .field("ordered", &self.inner.ordered)
+            .field("priority", &self.inner.priority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkQueue {
+    /// Starts building a queue named `name` (shown in [`Stats`](crate::Stats)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("events").max_active(4).build(&rt.handle())?;
+    /// assert_eq!(rt.block_on(q.spawn(async { 2 + 2 }))?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> WorkQueueBuilder {
+        WorkQueueBuilder::new(name)
+    }
+
+    fn from_builder(b: WorkQueueBuilder, max_active: usize, handle: &Handle) -> WorkQueue {
+        let any_core = b.affinity == Affinity::Any;
+        let placement = match b.affinity {
+            Affinity::Local | Affinity::Any => Placement::Anywhere,
+            Affinity::Core(core) => Placement::Core(core),
+            Affinity::Cores(set) => Placement::Cores {
+                set: set.into_boxed_slice(),
+                next: AtomicUsize::new(0),
+            },
+        };
+        let inner = std::sync::Arc::new(Inner {
+            name: b.name,
+            shared: SyncArc::clone(handle.shared()),
+            max_active,
+            ordered: b.ordered,
+            priority: b.priority,
+            placement,
+            any_core,
+            state: Mutex::new(State {
+                admission: admission::Admission::new(max_active),
+                generations: Generations::default(),
+                live: 0,
+                draining: 0,
+                closed: false,
+                shut_down: false,
+                counts: Counts::default(),
+            }),
+            event: Event::new(),
+            stats: Counters::default(),
+        });
+        let weak = std::sync::Arc::downgrade(&inner);
+        handle.shared().add_frontend(weak);
+        WorkQueue { inner }
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The most tasks of this queue in flight at once.
+    pub fn max_active(&self) -> usize {
+        self.inner.max_active
+    }
+
+    /// Whether the queue is ordered (one task at a time, in submission order).
+    pub fn is_ordered(&self) -> bool {
+        self.inner.ordered
+    }
+
+    /// Spawns a task on the queue; it starts when `max_active` and ordering allow.
+    ///
+    /// Works from any thread, inside the runtime or not. If the queue refuses the task (closed,
+    /// draining, or the runtime shut down), the returned handle reports
+    /// [`JoinError::is_cancelled`](crate::JoinError::is_cancelled); use
+    /// [`WorkQueue::try_spawn`] to get the future back instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
+    /// let handles: Vec<_> = (0..8).map(|i| q.spawn(async move { i * 2 })).collect();
+    /// let outs: Vec<i32> = rt.block_on(async {
+    ///     let mut outs = Vec::new();
+    ///     for h in handles { outs.push(h.await.unwrap()); }
+    ///     outs
+    /// });
+    /// assert_eq!(outs, [0, 2, 4, 6, 8, 10, 12, 14]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn(future)
+            .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
+    }
+
+    /// Like [`WorkQueue::spawn`], but a refused task is handed back.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`SpawnError`] holding the future if the queue is closed, is draining and the
+    /// call does not come from one of its own tasks, or the runtime shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let task = q.try_spawn(async { 3 }).expect("an open queue accepts tasks");
+    /// assert_eq!(rt.block_on(task)?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.spawn(future, None)
+    }
+
+    /// Spawns a task in the lane of `key`: tasks with equal keys run one at a time, in
+    /// submission order; tasks with different keys run concurrently (within `max_active`).
+    ///
+    /// Keys are hashed to a `u64`; keys whose hashes collide share a lane. On an ordered queue
+    /// the key changes nothing. A refused task's handle reports cancellation, as with
+    /// [`WorkQueue::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("accounts").build(&rt.handle())?;
+    /// let a = q.spawn_keyed("alice", async { 1 });
+    /// let b = q.spawn_keyed("bob", async { 2 });
+    /// assert_eq!(rt.block_on(async { a.await.unwrap() + b.await.unwrap() }), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_keyed<K, F>(&self, key: K, future: F) -> JoinHandle<F::Output>
+    where
+        K: Hash,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        self.inner
+            .spawn(future, Some(hasher.finish()))
+            .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
+    }
+
+    /// Spawns a task that joins the queue once `delay` has passed (it never starts earlier).
+    ///
+    /// The handle is returned at once. Until the delay expires the task counts as waiting for
+    /// [`WorkQueue::drain`], but not for [`WorkQueue::flush`] (see the module docs). Shutdown
+    /// cancels a pending delayed task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("later").build(&rt.handle())?;
+    /// let start = Instant::now();
+    /// rt.block_on(q.spawn_after(Duration::from_millis(10), async {}))?;
+    /// assert!(start.elapsed() >= Duration::from_millis(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_after<F>(&self, delay: Duration, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let inner = &self.inner;
+        let mut state = lock(&inner.state);
+        if inner.refusal(&state).is_some() {
+            drop(state);
+            return inner.cancelled(future);
+        }
+        let generation = state.generations.current();
+        let (held, handle) = inner.allocate(future, None, generation);
+        state.counts.spawned += 1;
+        state.live += 1;
+        drop(state);
+        let held = held.delayed(generation);
+        let queue = std::sync::Arc::clone(inner);
+        let timer = async move {
+            crate::time::sleep(delay).await;
+            queue.expire(held);
+        };
+        drop(Shared::spawn(&inner.shared, timer, None));
+        handle
+    }
+
+    /// Returns a future that completes once every task accepted before this call has finished
+    /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed tasks still pending
+    /// are not either (see the module docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let done = done.clone();
+    ///     drop(q.spawn(async move { done.fetch_add(1, Ordering::Relaxed); }));
+    /// }
+    /// rt.block_on(q.flush());
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush(&self) -> impl Future<Output = ()> + Send + 'static {
+        // The generation is opened now, at the call, not at the first poll.
+        let target = lock(&self.inner.state).generations.open();
+        let inner = std::sync::Arc::clone(&self.inner);
+        async move {
+            inner
+                .wait_until(|state| state.generations.done(target))
+                .await;
+        }
+    }
+
+    /// From this call on, refuses spawns from outside the queue; the returned future completes
+    /// once the queue is empty, delayed tasks included; the queue's own tasks may still spawn more on it, and those are waited for
+    /// too. Afterwards the queue accepts spawns again.
+    ///
+    /// # Caveats
+    ///
+    /// Draining from inside one of the queue's own tasks never finishes: that task is part of
+    /// what drain waits for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let inner = q.clone();
+    /// drop(q.spawn(async move {
+    ///     // Spawns from the queue's own tasks are accepted during a drain.
+    ///     drop(inner.spawn(async {}));
+    /// }));
+    /// rt.block_on(q.drain());
+    /// assert_eq!(q.stats().completed, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn drain(&self) -> impl Future<Output = ()> + Send + 'static {
+        // Outside spawns are refused from the call on, until the returned future completes or
+        // is dropped.
+        lock(&self.inner.state).draining += 1;
+        let guard = DrainGuard(std::sync::Arc::clone(&self.inner));
+        async move {
+            guard.0.wait_until(|state| state.live == 0).await;
+            drop(guard);
+        }
+    }
+
+    /// Refuses every new spawn from now on. Tasks already accepted still run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// q.close();
+    /// assert!(rt.block_on(q.spawn(async {})).unwrap_err().is_cancelled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) {
+        lock(&self.inner.state).closed = true;
+    }
+
+    /// A snapshot of the queue's counters (also listed in [`Stats::queues`](crate::Stats)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// rt.block_on(q.spawn(async {}))?;
+    /// rt.block_on(q.flush());
+    /// let stats = q.stats();
+    /// assert_eq!((stats.spawned, stats.started, stats.completed), (1, 1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> QueueStats {
+        self.inner.snapshot()
+    }
+}
