@@ -234,7 +234,7 @@ impl Shared {
     /// the core's next-task slot. A work queue's task admitted because the one being polled
     /// finished (ordered queues) runs next, cache-hot, like a chained wake.
     pub(crate) fn submit_next(&self, runnable: Runnable) {
-        self.schedule(runnable, false);
+        self.schedule(runnable, Place::Next);
     }
 
     /// Schedules a task for its first run through the injector, so whichever core looks first

@@ -1,0 +1,122 @@
+//! Each core serves `High` before `Normal` before `Idle`, and a flood of `High` work does not
+//! starve `Normal` work beyond the documented bound (one `Normal` poll in every 17).
+
+use std::sync::{Arc, Mutex};
+
+use baton::{Priority, WorkQueue};
+
+/// Builds a queue of class `priority` on the current runtime.
+fn queue(name: &str, priority: Priority) -> WorkQueue {
+    WorkQueue::builder(name)
+        .priority(priority)
+        .build(&baton::Handle::current())
+        .unwrap()
+}
+
+#[test]
+fn one_core_runs_high_then_normal_then_idle() {
+    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let handles = rt
+        .block_on(rt.spawn({
+            let order = order.clone();
+            async move {
+                let idle = queue("idle", Priority::Idle);
+                let normal = queue("normal", Priority::Normal);
+                let high = queue("high", Priority::High);
+                // Queued lowest class first; none can run before this task returns, as it is
+                // the only core's running task.
+                let mut handles = Vec::new();
+                for (q, label) in [(&idle, "idle"), (&normal, "normal"), (&high, "high")] {
+                    for i in 0..3 {
+                        let order = order.clone();
+                        handles.push(q.spawn(async move {
+                            order.lock().unwrap().push(format!("{label}{i}"));
+                        }));
+                    }
+                }
+                handles
+            }
+        }))
+        .unwrap();
+    for h in handles {
+        rt.block_on(h).unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(
+        order,
+        ["high0", "high1", "high2", "normal0", "normal1", "normal2", "idle0", "idle1", "idle2"],
+    );
+}
+
+#[test]
+fn a_flood_of_high_work_lets_normal_work_through() {
+    const HIGH_TASKS: usize = 200;
+    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let handles = rt
+        .block_on(rt.spawn({
+            let order = order.clone();
+            async move {
+                let high = queue("flood", Priority::High);
+                let mut handles: Vec<_> = (0..HIGH_TASKS)
+                    .map(|_| {
+                        let order = order.clone();
+                        high.spawn(async move { order.lock().unwrap().push("high") })
+                    })
+                    .collect();
+                // Queued after all of them, on plain `spawn` (the default class).
+                let order = order.clone();
+                handles.push(baton::spawn(async move {
+                    order.lock().unwrap().push("normal");
+                }));
+                handles
+            }
+        }))
+        .unwrap();
+    for h in handles {
+        rt.block_on(h).unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.len(), HIGH_TASKS + 1);
+    let position = order.iter().position(|&l| l == "normal").unwrap();
+    assert!(
+        position <= 16,
+        "the normal task ran after {position} high tasks (bound: 16)"
+    );
+    assert!(position >= 1, "high tasks run first while the bound allows");
+}
+
+#[test]
+fn idle_work_waits_while_normal_work_keeps_coming() {
+    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let done = rt
+        .block_on(rt.spawn({
+            let order = order.clone();
+            async move {
+                let idle = queue("background", Priority::Idle);
+                let order2 = order.clone();
+                let background = idle.spawn(async move { order2.lock().unwrap().push(0) });
+                // A chain of normal tasks, each spawning the next: the core always has normal
+                // work until the chain ends, so the idle task must wait for all of it.
+                fn link(order: Arc<Mutex<Vec<u32>>>, left: u32) -> baton::JoinHandle<()> {
+                    baton::spawn(async move {
+                        order.lock().unwrap().push(left);
+                        if left > 1 {
+                            drop(link(order, left - 1));
+                        }
+                    })
+                }
+                drop(link(order, 100));
+                vec![background]
+            }
+        }))
+        .unwrap();
+    for h in done {
+        rt.block_on(h).unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.len(), 101);
+    assert_eq!(order.last(), Some(&0), "{order:?}");
+}
