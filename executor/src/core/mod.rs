@@ -79,6 +79,7 @@ pub(crate) struct Core {
 
 /// How long a stealer watches a core's worker stay in one poll before it takes the task in the
 /// core's next-task slot.
+#[cfg_attr(loom, allow(dead_code))]
 const SLOT_PATIENCE: Duration = Duration::from_micros(3);
 
 /// A core's queues for one priority class other than `Normal`, whose tasks are rarer and so
