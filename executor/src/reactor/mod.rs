@@ -1,10 +1,11 @@
-//! The reactor: I/O readiness through [`polling`] and timers, driven by whichever thread is idle.
+//! The reactor: I/O readiness (epoll, or `polling` elsewhere) and timers, driven by whichever thread is idle.
 //!
 //! There is one reactor per process, like async-io's. No thread is dedicated to it: an idle
 //! worker (or a thread in [`block_on`]) *sits in* the reactor, waiting in the poller until a
 //! source is ready, a timer is due or someone calls [`Reactor::notify`]; busy workers poll it
 //! without waiting every few dozen task polls, so I/O and timers progress under load.
 //!
+//! - [`poller`]: the OS poller, one backend per platform family.
 //! - [`source`]: a registered file descriptor, its readiness word and its wakers.
 //! - [`timers`]: pending timers, ordered by deadline.
 //! - [`seat`]: who sits in the reactor, and how a runtime worker takes the seat from a
@@ -27,6 +28,9 @@
 //!    no timer pending and no caller timeout the wait has no timeout: an idle runtime has no
 //!    periodic wake-ups. While the timers lock is held it records the deadline it will sleep
 //!    until, so that arming an earlier timer knows to call `notify` (step 6).
+//!    A worker about to block first polls without waiting for up to [`SPIN_TIME`] (step 3a):
+//!    under load the next event is usually microseconds away, and a sleep and wake-up in the
+//!    poller cost more than that. A pending notification ends the spin.
 //! 3. Before a wait that may block, the thread sets `WAITING` with one read-modify-write on the
 //!    wake word. If that RMW sees `NOTIFIED`, a notification came before the wait: the thread
 //!    consumes it (clears the flag) and the wait becomes a zero-timeout poll.
@@ -51,9 +55,10 @@
 //!    core, and not the thread that waits for the runtime's result.
 //! 8. A thread turned away by a taken seat registers a waker on the *standby* list, then
 //!    re-checks the seat after a `SeqCst` fence; a thread leaving the seat checks the list after
-//!    a fence too, so one of them sees the other and no vacancy is missed. Every thread leaving
-//!    the seat wakes the oldest standby *worker*, which retries `try_react` and so takes the
-//!    seat if nobody else did ([`Reactor::wait_for_seat`]). A `block_on` thread on standby is
+//!    a fence too, so one of them sees the other and no vacancy is missed. A `block_on` thread
+//!    leaving the seat (or a worker whose poller failed) wakes the oldest standby *worker*,
+//!    which retries `try_react` and so takes the seat if nobody else did
+//!    ([`Reactor::wait_for_seat`]); a worker leaving the seat stays on duty instead (step 10). A `block_on` thread on standby is
 //!    woken when a `block_on` call returns (it will not come back to the seat) and no worker
 //!    waits, and of course by its future's waker. Waking `block_on` threads on every turn
 //!    would make the thread waiting for the runtime's result take the seat from the workers at
@@ -66,12 +71,26 @@
 //!    section, or a runtime that shuts down while its worker sits, hands the seat to a waiting
 //!    thread of any runtime in the process.
 //!
+//! 10. Zero-timeout polls need no seat: a busy worker polls into its own buffer while another
+//!     thread may block in the poller (epoll allows it; elsewhere `polling` turns such a poll
+//!     into a no-op). A notification edge collected by such a poll was meant for the blocked
+//!     thread, so it is re-sent while `WAITING` is set. So a worker that leaves the seat to run
+//!     tasks stays *on duty* instead of waking a standby thread for the seat (a futex wake and
+//!     a sleep in the poller on every turn): it polls every few dozen task polls, and comes
+//!     back to the seat when it parks. A worker thread that ever left on duty wakes a standby
+//!     thread when it exits.
+//!
 //! # Caveats
 //!
-//! Sources are registered edge-triggered, which `polling` supports on epoll (Linux, Android)
-//! and kqueue (macOS, the BSDs). Other platforms are not supported: [`Reactor::get`] panics there.
+//! Sources are registered edge-triggered: with epoll directly on Linux and Android, through
+//! `polling` on kqueue (macOS, the BSDs); see [`poller`]. Other platforms are not supported:
+//! [`Reactor::get`] panics there.
+//!
+//! A worker on duty (step 10) that blocks in a section no spare can replace, or in an
+//! unannotated poll, delays the I/O and timers of idle cores until it returns or is replaced.
 
 mod block_on;
+mod poller;
 mod seat;
 mod source;
 mod standby;
@@ -80,17 +99,18 @@ mod timers;
 pub(crate) use block_on::block_on;
 pub(crate) use source::{Direction, Source};
 
+use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 
 use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
 
+use poller::{Events, Poller, Report};
 use seat::{Seat, Sitter};
 use standby::Standby;
 use timers::Timers;
@@ -103,6 +123,21 @@ const NOTIFIED: usize = 1 << 1;
 /// How many events one wait collects at most; more stay queued in the kernel for the next one.
 const EVENTS_CAPACITY: usize = 1024;
 
+/// How long a worker about to block in the poller polls it first (step 3a).
+const SPIN_TIME: Duration = Duration::from_micros(50);
+/// Spin-loop hints between two polls while spinning.
+const SPINS_PER_POLL: u32 = 64;
+
+std::thread_local! {
+    /// Set once this worker thread has left the seat on duty (step 10); its exit then wakes a
+    /// standby thread, since it will not come back to the seat.
+    static ON_DUTY: OnDuty = const { OnDuty(Cell::new(false)) };
+
+    /// This thread's buffer for the reports of its waits: several threads may wait at once
+    /// (one seated, others polling without the seat, step 10), each into its own buffer.
+    static EVENTS: RefCell<Events> = RefCell::new(Events::with_capacity(EVENTS_CAPACITY));
+}
+
 /// The process-wide reactor: a poller, its registered sources, and the pending timers.
 pub(crate) struct Reactor {
     /// The OS poller (epoll or kqueue).
@@ -111,8 +146,6 @@ pub(crate) struct Reactor {
     seat: Seat,
     /// `WAITING | NOTIFIED` (protocol steps 3 to 5).
     wake: AtomicUsize,
-    /// The seated thread's event buffer; only the seated thread locks it, so it never contends.
-    events: Mutex<Events>,
     /// Registered sources by poller key.
     sources: Mutex<Slab<Arc<Source>>>,
     /// Pending timers.
@@ -132,6 +165,17 @@ impl std::fmt::Debug for Reactor {
     }
 }
 
+/// A worker thread's duty flag; see [`ON_DUTY`].
+struct OnDuty(Cell<bool>);
+
+impl Drop for OnDuty {
+    fn drop(&mut self) {
+        if self.0.get() {
+            Reactor::get().after_leaving(true);
+        }
+    }
+}
+
 impl Reactor {
     /// The process-wide reactor, created on first use.
     ///
@@ -146,17 +190,10 @@ impl Reactor {
         REACTOR.get_or_init(|| {
             let poller = Poller::new()
                 .unwrap_or_else(|err| panic!("baton: cannot create the I/O poller: {err}"));
-            assert!(
-                poller.supports_edge(),
-                "baton: the OS poller has no edge-triggered mode on this platform"
-            );
             Reactor {
                 poller,
                 seat: Seat::new(),
                 wake: AtomicUsize::new(0),
-                events: Mutex::new(Events::with_capacity(
-                    EVENTS_CAPACITY.try_into().expect("non-zero capacity"),
-                )),
                 sources: Mutex::new(Slab::new()),
                 timers: Mutex::new(Timers::new()),
                 standby: Standby::default(),
@@ -173,9 +210,12 @@ impl Reactor {
     /// `block_on` thread (protocol step 7). `Some(Duration::ZERO)` is a non-blocking poll.
     pub(crate) fn try_react(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
         let waits = timeout != Some(Duration::ZERO);
+        if !waits {
+            return Some(self.poll_unseated());
+        }
         let seated = match self.seat.try_take(Sitter::Worker) {
             true => true,
-            false if waits && self.seat.try_mark_takeover() => {
+            false if self.seat.try_mark_takeover() => {
                 self.notify();
                 self.seat.wait_handoff();
                 true
@@ -211,9 +251,13 @@ impl Reactor {
     /// One turn in the seat: steps 2 to 5 of the protocol. Leaves the seat before returning.
     fn react_seated(&self, sitter: Sitter, timeout: Option<Duration>) -> io::Result<()> {
         let mut wakers = Vec::new();
-        let result = self.react_turn(timeout, &mut wakers);
+        let result = self.react_turn(sitter, timeout, &mut wakers);
         self.seat.leave(sitter);
-        self.after_leaving(false);
+        // Step 8: a worker leaves on duty instead of kicking a standby thread (step 10).
+        match sitter {
+            Sitter::Worker if result.is_ok() => ON_DUTY.with(|duty| duty.0.set(true)),
+            _ => self.after_leaving(false),
+        }
         for waker in wakers {
             waker.wake();
         }
@@ -221,7 +265,12 @@ impl Reactor {
     }
 
     /// Steps 2 to 5, collecting the wakers to wake once the seat is left.
-    fn react_turn(&self, timeout: Option<Duration>, wakers: &mut Vec<Waker>) -> io::Result<()> {
+    fn react_turn(
+        &self,
+        sitter: Sitter,
+        timeout: Option<Duration>,
+        wakers: &mut Vec<Waker>,
+    ) -> io::Result<()> {
         // Step 2: due timers, and how long to wait.
         let now = Instant::now();
         let mut wait = {
@@ -240,6 +289,11 @@ impl Reactor {
             }
             wait
         };
+        // Step 3a: a worker about to block polls for a short while first: an event due any
+        // moment then costs no sleep and wake-up.
+        if sitter == Sitter::Worker && wait != Some(Duration::ZERO) && self.spin(wait, now) {
+            wait = Some(Duration::ZERO);
+        }
         // Step 3: announce the wait; a pending notification turns it into a poll.
         let blocking = wait != Some(Duration::ZERO);
         if blocking {
@@ -252,49 +306,93 @@ impl Reactor {
                 wait = Some(Duration::ZERO);
             }
         }
-        let mut events = lock(&self.events);
-        events.clear();
-        let result = if wait == Some(Duration::ZERO) && !self.poller_has_events()? {
-            // Nothing is ready: skip the poller's wait, which re-arms its timer and notifier
-            // (four syscalls) even for a zero timeout.
-            Ok(0)
-        } else {
-            self.poller.wait(&mut events, wait)
-        };
-        // Step 5: leave the wait, then collect the wakers of what is ready. A notification is
-        // not consumed here: one that arrived after the wait returned is meant for the next
-        // waiter (for instance a worker being handed the seat), which consumes it in step 3
-        // with at most one spurious zero-timeout poll.
-        if blocking {
-            // AcqRel: pairs with `notify`'s RMW (step 4); acquiring the notifier's writes.
-            self.wake.fetch_and(!WAITING, Ordering::AcqRel);
-        }
-        if !events.is_empty() {
-            let sources = lock(&self.sources);
-            for event in events.iter() {
-                if let Some(source) = sources.get(event.key) {
-                    source.set_ready(event.readable, event.writable, wakers);
-                }
+        let result = EVENTS.with_borrow_mut(|events| {
+            let result = self.poller.wait(events, wait);
+            // Step 5: leave the wait, then collect the wakers of what is ready. A notification is
+            // not consumed here: one that arrived after the wait returned is meant for the next
+            // waiter (for instance a worker being handed the seat), which consumes it in step 3
+            // with at most one spurious zero-timeout poll.
+            if blocking {
+                // AcqRel: pairs with `notify`'s RMW (step 4); acquiring the notifier's writes.
+                self.wake.fetch_and(!WAITING, Ordering::AcqRel);
             }
-        }
-        drop(events);
+            self.dispatch(events, wakers, true);
+            result
+        });
         let mut timers = lock(&self.timers);
         timers.set_awake();
         timers.take_due(Instant::now(), wakers);
         drop(timers);
-        result.map(drop)
+        result
     }
 
-    /// Whether the poller has events to deliver, without waiting and with one syscall.
-    fn poller_has_events(&self) -> io::Result<bool> {
-        let mut fds = [rustix::event::PollFd::new(
-            &self.poller,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())) {
-            Ok(n) => Ok(n > 0),
-            Err(rustix::io::Errno::INTR) => Ok(true),
-            Err(err) => Err(err.into()),
+    /// Step 3a: polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends sooner);
+    /// true as soon as the poller has events. A pending notification ends the spin with false,
+    /// for step 3 to consume.
+    fn spin(&self, wait: Option<Duration>, now: Instant) -> bool {
+        let spin = wait.map_or(SPIN_TIME, |w| w.min(SPIN_TIME));
+        let deadline = now + spin;
+        loop {
+            // Relaxed: only a hint; step 3's RMW consumes the notification and polls.
+            if self.wake.load(Ordering::Relaxed) & NOTIFIED != 0 {
+                return false;
+            }
+            // An error shows up again in the wait that follows.
+            if self.poller.has_events().unwrap_or(true) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            for _ in 0..SPINS_PER_POLL {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// A zero-timeout poll without the seat (step 10): wakes the wakers of ready sources and
+    /// due timers.
+    fn poll_unseated(&self) -> io::Result<()> {
+        let mut wakers = Vec::new();
+        let result = EVENTS.with_borrow_mut(|events| {
+            let result = self.poller.wait(events, Some(Duration::ZERO));
+            self.dispatch(events, &mut wakers, false);
+            result
+        });
+        lock(&self.timers).take_due(Instant::now(), &mut wakers);
+        for waker in wakers {
+            waker.wake();
+        }
+        result
+    }
+
+    /// Records the readiness reported in `events` and collects the wakers of ready sources. A
+    /// notification collected by a thread that is not `seated` was meant for the seated one:
+    /// it is passed on if that thread still waits (step 10).
+    fn dispatch(&self, events: &Events, wakers: &mut Vec<Waker>, seated: bool) {
+        if events.is_empty() {
+            return;
+        }
+        let sources = lock(&self.sources);
+        for report in events.iter() {
+            match report {
+                Report::Source {
+                    key,
+                    readable,
+                    writable,
+                } => {
+                    if let Some(source) = sources.get(key) {
+                        source.set_ready(readable, writable, wakers);
+                    }
+                }
+                // Acquire: pairs with the seated thread's RMW setting `WAITING` (step 3); if it
+                // has already cleared it, the `NOTIFIED` flag reaches the next waiter instead.
+                Report::Notified if !seated && self.wake.load(Ordering::Acquire) & WAITING != 0 => {
+                    // A failed notify leaves the waiter to its timeout (see `notify`).
+                    let _ = self.poller.notify();
+                }
+                Report::Notified => {}
+            }
         }
     }
 
@@ -309,14 +407,7 @@ impl Reactor {
             entry.insert(source.clone());
             source
         };
-        // SAFETY: `polling` requires the fd to be deleted from the poller before it is closed.
-        // Every `Source` is owned by an `Async`, whose `Drop` calls `deregister` (which deletes
-        // it) before dropping the I/O object that owns the fd; `register`'s contract says so.
-        let added = unsafe {
-            self.poller
-                .add_with_mode(fd.as_raw_fd(), Event::all(source.key()), PollMode::Edge)
-        };
-        if let Err(err) = added {
+        if let Err(err) = self.poller.add(fd, source.key()) {
             lock(&self.sources).remove(source.key());
             return Err(err);
         }
@@ -326,7 +417,7 @@ impl Reactor {
     /// Deletes `fd` from the poller and forgets its source; wakes nobody.
     pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
         lock(&self.sources).try_remove(source.key());
-        self.poller.delete(fd.as_fd())
+        self.poller.delete(fd)
     }
 
     /// Arms a timer for `deadline` and returns its id; `waker` is woken once it is due.
