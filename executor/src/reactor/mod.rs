@@ -30,7 +30,9 @@
 //!    until, so that arming an earlier timer knows to call `notify` (step 6).
 //!    A worker about to block first polls without waiting for up to [`SPIN_TIME`] (step 3a):
 //!    under load the next event is usually microseconds away, and a sleep and wake-up in the
-//!    poller cost more than that. A pending notification ends the spin.
+//!    poller cost more than that. A pending notification ends the spin. It spins only while
+//!    that pays: a blocking wait that outlasts [`SPIN_PAYS_WITHIN`] turns spinning off until a
+//!    wait is that short again, so a quiet or slow-paced runtime does not burn CPU.
 //! 3. Before a wait that may block, the thread sets `WAITING` with one read-modify-write on the
 //!    wake word. If that RMW sees `NOTIFIED`, a notification came before the wait: the thread
 //!    consumes it (clears the flag) and the wait becomes a zero-timeout poll.
@@ -99,7 +101,7 @@ mod timers;
 pub(crate) use block_on::block_on;
 pub(crate) use source::{Direction, Source};
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::OnceLock;
@@ -108,7 +110,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 use poller::{Events, Poller, Report};
 use seat::{Seat, Sitter};
@@ -125,6 +127,9 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// How long a worker about to block in the poller polls it first (step 3a).
 const SPIN_TIME: Duration = Duration::from_micros(50);
+/// A blocking wait that ended with events within this time says spinning would have paid
+/// (step 3a); one that lasted longer turns spinning off until a wait is that short again.
+const SPIN_PAYS_WITHIN: Duration = Duration::from_micros(200);
 /// Spin-loop hints between two polls while spinning.
 const SPINS_PER_POLL: u32 = 64;
 
@@ -135,7 +140,7 @@ std::thread_local! {
 
     /// This thread's buffer for the reports of its waits: several threads may wait at once
     /// (one seated, others polling without the seat, step 10), each into its own buffer.
-    static EVENTS: RefCell<Events> = RefCell::new(Events::with_capacity(EVENTS_CAPACITY));
+    static EVENTS: Cell<Option<Events>> = const { Cell::new(None) };
 }
 
 /// The process-wide reactor: a poller, its registered sources, and the pending timers.
@@ -152,6 +157,8 @@ pub(crate) struct Reactor {
     timers: Mutex<Timers>,
     /// Threads turned away by a taken seat (protocol steps 8 and 9).
     standby: Standby,
+    /// Whether the seated thread's spin before a blocking wait found events lately (step 3a).
+    spin_pays: AtomicBool,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -163,6 +170,13 @@ impl std::fmt::Debug for Reactor {
             .field("timers", &lock(&self.timers).len())
             .finish_non_exhaustive()
     }
+}
+
+/// This thread's event buffer, taken out of [`EVENTS`] (put it back when done).
+fn take_events() -> Events {
+    EVENTS
+        .with(Cell::take)
+        .unwrap_or_else(|| Events::with_capacity(EVENTS_CAPACITY))
 }
 
 /// A worker thread's duty flag; see [`ON_DUTY`].
@@ -197,6 +211,7 @@ impl Reactor {
                 sources: Mutex::new(Slab::new()),
                 timers: Mutex::new(Timers::new()),
                 standby: Standby::default(),
+                spin_pays: AtomicBool::new(true),
             }
         })
     }
@@ -289,9 +304,15 @@ impl Reactor {
             }
             wait
         };
-        // Step 3a: a worker about to block polls for a short while first: an event due any
-        // moment then costs no sleep and wake-up.
-        if sitter == Sitter::Worker && wait != Some(Duration::ZERO) && self.spin(wait, now) {
+        let mut events = take_events();
+        // Step 3a: a worker about to block polls for a short while first, if that paid off
+        // lately: an event due any moment then costs no sleep and wake-up.
+        // Relaxed: only the seated thread uses `spin_pays`, and the seat orders the turns.
+        let spun = sitter == Sitter::Worker
+            && wait != Some(Duration::ZERO)
+            && self.spin_pays.load(Ordering::Relaxed)
+            && self.spin(&mut events, wait, now);
+        if spun {
             wait = Some(Duration::ZERO);
         }
         // Step 3: announce the wait; a pending notification turns it into a poll.
@@ -306,8 +327,17 @@ impl Reactor {
                 wait = Some(Duration::ZERO);
             }
         }
-        let result = EVENTS.with_borrow_mut(|events| {
-            let result = self.poller.wait(events, wait);
+        let result = {
+            let started = Instant::now();
+            let result = match spun {
+                true => Ok(()),
+                false => self.poller.wait(&mut events, wait),
+            };
+            if blocking {
+                // Step 3a: spinning pays while events follow each other closely.
+                let soon = !events.is_empty() && started.elapsed() <= SPIN_PAYS_WITHIN;
+                self.spin_pays.store(soon, Ordering::Relaxed);
+            }
             // Step 5: leave the wait, then collect the wakers of what is ready. A notification is
             // not consumed here: one that arrived after the wait returned is meant for the next
             // waiter (for instance a worker being handed the seat), which consumes it in step 3
@@ -316,9 +346,10 @@ impl Reactor {
                 // AcqRel: pairs with `notify`'s RMW (step 4); acquiring the notifier's writes.
                 self.wake.fetch_and(!WAITING, Ordering::AcqRel);
             }
-            self.dispatch(events, wakers, true);
+            self.dispatch(&events, wakers, true);
             result
-        });
+        };
+        EVENTS.with(|cell| cell.set(Some(events)));
         let mut timers = lock(&self.timers);
         timers.set_awake();
         timers.take_due(Instant::now(), wakers);
@@ -327,9 +358,9 @@ impl Reactor {
     }
 
     /// Step 3a: polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends sooner);
-    /// true as soon as the poller has events. A pending notification ends the spin with false,
+    /// true as soon as a poll collected events into `events`. A pending notification ends the spin with false,
     /// for step 3 to consume.
-    fn spin(&self, wait: Option<Duration>, now: Instant) -> bool {
+    fn spin(&self, events: &mut Events, wait: Option<Duration>, now: Instant) -> bool {
         let spin = wait.map_or(SPIN_TIME, |w| w.min(SPIN_TIME));
         let deadline = now + spin;
         loop {
@@ -337,8 +368,11 @@ impl Reactor {
             if self.wake.load(Ordering::Relaxed) & NOTIFIED != 0 {
                 return false;
             }
-            // An error shows up again in the wait that follows.
-            if self.poller.has_events().unwrap_or(true) {
+            // A zero-timeout epoll wait returns without locking anything when nothing is
+            // ready, unlike `poll(2)` on the epoll descriptor. An error shows up again in the
+            // wait that follows.
+            if self.poller.wait(events, Some(Duration::ZERO)).is_ok() && !events.is_empty() {
+                self.spin_pays.store(true, Ordering::Relaxed);
                 return true;
             }
             if Instant::now() >= deadline {
@@ -354,11 +388,10 @@ impl Reactor {
     /// due timers.
     fn poll_unseated(&self) -> io::Result<()> {
         let mut wakers = Vec::new();
-        let result = EVENTS.with_borrow_mut(|events| {
-            let result = self.poller.wait(events, Some(Duration::ZERO));
-            self.dispatch(events, &mut wakers, false);
-            result
-        });
+        let mut events = take_events();
+        let result = self.poller.wait(&mut events, Some(Duration::ZERO));
+        self.dispatch(&events, &mut wakers, false);
+        EVENTS.with(|cell| cell.set(Some(events)));
         lock(&self.timers).take_due(Instant::now(), &mut wakers);
         for waker in wakers {
             waker.wake();

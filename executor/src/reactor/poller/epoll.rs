@@ -157,18 +157,6 @@ impl Poller {
         }
     }
 
-    /// Whether a wait would return at once, without waiting and without taking the reports:
-    /// one `poll(2)` on the poller's descriptor.
-    pub(in crate::reactor) fn has_events(&self) -> io::Result<bool> {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let mut fds = [PollFd::new(&self.epoll, PollFlags::IN)];
-        match poll(&mut fds, Some(&Timespec::default())) {
-            Ok(n) => Ok(n > 0),
-            Err(rustix::io::Errno::INTR) => Ok(true),
-            Err(err) => Err(err.into()),
-        }
-    }
-
     /// Makes a wait in progress (or the next one) return: one `write` to the eventfd.
     pub(in crate::reactor) fn notify(&self) -> io::Result<()> {
         let one = 1u64.to_ne_bytes();

@@ -108,19 +108,6 @@ impl Poller {
         self.poller.wait(&mut events.list, timeout).map(drop)
     }
 
-    /// Whether a wait would return at once, without waiting and without taking the reports:
-    /// one `poll(2)` on the poller's descriptor.
-    pub(in crate::reactor) fn has_events(&self) -> io::Result<bool> {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        use std::os::fd::AsFd as _;
-        let mut fds = [PollFd::new(&self.poller.as_fd(), PollFlags::IN)];
-        match poll(&mut fds, Some(&Timespec::default())) {
-            Ok(n) => Ok(n > 0),
-            Err(rustix::io::Errno::INTR) => Ok(true),
-            Err(err) => Err(err.into()),
-        }
-    }
-
     /// Makes a wait in progress (or the next one) return.
     pub(in crate::reactor) fn notify(&self) -> io::Result<()> {
         self.poller.notify()
