@@ -577,6 +577,42 @@ mod tests {
     }
 
     #[test]
+    fn a_notification_collected_by_a_zero_timeout_poll_still_ends_the_wait() {
+        exclusive(|| {
+            let reactor = Reactor::get();
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // Busy threads poll without the seat all along, so they may collect the
+            // notifier's edge (step 10).
+            let pollers: Vec<_> = (0..2)
+                .map(|_| {
+                    let done = done.clone();
+                    std::thread::spawn(move || {
+                        while !done.load(Ordering::SeqCst) {
+                            reactor.try_react(Some(Duration::ZERO)).unwrap().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let waiter = std::thread::spawn(move || loop {
+                if let Some(out) = reactor.try_react(None) {
+                    return out;
+                }
+            });
+            // One notification, sent once the waiter waits in the poller: the test hangs if
+            // a busy poll swallows it.
+            while reactor.wake.load(Ordering::SeqCst) & WAITING == 0 {
+                std::thread::yield_now();
+            }
+            reactor.notify();
+            waiter.join().unwrap().unwrap();
+            done.store(true, Ordering::SeqCst);
+            for poller in pollers {
+                poller.join().unwrap();
+            }
+        });
+    }
+
+    #[test]
     fn due_timer_is_woken_by_a_turn() {
         exclusive(|| {
             let reactor = Reactor::get();
