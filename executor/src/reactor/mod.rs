@@ -80,7 +80,10 @@
 //!     tasks stays *on duty* instead of waking a standby thread for the seat (a futex wake and
 //!     a sleep in the poller on every turn): it polls every few dozen task polls, and comes
 //!     back to the seat when it parks. A worker thread that ever left on duty wakes a standby
-//!     thread when it exits.
+//!     thread when it exits. Leaving the seat or polling without it renews a *duty lease*
+//!     ([`DUTY_LEASE`]); while it runs, a `block_on` thread does not take the seat (it would
+//!     catch the workers' events and wake their tasks from outside the runtime) but parks
+//!     until its future is woken or the lease ends, then tries again.
 //!
 //! # Caveats
 //!
@@ -110,7 +113,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 use poller::{Events, Poller, Report};
 use seat::{Seat, Sitter};
@@ -126,7 +129,10 @@ const NOTIFIED: usize = 1 << 1;
 const EVENTS_CAPACITY: usize = 1024;
 
 /// How long a worker about to block in the poller polls it first (step 3a).
-const SPIN_TIME: Duration = Duration::from_micros(50);
+const SPIN_TIME: Duration = Duration::from_micros(20);
+/// How long a worker counts as on duty after it left the seat or polled without it (step 10):
+/// many times the interval at which a busy worker polls.
+const DUTY_LEASE: Duration = Duration::from_millis(1);
 /// A blocking wait that ended with events within this time says spinning would have paid
 /// (step 3a); one that lasted longer turns spinning off until a wait is that short again.
 const SPIN_PAYS_WITHIN: Duration = Duration::from_micros(200);
@@ -157,6 +163,10 @@ pub(crate) struct Reactor {
     timers: Mutex<Timers>,
     /// Threads turned away by a taken seat (protocol steps 8 and 9).
     standby: Standby,
+    /// Reference point of `duty_until`.
+    epoch: Instant,
+    /// Nanoseconds after `epoch` until which a worker is on duty (step 10).
+    duty_until: AtomicU64,
     /// Whether the seated thread's spin before a blocking wait found events lately (step 3a).
     spin_pays: AtomicBool,
 }
@@ -211,6 +221,8 @@ impl Reactor {
                 sources: Mutex::new(Slab::new()),
                 timers: Mutex::new(Timers::new()),
                 standby: Standby::default(),
+                epoch: Instant::now(),
+                duty_until: AtomicU64::new(0),
                 spin_pays: AtomicBool::new(true),
             }
         })
@@ -241,11 +253,34 @@ impl Reactor {
     }
 
     /// Like [`try_react`](Reactor::try_react) for a `block_on` thread: it takes the seat
-    /// softly, and never takes it over.
-    fn try_react_soft(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
-        self.seat
+    /// softly, never takes it over, and leaves it to the workers while one is on duty
+    /// (step 10): then it returns `Err` with the end of the duty lease, until which the
+    /// caller parks.
+    fn try_react_soft(&self, timeout: Option<Duration>) -> Result<Option<io::Result<()>>, Instant> {
+        if let Some(until) = self.duty_deadline() {
+            return Err(until);
+        }
+        Ok(self
+            .seat
             .try_take(Sitter::BlockOn)
-            .then(|| self.react_seated(Sitter::BlockOn, timeout))
+            .then(|| self.react_seated(Sitter::BlockOn, timeout)))
+    }
+
+    /// When the current duty lease ends, if a worker is on duty (step 10).
+    fn duty_deadline(&self) -> Option<Instant> {
+        // Relaxed: the lease is a hint about who drives the reactor, ordered with nothing; a
+        // stale value only shortens or lengthens one park of a `block_on` thread.
+        let nanos = self.duty_until.load(Ordering::Relaxed);
+        let until = self.epoch + Duration::from_nanos(nanos);
+        (until > Instant::now()).then_some(until)
+    }
+
+    /// Extends the duty lease: the calling worker polls the reactor without the seat.
+    fn renew_duty(&self) {
+        let until = self.epoch.elapsed() + DUTY_LEASE;
+        let nanos = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX);
+        // Relaxed: see `duty_deadline`.
+        self.duty_until.fetch_max(nanos, Ordering::Relaxed);
     }
 
     /// Makes a thread blocked in [`try_react`](Reactor::try_react) return soon.
@@ -270,7 +305,10 @@ impl Reactor {
         self.seat.leave(sitter);
         // Step 8: a worker leaves on duty instead of kicking a standby thread (step 10).
         match sitter {
-            Sitter::Worker if result.is_ok() => ON_DUTY.with(|duty| duty.0.set(true)),
+            Sitter::Worker if result.is_ok() => {
+                ON_DUTY.with(|duty| duty.0.set(true));
+                self.renew_duty();
+            }
             _ => self.after_leaving(false),
         }
         for waker in wakers {
@@ -387,6 +425,7 @@ impl Reactor {
     /// A zero-timeout poll without the seat (step 10): wakes the wakers of ready sources and
     /// due timers.
     fn poll_unseated(&self) -> io::Result<()> {
+        self.renew_duty();
         let mut wakers = Vec::new();
         let mut events = take_events();
         let result = self.poller.wait(&mut events, Some(Duration::ZERO));
@@ -593,18 +632,26 @@ mod tests {
                     })
                 })
                 .collect();
-            let waiter = std::thread::spawn(move || loop {
-                if let Some(out) = reactor.try_react(None) {
-                    return out;
-                }
-            });
+            let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let waiter = {
+                let sent = sent.clone();
+                std::thread::spawn(move || loop {
+                    if let Some(out) = reactor.try_react(None) {
+                        out.unwrap();
+                    }
+                    if sent.load(Ordering::SeqCst) {
+                        return;
+                    }
+                })
+            };
             // One notification, sent once the waiter waits in the poller: the test hangs if
             // a busy poll swallows it.
             while reactor.wake.load(Ordering::SeqCst) & WAITING == 0 {
                 std::thread::yield_now();
             }
+            sent.store(true, Ordering::SeqCst);
             reactor.notify();
-            waiter.join().unwrap().unwrap();
+            waiter.join().unwrap();
             done.store(true, Ordering::SeqCst);
             for poller in pollers {
                 poller.join().unwrap();
