@@ -2,19 +2,19 @@
 //! once as macros: `impl_fd!` (descriptor access) and `impl_stream!` (the `futures-io`
 //! traits of a connected stream, on the type and on a shared reference to it).
 
-/// `AsFd` and `AsRawFd` for a type whose `inner` field (an `Async`, or an `Arc` of one) owns
+/// `AsFd` and `AsRawFd` for a type whose `inner` field (an `Arc<Async<_>>`) owns
 /// the descriptor.
 macro_rules! impl_fd {
     ($ty:ty) => {
         impl std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                std::os::fd::AsFd::as_fd(&self.inner)
+                std::os::fd::AsFd::as_fd(&*self.inner)
             }
         }
 
         impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                std::os::fd::AsRawFd::as_raw_fd(&self.inner)
+                std::os::fd::AsRawFd::as_raw_fd(&*self.inner)
             }
         }
     };
