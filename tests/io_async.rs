@@ -74,9 +74,11 @@ fn manual_readiness_loop_makes_progress() {
             b.readable().await.unwrap();
             loop {
                 match std::io::Read::read(&mut b.get_ref(), &mut buf) {
-                    // End of stream: the writer is done (and closed its end before this loop
-                    // saw `WouldBlock`).
-                    Ok(0) => break,
+                    // End of stream: the writer is done and gone, after all it wrote.
+                    Ok(0) => {
+                        assert_eq!(total, 100_000, "end of stream before all the data");
+                        break;
+                    }
                     Ok(n) => total += n,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => panic!("{e}"),

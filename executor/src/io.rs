@@ -389,7 +389,7 @@ fn fd_is_ready(fd: BorrowedFd<'_>, dir: Direction) -> io::Result<bool> {
         Direction::Write => PollFlags::OUT,
     };
     let mut fds = [PollFd::new(&fd, flags)];
-    match poll(&mut fds, Some(&rustix::time::Timespec::default())) {
+    match poll(&mut fds, Some(&rustix::event::Timespec::default())) {
         Ok(n) => Ok(n > 0),
         Err(rustix::io::Errno::INTR) => Ok(true),
         Err(err) => Err(err.into()),

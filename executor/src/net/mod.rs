@@ -27,6 +27,7 @@
 //! # }).unwrap();
 //! ```
 
+mod forward;
 mod tcp;
 mod udp;
 mod unix;

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
 
 use super::seat::Sitter;
 use super::Reactor;
@@ -44,6 +45,21 @@ impl Parker {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         state.kicked = false;
+    }
+
+    /// Waits until `woken`, or until `deadline`; consumes nothing.
+    fn park_until(&self, deadline: Instant) {
+        let mut state = lock(&self.state);
+        while !state.woken {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            state = self
+                .cvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
     }
 
     /// Tells a standby thread that the seat was vacated.
@@ -127,9 +143,11 @@ fn wait_for_wake(reactor: &Reactor, parker: &ParkerRef, kick: &Waker) {
         let reacted = reactor.try_react_soft(None);
         lock(&parker.state).in_reactor = false;
         match reacted {
-            Some(Ok(())) => continue,
-            Some(Err(err)) => panic!("baton: the I/O poller failed: {err}"),
-            None => {
+            Ok(Some(Ok(()))) => continue,
+            Ok(Some(Err(err))) => panic!("baton: the I/O poller failed: {err}"),
+            // Step 10: a worker drives the reactor; look again when its lease ends.
+            Err(until) => parker.park_until(until),
+            Ok(None) => {
                 if reactor.standby_for(Sitter::BlockOn, kick) {
                     parker.park();
                     reactor.standby.remove(kick);
@@ -142,7 +160,7 @@ fn wait_for_wake(reactor: &Reactor, parker: &ParkerRef, kick: &Waker) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     #[test]
     fn ready_future_returns_its_output() {

@@ -1,10 +1,11 @@
-//! The reactor: I/O readiness through [`polling`] and timers, driven by whichever thread is idle.
+//! The reactor: I/O readiness (epoll, or `polling` elsewhere) and timers, driven by whichever thread is idle.
 //!
 //! There is one reactor per process, like async-io's. No thread is dedicated to it: an idle
 //! worker (or a thread in [`block_on`]) *sits in* the reactor, waiting in the poller until a
 //! source is ready, a timer is due or someone calls [`Reactor::notify`]; busy workers poll it
 //! without waiting every few dozen task polls, so I/O and timers progress under load.
 //!
+//! - [`poller`]: the OS poller, one backend per platform family.
 //! - [`source`]: a registered file descriptor, its readiness word and its wakers.
 //! - [`timers`]: pending timers, ordered by deadline.
 //! - [`seat`]: who sits in the reactor, and how a runtime worker takes the seat from a
@@ -27,6 +28,11 @@
 //!    no timer pending and no caller timeout the wait has no timeout: an idle runtime has no
 //!    periodic wake-ups. While the timers lock is held it records the deadline it will sleep
 //!    until, so that arming an earlier timer knows to call `notify` (step 6).
+//!    A worker about to block first polls without waiting for up to [`SPIN_TIME`] (step 3a):
+//!    under load the next event is usually microseconds away, and a sleep and wake-up in the
+//!    poller cost more than that. A pending notification ends the spin. It spins only while
+//!    that pays: a blocking wait that outlasts [`SPIN_PAYS_WITHIN`] turns spinning off until a
+//!    wait is that short again, so a quiet or slow-paced runtime does not burn CPU.
 //! 3. Before a wait that may block, the thread sets `WAITING` with one read-modify-write on the
 //!    wake word. If that RMW sees `NOTIFIED`, a notification came before the wait: the thread
 //!    consumes it (clears the flag) and the wait becomes a zero-timeout poll.
@@ -51,9 +57,10 @@
 //!    core, and not the thread that waits for the runtime's result.
 //! 8. A thread turned away by a taken seat registers a waker on the *standby* list, then
 //!    re-checks the seat after a `SeqCst` fence; a thread leaving the seat checks the list after
-//!    a fence too, so one of them sees the other and no vacancy is missed. Every thread leaving
-//!    the seat wakes the oldest standby *worker*, which retries `try_react` and so takes the
-//!    seat if nobody else did ([`Reactor::wait_for_seat`]). A `block_on` thread on standby is
+//!    a fence too, so one of them sees the other and no vacancy is missed. A `block_on` thread
+//!    leaving the seat (or a worker whose poller failed) wakes the oldest standby *worker*,
+//!    which retries `try_react` and so takes the seat if nobody else did
+//!    ([`Reactor::wait_for_seat`]); a worker leaving the seat stays on duty instead (step 10). A `block_on` thread on standby is
 //!    woken when a `block_on` call returns (it will not come back to the seat) and no worker
 //!    waits, and of course by its future's waker. Waking `block_on` threads on every turn
 //!    would make the thread waiting for the runtime's result take the seat from the workers at
@@ -66,12 +73,29 @@
 //!    section, or a runtime that shuts down while its worker sits, hands the seat to a waiting
 //!    thread of any runtime in the process.
 //!
+//! 10. Zero-timeout polls need no seat: a busy worker polls into its own buffer while another
+//!     thread may block in the poller (epoll allows it; elsewhere `polling` turns such a poll
+//!     into a no-op). A notification edge collected by such a poll was meant for the blocked
+//!     thread, so it is re-sent while `WAITING` is set. So a worker that leaves the seat to run
+//!     tasks stays *on duty* instead of waking a standby thread for the seat (a futex wake and
+//!     a sleep in the poller on every turn): it polls every few dozen task polls, and comes
+//!     back to the seat when it parks. A worker thread that ever left on duty wakes a standby
+//!     thread when it exits. Leaving the seat or polling without it renews a *duty lease*
+//!     ([`DUTY_LEASE`]); while it runs, a `block_on` thread does not take the seat (it would
+//!     catch the workers' events and wake their tasks from outside the runtime) but parks
+//!     until its future is woken or the lease ends, then tries again.
+//!
 //! # Caveats
 //!
-//! Sources are registered edge-triggered, which `polling` supports on epoll (Linux, Android)
-//! and kqueue (macOS, the BSDs). Other platforms are not supported: [`Reactor::get`] panics there.
+//! Sources are registered edge-triggered: with epoll directly on Linux and Android, through
+//! `polling` on kqueue (macOS, the BSDs); see [`poller`]. Other platforms are not supported:
+//! [`Reactor::get`] panics there.
+//!
+//! A worker on duty (step 10) that blocks in a section no spare can replace, or in an
+//! unannotated poll, delays the I/O and timers of idle cores until it returns or is replaced.
 
 mod block_on;
+mod poller;
 mod seat;
 mod source;
 mod standby;
@@ -80,17 +104,18 @@ mod timers;
 pub(crate) use block_on::block_on;
 pub(crate) use source::{Direction, Source};
 
+use std::cell::Cell;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 
-use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
+use poller::{Events, Poller, Report};
 use seat::{Seat, Sitter};
 use standby::Standby;
 use timers::Timers;
@@ -103,6 +128,27 @@ const NOTIFIED: usize = 1 << 1;
 /// How many events one wait collects at most; more stay queued in the kernel for the next one.
 const EVENTS_CAPACITY: usize = 1024;
 
+/// How long a worker about to block in the poller polls it first (step 3a).
+const SPIN_TIME: Duration = Duration::from_micros(20);
+/// How long a worker counts as on duty after it left the seat or polled without it (step 10):
+/// many times the interval at which a busy worker polls.
+const DUTY_LEASE: Duration = Duration::from_millis(1);
+/// A blocking wait that ended with events within this time says spinning would have paid
+/// (step 3a); one that lasted longer turns spinning off until a wait is that short again.
+const SPIN_PAYS_WITHIN: Duration = Duration::from_micros(200);
+/// Spin-loop hints between two polls while spinning.
+const SPINS_PER_POLL: u32 = 64;
+
+std::thread_local! {
+    /// Set once this worker thread has left the seat on duty (step 10); its exit then wakes a
+    /// standby thread, since it will not come back to the seat.
+    static ON_DUTY: OnDuty = const { OnDuty(Cell::new(false)) };
+
+    /// This thread's buffer for the reports of its waits: several threads may wait at once
+    /// (one seated, others polling without the seat, step 10), each into its own buffer.
+    static EVENTS: Cell<Option<Events>> = const { Cell::new(None) };
+}
+
 /// The process-wide reactor: a poller, its registered sources, and the pending timers.
 pub(crate) struct Reactor {
     /// The OS poller (epoll or kqueue).
@@ -111,14 +157,18 @@ pub(crate) struct Reactor {
     seat: Seat,
     /// `WAITING | NOTIFIED` (protocol steps 3 to 5).
     wake: AtomicUsize,
-    /// The seated thread's event buffer; only the seated thread locks it, so it never contends.
-    events: Mutex<Events>,
     /// Registered sources by poller key.
     sources: Mutex<Slab<Arc<Source>>>,
     /// Pending timers.
     timers: Mutex<Timers>,
     /// Threads turned away by a taken seat (protocol steps 8 and 9).
     standby: Standby,
+    /// Reference point of `duty_until`.
+    epoch: Instant,
+    /// Nanoseconds after `epoch` until which a worker is on duty (step 10).
+    duty_until: AtomicU64,
+    /// Whether the seated thread's spin before a blocking wait found events lately (step 3a).
+    spin_pays: AtomicBool,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -129,6 +179,24 @@ impl std::fmt::Debug for Reactor {
             .field("sources", &lock(&self.sources).len())
             .field("timers", &lock(&self.timers).len())
             .finish_non_exhaustive()
+    }
+}
+
+/// This thread's event buffer, taken out of [`EVENTS`] (put it back when done).
+fn take_events() -> Events {
+    EVENTS
+        .with(Cell::take)
+        .unwrap_or_else(|| Events::with_capacity(EVENTS_CAPACITY))
+}
+
+/// A worker thread's duty flag; see [`ON_DUTY`].
+struct OnDuty(Cell<bool>);
+
+impl Drop for OnDuty {
+    fn drop(&mut self) {
+        if self.0.get() {
+            Reactor::get().after_leaving(true);
+        }
     }
 }
 
@@ -146,20 +214,16 @@ impl Reactor {
         REACTOR.get_or_init(|| {
             let poller = Poller::new()
                 .unwrap_or_else(|err| panic!("baton: cannot create the I/O poller: {err}"));
-            assert!(
-                poller.supports_edge(),
-                "baton: the OS poller has no edge-triggered mode on this platform"
-            );
             Reactor {
                 poller,
                 seat: Seat::new(),
                 wake: AtomicUsize::new(0),
-                events: Mutex::new(Events::with_capacity(
-                    EVENTS_CAPACITY.try_into().expect("non-zero capacity"),
-                )),
                 sources: Mutex::new(Slab::new()),
                 timers: Mutex::new(Timers::new()),
                 standby: Standby::default(),
+                epoch: Instant::now(),
+                duty_until: AtomicU64::new(0),
+                spin_pays: AtomicBool::new(true),
             }
         })
     }
@@ -173,9 +237,12 @@ impl Reactor {
     /// `block_on` thread (protocol step 7). `Some(Duration::ZERO)` is a non-blocking poll.
     pub(crate) fn try_react(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
         let waits = timeout != Some(Duration::ZERO);
+        if !waits {
+            return Some(self.poll_unseated());
+        }
         let seated = match self.seat.try_take(Sitter::Worker) {
             true => true,
-            false if waits && self.seat.try_mark_takeover() => {
+            false if self.seat.try_mark_takeover() => {
                 self.notify();
                 self.seat.wait_handoff();
                 true
@@ -186,11 +253,34 @@ impl Reactor {
     }
 
     /// Like [`try_react`](Reactor::try_react) for a `block_on` thread: it takes the seat
-    /// softly, and never takes it over.
-    fn try_react_soft(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
-        self.seat
+    /// softly, never takes it over, and leaves it to the workers while one is on duty
+    /// (step 10): then it returns `Err` with the end of the duty lease, until which the
+    /// caller parks.
+    fn try_react_soft(&self, timeout: Option<Duration>) -> Result<Option<io::Result<()>>, Instant> {
+        if let Some(until) = self.duty_deadline() {
+            return Err(until);
+        }
+        Ok(self
+            .seat
             .try_take(Sitter::BlockOn)
-            .then(|| self.react_seated(Sitter::BlockOn, timeout))
+            .then(|| self.react_seated(Sitter::BlockOn, timeout)))
+    }
+
+    /// When the current duty lease ends, if a worker is on duty (step 10).
+    fn duty_deadline(&self) -> Option<Instant> {
+        // Relaxed: the lease is a hint about who drives the reactor, ordered with nothing; a
+        // stale value only shortens or lengthens one park of a `block_on` thread.
+        let nanos = self.duty_until.load(Ordering::Relaxed);
+        let until = self.epoch + Duration::from_nanos(nanos);
+        (until > Instant::now()).then_some(until)
+    }
+
+    /// Extends the duty lease: the calling worker polls the reactor without the seat.
+    fn renew_duty(&self) {
+        let until = self.epoch.elapsed() + DUTY_LEASE;
+        let nanos = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX);
+        // Relaxed: see `duty_deadline`.
+        self.duty_until.fetch_max(nanos, Ordering::Relaxed);
     }
 
     /// Makes a thread blocked in [`try_react`](Reactor::try_react) return soon.
@@ -211,9 +301,16 @@ impl Reactor {
     /// One turn in the seat: steps 2 to 5 of the protocol. Leaves the seat before returning.
     fn react_seated(&self, sitter: Sitter, timeout: Option<Duration>) -> io::Result<()> {
         let mut wakers = Vec::new();
-        let result = self.react_turn(timeout, &mut wakers);
+        let result = self.react_turn(sitter, timeout, &mut wakers);
         self.seat.leave(sitter);
-        self.after_leaving(false);
+        // Step 8: a worker leaves on duty instead of kicking a standby thread (step 10).
+        match sitter {
+            Sitter::Worker if result.is_ok() => {
+                ON_DUTY.with(|duty| duty.0.set(true));
+                self.renew_duty();
+            }
+            _ => self.after_leaving(false),
+        }
         for waker in wakers {
             waker.wake();
         }
@@ -221,7 +318,12 @@ impl Reactor {
     }
 
     /// Steps 2 to 5, collecting the wakers to wake once the seat is left.
-    fn react_turn(&self, timeout: Option<Duration>, wakers: &mut Vec<Waker>) -> io::Result<()> {
+    fn react_turn(
+        &self,
+        sitter: Sitter,
+        timeout: Option<Duration>,
+        wakers: &mut Vec<Waker>,
+    ) -> io::Result<()> {
         // Step 2: due timers, and how long to wait.
         let now = Instant::now();
         let mut wait = {
@@ -240,6 +342,17 @@ impl Reactor {
             }
             wait
         };
+        let mut events = take_events();
+        // Step 3a: a worker about to block polls for a short while first, if that paid off
+        // lately: an event due any moment then costs no sleep and wake-up.
+        // Relaxed: only the seated thread uses `spin_pays`, and the seat orders the turns.
+        let spun = sitter == Sitter::Worker
+            && wait != Some(Duration::ZERO)
+            && self.spin_pays.load(Ordering::Relaxed)
+            && self.spin(&mut events, wait, now);
+        if spun {
+            wait = Some(Duration::ZERO);
+        }
         // Step 3: announce the wait; a pending notification turns it into a poll.
         let blocking = wait != Some(Duration::ZERO);
         if blocking {
@@ -252,49 +365,106 @@ impl Reactor {
                 wait = Some(Duration::ZERO);
             }
         }
-        let mut events = lock(&self.events);
-        events.clear();
-        let result = if wait == Some(Duration::ZERO) && !self.poller_has_events()? {
-            // Nothing is ready: skip the poller's wait, which re-arms its timer and notifier
-            // (four syscalls) even for a zero timeout.
-            Ok(0)
-        } else {
-            self.poller.wait(&mut events, wait)
-        };
-        // Step 5: leave the wait, then collect the wakers of what is ready. A notification is
-        // not consumed here: one that arrived after the wait returned is meant for the next
-        // waiter (for instance a worker being handed the seat), which consumes it in step 3
-        // with at most one spurious zero-timeout poll.
-        if blocking {
-            // AcqRel: pairs with `notify`'s RMW (step 4); acquiring the notifier's writes.
-            self.wake.fetch_and(!WAITING, Ordering::AcqRel);
-        }
-        if !events.is_empty() {
-            let sources = lock(&self.sources);
-            for event in events.iter() {
-                if let Some(source) = sources.get(event.key) {
-                    source.set_ready(event.readable, event.writable, wakers);
-                }
+        let result = {
+            let started = Instant::now();
+            let result = match spun {
+                true => Ok(()),
+                false => self.poller.wait(&mut events, wait),
+            };
+            if blocking {
+                // Step 3a: spinning pays while events follow each other closely.
+                let soon = !events.is_empty() && started.elapsed() <= SPIN_PAYS_WITHIN;
+                self.spin_pays.store(soon, Ordering::Relaxed);
             }
-        }
-        drop(events);
+            // Step 5: leave the wait, then collect the wakers of what is ready. A notification is
+            // not consumed here: one that arrived after the wait returned is meant for the next
+            // waiter (for instance a worker being handed the seat), which consumes it in step 3
+            // with at most one spurious zero-timeout poll.
+            if blocking {
+                // AcqRel: pairs with `notify`'s RMW (step 4); acquiring the notifier's writes.
+                self.wake.fetch_and(!WAITING, Ordering::AcqRel);
+            }
+            self.dispatch(&events, wakers, true);
+            result
+        };
+        EVENTS.with(|cell| cell.set(Some(events)));
         let mut timers = lock(&self.timers);
         timers.set_awake();
         timers.take_due(Instant::now(), wakers);
         drop(timers);
-        result.map(drop)
+        result
     }
 
-    /// Whether the poller has events to deliver, without waiting and with one syscall.
-    fn poller_has_events(&self) -> io::Result<bool> {
-        let mut fds = [rustix::event::PollFd::new(
-            &self.poller,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())) {
-            Ok(n) => Ok(n > 0),
-            Err(rustix::io::Errno::INTR) => Ok(true),
-            Err(err) => Err(err.into()),
+    /// Step 3a: polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends sooner);
+    /// true as soon as a poll collected events into `events`. A pending notification ends the spin with false,
+    /// for step 3 to consume.
+    fn spin(&self, events: &mut Events, wait: Option<Duration>, now: Instant) -> bool {
+        let spin = wait.map_or(SPIN_TIME, |w| w.min(SPIN_TIME));
+        let deadline = now + spin;
+        loop {
+            // Relaxed: only a hint; step 3's RMW consumes the notification and polls.
+            if self.wake.load(Ordering::Relaxed) & NOTIFIED != 0 {
+                return false;
+            }
+            // A zero-timeout epoll wait returns without locking anything when nothing is
+            // ready, unlike `poll(2)` on the epoll descriptor. An error shows up again in the
+            // wait that follows.
+            if self.poller.wait(events, Some(Duration::ZERO)).is_ok() && !events.is_empty() {
+                self.spin_pays.store(true, Ordering::Relaxed);
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            for _ in 0..SPINS_PER_POLL {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// A zero-timeout poll without the seat (step 10): wakes the wakers of ready sources and
+    /// due timers.
+    fn poll_unseated(&self) -> io::Result<()> {
+        self.renew_duty();
+        let mut wakers = Vec::new();
+        let mut events = take_events();
+        let result = self.poller.wait(&mut events, Some(Duration::ZERO));
+        self.dispatch(&events, &mut wakers, false);
+        EVENTS.with(|cell| cell.set(Some(events)));
+        lock(&self.timers).take_due(Instant::now(), &mut wakers);
+        for waker in wakers {
+            waker.wake();
+        }
+        result
+    }
+
+    /// Records the readiness reported in `events` and collects the wakers of ready sources. A
+    /// notification collected by a thread that is not `seated` was meant for the seated one:
+    /// it is passed on if that thread still waits (step 10).
+    fn dispatch(&self, events: &Events, wakers: &mut Vec<Waker>, seated: bool) {
+        if events.is_empty() {
+            return;
+        }
+        let sources = lock(&self.sources);
+        for report in events.iter() {
+            match report {
+                Report::Source {
+                    key,
+                    readable,
+                    writable,
+                } => {
+                    if let Some(source) = sources.get(key) {
+                        source.set_ready(readable, writable, wakers);
+                    }
+                }
+                // Acquire: pairs with the seated thread's RMW setting `WAITING` (step 3); if it
+                // has already cleared it, the `NOTIFIED` flag reaches the next waiter instead.
+                Report::Notified if !seated && self.wake.load(Ordering::Acquire) & WAITING != 0 => {
+                    // A failed notify leaves the waiter to its timeout (see `notify`).
+                    let _ = self.poller.notify();
+                }
+                Report::Notified => {}
+            }
         }
     }
 
@@ -309,14 +479,7 @@ impl Reactor {
             entry.insert(source.clone());
             source
         };
-        // SAFETY: `polling` requires the fd to be deleted from the poller before it is closed.
-        // Every `Source` is owned by an `Async`, whose `Drop` calls `deregister` (which deletes
-        // it) before dropping the I/O object that owns the fd; `register`'s contract says so.
-        let added = unsafe {
-            self.poller
-                .add_with_mode(fd.as_raw_fd(), Event::all(source.key()), PollMode::Edge)
-        };
-        if let Err(err) = added {
+        if let Err(err) = self.poller.add(fd, source.key()) {
             lock(&self.sources).remove(source.key());
             return Err(err);
         }
@@ -326,7 +489,7 @@ impl Reactor {
     /// Deletes `fd` from the poller and forgets its source; wakes nobody.
     pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
         lock(&self.sources).try_remove(source.key());
-        self.poller.delete(fd.as_fd())
+        self.poller.delete(fd)
     }
 
     /// Arms a timer for `deadline` and returns its id; `waker` is woken once it is due.
@@ -449,6 +612,50 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
             waiter.join().unwrap().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_notification_collected_by_a_zero_timeout_poll_still_ends_the_wait() {
+        exclusive(|| {
+            let reactor = Reactor::get();
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // Busy threads poll without the seat all along, so they may collect the
+            // notifier's edge (step 10).
+            let pollers: Vec<_> = (0..2)
+                .map(|_| {
+                    let done = done.clone();
+                    std::thread::spawn(move || {
+                        while !done.load(Ordering::SeqCst) {
+                            reactor.try_react(Some(Duration::ZERO)).unwrap().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let waiter = {
+                let sent = sent.clone();
+                std::thread::spawn(move || loop {
+                    if let Some(out) = reactor.try_react(None) {
+                        out.unwrap();
+                    }
+                    if sent.load(Ordering::SeqCst) {
+                        return;
+                    }
+                })
+            };
+            // One notification, sent once the waiter waits in the poller: the test hangs if
+            // a busy poll swallows it.
+            while reactor.wake.load(Ordering::SeqCst) & WAITING == 0 {
+                std::thread::yield_now();
+            }
+            sent.store(true, Ordering::SeqCst);
+            reactor.notify();
+            waiter.join().unwrap();
+            done.store(true, Ordering::SeqCst);
+            for poller in pollers {
+                poller.join().unwrap();
+            }
         });
     }
 
