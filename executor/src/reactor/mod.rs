@@ -283,6 +283,15 @@ impl Reactor {
         self.duty_until.fetch_max(nanos, Ordering::Relaxed);
     }
 
+    /// Makes whichever thread waits in the reactor return, unconditionally: one eventfd write
+    /// even if the wake word says a notification is pending. Shutdown's safety net while it
+    /// waits for a worker parked in the reactor to exit (see `Runtime::shutdown`).
+    pub(crate) fn force_notify(&self) {
+        self.wake.fetch_or(NOTIFIED, Ordering::AcqRel);
+        // A failed notify leaves the waiter to its timeout (see `notify`).
+        let _ = self.poller.notify();
+    }
+
     /// Makes a thread blocked in [`try_react`](Reactor::try_react) return soon.
     ///
     /// Costs one atomic read-modify-write, and no syscall when no thread is waiting in the
