@@ -236,6 +236,23 @@ impl Reactor {
     /// except that a waiting call (`timeout != Some(ZERO)`) takes the seat over from a
     /// `block_on` thread (protocol step 7). `Some(Duration::ZERO)` is a non-blocking poll.
     pub(crate) fn try_react(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
+        self.try_react_unless(timeout, None)
+    }
+
+    /// [`try_react`](Reactor::try_react) for a parked worker whose wake-up sets `woken`: once
+    /// seated, the worker does not block if `woken` is set.
+    ///
+    /// This closes a gap in the notification protocol: a notify meant for a worker that is
+    /// about to take the seat may be consumed by the thread seated before it (step 3 consumes
+    /// any pending notification), and the worker would then block with its wake-up already
+    /// delivered to its parker. Step 3 reads `woken` after its RMW on the wake word, and the
+    /// waker sets `woken` before its own RMW (both SeqCst), so either the worker sees `woken`,
+    /// or the waker sees `WAITING` and wakes the poller.
+    pub(crate) fn try_react_unless(
+        &self,
+        timeout: Option<Duration>,
+        woken: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Option<io::Result<()>> {
         let waits = timeout != Some(Duration::ZERO);
         if !waits {
             return Some(self.poll_unseated());
@@ -249,7 +266,7 @@ impl Reactor {
             }
             false => false,
         };
-        seated.then(|| self.react_seated(Sitter::Worker, timeout))
+        seated.then(|| self.react_seated(Sitter::Worker, timeout, woken))
     }
 
     /// Like [`try_react`](Reactor::try_react) for a `block_on` thread: it takes the seat
@@ -263,7 +280,7 @@ impl Reactor {
         Ok(self
             .seat
             .try_take(Sitter::BlockOn)
-            .then(|| self.react_seated(Sitter::BlockOn, timeout)))
+            .then(|| self.react_seated(Sitter::BlockOn, timeout, None)))
     }
 
     /// When the current duty lease ends, if a worker is on duty (step 10).
@@ -283,15 +300,6 @@ impl Reactor {
         self.duty_until.fetch_max(nanos, Ordering::Relaxed);
     }
 
-    /// Makes whichever thread waits in the reactor return, unconditionally: one eventfd write
-    /// even if the wake word says a notification is pending. Shutdown's safety net while it
-    /// waits for a worker parked in the reactor to exit (see `Runtime::shutdown`).
-    pub(crate) fn force_notify(&self) {
-        self.wake.fetch_or(NOTIFIED, Ordering::AcqRel);
-        // A failed notify leaves the waiter to its timeout (see `notify`).
-        let _ = self.poller.notify();
-    }
-
     /// Makes a thread blocked in [`try_react`](Reactor::try_react) return soon.
     ///
     /// Costs one atomic read-modify-write, and no syscall when no thread is waiting in the
@@ -299,7 +307,8 @@ impl Reactor {
     pub(crate) fn notify(&self) {
         // AcqRel: pairs with the seated thread's RMWs on the same word (steps 3 and 5): the
         // notifier's prior writes (a queued task) are visible to the thread once it wakes.
-        let prev = self.wake.fetch_or(NOTIFIED, Ordering::AcqRel);
+        // (SeqCst: see `try_react_unless`.)
+        let prev = self.wake.fetch_or(NOTIFIED, Ordering::SeqCst);
         if prev & WAITING != 0 && prev & NOTIFIED == 0 {
             // A failed notify leaves the waiter to its timeout; polling's notify only fails if
             // the eventfd write fails, which it cannot for a counter far from overflow.
@@ -308,9 +317,14 @@ impl Reactor {
     }
 
     /// One turn in the seat: steps 2 to 5 of the protocol. Leaves the seat before returning.
-    fn react_seated(&self, sitter: Sitter, timeout: Option<Duration>) -> io::Result<()> {
+    fn react_seated(
+        &self,
+        sitter: Sitter,
+        timeout: Option<Duration>,
+        woken: Option<&std::sync::atomic::AtomicBool>,
+    ) -> io::Result<()> {
         let mut wakers = Vec::new();
-        let result = self.react_turn(sitter, timeout, &mut wakers);
+        let result = self.react_turn(sitter, timeout, woken, &mut wakers);
         self.seat.leave(sitter);
         // Step 8: a worker leaves on duty instead of kicking a standby thread (step 10).
         match sitter {
@@ -331,6 +345,7 @@ impl Reactor {
         &self,
         sitter: Sitter,
         timeout: Option<Duration>,
+        woken: Option<&std::sync::atomic::AtomicBool>,
         wakers: &mut Vec<Waker>,
     ) -> io::Result<()> {
         // Step 2: due timers, and how long to wait.
@@ -365,12 +380,16 @@ impl Reactor {
         // Step 3: announce the wait; a pending notification turns it into a poll.
         let blocking = wait != Some(Duration::ZERO);
         if blocking {
-            // AcqRel: pairs with `notify`'s RMW (step 4).
-            let prev = self.wake.fetch_or(WAITING, Ordering::AcqRel);
+            // SeqCst: pairs with `notify`'s RMW (step 4), and orders the `woken` load below
+            // after it (see `try_react_unless`).
+            let prev = self.wake.fetch_or(WAITING, Ordering::SeqCst);
             if prev & NOTIFIED != 0 {
                 // Consume the pending notification here, at the start of a wait: it may have
                 // been meant for this very thread (sent while it was being handed the seat).
                 self.wake.fetch_and(!NOTIFIED, Ordering::AcqRel);
+                wait = Some(Duration::ZERO);
+            } else if woken.is_some_and(|w| w.load(Ordering::SeqCst)) {
+                // This worker was woken while it took the seat: do not block.
                 wait = Some(Duration::ZERO);
             }
         }
@@ -602,6 +621,27 @@ mod tests {
             };
             out.unwrap();
             assert_eq!(reactor.wake.load(Ordering::SeqCst) & NOTIFIED, 0);
+        });
+    }
+
+    #[test]
+    fn a_worker_woken_while_it_takes_the_seat_does_not_block() {
+        exclusive(|| {
+            let reactor = Reactor::get();
+            // The worker's wake-up: its parker got the token, and the notify it sent...
+            let woken = std::sync::atomic::AtomicBool::new(true);
+            reactor.notify();
+            // ...is consumed by the thread seated before it (step 3 of that thread's turn).
+            while reactor.try_react(Some(Duration::from_millis(1))).is_none() {}
+            assert_eq!(reactor.wake.load(Ordering::SeqCst) & NOTIFIED, 0);
+            // The worker then takes the seat: it must return instead of blocking, or this
+            // test hangs (no timer is armed and nothing else notifies).
+            let out = loop {
+                if let Some(out) = reactor.try_react_unless(None, Some(&woken)) {
+                    break out;
+                }
+            };
+            out.unwrap();
         });
     }
 

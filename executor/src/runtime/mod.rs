@@ -190,30 +190,18 @@ impl Drop for Runtime {
 }
 
 /// Joins `thread`, waiting at most until `deadline` if given; returns whether it exited.
-///
-/// While it waits, it re-sends the reactor's notification every [`NUDGE_INTERVAL`]: a worker
-/// that parked in the reactor after being handed its exit token must not sleep there forever.
-/// (Rarely, about once in a thousand short-lived runtimes under load, a worker was seen
-/// blocked in `epoll_wait` at shutdown with its token set; the lost notification is not yet
-/// explained, and this keeps it from hanging `Runtime::drop`.)
 fn join(thread: std::thread::JoinHandle<()>, deadline: Option<Instant>) -> bool {
-    let mut next_nudge = Instant::now() + NUDGE_INTERVAL;
-    while !thread.is_finished() && deadline.is_none_or(|d| Instant::now() < d) {
-        std::thread::sleep(Duration::from_micros(200));
-        if Instant::now() >= next_nudge {
-            crate::reactor::Reactor::get().force_notify();
-            next_nudge += NUDGE_INTERVAL;
+    if let Some(deadline) = deadline {
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
-    }
-    if !thread.is_finished() {
-        // Left to finish its poll on its own; it exits when it sees the shutdown.
-        return false;
+        if !thread.is_finished() {
+            // Left to finish its poll on its own; it exits when it sees the shutdown.
+            return false;
+        }
     }
     // A worker never unwinds (task panics are caught), so an error here would be a panic in a
     // user `on_thread_*` callback, already reported by the panic hook.
     let _ = thread.join();
     true
 }
-
-/// How often shutdown re-sends the reactor's notification while it waits for a worker.
-const NUDGE_INTERVAL: Duration = Duration::from_millis(20);
