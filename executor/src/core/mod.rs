@@ -62,7 +62,7 @@ pub(crate) struct Core {
     pub(crate) pinned: Queue,
     /// Changes each time a worker of the core starts a poll: a stealer that sees it unchanged
     /// over a short wait knows the worker is stuck in one poll and may take its next task.
-    turn: AtomicU32,
+    turn: OwnLine<AtomicU32>,
     /// `High` tasks queued on this core (see [`crate::queue::Priority`]).
     pub(crate) high: ClassQueues,
     /// `Idle` tasks queued on this core.
@@ -81,6 +81,12 @@ pub(crate) struct Core {
 /// core's next-task slot.
 #[cfg_attr(loom, allow(dead_code))]
 const SLOT_PATIENCE: Duration = Duration::from_micros(3);
+
+/// A value on a cache line of its own (two lines: adjacent-line prefetch), so that the worker
+/// writing it every poll does not slow down other cores reading the fields around it.
+#[derive(Debug)]
+#[repr(align(128))]
+struct OwnLine<T>(T);
 
 /// A core's queues for one priority class other than `Normal`, whose tasks are rarer and so
 /// need neither a bounded local queue nor a next-task slot.
@@ -209,7 +215,7 @@ impl Core {
             queue: queue::local_queue(),
             lifo: queue::slot(),
             pinned: queue::unbounded_queue(),
-            turn: AtomicU32::new(0),
+            turn: OwnLine(AtomicU32::new(0)),
             high: ClassQueues::new(),
             low: ClassQueues::new(),
             state: AtomicState::new(),
@@ -260,7 +266,7 @@ impl Core {
     /// Records that a worker of the core starts a poll (`turn` is the worker's own count).
     pub(crate) fn start_poll(&self, turn: u32) {
         // Relaxed: a hint for stealers, who take the task itself through the slot's queue.
-        self.turn.store(turn, Ordering::Relaxed);
+        self.turn.0.store(turn, Ordering::Relaxed);
     }
 
     /// Takes the task in the core's next-task slot if the core's worker seems stuck in one
@@ -281,7 +287,7 @@ impl Core {
         if self.lifo.is_empty() {
             return false;
         }
-        let turn = self.turn.load(Ordering::Relaxed);
+        let turn = self.turn.0.load(Ordering::Relaxed);
         // Loom models must be deterministic, so they leave out the wait (every interleaving of
         // the two loads is explored anyway).
         #[cfg(not(loom))]
@@ -291,7 +297,7 @@ impl Core {
                 std::hint::spin_loop();
             }
         }
-        self.turn.load(Ordering::Relaxed) == turn && !self.lifo.is_empty()
+        self.turn.0.load(Ordering::Relaxed) == turn && !self.lifo.is_empty()
     }
 
     /// Applies a transition that may move `running` across zero, keeping the runtime's count of
