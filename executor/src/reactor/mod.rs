@@ -543,6 +543,7 @@ impl Reactor {
 
     /// Whether a timer is armed (for tests).
     #[cfg(test)]
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
     pub(crate) fn has_timer(&self, deadline: Instant, id: u64) -> bool {
         lock(&self.timers).contains(deadline, id)
     }
@@ -554,11 +555,13 @@ impl Reactor {
     /// A thread woken for another reason before the vacancy calls
     /// [`cancel_wait_for_seat`](Reactor::cancel_wait_for_seat), so that a later vacancy wakes
     /// a thread that still waits.
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
     pub(crate) fn wait_for_seat(&self, waker: &Waker) -> bool {
         self.standby_for(Sitter::Worker, waker)
     }
 
     /// Removes a registration made by [`wait_for_seat`](Reactor::wait_for_seat).
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
     pub(crate) fn cancel_wait_for_seat(&self, waker: &Waker) {
         self.standby.remove(waker);
     }

@@ -74,6 +74,7 @@ impl Timers {
 
     /// Whether a timer is armed.
     #[cfg(test)]
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
     pub(super) fn contains(&self, deadline: Instant, id: u64) -> bool {
         self.map.contains_key(&(deadline, id))
     }
