@@ -85,6 +85,8 @@ enum Place {
     Next,
     /// The next-task slot if it is free, else the back of the queue (a new task).
     NextIfFree,
+    /// The injector of its class (or its core, if pinned), wherever it is scheduled from.
+    Anywhere,
 }
 
 /// What the runtime needs from a work queue that holds tasks back (`max_active`, ordering,
@@ -240,16 +242,7 @@ impl Shared {
     /// Schedules a task for its first run through the injector, so whichever core looks first
     /// runs it (a work queue with no core affinity). Pinned tasks still go to their core.
     pub(crate) fn submit_anywhere(&self, runnable: Runnable) {
-        if runnable.metadata().pin().is_some() || self.is_shutdown() {
-            self.schedule(runnable, Place::Back);
-            return;
-        }
-        let priority = runnable.metadata().priority();
-        self.note_class(priority);
-        self.inject(self.injector_for(priority), runnable);
-        if self.is_shutdown() {
-            self.drain_queues();
-        }
+        self.schedule(runnable, Place::Anywhere);
     }
 
     /// Registers a work queue's front end, for stats and for shutdown to cancel the tasks it
@@ -279,10 +272,19 @@ impl Shared {
             return;
         }
         let priority = runnable.metadata().priority();
-        if priority != Priority::Normal {
-            self.schedule_class(runnable, priority);
-        } else {
-            self.schedule_normal(runnable, place);
+        self.note_class(priority);
+        let here = match place {
+            Place::Anywhere => None,
+            _ => context::worker_core(self.id),
+        };
+        match (runnable.metadata().pin(), here) {
+            (Some(pin), _) => {
+                let core = &self.cores[pin];
+                push(core.pinned_queue(priority), runnable);
+                core.notify(&self.idle);
+            }
+            (None, Some(here)) => self.schedule_here(here, runnable, priority, place),
+            (None, None) => self.inject(self.injector_for(priority), runnable),
         }
         // Shutdown racing this push (step 3 of the shutdown notes): the fences in the paths
         // above order the push before this load, and `begin_shutdown` orders its store before
@@ -292,68 +294,42 @@ impl Shared {
         }
     }
 
-    /// `schedule` for a `Normal` task.
-    fn schedule_normal(&self, runnable: Runnable, place: Place) {
+    /// `schedule` for an unpinned task on a worker of core `here`: the next-task slot for a
+    /// `Normal` task scheduled from inside a poll (unless `place` is `Back`), else the back of
+    /// the core's queue of its class.
+    fn schedule_here(&self, here: usize, runnable: Runnable, priority: Priority, place: Place) {
+        let core = &self.cores[here];
         let mut runnable = runnable;
-        match (runnable.metadata().pin(), context::worker_core(self.id)) {
-            (Some(pin), _) => {
-                let core = &self.cores[pin];
-                push(&core.pinned, runnable);
-                core.notify(&self.idle);
-            }
-            (None, Some(here)) if place == Place::NextIfFree && context::is_polling() => {
-                // A new task: next if the slot is free (as for a wake, no notify needed), else
-                // to the back of the queue, so tasks spawned in a row keep their order.
-                let core = &self.cores[here];
+        if priority == Priority::Normal && place != Place::Back && context::is_polling() {
+            // No fence and no notify while the slot takes the task without displacing one:
+            // this worker looks at the slot at its next poll boundary, before it could park (and
+            // if it retires from a section instead, its replacement runs the core).
+            if place == Place::NextIfFree {
+                // A new task: next if the slot is free, else to the back of the queue, so
+                // tasks spawned in a row keep their order.
                 match core.lifo.push(runnable) {
                     Ok(()) => return,
                     Err(PushError::Full(r) | PushError::Closed(r)) => runnable = r,
                 }
-                self.schedule_normal(runnable, Place::Back);
-            }
-            (None, Some(here)) if place == Place::Next && context::is_polling() => {
-                // Woken by the task this worker is polling: run it next, from the core's slot.
-                // No fence and no notify while nothing else is queued: this worker looks at the
-                // slot at its next poll boundary, before it could park (and if it retires from
-                // a section instead, its replacement runs the core).
-                let core = &self.cores[here];
+            } else {
+                // Woken by the task this worker is polling: run it next; a task it displaces
+                // goes to the back of the queue, which other cores may want to know about.
                 if queue::put_in_slot(&core.lifo, &core.queue, &self.injector, runnable) {
                     fence(Ordering::SeqCst);
                     if self.idle.should_wake_sibling() {
                         self.wake_sibling(here);
                     }
                 }
+                return;
             }
-            (None, Some(here)) => {
-                let core = &self.cores[here];
-                queue::push_or_spill(&core.queue, &self.injector, runnable);
-                // `notify` issues the fence that also orders the sibling check below.
-                if !core.notify(&self.idle) && self.idle.should_wake_sibling() {
-                    self.wake_sibling(here);
-                }
-            }
-            (None, None) => self.inject(&self.injector, runnable),
         }
-    }
-
-    /// `schedule` for a task of class `priority` (not `Normal`): the same places as a `Normal`
-    /// task, in the class's own queues, and never the next-task slot.
-    fn schedule_class(&self, runnable: Runnable, priority: Priority) {
-        self.note_class(priority);
-        match (runnable.metadata().pin(), context::worker_core(self.id)) {
-            (Some(pin), _) => {
-                let core = &self.cores[pin];
-                push(&core.class(priority).expect("not Normal").pinned, runnable);
-                core.notify(&self.idle);
-            }
-            (None, Some(here)) => {
-                let core = &self.cores[here];
-                push(&core.class(priority).expect("not Normal").queue, runnable);
-                if !core.notify(&self.idle) && self.idle.should_wake_sibling() {
-                    self.wake_sibling(here);
-                }
-            }
-            (None, None) => self.inject(self.injector_for(priority), runnable),
+        match core.class(priority) {
+            Some(class) => push(&class.queue, runnable),
+            None => queue::push_or_spill(&core.queue, &self.injector, runnable),
+        }
+        // `notify` issues the fence that also orders the sibling check below.
+        if !core.notify(&self.idle) && self.idle.should_wake_sibling() {
+            self.wake_sibling(here);
         }
     }
 
@@ -388,7 +364,7 @@ impl Shared {
 
     /// Whether a task of a class other than `Normal` was ever scheduled.
     pub(crate) fn classes_used(&self) -> bool {
-        // Acquire: pairs with the Release store in `schedule_class`.
+        // Acquire: pairs with the Release store in `note_class`.
         self.classes_used.load(Ordering::Acquire)
     }
 
@@ -421,7 +397,7 @@ impl Shared {
     pub(crate) fn recheck(&self, here: usize) -> Recheck {
         if self.is_shutdown() {
             Recheck::Stop
-        } else if self.has_stealable_work(here) {
+        } else if self.has_stealable_work(here, true) {
             Recheck::Elsewhere
         } else {
             Recheck::Nothing
@@ -429,15 +405,18 @@ impl Shared {
     }
 
     /// Whether any queue a core could steal from holds work: an injector or another core's
-    /// stealable queues.
-    pub(crate) fn has_stealable_work(&self, except: usize) -> bool {
+    /// stealable queues. `patient` (a worker about to park) counts another core's next-task
+    /// slot only if that core is stuck in one poll, so that a parking worker does not stay up
+    /// for a slot its owner is about to take; otherwise (a hint, on busier paths) a full slot
+    /// counts at once.
+    pub(crate) fn has_stealable_work(&self, except: usize, patient: bool) -> bool {
         !self.injector.is_empty()
             || !self.injector_high.is_empty()
             || !self.injector_low.is_empty()
             || self
                 .cores
                 .iter()
-                .any(|core| core.index() != except && core.has_stealable_work())
+                .any(|core| core.index() != except && core.has_stealable_work(patient))
     }
 
     /// Takes a task for core `here` from the injector, moving a batch into its local queue.

@@ -252,7 +252,7 @@ impl Worker {
             return;
         }
         self.searching = false;
-        if self.shared.idle.stop_searching() && self.shared.has_stealable_work(self.core) {
+        if self.shared.idle.stop_searching() && self.shared.has_stealable_work(self.core, false) {
             self.shared.wake_sibling(self.core);
         }
     }
@@ -312,8 +312,7 @@ impl Worker {
 /// a row (`streak`) while `Normal` work waits on the core, in which case one `Normal` task goes
 /// first.
 fn next_high(core: &Core, streak: &mut u32) -> Option<Runnable> {
-    let normal_waits = !core.lifo.is_empty() || !core.queue.is_empty() || !core.pinned.is_empty();
-    if *streak >= HIGH_BURST && normal_waits {
+    if *streak >= HIGH_BURST && core.has_normal_work() {
         return None;
     }
     let runnable = core.high.pop()?;

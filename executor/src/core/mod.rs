@@ -237,11 +237,12 @@ impl Core {
 
     /// Whether the core has tasks queued that its own workers should run.
     pub(crate) fn has_work(&self) -> bool {
-        !self.lifo.is_empty()
-            || !self.queue.is_empty()
-            || !self.pinned.is_empty()
-            || self.high.has_work()
-            || self.low.has_work()
+        self.has_normal_work() || self.high.has_work() || self.low.has_work()
+    }
+
+    /// Whether the core has `Normal` tasks queued.
+    pub(crate) fn has_normal_work(&self) -> bool {
+        !self.lifo.is_empty() || !self.queue.is_empty() || !self.pinned.is_empty()
     }
 
     /// The queues of class `priority`, or `None` for `Normal`, whose queues are the core's own
@@ -254,13 +255,24 @@ impl Core {
         }
     }
 
-    /// Whether the core has tasks other cores may steal (see [`Core::steal_next`] for the
-    /// next-task slot).
-    pub(crate) fn has_stealable_work(&self) -> bool {
+    /// The queue for tasks of class `priority` pinned to this core.
+    pub(crate) fn pinned_queue(&self, priority: Priority) -> &Queue {
+        self.class(priority)
+            .map_or(&self.pinned, |class| &class.pinned)
+    }
+
+    /// Whether the core has tasks other cores may steal. The next-task slot counts only if
+    /// `patient` and the core's worker is stuck in one poll ([`Core::next_is_stuck`], which
+    /// spins for [`SLOT_PATIENCE`]); otherwise a full slot counts as a hint.
+    pub(crate) fn has_stealable_work(&self, patient: bool) -> bool {
         !self.queue.is_empty()
             || !self.high.queue.is_empty()
             || !self.low.queue.is_empty()
-            || self.next_is_stuck()
+            || if patient {
+                self.next_is_stuck()
+            } else {
+                !self.lifo.is_empty()
+            }
     }
 
     /// Records that a worker of the core starts a poll (`turn` is the worker's own count).
