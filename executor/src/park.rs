@@ -19,9 +19,9 @@
 //! 4. Returning from the reactor (I/O, a timer, or a notify) without a token, the worker waits
 //!    again, in the reactor if it can take the seat.
 //! 5. Whoever holds the reactor's seat consumes a pending notification, so one meant for a
-//!    worker about to take the seat may be used up by the thread seated before it. The parker's
-//!    `woken` flag (set with the token) covers that: a worker that took the seat does not
-//!    block if it is set ([`Reactor::try_react_unless`]).
+//!    worker about to take the seat may be used up by the thread seated before it. So a worker
+//!    that took the seat looks at its token once more before it blocks
+//!    ([`Reactor::try_react_unless`]).
 //! 6. The reactor is shared by every runtime in the process, so a worker turned away from the
 //!    seat must not wait forever on its condition variable while the seat goes unused: it
 //!    registers on the reactor's standby list ([`Reactor::wait_for_seat`], reactor protocol
@@ -54,10 +54,6 @@ pub(crate) struct Parker {
     cvar: Condvar,
     /// Whether the parked thread waits in the reactor.
     in_reactor: AtomicBool,
-    /// Whether a token waits: set with it, cleared with it, under `state`'s lock. The reactor
-    /// reads it before blocking a worker that just took its seat (std's atomic: only the
-    /// reactor, which loom models leave out, reads it).
-    woken: std::sync::atomic::AtomicBool,
 }
 
 /// What a parked worker waits for.
@@ -81,7 +77,7 @@ impl Parker {
         loop {
             // Step 1 (SeqCst: see step 3).
             parker.in_reactor.store(true, Ordering::SeqCst);
-            if let Some(wake) = parker.take_token() {
+            if let Some(wake) = lock(&parker.state).wake.take() {
                 parker.in_reactor.store(false, Ordering::Relaxed);
                 return wake;
             }
@@ -108,8 +104,6 @@ impl Parker {
         let mut state = lock(&self.state);
         loop {
             if let Some(wake) = state.wake.take() {
-                self.woken
-                    .store(false, std::sync::atomic::Ordering::Relaxed);
                 return Some(wake);
             }
             if std::mem::take(&mut state.poked) {
@@ -122,26 +116,16 @@ impl Parker {
         }
     }
 
-    /// Takes the token, if one waits.
-    fn take_token(&self) -> Option<Wake> {
-        let mut state = lock(&self.state);
-        let wake = state.wake.take();
-        if wake.is_some() {
-            // Under the lock, so it never disagrees with the token for long.
-            self.woken
-                .store(false, std::sync::atomic::Ordering::Relaxed);
-        }
-        wake
+    /// Whether a token waits (read by the reactor before it blocks this worker in its seat).
+    #[cfg_attr(loom, allow(dead_code))]
+    fn has_token(&self) -> bool {
+        lock(&self.state).wake.is_some()
     }
 
     /// Stores the token and wakes the parked thread, wherever it waits (step 2).
     pub(crate) fn unpark(&self, wake: Wake) {
-        {
-            let mut state = lock(&self.state);
-            state.wake = Some(wake);
-            // SeqCst, before the reactor notify below: see `Reactor::try_react_unless`.
-            self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
+        // Under the lock, before the reactor notify below: see `Reactor::try_react_unless`.
+        lock(&self.state).wake = Some(wake);
         self.cvar.notify_one();
         // SeqCst: see step 3.
         if self.in_reactor.load(Ordering::SeqCst) {
@@ -191,7 +175,7 @@ mod reactor {
     /// Waits in the reactor until an event, a timer or a notify, or goes on standby.
     pub(super) fn wait(parker: &Arc<Parker>) -> Outcome {
         let reactor = Reactor::get();
-        match reactor.try_react_unless(None, Some(&parker.woken)) {
+        match reactor.try_react_unless(None, Some(&|| parker.has_token())) {
             Some(Ok(())) => Outcome::Reacted,
             // A failing poller leaves the worker to its condition variable.
             Some(Err(_)) => Outcome::TurnedAway,

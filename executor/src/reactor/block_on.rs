@@ -140,7 +140,7 @@ fn wait_for_wake(reactor: &Reactor, parker: &ParkerRef, kick: &Waker) {
             }
             state.in_reactor = true;
         }
-        let reacted = reactor.try_react_soft(None);
+        let reacted = reactor.try_react_soft(None, &|| lock(&parker.state).woken);
         lock(&parker.state).in_reactor = false;
         match reacted {
             Ok(Some(Ok(()))) => continue,

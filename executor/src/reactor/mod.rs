@@ -239,19 +239,19 @@ impl Reactor {
         self.try_react_unless(timeout, None)
     }
 
-    /// [`try_react`](Reactor::try_react) for a parked worker whose wake-up sets `woken`: once
-    /// seated, the worker does not block if `woken` is set.
+    /// [`try_react`](Reactor::try_react) for a parked thread: once seated, it does not block
+    /// if `woken` reports that its wake-up already arrived.
     ///
-    /// This closes a gap in the notification protocol: a notify meant for a worker that is
+    /// This closes a gap in the notification protocol: a notify meant for a thread that is
     /// about to take the seat may be consumed by the thread seated before it (step 3 consumes
-    /// any pending notification), and the worker would then block with its wake-up already
-    /// delivered to its parker. Step 3 reads `woken` after its RMW on the wake word, and the
-    /// waker sets `woken` before its own RMW (both SeqCst), so either the worker sees `woken`,
-    /// or the waker sees `WAITING` and wakes the poller.
+    /// any pending notification), and the thread would then block with its wake-up already
+    /// delivered to its parker. Step 3 calls `woken` after its SeqCst RMW on the wake word; a
+    /// waker records the wake-up under the parker's lock before its own RMW in `notify`, so
+    /// either `woken` sees it, or the waker's RMW comes later and sees `WAITING`.
     pub(crate) fn try_react_unless(
         &self,
         timeout: Option<Duration>,
-        woken: Option<&std::sync::atomic::AtomicBool>,
+        woken: Option<&dyn Fn() -> bool>,
     ) -> Option<io::Result<()>> {
         let waits = timeout != Some(Duration::ZERO);
         if !waits {
@@ -273,14 +273,18 @@ impl Reactor {
     /// softly, never takes it over, and leaves it to the workers while one is on duty
     /// (step 10): then it returns `Err` with the end of the duty lease, until which the
     /// caller parks.
-    fn try_react_soft(&self, timeout: Option<Duration>) -> Result<Option<io::Result<()>>, Instant> {
+    fn try_react_soft(
+        &self,
+        timeout: Option<Duration>,
+        woken: &dyn Fn() -> bool,
+    ) -> Result<Option<io::Result<()>>, Instant> {
         if let Some(until) = self.duty_deadline() {
             return Err(until);
         }
         Ok(self
             .seat
             .try_take(Sitter::BlockOn)
-            .then(|| self.react_seated(Sitter::BlockOn, timeout, None)))
+            .then(|| self.react_seated(Sitter::BlockOn, timeout, Some(woken))))
     }
 
     /// When the current duty lease ends, if a worker is on duty (step 10).
@@ -305,13 +309,13 @@ impl Reactor {
     /// Costs one atomic read-modify-write, and no syscall when no thread is waiting in the
     /// reactor (protocol step 4).
     pub(crate) fn notify(&self) {
-        // AcqRel: pairs with the seated thread's RMWs on the same word (steps 3 and 5): the
-        // notifier's prior writes (a queued task) are visible to the thread once it wakes.
-        // (SeqCst: see `try_react_unless`.)
+        // SeqCst: pairs with the seated thread's RMWs on the same word (steps 3 and 5), so the
+        // notifier's prior writes (a queued task) are visible to the thread once it wakes, and
+        // with its `woken` check after step 3's RMW (see `try_react_unless`).
         let prev = self.wake.fetch_or(NOTIFIED, Ordering::SeqCst);
         if prev & WAITING != 0 && prev & NOTIFIED == 0 {
-            // A failed notify leaves the waiter to its timeout; polling's notify only fails if
-            // the eventfd write fails, which it cannot for a counter far from overflow.
+            // A failed notify leaves the waiter to its timeout; the poller's notify only fails
+            // if its eventfd (or `polling`'s notifier) cannot be written, which it always can.
             let _ = self.poller.notify();
         }
     }
@@ -321,7 +325,7 @@ impl Reactor {
         &self,
         sitter: Sitter,
         timeout: Option<Duration>,
-        woken: Option<&std::sync::atomic::AtomicBool>,
+        woken: Option<&dyn Fn() -> bool>,
     ) -> io::Result<()> {
         let mut wakers = Vec::new();
         let result = self.react_turn(sitter, timeout, woken, &mut wakers);
@@ -345,7 +349,7 @@ impl Reactor {
         &self,
         sitter: Sitter,
         timeout: Option<Duration>,
-        woken: Option<&std::sync::atomic::AtomicBool>,
+        woken: Option<&dyn Fn() -> bool>,
         wakers: &mut Vec<Waker>,
     ) -> io::Result<()> {
         // Step 2: due timers, and how long to wait.
@@ -386,10 +390,11 @@ impl Reactor {
             if prev & NOTIFIED != 0 {
                 // Consume the pending notification here, at the start of a wait: it may have
                 // been meant for this very thread (sent while it was being handed the seat).
+                // AcqRel: like the RMW above, pairs with `notify`'s RMW (step 4).
                 self.wake.fetch_and(!NOTIFIED, Ordering::AcqRel);
                 wait = Some(Duration::ZERO);
-            } else if woken.is_some_and(|w| w.load(Ordering::SeqCst)) {
-                // This worker was woken while it took the seat: do not block.
+            } else if woken.is_some_and(|woken| woken()) {
+                // This thread was woken while it took the seat: do not block.
                 wait = Some(Duration::ZERO);
             }
         }
@@ -399,8 +404,9 @@ impl Reactor {
                 true => Ok(()),
                 false => self.poller.wait(&mut events, wait),
             };
-            if blocking {
-                // Step 3a: spinning pays while events follow each other closely.
+            if wait != Some(Duration::ZERO) {
+                // Step 3a: spinning pays while events follow each other closely. (Not judged on
+                // a wait that step 3 turned into a poll: that says nothing about spinning.)
                 let soon = !events.is_empty() && started.elapsed() <= SPIN_PAYS_WITHIN;
                 self.spin_pays.store(soon, Ordering::Relaxed);
             }
@@ -631,8 +637,8 @@ mod tests {
     fn a_worker_woken_while_it_takes_the_seat_does_not_block() {
         exclusive(|| {
             let reactor = Reactor::get();
-            // The worker's wake-up: its parker got the token, and the notify it sent...
-            let woken = std::sync::atomic::AtomicBool::new(true);
+            // The worker's wake-up: its parker got the token (`|| true` below), and the notify
+            // it sent...
             reactor.notify();
             // ...is consumed by the thread seated before it (step 3 of that thread's turn).
             while reactor.try_react(Some(Duration::from_millis(1))).is_none() {}
@@ -640,7 +646,7 @@ mod tests {
             // The worker then takes the seat: it must return instead of blocking, or this
             // test hangs (no timer is armed and nothing else notifies).
             let out = loop {
-                if let Some(out) = reactor.try_react_unless(None, Some(&woken)) {
+                if let Some(out) = reactor.try_react_unless(None, Some(&|| true)) {
                     break out;
                 }
             };
