@@ -28,13 +28,14 @@ impl Queue {
     /// next; here the same thread runs it, which is one of the schedules the runtime allows).
     fn run(&self, mut id: usize, key: Option<u64>) {
         loop {
-            // SeqCst: a plain check of exclusion, both flags are only set and cleared here.
+            // Acquire/Release: this swap pairs with the store below of the task that ran
+            // before; exclusion itself comes from the admission mutex, which this checks.
             assert!(
-                !self.running.swap(true, Ordering::SeqCst),
+                !self.running.swap(true, Ordering::Acquire),
                 "task {id} started while another ran"
             );
             lock(&self.log).push(id);
-            self.running.store(false, Ordering::SeqCst);
+            self.running.store(false, Ordering::Release);
             match lock(&self.admission).finish(key) {
                 Some(next) => id = next,
                 None => return,

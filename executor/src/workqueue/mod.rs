@@ -18,7 +18,8 @@
 //!
 //! A task admitted because the task being polled finished (the next task of an ordered queue)
 //! goes to the core's next-task slot and runs right after, like a chained wake; a task admitted
-//! at its spawn goes to the back of the queue, like any new task.
+//! at its spawn is placed like any new task (the next-task slot if it is free and the spawner
+//! is a task on a worker, else the back of the queue).
 //!
 //! [`spawn`](crate::spawn) is the runtime's default queue: no `max_active`, no order, `Normal`
 //! class, [`Affinity::Local`]. The priority class is stored in each task's metadata; the cores

@@ -112,7 +112,8 @@ impl Drop for Held {
 /// How an admitted task is submitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Submit {
-    /// Admitted at its spawn: to the back of the queue, like any new task.
+    /// Admitted at its spawn: placed like any new task (`Shared::submit`: the next-task slot
+    /// if it is free and the spawner is a task on a worker, else the back of the queue).
     Spawned,
     /// Admitted because the task this worker is polling finished: runs next on this core.
     Next,
@@ -156,9 +157,6 @@ fn submit_one(inner: &Inner, mut held: Held, how: Submit) {
     }
 }
 
-/// Statistics only.
-const RELAXED: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
-
 /// Wraps the future of one of a queue's tasks: marks the thread as polling the queue, counts
 /// the handoffs of its sections, and frees its slot when dropped.
 pub(super) struct QueueTask<F> {
@@ -192,7 +190,10 @@ impl Drop for PollGuard<'_> {
         POLLING_QUEUE.with(|p| p.set(self.previous));
         let handed = context::handoffs().wrapping_sub(self.handoffs);
         if handed > 0 {
-            self.inner.stats.handoffs.fetch_add(handed, RELAXED);
+            self.inner
+                .stats
+                .handoffs
+                .fetch_add(handed, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
