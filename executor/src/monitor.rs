@@ -190,9 +190,7 @@ impl Monitor {
                     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
                     slot.publish(seen);
                     Counters::add(&core.counters.handoffs, 1);
-                    if outcome == crate::core::HandOff::NoSpare {
-                        shared.no_spare(core.index());
-                    }
+                    shared.after_hand_off(core.index(), outcome);
                 }
             });
         }

@@ -34,7 +34,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::context;
-use crate::core::{Core, Idle, Recheck};
+use crate::core::{Core, HandOff, Idle, Recheck};
 use crate::park::Wake;
 use crate::queue::Priority;
 use concurrent_queue::PushError;
@@ -501,9 +501,20 @@ impl Shared {
         }
     }
 
+    /// After a section's handoff on `core` (eager or by the monitor): if no spare was there,
+    /// see [`Shared::no_spare`]; and the reactor's duty passes on, since the blocked worker
+    /// may be the one that drives it ([`Reactor::hand_over_duty`]).
+    pub(crate) fn after_hand_off(&self, core: usize, outcome: HandOff) {
+        if outcome == HandOff::NoSpare {
+            self.no_spare(core);
+        }
+        #[cfg(not(loom))]
+        crate::reactor::Reactor::get().hand_over_duty();
+    }
+
     /// A handoff found no spare on `core`: count a cap hit if the caps forbid another thread,
     /// otherwise ring the monitor so it starts one.
-    pub(crate) fn no_spare(&self, core: usize) {
+    fn no_spare(&self, core: usize) {
         let core = &self.cores[core];
         if self.at_thread_cap(core) {
             Counters::add(&core.counters.cap_hits, 1);

@@ -91,8 +91,10 @@
 //! `polling` on kqueue (macOS, the BSDs); see [`poller`]. Other platforms are not supported:
 //! [`Reactor::get`] panics there.
 //!
-//! A worker on duty (step 10) that blocks in a section no spare can replace, or in an
-//! unannotated poll, delays the I/O and timers of idle cores until it returns or is replaced.
+//! A worker on duty (step 10) whose section is handed off wakes a standby thread for the seat
+//! ([`Reactor::hand_over_duty`]); one that blocks in an unannotated poll (or in a section at
+//! the thread cap, which is not handed off) delays the I/O and timers of idle cores until it
+//! returns.
 
 mod block_on;
 mod poller;
@@ -583,6 +585,16 @@ impl Reactor {
             return false;
         }
         true
+    }
+
+    /// A worker's core was handed off from a blocking section: that worker may be the one
+    /// on duty for the reactor (step 10), which left the seat without waking a standby
+    /// thread, and will not poll again until its section ends. Wakes a standby thread (a
+    /// worker, or a `block_on` thread if no worker waits) to take the seat, so the reactor is
+    /// never stranded behind a blocked worker.
+    #[cfg_attr(loom, allow(dead_code))] // loom models hand off without the reactor
+    pub(crate) fn hand_over_duty(&self) {
+        self.after_leaving(true);
     }
 
     /// Wakes a standby thread after this thread left the seat: a worker, or, if `any` (a

@@ -25,7 +25,7 @@ use std::time::Instant;
 use baton_blocking::hook::{Hook, Job};
 
 use crate::context;
-use crate::core::{HandOff, SectionSlot};
+use crate::core::SectionSlot;
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -86,9 +86,7 @@ impl Hook for WorkerHook {
             if learnt {
                 Counters::add(&core.counters.eager_handoffs, 1);
             }
-            if outcome == HandOff::NoSpare {
-                shared.no_spare(self.core);
-            }
+            shared.after_hand_off(self.core, outcome);
             Current {
                 epoch: self.slot.enter(true),
                 site,
