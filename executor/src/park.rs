@@ -61,6 +61,9 @@ pub(crate) struct Parker {
 struct Token {
     wake: Option<Wake>,
     poked: bool,
+    /// Whether the parked thread waits on the condition variable, so a signal is needed (a
+    /// signal costs a system call even with nobody waiting).
+    on_condvar: bool,
 }
 
 impl Parker {
@@ -109,10 +112,12 @@ impl Parker {
             if std::mem::take(&mut state.poked) {
                 return None;
             }
+            state.on_condvar = true;
             state = self
                 .cvar
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.on_condvar = false;
         }
     }
 
@@ -125,8 +130,12 @@ impl Parker {
     /// Stores the token and wakes the parked thread, wherever it waits (step 2).
     pub(crate) fn unpark(&self, wake: Wake) {
         // Under the lock, before the reactor notify below: see `Reactor::try_react_unless`.
-        lock(&self.state).wake = Some(wake);
-        self.cvar.notify_one();
+        let mut state = lock(&self.state);
+        state.wake = Some(wake);
+        if state.on_condvar {
+            self.cvar.notify_one();
+        }
+        drop(state);
         // SeqCst: see step 3.
         if self.in_reactor.load(Ordering::SeqCst) {
             reactor::notify();
@@ -136,8 +145,11 @@ impl Parker {
     /// Asks a worker waiting on its condition variable to try the reactor's seat again.
     #[cfg_attr(loom, allow(dead_code))]
     fn poke(&self) {
-        lock(&self.state).poked = true;
-        self.cvar.notify_one();
+        let mut state = lock(&self.state);
+        state.poked = true;
+        if state.on_condvar {
+            self.cvar.notify_one();
+        }
     }
 }
 
