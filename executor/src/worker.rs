@@ -15,16 +15,17 @@
 //!    when their queues are empty, their next-task slots), taking a batch at a time, `High`
 //!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's,
 //!    then the `Idle` injector's, then other cores'.
-//! 4. With nothing anywhere, it keeps looking for up to [`SPIN_TIME`] if another core runs,
-//!    then parks on its core's idle stack (the core protocol in
-//!    [`crate::core`]) and waits to be handed the baton again.
+//! 4. With nothing anywhere, it polls the reactor once without waiting if another core runs
+//!    (ready I/O is the likeliest work then), then parks on its core's idle stack (the core
+//!    protocol in [`crate::core`]) and waits to be handed the baton again, in the reactor's
+//!    seat if it is free.
 //! 5. After each poll it applies `keep_working`: if another worker of the core also runs (it
 //!    came back from a blocking section while its replacement ran), one of the two retires to
 //!    the idle stack.
 
 use std::io;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::context;
 use crate::core::{Core, SectionSlot};
@@ -46,10 +47,6 @@ const MAX_LIFO_STREAK: u32 = 3;
 /// The most `High` tasks a worker runs in a row while `Normal` tasks wait on its core: under a
 /// flood of `High` work, `Normal` still gets one poll in every `HIGH_BURST + 1`.
 pub(crate) const HIGH_BURST: u32 = 16;
-/// How long a worker out of work keeps looking before it parks, while another core runs.
-const SPIN_TIME: Duration = Duration::from_micros(20);
-/// Spin-loop hints between two looks for work while spinning.
-const SPINS_PER_LOOK: u32 = 32;
 
 /// Starts a new worker thread for `core`, parked on the core's idle stack.
 pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread::JoinHandle<()>> {
@@ -152,7 +149,7 @@ impl Worker {
             if self.shared.is_shutdown() {
                 return Wake::Work;
             }
-            let Some(runnable) = self.next_task().or_else(|| self.spin_for_work()) else {
+            let Some(runnable) = self.next_task().or_else(|| self.look_at_io()) else {
                 self.flush(hook);
                 return self.park();
             };
@@ -218,11 +215,13 @@ impl Worker {
         found
     }
 
-    /// Step 3, continued: before parking, keeps searching for a short while if another core
-    /// runs (and so may queue work any moment), so that a producer and a consumer on two cores
-    /// do not trade a futex wake-up for every few tasks. Bounded by [`SPIN_TIME`], so an idle
-    /// runtime still goes fully to sleep.
-    fn spin_for_work(&mut self) -> Option<Runnable> {
+    /// Step 3, continued: before parking while another core runs, polls the reactor without
+    /// waiting: I/O that became ready while this worker ran its queue is the likeliest work,
+    /// and collecting it here saves a park and a wake-up. There is no spinning here: a worker
+    /// that parks takes the reactor's seat if it is free, and the seat spins while spinning
+    /// pays (reactor protocol, step 3a), watching for I/O and for new tasks (a task queued for
+    /// a parked worker notifies the reactor) at once.
+    fn look_at_io(&mut self) -> Option<Runnable> {
         let shared = &*self.shared;
         let others_run = shared
             .cores
@@ -231,18 +230,8 @@ impl Worker {
         if !others_run || shared.is_shutdown() {
             return None;
         }
-        let deadline = Instant::now() + SPIN_TIME;
-        loop {
-            for _ in 0..SPINS_PER_LOOK {
-                std::hint::spin_loop();
-            }
-            if let Some(runnable) = self.next_task() {
-                return Some(runnable);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-        }
+        let _ = Reactor::get().try_react(Some(Duration::ZERO));
+        self.next_task()
     }
 
     /// Leaves the searching state; the last searcher to find work wakes another core if work
