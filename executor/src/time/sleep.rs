@@ -137,12 +137,14 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if Instant::now() >= this.deadline {
-            // The reactor removed the timer when it fired (unless woken for another reason).
-            this.disarm();
+        let reactor = Reactor::get();
+        // A woken timer learns that it fired without reading the clock.
+        if reactor.timer_fired(this.deadline) || Instant::now() >= this.deadline {
+            // Not disarmed: the timer is due, so it fired already, or the reactor's next batch
+            // of due timers fires it (a spurious wake-up at most). That saves a lock.
+            this.timer = None;
             return Poll::Ready(());
         }
-        let reactor = Reactor::get();
         match this.timer {
             Some(id) => reactor.update_timer(this.deadline, id, cx.waker()),
             None => this.timer = Some(reactor.insert_timer(this.deadline, cx.waker())),
