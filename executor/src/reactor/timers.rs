@@ -159,11 +159,12 @@ impl Timers {
     pub(super) fn insert(&self, deadline: Instant, waker: &Waker) -> (u64, bool) {
         let index = self.home();
         let shard = &self.shards[index];
+        let waker = waker.clone();
         let id = {
             let mut tree = lock(&shard.tree);
             let id = tree.next_id | index as u64;
             tree.next_id += MAX_SHARDS as u64;
-            tree.map.insert((deadline, id), waker.clone());
+            tree.map.insert((deadline, id), waker);
             self.lower_hint(shard, deadline);
             id
         };
@@ -229,18 +230,22 @@ impl Timers {
                 .map
                 .first_key_value()
                 .is_some_and(|(&(d, _), _)| d <= now);
-            if due_first {
+            let due = due_first.then(|| {
                 // Everything strictly before `now + 1ns` is due.
                 let pending = tree.map.split_off(&(now + Duration::from_nanos(1), 0));
-                let due = std::mem::replace(&mut tree.map, pending);
-                wakers.extend(due.into_values());
-            }
+                std::mem::replace(&mut tree.map, pending)
+            });
             let first = tree
                 .map
                 .first_key_value()
                 .map_or(NEVER, |(&(d, _), _)| self.nanos(d));
             // SeqCst: like `lower_hint`; under the lock, so no arming is lost.
             shard.hint.store(first, Ordering::SeqCst);
+            drop(tree);
+            // Outside the lock: walking and freeing the due entries takes a while.
+            if let Some(due) = due {
+                wakers.extend(due.into_values());
+            }
             next = next.min(first);
         }
         if wakers.len() > before {
