@@ -7,7 +7,8 @@
 //!
 //! - [`poller`]: the OS poller, one backend per platform family.
 //! - [`source`]: a registered file descriptor, its readiness word and its wakers.
-//! - [`timers`]: pending timers, ordered by deadline.
+//! - [`timers`]: pending timers, in one shard per core.
+//! - [`wheel`]: the hierarchical timer wheel of one shard.
 //! - [`seat`]: who sits in the reactor, and how a runtime worker takes the seat from a
 //!   `block_on` thread.
 //! - [`block_on`](mod@block_on): running a future on the current thread, waiting in the reactor when the
@@ -103,6 +104,7 @@ mod seat;
 mod source;
 mod standby;
 mod timers;
+mod wheel;
 
 pub(crate) use block_on::block_on;
 pub(crate) use source::{Direction, Source};
@@ -553,16 +555,19 @@ impl Reactor {
         id
     }
 
-    /// Replaces the waker of a pending timer, or re-arms it (with the same id) if it fired.
-    pub(crate) fn update_timer(&self, deadline: Instant, id: u64, waker: &Waker) {
-        if self.timers.update(deadline, id, waker) {
+    /// Replaces the waker of a pending timer, or arms it again if it fired; returns its id
+    /// (a new one if armed again).
+    pub(crate) fn update_timer(&self, deadline: Instant, id: u64, waker: &Waker) -> u64 {
+        let (id, notify) = self.timers.update(deadline, id, waker);
+        if notify {
             self.notify();
         }
+        id
     }
 
     /// Disarms a timer; a no-op if it already fired.
-    pub(crate) fn remove_timer(&self, deadline: Instant, id: u64) {
-        self.timers.remove(deadline, id);
+    pub(crate) fn remove_timer(&self, id: u64) {
+        self.timers.remove(id);
     }
 
     /// Whether `deadline` has passed for sure because a timer at or after it fired: lets a
@@ -574,8 +579,8 @@ impl Reactor {
     /// Whether a timer is armed (for tests).
     #[cfg(test)]
     #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
-    pub(crate) fn has_timer(&self, deadline: Instant, id: u64) -> bool {
-        self.timers.contains(deadline, id)
+    pub(crate) fn has_timer(&self, id: u64) -> bool {
+        self.timers.contains(id)
     }
 
     /// After a `try_react` that returned `None`, registers `waker` to be woken once the seat
@@ -774,7 +779,7 @@ mod tests {
             let waker = Waker::from(count.clone());
             let deadline = Instant::now() + Duration::from_millis(20);
             let id = reactor.insert_timer(deadline, &waker);
-            reactor.remove_timer(deadline, id);
+            reactor.remove_timer(id);
             std::thread::sleep(Duration::from_millis(30));
             // Make sure one turn ran after the deadline.
             reactor.poll().unwrap();

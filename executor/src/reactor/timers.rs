@@ -1,12 +1,9 @@
-//! Pending timers, ordered by deadline, in one shard per core.
+//! Pending timers, in one shard per core.
 //!
-//! Each shard is a `BTreeMap` keyed by `(deadline, id)` behind its own mutex, as in async-io:
-//! arming, disarming and firing are `O(log n)`, firing `k` due timers at once is one
-//! `split_off`, and an entry costs its key and a `Waker` (40 bytes) plus the tree's node
-//! overhead. With 100,000 timers pending the trees hold about 6 MB and arm a timer in well
-//! under a microsecond (see `benches/compare/io.rs`). A timer wheel would make arming `O(1)`,
-//! but needs intrusive lists (unsafe) or slab indirection to disarm, for little gain at this
-//! scale.
+//! Each shard is a hierarchical timer [`wheel`](super::wheel) behind its own mutex: arming,
+//! disarming and firing a timer are `O(1)`, and an entry costs a `Waker` and 24 bytes in a
+//! slab. A timer fires once the wheel's tick (about 66 µs) in which its deadline falls has
+//! passed: never early, at most a tick late.
 //!
 //! A thread arms its timers in the shard of the core it works for (other threads share the
 //! shards round robin), so busy workers arming timers do not contend for one lock. Each shard
@@ -32,10 +29,10 @@
 //! either it fired already, or the next batch fires it (a spurious wake-up at most).
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::wheel::{Wheel, TICK_SHIFT};
 use crate::context;
 use crate::sync::{lock, AtomicU64, AtomicUsize, Mutex, Ordering};
 
@@ -54,24 +51,15 @@ std::thread_local! {
     static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// One shard: a timer tree and the hint of its earliest deadline.
+/// One shard: a timer wheel and the hint of its earliest deadline.
 #[derive(Debug)]
 #[repr(align(128))] // its own cache lines: shards are locked by different cores
 struct Shard {
-    /// A lower bound of the earliest pending deadline, in nanoseconds after the epoch
-    /// ([`NEVER`] if none); exact after every batch of due timers.
+    /// A lower bound of the earliest time a pending timer fires, in nanoseconds after the
+    /// epoch ([`NEVER`] if none); exact after every batch of due timers.
     hint: AtomicU64,
-    /// Pending timers; the value is the waker to wake once the deadline passes.
-    tree: Mutex<Tree>,
-}
-
-/// A shard's timers, behind its lock.
-#[derive(Debug, Default)]
-struct Tree {
-    /// Pending timers by `(deadline, id)` (ids keep equal deadlines apart).
-    map: BTreeMap<(Instant, u64), Waker>,
-    /// The next id, shifted past [`SHARD_BITS`].
-    next_id: u64,
+    /// Pending timers.
+    wheel: Mutex<Wheel>,
 }
 
 /// The timer shards, and the seated thread's wait as far as arming a timer is concerned.
@@ -103,7 +91,7 @@ impl Timers {
         let shards = (0..shards.clamp(1, MAX_SHARDS))
             .map(|_| Shard {
                 hint: AtomicU64::new(NEVER),
-                tree: Mutex::new(Tree::default()),
+                wheel: Mutex::new(Wheel::new()),
             })
             .collect();
         Timers {
@@ -128,7 +116,7 @@ impl Timers {
 
     /// The number of pending timers.
     pub(super) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(&s.tree).map.len()).sum()
+        self.shards.iter().map(|s| lock(&s.wheel).len()).sum()
     }
 
     /// The shard the current thread arms its timers in.
@@ -154,65 +142,69 @@ impl Timers {
         &self.shards[index]
     }
 
+    /// The tick in which `deadline` falls: its timer fires once that tick has passed.
+    fn tick(&self, deadline: Instant) -> u64 {
+        self.nanos(deadline) >> TICK_SHIFT
+    }
+
+    /// The time, in nanoseconds after the epoch, at which a timer of `tick` fires.
+    fn fires_at(tick: u64) -> u64 {
+        tick.saturating_add(1).saturating_mul(1 << TICK_SHIFT)
+    }
+
     /// Arms a timer; returns its id and whether the seated thread must be notified because it
     /// sleeps past `deadline`.
     pub(super) fn insert(&self, deadline: Instant, waker: &Waker) -> (u64, bool) {
         let index = self.home();
         let shard = &self.shards[index];
+        let tick = self.tick(deadline);
         let waker = waker.clone();
         let id = {
-            let mut tree = lock(&shard.tree);
-            let id = tree.next_id | index as u64;
-            tree.next_id += MAX_SHARDS as u64;
-            tree.map.insert((deadline, id), waker);
-            self.lower_hint(shard, deadline);
+            let mut wheel = lock(&shard.wheel);
+            let id = wheel.insert(tick, waker, SHARD_BITS) | index as u64;
+            self.lower_hint(shard, tick);
             id
         };
-        (id, self.wakes_sleeper(deadline))
+        (id, self.wakes_sleeper(tick))
     }
 
-    /// Replaces a pending timer's waker, or re-arms it under the same id if it fired; returns
-    /// whether the seated thread must be notified.
-    pub(super) fn update(&self, deadline: Instant, id: u64, waker: &Waker) -> bool {
-        let shard = self.shard_of(id);
+    /// Replaces a pending timer's waker, or arms it again if it fired; returns its id (a new
+    /// one if armed again) and whether the seated thread must be notified.
+    pub(super) fn update(&self, deadline: Instant, id: u64, waker: &Waker) -> (u64, bool) {
         {
-            let mut tree = lock(&shard.tree);
-            if let Some(old) = tree.map.get_mut(&(deadline, id)) {
+            let mut wheel = lock(&self.shard_of(id).wheel);
+            if let Some(old) = wheel.waker_mut(id >> SHARD_BITS) {
                 if !old.will_wake(waker) {
                     old.clone_from(waker);
                 }
-                return false;
+                return (id, false);
             }
-            tree.map.insert((deadline, id), waker.clone());
-            self.lower_hint(shard, deadline);
         }
-        self.wakes_sleeper(deadline)
+        self.insert(deadline, waker)
     }
 
-    /// Lowers `shard`'s hint to `deadline` (under the shard's lock).
-    fn lower_hint(&self, shard: &Shard, deadline: Instant) {
+    /// Lowers `shard`'s hint to when a timer of `tick` fires (under the shard's lock).
+    fn lower_hint(&self, shard: &Shard, tick: u64) {
         // SeqCst: the first half of the handshake with `sleep` (see the module docs); an RMW,
         // so it reads the latest hint even if a batch raised it meanwhile.
-        shard.hint.fetch_min(self.nanos(deadline), Ordering::SeqCst);
+        shard.hint.fetch_min(Self::fires_at(tick), Ordering::SeqCst);
     }
 
     /// Whether a timer is armed.
     #[cfg(test)]
     #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
-    pub(super) fn contains(&self, deadline: Instant, id: u64) -> bool {
-        lock(&self.shard_of(id).tree)
-            .map
-            .contains_key(&(deadline, id))
+    pub(super) fn contains(&self, id: u64) -> bool {
+        lock(&self.shard_of(id).wheel).contains(id >> SHARD_BITS)
     }
 
     /// Disarms a timer; a no-op if it already fired.
-    pub(super) fn remove(&self, deadline: Instant, id: u64) {
+    pub(super) fn remove(&self, id: u64) {
         // The hint stays: a lower bound that is too low costs one needless lock at most.
-        lock(&self.shard_of(id).tree).map.remove(&(deadline, id));
+        lock(&self.shard_of(id).wheel).remove(id >> SHARD_BITS);
     }
 
     /// Moves the wakers of timers due at `now` into `wakers`; returns (a lower bound of) the
-    /// next deadline. Locks only the shards whose hint says a timer may be due.
+    /// time the next one fires. Locks only the shards whose hint says a timer may be due.
     pub(super) fn take_due(&self, now: Instant, wakers: &mut Vec<Waker>) -> Option<Instant> {
         let now_nanos = self.nanos(now);
         let before = wakers.len();
@@ -225,32 +217,17 @@ impl Timers {
                 next = next.min(hint);
                 continue;
             }
-            let mut tree = lock(&shard.tree);
-            let due_first = tree
-                .map
-                .first_key_value()
-                .is_some_and(|(&(d, _), _)| d <= now);
-            let due = due_first.then(|| {
-                // Everything strictly before `now + 1ns` is due.
-                let pending = tree.map.split_off(&(now + Duration::from_nanos(1), 0));
-                std::mem::replace(&mut tree.map, pending)
-            });
-            let first = tree
-                .map
-                .first_key_value()
-                .map_or(NEVER, |(&(d, _), _)| self.nanos(d));
+            let mut wheel = lock(&shard.wheel);
+            wheel.advance(now_nanos >> TICK_SHIFT, wakers);
+            let first = wheel.next_tick().map_or(NEVER, Self::fires_at);
             // SeqCst: like `lower_hint`; under the lock, so no arming is lost.
             shard.hint.store(first, Ordering::SeqCst);
-            drop(tree);
-            // Outside the lock: walking and freeing the due entries takes a while.
-            if let Some(due) = due {
-                wakers.extend(due.into_values());
-            }
+            drop(wheel);
             next = next.min(first);
         }
         if wakers.len() > before {
             // Release: a `Sleep` woken by one of these wakers that reads this value knows its
-            // deadline passed. Every shard was searched with `now` before this store.
+            // deadline passed. Every shard was advanced to `now` before this store.
             self.fired_through.fetch_max(now_nanos, Ordering::Release);
         }
         (next != NEVER).then(|| self.instant(next))
@@ -285,10 +262,11 @@ impl Timers {
         self.sleep_until.store(AWAKE, Ordering::Relaxed);
     }
 
-    /// Whether a timer at `deadline` must interrupt the seated thread's wait; if so, the wait
-    /// counts as ending at `deadline` from now on, so later timers do not notify again.
-    fn wakes_sleeper(&self, deadline: Instant) -> bool {
-        let deadline = self.nanos(deadline).max(AWAKE + 1);
+    /// Whether a timer of `tick` must interrupt the seated thread's wait; if so, the wait
+    /// counts as ending when that timer fires from now on, so later timers do not notify
+    /// again.
+    fn wakes_sleeper(&self, tick: u64) -> bool {
+        let deadline = Self::fires_at(tick);
         // SeqCst: see `sleep`. The load spares the RMW when the timer is later than the wait.
         deadline < self.sleep_until.load(Ordering::SeqCst)
             && self.sleep_until.fetch_min(deadline, Ordering::SeqCst) > deadline
@@ -298,32 +276,57 @@ impl Timers {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
     #[test]
     fn due_timers_fire_in_one_batch_and_the_rest_wait() {
         let timers = Timers::new();
-        let now = Instant::now();
+        let t0 = timers.epoch;
         let waker = futures::task::noop_waker_ref();
-        timers.insert(now - Duration::from_millis(1), waker);
-        timers.insert(now, waker);
-        let (late, _) = timers.insert(now + Duration::from_secs(1), waker);
+        timers.insert(t0 + MS, waker);
+        timers.insert(t0 + 2 * MS, waker);
+        let (late, _) = timers.insert(t0 + 1000 * MS, waker);
         let mut wakers = Vec::new();
-        let next = timers.take_due(now, &mut wakers);
+        let next = timers.take_due(t0 + 3 * MS, &mut wakers).expect("one left");
         assert_eq!(wakers.len(), 2);
-        assert_eq!(next, Some(now + Duration::from_secs(1)));
-        assert!(timers.has_fired(now - Duration::from_millis(1)));
-        assert!(!timers.has_fired(now + Duration::from_secs(1)));
-        timers.remove(now + Duration::from_secs(1), late);
+        // A lower bound: the wheel's next slot, which may be a cascade before the deadline.
+        assert!(next > t0 + 3 * MS && next <= t0 + 1001 * MS, "{next:?}");
+        assert!(timers.has_fired(t0 + MS));
+        assert!(!timers.has_fired(t0 + 1000 * MS));
+        timers.remove(late);
         assert_eq!(timers.len(), 0);
+    }
+
+    #[test]
+    fn a_timer_never_fires_before_its_deadline() {
+        let timers = Timers::new();
+        let t0 = timers.epoch;
+        let waker = futures::task::noop_waker_ref();
+        let deadline = t0 + Duration::from_micros(1234);
+        timers.insert(deadline, waker);
+        let mut wakers = Vec::new();
+        let mut at = t0;
+        while wakers.is_empty() {
+            let next = timers.take_due(at, &mut wakers);
+            if wakers.is_empty() {
+                assert!(at < deadline + MS, "fires within a tick of its deadline");
+                assert!(next.expect("armed") > at);
+            } else {
+                assert!(at >= deadline, "fired at {at:?}, before {deadline:?}");
+            }
+            at += Duration::from_micros(7);
+        }
     }
 
     #[test]
     fn timers_of_every_shard_fire() {
         let timers = Timers::with_shards(4);
-        let now = Instant::now();
+        let t0 = timers.epoch;
         let waker = futures::task::noop_waker_ref();
         let armed: Vec<_> = (0..8)
             .map(|i| {
-                let at = now + Duration::from_millis(i);
+                let at = t0 + i * MS;
                 std::thread::scope(|s| s.spawn(|| timers.insert(at, waker)).join().unwrap())
             })
             .collect();
@@ -331,41 +334,40 @@ mod tests {
             armed.iter().map(|(id, _)| id % MAX_SHARDS as u64).collect();
         assert_eq!(shards.len(), 4, "threads spread over the shards");
         let mut wakers = Vec::new();
-        let next = timers.take_due(now + Duration::from_millis(3), &mut wakers);
+        let next = timers.take_due(t0 + 3 * MS + MS / 2, &mut wakers);
         assert_eq!(wakers.len(), 4);
-        assert_eq!(next, Some(now + Duration::from_millis(4)));
+        assert!(next.expect("four left") >= t0 + 4 * MS);
         assert_eq!(timers.len(), 4);
     }
 
     #[test]
     fn only_an_earlier_timer_notifies_the_sleeper() {
         let timers = Timers::new();
-        let now = Instant::now();
+        let t0 = timers.epoch;
         let waker = futures::task::noop_waker_ref();
-        let (_, notify) = timers.insert(now, waker);
+        let (_, notify) = timers.insert(t0, waker);
         assert!(!notify, "nobody sleeps");
         let mut wakers = Vec::new();
-        timers.take_due(now, &mut wakers);
-        assert_eq!(timers.sleep(Some(now + Duration::from_secs(1))), None);
-        let (_, notify) = timers.insert(now + Duration::from_secs(2), waker);
+        timers.take_due(t0 + MS, &mut wakers);
+        assert_eq!(timers.sleep(Some(t0 + 1000 * MS)), None);
+        let (_, notify) = timers.insert(t0 + 2000 * MS, waker);
         assert!(!notify, "later than the wait");
-        let (_, notify) = timers.insert(now + Duration::from_millis(500), waker);
+        let (_, notify) = timers.insert(t0 + 500 * MS, waker);
         assert!(notify, "earlier than the wait");
-        let (_, notify) = timers.insert(now + Duration::from_millis(600), waker);
+        let (_, notify) = timers.insert(t0 + 600 * MS, waker);
         assert!(!notify, "the sleeper was already told to wake earlier");
-        assert_eq!(
-            timers.sleep(None),
-            Some(now + Duration::from_millis(500)),
-            "a timer armed before the wait shortens it"
-        );
-        let (id, notify) = timers.insert(now + Duration::from_millis(400), waker);
+        let shortened = timers
+            .sleep(None)
+            .expect("a timer armed before the wait shortens it");
+        assert!(shortened <= t0 + 501 * MS);
+        let (id, notify) = timers.insert(t0 + 400 * MS, waker);
         assert!(notify, "earlier than the shortened wait");
         timers.set_awake();
-        timers.remove(now + Duration::from_millis(400), id);
-        assert!(
-            !timers.update(now + Duration::from_millis(400), id, waker),
-            "awake"
-        );
+        timers.remove(id);
+        let (again, notify) = timers.update(t0 + 400 * MS, id, waker);
+        assert!(!notify, "awake");
+        assert_ne!(again, id, "armed again under a new id");
+        assert!(timers.contains(again) && !timers.contains(id));
         assert_eq!(timers.len(), 4);
     }
 }

@@ -127,7 +127,7 @@ impl Sleep {
     /// Removes the armed timer, if any.
     fn disarm(&mut self) {
         if let Some(id) = self.timer.take() {
-            Reactor::get().remove_timer(self.deadline, id);
+            Reactor::get().remove_timer(id);
         }
     }
 }
@@ -146,7 +146,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         match this.timer {
-            Some(id) => reactor.update_timer(this.deadline, id, cx.waker()),
+            Some(id) => this.timer = Some(reactor.update_timer(this.deadline, id, cx.waker())),
             None => this.timer = Some(reactor.insert_timer(this.deadline, cx.waker())),
         }
         Poll::Pending
@@ -180,10 +180,10 @@ mod tests {
         assert!(Pin::new(&mut sleep)
             .poll(&mut Context::from_waker(waker))
             .is_pending());
-        let (deadline, id) = (sleep.deadline, sleep.timer.expect("armed"));
-        assert!(Reactor::get().has_timer(deadline, id));
+        let id = sleep.timer.expect("armed");
+        assert!(Reactor::get().has_timer(id));
         drop(sleep);
-        assert!(!Reactor::get().has_timer(deadline, id));
+        assert!(!Reactor::get().has_timer(id));
     }
 
     #[test]
