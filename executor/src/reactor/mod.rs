@@ -772,6 +772,31 @@ mod tests {
     }
 
     #[test]
+    fn arming_a_timer_wakes_a_thread_waiting_without_timeout() {
+        exclusive(|| {
+            let reactor = Reactor::get();
+            let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+            let waiter = {
+                let count = count.clone();
+                // No timeout: only the notify sent by arming the timer (step 6) makes its
+                // wait account for the timer; the test hangs if that notify is lost.
+                std::thread::spawn(move || {
+                    while count.0.load(Ordering::SeqCst) == 0 {
+                        let _ = reactor.try_react(None);
+                    }
+                })
+            };
+            while reactor.wake.load(Ordering::SeqCst) & WAITING == 0 {
+                std::thread::yield_now();
+            }
+            let deadline = Instant::now() + Duration::from_millis(5);
+            reactor.insert_timer(deadline, &Waker::from(count.clone()));
+            waiter.join().unwrap();
+            assert!(Instant::now() >= deadline);
+        });
+    }
+
+    #[test]
     fn removed_timer_is_not_woken() {
         exclusive(|| {
             let reactor = Reactor::get();
