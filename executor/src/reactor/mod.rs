@@ -138,8 +138,8 @@ const SPIN_TIME: Duration = Duration::from_micros(20);
 /// How long a worker counts as on duty after it left the seat or polled without it (step 10):
 /// many times the interval at which a busy worker polls.
 const DUTY_LEASE: Duration = Duration::from_millis(1);
-/// A poll renews the duty lease only if less than the lease minus this is left, in nanoseconds.
-const DUTY_RENEWAL: u64 = 500_000;
+/// A poll renews the duty lease only once this much of it, in nanoseconds, has run out.
+const DUTY_RENEWAL: u64 = DUTY_LEASE.as_nanos() as u64 / 2;
 /// A blocking wait that ended with events within this time says spinning would have paid
 /// (step 3a); one that lasted longer turns spinning off until a wait is that short again.
 const SPIN_PAYS_WITHIN: Duration = Duration::from_micros(200);
@@ -570,8 +570,8 @@ impl Reactor {
         self.timers.remove(id);
     }
 
-    /// Whether `deadline` has passed for sure because a timer at or after it fired: lets a
-    /// woken timer complete without reading the clock.
+    /// Whether `deadline` has passed for sure, as told by a batch of timers fired after it:
+    /// lets a woken `Sleep` complete without reading the clock.
     pub(crate) fn timer_fired(&self, deadline: Instant) -> bool {
         self.timers.has_fired(deadline)
     }
