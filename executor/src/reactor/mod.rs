@@ -7,7 +7,8 @@
 //!
 //! - [`poller`]: the OS poller, one backend per platform family.
 //! - [`source`]: a registered file descriptor, its readiness word and its wakers.
-//! - [`timers`]: pending timers, ordered by deadline.
+//! - [`timers`]: pending timers, in one shard per core.
+//! - [`wheel`]: the hierarchical timer wheel of one shard.
 //! - [`seat`]: who sits in the reactor, and how a runtime worker takes the seat from a
 //!   `block_on` thread.
 //! - [`block_on`](mod@block_on): running a future on the current thread, waiting in the reactor when the
@@ -26,8 +27,9 @@
 //! 2. Seated, the thread removes the due timers and computes the wait: the caller's timeout,
 //!    shortened to the next timer, or zero if any timer was due (its waker has work to do). With
 //!    no timer pending and no caller timeout the wait has no timeout: an idle runtime has no
-//!    periodic wake-ups. While the timers lock is held it records the deadline it will sleep
-//!    until, so that arming an earlier timer knows to call `notify` (step 6).
+//!    periodic wake-ups. It then records the deadline it will sleep until, and shortens the
+//!    wait if a timer was armed meanwhile, so that arming an earlier timer knows to call
+//!    `notify` (step 6, and see [`timers`]).
 //!    A worker about to block first polls without waiting for up to [`SPIN_TIME`] (step 3a):
 //!    under load the next event is usually microseconds away, and a sleep and wake-up in the
 //!    poller cost more than that. A pending notification ends the spin. It spins only while
@@ -102,6 +104,7 @@ mod seat;
 mod source;
 mod standby;
 mod timers;
+mod wheel;
 
 pub(crate) use block_on::block_on;
 pub(crate) use source::{Direction, Source};
@@ -135,6 +138,8 @@ const SPIN_TIME: Duration = Duration::from_micros(20);
 /// How long a worker counts as on duty after it left the seat or polled without it (step 10):
 /// many times the interval at which a busy worker polls.
 const DUTY_LEASE: Duration = Duration::from_millis(1);
+/// A poll renews the duty lease only once this much of it, in nanoseconds, has run out.
+const DUTY_RENEWAL: u64 = DUTY_LEASE.as_nanos() as u64 / 2;
 /// A blocking wait that ended with events within this time says spinning would have paid
 /// (step 3a); one that lasted longer turns spinning off until a wait is that short again.
 const SPIN_PAYS_WITHIN: Duration = Duration::from_micros(200);
@@ -162,7 +167,7 @@ pub(crate) struct Reactor {
     /// Registered sources by poller key.
     sources: Mutex<Slab<Arc<Source>>>,
     /// Pending timers.
-    timers: Mutex<Timers>,
+    timers: Timers,
     /// Threads turned away by a taken seat (protocol steps 8 and 9).
     standby: Standby,
     /// Reference point of `duty_until`.
@@ -179,7 +184,7 @@ impl std::fmt::Debug for Reactor {
             .field("seat", &self.seat)
             .field("wake", &self.wake.load(Ordering::Relaxed))
             .field("sources", &lock(&self.sources).len())
-            .field("timers", &lock(&self.timers).len())
+            .field("timers", &self.timers.len())
             .finish_non_exhaustive()
     }
 }
@@ -221,7 +226,7 @@ impl Reactor {
                 seat: Seat::new(),
                 wake: AtomicUsize::new(0),
                 sources: Mutex::new(Slab::new()),
-                timers: Mutex::new(Timers::new()),
+                timers: Timers::new(),
                 standby: Standby::default(),
                 epoch: Instant::now(),
                 duty_until: AtomicU64::new(0),
@@ -236,9 +241,18 @@ impl Reactor {
     ///
     /// Returns `None` at once, without waiting, if another thread is already in the reactor,
     /// except that a waiting call (`timeout != Some(ZERO)`) takes the seat over from a
-    /// `block_on` thread (protocol step 7). `Some(Duration::ZERO)` is a non-blocking poll.
+    /// `block_on` thread (protocol step 7). `Some(Duration::ZERO)` is [`poll`](Reactor::poll),
+    /// which needs no seat and so always returns `Some`: call `poll` instead.
     pub(crate) fn try_react(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
         self.try_react_unless(timeout, None)
+    }
+
+    /// Polls without waiting and without the seat (protocol step 10): wakes the wakers of
+    /// ready sources and due timers, and renews the duty lease.
+    // The worker loop (`worker.rs`) still calls `try_react(Some(ZERO))`; it should call this.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn poll(&self) -> io::Result<()> {
+        self.poll_unseated()
     }
 
     /// [`try_react`](Reactor::try_react) for a parked thread: once seated, it does not block
@@ -255,8 +269,7 @@ impl Reactor {
         timeout: Option<Duration>,
         woken: Option<&dyn Fn() -> bool>,
     ) -> Option<io::Result<()>> {
-        let waits = timeout != Some(Duration::ZERO);
-        if !waits {
+        if timeout == Some(Duration::ZERO) {
             return Some(self.poll_unseated());
         }
         let seated = match self.seat.try_take(Sitter::Worker) {
@@ -298,12 +311,17 @@ impl Reactor {
         (until > Instant::now()).then_some(until)
     }
 
-    /// Extends the duty lease: the calling worker polls the reactor without the seat.
-    fn renew_duty(&self) {
-        let until = self.epoch.elapsed() + DUTY_LEASE;
+    /// Extends the duty lease from `now`: the calling worker polls the reactor without the
+    /// seat. Writes the shared word only once half of the lease has run out, so workers that
+    /// poll often do not bounce its cache line.
+    fn renew_duty(&self, now: Instant) {
+        let until = now.saturating_duration_since(self.epoch) + DUTY_LEASE;
         let nanos = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX);
+        let stale = nanos.saturating_sub(DUTY_RENEWAL);
         // Relaxed: see `duty_deadline`.
-        self.duty_until.fetch_max(nanos, Ordering::Relaxed);
+        if self.duty_until.load(Ordering::Relaxed) < stale {
+            self.duty_until.fetch_max(nanos, Ordering::Relaxed);
+        }
     }
 
     /// Makes a thread blocked in [`try_react`](Reactor::try_react) return soon.
@@ -336,7 +354,7 @@ impl Reactor {
         match sitter {
             Sitter::Worker if result.is_ok() => {
                 ON_DUTY.with(|duty| duty.0.set(true));
-                self.renew_duty();
+                self.renew_duty(Instant::now());
             }
             _ => self.after_leaving(false),
         }
@@ -356,22 +374,19 @@ impl Reactor {
     ) -> io::Result<()> {
         // Step 2: due timers, and how long to wait.
         let now = Instant::now();
-        let mut wait = {
-            let mut timers = lock(&self.timers);
-            let next = timers.take_due(now, wakers);
-            let wait = match (wakers.is_empty(), next, timeout) {
-                (false, _, _) => Some(Duration::ZERO),
-                (true, Some(deadline), Some(t)) => {
-                    Some(t.min(deadline.saturating_duration_since(now)))
-                }
-                (true, Some(deadline), None) => Some(deadline.saturating_duration_since(now)),
-                (true, None, t) => t,
-            };
-            if wait != Some(Duration::ZERO) {
-                timers.set_sleeping(wait.and_then(|w| now.checked_add(w)));
-            }
-            wait
+        let next = self.timers.take_due(now, wakers);
+        let mut wait = match (wakers.is_empty(), next, timeout) {
+            (false, _, _) => Some(Duration::ZERO),
+            (true, Some(deadline), Some(t)) => Some(t.min(deadline.saturating_duration_since(now))),
+            (true, Some(deadline), None) => Some(deadline.saturating_duration_since(now)),
+            (true, None, t) => t,
         };
+        if wait != Some(Duration::ZERO) {
+            // Record the deadline the wait ends at; a timer armed since `take_due` shortens it.
+            if let Some(earlier) = self.timers.sleep(wait.and_then(|w| now.checked_add(w))) {
+                wait = Some(earlier.saturating_duration_since(now));
+            }
+        }
         let mut events = take_events();
         // Step 3a: a worker about to block polls for a short while first, if that paid off
         // lately: an event due any moment then costs no sleep and wake-up.
@@ -424,10 +439,8 @@ impl Reactor {
             result
         };
         EVENTS.with(|cell| cell.set(Some(events)));
-        let mut timers = lock(&self.timers);
-        timers.set_awake();
-        timers.take_due(Instant::now(), wakers);
-        drop(timers);
+        self.timers.set_awake();
+        self.timers.take_due(Instant::now(), wakers);
         result
     }
 
@@ -460,14 +473,19 @@ impl Reactor {
 
     /// A zero-timeout poll without the seat (step 10): wakes the wakers of ready sources and
     /// due timers.
+    ///
+    /// Cheap when nothing is ready: one clock read, the poller's syscall, and one atomic load
+    /// per timer shard (a shard is locked only if its earliest timer may be due); the duty
+    /// lease is renewed only when half of it has run out.
     fn poll_unseated(&self) -> io::Result<()> {
-        self.renew_duty();
+        let now = Instant::now();
+        self.renew_duty(now);
         let mut wakers = Vec::new();
         let mut events = take_events();
         let result = self.poller.wait(&mut events, Some(Duration::ZERO));
         self.dispatch(&events, &mut wakers, false);
         EVENTS.with(|cell| cell.set(Some(events)));
-        lock(&self.timers).take_due(Instant::now(), &mut wakers);
+        self.timers.take_due(now, &mut wakers);
         for waker in wakers {
             waker.wake();
         }
@@ -530,30 +548,39 @@ impl Reactor {
 
     /// Arms a timer for `deadline` and returns its id; `waker` is woken once it is due.
     pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> u64 {
-        let (id, notify) = lock(&self.timers).insert(deadline, waker);
+        let (id, notify) = self.timers.insert(deadline, waker);
         if notify {
             self.notify();
         }
         id
     }
 
-    /// Replaces the waker of a pending timer, or re-arms it (with the same id) if it fired.
-    pub(crate) fn update_timer(&self, deadline: Instant, id: u64, waker: &Waker) {
-        if lock(&self.timers).update(deadline, id, waker) {
+    /// Replaces the waker of a pending timer, or arms it again if it fired; returns its id
+    /// (a new one if armed again).
+    pub(crate) fn update_timer(&self, deadline: Instant, id: u64, waker: &Waker) -> u64 {
+        let (id, notify) = self.timers.update(deadline, id, waker);
+        if notify {
             self.notify();
         }
+        id
     }
 
     /// Disarms a timer; a no-op if it already fired.
-    pub(crate) fn remove_timer(&self, deadline: Instant, id: u64) {
-        lock(&self.timers).remove(deadline, id);
+    pub(crate) fn remove_timer(&self, id: u64) {
+        self.timers.remove(id);
+    }
+
+    /// Whether `deadline` has passed for sure, as told by a batch of timers fired after it:
+    /// lets a woken `Sleep` complete without reading the clock.
+    pub(crate) fn timer_fired(&self, deadline: Instant) -> bool {
+        self.timers.has_fired(deadline)
     }
 
     /// Whether a timer is armed (for tests).
     #[cfg(test)]
     #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
-    pub(crate) fn has_timer(&self, deadline: Instant, id: u64) -> bool {
-        lock(&self.timers).contains(deadline, id)
+    pub(crate) fn has_timer(&self, id: u64) -> bool {
+        self.timers.contains(id)
     }
 
     /// After a `try_react` that returned `None`, registers `waker` to be woken once the seat
@@ -697,7 +724,7 @@ mod tests {
                     let done = done.clone();
                     std::thread::spawn(move || {
                         while !done.load(Ordering::SeqCst) {
-                            reactor.try_react(Some(Duration::ZERO)).unwrap().unwrap();
+                            reactor.poll().unwrap();
                         }
                     })
                 })
@@ -745,6 +772,31 @@ mod tests {
     }
 
     #[test]
+    fn arming_a_timer_wakes_a_thread_waiting_without_timeout() {
+        exclusive(|| {
+            let reactor = Reactor::get();
+            let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+            let waiter = {
+                let count = count.clone();
+                // No timeout: only the notify sent by arming the timer (step 6) makes its
+                // wait account for the timer; the test hangs if that notify is lost.
+                std::thread::spawn(move || {
+                    while count.0.load(Ordering::SeqCst) == 0 {
+                        let _ = reactor.try_react(None);
+                    }
+                })
+            };
+            while reactor.wake.load(Ordering::SeqCst) & WAITING == 0 {
+                std::thread::yield_now();
+            }
+            let deadline = Instant::now() + Duration::from_millis(5);
+            reactor.insert_timer(deadline, &Waker::from(count.clone()));
+            waiter.join().unwrap();
+            assert!(Instant::now() >= deadline);
+        });
+    }
+
+    #[test]
     fn removed_timer_is_not_woken() {
         exclusive(|| {
             let reactor = Reactor::get();
@@ -752,10 +804,10 @@ mod tests {
             let waker = Waker::from(count.clone());
             let deadline = Instant::now() + Duration::from_millis(20);
             let id = reactor.insert_timer(deadline, &waker);
-            reactor.remove_timer(deadline, id);
+            reactor.remove_timer(id);
             std::thread::sleep(Duration::from_millis(30));
             // Make sure one turn ran after the deadline.
-            while reactor.try_react(Some(Duration::ZERO)).is_none() {}
+            reactor.poll().unwrap();
             assert_eq!(count.0.load(Ordering::SeqCst), 0);
         });
     }

@@ -1,170 +1,373 @@
-//! Pending timers, ordered by deadline.
+//! Pending timers, in one shard per core.
 //!
-//! A `BTreeMap` keyed by `(deadline, id)`, as in async-io: arming, disarming and firing are
-//! `O(log n)`, firing `k` due timers at once is one `split_off`, and an entry costs its key and
-//! a `Waker` (40 bytes) plus the tree's node overhead. With 100,000 timers pending the tree
-//! holds about 6 MB and arms a timer in well under a microsecond (see `benches/compare/io.rs`).
-//! A timer wheel would make arming `O(1)`, but needs intrusive lists (unsafe) or slab
-//! indirection to disarm, for little gain at this scale.
+//! Each shard is a hierarchical timer [`wheel`](super::wheel) behind its own mutex: arming,
+//! disarming and firing a timer are `O(1)`, and an entry costs a `Waker` and 24 bytes in a
+//! slab. A timer fires once the wheel's tick (about 66 µs) in which its deadline falls has
+//! passed: never early, at most a tick late.
+//!
+//! A thread arms its timers in the shard of the core it works for (other threads share the
+//! shards round robin), so busy workers arming timers do not contend for one lock. Each shard
+//! publishes a lower bound of its earliest deadline in an atomic *hint*: a poll that finds no
+//! shard due takes no lock at all, and the seated thread reads the earliest deadline of a shard
+//! it does not need to lock from its hint.
+//!
+//! # Waking the seated thread (protocol step 6)
+//!
+//! The seated thread publishes the deadline its wait ends at in one atomic word, *after* it
+//! collected the due timers, then re-reads every shard's hint and shortens its wait to the
+//! earliest. Arming a timer lowers its shard's hint, then reads the published deadline, and
+//! notifies if its own deadline is earlier. All four accesses are `SeqCst`, so of a timer armed
+//! while the seated thread computes its wait, either the seated thread sees the lowered hint,
+//! or the arming thread sees the published deadline and notifies: no timer is slept past. A
+//! `fetch_min` on the published deadline makes only the first earlier timer notify.
+//!
+//! # Completing without the lock
+//!
+//! Every batch of due timers advances [`Timers::fired_through`] before their wakers are woken,
+//! so a woken `Sleep` learns that its deadline passed from one atomic load, without reading the
+//! clock. A `Sleep` that completes does not lock its shard to disarm: its timer is due, so
+//! either it fired already, or the next batch fires it (a spurious wake-up at most).
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// What the seated thread is doing, as far as arming a timer is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sleep {
-    /// Not in a wait that may block: it will look at the timers before it waits.
-    Awake,
-    /// In a wait that ends at this deadline (`None`: no deadline).
-    Until(Option<Instant>),
+use super::wheel::{Wheel, TICK_SHIFT};
+use crate::context;
+use crate::sync::{lock, AtomicU64, AtomicUsize, Mutex, Ordering};
+
+/// The published deadline while the seated thread is not in a wait that may block: no timer
+/// notifies (every nanosecond deadline is at least this).
+const AWAKE: u64 = 0;
+/// The hint of an empty shard, and the published deadline of a wait without a deadline.
+const NEVER: u64 = u64::MAX;
+/// Low bits of a timer id that name its shard; the rest count the shard's timers.
+const SHARD_BITS: u32 = 6;
+/// The most shards.
+const MAX_SHARDS: usize = 1 << SHARD_BITS;
+
+std::thread_local! {
+    /// The shard of a thread that is no runtime worker, assigned on its first timer.
+    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// The timer set, behind the reactor's `timers` mutex.
+/// One shard: a timer wheel and the hint of its earliest deadline.
+#[derive(Debug)]
+#[repr(align(128))] // its own cache lines: shards are locked by different cores
+struct Shard {
+    /// A lower bound of the earliest time a pending timer fires, in nanoseconds after the
+    /// epoch ([`NEVER`] if none); exact after every batch of due timers.
+    hint: AtomicU64,
+    /// Pending timers.
+    wheel: Mutex<Wheel>,
+}
+
+/// The timer shards, and the seated thread's wait as far as arming a timer is concerned.
 #[derive(Debug)]
 pub(super) struct Timers {
-    /// Pending timers; the value is the waker to wake once the deadline passes.
-    map: BTreeMap<(Instant, u64), Waker>,
-    /// The next timer id (ids keep equal deadlines apart).
-    next_id: u64,
-    /// The seated thread's wait, so arming an earlier timer knows to notify it.
-    sleep: Sleep,
+    /// Reference point of the nanosecond deadlines in the atomics.
+    epoch: Instant,
+    /// The shards; a thread arms in the one of its core.
+    shards: Box<[Shard]>,
+    /// Round robin for threads that are no runtime worker.
+    next_shard: AtomicUsize,
+    /// The deadline at which the seated thread's wait ends: [`AWAKE`] when it is not in a
+    /// wait that may block, [`NEVER`] for a wait without deadline.
+    sleep_until: AtomicU64,
+    /// Nanoseconds after the epoch before which every deadline has fired (see the module
+    /// docs).
+    fired_through: AtomicU64,
 }
 
 impl Timers {
-    /// No timers.
+    /// No timers, with one shard per CPU (at most [`MAX_SHARDS`]).
     pub(super) fn new() -> Timers {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Timers::with_shards(cpus)
+    }
+
+    /// No timers, in `shards` shards (clamped to `1..=MAX_SHARDS`).
+    fn with_shards(shards: usize) -> Timers {
+        let shards = (0..shards.clamp(1, MAX_SHARDS))
+            .map(|_| Shard {
+                hint: AtomicU64::new(NEVER),
+                wheel: Mutex::new(Wheel::new()),
+            })
+            .collect();
         Timers {
-            map: BTreeMap::new(),
-            next_id: 0,
-            sleep: Sleep::Awake,
+            epoch: Instant::now(),
+            shards,
+            next_shard: AtomicUsize::new(0),
+            sleep_until: AtomicU64::new(AWAKE),
+            fired_through: AtomicU64::new(0),
         }
+    }
+
+    /// `at` in nanoseconds after the epoch (0 before it, saturating far ahead).
+    fn nanos(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch);
+        u64::try_from(since.as_nanos()).unwrap_or(NEVER)
+    }
+
+    /// The instant `nanos` after the epoch.
+    fn instant(&self, nanos: u64) -> Instant {
+        self.epoch + Duration::from_nanos(nanos)
     }
 
     /// The number of pending timers.
     pub(super) fn len(&self) -> usize {
-        self.map.len()
+        self.shards.iter().map(|s| lock(&s.wheel).len()).sum()
+    }
+
+    /// The shard the current thread arms its timers in.
+    fn home(&self) -> usize {
+        let n = self.shards.len();
+        if let Some((_, core)) = context::current_worker() {
+            return core % n;
+        }
+        SHARD.with(|shard| {
+            let index = shard.get().unwrap_or_else(|| {
+                // Relaxed: only spreads threads over the shards.
+                let next = self.next_shard.fetch_add(1, Ordering::Relaxed);
+                shard.set(Some(next));
+                next
+            });
+            index % n
+        })
+    }
+
+    /// The shard a timer id was armed in.
+    fn shard_of(&self, id: u64) -> &Shard {
+        let index = usize::try_from(id % MAX_SHARDS as u64).expect("below MAX_SHARDS");
+        &self.shards[index]
+    }
+
+    /// The tick in which `deadline` falls: its timer fires once that tick has passed.
+    fn tick(&self, deadline: Instant) -> u64 {
+        self.nanos(deadline) >> TICK_SHIFT
+    }
+
+    /// The time, in nanoseconds after the epoch, at which a timer of `tick` fires.
+    fn fires_at(tick: u64) -> u64 {
+        tick.saturating_add(1).saturating_mul(1 << TICK_SHIFT)
     }
 
     /// Arms a timer; returns its id and whether the seated thread must be notified because it
     /// sleeps past `deadline`.
-    pub(super) fn insert(&mut self, deadline: Instant, waker: &Waker) -> (u64, bool) {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.map.insert((deadline, id), waker.clone());
-        (id, self.wakes_sleeper(deadline))
+    pub(super) fn insert(&self, deadline: Instant, waker: &Waker) -> (u64, bool) {
+        let index = self.home();
+        let shard = &self.shards[index];
+        let tick = self.tick(deadline);
+        let waker = waker.clone();
+        let id = {
+            let mut wheel = lock(&shard.wheel);
+            let id = wheel.insert(tick, waker, SHARD_BITS) | index as u64;
+            self.lower_hint(shard, tick);
+            id
+        };
+        (id, self.wakes_sleeper(tick))
     }
 
-    /// Replaces a pending timer's waker, or re-arms it under the same id if it fired; returns
-    /// whether the seated thread must be notified.
-    pub(super) fn update(&mut self, deadline: Instant, id: u64, waker: &Waker) -> bool {
-        match self.map.get_mut(&(deadline, id)) {
-            Some(old) => {
+    /// Replaces a pending timer's waker, or arms it again if it fired; returns its id (a new
+    /// one if armed again) and whether the seated thread must be notified.
+    pub(super) fn update(&self, deadline: Instant, id: u64, waker: &Waker) -> (u64, bool) {
+        {
+            let mut wheel = lock(&self.shard_of(id).wheel);
+            if let Some(old) = wheel.waker_mut(id >> SHARD_BITS) {
                 if !old.will_wake(waker) {
                     old.clone_from(waker);
                 }
-                false
-            }
-            None => {
-                self.map.insert((deadline, id), waker.clone());
-                self.wakes_sleeper(deadline)
+                return (id, false);
             }
         }
+        self.insert(deadline, waker)
+    }
+
+    /// Lowers `shard`'s hint to when a timer of `tick` fires (under the shard's lock).
+    fn lower_hint(&self, shard: &Shard, tick: u64) {
+        // SeqCst: the first half of the handshake with `sleep` (see the module docs); an RMW,
+        // so it reads the latest hint even if a batch raised it meanwhile.
+        shard.hint.fetch_min(Self::fires_at(tick), Ordering::SeqCst);
     }
 
     /// Whether a timer is armed.
     #[cfg(test)]
     #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
-    pub(super) fn contains(&self, deadline: Instant, id: u64) -> bool {
-        self.map.contains_key(&(deadline, id))
+    pub(super) fn contains(&self, id: u64) -> bool {
+        lock(&self.shard_of(id).wheel).contains(id >> SHARD_BITS)
     }
 
     /// Disarms a timer; a no-op if it already fired.
-    pub(super) fn remove(&mut self, deadline: Instant, id: u64) {
-        self.map.remove(&(deadline, id));
+    pub(super) fn remove(&self, id: u64) {
+        // The hint stays: a lower bound that is too low costs one needless lock at most.
+        lock(&self.shard_of(id).wheel).remove(id >> SHARD_BITS);
     }
 
-    /// Moves the wakers of timers due at `now` into `wakers`; returns the next deadline.
-    pub(super) fn take_due(&mut self, now: Instant, wakers: &mut Vec<Waker>) -> Option<Instant> {
-        let due_first = self
-            .map
-            .first_key_value()
-            .is_some_and(|(&(d, _), _)| d <= now);
-        if due_first {
-            // Everything strictly before `now + 1ns` is due.
-            let pending = self.map.split_off(&(now + Duration::from_nanos(1), 0));
-            let due = std::mem::replace(&mut self.map, pending);
-            wakers.extend(due.into_values());
+    /// Moves the wakers of timers due at `now` into `wakers`; returns (a lower bound of) the
+    /// time the next one fires. Locks only the shards whose hint says a timer may be due.
+    pub(super) fn take_due(&self, now: Instant, wakers: &mut Vec<Waker>) -> Option<Instant> {
+        let now_nanos = self.nanos(now);
+        let before = wakers.len();
+        let mut next = NEVER;
+        for shard in self.shards.iter() {
+            // SeqCst: pairs with `lower_hint`; a stale (higher) hint only delays a timer armed
+            // right now to the next poll, and the seated thread re-reads hints in `sleep`.
+            let hint = shard.hint.load(Ordering::SeqCst);
+            if hint > now_nanos {
+                next = next.min(hint);
+                continue;
+            }
+            let mut wheel = lock(&shard.wheel);
+            wheel.advance(now_nanos >> TICK_SHIFT, wakers);
+            let first = wheel.next_tick().map_or(NEVER, Self::fires_at);
+            // SeqCst: like `lower_hint`; under the lock, so no arming is lost.
+            shard.hint.store(first, Ordering::SeqCst);
+            drop(wheel);
+            next = next.min(first);
         }
-        self.map.first_key_value().map(|(&(d, _), _)| d)
+        if wakers.len() > before {
+            // Release: a `Sleep` woken by one of these wakers that reads this value knows its
+            // deadline passed. Every shard was advanced to `now` before this store.
+            self.fired_through.fetch_max(now_nanos, Ordering::Release);
+        }
+        (next != NEVER).then(|| self.instant(next))
     }
 
-    /// Records that the seated thread waits until `until` (`None`: no deadline).
-    pub(super) fn set_sleeping(&mut self, until: Option<Instant>) {
-        self.sleep = Sleep::Until(until);
+    /// Whether `deadline` has passed for sure, as far as fired timers tell (no clock read).
+    pub(super) fn has_fired(&self, deadline: Instant) -> bool {
+        // Acquire: pairs with the Release in `take_due`. Strictly before: a deadline in the
+        // same nanosecond as the batch's `now` may be later than `now` by less than that.
+        self.nanos(deadline) < self.fired_through.load(Ordering::Acquire)
+    }
+
+    /// Publishes that the seated thread waits until `until` (`None`: no deadline), after it
+    /// computed `until` from [`take_due`](Timers::take_due). Returns an earlier deadline to
+    /// wait until instead, if a timer was armed meanwhile (see the module docs).
+    pub(super) fn sleep(&self, until: Option<Instant>) -> Option<Instant> {
+        let until = until.map_or(NEVER, |u| self.nanos(u).max(AWAKE + 1));
+        // SeqCst: the second half of the handshake with `lower_hint` and `wakes_sleeper`.
+        self.sleep_until.store(until, Ordering::SeqCst);
+        let earliest = self
+            .shards
+            .iter()
+            .map(|s| s.hint.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(NEVER);
+        (earliest < until).then(|| self.instant(earliest))
     }
 
     /// Records that the seated thread's wait is over.
-    pub(super) fn set_awake(&mut self) {
-        self.sleep = Sleep::Awake;
+    pub(super) fn set_awake(&self) {
+        // Relaxed: a stale deadline only makes an arming thread notify needlessly.
+        self.sleep_until.store(AWAKE, Ordering::Relaxed);
     }
 
-    /// Whether a timer at `deadline` must interrupt the seated thread's wait; if so, the wait
-    /// counts as ending at `deadline` from now on, so later timers do not notify again.
-    fn wakes_sleeper(&mut self, deadline: Instant) -> bool {
-        match self.sleep {
-            Sleep::Until(Some(until)) if until <= deadline => false,
-            Sleep::Until(_) => {
-                self.sleep = Sleep::Until(Some(deadline));
-                true
-            }
-            Sleep::Awake => false,
-        }
+    /// Whether a timer of `tick` must interrupt the seated thread's wait; if so, the wait
+    /// counts as ending when that timer fires from now on, so later timers do not notify
+    /// again.
+    fn wakes_sleeper(&self, tick: u64) -> bool {
+        let deadline = Self::fires_at(tick);
+        // SeqCst: see `sleep`. The load spares the RMW when the timer is later than the wait.
+        deadline < self.sleep_until.load(Ordering::SeqCst)
+            && self.sleep_until.fetch_min(deadline, Ordering::SeqCst) > deadline
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
     #[test]
     fn due_timers_fire_in_one_batch_and_the_rest_wait() {
-        let mut timers = Timers::new();
-        let now = Instant::now();
+        let timers = Timers::new();
+        let t0 = timers.epoch;
         let waker = futures::task::noop_waker_ref();
-        timers.insert(now - Duration::from_millis(1), waker);
-        timers.insert(now, waker);
-        let (late, _) = timers.insert(now + Duration::from_secs(1), waker);
+        timers.insert(t0 + MS, waker);
+        timers.insert(t0 + 2 * MS, waker);
+        let (late, _) = timers.insert(t0 + 1000 * MS, waker);
         let mut wakers = Vec::new();
-        let next = timers.take_due(now, &mut wakers);
+        let next = timers.take_due(t0 + 3 * MS, &mut wakers).expect("one left");
         assert_eq!(wakers.len(), 2);
-        assert_eq!(next, Some(now + Duration::from_secs(1)));
-        timers.remove(now + Duration::from_secs(1), late);
+        // A lower bound: the wheel's next slot, which may be a cascade before the deadline.
+        assert!(next > t0 + 3 * MS && next <= t0 + 1001 * MS, "{next:?}");
+        assert!(timers.has_fired(t0 + MS));
+        assert!(!timers.has_fired(t0 + 1000 * MS));
+        timers.remove(late);
         assert_eq!(timers.len(), 0);
     }
 
     #[test]
-    fn only_an_earlier_timer_notifies_the_sleeper() {
-        let mut timers = Timers::new();
-        let now = Instant::now();
+    fn a_timer_never_fires_before_its_deadline() {
+        let timers = Timers::new();
+        let t0 = timers.epoch;
         let waker = futures::task::noop_waker_ref();
-        let (_, notify) = timers.insert(now, waker);
+        let deadline = t0 + Duration::from_micros(1234);
+        timers.insert(deadline, waker);
+        let mut wakers = Vec::new();
+        let mut at = t0;
+        while wakers.is_empty() {
+            let next = timers.take_due(at, &mut wakers);
+            if wakers.is_empty() {
+                assert!(at < deadline + MS, "fires within a tick of its deadline");
+                assert!(next.expect("armed") > at);
+            } else {
+                assert!(at >= deadline, "fired at {at:?}, before {deadline:?}");
+            }
+            at += Duration::from_micros(7);
+        }
+    }
+
+    #[test]
+    fn timers_of_every_shard_fire() {
+        let timers = Timers::with_shards(4);
+        let t0 = timers.epoch;
+        let waker = futures::task::noop_waker_ref();
+        let armed: Vec<_> = (0..8)
+            .map(|i| {
+                let at = t0 + i * MS;
+                std::thread::scope(|s| s.spawn(|| timers.insert(at, waker)).join().unwrap())
+            })
+            .collect();
+        let shards: std::collections::HashSet<_> =
+            armed.iter().map(|(id, _)| id % MAX_SHARDS as u64).collect();
+        assert_eq!(shards.len(), 4, "threads spread over the shards");
+        let mut wakers = Vec::new();
+        let next = timers.take_due(t0 + 3 * MS + MS / 2, &mut wakers);
+        assert_eq!(wakers.len(), 4);
+        assert!(next.expect("four left") >= t0 + 4 * MS);
+        assert_eq!(timers.len(), 4);
+    }
+
+    #[test]
+    fn only_an_earlier_timer_notifies_the_sleeper() {
+        let timers = Timers::new();
+        let t0 = timers.epoch;
+        let waker = futures::task::noop_waker_ref();
+        let (_, notify) = timers.insert(t0, waker);
         assert!(!notify, "nobody sleeps");
-        timers.set_sleeping(Some(now + Duration::from_secs(1)));
-        let (_, notify) = timers.insert(now + Duration::from_secs(2), waker);
+        let mut wakers = Vec::new();
+        timers.take_due(t0 + MS, &mut wakers);
+        assert_eq!(timers.sleep(Some(t0 + 1000 * MS)), None);
+        let (_, notify) = timers.insert(t0 + 2000 * MS, waker);
         assert!(!notify, "later than the wait");
-        let (_, notify) = timers.insert(now + Duration::from_millis(500), waker);
+        let (_, notify) = timers.insert(t0 + 500 * MS, waker);
         assert!(notify, "earlier than the wait");
-        let (_, notify) = timers.insert(now + Duration::from_millis(600), waker);
+        let (_, notify) = timers.insert(t0 + 600 * MS, waker);
         assert!(!notify, "the sleeper was already told to wake earlier");
-        timers.set_sleeping(None);
-        let (id, notify) = timers.insert(now + Duration::from_secs(9), waker);
-        assert!(notify, "a wait without deadline");
+        let shortened = timers
+            .sleep(None)
+            .expect("a timer armed before the wait shortens it");
+        assert!(shortened <= t0 + 501 * MS);
+        let (id, notify) = timers.insert(t0 + 400 * MS, waker);
+        assert!(notify, "earlier than the shortened wait");
         timers.set_awake();
-        timers.remove(now + Duration::from_secs(9), id);
-        assert!(
-            !timers.update(now + Duration::from_secs(9), id, waker),
-            "awake"
-        );
-        assert_eq!(timers.len(), 5);
+        timers.remove(id);
+        let (again, notify) = timers.update(t0 + 400 * MS, id, waker);
+        assert!(!notify, "awake");
+        assert_ne!(again, id, "armed again under a new id");
+        assert!(timers.contains(again) && !timers.contains(id));
+        assert_eq!(timers.len(), 4);
     }
 }

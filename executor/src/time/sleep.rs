@@ -127,7 +127,7 @@ impl Sleep {
     /// Removes the armed timer, if any.
     fn disarm(&mut self) {
         if let Some(id) = self.timer.take() {
-            Reactor::get().remove_timer(self.deadline, id);
+            Reactor::get().remove_timer(id);
         }
     }
 }
@@ -137,14 +137,16 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if Instant::now() >= this.deadline {
-            // The reactor removed the timer when it fired (unless woken for another reason).
-            this.disarm();
+        let reactor = Reactor::get();
+        // A woken timer learns that it fired without reading the clock.
+        if reactor.timer_fired(this.deadline) || Instant::now() >= this.deadline {
+            // Not disarmed: the timer is due, so it fired already, or the reactor's next batch
+            // of due timers fires it (a spurious wake-up at most). That saves a lock.
+            this.timer = None;
             return Poll::Ready(());
         }
-        let reactor = Reactor::get();
         match this.timer {
-            Some(id) => reactor.update_timer(this.deadline, id, cx.waker()),
+            Some(id) => this.timer = Some(reactor.update_timer(this.deadline, id, cx.waker())),
             None => this.timer = Some(reactor.insert_timer(this.deadline, cx.waker())),
         }
         Poll::Pending
@@ -178,10 +180,10 @@ mod tests {
         assert!(Pin::new(&mut sleep)
             .poll(&mut Context::from_waker(waker))
             .is_pending());
-        let (deadline, id) = (sleep.deadline, sleep.timer.expect("armed"));
-        assert!(Reactor::get().has_timer(deadline, id));
+        let id = sleep.timer.expect("armed");
+        assert!(Reactor::get().has_timer(id));
         drop(sleep);
-        assert!(!Reactor::get().has_timer(deadline, id));
+        assert!(!Reactor::get().has_timer(id));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! passed on, never swallowed.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use super::Report;
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
@@ -74,8 +76,8 @@ impl Events {
         self.list.is_empty()
     }
 
-    /// The last wait's reports as `(key, readable, writable)`, and whether the notifier was
-    /// among them (`key == None`).
+    /// The last wait's reports: [`Report::Source`] for each ready source, and
+    /// [`Report::Notified`] if the notifier was among them.
     pub(in crate::reactor) fn iter(&self) -> impl Iterator<Item = Report> + '_ {
         self.list.iter().map(|event| {
             let key = event.data.u64();
@@ -90,22 +92,6 @@ impl Events {
             }
         })
     }
-}
-
-/// One entry of a wait's reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(in crate::reactor) enum Report {
-    /// A registered source's readiness changed.
-    Source {
-        /// The key it was registered with.
-        key: usize,
-        /// It became readable (or hung up, or failed).
-        readable: bool,
-        /// It became writable (or hung up, or failed).
-        writable: bool,
-    },
-    /// [`Poller::notify`] was called.
-    Notified,
 }
 
 impl Poller {
@@ -172,11 +158,5 @@ impl Poller {
             }
             Err(err) => Err(err.into()),
         }
-    }
-}
-
-impl AsFd for Poller {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.as_fd()
     }
 }

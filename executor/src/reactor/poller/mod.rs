@@ -8,9 +8,27 @@
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(super) use epoll::{Events, Poller, Report};
+pub(super) use epoll::{Events, Poller};
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod portable;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(super) use portable::{Events, Poller, Report};
+pub(super) use portable::{Events, Poller};
+
+/// One entry of a wait's reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Report {
+    /// A registered source's readiness changed.
+    Source {
+        /// The key it was registered with.
+        key: usize,
+        /// It became readable (or hung up, or failed).
+        readable: bool,
+        /// It became writable (or hung up, or failed).
+        writable: bool,
+    },
+    /// `Poller::notify` was called (reported by epoll only: `polling` keeps its notifications
+    /// to itself).
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    Notified,
+}

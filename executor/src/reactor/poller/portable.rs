@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use polling::{Event, PollMode};
 
+use super::Report;
+
 /// The `polling` poller.
 #[derive(Debug)]
 pub(in crate::reactor) struct Poller {
@@ -22,23 +24,6 @@ pub(in crate::reactor) struct Poller {
 pub(in crate::reactor) struct Events {
     /// `polling`'s buffer.
     list: polling::Events,
-}
-
-/// One entry of a wait's reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(in crate::reactor) enum Report {
-    /// A registered source's readiness changed.
-    Source {
-        /// The key it was registered with.
-        key: usize,
-        /// It became readable (or hung up, or failed).
-        readable: bool,
-        /// It became writable (or hung up, or failed).
-        writable: bool,
-    },
-    /// [`Poller::notify`] was called (never reported by `polling`).
-    #[allow(dead_code)]
-    Notified,
 }
 
 impl Events {
