@@ -25,7 +25,6 @@
 
 use std::io;
 use std::rc::Rc;
-use std::time::Duration;
 
 use crate::context;
 use crate::core::{Core, SectionSlot};
@@ -172,7 +171,7 @@ impl Worker {
         let classes = shared.classes_used();
         if self.tick % INJECTOR_INTERVAL == 0 {
             // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
-            let _ = Reactor::get().try_react(Some(Duration::ZERO));
+            let _ = Reactor::get().poll();
             let high = classes.then(|| shared.injector_high.pop().ok()).flatten();
             if let Some(runnable) = high.or_else(|| shared.injector.pop().ok()) {
                 return Some(runnable);
@@ -230,7 +229,7 @@ impl Worker {
         if !others_run || shared.is_shutdown() {
             return None;
         }
-        let _ = Reactor::get().try_react(Some(Duration::ZERO));
+        let _ = Reactor::get().poll();
         self.next_task()
     }
 

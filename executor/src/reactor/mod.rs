@@ -21,9 +21,10 @@
 //! (a [`Reactor::notify`] has not been consumed yet).
 //!
 //! 1. A thread takes the seat with one compare-and-swap ([`Seat::try_take`]). A runtime worker
-//!    takes it *hard*, a `block_on` thread *soft*. If the seat is taken, [`Reactor::try_react`]
+//!    takes it *hard*, a `block_on` thread *soft*. If the seat is taken, [`Reactor::try_react_unless`]
 //!    returns `None` at once and the caller parks on its own parker, with one exception: a
-//!    worker asking to wait (`timeout != Some(ZERO)`) takes a *soft* seat over (step 7).
+//!    worker takes a *soft* seat over (step 7). (A busy worker's poll without waiting,
+//!    [`Reactor::poll`], needs no seat: step 10.)
 //! 2. Seated, the thread removes the due timers and computes the wait: the caller's timeout,
 //!    shortened to the next timer, or zero if any timer was due (its waker has work to do). With
 //!    no timer pending and no caller timeout the wait has no timeout: an idle runtime has no
@@ -235,30 +236,29 @@ impl Reactor {
         })
     }
 
-    /// Waits for I/O readiness or the next due timer, at most `timeout` (`None`: until an
-    /// event, a timer or [`notify`](Reactor::notify)), and wakes the wakers of ready sources and
-    /// due timers.
-    ///
-    /// Returns `None` at once, without waiting, if another thread is already in the reactor,
-    /// except that a waiting call (`timeout != Some(ZERO)`) takes the seat over from a
-    /// `block_on` thread (protocol step 7). `Some(Duration::ZERO)` is [`poll`](Reactor::poll),
-    /// which needs no seat and so always returns `Some`: call `poll` instead.
-    pub(crate) fn try_react(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
-        self.try_react_unless(timeout, None)
-    }
-
     /// Polls without waiting and without the seat (protocol step 10): wakes the wakers of
     /// ready sources and due timers, and renews the duty lease.
-    // The worker loop (`worker.rs`) still calls `try_react(Some(ZERO))`; it should call this.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn poll(&self) -> io::Result<()> {
         self.poll_unseated()
     }
 
-    /// [`try_react`](Reactor::try_react) for a parked thread: once seated, it does not block
-    /// if `woken` reports that its wake-up already arrived.
+    /// [`try_react_unless`](Reactor::try_react_unless) without a wake-up check (for tests).
+    #[cfg(test)]
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    pub(crate) fn try_react(&self, timeout: Option<Duration>) -> Option<io::Result<()>> {
+        self.try_react_unless(timeout, None)
+    }
+
+    /// Waits for I/O readiness or the next due timer, at most `timeout` (`None`: until an
+    /// event, a timer or [`notify`](Reactor::notify)), and wakes the wakers of ready sources and
+    /// due timers. For a parked worker: once seated, it does not block if `woken` reports that
+    /// its wake-up already arrived.
     ///
-    /// This closes a gap in the notification protocol: a notify meant for a thread that is
+    /// Returns `None` at once, without waiting, if another worker is already in the reactor;
+    /// a `block_on` thread's seat it takes over (protocol step 7). To poll without waiting, call
+    /// [`poll`](Reactor::poll), which needs no seat.
+    ///
+    /// The `woken` check closes a gap in the notification protocol: a notify meant for a thread that is
     /// about to take the seat may be consumed by the thread seated before it (step 3 consumes
     /// any pending notification), and the thread would then block with its wake-up already
     /// delivered to its parker. Step 3 calls `woken` after its SeqCst RMW on the wake word; a
@@ -269,9 +269,6 @@ impl Reactor {
         timeout: Option<Duration>,
         woken: Option<&dyn Fn() -> bool>,
     ) -> Option<io::Result<()>> {
-        if timeout == Some(Duration::ZERO) {
-            return Some(self.poll_unseated());
-        }
         let seated = match self.seat.try_take(Sitter::Worker) {
             true => true,
             false if self.seat.try_mark_takeover() => {
@@ -284,7 +281,7 @@ impl Reactor {
         seated.then(|| self.react_seated(Sitter::Worker, timeout, woken))
     }
 
-    /// Like [`try_react`](Reactor::try_react) for a `block_on` thread: it takes the seat
+    /// Like [`try_react_unless`](Reactor::try_react_unless) for a `block_on` thread: it takes the seat
     /// softly, never takes it over, and leaves it to the workers while one is on duty
     /// (step 10): then it returns `Err` with the end of the duty lease, until which the
     /// caller parks.
@@ -324,7 +321,7 @@ impl Reactor {
         }
     }
 
-    /// Makes a thread blocked in [`try_react`](Reactor::try_react) return soon.
+    /// Makes a thread blocked in the reactor's seat return soon.
     ///
     /// Costs one atomic read-modify-write, and no syscall when no thread is waiting in the
     /// reactor (protocol step 4).

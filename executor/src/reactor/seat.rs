@@ -15,7 +15,7 @@ const TAKEOVER: usize = 4;
 /// Who takes the seat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Sitter {
-    /// A runtime worker, through `try_react`: it can take the seat over from a `BlockOn`.
+    /// A runtime worker, through `try_react_unless`: it can take the seat over from a `BlockOn`.
     Worker,
     /// A thread in `block_on`: it yields the seat to a worker that asks for it.
     BlockOn,
