@@ -77,26 +77,40 @@ impl Parker {
     /// (An associated function: loom's `Arc` cannot be a `self` type.)
     pub(crate) fn park(this: &Arc<Parker>) -> Wake {
         let parker = &**this;
+        // Whether this thread learnt that the seat is free and has not tried it since.
+        let mut told_free = false;
         loop {
             // Step 1 (SeqCst: see step 3).
             parker.in_reactor.store(true, Ordering::SeqCst);
             if let Some(wake) = lock(&parker.state).wake.take() {
                 parker.in_reactor.store(false, Ordering::Relaxed);
+                if told_free {
+                    // Step 7: leaving with a token, the vacancy goes to another thread.
+                    reactor::pass_on_vacancy();
+                }
                 return wake;
             }
             let outcome = reactor::wait(this);
             parker.in_reactor.store(false, Ordering::Relaxed);
+            told_free = false;
             match outcome {
                 // Step 4: back from the reactor; look for the token again.
-                reactor::Outcome::Reacted | reactor::Outcome::SeatFree => {}
+                reactor::Outcome::Reacted => {}
+                // The seat was found free again: try it at once.
+                reactor::Outcome::SeatFree => told_free = true,
                 // Step 6: on standby for the seat, or without a reactor.
-                reactor::Outcome::TurnedAway => {
-                    if let Some(wake) = parker.wait_on_condvar() {
-                        reactor::cancel_wait(this);
+                reactor::Outcome::TurnedAway => match parker.wait_on_condvar() {
+                    Some(wake) => {
+                        // Step 7: an entry already gone was taken by a thread that vacated
+                        // the seat, telling this one to take it: pass that on.
+                        if !reactor::cancel_wait(this) {
+                            reactor::pass_on_vacancy();
+                        }
                         return wake;
                     }
                     // Poked: the seat was vacated; try it again.
-                }
+                    None => told_free = true,
+                },
             }
         }
     }
@@ -107,6 +121,8 @@ impl Parker {
         let mut state = lock(&self.state);
         loop {
             if let Some(wake) = state.wake.take() {
+                // A poke that came with the token is handled through the standby entry.
+                state.poked = false;
                 return Some(wake);
             }
             if std::mem::take(&mut state.poked) {
@@ -140,6 +156,13 @@ impl Parker {
         if self.in_reactor.load(Ordering::SeqCst) {
             reactor::notify();
         }
+    }
+
+    /// Stores the token without waking the parked thread (for tests that wake it otherwise).
+    #[cfg(test)]
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    pub(crate) fn give_token_quietly(&self, wake: Wake) {
+        lock(&self.state).wake = Some(wake);
     }
 
     /// Asks a worker waiting on its condition variable to try the reactor's seat again.
@@ -196,9 +219,15 @@ mod reactor {
         }
     }
 
-    /// Cancels a standby registration (the worker was woken for work).
-    pub(super) fn cancel_wait(parker: &Arc<Parker>) {
-        Reactor::get().cancel_wait_for_seat(&Waker::from(Arc::clone(parker)));
+    /// Cancels a standby registration (the worker was woken for work); false if the entry
+    /// was gone already, taken by a thread that vacated the seat.
+    pub(super) fn cancel_wait(parker: &Arc<Parker>) -> bool {
+        Reactor::get().cancel_wait_for_seat(&Waker::from(Arc::clone(parker)))
+    }
+
+    /// Wakes another standby thread for a vacancy this one was told of but does not take.
+    pub(super) fn pass_on_vacancy() {
+        Reactor::get().pass_on_vacancy();
     }
 
     /// Makes the thread waiting in the reactor return.
@@ -225,7 +254,11 @@ mod reactor {
         Outcome::TurnedAway
     }
 
-    pub(super) fn cancel_wait(_: &Arc<Parker>) {}
+    pub(super) fn cancel_wait(_: &Arc<Parker>) -> bool {
+        true
+    }
+
+    pub(super) fn pass_on_vacancy() {}
 
     pub(super) fn notify() {}
 }

@@ -62,8 +62,12 @@
 //!    re-checks the seat after a `SeqCst` fence; a thread leaving the seat checks the list after
 //!    a fence too, so one of them sees the other and no vacancy is missed. A `block_on` thread
 //!    leaving the seat (or a worker whose poller failed) wakes the oldest standby *worker*,
-//!    which retries `try_react` and so takes the seat if nobody else did
-//!    ([`Reactor::wait_for_seat`]); a worker leaving the seat stays on duty instead (step 10). A `block_on` thread on standby is
+//!    which retries the seat and so takes it if nobody else did
+//!    ([`Reactor::wait_for_seat`]); a worker leaving the seat stays on duty instead (step 10).
+//!    A worker told of a vacancy (its entry kicked, or the seat found free) that leaves
+//!    with a token instead, for work or to exit, passes the vacancy on to the next standby
+//!    thread ([`Reactor::pass_on_vacancy`]): otherwise the kick would be swallowed, and the
+//!    threads still on standby would wait for a seat that nobody holds. A `block_on` thread on standby is
 //!    woken when a `block_on` call returns (it will not come back to the seat) and no worker
 //!    waits, and of course by its future's waker. Waking `block_on` threads on every turn
 //!    would make the thread waiting for the runtime's result take the seat from the workers at
@@ -594,8 +598,21 @@ impl Reactor {
 
     /// Removes a registration made by [`wait_for_seat`](Reactor::wait_for_seat).
     #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
-    pub(crate) fn cancel_wait_for_seat(&self, waker: &Waker) {
-        self.standby.remove(waker);
+    /// Returns false if the registration was gone: a thread that vacated the seat took it
+    /// to wake this one, which must then take the seat or [pass the vacancy
+    /// on](Reactor::pass_on_vacancy).
+    pub(crate) fn cancel_wait_for_seat(&self, waker: &Waker) -> bool {
+        self.standby.remove(waker)
+    }
+
+    /// Wakes a standby thread for a vacancy that the calling thread learnt of (it was woken
+    /// from standby, or found the seat free) but leaves to run tasks instead of taking the
+    /// seat (step 8). Without this, a worker woken from standby at the moment it was handed
+    /// work (or told to exit) would swallow the wake-up, and the threads still on standby
+    /// would wait for a seat nobody holds.
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    pub(crate) fn pass_on_vacancy(&self) {
+        self.after_leaving(true);
     }
 
     /// Registers `waker` on the standby list unless the seat is free (then returns false).
@@ -807,5 +824,84 @@ mod tests {
             reactor.poll().unwrap();
             assert_eq!(count.0.load(Ordering::SeqCst), 0);
         });
+    }
+
+    /// Runs the ignored test `name` (a path below this crate) in a child process of this test
+    /// binary, where no other test shares the process-wide reactor, and asserts it passed.
+    fn run_alone(name: &str) {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let out = std::process::Command::new(exe)
+            .args([
+                name,
+                "--exact",
+                "--ignored",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(ALONE, "1")
+            .output()
+            .expect("cannot run the test binary");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{name} failed in its own process:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Set in the environment of a test run by [`run_alone`].
+    const ALONE: &str = "BATON_TEST_ALONE";
+
+    #[test]
+    fn a_vacancy_is_passed_on_by_a_worker_that_leaves_for_work() {
+        run_alone("reactor::tests::vacancy_told_to_a_worker_with_work");
+    }
+
+    /// Two workers wait on standby while this thread holds the seat. This thread leaves the
+    /// seat and wakes the first worker for it, which at that moment also got work: it runs
+    /// the work, and the second worker must be told of the vacancy instead. Before the fix,
+    /// the second worker stayed on standby with the seat free: a runtime's timers and I/O
+    /// then waited for good (seen as a hang of `tests/time_timeout.rs`, when another test's
+    /// runtime shut down).
+    #[test]
+    #[ignore = "run in its own process by a_vacancy_is_passed_on_by_a_worker_that_leaves_for_work"]
+    fn vacancy_told_to_a_worker_with_work() {
+        use crate::park::{Parker, Wake as Token};
+        if std::env::var_os(ALONE).is_none() {
+            return;
+        }
+        let reactor = Reactor::get();
+        assert!(reactor.seat.try_take(Sitter::Worker), "nobody else is here");
+        let park = |parker: &Arc<Parker>| {
+            let parker = parker.clone();
+            std::thread::spawn(move || Parker::park(&parker))
+        };
+        let on_standby = |parker: &Arc<Parker>| {
+            let waker = Waker::from(parker.clone());
+            while !reactor.standby.contains(&waker) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let (first, second) = (Arc::new(Parker::new()), Arc::new(Parker::new()));
+        let first_thread = park(&first);
+        on_standby(&first);
+        let second_thread = park(&second);
+        on_standby(&second);
+        // Work for the first worker, without waking it: the vacancy below wakes it.
+        first.give_token_quietly(Token::Work);
+        reactor.seat.leave(Sitter::Worker);
+        reactor.after_leaving(false);
+        assert_eq!(first_thread.join().unwrap(), Token::Work);
+        // The second worker takes the seat.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reactor.seat.is_free() {
+            assert!(
+                Instant::now() < deadline,
+                "the vacancy was lost: the seat is free and a worker waits on standby"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        second.unpark(Token::Work);
+        assert_eq!(second_thread.join().unwrap(), Token::Work);
     }
 }

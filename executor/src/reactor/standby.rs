@@ -11,6 +11,13 @@ use std::task::Waker;
 use super::seat::Sitter;
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 
+/// Whether two wakers wake the same parker: the same data pointer (each parker is its own
+/// allocation). `Waker::will_wake` also compares the vtables, and those can differ for one
+/// waker type instantiated in two codegen units, which would leave a stale entry behind.
+fn same_task(a: &Waker, b: &Waker) -> bool {
+    std::ptr::eq(a.data(), b.data())
+}
+
 /// The standby list.
 #[derive(Debug, Default)]
 pub(super) struct Standby {
@@ -29,11 +36,21 @@ impl Standby {
         self.len.store(entries.len(), Ordering::Relaxed);
     }
 
-    /// Removes the entries whose waker wakes the same task as `waker`.
-    pub(super) fn remove(&self, waker: &Waker) {
+    /// Removes the entries whose waker wakes the same task as `waker`; false if there were
+    /// none (a [`kick`](Standby::kick) took it).
+    pub(super) fn remove(&self, waker: &Waker) -> bool {
         let mut entries = lock(&self.entries);
-        entries.retain(|(_, w)| !w.will_wake(waker));
+        let before = entries.len();
+        entries.retain(|(_, w)| !same_task(w, waker));
         self.len.store(entries.len(), Ordering::Relaxed);
+        entries.len() < before
+    }
+
+    /// Whether an entry wakes the same task as `waker`.
+    #[cfg(test)]
+    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    pub(super) fn contains(&self, waker: &Waker) -> bool {
+        lock(&self.entries).iter().any(|(_, w)| same_task(w, waker))
     }
 
     /// Whether the list is empty; the caller issues the `SeqCst` fence that orders this load
