@@ -74,6 +74,7 @@
 mod admission;
 mod builder;
 mod inner;
+mod runner;
 mod task;
 
 pub use builder::{Affinity, QueueBuildError, SpawnError, WorkQueueBuilder};
@@ -90,12 +91,11 @@ use std::time::Duration;
 use event_listener::Event;
 
 use crate::handle::Handle;
-use crate::shared::Shared;
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::JoinHandle;
 use admission::Generations;
-use inner::{Counters, Counts, DrainGuard, Inner, Placement, State};
+use inner::{Counters, Counts, DrainGuard, Inner, Line, Placement, State};
 
 /// A named queue of tasks with its own concurrency policy.
 ///
@@ -148,9 +148,9 @@ impl WorkQueue {
     }
 
     fn from_builder(b: WorkQueueBuilder, max_active: usize, handle: &Handle) -> WorkQueue {
-        let any_core = b.affinity == Affinity::Any;
         let placement = match b.affinity {
-            Affinity::Local | Affinity::Any => Placement::Anywhere,
+            Affinity::Local => Placement::Local,
+            Affinity::Any => Placement::Any,
             Affinity::Core(core) => Placement::Core(core),
             Affinity::Cores(set) => Placement::Cores {
                 set: set.into_boxed_slice(),
@@ -164,11 +164,10 @@ impl WorkQueue {
             ordered: b.ordered,
             priority: b.priority,
             placement,
-            any_core,
             state: Mutex::new(State {
                 admission: admission::Admission::new(max_active),
+                line: Line::default(),
                 generations: Generations::default(),
-                live: 0,
                 draining: 0,
                 closed: false,
                 shut_down: false,
@@ -248,7 +247,7 @@ impl WorkQueue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner.spawn(future, None)
+        self.inner.accept(future, None, None)
     }
 
     /// Spawns a task in the lane of `key`: tasks with equal keys run one at a time, in
@@ -277,7 +276,7 @@ impl WorkQueue {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
         self.inner
-            .spawn(future, Some(hasher.finish()))
+            .accept(future, Some(hasher.finish()), None)
             .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
     }
 
@@ -303,25 +302,9 @@ impl WorkQueue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let inner = &self.inner;
-        let mut state = lock(&inner.state);
-        if inner.refusal(&state).is_some() {
-            drop(state);
-            return inner.cancelled(future);
-        }
-        let generation = state.generations.current();
-        let (held, handle) = inner.allocate(future, None, generation);
-        state.counts.spawned += 1;
-        state.live += 1;
-        drop(state);
-        let held = held.delayed(generation);
-        let queue = std::sync::Arc::clone(inner);
-        let timer = async move {
-            crate::time::sleep(delay).await;
-            queue.expire(held);
-        };
-        drop(Shared::spawn(&inner.shared, timer, None));
-        handle
+        self.inner
+            .accept(future, None, Some(delay))
+            .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
     }
 
     /// Returns a future that completes once every task accepted before this call has finished
@@ -384,7 +367,7 @@ impl WorkQueue {
         lock(&self.inner.state).draining += 1;
         let guard = DrainGuard(std::sync::Arc::clone(&self.inner));
         async move {
-            guard.0.wait_until(|state| state.live == 0).await;
+            guard.0.wait_until(|state| guard.0.live(state) == 0).await;
             drop(guard);
         }
     }
