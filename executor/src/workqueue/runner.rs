@@ -9,17 +9,23 @@
 //! runner (a normal task with the queue's class and placement); the runner takes the whole
 //! line at once under the state lock, runs the first task's `Runnable` in its own poll, and
 //! goes on with the next only once that task's future was dropped (it completed, panicked or
-//! was aborted). A task that returns `Pending` keeps the turn:
+//! was aborted); an aborted task is dropped instead of run, as a worker does. A task that
+//! returns `Pending` keeps the turn:
 //!
-//! - if it woke itself while it ran (a yield), the runner keeps its `Runnable` and yields too,
-//!   so the core's other tasks run before it goes on;
+//! - if it woke itself while it ran (a yield), the runner runs it again at its next turn: the
+//!   runner's budget of [`BUDGET`] runs per poll, not each yield, lets the core's other tasks
+//!   run (like tokio's cooperative budget; measured: yielding the runner at every task's yield
+//!   sends it through the core queue, and to the other core, once per task);
 //! - otherwise the runner waits: whoever wakes the task puts its `Runnable` in the line's
-//!   `resumed` slot and wakes the runner.
+//!   `resumed` slot and wakes the runner. The runner keeps the waiting task's waker (cloned
+//!   in its wrapper's poll when it returns `Pending`, so a task that completes at once costs
+//!   no clone), to cancel it if the runner is dropped.
 //!
 //! When the line is empty the runner reports and exits; the next spawn starts another.
 //!
 //! Per task this costs the allocation, one `Arc` count and the spawner's lock: no registry
-//! entry, no run-queue push, no lock on the way out. Finished tasks are reported to the state
+//! entry, no run-queue push, no lock on the way out. A new runner is placed like a spawned
+//! task (the spawner's next-task slot, when free): it starts once the spawner yields. Finished tasks are reported to the state
 //! (counts, generations for `flush`, the live count for `drain`) once per poll of the runner, at
 //! the latest every [`BUDGET`] tasks, and whenever it waits or exits.
 //!
@@ -52,6 +58,20 @@ thread_local! {
     static JOB_DONE: Cell<bool> = const { Cell::new(false) };
     /// The task the runner is running on this thread, woken while it ran.
     static RESUMED: Cell<Option<Runnable>> = const { Cell::new(None) };
+    /// The waker of the task the runner is running on this thread, if it returned `Pending`.
+    static PENDING: Cell<Option<Waker>> = const { Cell::new(None) };
+}
+
+/// The task being run on this thread by its queue's runner returned `Pending` (called by its
+/// wrapper's poll): the runner keeps its waker, to cancel it if the runner is dropped first.
+pub(super) fn job_pending(waker: &Waker) {
+    PENDING.with(|p| {
+        let current = p.take();
+        p.set(Some(match current {
+            Some(current) if current.will_wake(waker) => current,
+            _ => waker.clone(),
+        }));
+    });
 }
 
 /// The task being run on this thread by its queue's runner finished (called by its wrapper's
@@ -128,8 +148,9 @@ fn resume(inner: &Inner, runnable: Runnable) {
 
 /// The task in flight.
 struct Current {
-    /// Wakes it, to cancel it if the runner is dropped while it waits.
-    waker: Waker,
+    /// Wakes it, to cancel it if the runner is dropped while it waits (taken when it first
+    /// returns `Pending`: a task that completes at once costs no waker clone).
+    waker: Option<Waker>,
     generation: u64,
 }
 
@@ -197,6 +218,9 @@ impl Runner {
             return true;
         }
         self.resumed = RESUMED.with(Cell::take);
+        if let (Some(current), Some(waker)) = (&mut self.current, PENDING.with(Cell::take)) {
+            current.waker = Some(waker);
+        }
         false
     }
 }
@@ -223,17 +247,16 @@ impl Future for Runner {
                 let generation = held.generation();
                 let runnable = held.take();
                 this.current = Some(Current {
-                    waker: runnable.waker(),
+                    waker: None,
                     generation,
                 });
                 this.inner.stats.running.store(1, Relaxed);
                 runnable
             };
-            if !this.run(runnable) && this.resumed.is_some() {
-                // It yielded: so does the runner (woken now, it goes behind the core's
-                // other tasks).
-                break;
-            }
+            // A task that yielded (woke itself) runs again at the next turn of this loop: the
+            // budget, not each yield, lets the core's other tasks run, as tokio's
+            // cooperative budget does.
+            this.run(runnable);
         }
         if this.done.tasks >= BUDGET {
             let resumed = this.inner.report(&mut this.done);
@@ -261,8 +284,8 @@ impl Drop for Runner {
         drop(resumed);
         drop(self.resumed.take());
         drop(std::mem::take(&mut self.batch));
-        if let Some(current) = self.current.take() {
-            current.waker.wake();
+        if let Some(waker) = self.current.take().and_then(|current| current.waker) {
+            waker.wake();
         }
     }
 }

@@ -180,7 +180,17 @@ impl<F: Future> Future for QueueTask<F> {
         // `QueueTask` has no `Unpin` impl that would allow moving it while pinned. The other
         // fields are only read.
         let this = unsafe { self.get_unchecked_mut() };
-        let _polling = (!this.inner.ordered).then(|| Polling::enter(&this.inner));
+        if this.inner.ordered {
+            // Run by the runner, which marks the thread around the run.
+            // SAFETY: see above; `this.future` stays where it is.
+            let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+            if poll.is_pending() {
+                // The runner must be able to cancel it while it waits (shutdown).
+                runner::job_pending(cx.waker());
+            }
+            return poll;
+        }
+        let _polling = Polling::enter(&this.inner);
         // SAFETY: see above; `this.future` stays where it is.
         unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
     }
