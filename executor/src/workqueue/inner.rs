@@ -364,17 +364,7 @@ impl Inner {
 
     /// Waits until `done` holds for the state.
     pub(super) async fn wait_until(&self, done: impl Fn(&State) -> bool) {
-        loop {
-            if done(&lock(&self.state)) {
-                return;
-            }
-            let listener = self.event.listen();
-            // Checked again after listening: a notification in between is not missed.
-            if done(&lock(&self.state)) {
-                return;
-            }
-            listener.await;
-        }
+        wait_until(&self.state, &self.event, done).await;
     }
 
     pub(super) fn snapshot(&self) -> QueueStats {
@@ -397,6 +387,23 @@ impl Inner {
             .saturating_sub(cancelled);
         stats.handoffs = self.stats.handoffs.load(Relaxed);
         stats
+    }
+}
+
+/// Waits until `done` holds for the state behind `mutex`, woken by `event`, which whoever
+/// changes the state notifies after releasing the lock (a free function, so the loom model
+/// drives this very code).
+pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn(&S) -> bool) {
+    loop {
+        if done(&lock(mutex)) {
+            return;
+        }
+        let listener = event.listen();
+        // Checked again after listening: a notification in between is not missed.
+        if done(&lock(mutex)) {
+            return;
+        }
+        listener.await;
     }
 }
 

@@ -82,6 +82,8 @@ pub use builder::{DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT};
 
 #[cfg(all(test, loom))]
 pub(crate) use admission::Admission;
+#[cfg(all(test, loom))]
+pub(crate) use inner::wait_until;
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -94,7 +96,7 @@ use crate::handle::Handle;
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::JoinHandle;
-use admission::Generations;
+pub(crate) use admission::Generations;
 use inner::{Counters, Counts, DrainGuard, Inner, Line, Placement, State};
 
 /// A named queue of tasks with its own concurrency policy.
