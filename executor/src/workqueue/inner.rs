@@ -61,6 +61,8 @@ pub(super) struct State {
     pub(super) closed: bool,
     /// Set when shutdown cancelled the held tasks.
     pub(super) shut_down: bool,
+    /// Delayed tasks whose delay has not expired.
+    pub(super) delayed: u64,
     /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
     /// producer and the finishing worker to bounce between their caches).
     pub(super) counts: Counts,
@@ -95,8 +97,6 @@ pub(super) struct Counters {
     pub(super) handoffs: AtomicU64,
     /// Tasks an ordered queue's runner ran to the end (completed, panicked or aborted).
     pub(super) ran: AtomicU64,
-    /// Whether an ordered queue's runner has a task in flight (0 or 1).
-    pub(super) running: AtomicU64,
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -140,9 +140,15 @@ impl Inner {
         state.counts.spawned - self.completed(state) - state.counts.cancelled
     }
 
-    /// Tasks in flight now, given the state.
+    /// Tasks in flight now, given the state. An ordered queue's oldest unfinished task that is
+    /// due has the turn: it counts as in flight (started) from its spawn, as admission counts
+    /// a task of the other queues, whether or not the runner has reached it.
     fn in_flight(&self, state: &State) -> u64 {
-        state.admission.in_flight() as u64 + self.stats.running.load(Relaxed)
+        if self.ordered {
+            (self.live(state) - state.delayed).min(1)
+        } else {
+            state.admission.in_flight() as u64
+        }
     }
 
     /// Whether this thread is polling one of this queue's tasks.
@@ -180,6 +186,7 @@ impl Inner {
             self.start(start);
             return Ok(handle);
         };
+        state.delayed += 1;
         drop(state);
         let held = held.delayed();
         let queue = std::sync::Arc::clone(self);
@@ -293,6 +300,7 @@ impl Inner {
             drop(held);
             return;
         }
+        state.delayed -= 1;
         state.generations.add(held.count());
         let start = self.admit(&mut state, held, None);
         drop(state);
@@ -306,12 +314,12 @@ impl Inner {
         let mut state = lock(&self.state);
         let next = if !started {
             state.counts.cancelled += 1;
+            state.delayed -= u64::from(!counted);
             None
         } else {
             state.counts.completed += 1;
             if self.ordered {
                 // Cancelled outside the runner, which is gone (shutdown).
-                self.stats.running.store(0, Relaxed);
                 None
             } else if self.shared.is_shutdown() {
                 // Nothing starts once the runtime shuts down: `cancel_held` drops the rest,

@@ -39,7 +39,6 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -214,7 +213,6 @@ impl Runner {
             if let Some(current) = self.current.take() {
                 self.done.add(current.generation);
             }
-            self.inner.stats.running.store(0, Relaxed);
             return true;
         }
         self.resumed = RESUMED.with(Cell::take);
@@ -250,7 +248,6 @@ impl Future for Runner {
                     waker: None,
                     generation,
                 });
-                this.inner.stats.running.store(1, Relaxed);
                 runnable
             };
             // A task that yielded (woke itself) runs again at the next turn of this loop: the

@@ -9,7 +9,7 @@
 //!    runtime ([`submit`]): a task admitted at its spawn like any new task, one admitted because
 //!    the task being polled finished to the core's next-task slot (it runs next, cache-hot, as
 //!    a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
-//!    never submitted: its runner runs them (see [`runner`](super::runner)).
+//!    never submitted: its runner runs them (see [`super::runner`]).
 //! 3. async-task drops the future when the task completes, panics (the panic was caught inside),
 //!    or is cancelled (aborted, or dropped by shutdown). The [`QueueTask`]'s `Drop` then frees
 //!    the task's slot and submits the task admitted in its place (inside an ordered queue's
