@@ -294,6 +294,24 @@ where
     }
 }
 
+/// A baton runtime with [`CORES`] cores (also used by the work queue workloads).
+pub(crate) fn baton_runtime() -> baton::Runtime {
+    baton::Runtime::builder()
+        .cores(CORES)
+        .build()
+        .expect("cannot build the baton runtime")
+}
+
+/// A tokio multi-thread runtime with [`CORES`] workers, I/O and time drivers enabled (also used
+/// by the work queue workloads).
+pub(crate) fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CORES)
+        .enable_all()
+        .build()
+        .expect("cannot build the tokio runtime")
+}
+
 /// baton with [`CORES`] cores.
 struct Baton(baton::Runtime);
 
@@ -329,11 +347,7 @@ impl System for Baton {
     type Spawner = BatonSpawner;
 
     fn start() -> Self {
-        let runtime = baton::Runtime::builder()
-            .cores(CORES)
-            .build()
-            .expect("cannot build the baton runtime");
-        Self(runtime)
+        Self(baton_runtime())
     }
 
     fn spawner(&self) -> BatonSpawner {
@@ -386,12 +400,7 @@ impl System for Tokio {
     type Spawner = TokioSpawner;
 
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(CORES)
-            .enable_all()
-            .build()
-            .expect("cannot build the tokio runtime");
-        Self(runtime)
+        Self(tokio_runtime())
     }
 
     fn spawner(&self) -> TokioSpawner {
@@ -443,6 +452,11 @@ impl Spawner for Arc<Executor<'static>> {
 }
 
 impl AsyncExecutor {
+    /// Starts an executor run by [`CORES`] threads.
+    pub(crate) fn new() -> Self {
+        Self::with_threads(CORES)
+    }
+
     /// Starts an executor run by `threads` threads.
     pub(crate) fn with_threads(threads: usize) -> Self {
         let executor = Arc::new(Executor::new());
@@ -481,7 +495,7 @@ impl System for AsyncExecutor {
     type Spawner = Arc<Executor<'static>>;
 
     fn start() -> Self {
-        AsyncExecutor::with_threads(CORES)
+        AsyncExecutor::new()
     }
 
     fn spawner(&self) -> Arc<Executor<'static>> {

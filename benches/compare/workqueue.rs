@@ -21,11 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::AsyncExecutor;
+use crate::core::{baton_runtime, tokio_runtime, AsyncExecutor};
 use crate::report;
-
-/// Cores (baton) or worker threads (tokio, async-executor).
-const CORES: usize = 2;
 
 /// Jobs per run.
 const JOBS: u64 = 100_000;
@@ -130,10 +127,7 @@ fn yield_once() -> impl Future<Output = ()> {
 }
 
 fn baton_ordered(shape: Shape) -> Duration {
-    let rt = baton::Runtime::builder()
-        .cores(CORES)
-        .build()
-        .expect("cannot build the baton runtime");
+    let rt = baton_runtime();
     let queue = baton::WorkQueue::builder("bench")
         .ordered()
         .build(&rt.handle())
@@ -160,11 +154,7 @@ fn baton_ordered(shape: Shape) -> Duration {
 }
 
 fn tokio_channel(shape: Shape) -> Duration {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(CORES)
-        .enable_all()
-        .build()
-        .expect("cannot build the tokio runtime");
+    let rt = tokio_runtime();
     report::measure(RUNS, || {
         let sum = Arc::new(AtomicU64::new(0));
         let s = sum.clone();
@@ -195,7 +185,7 @@ fn tokio_channel(shape: Shape) -> Duration {
 }
 
 fn smol_channel(shape: Shape) -> Duration {
-    let smol = AsyncExecutor::with_threads(CORES);
+    let smol = AsyncExecutor::new();
     report::measure(RUNS, || {
         let sum = Arc::new(AtomicU64::new(0));
         let s = sum.clone();

@@ -11,19 +11,32 @@ thread_local! {
     static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
     /// Whether this worker thread is polling a task right now.
     static POLLING: Cell<bool> = const { Cell::new(false) };
-    /// Blocking sections on this thread whose core was handed to another worker.
-    static HANDOFFS: Cell<u64> = const { Cell::new(0) };
+    /// The handoff counter of the work queue whose task this thread is polling, or null.
+    static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Counts a section on this thread whose core was handed off (read by work queues, which
-/// compare the count around a poll of one of their tasks).
+/// Counts a section on this thread whose core was handed off, in the counter of the work queue
+/// whose task is being polled (if any).
 pub(crate) fn count_handoff() {
-    HANDOFFS.with(|h| h.set(h.get().wrapping_add(1)));
+    let counter = QUEUE_HANDOFFS.with(Cell::get);
+    // SAFETY: a non-null pointer was set by `set_queue_handoffs` for the duration of a poll
+    // of one of the queue's tasks, which keeps the queue (and so the counter) alive; it is
+    // reset before that poll returns or unwinds.
+    if let Some(counter) = unsafe { counter.as_ref() } {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
-/// Sections on this thread handed off so far.
-pub(crate) fn handoffs() -> u64 {
-    HANDOFFS.with(Cell::get)
+/// Marks this thread as polling a task of the work queue that owns `counter` (null: none), and
+/// returns the previous mark. The caller restores the previous mark before the poll ends (also
+/// when it unwinds) and keeps the counter alive meanwhile.
+pub(crate) fn set_queue_handoffs(counter: *const AtomicU64) -> *const AtomicU64 {
+    QUEUE_HANDOFFS.with(|c| c.replace(counter))
+}
+
+/// The mark of [`set_queue_handoffs`]: which work queue's task this thread is polling.
+pub(crate) fn queue_handoffs() -> *const AtomicU64 {
+    QUEUE_HANDOFFS.with(Cell::get)
 }
 
 /// Marks whether this worker thread is polling a task. A task woken while it polls can skip

@@ -212,8 +212,7 @@ impl Shared {
             future,
             pin,
             priority,
-            &this.registry,
-            shard,
+            Some((&this.registry, shard)),
             move |runnable, info| {
                 let place = if info.woken_while_running {
                     Place::Back

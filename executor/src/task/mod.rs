@@ -28,11 +28,10 @@ pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 pub(crate) type TaskOutput<T> = Result<T, Panic>;
 
 /// Wraps a task's future: catches panics so a worker survives them, and leaves the registry
-/// when the future is dropped.
+/// (if it is in it) when the future is dropped.
 struct TaskFuture<F> {
     future: F,
-    registry: Arc<Registry>,
-    slot: Slot,
+    registered: Option<(Arc<Registry>, Slot)>,
 }
 
 impl<F: Future> Future for TaskFuture<F> {
@@ -52,12 +51,16 @@ impl<F: Future> Future for TaskFuture<F> {
 
 impl<F> Drop for TaskFuture<F> {
     fn drop(&mut self) {
-        self.registry.remove(self.slot);
+        if let Some((registry, slot)) = &self.registered {
+            registry.remove(*slot);
+        }
     }
 }
 
-/// Allocates a task for `future`, registers it in `registry` (shard `shard`), and returns its
-/// first `Runnable` (not yet scheduled) with its handle.
+/// Allocates a task for `future` and returns its first `Runnable` (not yet scheduled) with its
+/// handle. With `registry` (the registry and a spawner's shard), the task is registered there
+/// until its future is dropped; without, shutdown does not reach it, so its owner must (a work
+/// queue's ordered runner cancels the tasks it holds and runs).
 ///
 /// `schedule` is called each time the task is woken; `pin` records the core it must run on and
 /// `priority` its class.
@@ -65,8 +68,7 @@ pub(crate) fn spawn<F, S>(
     future: F,
     pin: Option<usize>,
     priority: Priority,
-    registry: &Arc<Registry>,
-    shard: usize,
+    registry: Option<(&Arc<Registry>, usize)>,
     schedule: S,
 ) -> (Runnable, JoinHandle<F::Output>)
 where
@@ -74,17 +76,20 @@ where
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    registry.insert(shard, |slot| {
-        let wrapped = TaskFuture {
-            future,
-            registry: Arc::clone(registry),
-            slot,
-        };
+    let allocate = move |registered| {
+        let wrapped = TaskFuture { future, registered };
         let (runnable, task) = Builder::new()
             .metadata(TaskMeta::new(pin, priority))
             .spawn(move |_| wrapped, WithInfo(schedule));
-        let waker = runnable.waker();
-        let handle = JoinHandle::new(task, waker.clone());
-        ((runnable, handle), waker)
-    })
+        let handle = JoinHandle::new(task, runnable.waker());
+        (runnable, handle)
+    };
+    match registry {
+        None => allocate(None),
+        Some((registry, shard)) => registry.insert(shard, |slot| {
+            let (runnable, handle) = allocate(Some((Arc::clone(registry), slot)));
+            let waker = runnable.waker();
+            ((runnable, handle), waker)
+        }),
+    }
 }

@@ -72,17 +72,30 @@ impl<E> Admission<E> {
 
     /// Records that an in-flight task with `key` finished. Returns the task that starts in its
     /// place, if any (it counts as in flight).
+    pub(crate) fn finish(&mut self, key: Option<u64>) -> Option<E> {
+        if !self.release(key) {
+            return None;
+        }
+        let (next, _) = self.ready.pop_front()?;
+        self.in_flight += 1;
+        Some(next)
+    }
+
+    /// Records that an in-flight task with `key` finished, without starting another (the next
+    /// of its lane joins the ready FIFO): once the runtime shuts down, nothing starts, and the
+    /// tasks left waiting are taken by [`Admission::take_waiting`]. Returns whether a task was
+    /// in flight.
     ///
     /// Called from a task's drop, where a panic could abort the process: a finish with
     /// nothing in flight (a bug) panics in debug builds and is ignored in release builds.
-    pub(crate) fn finish(&mut self, key: Option<u64>) -> Option<E> {
+    pub(crate) fn release(&mut self, key: Option<u64>) -> bool {
         debug_assert!(
             self.in_flight > 0,
             "finish with nothing in flight ({} waiting)",
             self.waiting()
         );
         if self.in_flight == 0 {
-            return None;
+            return false;
         }
         self.in_flight -= 1;
         if let Some(key) = key {
@@ -94,9 +107,7 @@ impl<E> Admission<E> {
                 }
             }
         }
-        let (next, _) = self.ready.pop_front()?;
-        self.in_flight += 1;
-        Some(next)
+        true
     }
 
     /// Takes every waiting task (for cancellation), leaving the in-flight count as it is.
@@ -119,7 +130,6 @@ impl<E> Admission<E> {
     }
 
     /// Tasks in flight now.
-    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
     }
@@ -174,13 +184,21 @@ impl Generations {
     /// Called from a task's drop: a generation with no task left (a bug) panics in debug
     /// builds and is ignored in release builds, where a panic could abort the process.
     pub(crate) fn remove(&mut self, generation: u64) -> bool {
+        self.remove_many(generation, 1)
+    }
+
+    /// `n` tasks of `generation` finished (see [`Generations::remove`]).
+    pub(crate) fn remove_many(&mut self, generation: u64, n: usize) -> bool {
         let count = generation
             .checked_sub(self.base)
             .and_then(|index| self.counts.get_mut(index as usize))
-            .filter(|count| **count > 0);
-        debug_assert!(count.is_some(), "no task left in generation {generation}");
+            .filter(|count| **count >= n);
+        debug_assert!(
+            count.is_some(),
+            "fewer than {n} tasks left in generation {generation}"
+        );
         let Some(count) = count else { return false };
-        *count -= 1;
+        *count -= n;
         let mut emptied = false;
         while self.counts.len() > 1 && self.counts[0] == 0 {
             self.counts.pop_front();

@@ -2,16 +2,20 @@
 //! delayed task becoming due, waiting for flush and drain, shutdown's cancellation. The
 //! locking and counting rules are in the [module docs](super).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::task::Waker;
+use std::time::Duration;
 
 use event_listener::Event;
 
 use super::admission::{Admission, Generations};
 use super::builder::{Refusal, SpawnError};
+use super::runner::{self, Runner};
 use super::task::{self, Held, QueueTask, Submit};
 use crate::context;
-use crate::queue::Priority;
+use crate::queue::{Priority, Runnable};
 use crate::shared::{Frontend, Shared};
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
@@ -25,17 +29,18 @@ pub(crate) struct Inner {
     pub(super) ordered: bool,
     pub(super) priority: Priority,
     pub(super) placement: Placement,
-    /// Submit through the injector ([`Affinity::Any`](super::Affinity::Any)).
-    pub(super) any_core: bool,
     pub(super) state: Mutex<State>,
     /// Notified when a generation empties or the queue empties (flush and drain wait on it).
     pub(super) event: Event,
     pub(super) stats: Counters,
 }
 
-/// Where each task is pinned.
+/// Where each task (or an ordered queue's runner) is placed.
 pub(super) enum Placement {
-    Anywhere,
+    /// Like any spawned task: the submitting core ([`Affinity::Local`](super::Affinity::Local)).
+    Local,
+    /// Through the injector: whichever core looks first ([`Affinity::Any`](super::Affinity::Any)).
+    Any,
     Core(usize),
     Cores {
         set: Box<[usize]>,
@@ -45,26 +50,41 @@ pub(super) enum Placement {
 
 /// A queue's mutable state, under one lock.
 pub(super) struct State {
+    /// Who may start, for a queue that is not ordered.
     pub(super) admission: Admission<Held>,
+    /// An ordered queue's line of tasks and its runner.
+    pub(super) line: Line,
     pub(super) generations: Generations,
-    /// Tasks accepted and not finished, delayed ones included.
-    pub(super) live: usize,
     /// Drains in progress.
     pub(super) draining: usize,
     /// Set by `close`.
     pub(super) closed: bool,
     /// Set when shutdown cancelled the held tasks.
     pub(super) shut_down: bool,
+    /// Delayed tasks whose delay has not expired.
+    pub(super) delayed: u64,
     /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
     /// producer and the finishing worker to bounce between their caches).
     pub(super) counts: Counts,
 }
 
-/// Per-queue task counts, under the state lock.
+/// An ordered queue's tasks: those waiting for the runner, and the runner's state.
+#[derive(Default)]
+pub(super) struct Line {
+    /// Tasks accepted and not yet taken by the runner, oldest first.
+    pub(super) waiting: VecDeque<Held>,
+    /// The runner's waker while a runner is active (it runs until the line is empty).
+    pub(super) runner: Option<Waker>,
+    /// The task in flight, woken from elsewhere while the runner waits for it.
+    pub(super) resumed: Option<Runnable>,
+}
+
+/// Per-queue task counts, under the state lock. `started` and the live count are derived:
+/// `completed + in_flight`, and `spawned - completed - cancelled`. An ordered queue's runner
+/// counts the tasks it ran in [`Counters`] instead (see [`Inner::completed`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Counts {
     pub(super) spawned: u64,
-    pub(super) started: u64,
     pub(super) completed: u64,
     pub(super) cancelled: u64,
 }
@@ -72,7 +92,11 @@ pub(super) struct Counts {
 /// Per-queue counters updated outside the lock, relaxed: statistics, not synchronisation.
 #[derive(Default)]
 pub(super) struct Counters {
+    /// Sections of the queue's tasks whose core was handed off. Also marks the thread as
+    /// polling one of the queue's tasks (`context::set_queue_handoffs`).
     pub(super) handoffs: AtomicU64,
+    /// Tasks an ordered queue's runner ran to the end (completed, panicked or aborted).
+    pub(super) ran: AtomicU64,
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -84,6 +108,14 @@ impl Drop for DrainGuard {
     }
 }
 
+/// What to submit once the state lock is released.
+enum Start {
+    /// A task admitted (a queue that is not ordered).
+    Task(Held),
+    /// A new runner for an ordered queue whose line was empty.
+    Runner(Runnable),
+}
+
 impl Inner {
     /// Why a spawn now would be refused, if it would.
     pub(super) fn refusal(&self, state: &State) -> Option<Refusal> {
@@ -91,18 +123,45 @@ impl Inner {
             Some(Refusal::Shutdown)
         } else if state.closed {
             Some(Refusal::Closed)
-        } else if state.draining > 0 && !task::polling_queue(self as *const Inner as usize) {
+        } else if state.draining > 0 && !self.is_polled_here() {
             Some(Refusal::Draining)
         } else {
             None
         }
     }
 
-    /// Accepts a task (lane `key`), or refuses it.
-    pub(super) fn spawn<F>(
+    /// Tasks completed (panicked or aborted after they started), given the state.
+    pub(super) fn completed(&self, state: &State) -> u64 {
+        state.counts.completed + self.stats.ran.load(Relaxed)
+    }
+
+    /// Tasks accepted and not finished, delayed ones included, given the state.
+    pub(super) fn live(&self, state: &State) -> u64 {
+        state.counts.spawned - self.completed(state) - state.counts.cancelled
+    }
+
+    /// Tasks in flight now, given the state. An ordered queue's oldest unfinished task that is
+    /// due has the turn: it counts as in flight (started) from its spawn, as admission counts
+    /// a task of the other queues, whether or not the runner has reached it.
+    fn in_flight(&self, state: &State) -> u64 {
+        if self.ordered {
+            (self.live(state) - state.delayed).min(1)
+        } else {
+            state.admission.in_flight() as u64
+        }
+    }
+
+    /// Whether this thread is polling one of this queue's tasks.
+    pub(super) fn is_polled_here(&self) -> bool {
+        std::ptr::eq(context::queue_handoffs(), &self.stats.handoffs)
+    }
+
+    /// Accepts a task (lane `key`), to join the queue now or after `delay`; or refuses it.
+    pub(super) fn accept<F>(
         self: &std::sync::Arc<Self>,
         future: F,
         key: Option<u64>,
+        delay: Option<Duration>,
     ) -> Result<JoinHandle<F::Output>, SpawnError<F>>
     where
         F: Future + Send + 'static,
@@ -120,19 +179,27 @@ impl Inner {
         let generation = state.generations.current();
         let (held, handle) = self.allocate(future, key, generation);
         state.counts.spawned += 1;
-        state.generations.add(generation);
-        state.live += 1;
-        let now = state.admission.push(held, key);
-        state.counts.started += u64::from(now.is_some());
+        let Some(delay) = delay else {
+            state.generations.add(generation);
+            let start = self.admit(&mut state, held, key);
+            drop(state);
+            self.start(start);
+            return Ok(handle);
+        };
+        state.delayed += 1;
         drop(state);
-        if let Some(held) = now {
-            task::submit(self, held, Submit::Spawned);
-        }
+        let held = held.delayed();
+        let queue = std::sync::Arc::clone(self);
+        let timer = async move {
+            crate::time::sleep(delay).await;
+            queue.expire(held);
+        };
+        drop(Shared::spawn(&self.shared, timer, None));
         Ok(handle)
     }
 
     /// Allocates a task of this queue, not yet submitted.
-    pub(super) fn allocate<F>(
+    fn allocate<F>(
         self: &std::sync::Arc<Self>,
         future: F,
         key: Option<u64>,
@@ -143,10 +210,57 @@ impl Inner {
         F::Output: Send + 'static,
     {
         let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
-        let (runnable, handle) =
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority);
+        let (runnable, handle) = if self.ordered {
+            // Run by the queue's runner, never scheduled on the cores: not in the registry
+            // (the runner and `cancel_held` cancel what shutdown must reach).
+            let schedule = runner::schedule_fn(self);
+            crate::task::spawn(wrapped, None, self.priority, None, schedule)
+        } else {
+            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority)
+        };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
-        (Held::new(runnable), handle)
+        (Held::new(runnable, generation), handle)
+    }
+
+    /// Offers an accepted task (counted in its generation) to admission, under the lock.
+    fn admit(
+        self: &std::sync::Arc<Self>,
+        state: &mut State,
+        held: Held,
+        key: Option<u64>,
+    ) -> Option<Start> {
+        if !self.ordered {
+            return state.admission.push(held, key).map(Start::Task);
+        }
+        state.line.waiting.push_back(held);
+        if state.line.runner.is_some() {
+            return None;
+        }
+        // The line was idle: a new runner takes it (allocated under the lock, like a task).
+        let runner = Runner::new(std::sync::Arc::clone(self));
+        let (runnable, handle) =
+            Shared::spawn_unscheduled(&self.shared, runner, self.pin(), self.priority);
+        drop(handle);
+        state.line.runner = Some(runnable.waker());
+        Some(Start::Runner(runnable))
+    }
+
+    /// Submits what admission started, after the lock is released.
+    fn start(&self, start: Option<Start>) {
+        match start {
+            None => {}
+            Some(Start::Task(held)) => task::submit(self, held, Submit::Spawned),
+            Some(Start::Runner(runnable)) => self.submit(runnable, Submit::Spawned),
+        }
+    }
+
+    /// Submits a task (or a runner) to the runtime, placed as the queue's affinity says.
+    pub(super) fn submit(&self, runnable: Runnable, how: Submit) {
+        match (&self.placement, how) {
+            (Placement::Any, _) => self.shared.submit_anywhere(runnable),
+            (_, Submit::Next) => self.shared.submit_next(runnable),
+            (_, Submit::Spawned) => self.shared.submit(runnable),
+        }
     }
 
     /// A handle for a refused task: reports cancellation.
@@ -156,7 +270,9 @@ impl Inner {
         F::Output: Send + 'static,
     {
         let (runnable, handle) =
-            Shared::spawn_unscheduled(&self.shared, future, None, self.priority);
+            crate::task::spawn(future, None, self.priority, None, |runnable, _| {
+                drop(runnable)
+            });
         drop(runnable);
         handle
     }
@@ -164,7 +280,7 @@ impl Inner {
     /// The core a new task is pinned to, if any.
     pub(super) fn pin(&self) -> Option<usize> {
         match &self.placement {
-            Placement::Anywhere => None,
+            Placement::Local | Placement::Any => None,
             Placement::Core(core) => Some(*core),
             Placement::Cores { set, next } => {
                 match context::worker_core(self.shared.id).filter(|here| set.contains(here)) {
@@ -180,40 +296,42 @@ impl Inner {
         let mut state = lock(&self.state);
         if state.shut_down {
             drop(state);
-            // Dropped while still delayed: uncounted, as it was never counted.
+            // Dropped while still delayed: uncounted in its generation, as it never was.
             drop(held);
             return;
         }
+        state.delayed -= 1;
         state.generations.add(held.count());
-        let now = state.admission.push(held, None);
-        state.counts.started += u64::from(now.is_some());
+        let start = self.admit(&mut state, held, None);
         drop(state);
-        if let Some(held) = now {
-            task::submit(self, held, Submit::Spawned);
-        }
+        self.start(start);
     }
 
-    /// A task's future was dropped. `started`: it had a slot; `counted`: it counted in its
-    /// generation (every task but a delayed one whose delay had not expired).
-    pub(super) fn finished(
-        self: &std::sync::Arc<Self>,
-        key: Option<u64>,
-        generation: u64,
-        started: bool,
-        counted: bool,
-    ) {
+    /// A task's future was dropped, outside an ordered queue's runner. `started`: it had a
+    /// slot; `counted`: it counted in its generation (every task but a delayed one whose delay
+    /// had not expired).
+    pub(super) fn finished(&self, key: Option<u64>, generation: u64, started: bool, counted: bool) {
         let mut state = lock(&self.state);
-        let next = if started {
-            state.counts.completed += 1;
-            state.admission.finish(key)
-        } else {
+        let next = if !started {
             state.counts.cancelled += 1;
+            state.delayed -= u64::from(!counted);
             None
+        } else {
+            state.counts.completed += 1;
+            if self.ordered {
+                // Cancelled outside the runner, which is gone (shutdown).
+                None
+            } else if self.shared.is_shutdown() {
+                // Nothing starts once the runtime shuts down: `cancel_held` drops the rest,
+                // so no chain of tasks dropped on submission builds up here.
+                state.admission.release(key);
+                None
+            } else {
+                state.admission.finish(key)
+            }
         };
-        state.counts.started += u64::from(next.is_some());
         let mut wake = counted && state.generations.remove(generation);
-        state.live -= 1;
-        wake |= state.live == 0;
+        wake |= self.live(&state) == 0;
         drop(state);
         if let Some(next) = next {
             task::submit(self, next, Submit::Next);
@@ -223,50 +341,93 @@ impl Inner {
         }
     }
 
+    /// The runner reports the tasks it finished (their generations, for flush and drain).
+    /// Returns the in-flight task if it was woken from elsewhere meanwhile.
+    pub(super) fn report(&self, done: &mut runner::Done) -> Option<Runnable> {
+        let mut state = lock(&self.state);
+        let resumed = self.report_locked(&mut state, done);
+        drop(state);
+        resumed
+    }
+
+    /// [`Inner::report`] under the lock; notifies flush and drain waiters if needed.
+    pub(super) fn report_locked(
+        &self,
+        state: &mut State,
+        done: &mut runner::Done,
+    ) -> Option<Runnable> {
+        let mut wake = false;
+        if done.tasks > 0 {
+            done.tasks = 0;
+            for (generation, n) in done.generations.drain(..) {
+                wake |= state.generations.remove_many(generation, n);
+            }
+            wake |= self.live(state) == 0;
+        }
+        if wake {
+            self.event.notify(usize::MAX);
+        }
+        state.line.resumed.take()
+    }
+
     /// Waits until `done` holds for the state.
     pub(super) async fn wait_until(&self, done: impl Fn(&State) -> bool) {
-        loop {
-            if done(&lock(&self.state)) {
-                return;
-            }
-            let listener = self.event.listen();
-            // Checked again after listening: a notification in between is not missed.
-            if done(&lock(&self.state)) {
-                return;
-            }
-            listener.await;
-        }
+        wait_until(&self.state, &self.event, done).await;
     }
 
     pub(super) fn snapshot(&self) -> QueueStats {
+        let (counts, completed, in_flight) = {
+            let state = lock(&self.state);
+            (state.counts, self.completed(&state), self.in_flight(&state))
+        };
         let Counts {
-            spawned,
-            started,
-            completed,
-            cancelled,
-        } = lock(&self.state).counts;
+            spawned, cancelled, ..
+        } = counts;
         let mut stats = QueueStats::default();
         stats.name.clone_from(&self.name);
         stats.spawned = spawned;
-        stats.started = started;
+        stats.started = completed + in_flight;
         stats.completed = completed;
         stats.cancelled = cancelled;
-        stats.in_flight = started.saturating_sub(completed);
-        stats.waiting = spawned.saturating_sub(started).saturating_sub(cancelled);
+        stats.in_flight = in_flight;
+        stats.waiting = spawned
+            .saturating_sub(stats.started)
+            .saturating_sub(cancelled);
         stats.handoffs = self.stats.handoffs.load(Relaxed);
         stats
     }
 }
 
+/// Waits until `done` holds for the state behind `mutex`, woken by `event`, which whoever
+/// changes the state notifies after releasing the lock (a free function, so the loom model
+/// drives this very code).
+pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn(&S) -> bool) {
+    loop {
+        if done(&lock(mutex)) {
+            return;
+        }
+        let listener = event.listen();
+        // Checked again after listening: a notification in between is not missed.
+        if done(&lock(mutex)) {
+            return;
+        }
+        listener.await;
+    }
+}
+
 impl Frontend for Inner {
     fn cancel_held(&self) {
-        let held = {
+        let (held, line) = {
             let mut state = lock(&self.state);
             state.shut_down = true;
-            state.admission.take_waiting()
+            (
+                state.admission.take_waiting(),
+                std::mem::take(&mut state.line.waiting),
+            )
         };
         // Dropped without the lock: each drop re-enters `finished`.
         drop(held);
+        drop(line);
     }
 
     fn stats(&self) -> QueueStats {

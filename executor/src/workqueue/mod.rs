@@ -6,6 +6,7 @@
 //! - [`admission`]: the pure state machine deciding which task may start.
 //! - [`inner`]: the queue's shared state and its operations (accept, finish, wait, cancel).
 //! - [`task`]: the future wrapped around each task and the runnable a queue holds back.
+//! - [`runner`]: an ordered queue's runner, which runs its tasks one after another, inline.
 //!
 //! # How a queue holds tasks back
 //!
@@ -16,10 +17,14 @@
 //! async-task drops its future: after it completed, panicked, or was cancelled. So an ordered
 //! task that blocks in a section keeps its turn while its core goes on with other work.
 //!
-//! A task admitted because the task being polled finished (the next task of an ordered queue)
-//! goes to the core's next-task slot and runs right after, like a chained wake; a task admitted
-//! at its spawn is placed like any new task (the next-task slot if it is free and the spawner
-//! is a task on a worker, else the back of the queue).
+//! A task admitted because the task being polled finished goes to the core's next-task slot and
+//! runs right after, like a chained wake; a task admitted at its spawn is placed like any new
+//! task (the next-task slot if it is free and the spawner is a task on a worker, else the back
+//! of the queue).
+//!
+//! An ordered queue's tasks are never submitted: one runner task per busy queue takes its line
+//! and runs their `Runnable`s inline, one at a time, like a channel's consumer, while each
+//! task keeps its own handle (see [`runner`]). The runner is placed like a new task.
 //!
 //! [`spawn`](crate::spawn) is the runtime's default queue: no `max_active`, no order, `Normal`
 //! class, [`Affinity::Local`]. The priority class is stored in each task's metadata; the cores
@@ -45,19 +50,26 @@
 //!
 //! # Locking
 //!
-//! One mutex per queue guards its [`State`]: admission, generations, the live count and the
-//! task counts. A spawn takes it once, and allocates the task under it (so acceptance, the
-//! task's generation and its FIFO place are one step); a finishing task takes it once. Lock
-//! order: the state lock, then the runtime's registry shard (inside the allocation). No user
-//! code and no task drop runs under it: held tasks are dropped, and admitted ones submitted,
+//! One mutex per queue guards its [`State`]: admission, an ordered queue's line, generations
+//! and the task counts. A spawn takes it once, and allocates the task under it (so acceptance,
+//! the task's generation and its FIFO place are one step); a finishing task takes it once (an
+//! ordered queue's runner once per batch, and when it waits or exits). Lock order: the state
+//! lock, then the runtime's registry shard (inside the allocation). No user code and no task
+//! drop runs under it: held tasks are dropped, and admitted ones (or a new runner) submitted,
 //! after it is released.
 //!
 //! # Stats
 //!
-//! The task counts (spawned, started, completed, cancelled) are plain integers under the state
-//! lock, which every spawn and finish takes anyway: cheaper than atomics that the spawning and
-//! the finishing core would pull back and forth. `handoffs` is a relaxed atomic fed by the task
-//! wrapper, which reads the thread's handoff count (`context::handoffs`) around each poll.
+//! The task counts (spawned, completed, cancelled) are plain integers under the state lock,
+//! which every spawn and finish takes anyway: cheaper than atomics that the spawning and the
+//! finishing core would pull back and forth. `started` (`completed + in_flight`) and the live
+//! count (`spawned - completed - cancelled`) are derived. An ordered queue's runner does not
+//! take the lock per task: it counts the tasks it ran in a relaxed atomic (before their handles
+//! learn they finished) and reports their generations to the state once per batch.
+//!
+//! `handoffs` is a relaxed atomic bumped at the handoff site: while one of the queue's tasks is
+//! polled, the thread's `context::set_queue_handoffs` mark points at it (which also tells
+//! `drain` that a spawn comes from inside the queue).
 //!
 //! # Keys
 //!
@@ -74,6 +86,7 @@
 mod admission;
 mod builder;
 mod inner;
+mod runner;
 mod task;
 
 pub use builder::{Affinity, QueueBuildError, SpawnError, WorkQueueBuilder};
@@ -81,6 +94,8 @@ pub use builder::{DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT};
 
 #[cfg(all(test, loom))]
 pub(crate) use admission::Admission;
+#[cfg(all(test, loom))]
+pub(crate) use inner::wait_until;
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -90,12 +105,11 @@ use std::time::Duration;
 use event_listener::Event;
 
 use crate::handle::Handle;
-use crate::shared::Shared;
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::JoinHandle;
-use admission::Generations;
-use inner::{Counters, Counts, DrainGuard, Inner, Placement, State};
+pub(crate) use admission::Generations;
+use inner::{Counters, Counts, DrainGuard, Inner, Line, Placement, State};
 
 /// A named queue of tasks with its own concurrency policy.
 ///
@@ -148,9 +162,9 @@ impl WorkQueue {
     }
 
     fn from_builder(b: WorkQueueBuilder, max_active: usize, handle: &Handle) -> WorkQueue {
-        let any_core = b.affinity == Affinity::Any;
         let placement = match b.affinity {
-            Affinity::Local | Affinity::Any => Placement::Anywhere,
+            Affinity::Local => Placement::Local,
+            Affinity::Any => Placement::Any,
             Affinity::Core(core) => Placement::Core(core),
             Affinity::Cores(set) => Placement::Cores {
                 set: set.into_boxed_slice(),
@@ -164,14 +178,14 @@ impl WorkQueue {
             ordered: b.ordered,
             priority: b.priority,
             placement,
-            any_core,
             state: Mutex::new(State {
                 admission: admission::Admission::new(max_active),
+                line: Line::default(),
                 generations: Generations::default(),
-                live: 0,
                 draining: 0,
                 closed: false,
                 shut_down: false,
+                delayed: 0,
                 counts: Counts::default(),
             }),
             event: Event::new(),
@@ -248,7 +262,7 @@ impl WorkQueue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner.spawn(future, None)
+        self.inner.accept(future, None, None)
     }
 
     /// Spawns a task in the lane of `key`: tasks with equal keys run one at a time, in
@@ -277,7 +291,7 @@ impl WorkQueue {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
         self.inner
-            .spawn(future, Some(hasher.finish()))
+            .accept(future, Some(hasher.finish()), None)
             .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
     }
 
@@ -303,25 +317,9 @@ impl WorkQueue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let inner = &self.inner;
-        let mut state = lock(&inner.state);
-        if inner.refusal(&state).is_some() {
-            drop(state);
-            return inner.cancelled(future);
-        }
-        let generation = state.generations.current();
-        let (held, handle) = inner.allocate(future, None, generation);
-        state.counts.spawned += 1;
-        state.live += 1;
-        drop(state);
-        let held = held.delayed(generation);
-        let queue = std::sync::Arc::clone(inner);
-        let timer = async move {
-            crate::time::sleep(delay).await;
-            queue.expire(held);
-        };
-        drop(Shared::spawn(&inner.shared, timer, None));
-        handle
+        self.inner
+            .accept(future, None, Some(delay))
+            .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
     }
 
     /// Returns a future that completes once every task accepted before this call has finished
@@ -384,7 +382,7 @@ impl WorkQueue {
         lock(&self.inner.state).draining += 1;
         let guard = DrainGuard(std::sync::Arc::clone(&self.inner));
         async move {
-            guard.0.wait_until(|state| state.live == 0).await;
+            guard.0.wait_until(|state| guard.0.live(state) == 0).await;
             drop(guard);
         }
     }

@@ -8,41 +8,31 @@
 //! 2. Admitted at once, or later when another task finishes, the `Held` is submitted to the
 //!    runtime ([`submit`]): a task admitted at its spawn like any new task, one admitted because
 //!    the task being polled finished to the core's next-task slot (it runs next, cache-hot, as
-//!    a chained wake would). Until then it waits inside the queue.
+//!    a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
+//!    never submitted: its runner runs them (see [`super::runner`]).
 //! 3. async-task drops the future when the task completes, panics (the panic was caught inside),
 //!    or is cancelled (aborted, or dropped by shutdown). The [`QueueTask`]'s `Drop` then frees
-//!    the task's slot and submits the task admitted in its place.
+//!    the task's slot and submits the task admitted in its place (inside an ordered queue's
+//!    runner, it tells the runner instead).
 //! 4. A task dropped while still held (shutdown, a refused spawn, a delay cancelled by shutdown)
 //!    never had a slot: dropping a `Held` sets a thread-local flag that tells the wrapper so.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::inner::Inner;
+use super::runner;
 use crate::context;
 use crate::queue::Runnable;
 
 thread_local! {
-    /// The queue whose task this thread is polling (its `Inner`'s address), or 0: spawns from
-    /// inside a draining queue are allowed.
-    static POLLING_QUEUE: Cell<usize> = const { Cell::new(0) };
     /// Set while a `Held` drops its runnable: the wrapper being dropped never started.
     static DROPPING_HELD: Cell<Dropping> = const { Cell::new(Dropping::Started) };
-    /// Admitted tasks waiting to be submitted by an outer [`submit`] on this thread, so that a
-    /// chain of tasks dropped on submission (at shutdown) is unrolled in a loop, not recursion.
-    static TRAMPOLINE: RefCell<Option<Pending>> = const { RefCell::new(None) };
-}
-
-/// Submissions queued behind an outer [`submit`] on this thread.
-type Pending = Vec<(Arc<Inner>, Held, Submit)>;
-
-/// Whether this thread is polling a task of the queue at `queue` (its `Inner`'s address).
-pub(super) fn polling_queue(queue: usize) -> bool {
-    POLLING_QUEUE.with(Cell::get) == queue
 }
 
 /// What a queue task's wrapper learns, when it is dropped, about how far its task got.
@@ -58,10 +48,12 @@ enum Dropping {
 
 /// A task held back by its queue.
 pub(super) struct Held {
-    /// `None` only once submitted.
+    /// `None` only once submitted (or taken by the runner).
     runnable: Option<Runnable>,
-    /// For a delayed task not yet due: the generation it will count in.
-    delayed: Option<u64>,
+    /// The generation it counts in (once due, for a delayed task).
+    generation: u64,
+    /// A delayed task whose delay has not expired.
+    delayed: bool,
 }
 
 impl std::fmt::Debug for Held {
@@ -71,31 +63,42 @@ impl std::fmt::Debug for Held {
 }
 
 impl Held {
-    pub(super) fn new(runnable: Runnable) -> Held {
+    pub(super) fn new(runnable: Runnable, generation: u64) -> Held {
         Held {
             runnable: Some(runnable),
-            delayed: None,
+            generation,
+            delayed: false,
         }
     }
 
-    /// Marks a delayed task, which counts in `generation` once due.
-    pub(super) fn delayed(mut self, generation: u64) -> Held {
-        self.delayed = Some(generation);
+    /// Marks a delayed task, which counts in its generation once due.
+    pub(super) fn delayed(mut self) -> Held {
+        self.delayed = true;
         self
     }
 
     /// A delayed task became due: returns the generation it now counts in.
     pub(super) fn count(&mut self) -> u64 {
-        self.delayed
-            .take()
-            .expect("only a delayed task is counted late")
+        debug_assert!(self.delayed, "only a delayed task is counted late");
+        self.delayed = false;
+        self.generation
+    }
+
+    /// The generation the task counts in.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Takes the runnable to run or submit it: the task now has a slot.
+    pub(super) fn take(mut self) -> Runnable {
+        self.runnable.take().expect("a held task is submitted once")
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
         if let Some(runnable) = self.runnable.take() {
-            let how = if self.delayed.is_some() {
+            let how = if self.delayed {
                 Dropping::Delayed
             } else {
                 Dropping::Held
@@ -119,46 +122,37 @@ pub(super) enum Submit {
     Next,
 }
 
-/// Submits an admitted task of `inner` to the runtime. Reentrant calls (a submission that
-/// dropped a task, at shutdown, whose wrapper admitted the next one) queue on this thread and
-/// run in the outer call's loop, so a long chain unrolls without recursion.
-pub(super) fn submit(inner: &Arc<Inner>, held: Held, how: Submit) {
-    let first = TRAMPOLINE.with(|t| {
-        let mut t = t.borrow_mut();
-        match t.as_mut() {
-            Some(pending) => {
-                pending.push((Arc::clone(inner), held, how));
-                None
-            }
-            None => {
-                *t = Some(Vec::new());
-                Some(held)
-            }
+/// Submits an admitted task of `inner` to the runtime.
+///
+/// At shutdown the runtime drops it instead, which re-enters [`Inner::finished`]; that admits
+/// nothing once the runtime shuts down, so such drops never chain.
+pub(super) fn submit(inner: &Inner, held: Held, how: Submit) {
+    inner.submit(held.take(), how);
+}
+
+/// Marks this thread as polling a task of the queue whose handoff counter is `counter` until
+/// dropped (also by unwinding): spawns from it pass a drain, and its sections' handoffs count
+/// for the queue.
+pub(super) struct Polling {
+    previous: *const AtomicU64,
+}
+
+impl Polling {
+    pub(super) fn enter(inner: &Inner) -> Polling {
+        Polling {
+            previous: context::set_queue_handoffs(&inner.stats.handoffs),
         }
-    });
-    let Some(held) = first else { return };
-    submit_one(inner, held, how);
-    while let Some((inner, held, how)) =
-        TRAMPOLINE.with(|t| t.borrow_mut().as_mut().and_then(Vec::pop))
-    {
-        submit_one(&inner, held, how);
-    }
-    TRAMPOLINE.with(|t| *t.borrow_mut() = None);
-}
-
-fn submit_one(inner: &Inner, mut held: Held, how: Submit) {
-    let runnable = held.runnable.take().expect("a held task is submitted once");
-    if inner.any_core {
-        inner.shared.submit_anywhere(runnable);
-    } else if how == Submit::Next {
-        inner.shared.submit_next(runnable);
-    } else {
-        inner.shared.submit(runnable);
     }
 }
 
-/// Wraps the future of one of a queue's tasks: marks the thread as polling the queue, counts
-/// the handoffs of its sections, and frees its slot when dropped.
+impl Drop for Polling {
+    fn drop(&mut self) {
+        context::set_queue_handoffs(self.previous);
+    }
+}
+
+/// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
+/// ordered queue's runner does it around the whole run), and frees its slot when dropped.
 pub(super) struct QueueTask<F> {
     /// Dropped by hand, before the slot is freed, so the next task never overlaps it.
     future: ManuallyDrop<F>,
@@ -178,26 +172,6 @@ impl<F> QueueTask<F> {
     }
 }
 
-/// Restores the thread's polling marks when a poll ends, even by panic.
-struct PollGuard<'a> {
-    previous: usize,
-    handoffs: u64,
-    inner: &'a Inner,
-}
-
-impl Drop for PollGuard<'_> {
-    fn drop(&mut self) {
-        POLLING_QUEUE.with(|p| p.set(self.previous));
-        let handed = context::handoffs().wrapping_sub(self.handoffs);
-        if handed > 0 {
-            self.inner
-                .stats
-                .handoffs
-                .fetch_add(handed, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-}
-
 impl<F: Future> Future for QueueTask<F> {
     type Output = F::Output;
 
@@ -206,11 +180,17 @@ impl<F: Future> Future for QueueTask<F> {
         // `QueueTask` has no `Unpin` impl that would allow moving it while pinned. The other
         // fields are only read.
         let this = unsafe { self.get_unchecked_mut() };
-        let _guard = PollGuard {
-            previous: POLLING_QUEUE.with(|p| p.replace(Arc::as_ptr(&this.inner) as usize)),
-            handoffs: context::handoffs(),
-            inner: &this.inner,
-        };
+        if this.inner.ordered {
+            // Run by the runner, which marks the thread around the run.
+            // SAFETY: see above; `this.future` stays where it is.
+            let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+            if poll.is_pending() {
+                // The runner must be able to cancel it while it waits (shutdown).
+                runner::job_pending(cx.waker());
+            }
+            return poll;
+        }
+        let _polling = Polling::enter(&this.inner);
         // SAFETY: see above; `this.future` stays where it is.
         unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
     }
@@ -233,7 +213,7 @@ impl<F> Drop for QueueTask<F> {
 
 /// Tells the queue a task is gone, when dropped.
 struct Finish<'a> {
-    inner: &'a Arc<Inner>,
+    inner: &'a Inner,
     key: Option<u64>,
     generation: u64,
     how: Dropping,
@@ -241,10 +221,18 @@ struct Finish<'a> {
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
+        let started = self.how == Dropping::Started;
+        if started && self.inner.ordered && self.inner.is_polled_here() {
+            // Inside the runner's run of this task: counted now (before its handle learns it
+            // finished), reported to the state by the runner.
+            self.inner.stats.ran.fetch_add(1, Relaxed);
+            runner::job_done();
+            return;
+        }
         self.inner.finished(
             self.key,
             self.generation,
-            self.how == Dropping::Started,
+            started,
             self.how != Dropping::Delayed,
         );
     }

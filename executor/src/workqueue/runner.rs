@@ -1,0 +1,303 @@
+//! An ordered queue's runner: one task that runs the queue's tasks one after another, inline,
+//! as a channel consumer would, while each keeps its own [`JoinHandle`](crate::JoinHandle)
+//! (output, abort, panics reported through `JoinError`).
+//!
+//! # How it works
+//!
+//! An ordered queue's tasks are allocated like any task but never scheduled on the cores:
+//! their schedule function hands them to the runner. Spawning onto an idle line starts a
+//! runner (a normal task with the queue's class and placement); the runner takes the whole
+//! line at once under the state lock, runs the first task's `Runnable` in its own poll, and
+//! goes on with the next only once that task's future was dropped (it completed, panicked or
+//! was aborted); an aborted task is dropped instead of run, as a worker does. A task that
+//! returns `Pending` keeps the turn:
+//!
+//! - if it woke itself while it ran (a yield), the runner runs it again at its next turn: the
+//!   runner's budget ([`BUDGET`] runs or [`SLICE`] per poll), not each yield, lets the core's
+//!   other tasks run (like tokio's cooperative budget; measured: yielding the runner at every
+//!   task's yield sends it through the core queue, and to the other core, once per task);
+//! - otherwise the runner waits: whoever wakes the task puts its `Runnable` in the line's
+//!   `resumed` slot and wakes the runner. The runner keeps the waiting task's waker (cloned
+//!   in its wrapper's poll when it returns `Pending`, so a task that completes at once costs
+//!   no clone), to cancel it if the runner is dropped.
+//!
+//! When the line is empty the runner reports and exits; the next spawn starts another.
+//!
+//! Per task this costs the allocation, one `Arc` count and the spawner's lock: no registry
+//! entry, no run-queue push, no lock on the way out. A new runner is placed like a spawned
+//! task (the spawner's next-task slot, when free): it starts once the spawner yields. Finished tasks are reported to the state
+//! (counts, generations for `flush`, the live count for `drain`) once per poll of the runner, at
+//! the latest every [`BUDGET`] tasks, and whenever it waits or exits.
+//!
+//! # Shutdown
+//!
+//! The runner is in the registry like any task, so shutdown reaches it; when it is dropped
+//! before its line is done it drops the tasks it took (their handles report cancellation) and
+//! wakes the task in flight, whose schedule function, finding no runner, drops it.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use async_task::ScheduleInfo;
+
+use super::inner::Inner;
+use super::task::{Held, Polling};
+use crate::queue::Runnable;
+use crate::sync::lock;
+
+/// Tasks the runner runs in one poll before it yields to the core's other tasks (unless
+/// [`SLICE`] passes first). Each yield lets an idle core steal the runner, which costs the
+/// move more than the yield: measured with ~1 µs tasks, a budget of 128 cost about 8% over
+/// 1024.
+const BUDGET: usize = 1024;
+
+/// The longest the runner goes on in one poll before it yields, checked every [`CHECK_EVERY`]
+/// tasks: longer tasks get fewer runs per poll.
+const SLICE: Duration = Duration::from_millis(1);
+
+/// Tasks run between two looks at the clock.
+const CHECK_EVERY: usize = 64;
+
+thread_local! {
+    /// Set when the task the runner is running on this thread finished (its future dropped).
+    static JOB_DONE: Cell<bool> = const { Cell::new(false) };
+    /// The task the runner is running on this thread, woken while it ran.
+    static RESUMED: Cell<Option<Runnable>> = const { Cell::new(None) };
+    /// The waker of the task the runner is running on this thread, if it returned `Pending`.
+    static PENDING: Cell<Option<Waker>> = const { Cell::new(None) };
+}
+
+/// The task being run on this thread by its queue's runner returned `Pending` (called by its
+/// wrapper's poll): the runner keeps its waker, to cancel it if the runner is dropped first.
+pub(super) fn job_pending(waker: &Waker) {
+    PENDING.with(|p| {
+        let current = p.take();
+        p.set(Some(match current {
+            Some(current) if current.will_wake(waker) => current,
+            _ => waker.clone(),
+        }));
+    });
+}
+
+/// The task being run on this thread by its queue's runner finished (called by its wrapper's
+/// drop).
+pub(super) fn job_done() {
+    JOB_DONE.with(|d| d.set(true));
+}
+
+/// Finished tasks not reported to the state yet (they are counted at once, in
+/// `Counters::ran`).
+#[derive(Default)]
+pub(super) struct Done {
+    /// `(generation, tasks)`, in the order they finished.
+    pub(super) generations: Vec<(u64, usize)>,
+    /// Tasks in `generations`.
+    pub(super) tasks: usize,
+}
+
+impl Done {
+    fn add(&mut self, generation: u64) {
+        self.tasks += 1;
+        match self.generations.last_mut() {
+            Some((last, n)) if *last == generation => *n += 1,
+            _ => self.generations.push((generation, 1)),
+        }
+    }
+}
+
+/// The address of a queue's `Inner`, for the schedule function of its tasks.
+#[derive(Clone, Copy)]
+struct QueueRef(*const Inner);
+
+// SAFETY: `Inner` is `Send + Sync`; the pointer is only dereferenced as `&Inner` while the
+// queue is alive (see `schedule_fn`).
+unsafe impl Send for QueueRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for QueueRef {}
+
+/// The schedule function of an ordered queue's tasks: hands a woken task to the runner.
+///
+/// It holds the queue by address, not by `Arc` (one reference count less per task): async-task
+/// calls a schedule function only while the task's future is alive (a completed or closed task
+/// is never scheduled), with a `Runnable` that keeps it alive, and the future (a `QueueTask`)
+/// holds an `Arc` of the queue. The function drops the `Runnable` last.
+pub(super) fn schedule_fn(inner: &Arc<Inner>) -> impl Fn(Runnable, ScheduleInfo) + Send + Sync {
+    let queue = QueueRef(Arc::as_ptr(inner));
+    move |runnable, _| {
+        let queue = queue;
+        // SAFETY: see above.
+        let inner = unsafe { &*queue.0 };
+        resume(inner, runnable);
+    }
+}
+
+/// A task of `inner`'s line, in flight, was woken: it goes to the runner.
+fn resume(inner: &Inner, runnable: Runnable) {
+    if inner.is_polled_here() {
+        // Woken while the runner runs it here (itself, or from another thread during the
+        // poll, which async-task defers to the end of the poll).
+        RESUMED.with(|r| r.set(Some(runnable)));
+        return;
+    }
+    let mut state = lock(&inner.state);
+    let Some(runner) = state.line.runner.clone() else {
+        drop(state);
+        // No runner (it was dropped by shutdown): the task is cancelled. Last use of `inner`.
+        drop(runnable);
+        return;
+    };
+    state.line.resumed = Some(runnable);
+    drop(state);
+    runner.wake();
+}
+
+/// The task in flight.
+struct Current {
+    /// Wakes it, to cancel it if the runner is dropped while it waits (taken when it first
+    /// returns `Pending`: a task that completes at once costs no waker clone).
+    waker: Option<Waker>,
+    generation: u64,
+}
+
+/// The runner of an ordered queue (a task of its own, in the registry).
+pub(super) struct Runner {
+    inner: Arc<Inner>,
+    /// Tasks taken from the line, not started yet.
+    batch: VecDeque<Held>,
+    current: Option<Current>,
+    /// The task in flight, woken while it ran: it runs at the runner's next poll.
+    resumed: Option<Runnable>,
+    done: Done,
+    /// The line was empty and the runner gave it up.
+    exited: bool,
+}
+
+impl Runner {
+    pub(super) fn new(inner: Arc<Inner>) -> Runner {
+        Runner {
+            inner,
+            batch: VecDeque::new(),
+            current: None,
+            resumed: None,
+            done: Done::default(),
+            exited: false,
+        }
+    }
+
+    /// The next task to start, taking the whole line when the batch is empty; `None` once the
+    /// line is empty (the runner then exits).
+    fn next(&mut self) -> Option<Held> {
+        if let Some(held) = self.batch.pop_front() {
+            return Some(held);
+        }
+        let mut state = lock(&self.inner.state);
+        let resumed = self.inner.report_locked(&mut state, &mut self.done);
+        debug_assert!(resumed.is_none(), "a task resumed with none in flight");
+        if state.line.waiting.is_empty() {
+            state.line.runner = None;
+            self.exited = true;
+            return None;
+        }
+        // Swapped, so both deques keep their buffers.
+        std::mem::swap(&mut self.batch, &mut state.line.waiting);
+        drop(state);
+        self.batch.pop_front()
+    }
+
+    /// Runs the task in flight once (drops it if it was aborted, as a worker does). Returns
+    /// whether it finished.
+    fn run(&mut self, runnable: Runnable) -> bool {
+        {
+            let _polling = Polling::enter(&self.inner);
+            if runnable.metadata().is_aborted() {
+                drop(runnable);
+            } else {
+                runnable.run();
+            }
+        }
+        if JOB_DONE.with(|d| d.replace(false)) {
+            if let Some(current) = self.current.take() {
+                self.done.add(current.generation);
+            }
+            return true;
+        }
+        self.resumed = RESUMED.with(Cell::take);
+        if let (Some(current), Some(waker)) = (&mut self.current, PENDING.with(Cell::take)) {
+            current.waker = Some(waker);
+        }
+        false
+    }
+}
+
+impl Future for Runner {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let start = Instant::now();
+        for turn in 1..=BUDGET {
+            if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
+                break;
+            }
+            let runnable = if this.current.is_some() {
+                match this.resumed.take() {
+                    Some(runnable) => runnable,
+                    None => match this.inner.report(&mut this.done) {
+                        Some(runnable) => runnable,
+                        // Woken from elsewhere later, through the line's `resumed` slot.
+                        None => return Poll::Pending,
+                    },
+                }
+            } else {
+                let Some(held) = this.next() else {
+                    return Poll::Ready(());
+                };
+                let generation = held.generation();
+                let runnable = held.take();
+                this.current = Some(Current {
+                    waker: None,
+                    generation,
+                });
+                runnable
+            };
+            // A task that yielded (woke itself) runs again at the next turn of this loop: the
+            // budget, not each yield, lets the core's other tasks run, as tokio's
+            // cooperative budget does.
+            this.run(runnable);
+        }
+        if this.done.tasks >= BUDGET {
+            let resumed = this.inner.report(&mut this.done);
+            debug_assert!(resumed.is_none() || this.resumed.is_none());
+            this.resumed = this.resumed.take().or(resumed);
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if self.exited {
+            return;
+        }
+        // Dropped before its line was done (shutdown, or a bug that panicked): report, give
+        // the line up, cancel what it took and the task in flight.
+        let resumed = {
+            let mut state = lock(&self.inner.state);
+            let resumed = self.inner.report_locked(&mut state, &mut self.done);
+            state.line.runner = None;
+            resumed
+        };
+        drop(resumed);
+        drop(self.resumed.take());
+        drop(std::mem::take(&mut self.batch));
+        if let Some(waker) = self.current.take().and_then(|current| current.waker) {
+            waker.wake();
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! An ordered queue's tasks keep their turn through every way a task can wait: woken from a
+//! thread outside the runtime, aborted while it waits, and its counts read while it waits.
+
+use std::sync::{Arc, Mutex};
+
+fn ordered(rt: &baton::Runtime, name: &str) -> baton::WorkQueue {
+    baton::WorkQueue::builder(name)
+        .ordered()
+        .build(&rt.handle())
+        .unwrap()
+}
+
+#[test]
+fn a_task_woken_from_outside_the_runtime_keeps_the_turn() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = ordered(&rt, "woken");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+    let first = {
+        let log = log.clone();
+        q.spawn(async move {
+            let value = rx.await.unwrap();
+            log.lock().unwrap().push(value);
+        })
+    };
+    let second = {
+        let log = log.clone();
+        q.spawn(async move { log.lock().unwrap().push(2) })
+    };
+    // The first task holds the turn until it is woken, however long that takes.
+    assert!(log.lock().unwrap().is_empty());
+    assert!(!second.is_finished());
+    tx.send(1).unwrap();
+    rt.block_on(async {
+        second.await.unwrap();
+        first.await.unwrap();
+    });
+    assert_eq!(*log.lock().unwrap(), [1, 2]);
+    assert_eq!(q.stats().completed, 2);
+}
+
+#[test]
+fn aborting_the_waiting_task_passes_the_turn_on() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = ordered(&rt, "aborted");
+    let (started, wait_started) = std::sync::mpsc::channel::<()>();
+    let stuck = q.spawn(async move {
+        started.send(()).unwrap();
+        std::future::pending::<()>().await;
+    });
+    let next = q.spawn(async { 7 });
+    wait_started.recv().unwrap();
+    assert!(!next.is_finished());
+    stuck.abort();
+    rt.block_on(async {
+        assert_eq!(next.await.unwrap(), 7);
+        assert!(stuck.await.unwrap_err().is_cancelled());
+    });
+    let stats = q.stats();
+    assert_eq!((stats.started, stats.completed, stats.in_flight), (2, 2, 0));
+}
+
+#[test]
+fn counts_while_the_first_task_waits() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = ordered(&rt, "counted");
+    let (gate, opened) = futures::channel::oneshot::channel::<()>();
+    let first = q.spawn(async move { opened.await.unwrap() });
+    let rest: Vec<_> = (0..5).map(|i| q.spawn(async move { i })).collect();
+    let stats = q.stats();
+    assert_eq!(
+        (stats.spawned, stats.started, stats.in_flight, stats.waiting),
+        (6, 1, 1, 5),
+        "{stats:?}"
+    );
+    gate.send(()).unwrap();
+    rt.block_on(async {
+        first.await.unwrap();
+        for (i, h) in rest.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap(), i);
+        }
+    });
+    rt.block_on(q.flush());
+    let stats = q.stats();
+    assert_eq!(
+        (
+            stats.started,
+            stats.completed,
+            stats.in_flight,
+            stats.waiting
+        ),
+        (6, 6, 0, 0),
+        "{stats:?}"
+    );
+}
