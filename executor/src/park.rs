@@ -146,12 +146,15 @@ impl Parker {
     /// Stores the token and wakes the parked thread, wherever it waits (step 2).
     pub(crate) fn unpark(&self, wake: Wake) {
         // Under the lock, before the reactor notify below: see `Reactor::try_react_unless`.
-        let mut state = lock(&self.state);
-        state.wake = Some(wake);
-        if state.on_condvar {
+        let on_condvar = {
+            let mut state = lock(&self.state);
+            state.wake = Some(wake);
+            state.on_condvar
+        };
+        // After the unlock: a thread woken while the lock is held would block on it again.
+        if on_condvar {
             self.cvar.notify_one();
         }
-        drop(state);
         // SeqCst: see step 3.
         if self.in_reactor.load(Ordering::SeqCst) {
             reactor::notify();
@@ -168,9 +171,12 @@ impl Parker {
     /// Asks a worker waiting on its condition variable to try the reactor's seat again.
     #[cfg_attr(loom, allow(dead_code))]
     fn poke(&self) {
-        let mut state = lock(&self.state);
-        state.poked = true;
-        if state.on_condvar {
+        let on_condvar = {
+            let mut state = lock(&self.state);
+            state.poked = true;
+            state.on_condvar
+        };
+        if on_condvar {
             self.cvar.notify_one();
         }
     }

@@ -99,9 +99,9 @@
 //! [`Reactor::get`] panics there.
 //!
 //! A worker on duty (step 10) whose section is handed off wakes a standby thread for the seat
-//! ([`Reactor::hand_over_duty`]); one that blocks in an unannotated poll (or in a section at
-//! the thread cap, which is not handed off) delays the I/O and timers of idle cores until it
-//! returns.
+//! ([`Reactor::hand_over_duty`]), also at the thread cap, where no spare replaces it on its
+//! core. One that blocks in an unannotated call (outside any section) delays the I/O and
+//! timers of idle cores until it returns: baton does not detect unannotated blocking yet.
 
 mod block_on;
 mod poller;
