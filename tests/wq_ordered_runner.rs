@@ -93,3 +93,63 @@ fn counts_while_the_first_task_waits() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn a_task_awaiting_a_flush_of_earlier_tasks_completes() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = ordered(&rt, "awaits-flush");
+    let (gate, opened) = futures::channel::oneshot::channel::<()>();
+    let first = q.spawn(async move { opened.await.unwrap() });
+    let second = q.spawn(async {});
+    // Covers `first` and `second`; awaited by a task of the same queue queued after them.
+    let flush = q.flush();
+    let third = q.spawn(async move {
+        flush.await;
+        3
+    });
+    gate.send(()).unwrap();
+    let out = rt.block_on(async {
+        first.await.unwrap();
+        second.await.unwrap();
+        third.await.unwrap()
+    });
+    assert_eq!(out, 3);
+}
+
+#[test]
+fn a_flush_does_not_wait_for_a_task_queued_after_it() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = ordered(&rt, "flush-boundary");
+    let (gate, opened) = futures::channel::oneshot::channel::<()>();
+    let first = q.spawn(async move { opened.await.unwrap() });
+    let second = q.spawn(async {});
+    let flush = q.flush();
+    // Queued after the flush, this task blocks until the flush has returned: if the flush
+    // waited for it, neither would ever finish.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let third = q.spawn(async move {
+        baton::blocking::section(|| released.recv().unwrap());
+    });
+    gate.send(()).unwrap();
+    let (flushed, done) = std::sync::mpsc::channel();
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            rt.block_on(flush);
+            flushed.send(()).unwrap();
+        });
+        let outcome = done.recv_timeout(std::time::Duration::from_secs(30));
+        // Release the third task either way, so the flusher and the runtime can finish.
+        release.send(()).unwrap();
+        outcome
+    });
+    assert!(
+        outcome.is_ok(),
+        "the flush waited for a task queued after it"
+    );
+    rt.block_on(async {
+        first.await.unwrap();
+        second.await.unwrap();
+        third.await.unwrap();
+    });
+    assert_eq!(q.stats().completed, 3);
+}

@@ -336,26 +336,26 @@ impl Inner {
         if let Some(next) = next {
             task::submit(self, next, Submit::Next);
         }
-        if wake {
-            self.event.notify(usize::MAX);
-        }
+        self.wake_waiters(wake);
     }
 
     /// The runner reports the tasks it finished (their generations, for flush and drain).
     /// Returns the in-flight task if it was woken from elsewhere meanwhile.
     pub(super) fn report(&self, done: &mut runner::Done) -> Option<Runnable> {
-        let mut state = lock(&self.state);
-        let resumed = self.report_locked(&mut state, done);
-        drop(state);
+        let (resumed, wake) = self.report_locked(&mut lock(&self.state), done);
+        self.wake_waiters(wake);
         resumed
     }
 
-    /// [`Inner::report`] under the lock; notifies flush and drain waiters if needed.
+    /// [`Inner::report`] under the lock: returns the in-flight task if it was resumed, and
+    /// whether flush and drain waiters must be woken, which the caller does with
+    /// [`Inner::wake_waiters`] once the lock is released (a waiter may be a task of this very
+    /// queue, whose wake-up takes the lock).
     pub(super) fn report_locked(
         &self,
         state: &mut State,
         done: &mut runner::Done,
-    ) -> Option<Runnable> {
+    ) -> (Option<Runnable>, bool) {
         let mut wake = false;
         if done.tasks > 0 {
             done.tasks = 0;
@@ -364,10 +364,14 @@ impl Inner {
             }
             wake |= self.live(state) == 0;
         }
+        (state.line.resumed.take(), wake)
+    }
+
+    /// Wakes flush and drain waiters if `wake` (with the state lock released).
+    pub(super) fn wake_waiters(&self, wake: bool) {
         if wake {
             self.event.notify(usize::MAX);
         }
-        state.line.resumed.take()
     }
 
     /// Waits until `done` holds for the state.

@@ -53,10 +53,10 @@
 //! One mutex per queue guards its [`State`]: admission, an ordered queue's line, generations
 //! and the task counts. A spawn takes it once, and allocates the task under it (so acceptance,
 //! the task's generation and its FIFO place are one step); a finishing task takes it once (an
-//! ordered queue's runner once per batch, and when it waits or exits). Lock order: the state
-//! lock, then the runtime's registry shard (inside the allocation). No user code and no task
-//! drop runs under it: held tasks are dropped, and admitted ones (or a new runner) submitted,
-//! after it is released.
+//! ordered queue's runner when it reports, see [`runner`]). Lock order: the state lock, then
+//! the runtime's registry shard (inside the allocation). No user code, no task drop and no
+//! wake-up runs under it: held tasks are dropped, admitted ones (or a new runner) submitted,
+//! and flush and drain waiters woken after it is released.
 //!
 //! # Stats
 //!
@@ -65,7 +65,8 @@
 //! finishing core would pull back and forth. `started` (`completed + in_flight`) and the live
 //! count (`spawned - completed - cancelled`) are derived. An ordered queue's runner does not
 //! take the lock per task: it counts the tasks it ran in a relaxed atomic (before their handles
-//! learn they finished) and reports their generations to the state once per batch.
+//! learn they finished) and reports their generations to the state when it waits, takes a new
+//! line or exits, and before a task of a later generation starts.
 //!
 //! `handoffs` is a relaxed atomic bumped at the handoff site: while one of the queue's tasks is
 //! polled, the thread's `context::set_queue_handoffs` mark points at it (which also tells

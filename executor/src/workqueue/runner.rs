@@ -25,15 +25,23 @@
 //!
 //! Per task this costs the allocation, one `Arc` count and the spawner's lock: no registry
 //! entry, no run-queue push, no lock on the way out. A new runner is placed like a spawned
-//! task (the spawner's next-task slot, when free): it starts once the spawner yields. Finished tasks are reported to the state
-//! (counts, generations for `flush`, the live count for `drain`) once per poll of the runner, at
-//! the latest every [`BUDGET`] tasks, and whenever it waits or exits.
+//! task (the spawner's next-task slot, when free): it starts once the spawner yields.
+//!
+//! Finished tasks are counted at once (`Counters::ran`) and reported to the state (their
+//! generations for `flush`, the live count for `drain`) when the runner waits, takes a new
+//! line or exits, before it starts a task of a later generation than the finished ones (a
+//! flush opens a new generation, so a flush never waits for a task spawned after it), and at
+//! the latest every [`BUDGET`] tasks. Flush and drain waiters are woken after the state lock
+//! is released: a waiter may be a task of this queue, whose wake-up takes the lock.
 //!
 //! # Shutdown
 //!
 //! The runner is in the registry like any task, so shutdown reaches it; when it is dropped
 //! before its line is done it drops the tasks it took (their handles report cancellation) and
 //! wakes the task in flight, whose schedule function, finding no runner, drops it.
+//! The tasks are not in the registry: a task woken on another thread (say, by the reactor)
+//! just as shutdown drops the runner may be dropped by that thread after the runtime's
+//! shutdown returned. Its `Arc` of the queue keeps everything it touches alive.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -125,35 +133,48 @@ unsafe impl Sync for QueueRef {}
 /// It holds the queue by address, not by `Arc` (one reference count less per task): async-task
 /// calls a schedule function only while the task's future is alive (a completed or closed task
 /// is never scheduled), with a `Runnable` that keeps it alive, and the future (a `QueueTask`)
-/// holds an `Arc` of the queue. The function drops the `Runnable` last.
+/// holds an `Arc` of the queue. So the queue is alive while [`resume`] runs, which only
+/// borrows it; what may free it (dropping the `Runnable`, after which the runner may finish
+/// the task on another thread and the queue's last handle go) happens after that borrow ends.
 pub(super) fn schedule_fn(inner: &Arc<Inner>) -> impl Fn(Runnable, ScheduleInfo) + Send + Sync {
     let queue = QueueRef(Arc::as_ptr(inner));
     move |runnable, _| {
         let queue = queue;
-        // SAFETY: see above.
-        let inner = unsafe { &*queue.0 };
-        resume(inner, runnable);
+        // SAFETY: `runnable` keeps the task's future, and with it an `Arc` of the queue, alive
+        // until `resume` returns (see above); the reference does not outlive that call.
+        let then = resume(unsafe { &*queue.0 }, runnable);
+        match then {
+            Then::Nothing => {}
+            Then::Drop(runnable) => drop(runnable),
+            Then::Wake(runner) => runner.wake(),
+        }
     }
 }
 
+/// What the schedule function does once it no longer borrows the queue.
+enum Then {
+    Nothing,
+    /// Drop the task (its queue's runner is gone: shutdown).
+    Drop(Runnable),
+    /// Wake the runner, which takes the task from the line's `resumed` slot.
+    Wake(Waker),
+}
+
 /// A task of `inner`'s line, in flight, was woken: it goes to the runner.
-fn resume(inner: &Inner, runnable: Runnable) {
+fn resume(inner: &Inner, runnable: Runnable) -> Then {
     if inner.is_polled_here() {
         // Woken while the runner runs it here (itself, or from another thread during the
         // poll, which async-task defers to the end of the poll).
         RESUMED.with(|r| r.set(Some(runnable)));
-        return;
+        return Then::Nothing;
     }
     let mut state = lock(&inner.state);
     let Some(runner) = state.line.runner.clone() else {
-        drop(state);
-        // No runner (it was dropped by shutdown): the task is cancelled. Last use of `inner`.
-        drop(runnable);
-        return;
+        // No runner (it was dropped by shutdown): the task is cancelled.
+        return Then::Drop(runnable);
     };
     state.line.resumed = Some(runnable);
-    drop(state);
-    runner.wake();
+    Then::Wake(runner)
 }
 
 /// The task in flight.
@@ -196,22 +217,30 @@ impl Runner {
             return Some(held);
         }
         let mut state = lock(&self.inner.state);
-        let resumed = self.inner.report_locked(&mut state, &mut self.done);
+        let (resumed, wake) = self.inner.report_locked(&mut state, &mut self.done);
         debug_assert!(resumed.is_none(), "a task resumed with none in flight");
-        if state.line.waiting.is_empty() {
+        let empty = state.line.waiting.is_empty();
+        if empty {
             state.line.runner = None;
             self.exited = true;
-            return None;
+        } else {
+            // Swapped, so both deques keep their buffers.
+            std::mem::swap(&mut self.batch, &mut state.line.waiting);
         }
-        // Swapped, so both deques keep their buffers.
-        std::mem::swap(&mut self.batch, &mut state.line.waiting);
         drop(state);
+        self.inner.wake_waiters(wake);
         self.batch.pop_front()
     }
 
     /// Runs the task in flight once (drops it if it was aborted, as a worker does). Returns
     /// whether it finished.
     fn run(&mut self, runnable: Runnable) -> bool {
+        // The waker kept from the task's last `Pending`, so `job_pending` can keep it.
+        let kept = self
+            .current
+            .as_mut()
+            .and_then(|current| current.waker.take());
+        PENDING.with(|p| p.set(kept));
         {
             let _polling = Polling::enter(&self.inner);
             if runnable.metadata().is_aborted() {
@@ -220,6 +249,7 @@ impl Runner {
                 runnable.run();
             }
         }
+        let pending = PENDING.with(Cell::take);
         if JOB_DONE.with(|d| d.replace(false)) {
             if let Some(current) = self.current.take() {
                 self.done.add(current.generation);
@@ -227,8 +257,8 @@ impl Runner {
             return true;
         }
         self.resumed = RESUMED.with(Cell::take);
-        if let (Some(current), Some(waker)) = (&mut self.current, PENDING.with(Cell::take)) {
-            current.waker = Some(waker);
+        if let Some(current) = &mut self.current {
+            current.waker = pending;
         }
         false
     }
@@ -258,6 +288,18 @@ impl Future for Runner {
                     return Poll::Ready(());
                 };
                 let generation = held.generation();
+                if this
+                    .done
+                    .generations
+                    .last()
+                    .is_some_and(|&(last, _)| last != generation)
+                {
+                    // A flush lies between the tasks finished so far and this one (a flush
+                    // opens a new generation): report them now, so the flush does not wait
+                    // for this task, which may block or wait for the flusher.
+                    let resumed = this.inner.report(&mut this.done);
+                    debug_assert!(resumed.is_none(), "a task resumed with none in flight");
+                }
                 let runnable = held.take();
                 this.current = Some(Current {
                     waker: None,
@@ -287,12 +329,13 @@ impl Drop for Runner {
         }
         // Dropped before its line was done (shutdown, or a bug that panicked): report, give
         // the line up, cancel what it took and the task in flight.
-        let resumed = {
+        let (resumed, wake) = {
             let mut state = lock(&self.inner.state);
-            let resumed = self.inner.report_locked(&mut state, &mut self.done);
+            let reported = self.inner.report_locked(&mut state, &mut self.done);
             state.line.runner = None;
-            resumed
+            reported
         };
+        self.inner.wake_waiters(wake);
         drop(resumed);
         drop(self.resumed.take());
         drop(std::mem::take(&mut self.batch));
