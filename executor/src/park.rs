@@ -28,9 +28,14 @@
 //!    steps 8 and 9) with a waker that *pokes* its parker. A thread leaving the seat wakes the
 //!    oldest standby worker, which tries the seat again; a worker woken for work instead
 //!    cancels its registration.
+//! 7. A worker told of a vacancy (poked, or the seat found free) that leaves with a token
+//!    instead of trying the seat, or whose registration a kick already took when it cancels
+//!    it, passes the vacancy on to the next standby thread
+//!    ([`Reactor::pass_on_vacancy`]), so no kick is swallowed.
 //!
 //! [`Reactor::wait_for_seat`]: crate::reactor::Reactor::wait_for_seat
 //! [`Reactor::try_react_unless`]: crate::reactor::Reactor::try_react_unless
+//! [`Reactor::pass_on_vacancy`]: crate::reactor::Reactor::pass_on_vacancy
 
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
@@ -108,8 +113,14 @@ impl Parker {
                         }
                         return wake;
                     }
-                    // Poked: the seat was vacated; try it again.
-                    None => told_free = true,
+                    // Poked: the seat was vacated; try it again. The poke may be a stale one
+                    // (a kick that came after this thread stopped waiting) while the entry
+                    // registered just now is still listed: remove it, or a later vacancy
+                    // would be told to a thread that is not waiting.
+                    None => {
+                        reactor::cancel_wait(this);
+                        told_free = true;
+                    }
                 },
             }
         }
@@ -202,7 +213,7 @@ mod reactor {
         TurnedAway,
     }
 
-    /// The parker's standby waker: waking it pokes the parker (step 5).
+    /// The parker's standby waker: waking it pokes the parker (step 6).
     impl std::task::Wake for Parker {
         fn wake(self: Arc<Self>) {
             self.poke();

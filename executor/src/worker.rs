@@ -229,8 +229,11 @@ impl Worker {
         if !others_run || shared.is_shutdown() {
             return None;
         }
-        let _ = Reactor::get().poll();
-        self.next_task()
+        match Reactor::get().poll() {
+            Ok(true) => self.next_task(),
+            // Nothing became ready: the search just made stands.
+            Ok(false) | Err(_) => None,
+        }
     }
 
     /// Leaves the searching state; the last searcher to find work wakes another core if work

@@ -73,8 +73,9 @@
 //!    would make the thread waiting for the runtime's result take the seat from the workers at
 //!    each of their turns.
 //! 9. The runtime's duty, so the reactor is never stranded: busy workers poll with a zero
-//!    timeout every few dozen task polls; an idle worker calls `try_react(None)` before
-//!    parking, and when that returns `None` it calls [`Reactor::wait_for_seat`] with a waker
+//!    timeout every few dozen task polls, and once more when they run out of work while
+//!    another core runs; a parking worker calls [`Reactor::try_react_unless`] with no
+//!    timeout, and when that returns `None` it calls [`Reactor::wait_for_seat`] with a waker
 //!    that makes its park retry the reactor (and [`Reactor::cancel_wait_for_seat`] when it is
 //!    woken for work instead). Then a worker that leaves the seat to run tasks that block in a
 //!    section, or a runtime that shuts down while its worker sits, hands the seat to a waiting
@@ -238,12 +239,6 @@ impl Reactor {
                 spin_pays: AtomicBool::new(true),
             }
         })
-    }
-
-    /// Polls without waiting and without the seat (protocol step 10): wakes the wakers of
-    /// ready sources and due timers, and renews the duty lease.
-    pub(crate) fn poll(&self) -> io::Result<()> {
-        self.poll_unseated()
     }
 
     /// [`try_react_unless`](Reactor::try_react_unless) without a wake-up check (for tests).
@@ -472,13 +467,13 @@ impl Reactor {
         }
     }
 
-    /// A zero-timeout poll without the seat (step 10): wakes the wakers of ready sources and
-    /// due timers.
+    /// Polls without waiting and without the seat (step 10): wakes the wakers of ready sources
+    /// and due timers, renews the duty lease, and returns whether it woke anything.
     ///
     /// Cheap when nothing is ready: one clock read, the poller's syscall, and one atomic load
     /// per timer shard (a shard is locked only if its earliest timer may be due); the duty
     /// lease is renewed only when half of it has run out.
-    fn poll_unseated(&self) -> io::Result<()> {
+    pub(crate) fn poll(&self) -> io::Result<bool> {
         let now = Instant::now();
         self.renew_duty(now);
         let mut wakers = Vec::new();
@@ -487,10 +482,11 @@ impl Reactor {
         self.dispatch(&events, &mut wakers, false);
         EVENTS.with(|cell| cell.set(Some(events)));
         self.timers.take_due(now, &mut wakers);
+        let woke = !wakers.is_empty();
         for waker in wakers {
             waker.wake();
         }
-        result
+        result.map(|()| woke)
     }
 
     /// Records the readiness reported in `events` and collects the wakers of ready sources. A

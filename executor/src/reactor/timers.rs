@@ -199,8 +199,15 @@ impl Timers {
 
     /// Disarms a timer; a no-op if it already fired.
     pub(super) fn remove(&self, id: u64) {
-        // The hint stays: a lower bound that is too low costs one needless lock at most.
-        lock(&self.shard_of(id).wheel).remove(id >> SHARD_BITS);
+        let shard = self.shard_of(id);
+        let mut wheel = lock(&shard.wheel);
+        wheel.remove(id >> SHARD_BITS);
+        // SeqCst: as in `take_due`, under the lock, so no arming is lost. Refreshed so that a
+        // cancelled timeout does not wake an idle seated thread at its old deadline.
+        shard.hint.store(
+            wheel.next_tick().map_or(NEVER, Self::fires_at),
+            Ordering::SeqCst,
+        );
     }
 
     /// Moves the wakers of timers due at `now` into `wakers`; returns (a lower bound of) the
@@ -226,18 +233,18 @@ impl Timers {
             next = next.min(first);
         }
         if wakers.len() > before {
-            // Release: a `Sleep` woken by one of these wakers that reads this value knows its
-            // deadline passed. Every shard was advanced to `now` before this store.
-            self.fired_through.fetch_max(now_nanos, Ordering::Release);
+            // Relaxed: the value is a past clock reading, so whoever reads it knows that much
+            // time has passed, whatever else it sees; it pairs with nothing.
+            self.fired_through.fetch_max(now_nanos, Ordering::Relaxed);
         }
         (next != NEVER).then(|| self.instant(next))
     }
 
     /// Whether `deadline` has passed for sure, as far as fired timers tell (no clock read).
     pub(super) fn has_fired(&self, deadline: Instant) -> bool {
-        // Acquire: pairs with the Release in `take_due`. Strictly before: a deadline in the
-        // same nanosecond as the batch's `now` may be later than `now` by less than that.
-        self.nanos(deadline) < self.fired_through.load(Ordering::Acquire)
+        // Relaxed: see `take_due`. Strictly before: a deadline in the same nanosecond as the
+        // batch's `now` may be later than `now` by less than that.
+        self.nanos(deadline) < self.fired_through.load(Ordering::Relaxed)
     }
 
     /// Publishes that the seated thread waits until `until` (`None`: no deadline), after it
