@@ -84,16 +84,17 @@ impl MissedTickBehavior {
     /// The deadline after a tick scheduled at `scheduled` was taken at `now`, when
     /// `now >= scheduled + period` (at least one tick was missed).
     fn next_after_miss(self, scheduled: Instant, now: Instant, period: Duration) -> Instant {
-        match self {
-            MissedTickBehavior::Burst => scheduled + period,
-            MissedTickBehavior::Delay => now + period,
+        let next = match self {
+            MissedTickBehavior::Burst => scheduled.checked_add(period),
+            MissedTickBehavior::Delay => now.checked_add(period),
             MissedTickBehavior::Skip => {
                 let late = now.duration_since(scheduled).as_nanos();
                 let periods = late / period.as_nanos() + 1;
                 let skip = u32::try_from(periods).unwrap_or(u32::MAX);
-                scheduled + period.saturating_mul(skip)
+                scheduled.checked_add(period.saturating_mul(skip))
             }
-        }
+        };
+        next.unwrap_or_else(|| super::sleep::deadline_after(period))
     }
 }
 
@@ -158,10 +159,11 @@ impl Interval {
         }
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let next = if now >= scheduled + self.period {
-            self.missed.next_after_miss(scheduled, now, self.period)
-        } else {
-            scheduled + self.period
+        let next = match scheduled.checked_add(self.period) {
+            Some(next) if now < next => next,
+            Some(_) => self.missed.next_after_miss(scheduled, now, self.period),
+            // A period too long for `Instant`: the next tick never comes.
+            None => super::sleep::deadline_after(self.period),
         };
         self.sleep.reset(next);
         Poll::Ready(scheduled)
@@ -181,7 +183,7 @@ impl Interval {
     /// # });
     /// ```
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now() + self.period);
+        self.sleep.reset(super::sleep::deadline_after(self.period));
     }
 
     /// The period between ticks.
@@ -293,5 +295,16 @@ mod tests {
     #[should_panic(expected = "non-zero")]
     fn zero_period_panics() {
         let _ = interval(Duration::ZERO);
+    }
+
+    #[test]
+    fn a_period_too_long_for_instant_ticks_once_and_never_again() {
+        let mut ticks = interval(Duration::MAX);
+        block_on(ticks.tick());
+        let waker = futures::task::noop_waker_ref();
+        let mut cx = Context::from_waker(waker);
+        assert!(ticks.poll_tick(&mut cx).is_pending());
+        ticks.reset();
+        assert!(ticks.poll_tick(&mut cx).is_pending());
     }
 }
