@@ -1,4 +1,4 @@
-//! The reactor: I/O readiness (epoll, or `polling` elsewhere) and timers, driven by whichever thread is idle.
+//! The reactor: I/O readiness (epoll, or `polling` elsewhere) and timers, driven by idle threads.
 //!
 //! There is one reactor per process, like async-io's. No thread is dedicated to it: an idle
 //! worker (or a thread in [`block_on`]) *sits in* the reactor, waiting in the poller until a
@@ -11,8 +11,8 @@
 //! - [`wheel`]: the hierarchical timer wheel of one shard.
 //! - [`seat`]: who sits in the reactor, and how a runtime worker takes the seat from a
 //!   `block_on` thread.
-//! - [`block_on`](mod@block_on): running a future on the current thread, waiting in the reactor when the
-//!   seat is free.
+//! - [`block_on`](mod@block_on): running a future on the current thread, waiting in the reactor
+//!   when the seat is free.
 //!
 //! # The protocol
 //!
@@ -21,10 +21,10 @@
 //! (a [`Reactor::notify`] has not been consumed yet).
 //!
 //! 1. A thread takes the seat with one compare-and-swap ([`Seat::try_take`]). A runtime worker
-//!    takes it *hard*, a `block_on` thread *soft*. If the seat is taken, [`Reactor::try_react_unless`]
-//!    returns `None` at once and the caller parks on its own parker, with one exception: a
-//!    worker takes a *soft* seat over (step 7). (A busy worker's poll without waiting,
-//!    [`Reactor::poll`], needs no seat: step 10.)
+//!    takes it *hard*, a `block_on` thread *soft*. If the seat is taken,
+//!    [`Reactor::try_react_unless`] returns `None` at once and the caller parks on its own parker,
+//!    with one exception: a worker takes a *soft* seat over (step 7). (A busy worker's poll
+//!    without waiting, [`Reactor::poll`], needs no seat: step 10.)
 //! 2. Seated, the thread removes the due timers and computes the wait: the caller's timeout,
 //!    shortened to the next timer, or zero if any timer was due (its waker has work to do). With
 //!    no timer pending and no caller timeout the wait has no timeout: an idle runtime has no
@@ -58,20 +58,19 @@
 //!    `block_on` thread leaves its wait (step 4), and on leaving passes the seat straight to the
 //!    worker. So the thread that drives I/O under load is a worker, whose wakes stay on its own
 //!    core, and not the thread that waits for the runtime's result.
-//! 8. A thread turned away by a taken seat registers a waker on the *standby* list, then
-//!    re-checks the seat after a `SeqCst` fence; a thread leaving the seat checks the list after
-//!    a fence too, so one of them sees the other and no vacancy is missed. A `block_on` thread
-//!    leaving the seat (or a worker whose poller failed) wakes the oldest standby *worker*,
-//!    which retries the seat and so takes it if nobody else did
-//!    ([`Reactor::wait_for_seat`]); a worker leaving the seat stays on duty instead (step 10).
-//!    A worker told of a vacancy (its entry kicked, or the seat found free) that leaves
-//!    with a token instead, for work or to exit, passes the vacancy on to the next standby
-//!    thread ([`Reactor::pass_on_vacancy`]): otherwise the kick would be swallowed, and the
-//!    threads still on standby would wait for a seat that nobody holds. A `block_on` thread on standby is
-//!    woken when a `block_on` call returns (it will not come back to the seat) and no worker
-//!    waits, and of course by its future's waker. Waking `block_on` threads on every turn
-//!    would make the thread waiting for the runtime's result take the seat from the workers at
-//!    each of their turns.
+//! 8. A thread turned away by a taken seat registers a waker on the *standby* list, then re-checks
+//!    the seat after a `SeqCst` fence; a thread leaving the seat checks the list after a fence too,
+//!    so one of them sees the other and no vacancy is missed. A `block_on` thread leaving the seat
+//!    (or a worker whose poller failed) wakes the oldest standby *worker*, which retries the seat
+//!    and so takes it if nobody else did ([`Reactor::wait_for_seat`]); a worker leaving the seat
+//!    stays on duty instead (step 10). A worker told of a vacancy (its entry kicked, or the seat
+//!    found free) that leaves with a token instead, for work or to exit, passes the vacancy on to
+//!    the next standby thread ([`Reactor::pass_on_vacancy`]): otherwise the kick would be
+//!    swallowed, and the threads still on standby would wait for a seat that nobody holds. A
+//!    `block_on` thread on standby is woken when a `block_on` call returns (it will not come back
+//!    to the seat) and no worker waits, and of course by its future's waker. Waking `block_on`
+//!    threads on every turn would make the thread waiting for the runtime's result take the seat
+//!    from the workers at each of their turns.
 //! 9. The runtime's duty, so the reactor is never stranded: busy workers poll with a zero
 //!    timeout every few dozen task polls, and once more when they run out of work while
 //!    another core runs; a parking worker calls [`Reactor::try_react_unless`] with no
@@ -257,12 +256,12 @@ impl Reactor {
     /// a `block_on` thread's seat it takes over (protocol step 7). To poll without waiting, call
     /// [`poll`](Reactor::poll), which needs no seat.
     ///
-    /// The `woken` check closes a gap in the notification protocol: a notify meant for a thread that is
-    /// about to take the seat may be consumed by the thread seated before it (step 3 consumes
-    /// any pending notification), and the thread would then block with its wake-up already
-    /// delivered to its parker. Step 3 calls `woken` after its SeqCst RMW on the wake word; a
-    /// waker records the wake-up under the parker's lock before its own RMW in `notify`, so
-    /// either `woken` sees it, or the waker's RMW comes later and sees `WAITING`.
+    /// The `woken` check closes a gap in the notification protocol: a notify meant for a thread
+    /// that is about to take the seat may be consumed by the thread seated before it (step 3
+    /// consumes any pending notification), and the thread would then block with its wake-up already
+    /// delivered to its parker. Step 3 calls `woken` after its SeqCst RMW on the wake word; a waker
+    /// records the wake-up under the parker's lock before its own RMW in `notify`, so either
+    /// `woken` sees it, or the waker's RMW comes later and sees `WAITING`.
     pub(crate) fn try_react_unless(
         &self,
         timeout: Option<Duration>,
@@ -280,10 +279,9 @@ impl Reactor {
         seated.then(|| self.react_seated(Sitter::Worker, timeout, woken))
     }
 
-    /// Like [`try_react_unless`](Reactor::try_react_unless) for a `block_on` thread: it takes the seat
-    /// softly, never takes it over, and leaves it to the workers while one is on duty
-    /// (step 10): then it returns `Err` with the end of the duty lease, until which the
-    /// caller parks.
+    /// Like [`try_react_unless`](Reactor::try_react_unless) for a `block_on` thread: it takes the
+    /// seat softly, never takes it over, and leaves it to the workers while one is on duty (step
+    /// 10): then it returns `Err` with the end of the duty lease, until which the caller parks.
     fn try_react_soft(
         &self,
         timeout: Option<Duration>,
@@ -417,6 +415,10 @@ impl Reactor {
                 true => Ok(()),
                 false => self.poller.wait(&mut events, wait),
             };
+            // The wait is over: a timer armed from now on needs no notify (this thread collects
+            // due timers below, and the next wait reads every shard's hint), which would only
+            // turn the next wait into a wasted zero-timeout turn.
+            self.timers.set_awake();
             if wait != Some(Duration::ZERO) {
                 // Step 3a: spinning pays while events follow each other closely. (Not judged on
                 // a wait that step 3 turned into a poll: that says nothing about spinning.)
@@ -435,14 +437,13 @@ impl Reactor {
             result
         };
         EVENTS.with(|cell| cell.set(Some(events)));
-        self.timers.set_awake();
         self.timers.take_due(Instant::now(), wakers);
         result
     }
 
-    /// Step 3a: polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends sooner);
-    /// true as soon as a poll collected events into `events`. A pending notification ends the spin with false,
-    /// for step 3 to consume.
+    /// Step 3a: polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends sooner); true as
+    /// soon as a poll collected events into `events`. A pending notification ends the spin with
+    /// false, for step 3 to consume.
     fn spin(&self, events: &mut Events, wait: Option<Duration>, now: Instant) -> bool {
         let spin = wait.map_or(SPIN_TIME, |w| w.min(SPIN_TIME));
         let deadline = now + spin;

@@ -56,7 +56,8 @@ std::thread_local! {
 #[repr(align(128))] // its own cache lines: shards are locked by different cores
 struct Shard {
     /// A lower bound of the earliest time a pending timer fires, in nanoseconds after the
-    /// epoch ([`NEVER`] if none); exact after every batch of due timers.
+    /// epoch ([`NEVER`] if none): after every batch of due timers and every disarm, the start of
+    /// the earliest non-empty slot (for a slot of a higher level, the time it is cascaded).
     hint: AtomicU64,
     /// Pending timers.
     wheel: Mutex<Wheel>,

@@ -1,12 +1,12 @@
 //! A hierarchical timer wheel: the timers of one shard (see [`timers`](super::timers)).
 //!
-//! Time is counted in *ticks* of 2^16 ns (about 66 µs) after the shard's epoch. Six levels of
-//! 64 slots each cover 64, 64², ... 64⁶ ticks (about 50 days; a later timer waits in the last
-//! slot of the last level and is placed again when that slot comes up). A timer is placed by the highest group of
-//! six bits in which its tick differs from the wheel's current tick, as in tokio and the Linux
-//! kernel; a slot of a higher level is *cascaded* (its timers placed again, lower) when its
-//! start comes up. Arming, disarming and firing a timer are `O(1)`; finding the next
-//! non-empty slot is a bit scan per level.
+//! Time is counted in *ticks* of 2^16 ns (about 66 µs) after the shard's epoch. Six levels of 64
+//! slots each cover 64, 64², ... 64⁶ ticks (about 50 days; a later timer waits in the last slot of
+//! the last level and is placed again when that slot comes up). A timer is placed by the highest
+//! group of six bits in which its tick differs from the wheel's current tick, as in tokio and the
+//! Linux kernel; a slot of a higher level is *cascaded* (its timers placed again, lower) when its
+//! start comes up. Arming, disarming and firing a timer are `O(1)`; finding the next non-empty slot
+//! is a bit scan per level.
 //!
 //! The entries live in a `Slab`, and each slot is a doubly-linked list threaded through the
 //! entries by slab key, so a timer is disarmed in `O(1)` without unsafe code. A timer's id

@@ -1,8 +1,9 @@
 //! Timers: sleeping, timeouts and intervals, fired by the reactor.
 //!
 //! A pending timer is one entry in a timer wheel of the reactor; it fires no earlier than its
-//! deadline and, with an idle thread in the reactor, within about a millisecond of it (a wheel
-//! tick is about 66 µs; the poller's wait is rounded up to its timeout resolution). An idle runtime with no pending timer has no periodic wake-ups.
+//! deadline and, with an idle thread in the reactor, within about a millisecond of it (a wheel tick
+//! is about 66 µs; the poller's wait is rounded up to its timeout resolution). An idle runtime with
+//! no pending timer has no periodic wake-ups.
 //!
 //! - [`sleep`] and [`sleep_until`] return a [`Sleep`] future.
 //! - [`timeout`] and [`timeout_at`] bound a future; they fail with [`Elapsed`].

@@ -138,8 +138,9 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let reactor = Reactor::get();
-        // A woken timer learns that it fired without reading the clock.
-        if reactor.timer_fired(this.deadline) || Instant::now() >= this.deadline {
+        // A woken timer learns that it fired without reading the clock; a first poll must.
+        let fired = this.timer.is_some() && reactor.timer_fired(this.deadline);
+        if fired || Instant::now() >= this.deadline {
             // Not disarmed: the timer is due, so it fired already, or the reactor's next batch
             // of due timers fires it (a spurious wake-up at most). That saves a lock.
             this.timer = None;

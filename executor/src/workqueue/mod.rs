@@ -80,9 +80,9 @@
 //!
 //! # Shutdown
 //!
-//! Every queue registers with its runtime as a [`Frontend`](crate::shared::Frontend). Shutdown drops the tasks a queue
-//! still holds back (and delayed tasks, through their timer tasks), so their handles report
-//! cancellation; from then on the queue refuses spawns.
+//! Every queue registers with its runtime as a [`Frontend`](crate::shared::Frontend). Shutdown
+//! drops the tasks a queue still holds back (and delayed tasks, through their timer tasks), so
+//! their handles report cancellation; from then on the queue refuses spawns.
 
 mod admission;
 mod builder;
@@ -324,8 +324,8 @@ impl WorkQueue {
     }
 
     /// Returns a future that completes once every task accepted before this call has finished
-    /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed tasks still pending
-    /// are not either (see the module docs).
+    /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed
+    /// tasks still pending are not either (see the module docs).
     ///
     /// # Examples
     ///
@@ -354,9 +354,9 @@ impl WorkQueue {
         }
     }
 
-    /// From this call on, refuses spawns from outside the queue; the returned future completes
-    /// once the queue is empty, delayed tasks included; the queue's own tasks may still spawn more on it, and those are waited for
-    /// too. Afterwards the queue accepts spawns again.
+    /// From this call on, refuses spawns from outside the queue; the returned future completes once
+    /// the queue is empty, delayed tasks included; the queue's own tasks may still spawn more on
+    /// it, and those are waited for too. Afterwards the queue accepts spawns again.
     ///
     /// # Caveats
     ///
