@@ -3,10 +3,13 @@
 //! Each model keeps to three threads or fewer and sets its own preemption bound, so the whole
 //! set runs in a few minutes. They drive the real types (`Core`, the queues, `Shared`) with the
 //! loom versions of the `crate::sync` primitives; tasks are real async-task tasks whose
-//! futures count how often they are polled and dropped.
+//! futures count how often they are polled and dropped. The exception is `runner`: the
+//! ordered queue's runner needs a whole runtime, so that model mirrors its steps one for one
+//! (its docs name the functions).
 
 mod handoff;
 mod park;
+mod runner;
 mod shutdown;
 mod steal;
 mod workqueue;

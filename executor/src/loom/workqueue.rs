@@ -131,7 +131,7 @@ fn keyed_lane_handoff_keeps_the_key_in_order_beside_another_key() {
 
 /// Polls `future` to completion on this loom thread, parking it between wake-ups (loom's own
 /// `block_on` needs a loom feature this workspace does not enable).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(super) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     /// Unparks the waiting loom thread.
     struct Unpark(loom::thread::Thread);
 
