@@ -1,8 +1,9 @@
 //! The ordered queue's runner protocol under loom (`workqueue/runner.rs`, `workqueue/inner.rs`).
 //!
 //! The real `Runner` runs async-task `Runnable`s inside an `Inner` that needs a whole runtime
-//! (`Shared`), so these models do not drive it: they mirror its steps, one for one, on a model of the state it shares under the queue's lock (`LineModel`, the
-//! fields of `inner::Line`). What each step mirrors:
+//! (`Shared`), so these models do not drive it: they mirror its steps, one for one, on a model of
+//! the state it shares under the queue's lock (`LineModel`, the fields of `inner::Line`). What each
+//! step mirrors:
 //!
 //! - [`Ordered::resume`]: `runner::resume`, the schedule function of a task woken from
 //!   elsewhere: under the lock it puts the task in `line.resumed` and clones `line.runner`,
@@ -16,12 +17,13 @@
 //! - [`Ordered::admit`]: `Inner::admit` (ordered): under the lock, pushes the task and starts
 //!   a new runner if `line.runner` is `None`, storing the new runner's waker there.
 //!
-//! The runner's waker is a real `Waker` that unparks the loom thread that started the runner
-//! and polls it (with `super::workqueue::block_on`), like a runner task's waker scheduling it
-//! again: a wake-up while it polls makes it poll again (loom's unpark token). A task is a one-shot wait (it returns `Pending` until
-//! an event fires, then completes) with async-task's running/woken-while-running state. Not
-//! modelled: the runner's budget (its yield goes through the same `Pending` and waker), the
-//! done-task reports for flush and drain (the flush model covers their wake-up), shutdown.
+//! The runner's waker is a real `Waker` that unparks the loom thread that started the runner and
+//! polls it (with `super::workqueue::block_on`), like a runner task's waker scheduling it again: a
+//! wake-up while it polls makes it poll again (loom's unpark token). A task is a one-shot wait (it
+//! returns `Pending` until an event fires, then completes) with async-task's
+//! running/woken-while-running state. Not modelled: the runner's budget (its yield goes through the
+//! same `Pending` and waker), the done-task reports for flush and drain (the flush model covers
+//! their wake-up), shutdown.
 //!
 //! A lost wake-up shows as a loom deadlock (the runner parks forever); a task run twice, out
 //! of order or beside another, or left in the line with no runner, fails an assertion.
