@@ -126,16 +126,31 @@ fn yield_once() -> impl Future<Output = ()> {
     })
 }
 
+/// Times `run` (given the checksum it must fold every job into) over [`RUNS`] runs, checking
+/// after each that `system` ran the jobs in order.
+fn timed_in_order(system: &str, shape: Shape, mut run: impl FnMut(Arc<AtomicU64>)) -> Duration {
+    report::measure(RUNS, || {
+        let sum = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        run(sum.clone());
+        let elapsed = start.elapsed();
+        assert_eq!(
+            sum.load(Ordering::Relaxed),
+            expected(shape),
+            "{system} ran jobs out of order"
+        );
+        elapsed
+    })
+}
+
 fn baton_ordered(shape: Shape) -> Duration {
     let rt = baton_runtime();
     let queue = baton::WorkQueue::builder("bench")
         .ordered()
         .build(&rt.handle())
         .expect("cannot build the queue");
-    report::measure(RUNS, || {
-        let sum = Arc::new(AtomicU64::new(0));
-        let (q, s) = (queue.clone(), sum.clone());
-        let start = Instant::now();
+    timed_in_order("baton", shape, |s| {
+        let q = queue.clone();
         let root = rt.spawn(async move {
             for job in 0..JOBS {
                 drop(q.spawn(work(s.clone(), job, shape)));
@@ -143,22 +158,12 @@ fn baton_ordered(shape: Shape) -> Duration {
             q.flush().await;
         });
         rt.block_on(root).expect("the producer failed");
-        let elapsed = start.elapsed();
-        assert_eq!(
-            sum.load(Ordering::Relaxed),
-            expected(shape),
-            "baton ran jobs out of order"
-        );
-        elapsed
     })
 }
 
 fn tokio_channel(shape: Shape) -> Duration {
     let rt = tokio_runtime();
-    report::measure(RUNS, || {
-        let sum = Arc::new(AtomicU64::new(0));
-        let s = sum.clone();
-        let start = Instant::now();
+    timed_in_order("tokio", shape, |s| {
         let root = rt.spawn(async move {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
             let consumer = tokio::spawn(async move {
@@ -174,23 +179,13 @@ fn tokio_channel(shape: Shape) -> Duration {
             consumer.await.expect("the consumer failed");
         });
         rt.block_on(root).expect("the producer failed");
-        let elapsed = start.elapsed();
-        assert_eq!(
-            sum.load(Ordering::Relaxed),
-            expected(shape),
-            "tokio ran jobs out of order"
-        );
-        elapsed
     })
 }
 
 fn smol_channel(shape: Shape) -> Duration {
     let smol = AsyncExecutor::new();
-    report::measure(RUNS, || {
-        let sum = Arc::new(AtomicU64::new(0));
-        let s = sum.clone();
+    timed_in_order("async-executor", shape, |s| {
         let executor = Arc::clone(&smol.executor);
-        let start = Instant::now();
         smol.spawn_and_wait(async move {
             let (tx, rx) = async_channel::unbounded::<Job>();
             let consumer = executor.spawn(async move {
@@ -205,12 +200,5 @@ fn smol_channel(shape: Shape) -> Duration {
             drop(tx);
             consumer.await;
         });
-        let elapsed = start.elapsed();
-        assert_eq!(
-            sum.load(Ordering::Relaxed),
-            expected(shape),
-            "async-executor ran jobs out of order"
-        );
-        elapsed
     })
 }
