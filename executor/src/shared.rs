@@ -335,6 +335,8 @@ impl Shared {
     /// Called before a task of class `priority` is queued: from the first one not `Normal`
     /// on, workers look at the class queues.
     fn note_class(&self, priority: Priority) {
+        // Acquire: pairs with the Release store below (only a shortcut: a stale `false` just
+        // stores again).
         if priority != Priority::Normal && !self.classes_used.load(Ordering::Acquire) {
             // Release, before the push: a worker that sees the task (acquiring the queue's
             // push) sees the flag too, and so looks at the class queues.

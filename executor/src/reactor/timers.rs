@@ -258,6 +258,8 @@ impl Timers {
         let earliest = self
             .shards
             .iter()
+            // SeqCst: pairs with `lower_hint`'s RMW: either this load sees a timer armed
+            // meanwhile, or that thread's `wakes_sleeper` sees the deadline stored above.
             .map(|s| s.hint.load(Ordering::SeqCst))
             .min()
             .unwrap_or(NEVER);
