@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 thread_local! {
     /// `(runtime id, core index)` while this thread is a runtime's worker.
     static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
-    /// Whether this worker thread is polling a task right now.
-    static POLLING: Cell<bool> = const { Cell::new(false) };
+    /// What this worker thread is doing with its core's baton (see [`Polling`]).
+    static POLLING: Cell<Polling> = const { Cell::new(Polling::No) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
     static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
 }
@@ -39,16 +39,48 @@ pub(crate) fn queue_handoffs() -> *const AtomicU64 {
     QUEUE_HANDOFFS.with(Cell::get)
 }
 
-/// Marks whether this worker thread is polling a task. A task woken while it polls can skip
-/// the notify protocol: this worker looks at its core's next-task slot at its next poll
-/// boundary, before it could park.
-pub(crate) fn set_polling(polling: bool) {
-    POLLING.with(|p| p.set(polling));
+/// Whether, and how, this worker thread is polling a task: what a task woken on this thread may
+/// count on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Polling {
+    /// Not polling a task: not a worker, or a worker between polls, parked (running wakers in
+    /// the reactor), or in its thread-start and thread-stop callbacks. The worker does not hold
+    /// its core's baton on the runtime's behalf here.
+    No,
+    /// Polling a task while holding its core's baton, outside any blocking section: this worker
+    /// looks at its core's next-task slot at its next poll boundary, before it could park.
+    Baton,
+    /// Polling a task inside a blocking section. The section's baton may pass on at any moment
+    /// (at once for an eager section, or when the monitor hands it off), after which nothing
+    /// on this thread looks at the core's queues until the section ends.
+    Section,
 }
 
-/// Whether this worker thread is polling a task right now.
-pub(crate) fn is_polling() -> bool {
+/// Marks the start of a poll by a worker that holds its core's baton.
+pub(crate) fn start_poll() {
+    POLLING.with(|p| p.set(Polling::Baton));
+}
+
+/// Marks the end of a poll.
+pub(crate) fn end_poll() {
+    POLLING.with(|p| p.set(Polling::No));
+}
+
+/// What this thread is doing with its core's baton (one thread-local read: the scheduling hot
+/// path calls this for every wake).
+pub(crate) fn polling() -> Polling {
     POLLING.with(Cell::get)
+}
+
+/// Marks this poll as inside a blocking section (`true`) or back out of it (`false`). Called by
+/// the section hook only for a section it tracks, which starts in [`Polling::Baton`].
+pub(crate) fn set_in_section(in_section: bool) {
+    let polling = if in_section {
+        Polling::Section
+    } else {
+        Polling::Baton
+    };
+    POLLING.with(|p| p.set(polling));
 }
 
 /// A fresh runtime id, distinct from every other runtime's in this process.

@@ -11,8 +11,10 @@
 //!    cores steal from the slot too, once the queue is empty, so a task there is not stranded
 //!    behind one long poll. Otherwise it goes to that worker's core queue (spilling
 //!    into the injector when full). Its own core is notified only if nobody runs it (the waker
-//!    may be an idle worker serving I/O); an idle core is woken to steal if no core is
-//!    searching.
+//!    may be an idle worker serving I/O, or a task in a blocking section whose baton passed
+//!    on); an idle core is woken to steal if no core is searching. Only a task scheduled from
+//!    a poll outside any blocking section skips that notify for the slot: its worker takes the
+//!    slot at its next poll boundary.
 //! 3. Any other wake (another thread, another runtime) goes to the injector, and an idle core
 //!    is woken.
 //! 4. Tasks of the `High` and `Idle` classes follow the same rules in their classes' own
@@ -33,7 +35,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::context;
+use crate::context::{self, Polling};
 use crate::core::{Core, HandOff, Idle, Recheck};
 use crate::park::Wake;
 use crate::queue::Priority;
@@ -296,38 +298,56 @@ impl Shared {
     /// `schedule` for an unpinned task on a worker of core `here`: the next-task slot for a
     /// `Normal` task scheduled from inside a poll (unless `place` is `Back`), else the back of
     /// the core's queue of its class.
+    ///
+    /// Only a poll outside any blocking section may skip the notify protocol: inside a
+    /// section the baton may have passed on (or pass on at any moment), so the task is queued
+    /// like any other and the core notified.
     fn schedule_here(&self, here: usize, runnable: Runnable, priority: Priority, place: Place) {
         let core = &self.cores[here];
-        let mut runnable = runnable;
-        if priority == Priority::Normal && place != Place::Back && context::is_polling() {
-            // No fence and no notify while the slot takes the task without displacing one:
-            // this worker looks at the slot at its next poll boundary, before it could park (and
-            // if it retires from a section instead, its replacement runs the core).
-            if place == Place::NextIfFree {
-                // A new task: next if the slot is free, else to the back of the queue, so
-                // tasks spawned in a row keep their order.
-                match core.lifo.push(runnable) {
-                    Ok(()) => return,
-                    Err(PushError::Full(r) | PushError::Closed(r)) => runnable = r,
+        let polling = context::polling();
+        let runnable =
+            if priority == Priority::Normal && place != Place::Back && polling != Polling::No {
+                match place_next(core, &self.injector, runnable, place) {
+                    // Outside a section, no fence and no notify for the slot: this worker holds
+                    // the baton and looks at the slot at its next poll boundary, before it could
+                    // park (and if it retires there instead, the worker that keeps the baton runs
+                    // the core).
+                    Ok(false) if polling == Polling::Baton => return,
+                    Ok(true) if polling == Polling::Baton => {
+                        // A task moved to the back of the queue, which other cores may want.
+                        fence(Ordering::SeqCst);
+                        if self.idle.should_wake_sibling() {
+                            self.wake_sibling(here);
+                        }
+                        return;
+                    }
+                    // Inside a section: the notify protocol.
+                    Ok(_) => {
+                        self.notify_here(here);
+                        return;
+                    }
+                    // The slot was taken (a new task): to the back of the queue, below.
+                    Err(runnable) => runnable,
                 }
             } else {
-                // Woken by the task this worker is polling: run it next; a task it displaces
-                // goes to the back of the queue, which other cores may want to know about.
-                if queue::put_in_slot(&core.lifo, &core.queue, &self.injector, runnable) {
-                    fence(Ordering::SeqCst);
-                    if self.idle.should_wake_sibling() {
-                        self.wake_sibling(here);
-                    }
-                }
-                return;
-            }
-        }
+                runnable
+            };
         match core.class(priority) {
             Some(class) => push(&class.queue, runnable),
             None => queue::push_or_spill(&core.queue, &self.injector, runnable),
         }
+        self.notify_here(here);
+    }
+
+    /// After queueing a task on core `here` (its own worker's core): wakes a worker of the
+    /// core if none runs, otherwise an idle core to steal it if nobody searches.
+    ///
+    /// The fence in `Core::notify` pairs with the one a worker issues as it parks and with the
+    /// one in `Core::hand_off`: either the core's count shows no running worker here, or the
+    /// parking worker (or the handoff) sees the task.
+    fn notify_here(&self, here: usize) {
         // `notify` issues the fence that also orders the sibling check below.
-        if !core.notify(&self.idle) && self.idle.should_wake_sibling() {
+        if !self.cores[here].notify(&self.idle) && self.idle.should_wake_sibling() {
             self.wake_sibling(here);
         }
     }
@@ -621,6 +641,32 @@ fn push(queue: &Queue, runnable: Runnable) {
     queue
         .push(runnable)
         .unwrap_or_else(|_| panic!("baton's unbounded queues are never closed or full"));
+}
+
+/// Puts a task scheduled from inside a poll in `core`'s next-task slot: a new task
+/// (`NextIfFree`) only if the slot is free (else it is handed back, `Err`, for the back of the
+/// queue, so tasks spawned in a row keep their order); a woken one (`Next`) always, moving a
+/// task already there to the back of the queue (spilling into `overflow`). Returns whether a
+/// task was moved.
+fn place_next(
+    core: &Core,
+    overflow: &Queue,
+    runnable: Runnable,
+    place: Place,
+) -> Result<bool, Runnable> {
+    if place == Place::NextIfFree {
+        match core.lifo.push(runnable) {
+            Ok(()) => Ok(false),
+            Err(PushError::Full(r) | PushError::Closed(r)) => Err(r),
+        }
+    } else {
+        Ok(queue::put_in_slot(
+            &core.lifo,
+            &core.queue,
+            overflow,
+            runnable,
+        ))
+    }
 }
 
 /// A cheap pseudo-random index below `n`, for spreading steals.

@@ -259,9 +259,9 @@ impl Worker {
             self.flush(hook);
         }
         self.core().start_poll(self.tick);
-        context::set_polling(true);
+        context::start_poll();
         runnable.run();
-        context::set_polling(false);
+        context::end_poll();
     }
 
     /// Adds locally counted polls and sections to the core's counters.

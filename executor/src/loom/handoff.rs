@@ -334,3 +334,52 @@ fn monitor_handoff_racing_the_next_eager_section() {
         assert_eq!(running + idle, workers, "{:?}", core.state());
     });
 }
+
+/// A task woken from inside a lazy section while the monitor hands that section off with
+/// nothing queued yet: the waker queues the task in the core's next-task slot and notifies the
+/// core (as `Shared::schedule_here` does inside a section), so either the handoff sees the task
+/// and wakes the spare, or the notify sees no running worker and wakes it. The section waits
+/// for the task (a synchronous client waiting for a service's reply): if nobody ran it, every
+/// thread blocks and loom reports a deadlock.
+#[test]
+fn wake_from_a_section_racing_its_handoff() {
+    model(3, || {
+        let (core, idle, _blocked) = running_core();
+        let spare = add_worker(&core);
+        let slot = Arc::new(SectionSlot::new());
+        let epoch = slot.enter(false);
+
+        let monitor = {
+            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            loom::thread::spawn(move || {
+                let seen = slot.look();
+                monitor_hand_off(&core, &idle, &slot, seen).is_some()
+            })
+        };
+        let done = Arc::new(Done::default());
+        let spare_thread = {
+            let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+            loom::thread::spawn(move || {
+                assert_eq!(Parker::park(&spare), Wake::Work);
+                match core.lifo.pop() {
+                    Ok(runnable) => {
+                        runnable.run();
+                        done.set();
+                    }
+                    Err(_) => panic!("woken with nothing in the slot: {:?}", core.state()),
+                }
+            })
+        };
+        // The worker, inside its section: wakes the service task, then waits for it.
+        let tally = Tally::new();
+        core.lifo.push(tally.task()).unwrap();
+        core.notify(&idle);
+        done.wait();
+        assert!(monitor.join().unwrap(), "the section was still running");
+        spare_thread.join().unwrap();
+        assert!(slot.leave(epoch), "the section was handed off");
+        core.return_from_section(&idle);
+        assert_eq!(tally.polls(), 1);
+        assert_eq!(counts(&core), [2, 0, 0, 2], "{:?}", core.state());
+    });
+}

@@ -17,6 +17,15 @@
 //!
 //! A core at its thread cap has no spare to wake: the section runs without replacement and
 //! the core's `cap_hits` counts it.
+//!
+//! Only a section inside a poll, while the worker holds its core's baton, takes part in this.
+//! A section anywhere else on a worker thread (in `on_thread_start` or `on_thread_stop`, in a
+//! destructor or a waker run outside a poll) has no baton to pass on: it runs as a plain call,
+//! as off a worker, and is counted nowhere.
+//!
+//! While a tracked section runs, the thread's [`Polling`] mark says so, so that a task the
+//! section wakes is queued with the full notify protocol rather than left for this worker's
+//! next poll boundary (see `Shared::schedule_here`).
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -24,7 +33,7 @@ use std::time::Instant;
 
 use baton_blocking::hook::{Hook, Job};
 
-use crate::context;
+use crate::context::{self, Polling};
 use crate::core::SectionSlot;
 use crate::shared::Shared;
 use crate::stats::Counters;
@@ -42,13 +51,22 @@ struct Current {
     long: bool,
 }
 
+/// The outermost section open on this worker, as the hook saw it enter.
+#[derive(Clone, Copy, Debug)]
+enum Open {
+    /// Entered outside a poll: a plain call, outside the core protocol.
+    Untracked,
+    /// Entered in a poll: part of the core protocol.
+    Tracked(Current),
+}
+
 /// The section hook of one worker thread.
 #[derive(Debug)]
 pub(crate) struct WorkerHook {
     shared: Arc<Shared>,
     core: usize,
     slot: Arc<SectionSlot>,
-    current: Cell<Option<Current>>,
+    current: Cell<Option<Open>>,
     /// Sections entered and not yet added to the core's counter.
     unflushed: Cell<u64>,
 }
@@ -76,6 +94,15 @@ impl WorkerHook {
 
 impl Hook for WorkerHook {
     fn enter(&self, site: &'static Location<'static>, long: bool) {
+        if context::polling() != Polling::Baton {
+            // No baton to pass on: the core's counts and the section word do not include this
+            // worker's section, so the monitor never claims it.
+            self.current.set(Some(Open::Untracked));
+            return;
+        }
+        // Before the baton can pass on (below, or by the monitor once the section word shows
+        // the section): from here a wake on this thread takes the notify path.
+        context::set_in_section(true);
         self.unflushed.set(self.unflushed.get() + 1);
         let shared = &*self.shared;
         let learnt = !long && shared.sites.is_eager(site);
@@ -103,11 +130,11 @@ impl Hook for WorkerHook {
                 long,
             }
         };
-        self.current.set(Some(current));
+        self.current.set(Some(Open::Tracked(current)));
     }
 
     fn leave(&self) {
-        let Some(current) = self.current.take() else {
+        let Some(Open::Tracked(current)) = self.current.take() else {
             return;
         };
         let shared = &*self.shared;
@@ -116,6 +143,8 @@ impl Hook for WorkerHook {
             context::count_handoff();
             shared.cores[self.core].return_from_section(&shared.idle);
         }
+        // Counted running again (if it had stopped): back to the no-notify fast path.
+        context::set_in_section(false);
         if current.long {
             return;
         }
