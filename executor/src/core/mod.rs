@@ -18,10 +18,12 @@
 //!    is above one (a worker came back from a section while its replacement runs) the worker
 //!    retires to the idle stack at that poll boundary ([`Core::park`]).
 //! 4. **Parking.** A worker out of work pushes itself on the idle stack and counts itself idle
-//!    under the lock, then issues `fence(SeqCst)` and checks the core's queues once more. The
-//!    fence pairs with the one in step 2: either the notifier sees `running == 0`, or the parking
-//!    worker sees the new task, so a wake-up is never lost. If it sees work it performs step 2
-//!    itself (which pops the top of the stack, normally itself) before parking.
+//!    under the lock, then issues `fence(SeqCst)` and looks once more: first whether the
+//!    runtime shuts down (then it takes itself back off the stack and does not park, whatever
+//!    the queues hold), then at the core's queues. The fence pairs with the one in step 2:
+//!    either the notifier sees `running == 0`, or the parking worker sees the new task, so a
+//!    wake-up is never lost. If it sees work it performs step 2 itself (which pops the top of
+//!    the stack, normally itself) before parking.
 //! 5. **Sections** (blocking code) move a worker from `running` to `in_section` when its baton
 //!    passes on ([`Transition::HandOff`]), and back when the section ends
 //!    ([`Transition::Return`]); step 3 then retires one of the two.
@@ -474,6 +476,11 @@ impl Core {
     }
 
     /// The end of steps 3 and 4: the fence, the last look for work, and the wait.
+    ///
+    /// `recheck` comes first, so that a runtime shutting down is seen whatever the core's
+    /// queues hold: during shutdown they may hold work that another worker will never run, and
+    /// waking it can fail because that worker still counts as running, while the shutdown's
+    /// wake-up of parked workers may already have gone out before this worker pushed itself.
     fn recheck_and_park(
         &self,
         parker: &Arc<Parker>,
@@ -482,25 +489,24 @@ impl Core {
     ) -> Wake {
         // SeqCst: pairs with the fence in `notify` (see there).
         fence(Ordering::SeqCst);
-        if self.has_work() {
-            self.wake_one(idle_counts, Wake::Work);
-        } else {
-            match recheck() {
-                Recheck::Nothing => {}
-                Recheck::Elsewhere => {
-                    // Counted on the woken worker's behalf, as `Wake::Search` promises.
-                    idle_counts.start_searching();
-                    if !self.wake_one(idle_counts, Wake::Search) {
-                        idle_counts.stop_searching();
-                    }
+        match recheck() {
+            Recheck::Stop => {
+                if self.take_back(parker, idle_counts) {
+                    return Wake::Work;
                 }
-                Recheck::Stop => {
-                    if self.take_back(parker, idle_counts) {
-                        return Wake::Work;
-                    }
-                    // Already popped by a waker: its token is on the way.
+                // Already popped by a waker: its token is on the way.
+            }
+            _ if self.has_work() => {
+                self.wake_one(idle_counts, Wake::Work);
+            }
+            Recheck::Elsewhere => {
+                // Counted on the woken worker's behalf, as `Wake::Search` promises.
+                idle_counts.start_searching();
+                if !self.wake_one(idle_counts, Wake::Search) {
+                    idle_counts.stop_searching();
                 }
             }
+            Recheck::Nothing => {}
         }
         Parker::park(parker)
     }

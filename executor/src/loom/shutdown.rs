@@ -1,7 +1,10 @@
 //! Shutdown racing spawn: a task spawned while the runtime shuts down is either dropped by
-//! shutdown or by its own scheduler, never left in a queue (shutdown notes, step 3).
+//! shutdown or by its own scheduler, never left in a queue (shutdown notes, step 3). Shutdown
+//! racing a retirement: the retiring worker never parks after shutdown's wake-up.
 
-use super::model;
+use super::{model, Tally};
+use crate::core::{HandOff, Recheck};
+use crate::park::{Parker, Wake};
 use crate::shared::{Config, Shared};
 use crate::sync::{Arc, AtomicUsize, Ordering};
 
@@ -41,5 +44,47 @@ fn shutdown_racing_spawn_strands_no_task() {
         assert!(handle.is_finished());
         assert!(shared.injector.is_empty());
         assert_eq!(shared.registry.len(), 0);
+    });
+}
+
+/// A worker back from a section retires at its poll boundary (its replacement runs, and the
+/// core has work queued, as it always has while shutdown begins) just as shutdown begins: it
+/// must not stay parked once shutdown's wake-up of parked workers has gone out. Its recheck
+/// sees the shutdown whatever the core's queues hold.
+#[test]
+fn retirement_racing_shutdown_does_not_park_for_good() {
+    model(3, || {
+        let shared = Arc::new(Shared::new(1, Config::default()));
+        let core = &shared.cores[0];
+        let back = Arc::new(Parker::new());
+        core.add_worker(back.clone());
+        assert!(core.wake_one(&shared.idle, Wake::Work));
+        assert_eq!(Parker::park(&back), Wake::Work);
+        // Its section is handed off with nothing queued; a replacement takes the baton; the
+        // section ends: two workers run.
+        assert_eq!(
+            core.hand_off(&shared.idle, || Recheck::Nothing),
+            HandOff::NoWork
+        );
+        let replacement = Arc::new(Parker::new());
+        core.add_worker(replacement.clone());
+        assert!(core.wake_one(&shared.idle, Wake::Work));
+        core.return_from_section(&shared.idle);
+        assert_eq!(core.state().running(), 2, "{:?}", core.state());
+        let tally = Tally::new();
+        core.queue.push(tally.task()).unwrap();
+
+        let retiring = {
+            let (shared, back) = (shared.clone(), back.clone());
+            loom::thread::spawn(move || {
+                // If this parks for good, the join below never returns: loom reports a
+                // deadlock.
+                shared.cores[0].retire(&back, &shared.idle, || shared.recheck(0))
+            })
+        };
+        shared.begin_shutdown();
+        let wake = retiring.join().unwrap();
+        assert_eq!(wake, Some(Wake::Work), "the worker retired and was let go");
+        assert_eq!(tally.polls(), 0);
     });
 }
