@@ -11,6 +11,8 @@ thread_local! {
     static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
     /// What this worker thread is doing with its core's baton (see [`Polling`]).
     static POLLING: Cell<Polling> = const { Cell::new(Polling::No) };
+    /// Set when a section of the poll in progress on this thread had its baton passed on.
+    static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
     static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
 }
@@ -59,6 +61,7 @@ pub(crate) enum Polling {
 /// Marks the start of a poll by a worker that holds its core's baton.
 pub(crate) fn start_poll() {
     POLLING.with(|p| p.set(Polling::Baton));
+    HANDED_OFF.with(|h| h.set(false));
 }
 
 /// Marks the end of a poll.
@@ -81,6 +84,18 @@ pub(crate) fn set_in_section(in_section: bool) {
         Polling::Baton
     };
     POLLING.with(|p| p.set(polling));
+}
+
+/// Records that a section of the current poll had its baton passed on: from here until the poll
+/// ends another worker of the core may run too (the core protocol's `keep_working`).
+pub(crate) fn note_handed_off() {
+    HANDED_OFF.with(|h| h.set(true));
+}
+
+/// Whether a section of the current poll had its baton passed on since the poll started or the
+/// last call; clears the mark.
+pub(crate) fn take_handed_off() -> bool {
+    HANDED_OFF.with(|h| h.replace(false))
 }
 
 /// A fresh runtime id, distinct from every other runtime's in this process.

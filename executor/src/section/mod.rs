@@ -141,6 +141,7 @@ impl Hook for WorkerHook {
         let handed = self.slot.leave(current.epoch);
         if handed {
             context::count_handoff();
+            context::note_handed_off();
             shared.cores[self.core].return_from_section(&shared.idle);
         }
         // Counted running again (if it had stopped): back to the no-notify fast path.

@@ -23,6 +23,11 @@
 //!
 //! When the line is empty the runner reports and exits; the next spawn starts another.
 //!
+//! The runner keeps the core protocol's one running worker per core at task boundaries, as a
+//! worker does at poll boundaries: once a task's section was handed off in this poll and the
+//! core's replacement worker runs too, it starts no further task and ends its poll (rescheduled
+//! at the back of the queue), so one of the two workers retires.
+//!
 //! Per task this costs the allocation, one `Arc` count and the spawner's lock: no registry
 //! entry, no run-queue push, no lock on the way out. A new runner is placed like a spawned
 //! task (the spawner's next-task slot, when free): it starts once the spawner yields.
@@ -55,7 +60,9 @@ use async_task::ScheduleInfo;
 
 use super::inner::Inner;
 use super::task::{Held, Polling};
+use crate::context;
 use crate::queue::Runnable;
+use crate::shared::Shared;
 use crate::sync::lock;
 
 /// Tasks the runner runs in one poll before it yields to the core's other tasks (unless
@@ -311,6 +318,13 @@ impl Future for Runner {
             // budget, not each yield, lets the core's other tasks run, as tokio's
             // cooperative budget does.
             this.run(runnable);
+            // The core protocol's `keep_working`, at a task boundary: once a section of this
+            // poll was handed off, another worker may run the core; if one does, go no further
+            // than the task whose poll this worker was finishing, and end the poll so that one
+            // of the two retires at the poll boundary.
+            if context::take_handed_off() && !keeps_working(&this.inner.shared) {
+                break;
+            }
         }
         if this.done.tasks >= BUDGET {
             let resumed = this.inner.report(&mut this.done);
@@ -320,6 +334,12 @@ impl Future for Runner {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// Whether the calling worker is its core's only running worker (the core protocol's
+/// `keep_working`); true off the runtime's workers, where there is no core to share.
+fn keeps_working(shared: &Shared) -> bool {
+    context::worker_core(shared.id).is_none_or(|core| shared.cores[core].state().keep_working())
 }
 
 impl Drop for Runner {

@@ -1,0 +1,153 @@
+//! Ordered queues keep one running worker per core: once a job's section is handed off and
+//! returns, the queue's runner runs no further job while the core's replacement worker runs.
+//!
+//! Every job is instrumented: a per-core count of jobs polling outside sections goes up when a
+//! job's poll starts, down when the job enters a section, and down at the end of its poll if it
+//! did not enter one. A job whose poll starts while the count of its core is not zero polls
+//! beside another worker of the core. (The rest of a poll after a handed-off section is not
+//! counted: the core protocol lets a worker back from a section finish its poll.)
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Ordered queues sharing the cores.
+const QUEUES: usize = 3;
+/// Jobs per queue.
+const JOBS: usize = 120;
+
+thread_local! {
+    /// The core whose count the job polling on this thread added to, if it still counts.
+    static COUNTED: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Per-core counts of jobs polling outside sections, and the overlaps seen.
+struct Watch {
+    outside: Vec<AtomicUsize>,
+    overlaps: AtomicUsize,
+}
+
+impl Watch {
+    fn new(cores: usize) -> Watch {
+        Watch {
+            outside: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            overlaps: AtomicUsize::new(0),
+        }
+    }
+
+    /// A job's poll starts on this thread.
+    fn start(&self) {
+        let core = baton::current_core().expect("jobs run on workers");
+        if self.outside[core].fetch_add(1, Ordering::SeqCst) > 0 {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        COUNTED.with(|c| c.set(Some(core)));
+    }
+
+    /// The job stops counting: it enters a section, or its poll ends.
+    fn stop(&self) {
+        if let Some(core) = COUNTED.with(Cell::take) {
+            self.outside[core].fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A job's future, counted by `watch` while it polls outside sections.
+struct Watched<F> {
+    future: Pin<Box<F>>,
+    watch: Arc<Watch>,
+}
+
+impl<F: Future> Future for Watched<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.watch.start();
+        let out = self.future.as_mut().poll(cx);
+        self.watch.stop();
+        out
+    }
+}
+
+/// Spins for `d` (at least; longer if the thread is preempted).
+fn spin(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// Runs `QUEUES` ordered queues of `JOBS` jobs each on `cores` cores, one job in four blocking
+/// in a section (long, or lazy and blocking past the grace period), the others spinning a
+/// little; returns the overlaps seen. Fails if that does not finish within a generous time.
+fn overlaps(cores: usize) -> usize {
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = baton::Runtime::builder().cores(cores).build().unwrap();
+        let watch = Arc::new(Watch::new(cores));
+        let queues: Vec<_> = (0..QUEUES)
+            .map(|q| {
+                baton::WorkQueue::builder(format!("ordered-{q}"))
+                    .ordered()
+                    .build(&rt.handle())
+                    .unwrap()
+            })
+            .collect();
+        let mut jobs = Vec::new();
+        for i in 0..JOBS {
+            for queue in &queues {
+                let w = watch.clone();
+                let job = async move {
+                    match i % 8 {
+                        0 => {
+                            w.stop();
+                            baton::blocking::section_long(|| {
+                                std::thread::sleep(Duration::from_micros(300))
+                            });
+                        }
+                        4 => {
+                            w.stop();
+                            baton::blocking::section(|| {
+                                std::thread::sleep(Duration::from_millis(1))
+                            });
+                        }
+                        _ => spin(Duration::from_micros(20)),
+                    }
+                };
+                jobs.push(queue.spawn(Watched {
+                    future: Box::pin(job),
+                    watch: watch.clone(),
+                }));
+            }
+        }
+        for job in jobs {
+            rt.block_on(job).unwrap();
+        }
+        done_tx.send(watch.overlaps.load(Ordering::SeqCst)).unwrap();
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the ordered queues' jobs did not finish")
+}
+
+#[test]
+fn one_core_runs_one_job_at_a_time_outside_sections() {
+    assert_eq!(
+        overlaps(1),
+        0,
+        "jobs polled beside another worker of the core"
+    );
+}
+
+#[test]
+fn two_cores_run_one_job_at_a_time_each_outside_sections() {
+    assert_eq!(
+        overlaps(2),
+        0,
+        "jobs polled beside another worker of their core"
+    );
+}
