@@ -2,9 +2,12 @@
 //!
 //! # One turn of the loop
 //!
-//! 1. Every [`INJECTOR_INTERVAL`] polls the worker polls the reactor without waiting and looks
-//!    at the injector first, so I/O, timers and tasks from outside cannot be starved by tasks
-//!    that keep waking each other.
+//! 1. Every so many polls the worker polls the reactor without waiting and looks at the
+//!    injector first, so I/O, timers and tasks from outside cannot be starved by tasks that
+//!    keep waking each other. How many is retuned at each look from how long the polls since
+//!    the previous look took, so that looks come about every [`INJECTOR_TARGET`] of polling:
+//!    every [`INJECTOR_INTERVAL`] polls when polls are short, every [`MIN_INJECTOR_INTERVAL`]
+//!    when they are long. The clock is read once per look, not once per poll.
 //! 2. Otherwise it takes its core's next-task slot (at most [`MAX_LIFO_STREAK`] times in a
 //!    row), then pops its core's queues, alternating the pinned queue and the local queue
 //!    first, so neither starves the other. A task that wakes itself went to the back of the local
@@ -25,6 +28,7 @@
 
 use std::io;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::context;
 use crate::core::{Core, SectionSlot};
@@ -38,8 +42,15 @@ use crate::stats::{Counters, FLUSH_INTERVAL};
 use crate::sync::Arc;
 use crate::sys;
 
-/// How many polls a worker makes between looks at the injector.
+/// The most polls a worker makes between looks at the injector (when polls are short).
 const INJECTOR_INTERVAL: u32 = 61;
+/// The fewest polls a worker makes between looks at the injector (when polls are long), so that
+/// a flood of tasks from outside still leaves room for the core's own.
+const MIN_INJECTOR_INTERVAL: u32 = 2;
+/// How much polling time a worker aims to spend between looks at the injector: the bound, in
+/// time, on how long a task from outside (or ready I/O, or a due timer) waits behind a busy
+/// core's own tasks, as long as the polls since the previous look were typical.
+const INJECTOR_TARGET: Duration = Duration::from_micros(200);
 /// The most tasks a worker takes from its core's next-task slot in a row before it turns to
 /// the queue, so two tasks waking each other cannot starve the rest.
 const MAX_LIFO_STREAK: u32 = 3;
@@ -68,6 +79,9 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
         slot: Arc::clone(&slot),
         searching: false,
         tick: 0,
+        injector_interval: INJECTOR_INTERVAL,
+        until_look: INJECTOR_INTERVAL,
+        last_look: Instant::now(),
         unflushed_polls: 0,
         lifo_streak: 0,
         high_streak: 0,
@@ -100,8 +114,14 @@ struct Worker {
     slot: Arc<SectionSlot>,
     /// Whether this worker counts in `Idle::searching`.
     searching: bool,
-    /// Polls made, for the injector interval.
+    /// Turns of the loop made (for alternating the local queues, and for stealers).
     tick: u32,
+    /// Polls between two looks at the injector, retuned at each look.
+    injector_interval: u32,
+    /// Polls left until the next look at the injector.
+    until_look: u32,
+    /// When the worker last looked at the injector (or was handed the baton).
+    last_look: Instant,
     /// Polls not yet added to the core's counter.
     unflushed_polls: u32,
     /// Tasks taken from the next-task slot in a row.
@@ -144,6 +164,9 @@ impl Worker {
     /// Runs tasks while this worker holds the baton; returns how it was woken after it last
     /// parked.
     fn work(&mut self, hook: &WorkerHook) -> Wake {
+        // Time parked is not polling time: the next look is timed from here.
+        self.last_look = Instant::now();
+        self.until_look = self.injector_interval;
         loop {
             if self.shared.is_shutdown() {
                 return Wake::Work;
@@ -166,10 +189,15 @@ impl Worker {
     /// Steps 1 to 3: the next task to run, if there is one anywhere.
     fn next_task(&mut self) -> Option<Runnable> {
         self.tick = self.tick.wrapping_add(1);
+        self.until_look -= 1;
+        let look = self.until_look == 0;
+        if look {
+            self.retune_injector_interval();
+        }
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
         let classes = shared.classes_used();
-        if self.tick % INJECTOR_INTERVAL == 0 {
+        if look {
             // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
             let _ = Reactor::get().poll();
             let high = classes.then(|| shared.injector_high.pop().ok()).flatten();
@@ -212,6 +240,21 @@ impl Worker {
             self.end_search();
         }
         found
+    }
+
+    /// Step 1: at a look at the injector, sets the number of polls until the next one so that
+    /// they take about [`INJECTOR_TARGET`] if they are as long as the polls since the previous
+    /// look (within [`MIN_INJECTOR_INTERVAL`] and [`INJECTOR_INTERVAL`]).
+    fn retune_injector_interval(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.last_look).as_nanos();
+        self.last_look = now;
+        let polls = u128::from(self.injector_interval);
+        let interval = (polls * INJECTOR_TARGET.as_nanos()) / elapsed.max(1);
+        // Clamped, so it fits a `u32`.
+        self.injector_interval =
+            interval.clamp(MIN_INJECTOR_INTERVAL.into(), INJECTOR_INTERVAL.into()) as u32;
+        self.until_look = self.injector_interval;
     }
 
     /// Step 3, continued: before parking while another core runs, polls the reactor without
