@@ -75,15 +75,21 @@ pub(crate) fn polling() -> Polling {
     POLLING.with(Cell::get)
 }
 
-/// Marks this poll as inside a blocking section (`true`) or back out of it (`false`). Called by
-/// the section hook only for a section it tracks, which starts in [`Polling::Baton`].
-pub(crate) fn set_in_section(in_section: bool) {
-    let polling = if in_section {
-        Polling::Section
-    } else {
-        Polling::Baton
-    };
-    POLLING.with(|p| p.set(polling));
+/// Marks this poll as inside a blocking section. Called by the section hook for a section it
+/// tracks, which starts in [`Polling::Baton`].
+pub(crate) fn enter_section() {
+    POLLING.with(|p| p.set(Polling::Section));
+}
+
+/// Marks the end of the section [`enter_section`] marked. Only a poll still marked inside a
+/// section goes back to [`Polling::Baton`]: a section guard kept across an `.await` (which the
+/// guard's docs advise against) may end after the poll that opened it, outside any poll.
+pub(crate) fn leave_section() {
+    POLLING.with(|p| {
+        if p.get() == Polling::Section {
+            p.set(Polling::Baton);
+        }
+    });
 }
 
 /// Records that a section of the current poll had its baton passed on: from here until the poll

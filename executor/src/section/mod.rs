@@ -102,7 +102,7 @@ impl Hook for WorkerHook {
         }
         // Before the baton can pass on (below, or by the monitor once the section word shows
         // the section): from here a wake on this thread takes the notify path.
-        context::set_in_section(true);
+        context::enter_section();
         self.unflushed.set(self.unflushed.get() + 1);
         let shared = &*self.shared;
         let learnt = !long && shared.sites.is_eager(site);
@@ -145,7 +145,7 @@ impl Hook for WorkerHook {
             shared.cores[self.core].return_from_section(&shared.idle);
         }
         // Counted running again (if it had stopped): back to the no-notify fast path.
-        context::set_in_section(false);
+        context::leave_section();
         if current.long {
             return;
         }
