@@ -410,15 +410,22 @@ impl Shared {
         false
     }
 
-    /// The last look of a worker of `here` about to park (after its fence): whether it should
-    /// stay up, because another core's queue or the injector has work, or because shutdown began
-    /// after the worker last checked (shutdown notes, step 1: `begin_shutdown` wakes only the
-    /// workers already parked when it drains the idle stacks, under the same lock the parking
-    /// worker pushed itself with).
+    /// The last look of a worker of `here` about to park (after its fence), or of a handoff:
+    /// whether the worker should stay up, because another core's queue or the injector has
+    /// work, or because shutdown began after the worker last checked (shutdown notes, step 1:
+    /// `begin_shutdown` wakes only the workers already parked when it drains the idle stacks,
+    /// under the same lock the parking worker pushed itself with).
     pub(crate) fn recheck(&self, here: usize) -> Recheck {
+        self.recheck_parking(here, false)
+    }
+
+    /// [`Shared::recheck`] for a worker of `here` about to park while its core has work of its
+    /// own (`work_here`): then it only needs to know whether shutdown began, and skips the look
+    /// at the other cores (which may wait a little on each, see `Core::next_is_stuck`).
+    pub(crate) fn recheck_parking(&self, here: usize, work_here: bool) -> Recheck {
         if self.is_shutdown() {
             Recheck::Stop
-        } else if self.has_stealable_work(here, true) {
+        } else if !work_here && self.has_stealable_work(here, true) {
             Recheck::Elsewhere
         } else {
             Recheck::Nothing

@@ -329,7 +329,9 @@ impl Worker {
         self.drop_search();
         let shared = &*self.shared;
         let here = self.core;
-        shared.cores[here].park(&self.parker, &shared.idle, || shared.recheck(here))
+        shared.cores[here].park(&self.parker, &shared.idle, |work_here| {
+            shared.recheck_parking(here, work_here)
+        })
     }
 
     /// Step 5: retires to the idle stack if another worker of the core runs; returns why it
@@ -338,7 +340,9 @@ impl Worker {
         self.drop_search();
         let shared = &*self.shared;
         let here = self.core;
-        shared.cores[here].retire(&self.parker, &shared.idle, || shared.recheck(here))
+        shared.cores[here].retire(&self.parker, &shared.idle, |work_here| {
+            shared.recheck_parking(here, work_here)
+        })
     }
 }
 

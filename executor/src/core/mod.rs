@@ -439,12 +439,14 @@ impl Core {
     /// is handed the baton again. Returns at once (the worker running again) if work arrived
     /// meanwhile, or if `recheck` reports work elsewhere or that the worker must not park.
     ///
-    /// `recheck` runs after the fence, so it sees every task whose notifier missed us.
+    /// `recheck` runs after the fence, so it sees every task whose notifier missed us. It is
+    /// told whether the core has work of its own: then only `Recheck::Stop` matters, and it
+    /// need not look at other cores.
     pub(crate) fn park(
         &self,
         parker: &Arc<Parker>,
         idle_counts: &Idle,
-        recheck: impl FnOnce() -> Recheck,
+        recheck: impl FnOnce(bool) -> Recheck,
     ) -> Wake {
         {
             let mut idle = lock(&self.idle);
@@ -462,7 +464,7 @@ impl Core {
         &self,
         parker: &Arc<Parker>,
         idle_counts: &Idle,
-        recheck: impl FnOnce() -> Recheck,
+        recheck: impl FnOnce(bool) -> Recheck,
     ) -> Option<Wake> {
         {
             let mut idle = lock(&self.idle);
@@ -477,26 +479,28 @@ impl Core {
 
     /// The end of steps 3 and 4: the fence, the last look for work, and the wait.
     ///
-    /// `recheck` comes first, so that a runtime shutting down is seen whatever the core's
-    /// queues hold: during shutdown they may hold work that another worker will never run, and
-    /// waking it can fail because that worker still counts as running, while the shutdown's
-    /// wake-up of parked workers may already have gone out before this worker pushed itself.
+    /// `recheck` is called whatever the core's queues hold, and a `Recheck::Stop` acted on
+    /// first, so that a runtime shutting down is always seen: during shutdown the queues may
+    /// hold work that no worker will run, and waking one for it can fail because a worker still
+    /// counts as running, while the shutdown's wake-up of parked workers may already have gone
+    /// out before this worker pushed itself.
     fn recheck_and_park(
         &self,
         parker: &Arc<Parker>,
         idle_counts: &Idle,
-        recheck: impl FnOnce() -> Recheck,
+        recheck: impl FnOnce(bool) -> Recheck,
     ) -> Wake {
         // SeqCst: pairs with the fence in `notify` (see there).
         fence(Ordering::SeqCst);
-        match recheck() {
+        let work_here = self.has_work();
+        match recheck(work_here) {
             Recheck::Stop => {
                 if self.take_back(parker, idle_counts) {
                     return Wake::Work;
                 }
                 // Already popped by a waker: its token is on the way.
             }
-            _ if self.has_work() => {
+            _ if work_here => {
                 self.wake_one(idle_counts, Wake::Work);
             }
             Recheck::Elsewhere => {

@@ -89,8 +89,8 @@ fn monitor_hand_off(core: &Core, idle: &Idle, slot: &SectionSlot, seen: Seen) ->
 }
 
 /// A parking worker's recheck: stop once the model's task has run, as at shutdown.
-fn stop_when_done(done: &Done) -> impl FnOnce() -> Recheck + '_ {
-    move || {
+fn stop_when_done(done: &Done) -> impl FnOnce(bool) -> Recheck + '_ {
+    move |_| {
         if done.is_set() {
             Recheck::Stop
         } else {
@@ -230,7 +230,7 @@ fn two_workers_back_from_sections_keep_one_baton() {
         // retired one go (it would otherwise stay parked until there is work).
         let back = |me: Arc<Parker>, other: Arc<Parker>, core: Arc<Core>, idle: Arc<Idle>| {
             core.return_from_section(&idle);
-            match core.retire(&me, &idle, || Recheck::Nothing) {
+            match core.retire(&me, &idle, |_| Recheck::Nothing) {
                 Some(wake) => {
                     assert_eq!(wake, Wake::Exit);
                     true

@@ -35,7 +35,7 @@ fn spawn_racing_park_loses_no_wake_up() {
                     ran += 1;
                 }
                 Err(_) => {
-                    core.park(&parker, &idle, || Recheck::Nothing);
+                    core.park(&parker, &idle, |_| Recheck::Nothing);
                 }
             }
         }

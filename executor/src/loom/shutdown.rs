@@ -79,7 +79,9 @@ fn retirement_racing_shutdown_does_not_park_for_good() {
             loom::thread::spawn(move || {
                 // If this parks for good, the join below never returns: loom reports a
                 // deadlock.
-                shared.cores[0].retire(&back, &shared.idle, || shared.recheck(0))
+                shared.cores[0].retire(&back, &shared.idle, |work_here| {
+                    shared.recheck_parking(0, work_here)
+                })
             })
         };
         shared.begin_shutdown();
