@@ -79,9 +79,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
         slot: Arc::clone(&slot),
         searching: false,
         tick: 0,
-        injector_interval: INJECTOR_INTERVAL,
-        until_look: INJECTOR_INTERVAL,
-        last_look: Instant::now(),
+        pace: InjectorPace::new(),
         unflushed_polls: 0,
         lifo_streak: 0,
         high_streak: 0,
@@ -116,12 +114,8 @@ struct Worker {
     searching: bool,
     /// Turns of the loop made (for alternating the local queues, and for stealers).
     tick: u32,
-    /// Polls between two looks at the injector, retuned at each look.
-    injector_interval: u32,
-    /// Polls left until the next look at the injector.
-    until_look: u32,
-    /// When the worker last looked at the injector (or was handed the baton).
-    last_look: Instant,
+    /// When to look at the injector next.
+    pace: InjectorPace,
     /// Polls not yet added to the core's counter.
     unflushed_polls: u32,
     /// Tasks taken from the next-task slot in a row.
@@ -164,9 +158,7 @@ impl Worker {
     /// Runs tasks while this worker holds the baton; returns how it was woken after it last
     /// parked.
     fn work(&mut self, hook: &WorkerHook) -> Wake {
-        // Time parked is not polling time: the next look is timed from here.
-        self.last_look = Instant::now();
-        self.until_look = self.injector_interval;
+        self.pace.restart();
         loop {
             if self.shared.is_shutdown() {
                 return Wake::Work;
@@ -189,11 +181,7 @@ impl Worker {
     /// Steps 1 to 3: the next task to run, if there is one anywhere.
     fn next_task(&mut self) -> Option<Runnable> {
         self.tick = self.tick.wrapping_add(1);
-        self.until_look -= 1;
-        let look = self.until_look == 0;
-        if look {
-            self.retune_injector_interval();
-        }
+        let look = self.pace.turn();
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
         let classes = shared.classes_used();
@@ -240,21 +228,6 @@ impl Worker {
             self.end_search();
         }
         found
-    }
-
-    /// Step 1: at a look at the injector, sets the number of polls until the next one so that
-    /// they take about [`INJECTOR_TARGET`] if they are as long as the polls since the previous
-    /// look (within [`MIN_INJECTOR_INTERVAL`] and [`INJECTOR_INTERVAL`]).
-    fn retune_injector_interval(&mut self) {
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(self.last_look).as_nanos();
-        self.last_look = now;
-        let polls = u128::from(self.injector_interval);
-        let interval = (polls * INJECTOR_TARGET.as_nanos()) / elapsed.max(1);
-        // Clamped, so it fits a `u32`.
-        self.injector_interval =
-            interval.clamp(MIN_INJECTOR_INTERVAL.into(), INJECTOR_INTERVAL.into()) as u32;
-        self.until_look = self.injector_interval;
     }
 
     /// Step 3, continued: before parking while another core runs, polls the reactor without
@@ -346,6 +319,55 @@ impl Worker {
     }
 }
 
+/// Step 1's pace: after how many polls a worker looks at the injector next. The count is retuned
+/// at each look so that, at the average length of the polls since the previous look, the next
+/// look comes after about [`INJECTOR_TARGET`] (within [`MIN_INJECTOR_INTERVAL`] and
+/// [`INJECTOR_INTERVAL`] polls); the clock is read only then.
+#[derive(Debug)]
+struct InjectorPace {
+    /// Polls between two looks, as last tuned.
+    interval: u32,
+    /// Polls left until the next look.
+    left: u32,
+    /// When the worker last looked (or was handed the baton).
+    since: Instant,
+}
+
+impl InjectorPace {
+    fn new() -> InjectorPace {
+        InjectorPace {
+            interval: INJECTOR_INTERVAL,
+            left: INJECTOR_INTERVAL,
+            since: Instant::now(),
+        }
+    }
+
+    /// The worker was handed the baton: time parked is not polling time, so the next look is
+    /// timed from now.
+    fn restart(&mut self) {
+        self.since = Instant::now();
+        self.left = self.interval;
+    }
+
+    /// Counts one turn of the loop; returns whether the worker looks at the injector now (and
+    /// then retunes the interval).
+    fn turn(&mut self) -> bool {
+        self.left -= 1;
+        if self.left > 0 {
+            return false;
+        }
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.since).as_nanos();
+        self.since = now;
+        let interval = u128::from(self.interval) * INJECTOR_TARGET.as_nanos() / elapsed.max(1);
+        // Clamped, so it fits a `u32`.
+        self.interval =
+            interval.clamp(MIN_INJECTOR_INTERVAL.into(), INJECTOR_INTERVAL.into()) as u32;
+        self.left = self.interval;
+        true
+    }
+}
+
 /// Step 2 for the `High` class: `core`'s next `High` task, unless [`HIGH_BURST`] of them ran in
 /// a row (`streak`) while `Normal` work waits on the core, in which case one `Normal` task goes
 /// first.
@@ -356,4 +378,44 @@ fn next_high(core: &Core, streak: &mut u32) -> Option<Runnable> {
     let runnable = core.high.pop()?;
     *streak = streak.saturating_add(1);
     Some(runnable)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Turns `pace` until it says to look; returns how many turns that took.
+    fn turns_to_look(pace: &mut InjectorPace) -> u32 {
+        let mut turns = 1;
+        while !pace.turn() {
+            turns += 1;
+        }
+        turns
+    }
+
+    #[test]
+    fn short_polls_keep_the_longest_interval() {
+        let mut pace = InjectorPace::new();
+        assert_eq!(turns_to_look(&mut pace), INJECTOR_INTERVAL);
+        // No time passes between looks (a `since` in the future reads as zero elapsed).
+        pace.since = Instant::now() + Duration::from_secs(60);
+        assert_eq!(turns_to_look(&mut pace), INJECTOR_INTERVAL);
+        assert_eq!(pace.interval, INJECTOR_INTERVAL);
+    }
+
+    #[test]
+    fn long_polls_shorten_the_interval_to_the_minimum() {
+        let mut pace = InjectorPace::new();
+        // The polls since the last look took far longer than the target.
+        pace.since = Instant::now() - Duration::from_secs(1);
+        assert_eq!(turns_to_look(&mut pace), INJECTOR_INTERVAL);
+        assert_eq!(pace.interval, MIN_INJECTOR_INTERVAL);
+        pace.since = Instant::now() - Duration::from_secs(1);
+        assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
+        // Once parked and handed the baton again, the count restarts from the tuned interval.
+        pace.restart();
+        pace.since = Instant::now() + Duration::from_secs(60);
+        assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
+        assert_eq!(pace.interval, INJECTOR_INTERVAL, "short polls again");
+    }
 }
