@@ -264,10 +264,15 @@ impl Worker {
         }
     }
 
-    /// Polls one task, unless it was aborted, in which case it is dropped.
+    /// Polls one task, unless it was aborted, in which case it is dropped (its future's
+    /// destructor running as a poll does).
     fn run_task(&mut self, runnable: Runnable, hook: &WorkerHook) {
         if runnable.metadata().is_aborted() {
+            // The future's destructor runs here, on a worker holding the baton, as a poll
+            // would: a blocking section in it hands the core off like one in a poll.
+            context::start_poll();
             drop(runnable);
+            context::end_poll();
             return;
         }
         self.unflushed_polls += 1;
