@@ -52,7 +52,7 @@ fn run_with(cores: usize, callback: Callback) {
             let called = called.clone();
             move || {
                 block(callback);
-                called.fetch_add(1, Ordering::SeqCst);
+                called.fetch_add(1, Ordering::Relaxed);
             }
         };
         let builder = baton::Runtime::builder()
@@ -80,7 +80,7 @@ fn run_with(cores: usize, callback: Callback) {
         // thread-stop callback), and every worker left parks: none counts as running or in a
         // section.
         wait_for("the callback returned", || {
-            called.load(Ordering::SeqCst) > 0
+            called.load(Ordering::Relaxed) > 0
         });
         wait_for("every worker parked", || {
             rt.stats()

@@ -26,6 +26,9 @@ thread_local! {
 }
 
 /// Per-core counts of jobs polling outside sections, and the overlaps seen.
+///
+/// The counts are read-modify-writes of one atomic per core, so each sees the latest value
+/// whatever the ordering: Relaxed suffices.
 struct Watch {
     outside: Vec<AtomicUsize>,
     overlaps: AtomicUsize,
@@ -42,8 +45,8 @@ impl Watch {
     /// A job's poll starts on this thread.
     fn start(&self) {
         let core = baton::current_core().expect("jobs run on workers");
-        if self.outside[core].fetch_add(1, Ordering::SeqCst) > 0 {
-            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        if self.outside[core].fetch_add(1, Ordering::Relaxed) > 0 {
+            self.overlaps.fetch_add(1, Ordering::Relaxed);
         }
         COUNTED.with(|c| c.set(Some(core)));
     }
@@ -51,7 +54,7 @@ impl Watch {
     /// The job stops counting: it enters a section, or its poll ends.
     fn stop(&self) {
         if let Some(core) = COUNTED.with(Cell::take) {
-            self.outside[core].fetch_sub(1, Ordering::SeqCst);
+            self.outside[core].fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -127,7 +130,9 @@ fn overlaps(cores: usize) -> usize {
         for job in jobs {
             rt.block_on(job).unwrap();
         }
-        done_tx.send(watch.overlaps.load(Ordering::SeqCst)).unwrap();
+        done_tx
+            .send(watch.overlaps.load(Ordering::Relaxed))
+            .unwrap();
     });
     done_rx
         .recv_timeout(Duration::from_secs(60))
