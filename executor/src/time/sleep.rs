@@ -110,6 +110,11 @@ impl Sleep {
 
     /// Moves the deadline, whether or not the future already completed.
     ///
+    /// A pending sleep keeps the waker of its last poll: the task awaiting it is woken at the
+    /// new deadline, earlier or later, even if another task or thread moved it (through a
+    /// shared `Mutex<Sleep>`, say). A completed sleep is pending again if the new deadline is
+    /// in the future.
+    ///
     /// # Examples
     ///
     /// ```
@@ -120,8 +125,10 @@ impl Sleep {
     /// assert!(!sleep.is_elapsed());
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        self.disarm();
         self.deadline = deadline;
+        if let Some(id) = self.timer {
+            self.timer = Some(Reactor::get().reset_timer(id, deadline));
+        }
     }
 
     /// Removes the armed timer, if any.
