@@ -4,7 +4,6 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::{mpsc, Arc, Mutex};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use baton::time::{sleep, Sleep};

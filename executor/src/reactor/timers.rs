@@ -193,7 +193,7 @@ impl Timers {
         let id = {
             let mut wheel = lock(&shard.wheel);
             let waker = wheel.take(id >> SHARD_BITS)?;
-            let id = wheel.insert(tick, waker, SHARD_BITS) | id % MAX_SHARDS as u64;
+            let id = wheel.insert(tick, waker, SHARD_BITS) | (id % MAX_SHARDS as u64);
             // SeqCst: as in `remove`, under the lock, so no arming is lost: the first half
             // of the handshake with `sleep` when the timer moved earlier (then the hint
             // is lowered), and a refresh when it moved later (so an idle seated thread does
