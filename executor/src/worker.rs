@@ -260,7 +260,7 @@ impl Worker {
         }
         self.core().start_poll(self.tick);
         context::set_polling(true);
-        runnable.run();
+        crate::coop::budget(|| runnable.run());
         context::set_polling(false);
     }
 
