@@ -49,7 +49,7 @@ use std::task::{Context, Poll};
 /// Units of budget a task gets per poll (tokio's figure): enough that a task reading a burst
 /// of ready data does not yield between every read, few enough that the core's other tasks
 /// and timers wait for at most that many operations.
-pub(crate) const BUDGET: u8 = 128;
+pub const BUDGET: u8 = 128;
 
 std::thread_local! {
     /// Units left in the poll running on this thread; `None`: no budget (outside a task poll,
