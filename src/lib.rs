@@ -43,6 +43,7 @@ pub use baton_executor::{
     DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT,
 };
 
+pub use baton_executor::coop;
 pub use baton_executor::{io, net, time};
 
 /// Blocking sections: tell the runtime that code may block, so it can hand the core on.

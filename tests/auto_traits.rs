@@ -23,6 +23,8 @@ fn public_types_are_send_and_sync() {
     is_send::<baton::Stats>();
     is_sync::<baton::Stats>();
     is_send::<baton::YieldNow>();
+    is_send::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
+    is_sync::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
 }
 
 /// `EnterGuard` restores a thread-local, so it must stay on its thread: this compiles only if

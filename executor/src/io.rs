@@ -1,7 +1,8 @@
 //! Asynchronous I/O on any file descriptor: [`Async<T>`] registers it with the reactor.
 //!
 //! `Async<T>` puts `T` in non-blocking mode and retries its operations when the reactor
-//! reports readiness. It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`]
+//! reports readiness. Each operation that completes spends a unit of the task's [cooperative
+//! budget](crate::coop), so a loop over an object that is always ready still yields. It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`]
 //! when `T` implements [`Read`] and [`Write`] (and `&Async<T>` does when `&T` does, as for
 //! sockets), so the adapters of the futures and smol ecosystems work on it.
 //!
@@ -31,6 +32,7 @@ use std::task::{ready, Context, Poll};
 
 pub use futures_io::{AsyncRead, AsyncWrite};
 
+use crate::coop;
 use crate::reactor::{Direction, Reactor, Source};
 use crate::sync::Arc;
 
@@ -297,18 +299,24 @@ impl<T: AsFd> Async<T> {
             dir,
             slot: None,
         };
-        std::future::poll_fn(|cx| loop {
-            let seen = self.source.readiness();
-            if seen.is_ready(dir) {
-                match op(self.get_ref()) {
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        self.source.clear_readiness(dir, seen);
+        std::future::poll_fn(|cx| {
+            let charge = ready!(coop::poll_proceed(cx));
+            loop {
+                let seen = self.source.readiness();
+                if seen.is_ready(dir) {
+                    match op(self.get_ref()) {
+                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                            self.source.clear_readiness(dir, seen);
+                        }
+                        res => {
+                            charge.made_progress();
+                            return Poll::Ready(res);
+                        }
                     }
-                    res => return Poll::Ready(res),
                 }
+                // Not ready (or just cleared): wait for a report, then try again.
+                ready!(self.source.poll_ready_slot(dir, &mut slot.slot, cx));
             }
-            // Not ready (or just cleared): wait for a report, then try again.
-            ready!(self.source.poll_ready_slot(dir, &mut slot.slot, cx));
         })
         .await
     }
@@ -321,10 +329,12 @@ impl<T: AsFd> Async<T> {
         mut slot: Option<&mut Option<usize>>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
+        let charge = ready!(coop::poll_proceed(cx));
         loop {
             let seen = self.source.readiness();
             if seen.is_ready(dir) {
                 if fd_is_ready(self.get_ref().as_fd(), dir)? {
+                    charge.made_progress();
                     return Poll::Ready(Ok(()));
                 }
                 self.source.clear_readiness(dir, seen);
@@ -344,6 +354,7 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        let charge = ready!(coop::poll_proceed(cx));
         loop {
             let seen = self.source.readiness();
             if seen.is_ready(dir) {
@@ -351,7 +362,10 @@ impl<T: AsFd> Async<T> {
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                         self.source.clear_readiness(dir, seen);
                     }
-                    res => return Poll::Ready(res),
+                    res => {
+                        charge.made_progress();
+                        return Poll::Ready(res);
+                    }
                 }
             }
             ready!(self.source.poll_ready(dir, cx));
@@ -365,6 +379,7 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        let charge = ready!(coop::poll_proceed(cx));
         loop {
             let seen = self.source.readiness();
             if seen.is_ready(dir) {
@@ -372,7 +387,10 @@ impl<T: AsFd> Async<T> {
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                         self.source.clear_readiness(dir, seen);
                     }
-                    res => return Poll::Ready(res),
+                    res => {
+                        charge.made_progress();
+                        return Poll::Ready(res);
+                    }
                 }
             }
             ready!(self.source.poll_ready(dir, cx));

@@ -3,7 +3,7 @@
 //!
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
-//! `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
+//! `coop`, `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
 //! `worker`; `monitor`; `workqueue`; `runtime`.
 
 mod context;
@@ -27,6 +27,7 @@ mod workqueue;
 #[cfg(all(test, loom))]
 mod loom;
 
+pub mod coop;
 pub mod io;
 pub mod net;
 mod reactor;

@@ -281,7 +281,7 @@ impl Worker {
         }
         self.core().start_poll(self.tick);
         context::start_poll();
-        runnable.run();
+        crate::coop::budget(|| runnable.run());
         context::end_poll();
     }
 

@@ -119,7 +119,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let kick = Waker::from(std::sync::Arc::new(Kick(parker.clone())));
     let mut future = pin!(future);
     let out = loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+        if let Poll::Ready(out) = crate::coop::budget(|| future.as_mut().poll(&mut cx)) {
             break out;
         }
         wait_for_wake(reactor, &parker, &kick);

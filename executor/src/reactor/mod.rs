@@ -563,6 +563,21 @@ impl Reactor {
         id
     }
 
+    /// Moves a pending timer to `deadline`, keeping its waker, and returns its id (a new one
+    /// if moved); returns `id` unchanged if the timer fired already (its waker was woken, so
+    /// its owner polls again and re-arms it with [`update_timer`](Reactor::update_timer)).
+    pub(crate) fn reset_timer(&self, id: u64, deadline: Instant) -> u64 {
+        match self.timers.reset(id, deadline) {
+            Some((moved, notify)) => {
+                if notify {
+                    self.notify();
+                }
+                moved
+            }
+            None => id,
+        }
+    }
+
     /// Disarms a timer; a no-op if it already fired.
     pub(crate) fn remove_timer(&self, id: u64) {
         self.timers.remove(id);

@@ -184,6 +184,29 @@ impl Timers {
         self.insert(deadline, waker)
     }
 
+    /// Moves a pending timer to `deadline`, keeping its waker; returns its new id and whether
+    /// the seated thread must be notified. `None` if it fired already: its waker was woken,
+    /// and the next poll of its `Sleep` arms it again.
+    pub(super) fn reset(&self, id: u64, deadline: Instant) -> Option<(u64, bool)> {
+        let shard = self.shard_of(id);
+        let tick = self.tick(deadline);
+        let id = {
+            let mut wheel = lock(&shard.wheel);
+            let waker = wheel.take(id >> SHARD_BITS)?;
+            let id = wheel.insert(tick, waker, SHARD_BITS) | (id % MAX_SHARDS as u64);
+            // SeqCst: as in `remove`, under the lock, so no arming is lost: the first half
+            // of the handshake with `sleep` when the timer moved earlier (then the hint
+            // is lowered), and a refresh when it moved later (so an idle seated thread does
+            // not wake at the old deadline).
+            shard.hint.store(
+                wheel.next_tick().map_or(NEVER, Self::fires_at),
+                Ordering::SeqCst,
+            );
+            id
+        };
+        Some((id, self.wakes_sleeper(tick)))
+    }
+
     /// Lowers `shard`'s hint to when a timer of `tick` fires (under the shard's lock).
     fn lower_hint(&self, shard: &Shard, tick: u64) {
         // SeqCst: the first half of the handshake with `sleep` (see the module docs); an RMW,
@@ -348,6 +371,33 @@ mod tests {
         assert_eq!(wakers.len(), 4);
         assert!(next.expect("four left") >= t0 + 4 * MS);
         assert_eq!(timers.len(), 4);
+    }
+
+    #[test]
+    fn a_reset_timer_keeps_its_waker_and_fires_at_its_new_deadline() {
+        let timers = Timers::new();
+        let t0 = timers.epoch;
+        let waker = futures::task::noop_waker_ref();
+        let (id, _) = timers.insert(t0 + 10 * MS, waker);
+        // Later: it does not fire at the old deadline, only at the new one.
+        let (later, _) = timers.reset(id, t0 + 30 * MS).expect("armed");
+        assert!(!timers.contains(id) && timers.contains(later));
+        let mut wakers = Vec::new();
+        timers.take_due(t0 + 20 * MS, &mut wakers);
+        assert!(wakers.is_empty(), "fired at the old deadline");
+        // Earlier again, while the seated thread waits until the later deadline: notified.
+        // (The wait may be shortened to the hint, a lower bound; the deadline it publishes is
+        // what arming compares with.)
+        let _ = timers.sleep(Some(t0 + 30 * MS));
+        let (earlier, notify) = timers.reset(later, t0 + 25 * MS).expect("armed");
+        assert!(notify, "an earlier deadline interrupts the wait");
+        timers.set_awake();
+        timers.take_due(t0 + 26 * MS, &mut wakers);
+        assert_eq!(wakers.len(), 1);
+        assert!(wakers[0].will_wake(waker), "the waker moved with the timer");
+        // Fired: a reset finds nothing to move.
+        assert_eq!(timers.reset(earlier, t0 + 40 * MS), None);
+        assert_eq!(timers.len(), 0);
     }
 
     #[test]

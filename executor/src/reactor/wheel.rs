@@ -131,10 +131,14 @@ impl Wheel {
 
     /// Disarms timer `id` (shifted right already); a no-op if it fired.
     pub(super) fn remove(&mut self, id: u64) {
-        if let Some((key, _)) = self.find(id) {
-            self.unlink(key);
-            self.entries.remove(key as usize);
-        }
+        drop(self.take(id));
+    }
+
+    /// Disarms timer `id` (shifted right already) and returns its waker; `None` if it fired.
+    pub(super) fn take(&mut self, id: u64) -> Option<Waker> {
+        let (key, _) = self.find(id)?;
+        self.unlink(key);
+        Some(self.entries.remove(key as usize).waker)
     }
 
     /// Fires every timer whose tick is before `now_tick` into `wakers`.

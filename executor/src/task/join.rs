@@ -110,6 +110,10 @@ impl<T> Future for JoinHandle<T> {
     ///
     /// Panics if polled again after it returned `Ready`.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.is_finished() {
+            // Taking a finished task's output spends the cooperative budget (see `coop`).
+            std::task::ready!(crate::coop::poll_proceed(cx)).made_progress()
+        }
         let task = self
             .task
             .as_mut()

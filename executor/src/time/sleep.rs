@@ -2,9 +2,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::coop;
 use crate::reactor::Reactor;
 
 /// How far in the future a deadline that would overflow `Instant` is put (about 30 years).
@@ -110,6 +111,11 @@ impl Sleep {
 
     /// Moves the deadline, whether or not the future already completed.
     ///
+    /// A pending sleep keeps the waker of its last poll: the task awaiting it is woken at the
+    /// new deadline, earlier or later, even if another task or thread moved it (through a
+    /// shared `Mutex<Sleep>`, say). A completed sleep is pending again if the new deadline is
+    /// in the future.
+    ///
     /// # Examples
     ///
     /// ```
@@ -120,8 +126,10 @@ impl Sleep {
     /// assert!(!sleep.is_elapsed());
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        self.disarm();
         self.deadline = deadline;
+        if let Some(id) = self.timer {
+            self.timer = Some(Reactor::get().reset_timer(id, deadline));
+        }
     }
 
     /// Removes the armed timer, if any.
@@ -136,6 +144,8 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // A due sleep spends the task's cooperative budget, so a loop of them yields.
+        let charge = ready!(coop::poll_proceed(cx));
         let this = self.get_mut();
         let reactor = Reactor::get();
         // A woken timer learns that it fired without reading the clock; a first poll must.
@@ -144,6 +154,7 @@ impl Future for Sleep {
             // Not disarmed: the timer is due, so it fired already, or the reactor's next batch
             // of due timers fires it (a spurious wake-up at most). That saves a lock.
             this.timer = None;
+            charge.made_progress();
             return Poll::Ready(());
         }
         match this.timer {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use std::{error, fmt, io};
 
 use super::sleep::{deadline_after, sleep_until, Sleep};
+use crate::coop;
 
 /// Runs `future` for at most `duration`.
 ///
@@ -59,7 +60,9 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 pin_project_lite::pin_project! {
     /// A future bounded by a deadline; made by [`timeout`] and [`timeout_at`].
     ///
-    /// The inner future is polled first, so a future that is ready at its deadline wins.
+    /// The inner future is polled first, so a future that is ready at its deadline wins. The
+    /// deadline is checked even when the inner future spent the task's [cooperative
+    /// budget](crate::coop), so a future that is always ready still times out.
     ///
     /// # Examples
     ///
@@ -112,10 +115,20 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let had_budget = coop::has_budget_remaining();
         if let Poll::Ready(out) = this.future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        match Pin::new(this.sleep).poll(cx) {
+        let mut sleep = Pin::new(this.sleep);
+        // If the inner future spent the task's cooperative budget, the deadline is still
+        // checked (with the budget lifted): otherwise a future that is always ready would
+        // never let its timeout fire.
+        let polled = if had_budget && !coop::has_budget_remaining() {
+            coop::with_unconstrained(|| sleep.as_mut().poll(cx))
+        } else {
+            sleep.poll(cx)
+        };
+        match polled {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }

@@ -19,8 +19,9 @@
 //! # Generations (for `flush`)
 //!
 //! [`Generations`] counts unfinished tasks per generation. A flush opens a new generation and
-//! waits until no task of an earlier one is left: O(1) per task and per flush, instead of a set
-//! of task ids.
+//! waits until no task of an earlier one is left: O(1) per task and per flush in the usual
+//! case, instead of a set of task ids. Only generations with unfinished tasks are kept, so the
+//! bookkeeping never outgrows the live tasks, however many flushes pass an old task.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -142,40 +143,40 @@ impl<E> Admission<E> {
 
 /// Unfinished tasks per generation, for `flush`.
 ///
-/// Generations `base..base + counts.len()` are tracked, the last one being the current one;
-/// generations before `base` have no task left. Empty generations at the front are dropped as
-/// they empty, so a flush waiting for generation `t` is done once `base > t`.
-#[derive(Debug)]
+/// Only generations with unfinished tasks are tracked, oldest first, so the bookkeeping is
+/// bounded by the queue's live tasks however many flushes pass while an old task runs on: a
+/// generation whose last task finishes is dropped wherever it sits. A flush waiting for
+/// generation `t` is done once the oldest tracked generation is later than `t`. Tasks join the
+/// current generation (the back) and usually finish oldest first (the front): both ends are
+/// `O(1)`; a task finishing in a middle generation costs a binary search and a shift.
+#[derive(Debug, Default)]
 pub(crate) struct Generations {
-    /// The oldest tracked generation.
-    base: u64,
-    /// Unfinished tasks per tracked generation; never empty.
-    counts: VecDeque<usize>,
-}
-
-impl Default for Generations {
-    fn default() -> Generations {
-        Generations {
-            base: 0,
-            counts: VecDeque::from([0]),
-        }
-    }
+    /// The generation a task joining now belongs to.
+    current: u64,
+    /// `(generation, unfinished tasks)` for every generation with a task left, by generation;
+    /// no count is zero.
+    counts: VecDeque<(u64, usize)>,
 }
 
 impl Generations {
     /// The generation a task joining now belongs to.
     pub(crate) fn current(&self) -> u64 {
-        self.base + self.counts.len() as u64 - 1
+        self.current
     }
 
     /// Counts a task of generation `generation`: the current one, or an older one for a
     /// delayed task that became due (its generation is tracked again if it had emptied).
     pub(crate) fn add(&mut self, generation: u64) {
-        while generation < self.base {
-            self.counts.push_front(0);
-            self.base -= 1;
+        match self.counts.back_mut() {
+            Some((last, n)) if *last == generation => *n += 1,
+            Some((last, _)) if *last > generation => {
+                match self.counts.binary_search_by_key(&generation, |&(g, _)| g) {
+                    Ok(index) => self.counts[index].1 += 1,
+                    Err(index) => self.counts.insert(index, (generation, 1)),
+                }
+            }
+            _ => self.counts.push_back((generation, 1)),
         }
-        self.counts[(generation - self.base) as usize] += 1;
     }
 
     /// A task of `generation` finished. Returns whether the oldest generation emptied (a flush
@@ -189,38 +190,54 @@ impl Generations {
 
     /// `n` tasks of `generation` finished (see [`Generations::remove`]).
     pub(crate) fn remove_many(&mut self, generation: u64, n: usize) -> bool {
-        let count = generation
-            .checked_sub(self.base)
-            .and_then(|index| self.counts.get_mut(index as usize))
-            .filter(|count| **count >= n);
+        let index = match self.counts.front() {
+            Some(&(oldest, _)) if oldest == generation => Some(0),
+            _ => self
+                .counts
+                .binary_search_by_key(&generation, |&(g, _)| g)
+                .ok(),
+        };
+        let index = index.filter(|&i| self.counts[i].1 >= n);
         debug_assert!(
-            count.is_some(),
-            "fewer than {n} tasks left in generation {generation}"
+            index.is_some(),
+            "fewer than {n} tasks left in generation {generation}: {self:?}"
         );
-        let Some(count) = count else { return false };
-        *count -= n;
-        let mut emptied = false;
-        while self.counts.len() > 1 && self.counts[0] == 0 {
-            self.counts.pop_front();
-            self.base += 1;
-            emptied = true;
+        let Some(index) = index else { return false };
+        self.counts[index].1 -= n;
+        if self.counts[index].1 > 0 {
+            return false;
         }
-        emptied
+        self.counts.remove(index);
+        index == 0
     }
 
     /// Starts a flush: later tasks join a new generation. Returns the generation the flush
     /// waits for, to pass to [`Generations::done`].
     pub(crate) fn open(&mut self) -> Option<u64> {
-        if self.counts.back().is_some_and(|&n| n > 0) {
-            self.counts.push_back(0);
+        if self
+            .counts
+            .back()
+            .is_some_and(|&(last, _)| last == self.current)
+        {
+            self.current += 1;
         }
-        self.current().checked_sub(1)
+        self.current.checked_sub(1)
     }
 
     /// Whether every task of generation `target` (from [`Generations::open`]) and earlier
     /// finished.
     pub(crate) fn done(&self, target: Option<u64>) -> bool {
-        target.is_none_or(|target| self.base > target)
+        target.is_none_or(|target| {
+            self.counts
+                .front()
+                .is_none_or(|&(oldest, _)| oldest > target)
+        })
+    }
+
+    /// How many generations are tracked (for tests: the bookkeeping's size).
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
+        self.counts.len()
     }
 }
 
@@ -338,5 +355,57 @@ mod tests {
         g.remove(0);
         assert!(g.done(t2));
         assert_eq!(g.current(), 2);
+    }
+
+    #[test]
+    fn generations_stay_bounded_while_an_old_task_never_finishes() {
+        let mut g = Generations::default();
+        // A task of the first generation that never finishes.
+        g.add(g.current());
+        let old = g.current();
+        for _ in 0..10_000 {
+            // A task is spawned, a flush waits for it (and for the old task), the task
+            // finishes.
+            let generation = g.current();
+            g.add(generation);
+            let target = g.open();
+            assert!(!g.done(target), "the old task is still out");
+            g.remove(generation);
+            assert!(!g.done(target), "the old task is still out");
+            assert!(g.tracked() <= 2, "{} generations tracked", g.tracked());
+        }
+        // A flush opened now waits for the old task only, and is done when it finishes.
+        let target = g.open();
+        assert!(!g.done(target));
+        assert!(g.remove(old), "the oldest generation emptied");
+        assert!(g.done(target));
+        assert_eq!(g.tracked(), 0);
+    }
+
+    #[test]
+    fn generations_drop_a_middle_generation_that_empties() {
+        let mut g = Generations::default();
+        let mut targets = Vec::new();
+        for generation in 0..4 {
+            assert_eq!(g.current(), generation);
+            g.add(generation);
+            targets.push(g.open());
+        }
+        // Generations 1 and 2 finish first: flushes of 1 and 2 still wait for 0.
+        assert!(!g.remove(2));
+        assert!(!g.remove(1));
+        assert_eq!(g.tracked(), 2);
+        assert!(targets.iter().all(|&t| !g.done(t)));
+        // 0 finishes: every flush up to generation 2 is done, the one of 3 waits.
+        assert!(g.remove(0));
+        assert!(targets[..3].iter().all(|&t| g.done(t)));
+        assert!(!g.done(targets[3]));
+        // A delayed task of generation 1 becomes due: a new flush waits for it.
+        g.add(1);
+        let late = g.open();
+        assert!(!g.done(late));
+        assert!(!g.remove(3));
+        assert!(g.remove(1));
+        assert!(g.done(late));
     }
 }

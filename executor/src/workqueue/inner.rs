@@ -15,6 +15,7 @@ use super::builder::{Refusal, SpawnError};
 use super::runner::{self, Runner};
 use super::task::{self, Held, QueueTask, Submit};
 use crate::context;
+use crate::coop;
 use crate::queue::{Priority, Runnable};
 use crate::shared::{Frontend, Shared};
 use crate::stats::QueueStats;
@@ -405,16 +406,23 @@ impl Inner {
 /// Waits until `done` holds for the state behind `mutex`, woken by `event`, which whoever
 /// changes the state notifies after releasing the lock (a free function, so the loom model
 /// drives this very code).
+///
+/// Each check spends a unit of the task's [cooperative budget](crate::coop) if `done` holds,
+/// so a loop of flushes that are done at once still yields.
 pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn(&S) -> bool) {
     loop {
+        let charge = coop::proceed().await;
         if done(&lock(mutex)) {
+            charge.made_progress();
             return;
         }
         let listener = event.listen();
         // Checked again after listening: a notification in between is not missed.
         if done(&lock(mutex)) {
+            charge.made_progress();
             return;
         }
+        drop(charge);
         listener.await;
     }
 }

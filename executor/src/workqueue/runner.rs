@@ -13,9 +13,10 @@
 //! returns `Pending` keeps the turn:
 //!
 //! - if it woke itself while it ran (a yield), the runner runs it again at its next turn: the
-//!   runner's budget ([`BUDGET`] runs or [`SLICE`] per poll), not each yield, lets the core's
-//!   other tasks run (like tokio's cooperative budget; measured: yielding the runner at every
-//!   task's yield sends it through the core queue, and to the other core, once per task);
+//!   runner's budget ([`BUDGET`] runs or [`SLICE`] per poll, or the task's [cooperative
+//!   budget](crate::coop), which its jobs share), not each yield, lets the core's other tasks
+//!   run (like tokio's cooperative budget; measured: yielding the runner at every task's yield
+//!   sends it through the core queue, and to the other core, once per task);
 //! - otherwise the runner waits: whoever wakes the task puts its `Runnable` in the line's
 //!   `resumed` slot and wakes the runner. The runner keeps the waiting task's waker (cloned
 //!   in its wrapper's poll when it returns `Pending`, so a task that completes at once costs
@@ -323,6 +324,11 @@ impl Future for Runner {
             // than the task whose poll this worker was finishing, and end the poll so that one
             // of the two retires at the poll boundary.
             if context::take_handed_off() && !keeps_working(&this.inner.shared) {
+                break;
+            }
+            // The jobs share the runner's cooperative budget (see `coop`): once one spent it,
+            // every leaf future would yield at once, so the runner yields to the core instead.
+            if !crate::coop::has_budget_remaining() {
                 break;
             }
         }
