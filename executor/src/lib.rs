@@ -4,10 +4,11 @@
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
 //! `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
-//! `worker`; `monitor`; `workqueue`; `runtime`.
+//! `worker`; `detect`, `monitor`; `workqueue`; `runtime`.
 
 mod context;
 mod core;
+mod detect;
 mod error;
 mod handle;
 mod monitor;
@@ -32,12 +33,13 @@ pub mod net;
 mod reactor;
 pub mod time;
 
+pub use detect::HOG_THRESHOLD;
 pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
 pub use queue::Priority;
 pub use runtime::{
-    Builder, Runtime, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
-    DEFAULT_MAX_THREADS_PER_CORE, MAX_CORES,
+    Builder, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, MAX_CORES,
 };
 pub use stats::{CoreStats, QueueStats, Stats};
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};

@@ -24,6 +24,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::core::{SectionSlot, Seen};
+use crate::detect::Detector;
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -73,6 +74,8 @@ struct Monitor {
     rung: Option<Instant>,
     /// How late a timed wait of the monitor wakes up, on average (at most a tick).
     overshoot: Duration,
+    /// The watch over polls that block outside sections.
+    detector: Detector,
 }
 
 /// What the lazy sections looked like at one look.
@@ -94,6 +97,7 @@ impl Monitor {
     fn new(shared: Arc<Shared>) -> Monitor {
         let tick = shared.config.grace / 2;
         Monitor {
+            detector: Detector::new(&shared),
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
@@ -110,6 +114,7 @@ impl Monitor {
         while !self.shared.is_shutdown() {
             let now = Instant::now();
             let sections = self.hand_off_overdue(now);
+            self.detector.look(&self.shared, now);
             self.ensure_spares(now);
             self.reap(now);
             let bell = &self.shared.idle.bell;
@@ -138,7 +143,9 @@ impl Monitor {
                     None => bell.tick(tick, false),
                 }
             } else if self.is_active() {
-                interval = (interval * 2).min(MAX_INTERVAL);
+                // While the runtime is busy, detection needs a look every threshold.
+                let longest = self.detector.interval().map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
+                interval = (interval * 2).min(longest);
                 bell.tick(interval, interval > tick)
             } else {
                 interval = tick;

@@ -125,6 +125,10 @@ pub(crate) struct Config {
     pub(crate) max_threads: usize,
     /// Whether each core's workers keep to one CPU when there is one core per CPU.
     pub(crate) pin_workers: bool,
+    /// Whether the monitor takes over polls that block without a section.
+    pub(crate) detect: bool,
+    /// How long a poll may run outside a section before the monitor checks it.
+    pub(crate) detection_threshold: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -140,6 +144,8 @@ impl std::fmt::Debug for Config {
             .field("max_threads_per_core", &self.max_threads_per_core)
             .field("max_threads", &self.max_threads)
             .field("pin_workers", &self.pin_workers)
+            .field("detect", &self.detect)
+            .field("detection_threshold", &self.detection_threshold)
             .finish()
     }
 }

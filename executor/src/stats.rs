@@ -36,6 +36,11 @@ pub(crate) struct Counters {
     pub(crate) threads_reaped: AtomicU64,
     /// Sections that had to run without a replacement because a thread cap was reached.
     pub(crate) cap_hits: AtomicU64,
+    /// Polls outside any section that the monitor found blocked, and handed off.
+    pub(crate) detected_blocks: AtomicU64,
+    /// Polls outside any section that the monitor found running on the CPU past the hog
+    /// threshold, and handed off.
+    pub(crate) cpu_hogs: AtomicU64,
 }
 
 impl Counters {
@@ -88,6 +93,12 @@ pub struct CoreStats {
     pub threads_reaped: u64,
     /// Sections that ran without a replacement because a thread cap was reached.
     pub cap_hits: u64,
+    /// Polls outside any section that the monitor found blocked (mostly off the CPU past the
+    /// detection threshold) and handed off as if they were in a section.
+    pub detected_blocks: u64,
+    /// Polls outside any section that the monitor found busy on the CPU past
+    /// [`HOG_THRESHOLD`](crate::HOG_THRESHOLD) and took out of the core's running count.
+    pub cpu_hogs: u64,
 }
 
 /// A snapshot of a runtime's counters, from [`Runtime::stats`](crate::Runtime::stats).
@@ -141,7 +152,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4}",
+            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4}",
             "core",
             "polls",
             "steals",
@@ -157,12 +168,14 @@ impl fmt::Display for Stats {
             "retired",
             "started",
             "reaped",
-            "caps"
+            "caps",
+            "blocked",
+            "hogs"
         )?;
         for c in &self.cores {
             writeln!(
                 f,
-                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4}",
+                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4}",
                 c.core,
                 c.polls,
                 c.steals,
@@ -178,7 +191,9 @@ impl fmt::Display for Stats {
                 c.retirements,
                 c.threads_started,
                 c.threads_reaped,
-                c.cap_hits
+                c.cap_hits,
+                c.detected_blocks,
+                c.cpu_hogs
             )?;
         }
         write!(f, "injector: {} queued", self.injector_depth)?;

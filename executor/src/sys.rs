@@ -65,3 +65,127 @@ pub(crate) fn pin_to_cpu(cpu: usize) {
 /// Other systems leave threads to the scheduler.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn pin_to_cpu(_cpu: usize) {}
+
+/// The light half of an asymmetric barrier, for the hot side of a store-then-load handshake
+/// whose other side calls [`heavy_barrier`]: it only keeps the compiler from reordering the
+/// store and the load; the heavy barrier makes the CPU's order match.
+#[cfg(not(loom))]
+pub(crate) fn light_barrier() {
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Loom models both halves as full fences (loom cannot model `membarrier`).
+#[cfg(loom)]
+pub(crate) fn light_barrier() {
+    crate::sync::fence(crate::sync::Ordering::SeqCst);
+}
+
+/// The heavy half of an asymmetric barrier: every thread of this process that is running
+/// passes through a full memory barrier before this returns (`membarrier(2)`, private
+/// expedited), so a store before this call and a load after it pair with a [`light_barrier`]
+/// on another thread as if both sides had issued `fence(SeqCst)`. Costs a system call and an
+/// interrupt per CPU running one of our threads: for rare, slow paths only.
+///
+/// Returns false, having done nothing, where the kernel does not offer it (see
+/// [`heavy_barrier_available`]); the caller must then not rely on the handshake.
+#[cfg(all(target_os = "linux", not(loom)))]
+pub(crate) fn heavy_barrier() -> bool {
+    if !heavy_barrier_available() {
+        return false;
+    }
+    // SAFETY: membarrier takes a command and two integer arguments and touches no memory of
+    // ours; the command was registered by `heavy_barrier_available`.
+    unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0 }
+}
+
+/// Loom models both halves as full fences.
+#[cfg(loom)]
+pub(crate) fn heavy_barrier() -> bool {
+    crate::sync::fence(crate::sync::Ordering::SeqCst);
+    true
+}
+
+/// Other systems have no `membarrier`.
+#[cfg(all(not(target_os = "linux"), not(loom)))]
+pub(crate) fn heavy_barrier() -> bool {
+    false
+}
+
+/// `membarrier(2)`: a barrier on every running thread of the calling process.
+#[cfg(target_os = "linux")]
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+/// `membarrier(2)`: registers the process for [`MEMBARRIER_CMD_PRIVATE_EXPEDITED`].
+#[cfg(target_os = "linux")]
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+/// Whether [`heavy_barrier`] works here: registers the process for it the first time.
+#[cfg(target_os = "linux")]
+pub(crate) fn heavy_barrier_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // SAFETY: registration takes no pointers; it only changes how the kernel treats later
+        // membarrier calls of this process.
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                0,
+                0,
+            ) == 0
+        }
+    })
+}
+
+/// Other systems have no `membarrier`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn heavy_barrier_available() -> bool {
+    false
+}
+
+/// A thread's CPU-time clock, readable from other threads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ThreadClock {
+    #[cfg(target_os = "linux")]
+    id: libc::clockid_t,
+}
+
+impl ThreadClock {
+    /// The calling thread's clock, if the system offers one.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn current() -> Option<ThreadClock> {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self` is always valid for the calling thread, and `id` is a valid,
+        // writable `clockid_t`.
+        let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+        (rc == 0).then_some(ThreadClock { id })
+    }
+
+    /// Other systems: no per-thread clock.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn current() -> Option<ThreadClock> {
+        None
+    }
+
+    /// The CPU time the thread has used so far; `None` if it cannot be read (the thread has
+    /// exited).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn now(self) -> Option<std::time::Duration> {
+        // SAFETY: `timespec` is plain old data, for which all zeroes is a valid value.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: `ts` is a valid, writable `timespec`; a clock id of a thread that has
+        // exited makes the call fail with EINVAL rather than touch memory.
+        let rc = unsafe { libc::clock_gettime(self.id, &mut ts) };
+        (rc == 0).then(|| {
+            std::time::Duration::new(
+                u64::try_from(ts.tv_sec).unwrap_or(0),
+                u32::try_from(ts.tv_nsec).unwrap_or(0),
+            )
+        })
+    }
+
+    /// Other systems: no per-thread clock.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn now(self) -> Option<std::time::Duration> {
+        None
+    }
+}

@@ -125,6 +125,9 @@ impl Worker {
             Arc::clone(&self.slot),
         ));
         let _hook = baton_blocking::hook::install(hook.clone());
+        if let Some(clock) = sys::ThreadClock::current() {
+            self.slot.set_clock(clock);
+        }
         if let Some(start) = &self.shared.config.on_thread_start {
             start();
         }
@@ -259,9 +262,16 @@ impl Worker {
             self.flush(hook);
         }
         self.core().start_poll(self.tick);
+        self.slot.start_poll(self.tick);
         context::set_polling(true);
         runnable.run();
         context::set_polling(false);
+        if self.slot.end_poll(self.tick) {
+            // The monitor took this poll over because it blocked: count this worker running
+            // again, as at the end of a handed-off section; `keep_working` retires one of the
+            // two running workers at this poll boundary.
+            self.core().return_from_section(&self.shared.idle);
+        }
     }
 
     /// Adds locally counted polls and sections to the core's counters.

@@ -35,7 +35,7 @@ mod slot;
 mod state;
 
 pub(crate) use bell::Bell;
-pub(crate) use slot::{SectionSlot, Seen};
+pub(crate) use slot::{SectionSlot, Seen, SeenPoll};
 pub(crate) use state::{State, Transition};
 
 use crate::park::{Parker, Wake};
@@ -580,6 +580,8 @@ impl Core {
             threads_started: Counters::get(&c.threads_started),
             threads_reaped: Counters::get(&c.threads_reaped),
             cap_hits: Counters::get(&c.cap_hits),
+            detected_blocks: Counters::get(&c.detected_blocks),
+            cpu_hogs: Counters::get(&c.cpu_hogs),
         }
     }
 }
