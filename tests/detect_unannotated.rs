@@ -52,7 +52,11 @@ fn tasks_behind_an_unannotated_sleep_run_while_it_blocks() {
         .await
         .unwrap()
     });
-    assert_eq!(ran_behind, (true, BEHIND), "the queued tasks ran while the poll blocked");
+    assert_eq!(
+        ran_behind,
+        (true, BEHIND),
+        "the queued tasks ran while the poll blocked"
+    );
     let stats = rt.stats();
     assert!(stats.cores[0].detected_blocks >= 1, "{stats}");
 }
@@ -82,7 +86,11 @@ fn tasks_behind_a_blocking_pipe_read_run_while_it_blocks() {
         .await
         .unwrap()
     });
-    assert_eq!(byte, Some(7), "the writer behind the read ran while the read blocked");
+    assert_eq!(
+        byte,
+        Some(7),
+        "the writer behind the read ran while the read blocked"
+    );
     assert!(rt.stats().cores[0].detected_blocks >= 1);
 }
 
@@ -107,7 +115,10 @@ fn a_cpu_hog_is_taken_out_of_the_running_count_after_the_hog_threshold() {
         .unwrap()
     });
     assert!(spun > 0);
-    assert!(hog_stopped_by_pinned_task, "the pinned task ran while the hog spun");
+    assert!(
+        hog_stopped_by_pinned_task,
+        "the pinned task ran while the hog spun"
+    );
     let stats = rt.stats();
     // A machine busy with other work can deschedule the spinning thread long enough for it to
     // look blocked; either way the monitor took the poll over.

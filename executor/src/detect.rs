@@ -5,11 +5,18 @@
 //! runtime is busy. One look:
 //!
 //! 1. For every worker in a poll outside any section (its poll word, see
-//!    [`SectionSlot`](crate::core::SectionSlot)), the detector remembers the poll and, the first
-//!    time it sees it, when that was and how much CPU time the worker's thread had used.
-//! 2. A poll seen again at least the detection threshold later is judged by the CPU time its
-//!    thread used meanwhile: less than half the wall time means the thread was mostly off the
-//!    CPU, so the poll is **blocked**; otherwise it is **busy**.
+//!    [`SectionSlot`](crate::core::SectionSlot)), the detector remembers the poll and when it
+//!    first saw it; seeing it again, it reads how much CPU time the worker's thread has used
+//!    (a system call, so not for the many polls that end before the next look).
+//! 2. A poll seen at least the detection threshold after its first sight is judged by the CPU
+//!    time its thread used since that reading and by its scheduling state now:
+//!    - **blocked**: it used less than half the wall time and is asleep (waiting on a lock, a
+//!      read, a sleep, a page fault);
+//!    - **busy**: it used at least half the wall time;
+//!    - **starved**: it used less than half but is runnable: the machine's CPUs are taken by
+//!      other threads. Adding a thread would not help, so the poll is left alone.
+//!
+//!    Where the state cannot be read, little CPU time counts as blocked.
 //! 3. A blocked poll is taken over at once: claim, uncount, publish, the same three steps as a
 //!    section the monitor hands off, so a spare runs the core's queue while the poll blocks and
 //!    the core protocol's `keep_working` retires one of the two workers when the poll returns.
@@ -25,7 +32,7 @@ use crate::core::{Core, SectionSlot, SeenPoll};
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
-use crate::sys;
+use crate::sys::{self, ThreadProbe};
 
 /// How long a poll outside any section may keep its worker busy on the CPU before the monitor
 /// takes its core over anyway (the kernel's 10 ms for CPU-intensive work items).
@@ -36,8 +43,8 @@ struct Watch {
     slot: Arc<SectionSlot>,
     seen: SeenPoll,
     since: Instant,
-    /// The worker thread's CPU time when the poll was first seen, if it could be read.
-    cpu: Option<Duration>,
+    /// When the worker thread's CPU time was first read during the poll, and what it was.
+    cpu: Option<(Instant, Duration)>,
 }
 
 /// What a poll that outlived the detection threshold was doing.
@@ -47,6 +54,8 @@ enum Verdict {
     Blocked,
     /// Mostly on the CPU.
     Busy,
+    /// Mostly waiting for a CPU that other threads hold.
+    Starved,
 }
 
 /// The monitor's watch over polls that run outside sections.
@@ -59,14 +68,16 @@ pub(crate) struct Detector {
 }
 
 impl Detector {
-    /// A detector with `shared`'s settings. It stays off unless detection is configured and
-    /// this system offers the asymmetric barrier that taking over a poll needs.
+    /// A detector with `shared`'s settings. It is on if detection is configured, from the
+    /// moment this system's asymmetric barrier, which taking over a poll needs, is ready.
     pub(crate) fn new(shared: &Shared) -> Detector {
         let config = &shared.config;
-        let on = config.detect && sys::heavy_barrier_available();
+        if config.detect {
+            sys::prepare_heavy_barrier();
+        }
         Detector {
             watches: Vec::new(),
-            threshold: on.then_some(config.detection_threshold),
+            threshold: config.detect.then_some(config.detection_threshold),
             next_look: Instant::now(),
         }
     }
@@ -81,7 +92,7 @@ impl Detector {
         let Some(threshold) = self.threshold else {
             return;
         };
-        if now < self.next_look {
+        if now < self.next_look || !sys::heavy_barrier_available() {
             return;
         }
         self.next_look = now.checked_add(threshold).unwrap_or(now);
@@ -92,18 +103,31 @@ impl Detector {
                 if !seen.is_polling_outside_section() {
                     return;
                 }
-                let (since, cpu) = self
+                let previous = self
                     .watches
                     .iter()
-                    .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen)
-                    .map_or_else(|| (now, slot.cpu_time()), |w| (w.since, w.cpu));
+                    .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
+                // The CPU clock is read from the second sight on: most polls end before it,
+                // and reading another thread's clock is a system call.
+                let (since, cpu) = match previous {
+                    None => (now, None),
+                    Some(w) => (
+                        w.since,
+                        w.cpu.or_else(|| Some((now, slot.probe()?.cpu_time()?))),
+                    ),
+                };
                 let running_for = now.saturating_duration_since(since);
                 if running_for >= threshold {
-                    let verdict = judge(cpu, slot.cpu_time(), running_for);
+                    let verdict = match (slot.probe(), cpu) {
+                        (Some(probe), Some((sampled, before))) if sampled < now => {
+                            judge(probe, before, now.duration_since(sampled))
+                        }
+                        _ => None,
+                    };
                     let due = match verdict {
                         Some(Verdict::Blocked) => true,
                         Some(Verdict::Busy) => running_for >= HOG_THRESHOLD,
-                        None => false,
+                        Some(Verdict::Starved) | None => false,
                     };
                     if due && take_over(shared, core, slot, seen) {
                         let counter = match verdict {
@@ -126,14 +150,23 @@ impl Detector {
     }
 }
 
-/// Judges a poll that has run for `wall` from its thread's CPU time then (`before`) and now.
-fn judge(before: Option<Duration>, now: Option<Duration>, wall: Duration) -> Option<Verdict> {
-    let used = now?.checked_sub(before?)?;
-    Some(if used * 2 < wall {
+/// Judges a poll that ran for `wall` on the thread `probe` since the thread had used `before`
+/// of CPU time.
+fn judge(probe: ThreadProbe, before: Duration, wall: Duration) -> Option<Verdict> {
+    let used = probe.cpu_time()?.checked_sub(before)?;
+    Some(verdict(used, wall, || probe.is_asleep()))
+}
+
+/// The verdict on a poll whose thread used `used` of CPU time in `wall`; `asleep` reads its
+/// scheduling state, only when needed.
+fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>) -> Verdict {
+    if used * 2 >= wall {
+        Verdict::Busy
+    } else if asleep().unwrap_or(true) {
         Verdict::Blocked
     } else {
-        Verdict::Busy
-    })
+        Verdict::Starved
+    }
 }
 
 /// Takes over the poll `seen` on `slot`, a worker of `core`: claim, uncount, publish. Returns
@@ -154,13 +187,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_thread_mostly_off_the_cpu_is_blocked() {
+    fn a_thread_mostly_off_the_cpu_is_blocked_if_asleep() {
         let ms = Duration::from_millis;
+        assert_eq!(verdict(ms(1), ms(10), || Some(true)), Verdict::Blocked);
+        assert_eq!(verdict(ms(1), ms(10), || None), Verdict::Blocked);
+        assert_eq!(verdict(ms(1), ms(10), || Some(false)), Verdict::Starved);
         assert_eq!(
-            judge(Some(ms(5)), Some(ms(6)), ms(10)),
-            Some(Verdict::Blocked)
+            verdict(ms(6), ms(10), || panic!("not asked")),
+            Verdict::Busy
         );
-        assert_eq!(judge(Some(ms(5)), Some(ms(14)), ms(10)), Some(Verdict::Busy));
-        assert_eq!(judge(None, Some(ms(14)), ms(10)), None, "no clock, no verdict");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_os_tells_a_sleeping_thread_from_a_running_one() {
+        let (probe_tx, probe_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            probe_tx.send(ThreadProbe::current().unwrap()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        let probe = probe_rx.recv().unwrap();
+        // The sleeper blocks in `recv` until released; it may take a moment to get there.
+        let mut asleep = probe.is_asleep();
+        for _ in 0..10_000 {
+            if asleep == Some(true) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            asleep = probe.is_asleep();
+        }
+        assert_eq!(asleep, Some(true));
+        let me = ThreadProbe::current().unwrap();
+        assert_eq!(me.is_asleep(), Some(false), "the calling thread runs");
+        assert!(me.cpu_time().is_some());
+        release_tx.send(()).unwrap();
+        sleeper.join().unwrap();
     }
 }

@@ -144,7 +144,10 @@ impl Monitor {
                 }
             } else if self.is_active() {
                 // While the runtime is busy, detection needs a look every threshold.
-                let longest = self.detector.interval().map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
+                let longest = self
+                    .detector
+                    .interval()
+                    .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
                 interval = (interval * 2).min(longest);
                 bell.tick(interval, interval > tick)
             } else {

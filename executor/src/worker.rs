@@ -125,8 +125,8 @@ impl Worker {
             Arc::clone(&self.slot),
         ));
         let _hook = baton_blocking::hook::install(hook.clone());
-        if let Some(clock) = sys::ThreadClock::current() {
-            self.slot.set_clock(clock);
+        if let Some(probe) = sys::ThreadProbe::current() {
+            self.slot.set_probe(probe);
         }
         if let Some(start) = &self.shared.config.on_thread_start {
             start();

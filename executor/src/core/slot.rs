@@ -76,8 +76,8 @@ pub(crate) struct SectionSlot {
     word: AtomicU32,
     /// The worker's poll count, shifted left by one, with [`POLLING`] set during a poll.
     poll: AtomicU32,
-    /// The worker thread's CPU-time clock, once the thread has started.
-    clock: std::sync::OnceLock<sys::ThreadClock>,
+    /// What the OS tells of the worker thread, once the thread has started.
+    probe: std::sync::OnceLock<sys::ThreadProbe>,
 }
 
 impl SectionSlot {
@@ -267,14 +267,14 @@ impl SectionSlot {
         Some(Seen(seen.section))
     }
 
-    /// Records the worker thread's CPU-time clock (the worker, once, when it starts).
-    pub(crate) fn set_clock(&self, clock: sys::ThreadClock) {
-        let _ = self.clock.set(clock);
+    /// Records how to probe the worker thread (the worker, once, when it starts).
+    pub(crate) fn set_probe(&self, probe: sys::ThreadProbe) {
+        let _ = self.probe.set(probe);
     }
 
-    /// The CPU time the worker thread has used, if it can be read.
-    pub(crate) fn cpu_time(&self) -> Option<std::time::Duration> {
-        self.clock.get().and_then(|clock| clock.now())
+    /// How to probe the worker thread, once it has started.
+    pub(crate) fn probe(&self) -> Option<sys::ThreadProbe> {
+        self.probe.get().copied()
     }
 }
 
@@ -318,14 +318,22 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn the_monitor_takes_over_only_the_poll_it_saw() {
+        assert!(
+            sys::wait_for_heavy_barrier(),
+            "membarrier is available on Linux"
+        );
         let slot = SectionSlot::new();
         slot.start_poll(1);
         let seen = slot.look_poll();
         assert!(seen.is_polling_outside_section());
         let claimed = slot.claim_poll(seen).expect("the poll is still running");
         slot.publish(claimed);
-        assert!(slot.end_poll(1), "the worker learns its poll was taken over");
+        assert!(
+            slot.end_poll(1),
+            "the worker learns its poll was taken over"
+        );
         assert!(!slot.end_poll(1), "and only once");
 
         // A claim on a poll that has ended is given back.
@@ -338,14 +346,25 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn a_section_inside_a_taken_over_poll_starts_handed_off() {
+        assert!(
+            sys::wait_for_heavy_barrier(),
+            "membarrier is available on Linux"
+        );
         let slot = SectionSlot::new();
         slot.start_poll(1);
         let claimed = slot.claim_poll(slot.look_poll()).unwrap();
         slot.publish(claimed);
         let epoch = slot.enter(true, || panic!("the baton has passed on already"));
         assert!(!slot.look_poll().is_polling_outside_section());
-        assert!(slot.leave(epoch), "the section returns the baton it found passed on");
-        assert!(!slot.end_poll(1), "and the poll's end has nothing more to return");
+        assert!(
+            slot.leave(epoch),
+            "the section returns the baton it found passed on"
+        );
+        assert!(
+            !slot.end_poll(1),
+            "and the poll's end has nothing more to return"
+        );
     }
 }

@@ -41,8 +41,14 @@ fn takeover_racing_the_end_of_the_poll() {
         // The worker goes on to its next poll, which the old look must not take over.
         slot.start_poll(2);
         let took = monitor.join().unwrap();
-        assert_eq!(took, returned, "the worker learns of exactly the takeovers that happened");
-        assert!(!slot.end_poll(2), "a later poll is not taken over on an old look");
+        assert_eq!(
+            took, returned,
+            "the worker learns of exactly the takeovers that happened"
+        );
+        assert!(
+            !slot.end_poll(2),
+            "a later poll is not taken over on an old look"
+        );
         let [running, idle, in_section, workers] = counts(&core);
         assert_eq!(in_section, 0, "{:?}", core.state());
         assert_eq!(running, 1);

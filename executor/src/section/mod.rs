@@ -100,7 +100,9 @@ impl Hook for WorkerHook {
                 long,
             }
         } else {
-            let epoch = self.slot.enter(false, || unreachable!("a lazy section hands off later"));
+            let epoch = self
+                .slot
+                .enter(false, || unreachable!("a lazy section hands off later"));
             shared.idle.bell.section_started();
             Current {
                 epoch,
