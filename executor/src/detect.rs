@@ -12,9 +12,9 @@
 //!    time its thread used since that reading and by its scheduling state now:
 //!    - **blocked**: it used less than half the wall time and is asleep (waiting on a lock, a
 //!      read, a sleep, a page fault);
-//!    - **busy**: it used at least half the wall time;
-//!    - **starved**: it used less than half but is runnable: the machine's CPUs are taken by
-//!      other threads. Adding a thread would not help, so the poll is left alone.
+//!    - **busy**: it used at least half the wall time, or it is runnable: then other threads
+//!      hold the machine's CPUs, and the poll counts as a CPU hog from the core's point of
+//!      view, since it holds the core all the same.
 //!
 //!    Where the state cannot be read, little CPU time counts as blocked.
 //! 3. A blocked poll is taken over at once: claim, uncount, publish, the same three steps as a
@@ -25,6 +25,15 @@
 //!
 //! A poll is dated from the look that first saw it, so it is never taken over early; it may be
 //! up to one look late.
+//!
+//! # Watched polls
+//!
+//! Tasks spawned where a task whose poll was taken over was spawned (its spawn site, see
+//! [`Sites`](crate::sites::Sites)) are watched: the worker marks their polls in its poll word
+//! and rings the monitor's bell as a section entry does, and the detector looks at them at
+//! every tick, reads the CPU clock at first sight, and judges them once they outlive the
+//! grace period instead of the detection threshold. So a spawn site that blocks is handed off
+//! almost as fast as an annotated call site.
 
 use std::time::{Duration, Instant};
 
@@ -52,10 +61,8 @@ struct Watch {
 enum Verdict {
     /// Mostly off the CPU: waiting on something.
     Blocked,
-    /// Mostly on the CPU.
+    /// On the CPU, or waiting for one.
     Busy,
-    /// Mostly waiting for a CPU that other threads hold.
-    Starved,
 }
 
 /// The monitor's watch over polls that run outside sections.
@@ -87,15 +94,23 @@ impl Detector {
         self.threshold
     }
 
-    /// Looks at every worker's poll if a look is due (see the module docs).
-    pub(crate) fn look(&mut self, shared: &Shared, now: Instant) {
+    /// Looks at the workers' polls (see the module docs): watched polls at every call, the
+    /// others once per detection threshold. A watched poll seen for the first time is dated
+    /// from `first_seen` (when the bell that woke the monitor rang, as for sections). Returns
+    /// whether a watched poll is running, so that the monitor keeps looking every tick.
+    pub(crate) fn look(&mut self, shared: &Shared, now: Instant, first_seen: Instant) -> bool {
         let Some(threshold) = self.threshold else {
-            return;
+            return false;
         };
-        if now < self.next_look || !sys::heavy_barrier_available() {
-            return;
+        if !sys::heavy_barrier_available() {
+            return false;
         }
-        self.next_look = now.checked_add(threshold).unwrap_or(now);
+        let full = now >= self.next_look;
+        if full {
+            self.next_look = now.checked_add(threshold).unwrap_or(now);
+        }
+        let grace = shared.config.grace;
+        let mut watching = false;
         let mut watches = Vec::with_capacity(self.watches.len());
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
@@ -107,17 +122,28 @@ impl Detector {
                     .watches
                     .iter()
                     .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
-                // The CPU clock is read from the second sight on: most polls end before it,
-                // and reading another thread's clock is a system call.
+                let watched = seen.is_watched();
+                if !full && !watched {
+                    // Not this call's business: carry the watch over unchanged.
+                    if let Some(w) = previous {
+                        watches.push(Watch {
+                            slot: Arc::clone(slot),
+                            ..*w
+                        });
+                    }
+                    return;
+                }
+                // The CPU clock is read from a poll's second sight on (a watched poll's
+                // first): most polls end before it, and reading another thread's clock is a
+                // system call.
                 let (since, cpu) = match previous {
+                    None if watched => (first_seen, read_cpu(slot, now)),
                     None => (now, None),
-                    Some(w) => (
-                        w.since,
-                        w.cpu.or_else(|| Some((now, slot.probe()?.cpu_time()?))),
-                    ),
+                    Some(w) => (w.since, w.cpu.or_else(|| read_cpu(slot, now))),
                 };
+                let limit = if watched { grace } else { threshold };
                 let running_for = now.saturating_duration_since(since);
-                if running_for >= threshold {
+                if running_for >= limit {
                     let verdict = match (slot.probe(), cpu) {
                         (Some(probe), Some((sampled, before))) if sampled < now => {
                             judge(probe, before, now.duration_since(sampled))
@@ -127,7 +153,7 @@ impl Detector {
                     let due = match verdict {
                         Some(Verdict::Blocked) => true,
                         Some(Verdict::Busy) => running_for >= HOG_THRESHOLD,
-                        Some(Verdict::Starved) | None => false,
+                        None => false,
                     };
                     if due && take_over(shared, core, slot, seen) {
                         let counter = match verdict {
@@ -138,6 +164,7 @@ impl Detector {
                         return;
                     }
                 }
+                watching |= watched;
                 watches.push(Watch {
                     slot: Arc::clone(slot),
                     seen,
@@ -147,7 +174,13 @@ impl Detector {
             });
         }
         self.watches = watches;
+        watching
     }
+}
+
+/// Reads the CPU time of `slot`'s worker thread, with when it was read.
+fn read_cpu(slot: &SectionSlot, now: Instant) -> Option<(Instant, Duration)> {
+    Some((now, slot.probe()?.cpu_time()?))
 }
 
 /// Judges a poll that ran for `wall` on the thread `probe` since the thread had used `before`
@@ -160,12 +193,10 @@ fn judge(probe: ThreadProbe, before: Duration, wall: Duration) -> Option<Verdict
 /// The verdict on a poll whose thread used `used` of CPU time in `wall`; `asleep` reads its
 /// scheduling state, only when needed.
 fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>) -> Verdict {
-    if used * 2 >= wall {
-        Verdict::Busy
-    } else if asleep().unwrap_or(true) {
+    if used * 2 < wall && asleep().unwrap_or(true) {
         Verdict::Blocked
     } else {
-        Verdict::Starved
+        Verdict::Busy
     }
 }
 
@@ -191,7 +222,11 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(verdict(ms(1), ms(10), || Some(true)), Verdict::Blocked);
         assert_eq!(verdict(ms(1), ms(10), || None), Verdict::Blocked);
-        assert_eq!(verdict(ms(1), ms(10), || Some(false)), Verdict::Starved);
+        assert_eq!(
+            verdict(ms(1), ms(10), || Some(false)),
+            Verdict::Busy,
+            "runnable but off the CPU: other threads hold the CPUs"
+        );
         assert_eq!(
             verdict(ms(6), ms(10), || panic!("not asked")),
             Verdict::Busy

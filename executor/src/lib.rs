@@ -50,6 +50,8 @@ pub use workqueue::{
 
 use std::future::Future;
 
+use crate::shared::Shared;
+
 /// Spawns a task on the current runtime; it may run on any core.
 ///
 /// # Panics
@@ -74,7 +76,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match Handle::with_current(|handle| handle.spawn(future)) {
+    let site = std::panic::Location::caller();
+    match Handle::with_current(|handle| Shared::spawn(handle.shared(), future, None, site)) {
         Ok(task) => task,
         Err(err) => panic!("{err}"),
     }
@@ -102,7 +105,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match Handle::with_current(|handle| handle.spawn_on(core, future)) {
+    let site = std::panic::Location::caller();
+    match Handle::with_current(|handle| handle.spawn_on_at(core, future, site)) {
         Ok(task) => task,
         Err(err) => panic!("{err}"),
     }

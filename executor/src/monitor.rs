@@ -114,11 +114,13 @@ impl Monitor {
         while !self.shared.is_shutdown() {
             let now = Instant::now();
             let sections = self.hand_off_overdue(now);
-            self.detector.look(&self.shared, now);
+            let watching = self
+                .detector
+                .look(&self.shared, now, self.rung.unwrap_or(now));
             self.ensure_spares(now);
             self.reap(now);
             let bell = &self.shared.idle.bell;
-            let rung = if sections.running > 0 {
+            let rung = if sections.running > 0 || watching {
                 interval = tick;
                 match sections.next {
                     // A timed wait overshoots (the kernel's wake-up latency, more on a virtual

@@ -31,6 +31,7 @@
 //!    of the two always drops the task.
 
 use std::future::Future;
+use std::panic::Location;
 use std::time::Duration;
 
 use crate::context;
@@ -188,12 +189,14 @@ impl Shared {
         this: &Arc<Shared>,
         future: F,
         pin: Option<usize>,
+        site: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle) = Shared::spawn_unscheduled(this, future, pin, Priority::Normal);
+        let (runnable, handle) =
+            Shared::spawn_unscheduled(this, future, pin, Priority::Normal, site);
         this.submit(runnable);
         handle
     }
@@ -207,6 +210,7 @@ impl Shared {
         future: F,
         pin: Option<usize>,
         priority: Priority,
+        site: &'static Location<'static>,
     ) -> (Runnable, JoinHandle<F::Output>)
     where
         F: Future + Send + 'static,
@@ -219,6 +223,7 @@ impl Shared {
             pin,
             priority,
             Some((&this.registry, shard)),
+            site,
             move |runnable, info| {
                 let place = if info.woken_while_running {
                     Place::Back

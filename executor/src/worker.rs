@@ -261,16 +261,27 @@ impl Worker {
         if self.unflushed_polls >= FLUSH_INTERVAL {
             self.flush(hook);
         }
+        let shared = &*self.shared;
+        let site = runnable.metadata().site();
+        let watched = shared.sites.is_watched(site);
         self.core().start_poll(self.tick);
-        self.slot.start_poll(self.tick);
+        self.slot.start_poll(self.tick, watched);
+        if watched {
+            // Watched like a section: the monitor looks at it within the grace period.
+            shared.idle.bell.section_started();
+        }
         context::set_polling(true);
         runnable.run();
         context::set_polling(false);
         if self.slot.end_poll(self.tick) {
             // The monitor took this poll over because it blocked: count this worker running
             // again, as at the end of a handed-off section; `keep_working` retires one of the
-            // two running workers at this poll boundary.
-            self.core().return_from_section(&self.shared.idle);
+            // two running workers at this poll boundary. Tasks spawned where this one was are
+            // watched from now on.
+            shared.cores[self.core].return_from_section(&shared.idle);
+            shared.sites.record_taken_over(site);
+        } else if watched {
+            shared.sites.record_quick(site);
         }
     }
 

@@ -43,6 +43,11 @@ const EPOCH_SHIFT: u32 = 2;
 
 /// Set in the poll word while the worker is inside a poll.
 const POLLING: u32 = 1;
+/// Set in the poll word while the poll is watched closely (its task's spawn site blocked
+/// before).
+const WATCHED: u32 = 2;
+/// Shift of the poll count in the poll word.
+const TURN_SHIFT: u32 = 2;
 
 /// A snapshot of a section word, as the monitor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +73,19 @@ impl SeenPoll {
     pub(crate) fn is_polling_outside_section(self) -> bool {
         self.poll & POLLING != 0 && self.section & STATE_MASK == NONE
     }
+
+    /// Whether the poll is watched closely.
+    pub(crate) fn is_watched(self) -> bool {
+        self.poll & WATCHED != 0
+    }
 }
 
 /// One worker's section word and poll word.
 #[derive(Debug, Default)]
 pub(crate) struct SectionSlot {
     word: AtomicU32,
-    /// The worker's poll count, shifted left by one, with [`POLLING`] set during a poll.
+    /// The worker's poll count, shifted left by [`TURN_SHIFT`], with [`POLLING`] set during a
+    /// poll and [`WATCHED`] during a watched one.
     poll: AtomicU32,
     /// What the OS tells of the worker thread, once the thread has started.
     probe: std::sync::OnceLock<sys::ThreadProbe>,
@@ -184,18 +195,20 @@ impl SectionSlot {
             .store((seen.0 & !STATE_MASK) | HANDED, Ordering::Release);
     }
 
-    /// Worker: poll number `turn` starts.
-    pub(crate) fn start_poll(&self, turn: u32) {
+    /// Worker: poll number `turn` starts, `watched` closely or not.
+    pub(crate) fn start_poll(&self, turn: u32, watched: bool) {
+        let watched = if watched { WATCHED } else { 0 };
         // Relaxed: the monitor only compares the word between its looks; the handshake at the
         // poll's end is `end_poll`'s.
-        self.poll.store((turn << 1) | POLLING, Ordering::Relaxed);
+        self.poll
+            .store((turn << TURN_SHIFT) | watched | POLLING, Ordering::Relaxed);
     }
 
     /// Worker: poll number `turn` ends. Returns whether the monitor took the poll over (step 3
     /// of the module docs), in which case the worker must count itself running again, as at
     /// the end of a handed-off section.
     pub(crate) fn end_poll(&self, turn: u32) -> bool {
-        self.poll.store(turn << 1, Ordering::Relaxed);
+        self.poll.store(turn << TURN_SHIFT, Ordering::Relaxed);
         // Pairs with the heavy barrier in `claim_poll`: either the monitor's read of the poll
         // word after its barrier sees this store, or the load below sees its claim.
         sys::light_barrier();
@@ -325,7 +338,7 @@ mod tests {
             "membarrier is available on Linux"
         );
         let slot = SectionSlot::new();
-        slot.start_poll(1);
+        slot.start_poll(1, false);
         let seen = slot.look_poll();
         assert!(seen.is_polling_outside_section());
         let claimed = slot.claim_poll(seen).expect("the poll is still running");
@@ -337,10 +350,10 @@ mod tests {
         assert!(!slot.end_poll(1), "and only once");
 
         // A claim on a poll that has ended is given back.
-        slot.start_poll(2);
+        slot.start_poll(2, false);
         let seen = slot.look_poll();
         assert!(!slot.end_poll(2));
-        slot.start_poll(3);
+        slot.start_poll(3, false);
         assert!(slot.claim_poll(seen).is_none());
         assert!(!slot.end_poll(3));
     }
@@ -353,7 +366,7 @@ mod tests {
             "membarrier is available on Linux"
         );
         let slot = SectionSlot::new();
-        slot.start_poll(1);
+        slot.start_poll(1, false);
         let claimed = slot.claim_poll(slot.look_poll()).unwrap();
         slot.publish(claimed);
         let epoch = slot.enter(true, || panic!("the baton has passed on already"));

@@ -27,7 +27,7 @@ fn takeover_racing_the_end_of_the_poll() {
         let (core, idle, _worker) = running_core();
         add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        slot.start_poll(1);
+        slot.start_poll(1, false);
         let seen = slot.look_poll();
 
         let monitor = {
@@ -39,7 +39,7 @@ fn takeover_racing_the_end_of_the_poll() {
             core.return_from_section(&idle);
         }
         // The worker goes on to its next poll, which the old look must not take over.
-        slot.start_poll(2);
+        slot.start_poll(2, false);
         let took = monitor.join().unwrap();
         assert_eq!(
             took, returned,
@@ -64,7 +64,7 @@ fn takeover_racing_an_eager_section() {
         let (core, idle, _worker) = running_core();
         add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        slot.start_poll(1);
+        slot.start_poll(1, false);
         let seen = slot.look_poll();
 
         let monitor = {

@@ -73,7 +73,11 @@ impl Tally {
             drops: self.drops.clone(),
         };
         let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta::new(None, crate::queue::Priority::Normal))
+            .metadata(TaskMeta::new(
+                None,
+                crate::queue::Priority::Normal,
+                std::panic::Location::caller(),
+            ))
             .spawn(move |_| future, drop);
         task.detach();
         runnable

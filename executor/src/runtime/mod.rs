@@ -122,6 +122,7 @@ impl Runtime {
     /// assert_eq!(rt.block_on(task).unwrap(), 5);
     /// # Ok::<(), baton_executor::BuildError>(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

@@ -150,6 +150,7 @@ impl Hook for WorkerHook {
             &self.shared,
             async move { baton_blocking::section_long(job) },
             None,
+            std::panic::Location::caller(),
         ));
         Ok(())
     }
