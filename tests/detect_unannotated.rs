@@ -160,3 +160,38 @@ fn a_zero_detection_threshold_is_rejected() {
         .unwrap_err();
     assert!(err.is_invalid_config(), "{err}");
 }
+
+/// Spawns, always from this one line (one spawn site), a task that blocks its worker outside
+/// any section until a task queued behind it has run; returns whether that happened.
+fn spawn_blocker() -> baton::JoinHandle<bool> {
+    baton::spawn(async {
+        let (done_tx, done_rx) = mpsc::channel();
+        baton::spawn_on(0, async move { done_tx.send(()).unwrap() });
+        done_rx.recv_timeout(BOUND).is_ok()
+    })
+}
+
+#[test]
+fn a_spawn_site_that_blocked_is_watched_and_handed_off_early() {
+    // A long detection threshold, so that only the learnt spawn site explains an early handoff.
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .detection_threshold(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let all_ran = rt.block_on(async {
+        let mut ok = spawn_blocker().await.unwrap();
+        // The first blocker was taken over after the threshold; its spawn site is learnt.
+        for _ in 0..5 {
+            ok &= spawn_blocker().await.unwrap();
+        }
+        ok
+    });
+    assert!(all_ran, "every task behind a blocker ran while it blocked");
+    let stats = rt.stats();
+    assert!(stats.cores[0].detected_blocks >= 6, "{stats}");
+    assert!(
+        stats.cores[0].eager_handoffs >= 1,
+        "polls of the learnt spawn site were taken over as watched polls: {stats}"
+    );
+}

@@ -161,6 +161,9 @@ impl Detector {
                             _ => &core.counters.cpu_hogs,
                         };
                         Counters::add(counter, 1);
+                        if watched {
+                            Counters::add(&core.counters.eager_handoffs, 1);
+                        }
                         return;
                     }
                 }

@@ -83,7 +83,8 @@ pub struct CoreStats {
     pub sections: u64,
     /// Sections whose core was handed to another worker.
     pub handoffs: u64,
-    /// Of those, handoffs made at once because the call site had blocked before.
+    /// Of those, handoffs made at once because the call site had blocked before, and polls
+    /// taken over within the grace period because their task's spawn site had blocked before.
     pub eager_handoffs: u64,
     /// Workers that retired to the spare stack after their section ended.
     pub retirements: u64,

@@ -207,8 +207,15 @@ impl SectionSlot {
     /// Worker: poll number `turn` ends. Returns whether the monitor took the poll over (step 3
     /// of the module docs), in which case the worker must count itself running again, as at
     /// the end of a handed-off section.
-    pub(crate) fn end_poll(&self, turn: u32) -> bool {
+    ///
+    /// With a section still open (a guard kept across an `.await`), the section word is the
+    /// section's: a takeover of the poll passed to the section when it started, and the
+    /// section's end returns it.
+    pub(crate) fn end_poll(&self, turn: u32, section_open: bool) -> bool {
         self.poll.store(turn << TURN_SHIFT, Ordering::Relaxed);
+        if section_open {
+            return false;
+        }
         // Pairs with the heavy barrier in `claim_poll`: either the monitor's read of the poll
         // word after its barrier sees this store, or the load below sees its claim.
         sys::light_barrier();
@@ -344,18 +351,18 @@ mod tests {
         let claimed = slot.claim_poll(seen).expect("the poll is still running");
         slot.publish(claimed);
         assert!(
-            slot.end_poll(1),
+            slot.end_poll(1, false),
             "the worker learns its poll was taken over"
         );
-        assert!(!slot.end_poll(1), "and only once");
+        assert!(!slot.end_poll(1, false), "and only once");
 
         // A claim on a poll that has ended is given back.
         slot.start_poll(2, false);
         let seen = slot.look_poll();
-        assert!(!slot.end_poll(2));
+        assert!(!slot.end_poll(2, false));
         slot.start_poll(3, false);
         assert!(slot.claim_poll(seen).is_none());
-        assert!(!slot.end_poll(3));
+        assert!(!slot.end_poll(3, false));
     }
 
     #[test]
@@ -376,7 +383,7 @@ mod tests {
             "the section returns the baton it found passed on"
         );
         assert!(
-            !slot.end_poll(1),
+            !slot.end_poll(1, false),
             "and the poll's end has nothing more to return"
         );
     }

@@ -65,6 +65,12 @@ impl WorkerHook {
         }
     }
 
+    /// Whether a section is open on this worker (a guard kept across an `.await` leaves one
+    /// open past the end of its poll).
+    pub(crate) fn has_open_section(&self) -> bool {
+        self.current.get().is_some()
+    }
+
     /// Adds the locally counted section entries to the core's counter.
     pub(crate) fn flush(&self) {
         let n = self.unflushed.replace(0);
