@@ -4,7 +4,7 @@
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
 //! `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
-//! `worker`; `detect`, `monitor`; `workqueue`; `runtime`.
+//! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
 mod context;
 mod core;
@@ -18,6 +18,7 @@ mod runtime;
 mod section;
 mod shared;
 mod sites;
+mod stall;
 mod stats;
 mod sync;
 mod sys;
@@ -39,7 +40,7 @@ pub use handle::{EnterGuard, Handle};
 pub use queue::Priority;
 pub use runtime::{
     Builder, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, MAX_CORES,
+    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, MAX_CORES,
 };
 pub use stats::{CoreStats, QueueStats, Stats};
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use crate::core::{SectionSlot, Seen};
 use crate::detect::Detector;
 use crate::shared::Shared;
+use crate::stall::Stalls;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::{sys, worker};
@@ -76,6 +77,8 @@ struct Monitor {
     overshoot: Duration,
     /// The watch over polls that block outside sections.
     detector: Detector,
+    /// The stall watchdog.
+    stalls: Stalls,
 }
 
 /// What the lazy sections looked like at one look.
@@ -98,6 +101,7 @@ impl Monitor {
         let tick = shared.config.grace / 2;
         Monitor {
             detector: Detector::new(&shared),
+            stalls: Stalls::new(&shared),
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
@@ -117,6 +121,7 @@ impl Monitor {
             let watching = self
                 .detector
                 .look(&self.shared, now, self.rung.unwrap_or(now));
+            self.stalls.check(&self.shared, now);
             self.ensure_spares(now);
             self.reap(now);
             let bell = &self.shared.idle.bell;

@@ -130,6 +130,8 @@ pub(crate) struct Config {
     pub(crate) detect: bool,
     /// How long a poll may run outside a section before the monitor checks it.
     pub(crate) detection_threshold: Duration,
+    /// How long a core with work may start no poll before the stall is reported, if at all.
+    pub(crate) stall_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Config {
@@ -147,6 +149,7 @@ impl std::fmt::Debug for Config {
             .field("pin_workers", &self.pin_workers)
             .field("detect", &self.detect)
             .field("detection_threshold", &self.detection_threshold)
+            .field("stall_timeout", &self.stall_timeout)
             .finish()
     }
 }

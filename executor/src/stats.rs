@@ -41,6 +41,8 @@ pub(crate) struct Counters {
     /// Polls outside any section that the monitor found running on the CPU past the hog
     /// threshold, and handed off.
     pub(crate) cpu_hogs: AtomicU64,
+    /// Stalls reported: the core had work and started no poll for the stall timeout.
+    pub(crate) stalls: AtomicU64,
 }
 
 impl Counters {
@@ -100,6 +102,8 @@ pub struct CoreStats {
     /// Polls outside any section that the monitor found busy on the CPU past
     /// [`HOG_THRESHOLD`](crate::HOG_THRESHOLD) and took out of the core's running count.
     pub cpu_hogs: u64,
+    /// Stalls reported: the core had tasks queued and started none for the stall timeout.
+    pub stalls: u64,
 }
 
 /// A snapshot of a runtime's counters, from [`Runtime::stats`](crate::Runtime::stats).
@@ -153,7 +157,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4}",
+            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4} {:>6}",
             "core",
             "polls",
             "steals",
@@ -171,12 +175,13 @@ impl fmt::Display for Stats {
             "reaped",
             "caps",
             "blocked",
-            "hogs"
+            "hogs",
+            "stalls"
         )?;
         for c in &self.cores {
             writeln!(
                 f,
-                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4}",
+                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4} {:>6}",
                 c.core,
                 c.polls,
                 c.steals,
@@ -194,7 +199,8 @@ impl fmt::Display for Stats {
                 c.threads_reaped,
                 c.cap_hits,
                 c.detected_blocks,
-                c.cpu_hogs
+                c.cpu_hogs,
+                c.stalls
             )?;
         }
         write!(f, "injector: {} queued", self.injector_depth)?;

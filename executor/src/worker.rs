@@ -265,7 +265,7 @@ impl Worker {
         let site = runnable.metadata().site();
         let watched = shared.sites.is_watched(site);
         self.core().start_poll(self.tick);
-        self.slot.start_poll(self.tick, watched);
+        self.slot.start_poll(self.tick, watched, site);
         if watched {
             // Watched like a section: the monitor looks at it within the grace period.
             shared.idle.bell.section_started();

@@ -281,6 +281,11 @@ impl Core {
         self.turn.0.store(turn, Ordering::Relaxed);
     }
 
+    /// The turn of the poll a worker of the core started last (see [`Core::start_poll`]).
+    pub(crate) fn turn(&self) -> u32 {
+        self.turn.0.load(Ordering::Relaxed)
+    }
+
     /// Takes the task in the core's next-task slot if the core's worker seems stuck in one
     /// poll (see [`Core::next_is_stuck`]).
     pub(crate) fn steal_next(&self) -> Option<queue::Runnable> {
@@ -582,6 +587,7 @@ impl Core {
             cap_hits: Counters::get(&c.cap_hits),
             detected_blocks: Counters::get(&c.detected_blocks),
             cpu_hogs: Counters::get(&c.cpu_hogs),
+            stalls: Counters::get(&c.stalls),
         }
     }
 }

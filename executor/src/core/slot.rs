@@ -24,6 +24,8 @@
 //! 4. Section entry is a compare-exchange, so a section starting inside a claimed poll finds
 //!    its baton already passed on, and a claim never lands on a section.
 
+use std::panic::Location;
+
 use crate::sync::{AtomicU32, Ordering};
 use crate::sys;
 
@@ -87,6 +89,9 @@ pub(crate) struct SectionSlot {
     /// The worker's poll count, shifted left by [`TURN_SHIFT`], with [`POLLING`] set during a
     /// poll and [`WATCHED`] during a watched one.
     poll: AtomicU32,
+    /// The spawn site of the task the worker polls or polled last, for stall reports (std's
+    /// atomic even under loom: a hint, not synchronisation).
+    site: std::sync::atomic::AtomicPtr<Location<'static>>,
     /// What the OS tells of the worker thread, once the thread has started.
     probe: std::sync::OnceLock<sys::ThreadProbe>,
 }
@@ -195,8 +200,13 @@ impl SectionSlot {
             .store((seen.0 & !STATE_MASK) | HANDED, Ordering::Release);
     }
 
-    /// Worker: poll number `turn` starts, `watched` closely or not.
-    pub(crate) fn start_poll(&self, turn: u32, watched: bool) {
+    /// Worker: poll number `turn` of a task spawned at `site` starts, `watched` closely or not.
+    pub(crate) fn start_poll(&self, turn: u32, watched: bool, site: &'static Location<'static>) {
+        // Relaxed: read only for stall reports.
+        self.site.store(
+            std::ptr::from_ref(site).cast_mut(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let watched = if watched { WATCHED } else { 0 };
         // Relaxed: the monitor only compares the word between its looks; the handshake at the
         // poll's end is `end_poll`'s.
@@ -287,6 +297,24 @@ impl SectionSlot {
         Some(Seen(seen.section))
     }
 
+    /// The spawn site of the task the worker polls or polled last, if it polled any.
+    pub(crate) fn site(&self) -> Option<&'static Location<'static>> {
+        let site = self.site.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the pointer is null or was made from a `&'static Location` in `start_poll`,
+        // so it points to a location that lives for the whole program and is never written.
+        unsafe { site.as_ref() }
+    }
+
+    /// Whether the worker is in a section (a section word other than "none").
+    pub(crate) fn in_section(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & STATE_MASK != NONE
+    }
+
+    /// Whether the worker is inside a poll.
+    pub(crate) fn is_polling(&self) -> bool {
+        self.poll.load(Ordering::Relaxed) & POLLING != 0
+    }
+
     /// Records how to probe the worker thread (the worker, once, when it starts).
     pub(crate) fn set_probe(&self, probe: sys::ThreadProbe) {
         let _ = self.probe.set(probe);
@@ -345,7 +373,7 @@ mod tests {
             "membarrier is available on Linux"
         );
         let slot = SectionSlot::new();
-        slot.start_poll(1, false);
+        slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
         assert!(seen.is_polling_outside_section());
         let claimed = slot.claim_poll(seen).expect("the poll is still running");
@@ -357,10 +385,10 @@ mod tests {
         assert!(!slot.end_poll(1, false), "and only once");
 
         // A claim on a poll that has ended is given back.
-        slot.start_poll(2, false);
+        slot.start_poll(2, false, Location::caller());
         let seen = slot.look_poll();
         assert!(!slot.end_poll(2, false));
-        slot.start_poll(3, false);
+        slot.start_poll(3, false, Location::caller());
         assert!(slot.claim_poll(seen).is_none());
         assert!(!slot.end_poll(3, false));
     }
@@ -373,7 +401,7 @@ mod tests {
             "membarrier is available on Linux"
         );
         let slot = SectionSlot::new();
-        slot.start_poll(1, false);
+        slot.start_poll(1, false, Location::caller());
         let claimed = slot.claim_poll(slot.look_poll()).unwrap();
         slot.publish(claimed);
         let epoch = slot.enter(true, || panic!("the baton has passed on already"));

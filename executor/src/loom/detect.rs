@@ -6,6 +6,7 @@ use super::handoff::{add_worker, counts, running_core};
 use super::model;
 use crate::core::{Core, Idle, Recheck, SectionSlot, SeenPoll};
 use crate::sync::Arc;
+use std::panic::Location;
 
 /// The monitor's takeover of the poll it saw as `seen`: claim, uncount, publish. Returns
 /// whether it took the poll over.
@@ -27,7 +28,7 @@ fn takeover_racing_the_end_of_the_poll() {
         let (core, idle, _worker) = running_core();
         add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        slot.start_poll(1, false);
+        slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
 
         let monitor = {
@@ -39,7 +40,7 @@ fn takeover_racing_the_end_of_the_poll() {
             core.return_from_section(&idle);
         }
         // The worker goes on to its next poll, which the old look must not take over.
-        slot.start_poll(2, false);
+        slot.start_poll(2, false, Location::caller());
         let took = monitor.join().unwrap();
         assert_eq!(
             took, returned,
@@ -64,7 +65,7 @@ fn takeover_racing_an_eager_section() {
         let (core, idle, _worker) = running_core();
         add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        slot.start_poll(1, false);
+        slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
 
         let monitor = {

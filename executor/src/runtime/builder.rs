@@ -27,6 +27,9 @@ pub const DEFAULT_MAX_THREADS: usize = 512;
 /// The default detection threshold: how long a poll may run outside any section before the
 /// monitor asks the OS whether its worker is blocked (see [`Builder::detection_threshold`]).
 pub const DEFAULT_DETECTION_THRESHOLD: Duration = Duration::from_micros(500);
+/// The default stall timeout: how long a core with queued tasks may start none before the
+/// runtime reports it (see [`Builder::stall_timeout`]).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Configures a [`Runtime`].
 ///
@@ -126,6 +129,15 @@ impl Builder {
     /// two thresholds.
     pub fn detection_threshold(mut self, threshold: Duration) -> Builder {
         self.config.detection_threshold = threshold;
+        self
+    }
+
+    /// Sets how long a core with tasks queued may start none before the runtime reports the
+    /// stall on standard error, once per stall, with where the tasks its workers poll were
+    /// spawned (default [`DEFAULT_STALL_TIMEOUT`]); `None` turns the watchdog off. Each core's
+    /// `stalls` counter in [`Stats`](crate::Stats) counts its reports.
+    pub fn stall_timeout(mut self, timeout: Option<Duration>) -> Builder {
+        self.config.stall_timeout = timeout;
         self
     }
 
@@ -245,6 +257,7 @@ impl Default for Config {
             pin_workers: true,
             detect: true,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
+            stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
         }
     }
 }
