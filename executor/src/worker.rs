@@ -273,7 +273,7 @@ impl Worker {
         context::set_polling(true);
         runnable.run();
         context::set_polling(false);
-        if self.slot.end_poll(self.tick, hook.has_open_section()) {
+        if self.slot.end_poll(self.tick, || hook.has_open_section()) {
             // The monitor took this poll over because it blocked: count this worker running
             // again, as at the end of a handed-off section; `keep_working` retires one of the
             // two running workers at this poll boundary. Tasks spawned where this one was are

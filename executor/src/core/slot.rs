@@ -218,18 +218,15 @@ impl SectionSlot {
     /// of the module docs), in which case the worker must count itself running again, as at
     /// the end of a handed-off section.
     ///
-    /// With a section still open (a guard kept across an `.await`), the section word is the
-    /// section's: a takeover of the poll passed to the section when it started, and the
-    /// section's end returns it.
-    pub(crate) fn end_poll(&self, turn: u32, section_open: bool) -> bool {
+    /// With a section still open (a guard kept across an `.await`, which `section_open` tells),
+    /// the section word is the section's: a takeover of the poll passed to the section when it
+    /// started, and the section's end returns it.
+    pub(crate) fn end_poll(&self, turn: u32, section_open: impl FnOnce() -> bool) -> bool {
         self.poll.store(turn << TURN_SHIFT, Ordering::Relaxed);
-        if section_open {
-            return false;
-        }
         // Pairs with the heavy barrier in `claim_poll`: either the monitor's read of the poll
         // word after its barrier sees this store, or the load below sees its claim.
         sys::light_barrier();
-        if self.word.load(Ordering::Relaxed) & STATE_MASK == NONE {
+        if self.word.load(Ordering::Relaxed) & STATE_MASK == NONE || section_open() {
             return false;
         }
         self.take_back_poll()
@@ -379,18 +376,18 @@ mod tests {
         let claimed = slot.claim_poll(seen).expect("the poll is still running");
         slot.publish(claimed);
         assert!(
-            slot.end_poll(1, false),
+            slot.end_poll(1, || false),
             "the worker learns its poll was taken over"
         );
-        assert!(!slot.end_poll(1, false), "and only once");
+        assert!(!slot.end_poll(1, || false), "and only once");
 
         // A claim on a poll that has ended is given back.
         slot.start_poll(2, false, Location::caller());
         let seen = slot.look_poll();
-        assert!(!slot.end_poll(2, false));
+        assert!(!slot.end_poll(2, || false));
         slot.start_poll(3, false, Location::caller());
         assert!(slot.claim_poll(seen).is_none());
-        assert!(!slot.end_poll(3, false));
+        assert!(!slot.end_poll(3, || false));
     }
 
     #[test]
@@ -411,7 +408,7 @@ mod tests {
             "the section returns the baton it found passed on"
         );
         assert!(
-            !slot.end_poll(1, false),
+            !slot.end_poll(1, || false),
             "and the poll's end has nothing more to return"
         );
     }

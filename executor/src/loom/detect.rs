@@ -35,7 +35,7 @@ fn takeover_racing_the_end_of_the_poll() {
             let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
             loom::thread::spawn(move || take_over(&core, &idle, &slot, seen))
         };
-        let returned = slot.end_poll(1, false);
+        let returned = slot.end_poll(1, || false);
         if returned {
             core.return_from_section(&idle);
         }
@@ -47,7 +47,7 @@ fn takeover_racing_the_end_of_the_poll() {
             "the worker learns of exactly the takeovers that happened"
         );
         assert!(
-            !slot.end_poll(2, false),
+            !slot.end_poll(2, || false),
             "a later poll is not taken over on an old look"
         );
         let [running, idle, in_section, workers] = counts(&core);
@@ -80,7 +80,7 @@ fn takeover_racing_an_eager_section() {
             core.return_from_section(&idle);
             returns += 1;
         }
-        if slot.end_poll(1, false) {
+        if slot.end_poll(1, || false) {
             core.return_from_section(&idle);
             returns += 1;
         }
