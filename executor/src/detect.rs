@@ -5,11 +5,10 @@
 //! runtime is busy. One look:
 //!
 //! 1. For every worker in a poll outside any section (its poll word, see
-//!    [`SectionSlot`](crate::core::SectionSlot)), the detector remembers the poll and when it
-//!    first saw it; seeing it again, it reads how much CPU time the worker's thread has used
-//!    (a system call, so not for the many polls that end before the next look).
+//!    [`SectionSlot`](crate::core::SectionSlot)), the detector remembers the poll, when it
+//!    first saw it, and how much CPU time the worker's thread had used then.
 //! 2. A poll seen at least the detection threshold after its first sight is judged by the CPU
-//!    time its thread used since that reading and by its scheduling state now:
+//!    time its thread used since and by its scheduling state now:
 //!    - **blocked**: it used less than half the wall time and is asleep (waiting on a lock, a
 //!      read, a sleep, a page fault);
 //!    - **busy**: it used at least half the wall time, or it is runnable: then other threads
@@ -133,12 +132,11 @@ impl Detector {
                     }
                     return;
                 }
-                // The CPU clock is read from a poll's second sight on (a watched poll's
-                // first): most polls end before it, and reading another thread's clock is a
-                // system call.
+                // The CPU clock is read at a poll's first sight (a system call per worker
+                // and look while the runtime is busy), so the poll can be judged at the next.
                 let (since, cpu) = match previous {
                     None if watched => (first_seen, read_cpu(slot, now)),
-                    None => (now, None),
+                    None => (now, read_cpu(slot, now)),
                     Some(w) => (w.since, w.cpu.or_else(|| read_cpu(slot, now))),
                 };
                 let limit = if watched { grace } else { threshold };
