@@ -50,11 +50,19 @@ const HANDOFF_BLOCK: Duration = Duration::from_millis(5);
 /// Handoff trials per row.
 const HANDOFF_TRIALS: usize = 50;
 
+/// How long the unannotated blocking call of the wait benchmark blocks.
+const UNANNOTATED_BLOCK: Duration = Duration::from_millis(50);
+/// Short tasks queued behind it.
+const BEHIND: usize = 1_000;
+/// Trials of the wait benchmark per system.
+const WAIT_TRIALS: usize = 5;
+
 /// Runs every workload whose name contains `filter`.
 pub(crate) fn run(filter: &str) {
     mix(filter);
     section_cost(filter);
     handoff(filter);
+    unannotated_wait(filter);
 }
 
 /// Burns `d` of CPU time without yielding.
@@ -617,6 +625,68 @@ fn handoff(filter: &str) {
         "\n(baton, known-site runtime: {} sections, {} handoffs of which {} eager)",
         core.sections, core.handoffs, core.eager_handoffs
     );
+}
+
+/// How long short tasks queued behind an unannotated 50 ms sleep wait to start, on one core.
+fn unannotated_wait(filter: &str) {
+    const NAME: &str = "unannotated sleep, 1 core";
+    if !NAME.contains(filter) {
+        return;
+    }
+    let mut baton_waits = Vec::new();
+    let mut detected = 0;
+    for _ in 0..WAIT_TRIALS {
+        let rt = settled_baton(1);
+        baton_waits.extend(run_baton(&rt, async {
+            let spawned = Instant::now();
+            let blocker = baton::spawn(async { thread::sleep(UNANNOTATED_BLOCK) });
+            let behind: Vec<_> = (0..BEHIND)
+                .map(|_| baton::spawn(async move { Instant::now() }))
+                .collect();
+            let mut waits = Vec::with_capacity(BEHIND);
+            for task in behind {
+                waits.push(task.await.expect("a short task failed") - spawned);
+            }
+            blocker.await.expect("the blocker failed");
+            waits
+        }));
+        detected += rt.stats().cores[0].detected_blocks;
+    }
+    let mut tokio_waits = Vec::new();
+    for _ in 0..WAIT_TRIALS {
+        let rt = tokio_runtime(1);
+        tokio_waits.extend(run_tokio(&rt, async {
+            let spawned = Instant::now();
+            let blocker = tokio::spawn(async { thread::sleep(UNANNOTATED_BLOCK) });
+            let behind: Vec<_> = (0..BEHIND)
+                .map(|_| tokio::spawn(async move { Instant::now() }))
+                .collect();
+            let mut waits = Vec::with_capacity(BEHIND);
+            for task in behind {
+                waits.push(task.await.expect("a short task failed") - spawned);
+            }
+            blocker.await.expect("the blocker failed");
+            waits
+        }));
+        rt.shutdown_timeout(Duration::from_secs(10));
+    }
+    println!();
+    println!(
+        "### {NAME}: {BEHIND} short tasks queued behind a task that sleeps {} ms without a \
+         section, from their spawn to their start",
+        UNANNOTATED_BLOCK.as_millis()
+    );
+    println!("(tokio: multi-thread runtime with 1 worker; {WAIT_TRIALS} trials per system)");
+    for (quantile, q) in [("p50", 0.5), ("p99", 0.99)] {
+        report::secs_row(
+            &format!("wait behind the sleep, {quantile}"),
+            &[
+                ("baton", percentile(&baton_waits, q)),
+                ("tokio", percentile(&tokio_waits, q)),
+            ],
+        );
+    }
+    println!("\n(baton: {detected} blocked polls detected over {WAIT_TRIALS} trials)");
 }
 
 /// One handoff trial on baton: a task queues a second task on its own core, then blocks in a

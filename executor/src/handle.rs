@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::panic::Location;
 
 use crate::error::TryCurrentError;
 use crate::shared::Shared;
@@ -130,12 +131,13 @@ impl Handle {
     /// assert_eq!(rt.block_on(task).unwrap(), "done");
     /// # Ok::<(), baton_executor::BuildError>(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future, None)
+        Shared::spawn(&self.shared, future, None, Location::caller())
     }
 
     /// Spawns a task that runs only on core `core` (it is never stolen by another core).
@@ -158,13 +160,28 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_on_at(core, future, Location::caller())
+    }
+
+    /// [`Handle::spawn_on`], with the spawn site given.
+    #[track_caller]
+    pub(crate) fn spawn_on_at<F>(
+        &self,
+        core: usize,
+        future: F,
+        site: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let cores = self.cores();
         assert!(
             core < cores,
             "spawn_on: core {core} does not exist; this runtime has cores 0 to {}",
             cores - 1
         );
-        Shared::spawn(&self.shared, future, Some(core))
+        Shared::spawn(&self.shared, future, Some(core), site)
     }
 
     /// The number of cores of this runtime.

@@ -4,10 +4,11 @@
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
 //! `coop`, `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
-//! `worker`; `monitor`; `workqueue`; `runtime`.
+//! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
 mod context;
 mod core;
+mod detect;
 mod error;
 mod handle;
 mod monitor;
@@ -17,6 +18,7 @@ mod runtime;
 mod section;
 mod shared;
 mod sites;
+mod stall;
 mod stats;
 mod sync;
 mod sys;
@@ -33,12 +35,13 @@ pub mod net;
 mod reactor;
 pub mod time;
 
+pub use detect::HOG_THRESHOLD;
 pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
 pub use queue::Priority;
 pub use runtime::{
-    Builder, Runtime, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
-    DEFAULT_MAX_THREADS_PER_CORE, MAX_CORES,
+    Builder, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, MAX_CORES,
 };
 pub use stats::{CoreStats, QueueStats, Stats};
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
@@ -48,6 +51,8 @@ pub use workqueue::{
 };
 
 use std::future::Future;
+
+use crate::shared::Shared;
 
 /// Spawns a task on the current runtime; it may run on any core.
 ///
@@ -73,7 +78,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match Handle::with_current(|handle| handle.spawn(future)) {
+    let site = std::panic::Location::caller();
+    match Handle::with_current(|handle| Shared::spawn(handle.shared(), future, None, site)) {
         Ok(task) => task,
         Err(err) => panic!("{err}"),
     }
@@ -101,7 +107,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match Handle::with_current(|handle| handle.spawn_on(core, future)) {
+    let site = std::panic::Location::caller();
+    match Handle::with_current(|handle| handle.spawn_on_at(core, future, site)) {
         Ok(task) => task,
         Err(err) => panic!("{err}"),
     }

@@ -24,7 +24,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::core::{SectionSlot, Seen};
+use crate::detect::Detector;
 use crate::shared::Shared;
+use crate::stall::Stalls;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::{sys, worker};
@@ -73,6 +75,10 @@ struct Monitor {
     rung: Option<Instant>,
     /// How late a timed wait of the monitor wakes up, on average (at most a tick).
     overshoot: Duration,
+    /// The watch over polls that block outside sections.
+    detector: Detector,
+    /// The stall watchdog.
+    stalls: Stalls,
 }
 
 /// What the lazy sections looked like at one look.
@@ -94,6 +100,8 @@ impl Monitor {
     fn new(shared: Arc<Shared>) -> Monitor {
         let tick = shared.config.grace / 2;
         Monitor {
+            detector: Detector::new(&shared),
+            stalls: Stalls::new(&shared),
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
@@ -110,10 +118,14 @@ impl Monitor {
         while !self.shared.is_shutdown() {
             let now = Instant::now();
             let sections = self.hand_off_overdue(now);
+            let watching = self
+                .detector
+                .look(&self.shared, now, self.rung.unwrap_or(now));
+            self.stalls.check(&self.shared, now);
             self.ensure_spares(now);
             self.reap(now);
             let bell = &self.shared.idle.bell;
-            let rung = if sections.running > 0 {
+            let rung = if sections.running > 0 || watching {
                 interval = tick;
                 match sections.next {
                     // A timed wait overshoots (the kernel's wake-up latency, more on a virtual
@@ -138,7 +150,12 @@ impl Monitor {
                     None => bell.tick(tick, false),
                 }
             } else if self.is_active() {
-                interval = (interval * 2).min(MAX_INTERVAL);
+                // While the runtime is busy, detection needs a look every threshold.
+                let longest = self
+                    .detector
+                    .interval()
+                    .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
+                interval = (interval * 2).min(longest);
                 bell.tick(interval, interval > tick)
             } else {
                 interval = tick;

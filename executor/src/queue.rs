@@ -5,6 +5,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::panic::Location;
+
 use concurrent_queue::{ConcurrentQueue, PushError};
 
 /// Capacity of a core's local queue; overflow goes to the runtime's injector.
@@ -61,9 +63,12 @@ impl Priority {
 }
 
 /// Per-task data kept in the task's header, readable from both its `Runnable` and its handle:
-/// one word, so that an idle task costs as little memory as possible.
+/// one word and the spawn site, so that an idle task costs as little memory as possible.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
+    /// Where the task was spawned (`#[track_caller]` through the spawn functions): the key of
+    /// what the runtime learns about tasks that block without a section.
+    site: &'static Location<'static>,
     /// The low 29 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
     /// two: the priority class's index. The top bit: set by `JoinHandle::abort`, after which
     /// the task is dropped instead of polled the next time it is picked to run.
@@ -72,7 +77,11 @@ pub(crate) struct TaskMeta {
 
 impl TaskMeta {
     /// Metadata for a task of class `priority` that may run on `pin`'s core only, or anywhere.
-    pub(crate) fn new(pin: Option<usize>, priority: Priority) -> TaskMeta {
+    pub(crate) fn new(
+        pin: Option<usize>,
+        priority: Priority,
+        site: &'static Location<'static>,
+    ) -> TaskMeta {
         let pin = pin.map_or(NOT_PINNED, |core| {
             u32::try_from(core)
                 .ok()
@@ -82,8 +91,14 @@ impl TaskMeta {
         // `index` is at most 2, so the cast is lossless.
         let class = (priority.index() as u32) << PRIORITY_SHIFT;
         TaskMeta {
+            site,
             word: AtomicU32::new(pin | class),
         }
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn site(&self) -> &'static Location<'static> {
+        self.site
     }
 
     /// The core the task is pinned to, if any.

@@ -33,6 +33,7 @@
 //!    of the two always drops the task.
 
 use std::future::Future;
+use std::panic::Location;
 use std::time::Duration;
 
 use crate::context::{self, Polling};
@@ -127,6 +128,12 @@ pub(crate) struct Config {
     pub(crate) max_threads: usize,
     /// Whether each core's workers keep to one CPU when there is one core per CPU.
     pub(crate) pin_workers: bool,
+    /// Whether the monitor takes over polls that block without a section.
+    pub(crate) detect: bool,
+    /// How long a poll may run outside a section before the monitor checks it.
+    pub(crate) detection_threshold: Duration,
+    /// How long a core with work may start no poll before the stall is reported, if at all.
+    pub(crate) stall_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Config {
@@ -142,6 +149,9 @@ impl std::fmt::Debug for Config {
             .field("max_threads_per_core", &self.max_threads_per_core)
             .field("max_threads", &self.max_threads)
             .field("pin_workers", &self.pin_workers)
+            .field("detect", &self.detect)
+            .field("detection_threshold", &self.detection_threshold)
+            .field("stall_timeout", &self.stall_timeout)
             .finish()
     }
 }
@@ -184,12 +194,14 @@ impl Shared {
         this: &Arc<Shared>,
         future: F,
         pin: Option<usize>,
+        site: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle) = Shared::spawn_unscheduled(this, future, pin, Priority::Normal);
+        let (runnable, handle) =
+            Shared::spawn_unscheduled(this, future, pin, Priority::Normal, site);
         this.submit(runnable);
         handle
     }
@@ -203,6 +215,7 @@ impl Shared {
         future: F,
         pin: Option<usize>,
         priority: Priority,
+        site: &'static Location<'static>,
     ) -> (Runnable, JoinHandle<F::Output>)
     where
         F: Future + Send + 'static,
@@ -215,6 +228,7 @@ impl Shared {
             pin,
             priority,
             Some((&this.registry, shard)),
+            site,
             move |runnable, info| {
                 let place = if info.woken_while_running {
                     Place::Back

@@ -9,12 +9,18 @@
 //! site that finishes within the grace period lowers it by one, so a site that stops blocking
 //! goes back to lazy handoff after a few quick sections.
 //!
+//! The same table learns about *spawn sites*: a task whose poll the monitor had to take over
+//! (it blocked outside any section, [`crate::detect`]) marks the place it was spawned from,
+//! and the polls of tasks spawned there are watched closely from then on (taken over after the
+//! grace period rather than the detection threshold). Such a site stays watched for
+//! [`SPAWN_EAGER_SCORE`] quick polls in a row, since a task blocks in few of its polls.
+//!
 //! The record is also where per-site concurrency learning (DESIGN.md rule 7: stop replacing
 //! workers for a site whose blocked calls contend with each other) will keep its measurements:
 //! sections in flight and how long they take at each level of concurrency.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// Number of records; sites beyond it are never learnt (their sections stay lazy).
 const CAPACITY: usize = 1024;
@@ -23,6 +29,9 @@ const MAX_PROBES: usize = 8;
 /// The score a site gets when one of its sections blocks: it stays eager for this many quick
 /// sections in a row.
 pub(crate) const EAGER_SCORE: u32 = 3;
+/// The score a spawn site gets when a poll of one of its tasks is taken over: its tasks' polls
+/// stay watched for this many quick polls in a row.
+pub(crate) const SPAWN_EAGER_SCORE: u32 = 64;
 
 /// One call site's record. These are statistics read and written with relaxed atomics: a lost
 /// update only delays learning by one section.
@@ -38,6 +47,8 @@ struct Record {
 #[derive(Debug)]
 pub(crate) struct Sites {
     records: Box<[Record]>,
+    /// Set once a spawn site is learnt: until then no poll looks the table up.
+    spawn_sites: AtomicBool,
 }
 
 /// A learnt site, returned by [`Sites::find`].
@@ -60,6 +71,7 @@ impl Sites {
     pub(crate) fn new() -> Sites {
         Sites {
             records: (0..CAPACITY).map(|_| Record::default()).collect(),
+            spawn_sites: AtomicBool::new(false),
         }
     }
 
@@ -101,7 +113,22 @@ impl Sites {
         }
     }
 
-    /// A section at `site` finished within the grace period.
+    /// Whether the polls of tasks spawned at `site` are watched closely: one relaxed load
+    /// while no spawn site has been learnt.
+    pub(crate) fn is_watched(&self, site: &'static Location<'static>) -> bool {
+        self.spawn_sites.load(Ordering::Relaxed) && self.is_eager(site)
+    }
+
+    /// The monitor took over a poll of a task spawned at `site`.
+    pub(crate) fn record_taken_over(&self, site: &'static Location<'static>) {
+        if let Some(s) = self.find_or_insert(site) {
+            s.record.score.store(SPAWN_EAGER_SCORE, Ordering::Relaxed);
+            self.spawn_sites.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A section at `site` finished within the grace period (or a watched poll of a task
+    /// spawned at `site` ended without being taken over).
     pub(crate) fn record_quick(&self, site: &'static Location<'static>) {
         if let Some(s) = self.find(site) {
             let score = s.record.score.load(Ordering::Relaxed);
@@ -145,5 +172,20 @@ mod tests {
         assert!(!sites.is_eager(a), "back to lazy after quick sections");
         sites.record_quick(a);
         assert!(!sites.is_eager(a));
+    }
+
+    #[test]
+    fn a_spawn_site_whose_task_blocked_is_watched_until_its_polls_stay_quick() {
+        let sites = Sites::new();
+        let a = here();
+        assert!(!sites.is_watched(a));
+        sites.record_taken_over(a);
+        assert!(sites.is_watched(a));
+        assert!(!sites.is_watched(here()), "learning is per spawn site");
+        for _ in 0..SPAWN_EAGER_SCORE {
+            assert!(sites.is_watched(a));
+            sites.record_quick(a);
+        }
+        assert!(!sites.is_watched(a), "back to normal after quick polls");
     }
 }

@@ -36,6 +36,13 @@ pub(crate) struct Counters {
     pub(crate) threads_reaped: AtomicU64,
     /// Sections that had to run without a replacement because a thread cap was reached.
     pub(crate) cap_hits: AtomicU64,
+    /// Polls outside any section that the monitor found blocked, and handed off.
+    pub(crate) detected_blocks: AtomicU64,
+    /// Polls outside any section that the monitor found running on the CPU past the hog
+    /// threshold, and handed off.
+    pub(crate) cpu_hogs: AtomicU64,
+    /// Stalls reported: the core had work and started no poll for the stall timeout.
+    pub(crate) stalls: AtomicU64,
 }
 
 impl Counters {
@@ -78,7 +85,8 @@ pub struct CoreStats {
     pub sections: u64,
     /// Sections whose core was handed to another worker.
     pub handoffs: u64,
-    /// Of those, handoffs made at once because the call site had blocked before.
+    /// Of those, handoffs made at once because the call site had blocked before, and polls
+    /// taken over within the grace period because their task's spawn site had blocked before.
     pub eager_handoffs: u64,
     /// Workers that retired to the spare stack after their section ended.
     pub retirements: u64,
@@ -88,6 +96,14 @@ pub struct CoreStats {
     pub threads_reaped: u64,
     /// Sections that ran without a replacement because a thread cap was reached.
     pub cap_hits: u64,
+    /// Polls outside any section that the monitor found blocked (mostly off the CPU past the
+    /// detection threshold) and handed off as if they were in a section.
+    pub detected_blocks: u64,
+    /// Polls outside any section that the monitor found busy on the CPU past
+    /// [`HOG_THRESHOLD`](crate::HOG_THRESHOLD) and took out of the core's running count.
+    pub cpu_hogs: u64,
+    /// Stalls reported: the core had tasks queued and started none for the stall timeout.
+    pub stalls: u64,
 }
 
 /// A snapshot of a runtime's counters, from [`Runtime::stats`](crate::Runtime::stats).
@@ -141,7 +157,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4}",
+            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4} {:>6}",
             "core",
             "polls",
             "steals",
@@ -157,12 +173,15 @@ impl fmt::Display for Stats {
             "retired",
             "started",
             "reaped",
-            "caps"
+            "caps",
+            "blocked",
+            "hogs",
+            "stalls"
         )?;
         for c in &self.cores {
             writeln!(
                 f,
-                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4}",
+                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4} {:>6}",
                 c.core,
                 c.polls,
                 c.steals,
@@ -178,7 +197,10 @@ impl fmt::Display for Stats {
                 c.retirements,
                 c.threads_started,
                 c.threads_reaped,
-                c.cap_hits
+                c.cap_hits,
+                c.detected_blocks,
+                c.cpu_hogs,
+                c.stalls
             )?;
         }
         write!(f, "injector: {} queued", self.injector_depth)?;

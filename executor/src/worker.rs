@@ -139,6 +139,9 @@ impl Worker {
             Arc::clone(&self.slot),
         ));
         let _hook = baton_blocking::hook::install(hook.clone());
+        if let Some(probe) = sys::ThreadProbe::current() {
+            self.slot.set_probe(probe);
+        }
         if let Some(start) = &self.shared.config.on_thread_start {
             start();
         }
@@ -279,10 +282,28 @@ impl Worker {
         if self.unflushed_polls >= FLUSH_INTERVAL {
             self.flush(hook);
         }
+        let shared = &*self.shared;
+        let site = runnable.metadata().site();
+        let watched = shared.sites.is_watched(site);
         self.core().start_poll(self.tick);
+        self.slot.start_poll(self.tick, watched, site);
+        if watched {
+            // Watched like a section: the monitor looks at it within the grace period.
+            shared.idle.bell.section_started();
+        }
         context::start_poll();
         crate::coop::budget(|| runnable.run());
         context::end_poll();
+        if self.slot.end_poll(self.tick, || hook.has_open_section()) {
+            // The monitor took this poll over because it blocked: count this worker running
+            // again, as at the end of a handed-off section; `keep_working` retires one of the
+            // two running workers at this poll boundary. Tasks spawned where this one was are
+            // watched from now on.
+            shared.cores[self.core].return_from_section(&shared.idle);
+            shared.sites.record_taken_over(site);
+        } else if watched {
+            shared.sites.record_quick(site);
+        }
     }
 
     /// Adds locally counted polls and sections to the core's counters.

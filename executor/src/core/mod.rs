@@ -37,7 +37,7 @@ mod slot;
 mod state;
 
 pub(crate) use bell::Bell;
-pub(crate) use slot::{SectionSlot, Seen};
+pub(crate) use slot::{SectionSlot, Seen, SeenPoll};
 pub(crate) use state::{State, Transition};
 
 use crate::park::{Parker, Wake};
@@ -281,6 +281,11 @@ impl Core {
     pub(crate) fn start_poll(&self, turn: u32) {
         // Relaxed: a hint for stealers, who take the task itself through the slot's queue.
         self.turn.0.store(turn, Ordering::Relaxed);
+    }
+
+    /// The turn of the poll a worker of the core started last (see [`Core::start_poll`]).
+    pub(crate) fn turn(&self) -> u32 {
+        self.turn.0.load(Ordering::Relaxed)
     }
 
     /// Takes the task in the core's next-task slot if the core's worker seems stuck in one
@@ -590,6 +595,9 @@ impl Core {
             threads_started: Counters::get(&c.threads_started),
             threads_reaped: Counters::get(&c.threads_reaped),
             cap_hits: Counters::get(&c.cap_hits),
+            detected_blocks: Counters::get(&c.detected_blocks),
+            cpu_hogs: Counters::get(&c.cpu_hogs),
+            stalls: Counters::get(&c.stalls),
         }
     }
 }

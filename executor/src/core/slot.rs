@@ -1,11 +1,33 @@
 //! A worker's section word: whether the worker is in a blocking section, and whether its baton
-//! was passed on.
+//! was passed on; and its poll word: which poll the worker is in, if any.
 //!
-//! The word packs a 2-bit state and a 30-bit epoch that the worker bumps at every section entry,
-//! so the monitor can tell "the same section, still running" from "another section" between two
-//! looks without reading a clock on the worker's side.
+//! The section word packs a 2-bit state and a 30-bit epoch that the worker bumps at every
+//! section entry, so the monitor can tell "the same section, still running" from "another
+//! section" between two looks without reading a clock on the worker's side.
+//!
+//! # Taking over a poll that blocks without a section
+//!
+//! The monitor may also hand off a worker whose poll runs too long outside any section
+//! ([`crate::detect`]). The poll word costs the worker two relaxed stores per poll and one
+//! relaxed load of the section word at the poll's end, with no read-modify-write, so the
+//! handshake is asymmetric (the kernel's `membarrier`, see [`crate::sys::heavy_barrier`]):
+//!
+//! 1. The monitor claims the section word (`NONE` to `HANDING`, keeping its epoch), issues the
+//!    heavy barrier, then reads the poll word once more.
+//! 2. The worker ends a poll by storing the poll word, issuing the light barrier, then loading
+//!    the section word.
+//! 3. The barriers order both store-then-load pairs: either the monitor sees the poll ended
+//!    and gives the claim back (`HANDING` to `NONE`), or the worker sees the claim and waits
+//!    for it to be published (`HANDED`), after which it counts itself running again, as at the
+//!    end of a handed-off section. Both may see each other; then the worker waits out the
+//!    claim and finds it given back.
+//! 4. Section entry is a compare-exchange, so a section starting inside a claimed poll finds
+//!    its baton already passed on, and a claim never lands on a section.
+
+use std::panic::Location;
 
 use crate::sync::{AtomicU32, Ordering};
+use crate::sys;
 
 /// Not in a section.
 const NONE: u32 = 0;
@@ -21,6 +43,14 @@ const STATE_MASK: u32 = 0b11;
 /// Shift of the epoch.
 const EPOCH_SHIFT: u32 = 2;
 
+/// Set in the poll word while the worker is inside a poll.
+const POLLING: u32 = 1;
+/// Set in the poll word while the poll is watched closely (its task's spawn site blocked
+/// before).
+const WATCHED: u32 = 2;
+/// Shift of the poll count in the poll word.
+const TURN_SHIFT: u32 = 2;
+
 /// A snapshot of a section word, as the monitor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Seen(u32);
@@ -32,46 +62,108 @@ impl Seen {
     }
 }
 
-/// One worker's section word.
+/// A snapshot of a worker's poll word and section word, as the monitor sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SeenPoll {
+    poll: u32,
+    section: u32,
+}
+
+impl SeenPoll {
+    /// Whether the worker was inside a poll and outside any section, holding its baton: a
+    /// poll the monitor may take over if it runs too long.
+    pub(crate) fn is_polling_outside_section(self) -> bool {
+        self.poll & POLLING != 0 && self.section & STATE_MASK == NONE
+    }
+
+    /// Whether the poll is watched closely.
+    pub(crate) fn is_watched(self) -> bool {
+        self.poll & WATCHED != 0
+    }
+}
+
+/// One worker's section word and poll word.
 #[derive(Debug, Default)]
-pub(crate) struct SectionSlot(AtomicU32);
+pub(crate) struct SectionSlot {
+    word: AtomicU32,
+    /// The worker's poll count, shifted left by [`TURN_SHIFT`], with [`POLLING`] set during a
+    /// poll and [`WATCHED`] during a watched one.
+    poll: AtomicU32,
+    /// The spawn site of the task the worker polls or polled last, for stall reports (std's
+    /// atomic even under loom: a hint, not synchronisation).
+    site: std::sync::atomic::AtomicPtr<Location<'static>>,
+    /// What the OS tells of the worker thread, once the thread has started.
+    probe: std::sync::OnceLock<sys::ThreadProbe>,
+}
 
 impl SectionSlot {
     /// A slot for a worker that is not in a section.
     pub(crate) fn new() -> SectionSlot {
-        SectionSlot(AtomicU32::new(NONE))
+        SectionSlot::default()
     }
 
     /// Worker: a section starts; returns the word to pass to [`SectionSlot::leave`].
     ///
-    /// `handed` is true when the worker already passed its baton on (an eager handoff), which it
-    /// must do *before* this call so that the monitor never sees `HANDED` ahead of the core's
-    /// count.
-    pub(crate) fn enter(&self, handed: bool) -> u32 {
-        // Only this worker changes the epoch, so a load and a store suffice.
-        let epoch = (self.0.load(Ordering::Relaxed) >> EPOCH_SHIFT).wrapping_add(1);
-        let word = (epoch << EPOCH_SHIFT) | if handed { HANDED } else { IN };
-        // Relaxed: the monitor acts on the word only through the compare-exchange in `claim`,
-        // which is ordered with `leave`'s compare-exchange by the word itself.
-        self.0.store(word, Ordering::Relaxed);
-        word & !STATE_MASK
+    /// An `eager` section passes its baton on at once: the slot calls `hand_off` (which takes
+    /// the worker out of its core's running count) between marking the word `HANDING` and
+    /// publishing `HANDED`, so the monitor never sees `HANDED` ahead of the core's count. If
+    /// the monitor already took over the poll this section runs in, the baton has passed on
+    /// already and `hand_off` is not called.
+    pub(crate) fn enter(&self, eager: bool, hand_off: impl FnOnce()) -> u32 {
+        let mut current = self.word.load(Ordering::Relaxed);
+        loop {
+            let epoch = ((current >> EPOCH_SHIFT).wrapping_add(1)) << EPOCH_SHIFT;
+            let (next, ours) = match current & STATE_MASK {
+                NONE if eager => (epoch | HANDING, true),
+                NONE => (epoch | IN, false),
+                // The monitor took over this poll: the section starts with its baton passed on.
+                HANDED => (epoch | HANDED, false),
+                HANDING => {
+                    // The monitor is claiming this poll; wait for its verdict.
+                    crate::sync::yield_now();
+                    current = self.word.load(Ordering::Relaxed);
+                    continue;
+                }
+                _ => panic!("section entered inside a section: word {current:#x}"),
+            };
+            // AcqRel: Acquire pairs with the monitor's Release publish of a poll takeover (its
+            // change to the core's counts is visible before this worker acts on `HANDED`);
+            // Release orders nothing that matters but keeps the word's history simple.
+            match self.word.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if ours {
+                        hand_off();
+                        // Release: pairs with the Acquire in `leave` (the same thread) and in
+                        // the monitor's looks (which only ignore non-lazy words).
+                        self.word.store(epoch | HANDED, Ordering::Release);
+                    }
+                    return epoch;
+                }
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     /// Worker: the section ends. Returns whether its baton had passed on (by `enter(true)` or
     /// by the monitor), in which case the worker must count itself running again.
     pub(crate) fn leave(&self, epoch: u32) -> bool {
-        let mut current = self.0.load(Ordering::Relaxed);
+        let mut current = self.word.load(Ordering::Relaxed);
         loop {
             if current & STATE_MASK == HANDING {
                 // The monitor is between its claim and its publish (a few instructions and a
                 // wake-up): wait for `HANDED`, so the core's counts are final before we act.
                 crate::sync::yield_now();
-                current = self.0.load(Ordering::Relaxed);
+                current = self.word.load(Ordering::Relaxed);
                 continue;
             }
             // AcqRel: Acquire pairs with the monitor's Release publish of HANDED, so its
             // change to the core's counts is visible before this worker counts itself back.
-            match self.0.compare_exchange_weak(
+            match self.word.compare_exchange_weak(
                 current,
                 epoch | NONE,
                 Ordering::AcqRel,
@@ -85,7 +177,7 @@ impl SectionSlot {
 
     /// Monitor: the word now.
     pub(crate) fn look(&self) -> Seen {
-        Seen(self.0.load(Ordering::Relaxed))
+        Seen(self.word.load(Ordering::Relaxed))
     }
 
     /// Monitor: claims the section `seen` earlier for a handoff, if it is still the same
@@ -96,16 +188,138 @@ impl SectionSlot {
         debug_assert!(seen.is_in_lazy_section());
         let handing = (seen.0 & !STATE_MASK) | HANDING;
         // Relaxed: the claim publishes nothing; `publish` does.
-        self.0
+        self.word
             .compare_exchange(seen.0, handing, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     }
 
     /// Monitor: publishes a claimed handoff once the core's counts reflect it.
     pub(crate) fn publish(&self, seen: Seen) {
-        // Release: pairs with the Acquire in `leave`.
-        self.0
+        // Release: pairs with the Acquire in `leave`, `enter` and `end_poll`.
+        self.word
             .store((seen.0 & !STATE_MASK) | HANDED, Ordering::Release);
+    }
+
+    /// Worker: poll number `turn` of a task spawned at `site` starts, `watched` closely or not.
+    pub(crate) fn start_poll(&self, turn: u32, watched: bool, site: &'static Location<'static>) {
+        // Relaxed: read only for stall reports.
+        self.site.store(
+            std::ptr::from_ref(site).cast_mut(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let watched = if watched { WATCHED } else { 0 };
+        // Relaxed: the monitor only compares the word between its looks; the handshake at the
+        // poll's end is `end_poll`'s.
+        self.poll
+            .store((turn << TURN_SHIFT) | watched | POLLING, Ordering::Relaxed);
+    }
+
+    /// Worker: poll number `turn` ends. Returns whether the monitor took the poll over (step 3
+    /// of the module docs), in which case the worker must count itself running again, as at
+    /// the end of a handed-off section.
+    ///
+    /// With a section still open (a guard kept across an `.await`, which `section_open` tells),
+    /// the section word is the section's: a takeover of the poll passed to the section when it
+    /// started, and the section's end returns it.
+    pub(crate) fn end_poll(&self, turn: u32, section_open: impl FnOnce() -> bool) -> bool {
+        self.poll.store(turn << TURN_SHIFT, Ordering::Relaxed);
+        // Pairs with the heavy barrier in `claim_poll`: either the monitor's read of the poll
+        // word after its barrier sees this store, or the load below sees its claim.
+        sys::light_barrier();
+        if self.word.load(Ordering::Relaxed) & STATE_MASK == NONE || section_open() {
+            return false;
+        }
+        self.take_back_poll()
+    }
+
+    /// The slow end of a poll the monitor claimed: waits for its verdict.
+    #[cold]
+    fn take_back_poll(&self) -> bool {
+        let mut current = self.word.load(Ordering::Relaxed);
+        loop {
+            match current & STATE_MASK {
+                NONE => return false,
+                HANDING => {
+                    crate::sync::yield_now();
+                    current = self.word.load(Ordering::Relaxed);
+                }
+                // AcqRel: Acquire pairs with the monitor's Release publish of `HANDED`.
+                HANDED => match self.word.compare_exchange_weak(
+                    current,
+                    current & !STATE_MASK,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => current = actual,
+                },
+                _ => panic!("a poll ended inside a section: word {current:#x}"),
+            }
+        }
+    }
+
+    /// Monitor: the poll word and the section word now.
+    pub(crate) fn look_poll(&self) -> SeenPoll {
+        SeenPoll {
+            poll: self.poll.load(Ordering::Relaxed),
+            section: self.word.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Monitor: claims the poll `seen` earlier (step 1 of the module docs), if the worker is
+    /// still in it and outside any section. On success the caller takes the worker out of the
+    /// core's running count and then calls [`SectionSlot::publish`] with the returned word;
+    /// until then the worker cannot end the poll or enter a section.
+    pub(crate) fn claim_poll(&self, seen: SeenPoll) -> Option<Seen> {
+        debug_assert!(seen.is_polling_outside_section());
+        let handing = (seen.section & !STATE_MASK) | HANDING;
+        // Relaxed: the claim publishes nothing; the barrier below orders it before the re-read.
+        if self
+            .word
+            .compare_exchange(seen.section, handing, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        // Pairs with the light barrier in `end_poll`. Without it the handshake does not hold,
+        // so the claim is given back (the monitor does not claim polls then anyway).
+        let ordered = sys::heavy_barrier();
+        if !ordered || self.poll.load(Ordering::Relaxed) != seen.poll {
+            // The poll ended meanwhile: give the claim back. Release: pairs with the worker's
+            // loads that wait the claim out (they act on nothing it published, but keep the
+            // word's history in order).
+            self.word.store(seen.section, Ordering::Release);
+            return None;
+        }
+        Some(Seen(seen.section))
+    }
+
+    /// The spawn site of the task the worker polls or polled last, if it polled any.
+    pub(crate) fn site(&self) -> Option<&'static Location<'static>> {
+        let site = self.site.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the pointer is null or was made from a `&'static Location` in `start_poll`,
+        // so it points to a location that lives for the whole program and is never written.
+        unsafe { site.as_ref() }
+    }
+
+    /// Whether the worker is in a section (a section word other than "none").
+    pub(crate) fn in_section(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & STATE_MASK != NONE
+    }
+
+    /// Whether the worker is inside a poll.
+    pub(crate) fn is_polling(&self) -> bool {
+        self.poll.load(Ordering::Relaxed) & POLLING != 0
+    }
+
+    /// Records how to probe the worker thread (the worker, once, when it starts).
+    pub(crate) fn set_probe(&self, probe: sys::ThreadProbe) {
+        let _ = self.probe.set(probe);
+    }
+
+    /// How to probe the worker thread, once it has started.
+    pub(crate) fn probe(&self) -> Option<sys::ThreadProbe> {
+        self.probe.get().copied()
     }
 }
 
@@ -116,7 +330,7 @@ mod tests {
     #[test]
     fn a_section_not_handed_off_leaves_cheaply() {
         let slot = SectionSlot::new();
-        let epoch = slot.enter(false);
+        let epoch = slot.enter(false, || unreachable!());
         assert!(slot.look().is_in_lazy_section());
         assert!(!slot.leave(epoch));
         assert!(!slot.look().is_in_lazy_section());
@@ -125,7 +339,7 @@ mod tests {
     #[test]
     fn the_monitor_hands_off_only_the_section_it_saw() {
         let slot = SectionSlot::new();
-        let epoch = slot.enter(false);
+        let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
         assert!(slot.claim(seen));
         assert!(!slot.look().is_in_lazy_section());
@@ -133,7 +347,7 @@ mod tests {
         assert!(slot.leave(epoch), "the worker learns its baton passed on");
 
         // A newer section is not handed off on the strength of an old look.
-        let epoch = slot.enter(false);
+        let epoch = slot.enter(false, || unreachable!());
         assert!(!slot.claim(seen));
         assert!(!slot.leave(epoch));
     }
@@ -141,8 +355,61 @@ mod tests {
     #[test]
     fn an_eager_section_reports_its_handoff() {
         let slot = SectionSlot::new();
-        let epoch = slot.enter(true);
+        let mut handed = false;
+        let epoch = slot.enter(true, || handed = true);
+        assert!(handed, "an eager section passes its baton on");
         assert!(!slot.look().is_in_lazy_section());
         assert!(slot.leave(epoch));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_monitor_takes_over_only_the_poll_it_saw() {
+        assert!(
+            sys::wait_for_heavy_barrier(),
+            "membarrier is available on Linux"
+        );
+        let slot = SectionSlot::new();
+        slot.start_poll(1, false, Location::caller());
+        let seen = slot.look_poll();
+        assert!(seen.is_polling_outside_section());
+        let claimed = slot.claim_poll(seen).expect("the poll is still running");
+        slot.publish(claimed);
+        assert!(
+            slot.end_poll(1, || false),
+            "the worker learns its poll was taken over"
+        );
+        assert!(!slot.end_poll(1, || false), "and only once");
+
+        // A claim on a poll that has ended is given back.
+        slot.start_poll(2, false, Location::caller());
+        let seen = slot.look_poll();
+        assert!(!slot.end_poll(2, || false));
+        slot.start_poll(3, false, Location::caller());
+        assert!(slot.claim_poll(seen).is_none());
+        assert!(!slot.end_poll(3, || false));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_section_inside_a_taken_over_poll_starts_handed_off() {
+        assert!(
+            sys::wait_for_heavy_barrier(),
+            "membarrier is available on Linux"
+        );
+        let slot = SectionSlot::new();
+        slot.start_poll(1, false, Location::caller());
+        let claimed = slot.claim_poll(slot.look_poll()).unwrap();
+        slot.publish(claimed);
+        let epoch = slot.enter(true, || panic!("the baton has passed on already"));
+        assert!(!slot.look_poll().is_polling_outside_section());
+        assert!(
+            slot.leave(epoch),
+            "the section returns the baton it found passed on"
+        );
+        assert!(
+            !slot.end_poll(1, || false),
+            "and the poll's end has nothing more to return"
+        );
     }
 }

@@ -62,7 +62,7 @@ fn start(core: &Core, idle: &Idle, parker: &Arc<Parker>) {
 }
 
 /// A core whose one worker holds the baton: the core, the runtime's idle counts, the worker.
-fn running_core() -> (Arc<Core>, Arc<Idle>, Arc<Parker>) {
+pub(super) fn running_core() -> (Arc<Core>, Arc<Idle>, Arc<Parker>) {
     let core = Arc::new(Core::new(0));
     let idle = Arc::new(Idle::new(1));
     let worker = add_worker(&core);
@@ -71,7 +71,7 @@ fn running_core() -> (Arc<Core>, Arc<Idle>, Arc<Parker>) {
 }
 
 /// Registers a new worker on `core`, parked on its idle stack.
-fn add_worker(core: &Core) -> Arc<Parker> {
+pub(super) fn add_worker(core: &Core) -> Arc<Parker> {
     let parker = Arc::new(Parker::new());
     core.add_worker(parker.clone());
     parker
@@ -100,7 +100,7 @@ fn stop_when_done(done: &Done) -> impl FnOnce(bool) -> Recheck + '_ {
 }
 
 /// The core's counts: running, idle, in a section, all workers.
-fn counts(core: &Core) -> [u64; 4] {
+pub(super) fn counts(core: &Core) -> [u64; 4] {
     let state = core.state();
     [
         state.running(),
@@ -119,7 +119,7 @@ fn handoff_racing_new_work_runs_the_work() {
         let spare = add_worker(&core);
         // The running worker enters a lazy section and stays in it for the whole model.
         let slot = Arc::new(SectionSlot::new());
-        let _epoch = slot.enter(false);
+        let _epoch = slot.enter(false, || unreachable!());
 
         let monitor = {
             let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
@@ -161,7 +161,7 @@ fn handoff_racing_the_end_of_the_section() {
         let (core, idle, blocked) = running_core();
         let spare = add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        let epoch = slot.enter(false);
+        let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
         let done = Arc::new(Done::default());
         let tally = Tally::new();
@@ -310,7 +310,7 @@ fn monitor_handoff_racing_the_next_eager_section() {
         let (core, idle, _worker) = running_core();
         add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        let epoch = slot.enter(false);
+        let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
 
         let monitor = {
@@ -324,8 +324,9 @@ fn monitor_handoff_racing_the_next_eager_section() {
         if slot.leave(epoch) {
             core.return_from_section(&idle);
         }
-        core.hand_off(&idle, || Recheck::Nothing);
-        let epoch = slot.enter(true);
+        let epoch = slot.enter(true, || {
+            core.hand_off(&idle, || Recheck::Nothing);
+        });
         if slot.leave(epoch) {
             core.return_from_section(&idle);
         }

@@ -7,6 +7,7 @@
 //! ordered queue's runner needs a whole runtime, so that model mirrors its steps one for one
 //! (its docs name the functions).
 
+mod detect;
 mod handoff;
 mod park;
 mod runner;
@@ -72,7 +73,11 @@ impl Tally {
             drops: self.drops.clone(),
         };
         let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta::new(None, crate::queue::Priority::Normal))
+            .metadata(TaskMeta::new(
+                None,
+                crate::queue::Priority::Normal,
+                std::panic::Location::caller(),
+            ))
             .spawn(move |_| future, drop);
         task.detach();
         runnable

@@ -33,6 +33,7 @@ fn shutdown_racing_spawn_strands_no_task() {
                         std::future::pending::<()>().await;
                     },
                     None,
+                    std::panic::Location::caller(),
                 )
             })
         };

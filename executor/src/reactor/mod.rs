@@ -100,8 +100,9 @@
 //!
 //! A worker on duty (step 10) whose section is handed off wakes a standby thread for the seat
 //! ([`Reactor::hand_over_duty`]), also at the thread cap, where no spare replaces it on its
-//! core. One that blocks in an unannotated call (outside any section) delays the I/O and
-//! timers of idle cores until it returns: baton does not detect unannotated blocking yet.
+//! core. One that blocks in an unannotated call (outside any section) hands the seat over the
+//! same way once the monitor takes its poll over ([`crate::detect`]): until then, about one
+//! to two detection thresholds, the I/O and timers of idle cores wait.
 
 mod block_on;
 mod poller;

@@ -24,6 +24,12 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_THREADS_PER_CORE: usize = 10;
 /// The default cap on worker threads per runtime.
 pub const DEFAULT_MAX_THREADS: usize = 512;
+/// The default detection threshold: how long a poll may run outside any section before the
+/// monitor asks the OS whether its worker is blocked (see [`Builder::detection_threshold`]).
+pub const DEFAULT_DETECTION_THRESHOLD: Duration = Duration::from_micros(500);
+/// The default stall timeout: how long a core with queued tasks may start none before the
+/// runtime reports it (see [`Builder::stall_timeout`]).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Configures a [`Runtime`].
 ///
@@ -96,6 +102,45 @@ impl Builder {
         self
     }
 
+    /// Sets whether the runtime notices polls that block without a section (default: on).
+    ///
+    /// The monitor looks at polls that outlive the [detection
+    /// threshold](Builder::detection_threshold) and reads their worker thread's CPU clock: a
+    /// worker that was mostly off the CPU is blocked (a `std::thread::sleep`, a synchronous
+    /// read, a contended lock), so its core is handed to a spare as for a blocking section; one
+    /// that was mostly on the CPU is a CPU hog, handed off too once it has run for
+    /// [`HOG_THRESHOLD`](crate::HOG_THRESHOLD), so the tasks queued or pinned behind it go on.
+    /// Both are counted per core in [`Stats`](crate::Stats).
+    ///
+    /// # Caveats
+    ///
+    /// Detection sees only polls that block for longer than the threshold, and needs Linux
+    /// (`membarrier` and per-thread CPU clocks; elsewhere it stays off). Annotating blocking
+    /// calls with a section is still better where you can: a section hands its core off within
+    /// the grace period, or at once at a call site known to block, and costs less.
+    pub fn detect_blocking(mut self, on: bool) -> Builder {
+        self.config.detect = on;
+        self
+    }
+
+    /// Sets how long a poll may run outside any section before the monitor checks whether its
+    /// worker blocks (default [`DEFAULT_DETECTION_THRESHOLD`]). While the runtime is busy the
+    /// monitor looks at polls at this interval, so a blocked poll is handed off after one to
+    /// two thresholds.
+    pub fn detection_threshold(mut self, threshold: Duration) -> Builder {
+        self.config.detection_threshold = threshold;
+        self
+    }
+
+    /// Sets how long a core with tasks queued may start none before the runtime reports the
+    /// stall on standard error, once per stall, with where the tasks its workers poll were
+    /// spawned (default [`DEFAULT_STALL_TIMEOUT`]); `None` turns the watchdog off. Each core's
+    /// `stalls` counter in [`Stats`](crate::Stats) counts its reports.
+    pub fn stall_timeout(mut self, timeout: Option<Duration>) -> Builder {
+        self.config.stall_timeout = timeout;
+        self
+    }
+
     /// Sets how long a surplus spare worker stays parked before its thread exits (default
     /// [`DEFAULT_KEEP_ALIVE`]). Each core always keeps its initial threads and one spare.
     pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
@@ -164,6 +209,11 @@ impl Builder {
                 "grace_period(0): the grace period must be positive",
             ));
         }
+        if config.detection_threshold.is_zero() {
+            return Err(BuildError::invalid(
+                "detection_threshold(0): the detection threshold must be positive",
+            ));
+        }
         if config.max_threads_per_core < WORKERS_PER_CORE {
             return Err(BuildError::invalid(format!(
                 "max_threads_per_core({}): each core needs at least {WORKERS_PER_CORE} threads \
@@ -205,6 +255,9 @@ impl Default for Config {
             max_threads_per_core: DEFAULT_MAX_THREADS_PER_CORE,
             max_threads: DEFAULT_MAX_THREADS,
             pin_workers: true,
+            detect: true,
+            detection_threshold: DEFAULT_DETECTION_THRESHOLD,
+            stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
         }
     }
 }

@@ -3,8 +3,8 @@
 mod builder;
 
 pub use builder::{
-    Builder, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE,
-    MAX_CORES,
+    Builder, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
+    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, MAX_CORES,
 };
 
 use std::future::Future;
@@ -122,6 +122,7 @@ impl Runtime {
     /// assert_eq!(rt.block_on(task).unwrap(), 5);
     /// # Ok::<(), baton_executor::BuildError>(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

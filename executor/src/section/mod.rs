@@ -83,6 +83,12 @@ impl WorkerHook {
         }
     }
 
+    /// Whether a section is open on this worker (a guard kept across an `.await` leaves one
+    /// open past the end of its poll).
+    pub(crate) fn has_open_section(&self) -> bool {
+        self.current.get().is_some()
+    }
+
     /// Adds the locally counted section entries to the core's counter.
     pub(crate) fn flush(&self) {
         let n = self.unflushed.replace(0);
@@ -108,20 +114,28 @@ impl Hook for WorkerHook {
         let learnt = !long && shared.sites.is_eager(site);
         let current = if long || learnt {
             let core = &shared.cores[self.core];
-            let outcome = core.hand_off(&shared.idle, || shared.recheck(self.core));
-            Counters::add(&core.counters.handoffs, 1);
-            if learnt {
-                Counters::add(&core.counters.eager_handoffs, 1);
+            let mut outcome = None;
+            let epoch = self.slot.enter(true, || {
+                outcome = Some(core.hand_off(&shared.idle, || shared.recheck(self.core)));
+            });
+            // `None`: the monitor had taken this poll over, so the baton had passed on already.
+            if let Some(outcome) = outcome {
+                Counters::add(&core.counters.handoffs, 1);
+                if learnt {
+                    Counters::add(&core.counters.eager_handoffs, 1);
+                }
+                shared.after_hand_off(self.core, outcome);
             }
-            shared.after_hand_off(self.core, outcome);
             Current {
-                epoch: self.slot.enter(true),
+                epoch,
                 site,
                 eager_since: learnt.then(Instant::now),
                 long,
             }
         } else {
-            let epoch = self.slot.enter(false);
+            let epoch = self
+                .slot
+                .enter(false, || unreachable!("a lazy section hands off later"));
             shared.idle.bell.section_started();
             Current {
                 epoch,
@@ -172,6 +186,7 @@ impl Hook for WorkerHook {
             &self.shared,
             async move { baton_blocking::section_long(job) },
             None,
+            std::panic::Location::caller(),
         ));
         Ok(())
     }

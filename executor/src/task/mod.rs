@@ -63,12 +63,13 @@ impl<F> Drop for TaskFuture<F> {
 /// queue's ordered runner cancels the tasks it holds and runs).
 ///
 /// `schedule` is called each time the task is woken; `pin` records the core it must run on and
-/// `priority` its class.
+/// `priority` its class; `site` is where it was spawned.
 pub(crate) fn spawn<F, S>(
     future: F,
     pin: Option<usize>,
     priority: Priority,
     registry: Option<(&Arc<Registry>, usize)>,
+    site: &'static std::panic::Location<'static>,
     schedule: S,
 ) -> (Runnable, JoinHandle<F::Output>)
 where
@@ -79,7 +80,7 @@ where
     let allocate = move |registered| {
         let wrapped = TaskFuture { future, registered };
         let (runnable, task) = Builder::new()
-            .metadata(TaskMeta::new(pin, priority))
+            .metadata(TaskMeta::new(pin, priority, site))
             .spawn(move |_| wrapped, WithInfo(schedule));
         let handle = JoinHandle::new(task, runnable.waker());
         (runnable, handle)

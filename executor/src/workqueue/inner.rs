@@ -158,6 +158,8 @@ impl Inner {
     }
 
     /// Accepts a task (lane `key`), to join the queue now or after `delay`; or refuses it.
+    /// The caller's location is the task's spawn site.
+    #[track_caller]
     pub(super) fn accept<F>(
         self: &std::sync::Arc<Self>,
         future: F,
@@ -195,11 +197,17 @@ impl Inner {
             crate::time::sleep(delay).await;
             queue.expire(held);
         };
-        drop(Shared::spawn(&self.shared, timer, None));
+        drop(Shared::spawn(
+            &self.shared,
+            timer,
+            None,
+            std::panic::Location::caller(),
+        ));
         Ok(handle)
     }
 
-    /// Allocates a task of this queue, not yet submitted.
+    /// Allocates a task of this queue, not yet submitted, spawned at the caller's location.
+    #[track_caller]
     fn allocate<F>(
         self: &std::sync::Arc<Self>,
         future: F,
@@ -210,14 +218,15 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let site = std::panic::Location::caller();
         let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
         let (runnable, handle) = if self.ordered {
             // Run by the queue's runner, never scheduled on the cores: not in the registry
             // (the runner and `cancel_held` cancel what shutdown must reach).
             let schedule = runner::schedule_fn(self);
-            crate::task::spawn(wrapped, None, self.priority, None, schedule)
+            crate::task::spawn(wrapped, None, self.priority, None, site, schedule)
         } else {
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority)
+            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, site)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
         (Held::new(runnable, generation), handle)
@@ -239,8 +248,13 @@ impl Inner {
         }
         // The line was idle: a new runner takes it (allocated under the lock, like a task).
         let runner = Runner::new(std::sync::Arc::clone(self));
-        let (runnable, handle) =
-            Shared::spawn_unscheduled(&self.shared, runner, self.pin(), self.priority);
+        let (runnable, handle) = Shared::spawn_unscheduled(
+            &self.shared,
+            runner,
+            self.pin(),
+            self.priority,
+            std::panic::Location::caller(),
+        );
         drop(handle);
         state.line.runner = Some(runnable.waker());
         Some(Start::Runner(runnable))
@@ -270,10 +284,14 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle) =
-            crate::task::spawn(future, None, self.priority, None, |runnable, _| {
-                drop(runnable)
-            });
+        let (runnable, handle) = crate::task::spawn(
+            future,
+            None,
+            self.priority,
+            None,
+            std::panic::Location::caller(),
+            |runnable, _| drop(runnable),
+        );
         drop(runnable);
         handle
     }

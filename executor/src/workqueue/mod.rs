@@ -233,6 +233,7 @@ impl WorkQueue {
     /// assert_eq!(outs, [0, 2, 4, 6, 8, 10, 12, 14]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -258,6 +259,7 @@ impl WorkQueue {
     /// assert_eq!(rt.block_on(task)?, 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
     where
         F: Future + Send + 'static,
@@ -283,6 +285,7 @@ impl WorkQueue {
     /// assert_eq!(rt.block_on(async { a.await.unwrap() + b.await.unwrap() }), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[track_caller]
     pub fn spawn_keyed<K, F>(&self, key: K, future: F) -> JoinHandle<F::Output>
     where
         K: Hash,
@@ -313,6 +316,7 @@ impl WorkQueue {
     /// assert!(start.elapsed() >= Duration::from_millis(10));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[track_caller]
     pub fn spawn_after<F>(&self, delay: Duration, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

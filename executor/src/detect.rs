@@ -1,0 +1,263 @@
+//! Polls that block without a section: noticing them, and telling a blocked worker from a CPU
+//! hog, as the kernel's workqueues notice a sleeping worker without any annotation.
+//!
+//! The monitor runs a [`Detector`] look at most once per detection threshold while the
+//! runtime is busy. One look:
+//!
+//! 1. For every worker in a poll outside any section (its poll word, see
+//!    [`SectionSlot`](crate::core::SectionSlot)), the detector remembers the poll, when it
+//!    first saw it, and how much CPU time the worker's thread had used then.
+//! 2. A poll seen at least the detection threshold after its first sight is judged by the CPU
+//!    time its thread used since and by its scheduling state now:
+//!    - **blocked**: it used less than half the wall time and is asleep (waiting on a lock, a
+//!      read, a sleep, a page fault);
+//!    - **busy**: it used at least half the wall time, or it is runnable: then other threads
+//!      hold the machine's CPUs, and the poll counts as a CPU hog from the core's point of
+//!      view, since it holds the core all the same.
+//!
+//!    Where the state cannot be read, little CPU time counts as blocked.
+//! 3. A blocked poll is taken over at once: claim, uncount, publish, the same three steps as a
+//!    section the monitor hands off, so a spare runs the core's queue while the poll blocks and
+//!    the core protocol's `keep_working` retires one of the two workers when the poll returns.
+//!    A busy poll is a CPU hog; it is taken over once it has run for [`HOG_THRESHOLD`] (the
+//!    kernel's `CPU_INTENSIVE` cut-off), so the tasks queued and pinned behind it go on.
+//!
+//! A poll is dated from the look that first saw it, so it is never taken over early; it may be
+//! up to one look late.
+//!
+//! # Watched polls
+//!
+//! Tasks spawned where a task whose poll was taken over was spawned (its spawn site, see
+//! [`Sites`](crate::sites::Sites)) are watched: the worker marks their polls in its poll word
+//! and rings the monitor's bell as a section entry does, and the detector looks at them at
+//! every tick, reads the CPU clock at first sight, and judges them once they outlive the
+//! grace period instead of the detection threshold. So a spawn site that blocks is handed off
+//! almost as fast as an annotated call site.
+
+use std::time::{Duration, Instant};
+
+use crate::core::{Core, SectionSlot, SeenPoll};
+use crate::shared::Shared;
+use crate::stats::Counters;
+use crate::sync::Arc;
+use crate::sys::{self, ThreadProbe};
+
+/// How long a poll outside any section may keep its worker busy on the CPU before the monitor
+/// takes its core over anyway (the kernel's 10 ms for CPU-intensive work items).
+pub const HOG_THRESHOLD: Duration = Duration::from_millis(10);
+
+/// A poll the detector has seen, and since when.
+struct Watch {
+    slot: Arc<SectionSlot>,
+    seen: SeenPoll,
+    since: Instant,
+    /// When the worker thread's CPU time was first read during the poll, and what it was.
+    cpu: Option<(Instant, Duration)>,
+}
+
+/// What a poll that outlived the detection threshold was doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Mostly off the CPU: waiting on something.
+    Blocked,
+    /// On the CPU, or waiting for one.
+    Busy,
+}
+
+/// The monitor's watch over polls that run outside sections.
+pub(crate) struct Detector {
+    watches: Vec<Watch>,
+    /// The detection threshold; `None` when detection is off or unavailable here.
+    threshold: Option<Duration>,
+    /// When the next look is due.
+    next_look: Instant,
+}
+
+impl Detector {
+    /// A detector with `shared`'s settings. It is on if detection is configured, from the
+    /// moment this system's asymmetric barrier, which taking over a poll needs, is ready.
+    pub(crate) fn new(shared: &Shared) -> Detector {
+        let config = &shared.config;
+        if config.detect {
+            sys::prepare_heavy_barrier();
+        }
+        Detector {
+            watches: Vec::new(),
+            threshold: config.detect.then_some(config.detection_threshold),
+            next_look: Instant::now(),
+        }
+    }
+
+    /// How often the monitor should look while the runtime is busy, if detection is on.
+    pub(crate) fn interval(&self) -> Option<Duration> {
+        self.threshold
+    }
+
+    /// Looks at the workers' polls (see the module docs): watched polls at every call, the
+    /// others once per detection threshold. A watched poll seen for the first time is dated
+    /// from `first_seen` (when the bell that woke the monitor rang, as for sections). Returns
+    /// whether a watched poll is running, so that the monitor keeps looking every tick.
+    pub(crate) fn look(&mut self, shared: &Shared, now: Instant, first_seen: Instant) -> bool {
+        let Some(threshold) = self.threshold else {
+            return false;
+        };
+        if !sys::heavy_barrier_available() {
+            return false;
+        }
+        let full = now >= self.next_look;
+        if full {
+            self.next_look = now.checked_add(threshold).unwrap_or(now);
+        }
+        let grace = shared.config.grace;
+        let mut watching = false;
+        let mut watches = Vec::with_capacity(self.watches.len());
+        for core in shared.cores.iter() {
+            core.for_each_slot(|slot| {
+                let seen = slot.look_poll();
+                if !seen.is_polling_outside_section() {
+                    return;
+                }
+                let previous = self
+                    .watches
+                    .iter()
+                    .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
+                let watched = seen.is_watched();
+                if !full && !watched {
+                    // Not this call's business: carry the watch over unchanged.
+                    if let Some(w) = previous {
+                        watches.push(Watch {
+                            slot: Arc::clone(slot),
+                            ..*w
+                        });
+                    }
+                    return;
+                }
+                // The CPU clock is read at a poll's first sight (a system call per worker
+                // and look while the runtime is busy), so the poll can be judged at the next.
+                let (since, cpu) = match previous {
+                    None if watched => (first_seen, read_cpu(slot, now)),
+                    None => (now, read_cpu(slot, now)),
+                    Some(w) => (w.since, w.cpu.or_else(|| read_cpu(slot, now))),
+                };
+                let limit = if watched { grace } else { threshold };
+                let running_for = now.saturating_duration_since(since);
+                if running_for >= limit {
+                    let verdict = match (slot.probe(), cpu) {
+                        (Some(probe), Some((sampled, before))) if sampled < now => {
+                            judge(probe, before, now.duration_since(sampled))
+                        }
+                        _ => None,
+                    };
+                    let due = match verdict {
+                        Some(Verdict::Blocked) => true,
+                        Some(Verdict::Busy) => running_for >= HOG_THRESHOLD,
+                        None => false,
+                    };
+                    if due && take_over(shared, core, slot, seen) {
+                        let counter = match verdict {
+                            Some(Verdict::Blocked) => &core.counters.detected_blocks,
+                            _ => &core.counters.cpu_hogs,
+                        };
+                        Counters::add(counter, 1);
+                        if watched {
+                            Counters::add(&core.counters.eager_handoffs, 1);
+                        }
+                        return;
+                    }
+                }
+                watching |= watched;
+                watches.push(Watch {
+                    slot: Arc::clone(slot),
+                    seen,
+                    since,
+                    cpu,
+                });
+            });
+        }
+        self.watches = watches;
+        watching
+    }
+}
+
+/// Reads the CPU time of `slot`'s worker thread, with when it was read.
+fn read_cpu(slot: &SectionSlot, now: Instant) -> Option<(Instant, Duration)> {
+    Some((now, slot.probe()?.cpu_time()?))
+}
+
+/// Judges a poll that ran for `wall` on the thread `probe` since the thread had used `before`
+/// of CPU time.
+fn judge(probe: ThreadProbe, before: Duration, wall: Duration) -> Option<Verdict> {
+    let used = probe.cpu_time()?.checked_sub(before)?;
+    Some(verdict(used, wall, || probe.is_asleep()))
+}
+
+/// The verdict on a poll whose thread used `used` of CPU time in `wall`; `asleep` reads its
+/// scheduling state, only when needed.
+fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>) -> Verdict {
+    if used * 2 < wall && asleep().unwrap_or(true) {
+        Verdict::Blocked
+    } else {
+        Verdict::Busy
+    }
+}
+
+/// Takes over the poll `seen` on `slot`, a worker of `core`: claim, uncount, publish. Returns
+/// false if the poll ended (or entered a section) first.
+fn take_over(shared: &Shared, core: &Core, slot: &SectionSlot, seen: SeenPoll) -> bool {
+    let Some(claimed) = slot.claim_poll(seen) else {
+        return false;
+    };
+    let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
+    slot.publish(claimed);
+    Counters::add(&core.counters.handoffs, 1);
+    shared.after_hand_off(core.index(), outcome);
+    true
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_mostly_off_the_cpu_is_blocked_if_asleep() {
+        let ms = Duration::from_millis;
+        assert_eq!(verdict(ms(1), ms(10), || Some(true)), Verdict::Blocked);
+        assert_eq!(verdict(ms(1), ms(10), || None), Verdict::Blocked);
+        assert_eq!(
+            verdict(ms(1), ms(10), || Some(false)),
+            Verdict::Busy,
+            "runnable but off the CPU: other threads hold the CPUs"
+        );
+        assert_eq!(
+            verdict(ms(6), ms(10), || panic!("not asked")),
+            Verdict::Busy
+        );
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_os_tells_a_sleeping_thread_from_a_running_one() {
+        let (probe_tx, probe_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            probe_tx.send(ThreadProbe::current().unwrap()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        let probe = probe_rx.recv().unwrap();
+        // The sleeper blocks in `recv` until released; it may take a moment to get there.
+        let mut asleep = probe.is_asleep();
+        for _ in 0..10_000 {
+            if asleep == Some(true) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            asleep = probe.is_asleep();
+        }
+        assert_eq!(asleep, Some(true));
+        let me = ThreadProbe::current().unwrap();
+        assert_eq!(me.is_asleep(), Some(false), "the calling thread runs");
+        assert!(me.cpu_time().is_some());
+        release_tx.send(()).unwrap();
+        sleeper.join().unwrap();
+    }
+}

@@ -1,0 +1,93 @@
+//! The monitor taking over a poll that blocks outside any section ([`crate::detect`]), racing
+//! the poll's end and a section starting inside the poll. The asymmetric barriers are full
+//! fences under loom, which is what the `membarrier` handshake promises.
+
+use super::handoff::{add_worker, counts, running_core};
+use super::model;
+use crate::core::{Core, Idle, Recheck, SectionSlot, SeenPoll};
+use crate::sync::Arc;
+use std::panic::Location;
+
+/// The monitor's takeover of the poll it saw as `seen`: claim, uncount, publish. Returns
+/// whether it took the poll over.
+fn take_over(core: &Core, idle: &Idle, slot: &SectionSlot, seen: SeenPoll) -> bool {
+    let Some(claimed) = slot.claim_poll(seen) else {
+        return false;
+    };
+    core.hand_off(idle, || Recheck::Nothing);
+    slot.publish(claimed);
+    true
+}
+
+/// The poll ends while the monitor takes it over: either the takeover is given back, or the
+/// worker learns of it and counts itself running again. The counts always add up, and no
+/// worker is left counted in a section.
+#[test]
+fn takeover_racing_the_end_of_the_poll() {
+    model(3, || {
+        let (core, idle, _worker) = running_core();
+        add_worker(&core);
+        let slot = Arc::new(SectionSlot::new());
+        slot.start_poll(1, false, Location::caller());
+        let seen = slot.look_poll();
+
+        let monitor = {
+            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            loom::thread::spawn(move || take_over(&core, &idle, &slot, seen))
+        };
+        let returned = slot.end_poll(1, || false);
+        if returned {
+            core.return_from_section(&idle);
+        }
+        // The worker goes on to its next poll, which the old look must not take over.
+        slot.start_poll(2, false, Location::caller());
+        let took = monitor.join().unwrap();
+        assert_eq!(
+            took, returned,
+            "the worker learns of exactly the takeovers that happened"
+        );
+        assert!(
+            !slot.end_poll(2, || false),
+            "a later poll is not taken over on an old look"
+        );
+        let [running, idle, in_section, workers] = counts(&core);
+        assert_eq!(in_section, 0, "{:?}", core.state());
+        assert_eq!(running, 1);
+        assert_eq!(running + idle, workers, "{:?}", core.state());
+    });
+}
+
+/// An eager section starts inside the poll while the monitor takes the poll over: the baton
+/// passes on once, not twice, and comes back once.
+#[test]
+fn takeover_racing_an_eager_section() {
+    model(3, || {
+        let (core, idle, _worker) = running_core();
+        add_worker(&core);
+        let slot = Arc::new(SectionSlot::new());
+        slot.start_poll(1, false, Location::caller());
+        let seen = slot.look_poll();
+
+        let monitor = {
+            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            loom::thread::spawn(move || take_over(&core, &idle, &slot, seen))
+        };
+        let epoch = slot.enter(true, || {
+            core.hand_off(&idle, || Recheck::Nothing);
+        });
+        let mut returns = 0;
+        if slot.leave(epoch) {
+            core.return_from_section(&idle);
+            returns += 1;
+        }
+        if slot.end_poll(1, || false) {
+            core.return_from_section(&idle);
+            returns += 1;
+        }
+        monitor.join().unwrap();
+        assert_eq!(returns, 1, "the baton came back once");
+        let [running, idle, in_section, workers] = counts(&core);
+        assert_eq!((running, in_section), (1, 0), "{:?}", core.state());
+        assert_eq!(running + idle, workers, "{:?}", core.state());
+    });
+}

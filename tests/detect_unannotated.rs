@@ -1,0 +1,197 @@
+//! Blocking that nobody annotated: a poll that blocks outside any section has its core handed
+//! to a spare, so the tasks queued behind it run while it blocks; a poll that keeps the CPU
+//! busy is taken out of its core's running count after the hog threshold, so tasks pinned
+//! behind it run too.
+//!
+//! Each test makes the blocking task wait for the tasks behind it, so it can only finish if
+//! the runtime noticed it: no timing is assumed, only a generous bound that turns a hang into
+//! a failure.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// How long the blocking task waits for the tasks behind it before the test fails.
+const BOUND: Duration = Duration::from_secs(60);
+/// Tasks queued behind the blocking one.
+const BEHIND: usize = 100;
+
+fn one_core() -> baton::Runtime {
+    baton::Runtime::builder().cores(1).build().unwrap()
+}
+
+/// Spawns `BEHIND` short tasks pinned to core 0 that count themselves done, then reports the
+/// count through `done` once all have run.
+fn spawn_behind(done: mpsc::Sender<()>) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    for _ in 0..BEHIND {
+        let count = count.clone();
+        let done = done.clone();
+        baton::spawn_on(0, async move {
+            if count.fetch_add(1, Ordering::SeqCst) + 1 == BEHIND {
+                let _ = done.send(());
+            }
+        });
+    }
+    count
+}
+
+#[test]
+fn tasks_behind_an_unannotated_sleep_run_while_it_blocks() {
+    let rt = one_core();
+    let ran_behind = rt.block_on(async {
+        baton::spawn(async {
+            let (done_tx, done_rx) = mpsc::channel();
+            let count = spawn_behind(done_tx);
+            // Blocks its worker outside any section until every task behind it has run.
+            let finished = done_rx.recv_timeout(BOUND).is_ok();
+            (finished, count.load(Ordering::SeqCst))
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        ran_behind,
+        (true, BEHIND),
+        "the queued tasks ran while the poll blocked"
+    );
+    let stats = rt.stats();
+    assert!(stats.cores[0].detected_blocks >= 1, "{stats}");
+}
+
+#[test]
+fn tasks_behind_a_blocking_pipe_read_run_while_it_blocks() {
+    // A read the monitor cannot see into: only the OS knows the thread sleeps.
+    let rt = one_core();
+    let (mut reader, writer) = UnixStream::pair().unwrap();
+    reader.set_read_timeout(Some(BOUND)).unwrap();
+    let byte = rt.block_on(async move {
+        baton::spawn(async move {
+            let writer = Arc::new(std::sync::Mutex::new(writer));
+            let (done_tx, done_rx) = mpsc::channel();
+            spawn_behind(done_tx);
+            let w = writer.clone();
+            baton::spawn_on(0, async move {
+                // Runs after the tasks before it on the core; tells the reader they all ran.
+                while done_rx.try_recv().is_err() {
+                    baton::yield_now().await;
+                }
+                w.lock().unwrap().write_all(&[7]).unwrap();
+            });
+            let mut buf = [0u8; 1];
+            reader.read_exact(&mut buf).map(|()| buf[0]).ok()
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        byte,
+        Some(7),
+        "the writer behind the read ran while the read blocked"
+    );
+    assert!(rt.stats().cores[0].detected_blocks >= 1);
+}
+
+#[test]
+fn a_cpu_hog_is_taken_out_of_the_running_count_after_the_hog_threshold() {
+    let rt = one_core();
+    let (spun, hog_stopped_by_pinned_task) = rt.block_on(async {
+        baton::spawn(async {
+            let stop = Arc::new(AtomicBool::new(false));
+            let s = stop.clone();
+            baton::spawn_on(0, async move { s.store(true, Ordering::SeqCst) });
+            // Spins on the CPU, outside any section, until the task pinned behind it runs.
+            let start = std::time::Instant::now();
+            let mut spins = 0u64;
+            while !stop.load(Ordering::SeqCst) && start.elapsed() < BOUND {
+                spins += 1;
+                std::hint::spin_loop();
+            }
+            (spins, stop.load(Ordering::SeqCst))
+        })
+        .await
+        .unwrap()
+    });
+    assert!(spun > 0);
+    assert!(
+        hog_stopped_by_pinned_task,
+        "the pinned task ran while the hog spun"
+    );
+    let stats = rt.stats();
+    // A machine busy with other work can deschedule the spinning thread long enough for it to
+    // look blocked; either way the monitor took the poll over.
+    assert!(
+        stats.cores[0].cpu_hogs + stats.cores[0].detected_blocks >= 1,
+        "{stats}"
+    );
+}
+
+#[test]
+fn detection_can_be_turned_off() {
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .detect_blocking(false)
+        .build()
+        .unwrap();
+    let order = rt.block_on(async {
+        baton::spawn(async {
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            baton::spawn_on(0, async move { r.store(true, Ordering::SeqCst) });
+            // Without detection nothing takes this poll over: the task behind it waits.
+            std::thread::sleep(Duration::from_millis(30));
+            ran.load(Ordering::SeqCst)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(!order, "with detection off, a blocked poll keeps its core");
+    let stats = rt.stats();
+    assert_eq!(stats.cores[0].detected_blocks + stats.cores[0].cpu_hogs, 0);
+}
+
+#[test]
+fn a_zero_detection_threshold_is_rejected() {
+    let err = baton::Runtime::builder()
+        .detection_threshold(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(err.is_invalid_config(), "{err}");
+}
+
+/// Spawns, always from this one line (one spawn site), a task that blocks its worker outside
+/// any section until a task queued behind it has run; returns whether that happened.
+fn spawn_blocker() -> baton::JoinHandle<bool> {
+    baton::spawn(async {
+        let (done_tx, done_rx) = mpsc::channel();
+        baton::spawn_on(0, async move { done_tx.send(()).unwrap() });
+        done_rx.recv_timeout(BOUND).is_ok()
+    })
+}
+
+#[test]
+fn a_spawn_site_that_blocked_is_watched_and_handed_off_early() {
+    // A long detection threshold, so that only the learnt spawn site explains an early handoff.
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .detection_threshold(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let all_ran = rt.block_on(async {
+        let mut ok = spawn_blocker().await.unwrap();
+        // The first blocker was taken over after the threshold; its spawn site is learnt.
+        for _ in 0..5 {
+            ok &= spawn_blocker().await.unwrap();
+        }
+        ok
+    });
+    assert!(all_ran, "every task behind a blocker ran while it blocked");
+    let stats = rt.stats();
+    assert!(stats.cores[0].detected_blocks >= 6, "{stats}");
+    assert!(
+        stats.cores[0].eager_handoffs >= 1,
+        "polls of the learnt spawn site were taken over as watched polls: {stats}"
+    );
+}
