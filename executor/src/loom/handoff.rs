@@ -348,7 +348,7 @@ fn wake_from_a_section_racing_its_handoff() {
         let (core, idle, _blocked) = running_core();
         let spare = add_worker(&core);
         let slot = Arc::new(SectionSlot::new());
-        let epoch = slot.enter(false);
+        let epoch = slot.enter(false, || unreachable!());
 
         let monitor = {
             let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
