@@ -22,8 +22,14 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// The default cap on worker threads per core (the active worker, spares, and workers blocked
 /// in sections).
 pub const DEFAULT_MAX_THREADS_PER_CORE: usize = 10;
-/// The default cap on worker threads per runtime.
+/// The default cap on worker threads per runtime, for runtimes of up to
+/// `DEFAULT_MAX_THREADS / DEFAULT_THREADS_PER_CORE_SHARE` cores; larger runtimes default to
+/// [`DEFAULT_THREADS_PER_CORE_SHARE`] threads per core, so every core has room for its active
+/// worker, its spare and some replacements.
 pub const DEFAULT_MAX_THREADS: usize = 512;
+/// Worker threads per core that the default runtime-wide cap allows for at least: the active
+/// worker and spare each core starts with, and as many replacements for blocked workers.
+pub const DEFAULT_THREADS_PER_CORE_SHARE: usize = 2 * WORKERS_PER_CORE;
 
 /// Configures a [`Runtime`].
 ///
@@ -42,6 +48,8 @@ pub const DEFAULT_MAX_THREADS: usize = 512;
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
     cores: Option<usize>,
+    /// The runtime-wide thread cap, if set; otherwise it follows the core count.
+    max_threads: Option<usize>,
     config: Config,
 }
 
@@ -49,6 +57,7 @@ impl Builder {
     pub(crate) fn new() -> Builder {
         Builder {
             cores: None,
+            max_threads: None,
             config: Config::default(),
         }
     }
@@ -122,10 +131,10 @@ impl Builder {
         self
     }
 
-    /// Caps the worker threads of the whole runtime (default [`DEFAULT_MAX_THREADS`], at least
-    /// 2 per core).
+    /// Caps the worker threads of the whole runtime, at least 2 per core. The default is
+    /// [`DEFAULT_MAX_THREADS`], or [`DEFAULT_THREADS_PER_CORE_SHARE`] per core if that is more.
     pub fn max_threads(mut self, max: usize) -> Builder {
-        self.config.max_threads = max;
+        self.max_threads = Some(max);
         self
     }
 
@@ -138,7 +147,7 @@ impl Builder {
     /// or a thread cap leaves a core without its active worker and spare; and one for which
     /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start a thread (any threads
     /// already started are stopped first).
-    pub fn build(self) -> Result<Runtime, BuildError> {
+    pub fn build(mut self) -> Result<Runtime, BuildError> {
         let cores = match self.cores {
             Some(0) => {
                 return Err(BuildError::invalid(
@@ -158,6 +167,7 @@ impl Builder {
                 "thread_name: a thread name may not contain a NUL byte",
             ));
         }
+        self.config.max_threads = self.max_threads.unwrap_or_else(|| default_max_threads(cores));
         let config = &self.config;
         if config.grace.is_zero() {
             return Err(BuildError::invalid(
@@ -181,6 +191,11 @@ impl Builder {
         }
         Runtime::start(cores, self.config)
     }
+}
+
+/// The runtime-wide thread cap for `cores` cores when none is set.
+fn default_max_threads(cores: usize) -> usize {
+    DEFAULT_MAX_THREADS.max(cores.saturating_mul(DEFAULT_THREADS_PER_CORE_SHARE))
 }
 
 /// The CPUs this process may use (affinity mask and cgroup quota), at least 1, at most
@@ -213,6 +228,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("cores", &self.cores)
+            .field("max_threads", &self.max_threads)
             .field("config", &self.config)
             .finish()
     }

@@ -4,7 +4,7 @@ mod builder;
 
 pub use builder::{
     Builder, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE,
-    MAX_CORES,
+    DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
 
 use std::future::Future;
