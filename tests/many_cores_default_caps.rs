@@ -41,7 +41,8 @@ fn an_explicit_cap_below_what_the_cores_need_is_an_error() {
         .unwrap_err();
     assert!(err.is_invalid_config(), "{err}");
     assert!(
-        err.to_string().contains(&format!("{MANY_CORES} cores need")),
+        err.to_string()
+            .contains(&format!("{MANY_CORES} cores need")),
         "{err}"
     );
 }

@@ -15,10 +15,12 @@
 //! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
 //! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
-//!    a tick, half the grace period); the wait ends early by the average lateness of the
-//!    monitor's recent wake-ups, and the monitor spins the rest of the way. Back off to
-//!    [`MAX_INTERVAL`] while no section runs; with no worker running and none in a section, sleep
-//!    until rung (see [`Bell`](crate::core::Bell)) or until the next keep-alive expires.
+//!    a tick: half the grace period, kept within [`MIN_TICK`] and [`MAX_INTERVAL`]); the wait
+//!    ends early by the average lateness of the monitor's recent wake-ups, and the monitor spins
+//!    the rest of the way. Back off to [`MAX_INTERVAL`] while no section runs; with no worker
+//!    running and none in a section, sleep until rung (see [`Bell`](crate::core::Bell)) or until
+//!    the next keep-alive expires. A grace period or keep-alive too long for the clock never
+//!    runs out.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -32,6 +34,8 @@ use crate::{sys, worker};
 /// The longest the monitor waits between looks while the runtime is busy but no section has
 /// been seen.
 const MAX_INTERVAL: Duration = Duration::from_millis(10);
+/// The shortest tick, whatever the grace period: a tick of zero would make the monitor spin.
+const MIN_TICK: Duration = Duration::from_micros(10);
 /// Spin-loop hints between two looks at the clock while spinning to a deadline.
 const SPINS_PER_LOOK: u32 = 16;
 /// At most this many threads are started in a burst; afterwards one per [`SPAWN_INTERVAL`].
@@ -90,9 +94,16 @@ struct Deadline {
     seen: Seen,
 }
 
+/// How often the monitor looks while sections run: half the grace period, at least
+/// [`MIN_TICK`] and at most [`MAX_INTERVAL`] (so that with a very long grace period it still
+/// starts spares and lets surplus ones go while sections run).
+fn tick(grace: Duration) -> Duration {
+    (grace / 2).clamp(MIN_TICK, MAX_INTERVAL)
+}
+
 impl Monitor {
     fn new(shared: Arc<Shared>) -> Monitor {
-        let tick = shared.config.grace / 2;
+        let tick = tick(shared.config.grace);
         Monitor {
             shared,
             looks: Vec::new(),
@@ -105,7 +116,7 @@ impl Monitor {
 
     fn run(mut self) {
         sys::tighten_timer_slack();
-        let tick = self.shared.config.grace / 2;
+        let tick = tick(self.shared.config.grace);
         let mut interval = tick;
         while !self.shared.is_shutdown() {
             let now = Instant::now();
@@ -138,7 +149,7 @@ impl Monitor {
                     None => bell.tick(tick, false),
                 }
             } else if self.is_active() {
-                interval = (interval * 2).min(MAX_INTERVAL);
+                interval = interval.saturating_mul(2).min(MAX_INTERVAL);
                 bell.tick(interval, interval > tick)
             } else {
                 interval = tick;
@@ -196,10 +207,13 @@ impl Monitor {
         }
         let sections = Sections {
             running: looks.len(),
-            next: looks.iter().min_by_key(|l| l.since).map(|l| Deadline {
-                at: l.since + grace,
-                slot: Arc::clone(&l.slot),
-                seen: l.seen,
+            // A grace period too long for the clock never runs out.
+            next: looks.iter().min_by_key(|l| l.since).and_then(|l| {
+                Some(Deadline {
+                    at: l.since.checked_add(grace)?,
+                    slot: Arc::clone(&l.slot),
+                    seen: l.seen,
+                })
             }),
         };
         self.looks = looks;

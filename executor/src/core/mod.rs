@@ -531,9 +531,13 @@ impl Core {
         let mut reaped = Vec::new();
         {
             let mut idle = lock(&self.idle);
+            // A keep-alive too long for the clock never runs out.
             while idle.len() > 1
                 && self.state.load().workers() > min_workers
-                && idle[0].since + keep_alive <= now
+                && idle[0]
+                    .since
+                    .checked_add(keep_alive)
+                    .is_some_and(|end| end <= now)
             {
                 reaped.push(idle.remove(0).parker);
                 self.state.apply(Transition::Exit);
@@ -547,11 +551,13 @@ impl Core {
         n
     }
 
-    /// When the oldest surplus spare's keep-alive runs out, if the core has one.
+    /// When the oldest surplus spare's keep-alive runs out, if the core has one and the
+    /// keep-alive is not too long for the clock.
     pub(crate) fn next_reap(&self, keep_alive: Duration, min_workers: u64) -> Option<Instant> {
         let idle = lock(&self.idle);
         (idle.len() > 1 && self.state.load().workers() > min_workers)
-            .then(|| idle[0].since + keep_alive)
+            .then(|| idle[0].since.checked_add(keep_alive))
+            .flatten()
     }
 
     /// A snapshot of this core's counters.

@@ -99,14 +99,18 @@ impl Builder {
     /// Sets how long a blocking section may run before its core is handed to a spare worker
     /// (default [`DEFAULT_GRACE`]). Shorter hands off sooner; longer spares more wake-ups on
     /// sections that end quickly. Sections at call sites that blocked before, and
-    /// `section_long`, hand off at once regardless.
+    /// `section_long`, hand off at once regardless. A grace period too long for the clock
+    /// (such as `Duration::MAX`) means lazy sections are never handed off; the monitor still
+    /// looks at sections at least every few milliseconds, and at most every few microseconds
+    /// however short the grace period.
     pub fn grace_period(mut self, grace: Duration) -> Builder {
         self.config.grace = grace;
         self
     }
 
     /// Sets how long a surplus spare worker stays parked before its thread exits (default
-    /// [`DEFAULT_KEEP_ALIVE`]). Each core always keeps its initial threads and one spare.
+    /// [`DEFAULT_KEEP_ALIVE`]). Each core always keeps its initial threads and one spare. A
+    /// keep-alive too long for the clock (such as `Duration::MAX`) keeps surplus spares for good.
     pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.config.keep_alive = keep_alive;
         self
@@ -167,7 +171,9 @@ impl Builder {
                 "thread_name: a thread name may not contain a NUL byte",
             ));
         }
-        self.config.max_threads = self.max_threads.unwrap_or_else(|| default_max_threads(cores));
+        self.config.max_threads = self
+            .max_threads
+            .unwrap_or_else(|| default_max_threads(cores));
         let config = &self.config;
         if config.grace.is_zero() {
             return Err(BuildError::invalid(
