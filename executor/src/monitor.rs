@@ -5,7 +5,7 @@
 //!
 //! 1. Look at every worker's section word. A lazy section seen for the first time is dated
 //!    from the ring of the bell that woke the monitor since its previous look, if any (a
-//!    section entry rings the bell unless the monitor looks every tick anyway; a core that
+//!    section entry rings the bell unless the monitor is in fast mode anyway; a core that
 //!    starts running rings it if the monitor sleeps), otherwise from this look. So a section
 //!    that woke the monitor is not charged the monitor's wake-up latency, and one seen while
 //!    the monitor looks every tick is charged at most a tick. A section seen with the same
@@ -17,10 +17,11 @@
 //! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
 //!    a tick: half the grace period, kept within [`MIN_TICK`] and [`MAX_INTERVAL`]); the wait
 //!    ends early by the average lateness of the monitor's recent wake-ups, and the monitor spins
-//!    the rest of the way. Back off to [`MAX_INTERVAL`] while no section runs; with no worker
-//!    running and none in a section, sleep until rung (see [`Bell`](crate::core::Bell)) or until
-//!    the next keep-alive expires. A grace period or keep-alive too long for the clock never
-//!    runs out.
+//!    the rest of the way. While the sections seen keep ending before the next look, look less
+//!    and less often instead (see [`Pace`]). Back off to [`MAX_INTERVAL`] while no section
+//!    runs; with no worker running and none in a section, sleep until rung (see
+//!    [`Bell`](crate::core::Bell)) or until the next keep-alive expires. A grace period or
+//!    keep-alive too long for the clock never runs out.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -34,6 +35,12 @@ use crate::{sys, worker};
 /// The longest the monitor waits between looks while the runtime is busy but no section has
 /// been seen.
 const MAX_INTERVAL: Duration = Duration::from_millis(10);
+/// The longest the monitor waits between looks while the sections it sees keep ending before
+/// its next look (see [`Pace`]).
+const SHORT_SECTIONS_MAX_INTERVAL: Duration = Duration::from_millis(4);
+/// How long after it last saw a section the monitor keeps the pace it took for short sections;
+/// after that, the next section it sees starts a new episode at the tick.
+const SHORT_SECTIONS_MEMORY: Duration = Duration::from_millis(10);
 /// The shortest tick, whatever the grace period: a tick of zero would make the monitor spin.
 const MIN_TICK: Duration = Duration::from_micros(10);
 /// Spin-loop hints between two looks at the clock while spinning to a deadline.
@@ -77,14 +84,82 @@ struct Monitor {
     rung: Option<Instant>,
     /// How late a timed wait of the monitor wakes up, on average (at most a tick).
     overshoot: Duration,
+    /// How often to look while sections run.
+    pace: Pace,
 }
 
 /// What the lazy sections looked like at one look.
 struct Sections {
     /// How many are running.
     running: usize,
+    /// Whether a section seen at the previous look was still running at this one (whether or
+    /// not it was handed off now).
+    outlived: bool,
     /// The first of them to reach its grace period, and when it does.
     next: Option<Deadline>,
+}
+
+/// How often the monitor looks while sections run, learnt from how long they last.
+///
+/// Looking every tick costs a wake-up each time; under a flood of short sections that never
+/// block (a section around a lock that is rarely contended, say) that is tens of thousands of
+/// wake-ups a second for nothing, since every section the monitor sees has ended by its next
+/// look. So while the sections seen keep ending before the next look, the interval doubles, up
+/// to [`SHORT_SECTIONS_MAX_INTERVAL`]; the first section seen still running at a second look
+/// brings it back to the tick. Meanwhile the monitor stays in the bell's fast mode, so section
+/// entries do not ring it.
+///
+/// The trade-off: amid such a flood, a section at a call site not yet known to block is seen up
+/// to an interval late and handed off at the look after, so its handoff takes up to two
+/// intervals instead of the grace period. Sites that blocked before are handed off eagerly by
+/// the worker itself, without the monitor, and an isolated section finds the monitor at its
+/// tick again ([`SHORT_SECTIONS_MEMORY`]).
+#[derive(Debug)]
+struct Pace {
+    /// The tick: the interval while sections may outlive it.
+    tick: Duration,
+    /// The interval now.
+    interval: Duration,
+    /// When the monitor last saw a section running, in this episode of sections.
+    last_seen: Option<Instant>,
+}
+
+impl Pace {
+    fn new(tick: Duration) -> Pace {
+        Pace {
+            tick,
+            interval: tick,
+            last_seen: None,
+        }
+    }
+
+    /// Learns from a look at `now` that saw `sections`.
+    fn learn(&mut self, now: Instant, sections: &Sections) {
+        if sections.running == 0 && !sections.outlived {
+            // Nothing seen: an episode ends once no section was seen for a while.
+            if self
+                .last_seen
+                .is_some_and(|seen| now.duration_since(seen) >= SHORT_SECTIONS_MEMORY)
+            {
+                *self = Pace::new(self.tick);
+            }
+            return;
+        }
+        self.interval = if sections.outlived || self.last_seen.is_none() {
+            self.tick
+        } else {
+            // Every section seen before had ended by this look, and others run now.
+            self.interval
+                .saturating_mul(2)
+                .min(SHORT_SECTIONS_MAX_INTERVAL.max(self.tick))
+        };
+        self.last_seen = Some(now);
+    }
+
+    /// The interval to wait while the sections seen are short, if they are.
+    fn short_sections(&self) -> Option<Duration> {
+        (self.interval > self.tick).then_some(self.interval)
+    }
 }
 
 /// When the grace period of the section `seen` in the word `slot` runs out.
@@ -111,6 +186,7 @@ impl Monitor {
             budget_refilled: Instant::now(),
             rung: None,
             overshoot: tick,
+            pace: Pace::new(tick),
         }
     }
 
@@ -123,8 +199,13 @@ impl Monitor {
             let sections = self.hand_off_overdue(now);
             self.ensure_spares(now);
             self.reap(now);
+            self.pace.learn(now, &sections);
             let bell = &self.shared.idle.bell;
-            let rung = if sections.running > 0 {
+            let rung = if let Some(short) = self.pace.short_sections() {
+                // Fast mode, so that section entries do not ring (see `Pace`).
+                interval = tick;
+                bell.tick(short, false)
+            } else if sections.running > 0 {
                 interval = tick;
                 match sections.next {
                     // A timed wait overshoots (the kernel's wake-up latency, more on a virtual
@@ -176,17 +257,19 @@ impl Monitor {
         // monitor looks at least every tick while sections run, so it is at most a tick late.
         let first_seen = self.rung.unwrap_or(now);
         let mut looks = Vec::with_capacity(self.looks.len());
+        let mut outlived = false;
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
                 let seen = slot.look();
                 if !seen.is_in_lazy_section() {
                     return;
                 }
-                let since = self
+                let before = self
                     .looks
                     .iter()
-                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen)
-                    .map_or(first_seen, |l| l.since);
+                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen);
+                outlived |= before.is_some();
+                let since = before.map_or(first_seen, |l| l.since);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
                         slot: Arc::clone(slot),
@@ -207,6 +290,7 @@ impl Monitor {
         }
         let sections = Sections {
             running: looks.len(),
+            outlived,
             // A grace period too long for the clock never runs out.
             next: looks.iter().min_by_key(|l| l.since).and_then(|l| {
                 Some(Deadline {
@@ -268,5 +352,74 @@ impl Monitor {
             .iter()
             .filter_map(|core| core.next_reap(config.keep_alive, config.workers_per_core as u64))
             .min()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn seen(running: usize, outlived: bool) -> Sections {
+        Sections {
+            running,
+            outlived,
+            next: None,
+        }
+    }
+
+    #[test]
+    fn the_pace_slows_while_sections_end_before_the_next_look() {
+        let tick = tick(crate::runtime::DEFAULT_GRACE);
+        let mut pace = Pace::new(tick);
+        let mut now = Instant::now();
+        pace.learn(now, &seen(2, false));
+        assert_eq!(
+            pace.short_sections(),
+            None,
+            "a new episode starts at the tick"
+        );
+        let mut intervals = Vec::new();
+        for _ in 0..20 {
+            now += pace.interval;
+            pace.learn(now, &seen(2, false));
+            intervals.push(pace.interval);
+        }
+        assert!(intervals.windows(2).all(|w| w[0] <= w[1]), "{intervals:?}");
+        assert_eq!(pace.short_sections(), Some(SHORT_SECTIONS_MAX_INTERVAL));
+        // Looks that see no section keep the pace for a while, then the episode ends.
+        now += SHORT_SECTIONS_MAX_INTERVAL;
+        pace.learn(now, &seen(0, false));
+        assert_eq!(pace.short_sections(), Some(SHORT_SECTIONS_MAX_INTERVAL));
+        now += SHORT_SECTIONS_MEMORY;
+        pace.learn(now, &seen(0, false));
+        assert_eq!(pace.short_sections(), None);
+        pace.learn(now, &seen(1, false));
+        assert_eq!(pace.short_sections(), None);
+    }
+
+    #[test]
+    fn a_section_that_outlives_a_look_brings_the_tick_back() {
+        let tick = tick(crate::runtime::DEFAULT_GRACE);
+        let mut pace = Pace::new(tick);
+        let mut now = Instant::now();
+        for _ in 0..10 {
+            pace.learn(now, &seen(1, false));
+            now += pace.interval;
+        }
+        assert!(pace.short_sections().is_some());
+        pace.learn(now, &seen(1, true));
+        assert_eq!(pace.short_sections(), None);
+        // Handed off at this look, so no longer running: it outlived the look all the same.
+        pace.learn(now, &seen(3, false));
+        now += pace.interval;
+        pace.learn(now, &seen(0, true));
+        assert_eq!(pace.short_sections(), None);
+    }
+
+    #[test]
+    fn the_tick_stays_within_bounds() {
+        assert_eq!(tick(Duration::from_nanos(1)), MIN_TICK);
+        assert_eq!(tick(Duration::MAX), MAX_INTERVAL);
+        assert_eq!(tick(Duration::from_micros(40)), Duration::from_micros(20));
     }
 }
