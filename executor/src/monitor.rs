@@ -12,7 +12,9 @@
 //!    epoch for the grace period since that date is handed off: the monitor claims it in the
 //!    word (so the worker cannot leave the section meanwhile), takes the worker out of its
 //!    core's running count (waking a spare if the core has work), then publishes the handoff.
-//! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
+//! 2. Start a spare on every core that has none (and none starting), within the thread caps
+//!    and the spawn rate. If the OS refuses a thread, try again after a wait that doubles while
+//!    refusals continue, from [`SPAWN_RETRY_MIN`] to [`SPAWN_RETRY_MAX`].
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
 //! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
 //!    a tick: half the grace period, kept within [`MIN_TICK`] and [`MAX_INTERVAL`]); the wait
@@ -49,6 +51,11 @@ const SPINS_PER_LOOK: u32 = 16;
 const SPAWN_BURST: u32 = 4;
 /// The rate at which the spawn budget refills.
 const SPAWN_INTERVAL: Duration = Duration::from_micros(100);
+/// How long the monitor waits before it starts threads again after the OS refused one; the
+/// wait doubles with each refusal in a row, up to [`SPAWN_RETRY_MAX`].
+const SPAWN_RETRY_MIN: Duration = Duration::from_millis(1);
+/// The longest wait before starting threads again after the OS refused them.
+const SPAWN_RETRY_MAX: Duration = Duration::from_millis(100);
 
 /// Starts the monitor thread.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<()>> {
@@ -79,6 +86,9 @@ struct Monitor {
     looks: Vec<Look>,
     spawn_budget: u32,
     budget_refilled: Instant,
+    /// After the OS refused a thread: how long the monitor waits before trying again, and
+    /// until when.
+    spawn_retry: Option<(Duration, Instant)>,
     /// If the bell rang since the previous look: when, or when that look was if later. A
     /// section seen for the first time at the next look is dated from it.
     rung: Option<Instant>,
@@ -184,6 +194,7 @@ impl Monitor {
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
             budget_refilled: Instant::now(),
+            spawn_retry: None,
             rung: None,
             overshoot: tick,
             pace: Pace::new(tick),
@@ -312,21 +323,38 @@ impl Monitor {
             self.spawn_budget = (self.spawn_budget + refill as u32).min(SPAWN_BURST);
             self.budget_refilled = now;
         }
+        if self.spawn_retry.is_some_and(|(_, at)| now < at) {
+            return;
+        }
         let shared = &self.shared;
         for core in shared.cores.iter() {
-            if core.state().idle() > 0 || self.spawn_budget == 0 || shared.at_thread_cap(core) {
+            let state = core.state();
+            // A spare being started counts: it parks itself, and wakes itself if the core
+            // waits for a worker.
+            if state.idle() > 0
+                || state.starting() > 0
+                || self.spawn_budget == 0
+                || shared.at_thread_cap(core)
+            {
                 continue;
             }
-            match worker::spawn(shared, core.index()) {
+            self.spawn_budget -= 1;
+            match worker::spawn(shared, core.index(), None) {
                 Ok(thread) => {
-                    self.spawn_budget -= 1;
+                    self.spawn_retry = None;
                     shared.add_thread(thread);
-                    // The new spare is parked; if the core waits for a worker, wake it.
-                    core.notify(&shared.idle);
                 }
-                // The OS refused a thread (EAGAIN and friends): the core goes on without a
-                // spare; sections there run without replacement until a thread can be had.
-                Err(_) => Counters::add(&core.counters.cap_hits, 1),
+                // The OS refused a thread (EAGAIN and friends; counted by `spawn`): the core
+                // goes on without a spare, its sections run without replacement, and the
+                // monitor tries again after a wait that grows while refusals continue.
+                Err(_) => {
+                    let wait = self
+                        .spawn_retry
+                        .map_or(SPAWN_RETRY_MIN, |(wait, _)| wait.saturating_mul(2))
+                        .min(SPAWN_RETRY_MAX);
+                    self.spawn_retry = Some((wait, now + wait));
+                    return;
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ mod handoff;
 mod park;
 mod runner;
 mod shutdown;
+mod spawn;
 mod steal;
 mod workqueue;
 

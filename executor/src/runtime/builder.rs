@@ -149,8 +149,10 @@ impl Builder {
     /// Returns an error for which [`BuildError::is_invalid_config`] holds if the core count is
     /// 0 or above [`MAX_CORES`], the thread name contains a NUL byte, the grace period is zero,
     /// or a thread cap leaves a core without its active worker and spare; and one for which
-    /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start a thread (any threads
-    /// already started are stopped first).
+    /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start the monitor thread or
+    /// every worker thread of some core (any threads already started are stopped first). A
+    /// core whose spare the OS refuses starts without it; the monitor starts one later, and the
+    /// refusal counts in [`CoreStats::spawn_failures`](crate::CoreStats::spawn_failures).
     pub fn build(mut self) -> Result<Runtime, BuildError> {
         let cores = match self.cores {
             Some(0) => {
