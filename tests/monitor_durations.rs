@@ -114,9 +114,15 @@ fn a_grace_period_of_a_nanosecond_does_not_spin_the_monitor() {
         .grace_period(Duration::from_nanos(1))
         .build()
         .unwrap();
-    // Sections are still handed off at once.
-    rt.block_on(rt.spawn(async {
-        baton::blocking::section(|| std::thread::sleep(Duration::from_millis(20)));
+    // Sections are still handed off: this one lasts until the monitor has handed it off.
+    let handle = rt.handle();
+    rt.block_on(rt.spawn(async move {
+        baton::blocking::section(|| {
+            let start = std::time::Instant::now();
+            while handle.stats().cores[0].handoffs == 0 && start.elapsed() < WATCHDOG {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
     }))
     .unwrap();
     assert_eq!(rt.stats().cores[0].handoffs, 1, "{}", rt.stats());
