@@ -41,7 +41,8 @@ pub use handle::{EnterGuard, Handle};
 pub use queue::Priority;
 pub use runtime::{
     Builder, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, MAX_CORES,
+    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT,
+    DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
 pub use stats::{CoreStats, QueueStats, Stats};
 pub use task::{yield_now, JoinError, JoinHandle, YieldNow};

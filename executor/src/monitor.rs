@@ -5,20 +5,25 @@
 //!
 //! 1. Look at every worker's section word. A lazy section seen for the first time is dated
 //!    from the ring of the bell that woke the monitor since its previous look, if any (a
-//!    section entry rings the bell unless the monitor looks every tick anyway; a core that
+//!    section entry rings the bell unless the monitor is in fast mode anyway; a core that
 //!    starts running rings it if the monitor sleeps), otherwise from this look. So a section
 //!    that woke the monitor is not charged the monitor's wake-up latency, and one seen while
 //!    the monitor looks every tick is charged at most a tick. A section seen with the same
 //!    epoch for the grace period since that date is handed off: the monitor claims it in the
 //!    word (so the worker cannot leave the section meanwhile), takes the worker out of its
 //!    core's running count (waking a spare if the core has work), then publishes the handoff.
-//! 2. Start a spare on every core that has none, within the thread caps and the spawn rate.
+//! 2. Start a spare on every core that has none (and none starting), within the thread caps
+//!    and the spawn rate. If the OS refuses a thread, try again after a wait that doubles while
+//!    refusals continue, from [`SPAWN_RETRY_MIN`] to [`SPAWN_RETRY_MAX`].
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
 //! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
-//!    a tick, half the grace period); the wait ends early by the average lateness of the
-//!    monitor's recent wake-ups, and the monitor spins the rest of the way. Back off to
-//!    [`MAX_INTERVAL`] while no section runs; with no worker running and none in a section, sleep
-//!    until rung (see [`Bell`](crate::core::Bell)) or until the next keep-alive expires.
+//!    a tick: half the grace period, kept within [`MIN_TICK`] and [`MAX_INTERVAL`]); the wait
+//!    ends early by the average lateness of the monitor's recent wake-ups, and the monitor spins
+//!    the rest of the way. While the sections seen keep ending before the next look, look less
+//!    and less often instead (see [`Pace`]). Back off to [`MAX_INTERVAL`] while no section
+//!    runs; with no worker running and none in a section, sleep until rung (see
+//!    [`Bell`](crate::core::Bell)) or until the next keep-alive expires. A grace period or
+//!    keep-alive too long for the clock never runs out.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -34,12 +39,25 @@ use crate::{sys, worker};
 /// The longest the monitor waits between looks while the runtime is busy but no section has
 /// been seen.
 const MAX_INTERVAL: Duration = Duration::from_millis(10);
+/// The longest the monitor waits between looks while the sections it sees keep ending before
+/// its next look (see [`Pace`]).
+const SHORT_SECTIONS_MAX_INTERVAL: Duration = Duration::from_millis(4);
+/// How long after it last saw a section the monitor keeps the pace it took for short sections;
+/// after that, the next section it sees starts a new episode at the tick.
+const SHORT_SECTIONS_MEMORY: Duration = Duration::from_millis(10);
+/// The shortest tick, whatever the grace period: a tick of zero would make the monitor spin.
+const MIN_TICK: Duration = Duration::from_micros(10);
 /// Spin-loop hints between two looks at the clock while spinning to a deadline.
 const SPINS_PER_LOOK: u32 = 16;
 /// At most this many threads are started in a burst; afterwards one per [`SPAWN_INTERVAL`].
 const SPAWN_BURST: u32 = 4;
 /// The rate at which the spawn budget refills.
 const SPAWN_INTERVAL: Duration = Duration::from_micros(100);
+/// How long the monitor waits before it starts threads again after the OS refused one; the
+/// wait doubles with each refusal in a row, up to [`SPAWN_RETRY_MAX`].
+const SPAWN_RETRY_MIN: Duration = Duration::from_millis(1);
+/// The longest wait before starting threads again after the OS refused them.
+const SPAWN_RETRY_MAX: Duration = Duration::from_millis(100);
 
 /// Starts the monitor thread.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<()>> {
@@ -70,11 +88,16 @@ struct Monitor {
     looks: Vec<Look>,
     spawn_budget: u32,
     budget_refilled: Instant,
+    /// After the OS refused a thread: how long the monitor waits before trying again, and
+    /// until when.
+    spawn_retry: Option<(Duration, Instant)>,
     /// If the bell rang since the previous look: when, or when that look was if later. A
     /// section seen for the first time at the next look is dated from it.
     rung: Option<Instant>,
     /// How late a timed wait of the monitor wakes up, on average (at most a tick).
     overshoot: Duration,
+    /// How often to look while sections run.
+    pace: Pace,
     /// The watch over polls that block outside sections.
     detector: Detector,
     /// The stall watchdog.
@@ -85,8 +108,74 @@ struct Monitor {
 struct Sections {
     /// How many are running.
     running: usize,
+    /// Whether a section seen at the previous look was still running at this one (whether or
+    /// not it was handed off now).
+    outlived: bool,
     /// The first of them to reach its grace period, and when it does.
     next: Option<Deadline>,
+}
+
+/// How often the monitor looks while sections run, learnt from how long they last.
+///
+/// Looking every tick costs a wake-up each time; under a flood of short sections that never
+/// block (a section around a lock that is rarely contended, say) that is tens of thousands of
+/// wake-ups a second for nothing, since every section the monitor sees has ended by its next
+/// look. So while the sections seen keep ending before the next look, the interval doubles, up
+/// to [`SHORT_SECTIONS_MAX_INTERVAL`]; the first section seen still running at a second look
+/// brings it back to the tick. Meanwhile the monitor stays in the bell's fast mode, so section
+/// entries do not ring it.
+///
+/// The trade-off: amid such a flood, a section at a call site not yet known to block is seen up
+/// to an interval late and handed off at the look after, so its handoff takes up to two
+/// intervals instead of the grace period. Sites that blocked before are handed off eagerly by
+/// the worker itself, without the monitor, and an isolated section finds the monitor at its
+/// tick again ([`SHORT_SECTIONS_MEMORY`]).
+#[derive(Debug)]
+struct Pace {
+    /// The tick: the interval while sections may outlive it.
+    tick: Duration,
+    /// The interval now.
+    interval: Duration,
+    /// When the monitor last saw a section running, in this episode of sections.
+    last_seen: Option<Instant>,
+}
+
+impl Pace {
+    fn new(tick: Duration) -> Pace {
+        Pace {
+            tick,
+            interval: tick,
+            last_seen: None,
+        }
+    }
+
+    /// Learns from a look at `now` that saw `sections`.
+    fn learn(&mut self, now: Instant, sections: &Sections) {
+        if sections.running == 0 && !sections.outlived {
+            // Nothing seen: an episode ends once no section was seen for a while.
+            if self
+                .last_seen
+                .is_some_and(|seen| now.duration_since(seen) >= SHORT_SECTIONS_MEMORY)
+            {
+                *self = Pace::new(self.tick);
+            }
+            return;
+        }
+        self.interval = if sections.outlived || self.last_seen.is_none() {
+            self.tick
+        } else {
+            // Every section seen before had ended by this look, and others run now.
+            self.interval
+                .saturating_mul(2)
+                .min(SHORT_SECTIONS_MAX_INTERVAL.max(self.tick))
+        };
+        self.last_seen = Some(now);
+    }
+
+    /// The interval to wait while the sections seen are short, if they are.
+    fn short_sections(&self) -> Option<Duration> {
+        (self.interval > self.tick).then_some(self.interval)
+    }
 }
 
 /// When the grace period of the section `seen` in the word `slot` runs out.
@@ -96,9 +185,16 @@ struct Deadline {
     seen: Seen,
 }
 
+/// How often the monitor looks while sections run: half the grace period, at least
+/// [`MIN_TICK`] and at most [`MAX_INTERVAL`] (so that with a very long grace period it still
+/// starts spares and lets surplus ones go while sections run).
+fn tick(grace: Duration) -> Duration {
+    (grace / 2).clamp(MIN_TICK, MAX_INTERVAL)
+}
+
 impl Monitor {
     fn new(shared: Arc<Shared>) -> Monitor {
-        let tick = shared.config.grace / 2;
+        let tick = tick(shared.config.grace);
         Monitor {
             detector: Detector::new(&shared),
             stalls: Stalls::new(&shared),
@@ -106,14 +202,16 @@ impl Monitor {
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
             budget_refilled: Instant::now(),
+            spawn_retry: None,
             rung: None,
             overshoot: tick,
+            pace: Pace::new(tick),
         }
     }
 
     fn run(mut self) {
         sys::tighten_timer_slack();
-        let tick = self.shared.config.grace / 2;
+        let tick = tick(self.shared.config.grace);
         let mut interval = tick;
         while !self.shared.is_shutdown() {
             let now = Instant::now();
@@ -124,8 +222,19 @@ impl Monitor {
             self.stalls.check(&self.shared, now);
             self.ensure_spares(now);
             self.reap(now);
+            self.pace.learn(now, &sections);
             let bell = &self.shared.idle.bell;
-            let rung = if sections.running > 0 || watching {
+            // Watched polls are judged after the grace period: they keep the monitor ticking.
+            let short = if watching {
+                None
+            } else {
+                self.pace.short_sections()
+            };
+            let rung = if let Some(short) = short {
+                // Fast mode, so that section entries do not ring (see `Pace`).
+                interval = tick;
+                bell.tick(short, false)
+            } else if sections.running > 0 || watching {
                 interval = tick;
                 match sections.next {
                     // A timed wait overshoots (the kernel's wake-up latency, more on a virtual
@@ -155,7 +264,7 @@ impl Monitor {
                     .detector
                     .interval()
                     .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
-                interval = (interval * 2).min(longest);
+                interval = interval.saturating_mul(2).min(longest);
                 bell.tick(interval, interval > tick)
             } else {
                 interval = tick;
@@ -182,17 +291,19 @@ impl Monitor {
         // monitor looks at least every tick while sections run, so it is at most a tick late.
         let first_seen = self.rung.unwrap_or(now);
         let mut looks = Vec::with_capacity(self.looks.len());
+        let mut outlived = false;
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
                 let seen = slot.look();
                 if !seen.is_in_lazy_section() {
                     return;
                 }
-                let since = self
+                let before = self
                     .looks
                     .iter()
-                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen)
-                    .map_or(first_seen, |l| l.since);
+                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen);
+                outlived |= before.is_some();
+                let since = before.map_or(first_seen, |l| l.since);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
                         slot: Arc::clone(slot),
@@ -213,10 +324,14 @@ impl Monitor {
         }
         let sections = Sections {
             running: looks.len(),
-            next: looks.iter().min_by_key(|l| l.since).map(|l| Deadline {
-                at: l.since + grace,
-                slot: Arc::clone(&l.slot),
-                seen: l.seen,
+            outlived,
+            // A grace period too long for the clock never runs out.
+            next: looks.iter().min_by_key(|l| l.since).and_then(|l| {
+                Some(Deadline {
+                    at: l.since.checked_add(grace)?,
+                    slot: Arc::clone(&l.slot),
+                    seen: l.seen,
+                })
             }),
         };
         self.looks = looks;
@@ -231,21 +346,38 @@ impl Monitor {
             self.spawn_budget = (self.spawn_budget + refill as u32).min(SPAWN_BURST);
             self.budget_refilled = now;
         }
+        if self.spawn_retry.is_some_and(|(_, at)| now < at) {
+            return;
+        }
         let shared = &self.shared;
         for core in shared.cores.iter() {
-            if core.state().idle() > 0 || self.spawn_budget == 0 || shared.at_thread_cap(core) {
+            let state = core.state();
+            // A spare being started counts: it parks itself, and wakes itself if the core
+            // waits for a worker.
+            if state.idle() > 0
+                || state.starting() > 0
+                || self.spawn_budget == 0
+                || shared.at_thread_cap(core)
+            {
                 continue;
             }
-            match worker::spawn(shared, core.index()) {
+            self.spawn_budget -= 1;
+            match worker::spawn(shared, core.index(), None) {
                 Ok(thread) => {
-                    self.spawn_budget -= 1;
+                    self.spawn_retry = None;
                     shared.add_thread(thread);
-                    // The new spare is parked; if the core waits for a worker, wake it.
-                    core.notify(&shared.idle);
                 }
-                // The OS refused a thread (EAGAIN and friends): the core goes on without a
-                // spare; sections there run without replacement until a thread can be had.
-                Err(_) => Counters::add(&core.counters.cap_hits, 1),
+                // The OS refused a thread (EAGAIN and friends; counted by `spawn`): the core
+                // goes on without a spare, its sections run without replacement, and the
+                // monitor tries again after a wait that grows while refusals continue.
+                Err(_) => {
+                    let wait = self
+                        .spawn_retry
+                        .map_or(SPAWN_RETRY_MIN, |(wait, _)| wait.saturating_mul(2))
+                        .min(SPAWN_RETRY_MAX);
+                    self.spawn_retry = Some((wait, now + wait));
+                    return;
+                }
             }
         }
     }
@@ -271,5 +403,74 @@ impl Monitor {
             .iter()
             .filter_map(|core| core.next_reap(config.keep_alive, config.workers_per_core as u64))
             .min()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn seen(running: usize, outlived: bool) -> Sections {
+        Sections {
+            running,
+            outlived,
+            next: None,
+        }
+    }
+
+    #[test]
+    fn the_pace_slows_while_sections_end_before_the_next_look() {
+        let tick = tick(crate::runtime::DEFAULT_GRACE);
+        let mut pace = Pace::new(tick);
+        let mut now = Instant::now();
+        pace.learn(now, &seen(2, false));
+        assert_eq!(
+            pace.short_sections(),
+            None,
+            "a new episode starts at the tick"
+        );
+        let mut intervals = Vec::new();
+        for _ in 0..20 {
+            now += pace.interval;
+            pace.learn(now, &seen(2, false));
+            intervals.push(pace.interval);
+        }
+        assert!(intervals.windows(2).all(|w| w[0] <= w[1]), "{intervals:?}");
+        assert_eq!(pace.short_sections(), Some(SHORT_SECTIONS_MAX_INTERVAL));
+        // Looks that see no section keep the pace for a while, then the episode ends.
+        now += SHORT_SECTIONS_MAX_INTERVAL;
+        pace.learn(now, &seen(0, false));
+        assert_eq!(pace.short_sections(), Some(SHORT_SECTIONS_MAX_INTERVAL));
+        now += SHORT_SECTIONS_MEMORY;
+        pace.learn(now, &seen(0, false));
+        assert_eq!(pace.short_sections(), None);
+        pace.learn(now, &seen(1, false));
+        assert_eq!(pace.short_sections(), None);
+    }
+
+    #[test]
+    fn a_section_that_outlives_a_look_brings_the_tick_back() {
+        let tick = tick(crate::runtime::DEFAULT_GRACE);
+        let mut pace = Pace::new(tick);
+        let mut now = Instant::now();
+        for _ in 0..10 {
+            pace.learn(now, &seen(1, false));
+            now += pace.interval;
+        }
+        assert!(pace.short_sections().is_some());
+        pace.learn(now, &seen(1, true));
+        assert_eq!(pace.short_sections(), None);
+        // Handed off at this look, so no longer running: it outlived the look all the same.
+        pace.learn(now, &seen(3, false));
+        now += pace.interval;
+        pace.learn(now, &seen(0, true));
+        assert_eq!(pace.short_sections(), None);
+    }
+
+    #[test]
+    fn the_tick_stays_within_bounds() {
+        assert_eq!(tick(Duration::from_nanos(1)), MIN_TICK);
+        assert_eq!(tick(Duration::MAX), MAX_INTERVAL);
+        assert_eq!(tick(Duration::from_micros(40)), Duration::from_micros(20));
     }
 }

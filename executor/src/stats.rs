@@ -30,8 +30,11 @@ pub(crate) struct Counters {
     pub(crate) eager_handoffs: AtomicU64,
     /// Workers that retired at a poll boundary because another worker of the core ran.
     pub(crate) retirements: AtomicU64,
-    /// Worker threads started for this core (including the initial ones).
+    /// Worker threads started for this core (including the initial ones), counted once they
+    /// run.
     pub(crate) threads_started: AtomicU64,
+    /// Worker threads the OS refused to start for this core.
+    pub(crate) spawn_failures: AtomicU64,
     /// Surplus spares that exited after their keep-alive.
     pub(crate) threads_reaped: AtomicU64,
     /// Sections that had to run without a replacement because a thread cap was reached.
@@ -79,7 +82,7 @@ pub struct CoreStats {
     pub spares: u64,
     /// Workers in a blocking section whose baton was passed on.
     pub in_section: u64,
-    /// All worker threads of the core.
+    /// All worker threads of the core, including any being started.
     pub workers: u64,
     /// Blocking sections entered on the core's workers (may lag by a few dozen).
     pub sections: u64,
@@ -92,6 +95,10 @@ pub struct CoreStats {
     pub retirements: u64,
     /// Worker threads started for the core, including the initial ones.
     pub threads_started: u64,
+    /// Worker threads the OS refused to start for the core (a thread limit such as
+    /// `RLIMIT_NPROC` or a cgroup's `pids.max`). The core goes on with the workers it has, and
+    /// the monitor tries again later.
+    pub spawn_failures: u64,
     /// Surplus spare threads that exited after their keep-alive.
     pub threads_reaped: u64,
     /// Sections that ran without a replacement because a thread cap was reached.
@@ -157,7 +164,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4} {:>6}",
+            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>6} {:>4} {:>7} {:>4} {:>6}",
             "core",
             "polls",
             "steals",
@@ -173,6 +180,7 @@ impl fmt::Display for Stats {
             "retired",
             "started",
             "reaped",
+            "failed",
             "caps",
             "blocked",
             "hogs",
@@ -181,7 +189,7 @@ impl fmt::Display for Stats {
         for c in &self.cores {
             writeln!(
                 f,
-                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>4} {:>7} {:>4} {:>6}",
+                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>6} {:>4} {:>7} {:>4} {:>6}",
                 c.core,
                 c.polls,
                 c.steals,
@@ -197,6 +205,7 @@ impl fmt::Display for Stats {
                 c.retirements,
                 c.threads_started,
                 c.threads_reaped,
+                c.spawn_failures,
                 c.cap_hits,
                 c.detected_blocks,
                 c.cpu_hogs,

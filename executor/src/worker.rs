@@ -28,6 +28,7 @@
 
 use std::io;
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::context;
@@ -58,15 +59,24 @@ const MAX_LIFO_STREAK: u32 = 3;
 /// flood of `High` work, `Normal` still gets one poll in every `HIGH_BURST + 1`.
 pub(crate) const HIGH_BURST: u32 = 16;
 
-/// Starts a new worker thread for `core`, parked on the core's idle stack.
-pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread::JoinHandle<()>> {
+/// Starts a new worker thread for `core`; once it runs, it parks on the core's idle stack.
+///
+/// The thread counts towards the core's workers at once (so the thread caps hold, and the
+/// monitor starts no second spare meanwhile), but it can be woken only once it has parked
+/// itself ([`Core::add_worker`]). If the OS refuses the thread, the counts are as they were
+/// and the core's `spawn_failures` counts it. `started` is dropped by the thread once it has
+/// parked itself (or found the runtime shutting down), or with the thread's closure if it was
+/// refused, so whoever holds its receiver can wait for that.
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    core: usize,
+    started: Option<mpsc::Sender<()>>,
+) -> io::Result<std::thread::JoinHandle<()>> {
     let config = &shared.config;
     let mut builder = std::thread::Builder::new().name(format!("{}-{core}", config.thread_name));
     if let Some(size) = config.stack_size {
         builder = builder.stack_size(size);
     }
-    let parker = Arc::new(Parker::new());
-    let slot = Arc::new(SectionSlot::new());
     let cpu = if config.pin_workers {
         sys::core_cpu(core, shared.cores.len())
     } else {
@@ -75,8 +85,8 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
     let worker = Worker {
         shared: Arc::clone(shared),
         core,
-        parker: Arc::clone(&parker),
-        slot: Arc::clone(&slot),
+        parker: Arc::new(Parker::new()),
+        slot: Arc::new(SectionSlot::new()),
         searching: false,
         tick: 0,
         pace: InjectorPace::new(),
@@ -84,22 +94,16 @@ pub(crate) fn spawn(shared: &Arc<Shared>, core: usize) -> io::Result<std::thread
         lifo_streak: 0,
         high_streak: 0,
     };
-    // Registered before the thread starts, so the thread only ever runs when handed the baton.
     let target = &shared.cores[core];
-    target.add_slot(Arc::clone(&slot));
-    target.add_worker(Arc::clone(&parker));
+    target.reserve_worker();
     builder
         .spawn(move || {
             if let Some(cpu) = cpu {
                 sys::pin_to_cpu(cpu);
             }
-            worker.run();
+            worker.run(started);
         })
-        .inspect_err(|_| {
-            // The thread never started: take its registrations back.
-            target.remove_worker(&parker);
-            target.remove_slot(&slot);
-        })
+        .inspect_err(|_| target.cancel_worker())
 }
 
 /// One worker thread's private state.
@@ -129,8 +133,23 @@ impl Worker {
         &self.shared.cores[self.core]
     }
 
-    /// The thread's body.
-    fn run(mut self) {
+    /// The thread's body. `started` is dropped once the worker has parked itself.
+    fn run(mut self, started: Option<mpsc::Sender<()>>) {
+        let shared = Arc::clone(&self.shared);
+        let here = self.core;
+        let core = &shared.cores[here];
+        core.add_slot(Arc::clone(&self.slot));
+        let joined = core.add_worker(
+            &self.parker,
+            &shared.idle,
+            || shared.is_shutdown(),
+            || shared.recheck(here),
+        );
+        drop(started);
+        if !joined {
+            core.remove_slot(&self.slot);
+            return;
+        }
         let _worker = context::enter_worker(self.shared.id, self.core);
         let _handle = Handle::from_shared(Arc::clone(&self.shared)).enter();
         let hook = Rc::new(WorkerHook::new(

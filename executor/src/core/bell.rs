@@ -3,7 +3,8 @@
 //!
 //! The monitor is in one of three modes:
 //!
-//! 1. **Fast**: sections were seen recently; it looks every tick (half the grace period).
+//! 1. **Fast**: sections were seen recently; it looks every tick (half the grace period), or
+//!    less often while the sections it sees all turn out short (the monitor's pace).
 //! 2. **Slow**: no section for a while; it backs off, doubling its interval up to a limit.
 //! 3. **Asleep**: the runtime is idle (no worker runs, none is in a section); it waits with no
 //!    timeout (or until a surplus spare's keep-alive expires), so an idle runtime has no

@@ -7,8 +7,13 @@
 //! the core's idle stack), `in_section` (workers whose baton passed on while they block) and
 //! `workers` (all threads of the core).
 //!
-//! 1. **A new worker starts parked.** [`Core::add_worker`] pushes its parker on the idle stack
-//!    before the thread runs, so a thread never polls a task it was not handed.
+//! 1. **A new worker starts parked.** Its spawner reserves it first ([`Core::reserve_worker`]:
+//!    it counts towards `workers` and the thread caps, not as idle, so nobody can wake it). Once
+//!    its thread runs, [`Core::add_worker`] pushes its parker on the idle stack, so a thread
+//!    never polls a task it was not handed, then performs the end of step 4 (the fence and a
+//!    last look for work) so that work queued meanwhile is not stranded. If the OS refuses the
+//!    thread, [`Core::cancel_worker`] drops the reservation and nothing else changed: no
+//!    waker can have counted a worker that does not exist as running.
 //! 2. **`need_more_worker`.** Whoever queues work for the core calls [`Core::notify`]: after a
 //!    `fence(SeqCst)` it reads `running`; if it is zero and a worker is idle, it takes the idle
 //!    lock, checks again, pops the most recently parked worker (cache-hot), counts it running
@@ -390,21 +395,60 @@ impl Core {
         }
     }
 
-    /// Step 1: registers a new worker thread, parked on the idle stack.
-    pub(crate) fn add_worker(&self, parker: Arc<Parker>) {
-        let mut idle = lock(&self.idle);
-        idle.push(Parked::now(parker));
-        self.state.apply(Transition::Spawn);
-        Counters::add(&self.counters.threads_started, 1);
+    /// Step 1, the spawner: counts a worker thread about to be started for this core. Follow
+    /// it with the thread's own [`Core::add_worker`], or with [`Core::cancel_worker`] if the
+    /// thread could not be started.
+    pub(crate) fn reserve_worker(&self) {
+        self.state.apply(Transition::Reserve);
     }
 
-    /// Takes back a worker registered by `add_worker` whose thread could not be started.
-    pub(crate) fn remove_worker(&self, parker: &Arc<Parker>) {
-        let mut idle = lock(&self.idle);
-        if let Some(i) = idle.iter().position(|p| Arc::ptr_eq(&p.parker, parker)) {
-            idle.remove(i);
-            self.state.apply(Transition::Exit);
+    /// Step 1, the spawner: the OS refused the thread reserved by [`Core::reserve_worker`];
+    /// counted as a spawn failure.
+    pub(crate) fn cancel_worker(&self) {
+        self.state.apply(Transition::Unreserve);
+        Counters::add(&self.counters.spawn_failures, 1);
+    }
+
+    /// Step 1, the new thread: parks its worker (reserved by [`Core::reserve_worker`]) on the
+    /// idle stack, unless `stopping` (checked under the idle lock) says the runtime shuts down,
+    /// in which case it drops the reservation and returns false: the thread must exit.
+    ///
+    /// Then, as a parking worker does (step 4), it issues the fence and looks for work queued
+    /// on the core (or, through `recheck`, elsewhere) by notifiers that found no idle worker
+    /// to wake, and wakes a worker for it (normally this one). The caller then waits on
+    /// `parker`.
+    pub(crate) fn add_worker(
+        &self,
+        parker: &Arc<Parker>,
+        idle_counts: &Idle,
+        stopping: impl FnOnce() -> bool,
+        recheck: impl FnOnce() -> Recheck,
+    ) -> bool {
+        {
+            let mut idle = lock(&self.idle);
+            // Shutdown drains the idle stacks under this lock after setting its flag: either
+            // that drain comes later and wakes this worker, or the flag is seen here.
+            if stopping() {
+                self.state.apply(Transition::Unreserve);
+                return false;
+            }
+            idle.push(Parked::now(Arc::clone(parker)));
+            self.state.apply(Transition::Start);
         }
+        Counters::add(&self.counters.threads_started, 1);
+        // SeqCst: pairs with the fence in `notify` (see `park`): either a notifier sees this
+        // worker idle, or this look sees its task.
+        fence(Ordering::SeqCst);
+        if self.has_work() {
+            self.wake_one(idle_counts, Wake::Work);
+        } else if recheck() == Recheck::Elsewhere {
+            // Counted on the woken worker's behalf, as `Wake::Search` promises.
+            idle_counts.start_searching();
+            if !self.wake_one(idle_counts, Wake::Search) {
+                idle_counts.stop_searching();
+            }
+        }
+        true
     }
 
     /// Step 2, the fast path: after queueing work for this core, wakes a worker if none runs.
@@ -546,9 +590,13 @@ impl Core {
         let mut reaped = Vec::new();
         {
             let mut idle = lock(&self.idle);
+            // A keep-alive too long for the clock never runs out.
             while idle.len() > 1
                 && self.state.load().workers() > min_workers
-                && idle[0].since + keep_alive <= now
+                && idle[0]
+                    .since
+                    .checked_add(keep_alive)
+                    .is_some_and(|end| end <= now)
             {
                 reaped.push(idle.remove(0).parker);
                 self.state.apply(Transition::Exit);
@@ -562,11 +610,13 @@ impl Core {
         n
     }
 
-    /// When the oldest surplus spare's keep-alive runs out, if the core has one.
+    /// When the oldest surplus spare's keep-alive runs out, if the core has one and the
+    /// keep-alive is not too long for the clock.
     pub(crate) fn next_reap(&self, keep_alive: Duration, min_workers: u64) -> Option<Instant> {
         let idle = lock(&self.idle);
         (idle.len() > 1 && self.state.load().workers() > min_workers)
-            .then(|| idle[0].since + keep_alive)
+            .then(|| idle[0].since.checked_add(keep_alive))
+            .flatten()
     }
 
     /// A snapshot of this core's counters.
@@ -593,6 +643,7 @@ impl Core {
             eager_handoffs: Counters::get(&c.eager_handoffs),
             retirements: Counters::get(&c.retirements),
             threads_started: Counters::get(&c.threads_started),
+            spawn_failures: Counters::get(&c.spawn_failures),
             threads_reaped: Counters::get(&c.threads_reaped),
             cap_hits: Counters::get(&c.cap_hits),
             detected_blocks: Counters::get(&c.detected_blocks),

@@ -20,7 +20,8 @@ const RUNNING_SHIFT: u32 = 0;
 const IDLE_SHIFT: u32 = FIELD_BITS;
 /// Shift of the count of workers running blocking code whose baton was passed on.
 const SECTION_SHIFT: u32 = 2 * FIELD_BITS;
-/// Shift of the count of all worker threads that belong to the core.
+/// Shift of the count of all worker threads that belong to the core, including those being
+/// started (reserved, and not yet parked on the idle stack).
 const WORKERS_SHIFT: u32 = 3 * FIELD_BITS;
 
 /// One running worker.
@@ -70,9 +71,15 @@ impl State {
         (self.0 >> SECTION_SHIFT) & FIELD_MASK
     }
 
-    /// All worker threads of the core.
+    /// All worker threads of the core, including those being started.
     pub(crate) fn workers(self) -> u64 {
         (self.0 >> WORKERS_SHIFT) & FIELD_MASK
+    }
+
+    /// Worker threads reserved for the core whose thread has not joined the idle stack yet: it
+    /// is being started, or the OS is about to refuse it.
+    pub(crate) fn starting(self) -> u64 {
+        self.workers() - self.running() - self.idle() - self.in_section()
     }
 
     /// Rule 1, `need_more_worker`: the core has queued work and nobody runs it.
@@ -114,8 +121,14 @@ pub(crate) struct AtomicState(AtomicU64);
 ///
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Transition {
-    /// A new worker thread joins the core, parked on the idle stack.
-    Spawn,
+    /// A worker thread is about to be started for the core: it counts towards the core's
+    /// threads (and so the caps) from now on, but not as idle, so nobody can wake it yet.
+    Reserve,
+    /// A reserved worker thread has started and parks on the idle stack.
+    Start,
+    /// A reserved worker thread will never join: the OS refused it, or the runtime shut down
+    /// before it started.
+    Unreserve,
     /// A parked worker exits (surplus spare past its keep-alive, or shutdown).
     Exit,
     /// A running worker parks: it ran out of work, or retires (rule 2).
@@ -132,7 +145,9 @@ impl Transition {
     /// The delta this transition adds to the packed word (wrapping: negative deltas borrow).
     fn delta(self) -> u64 {
         match self {
-            Transition::Spawn => ONE_WORKER + ONE_IDLE,
+            Transition::Reserve => ONE_WORKER,
+            Transition::Start => ONE_IDLE,
+            Transition::Unreserve => 0u64.wrapping_sub(ONE_WORKER),
             Transition::Exit => 0u64.wrapping_sub(ONE_WORKER + ONE_IDLE),
             Transition::Park => ONE_IDLE.wrapping_sub(ONE_RUNNING),
             Transition::Wake => ONE_RUNNING.wrapping_sub(ONE_IDLE),
@@ -144,7 +159,8 @@ impl Transition {
     /// Whether `state` allows this transition (no count would go below zero).
     fn allowed_from(self, state: State) -> bool {
         match self {
-            Transition::Spawn => state.workers() < MAX_FIELD,
+            Transition::Reserve => state.workers() < MAX_FIELD,
+            Transition::Start | Transition::Unreserve => state.starting() > 0,
             Transition::Exit | Transition::Wake => state.idle() > 0,
             Transition::Park | Transition::HandOff => state.running() > 0,
             Transition::Return => state.in_section() > 0,
@@ -228,11 +244,23 @@ mod tests {
         );
     }
 
+    /// Reserves and starts a worker thread.
+    fn spawn(a: &AtomicState) {
+        a.apply(Transition::Reserve);
+        a.apply(Transition::Start);
+    }
+
     #[test]
     fn transitions_move_the_right_counts() {
         let a = AtomicState::new();
-        a.apply(Transition::Spawn);
-        a.apply(Transition::Spawn);
+        a.apply(Transition::Reserve);
+        assert_eq!(a.load(), State::new(0, 0, 0, 1));
+        assert_eq!(a.load().starting(), 1);
+        a.apply(Transition::Start);
+        assert_eq!(a.load().starting(), 0);
+        a.apply(Transition::Reserve);
+        a.apply(Transition::Unreserve);
+        spawn(&a);
         assert_eq!(a.load(), State::new(0, 2, 0, 2));
         a.apply(Transition::Wake);
         assert_eq!(a.load(), State::new(1, 1, 0, 2));
@@ -253,8 +281,8 @@ mod tests {
     #[test]
     fn only_a_surplus_worker_retires() {
         let a = AtomicState::new();
-        a.apply(Transition::Spawn);
-        a.apply(Transition::Spawn);
+        spawn(&a);
+        spawn(&a);
         a.apply(Transition::Wake);
         assert!(
             !a.retire_if_surplus(),
@@ -281,7 +309,15 @@ mod tests {
     #[should_panic(expected = "inconsistent core state")]
     fn impossible_transition_panics_with_the_state() {
         let a = AtomicState::new();
-        a.apply(Transition::Spawn);
+        spawn(&a);
         a.apply(Transition::Park);
+    }
+
+    #[test]
+    #[should_panic(expected = "inconsistent core state")]
+    fn a_thread_cannot_start_without_a_reservation() {
+        let a = AtomicState::new();
+        spawn(&a);
+        a.apply(Transition::Start);
     }
 }

@@ -65,15 +65,17 @@ fn start(core: &Core, idle: &Idle, parker: &Arc<Parker>) {
 pub(super) fn running_core() -> (Arc<Core>, Arc<Idle>, Arc<Parker>) {
     let core = Arc::new(Core::new(0));
     let idle = Arc::new(Idle::new(1));
-    let worker = add_worker(&core);
+    let worker = add_worker(&core, &idle);
     start(&core, &idle, &worker);
     (core, idle, worker)
 }
 
-/// Registers a new worker on `core`, parked on its idle stack.
-pub(super) fn add_worker(core: &Core) -> Arc<Parker> {
+/// Registers a new worker on `core`, parked on its idle stack, as `worker::spawn` and the new
+/// thread do.
+pub(super) fn add_worker(core: &Core, idle: &Idle) -> Arc<Parker> {
     let parker = Arc::new(Parker::new());
-    core.add_worker(parker.clone());
+    core.reserve_worker();
+    assert!(core.add_worker(&parker, idle, || false, || Recheck::Nothing));
     parker
 }
 
@@ -116,7 +118,7 @@ pub(super) fn counts(core: &Core) -> [u64; 4] {
 fn handoff_racing_new_work_runs_the_work() {
     model(3, || {
         let (core, idle, _blocked) = running_core();
-        let spare = add_worker(&core);
+        let spare = add_worker(&core, &idle);
         // The running worker enters a lazy section and stays in it for the whole model.
         let slot = Arc::new(SectionSlot::new());
         let _epoch = slot.enter(false, || unreachable!());
@@ -159,7 +161,7 @@ fn handoff_racing_new_work_runs_the_work() {
 fn handoff_racing_the_end_of_the_section() {
     model(3, || {
         let (core, idle, blocked) = running_core();
-        let spare = add_worker(&core);
+        let spare = add_worker(&core, &idle);
         let slot = Arc::new(SectionSlot::new());
         let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
@@ -218,12 +220,14 @@ fn two_workers_back_from_sections_keep_one_baton() {
         let b = Arc::new(Parker::new());
         let spare = Arc::new(Parker::new());
         for p in [&a, &b] {
-            core.add_worker(p.clone());
+            core.reserve_worker();
+            assert!(core.add_worker(p, &idle, || false, || Recheck::Nothing));
             start(&core, &idle, p);
             // Its section is handed off; the core has no work, so nobody is woken.
             assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
         }
-        core.add_worker(spare.clone());
+        core.reserve_worker();
+        assert!(core.add_worker(&spare, &idle, || false, || Recheck::Nothing));
         assert_eq!(counts(&core), [0, 1, 2, 3], "{:?}", core.state());
 
         // Each returns, then decides at its poll boundary. The one that keeps the baton lets the
@@ -260,7 +264,7 @@ fn two_workers_back_from_sections_keep_one_baton() {
 fn retirement_racing_a_wake_up_loses_nothing() {
     model(3, || {
         let (core, idle, back) = running_core();
-        let replacement = add_worker(&core);
+        let replacement = add_worker(&core, &idle);
         assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
         start(&core, &idle, &replacement);
         // `back` leaves its section: two workers run.
@@ -308,7 +312,7 @@ fn retirement_racing_a_wake_up_loses_nothing() {
 fn monitor_handoff_racing_the_next_eager_section() {
     model(2, || {
         let (core, idle, _worker) = running_core();
-        add_worker(&core);
+        add_worker(&core, &idle);
         let slot = Arc::new(SectionSlot::new());
         let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();

@@ -12,6 +12,7 @@ mod handoff;
 mod park;
 mod runner;
 mod shutdown;
+mod spawn;
 mod steal;
 mod workqueue;
 

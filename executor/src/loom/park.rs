@@ -12,7 +12,8 @@ fn spawn_racing_park_loses_no_wake_up() {
         let core = Arc::new(Core::new(0));
         let idle = Arc::new(Idle::new(1));
         let parker = Arc::new(Parker::new());
-        core.add_worker(parker.clone());
+        core.reserve_worker();
+        assert!(core.add_worker(&parker, &idle, || false, || Recheck::Nothing));
         // Hand the worker the baton, as the first notify would.
         assert!(core.wake_one(&idle, Wake::Work));
         assert_eq!(Parker::park(&parker), Wake::Work);
@@ -51,8 +52,15 @@ fn two_notifiers_wake_one_worker() {
     model(2, || {
         let core = Arc::new(Core::new(0));
         let idle = Arc::new(Idle::new(1));
-        core.add_worker(Arc::new(Parker::new()));
-        core.add_worker(Arc::new(Parker::new()));
+        for _ in 0..2 {
+            core.reserve_worker();
+            assert!(core.add_worker(
+                &Arc::new(Parker::new()),
+                &idle,
+                || false,
+                || Recheck::Nothing
+            ));
+        }
         let other = {
             let (core, idle) = (core.clone(), idle.clone());
             loom::thread::spawn(move || core.wake_one(&idle, Wake::Work))

@@ -22,7 +22,10 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// The default cap on worker threads per core (the active worker, spares, and workers blocked
 /// in sections).
 pub const DEFAULT_MAX_THREADS_PER_CORE: usize = 10;
-/// The default cap on worker threads per runtime.
+/// The default cap on worker threads per runtime, for runtimes of up to
+/// `DEFAULT_MAX_THREADS / DEFAULT_THREADS_PER_CORE_SHARE` cores; larger runtimes default to
+/// [`DEFAULT_THREADS_PER_CORE_SHARE`] threads per core, so every core has room for its active
+/// worker, its spare and some replacements.
 pub const DEFAULT_MAX_THREADS: usize = 512;
 /// The default detection threshold: how long a poll may run outside any section before the
 /// monitor asks the OS whether its worker is blocked (see [`Builder::detection_threshold`]).
@@ -30,6 +33,9 @@ pub const DEFAULT_DETECTION_THRESHOLD: Duration = Duration::from_micros(500);
 /// The default stall timeout: how long a core with queued tasks may start none before the
 /// runtime reports it (see [`Builder::stall_timeout`]).
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Worker threads per core that the default runtime-wide cap allows for at least: the active
+/// worker and spare each core starts with, and as many replacements for blocked workers.
+pub const DEFAULT_THREADS_PER_CORE_SHARE: usize = 2 * WORKERS_PER_CORE;
 
 /// Configures a [`Runtime`].
 ///
@@ -48,6 +54,8 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(2);
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
     cores: Option<usize>,
+    /// The runtime-wide thread cap, if set; otherwise it follows the core count.
+    max_threads: Option<usize>,
     config: Config,
 }
 
@@ -55,6 +63,7 @@ impl Builder {
     pub(crate) fn new() -> Builder {
         Builder {
             cores: None,
+            max_threads: None,
             config: Config::default(),
         }
     }
@@ -96,7 +105,10 @@ impl Builder {
     /// Sets how long a blocking section may run before its core is handed to a spare worker
     /// (default [`DEFAULT_GRACE`]). Shorter hands off sooner; longer spares more wake-ups on
     /// sections that end quickly. Sections at call sites that blocked before, and
-    /// `section_long`, hand off at once regardless.
+    /// `section_long`, hand off at once regardless. A grace period too long for the clock
+    /// (such as `Duration::MAX`) means lazy sections are never handed off; the monitor still
+    /// looks at sections at least every few milliseconds, and at most every few microseconds
+    /// however short the grace period.
     pub fn grace_period(mut self, grace: Duration) -> Builder {
         self.config.grace = grace;
         self
@@ -142,7 +154,8 @@ impl Builder {
     }
 
     /// Sets how long a surplus spare worker stays parked before its thread exits (default
-    /// [`DEFAULT_KEEP_ALIVE`]). Each core always keeps its initial threads and one spare.
+    /// [`DEFAULT_KEEP_ALIVE`]). Each core always keeps its initial threads and one spare. A
+    /// keep-alive too long for the clock (such as `Duration::MAX`) keeps surplus spares for good.
     pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.config.keep_alive = keep_alive;
         self
@@ -167,10 +180,10 @@ impl Builder {
         self
     }
 
-    /// Caps the worker threads of the whole runtime (default [`DEFAULT_MAX_THREADS`], at least
-    /// 2 per core).
+    /// Caps the worker threads of the whole runtime, at least 2 per core. The default is
+    /// [`DEFAULT_MAX_THREADS`], or [`DEFAULT_THREADS_PER_CORE_SHARE`] per core if that is more.
     pub fn max_threads(mut self, max: usize) -> Builder {
-        self.config.max_threads = max;
+        self.max_threads = Some(max);
         self
     }
 
@@ -181,9 +194,11 @@ impl Builder {
     /// Returns an error for which [`BuildError::is_invalid_config`] holds if the core count is
     /// 0 or above [`MAX_CORES`], the thread name contains a NUL byte, the grace period is zero,
     /// or a thread cap leaves a core without its active worker and spare; and one for which
-    /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start a thread (any threads
-    /// already started are stopped first).
-    pub fn build(self) -> Result<Runtime, BuildError> {
+    /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start the monitor thread or
+    /// every worker thread of some core (any threads already started are stopped first). A
+    /// core whose spare the OS refuses starts without it; the monitor starts one later, and the
+    /// refusal counts in [`CoreStats::spawn_failures`](crate::CoreStats::spawn_failures).
+    pub fn build(mut self) -> Result<Runtime, BuildError> {
         let cores = match self.cores {
             Some(0) => {
                 return Err(BuildError::invalid(
@@ -203,6 +218,9 @@ impl Builder {
                 "thread_name: a thread name may not contain a NUL byte",
             ));
         }
+        self.config.max_threads = self
+            .max_threads
+            .unwrap_or_else(|| default_max_threads(cores));
         let config = &self.config;
         if config.grace.is_zero() {
             return Err(BuildError::invalid(
@@ -231,6 +249,11 @@ impl Builder {
         }
         Runtime::start(cores, self.config)
     }
+}
+
+/// The runtime-wide thread cap for `cores` cores when none is set.
+fn default_max_threads(cores: usize) -> usize {
+    DEFAULT_MAX_THREADS.max(cores.saturating_mul(DEFAULT_THREADS_PER_CORE_SHARE))
 }
 
 /// The CPUs this process may use (affinity mask and cgroup quota), at least 1, at most
@@ -266,6 +289,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("cores", &self.cores)
+            .field("max_threads", &self.max_threads)
             .field("config", &self.config)
             .finish()
     }

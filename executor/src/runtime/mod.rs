@@ -4,10 +4,12 @@ mod builder;
 
 pub use builder::{
     Builder, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
-    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, MAX_CORES,
+    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE,
+    MAX_CORES,
 };
 
 use std::future::Future;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::context;
@@ -49,7 +51,8 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// Returns an error if the OS refuses to start the worker threads.
+    /// Returns an error if the OS refuses to start the monitor thread or every worker thread
+    /// of some core (see [`Builder::build`]).
     pub fn new() -> Result<Runtime, BuildError> {
         Runtime::builder().build()
     }
@@ -68,10 +71,26 @@ impl Runtime {
             monitor: None,
         };
         // On error, dropping `runtime` stops the threads already started.
+        let (started, all_started) = mpsc::channel::<()>();
+        let mut refused = None;
         for core in 0..cores {
             for _ in 0..workers_per_core {
-                let thread = worker::spawn(&shared, core).map_err(BuildError::spawn)?;
-                shared.add_thread(thread);
+                match worker::spawn(&shared, core, Some(started.clone())) {
+                    Ok(thread) => shared.add_thread(thread),
+                    Err(err) => refused = Some(err),
+                }
+            }
+        }
+        // Every worker thread drops its sender once it has parked itself, so that the
+        // runtime's counts are exact from the start. Nothing is sent: `recv` returns an error
+        // once every sender is gone.
+        drop(started);
+        let _ = all_started.recv();
+        // A core may start without its spare (the monitor starts one later), but not without
+        // any worker.
+        if let Some(err) = refused {
+            if shared.cores.iter().any(|core| core.state().workers() == 0) {
+                return Err(BuildError::spawn(err));
             }
         }
         runtime.monitor = Some(monitor::spawn(&shared).map_err(BuildError::spawn)?);
