@@ -195,3 +195,36 @@ fn a_spawn_site_that_blocked_is_watched_and_handed_off_early() {
         "polls of the learnt spawn site were taken over as watched polls: {stats}"
     );
 }
+
+#[test]
+fn a_task_woken_by_a_taken_over_poll_runs() {
+    // A synchronous client in front of an async service, without any section: each call wakes
+    // the service from inside the poll and blocks on its reply. After the first call the poll
+    // has been taken over, so later wakes from it must still reach a worker.
+    for cores in [1, 2] {
+        let rt = baton::Runtime::builder().cores(cores).build().unwrap();
+        let replies = rt.block_on(async {
+            baton::spawn(async {
+                let (request_tx, request_rx) = async_channel::unbounded::<u32>();
+                let (reply_tx, reply_rx) = mpsc::channel();
+                let service = baton::spawn(async move {
+                    while let Ok(n) = request_rx.recv().await {
+                        reply_tx.send(n * 2).unwrap();
+                    }
+                });
+                let mut replies = Vec::new();
+                for n in 0..20 {
+                    request_tx.send_blocking(n).unwrap();
+                    replies.push(reply_rx.recv_timeout(BOUND).ok());
+                }
+                drop(request_tx);
+                service.await.unwrap();
+                replies
+            })
+            .await
+            .unwrap()
+        });
+        let expected: Vec<_> = (0..20).map(|n| Some(n * 2)).collect();
+        assert_eq!(replies, expected, "on {cores} cores");
+    }
+}

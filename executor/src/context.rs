@@ -6,6 +6,9 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::core::SectionSlot;
+use crate::sys;
+
 thread_local! {
     /// `(runtime id, core index)` while this thread is a runtime's worker.
     static WORKER: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
@@ -13,6 +16,8 @@ thread_local! {
     static POLLING: Cell<Polling> = const { Cell::new(Polling::No) };
     /// Set when a section of the poll in progress on this thread had its baton passed on.
     static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
+    /// This worker thread's section word, or null off the runtime's workers.
+    static SLOT: Cell<*const SectionSlot> = const { Cell::new(std::ptr::null()) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
     static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
 }
@@ -109,6 +114,40 @@ pub(crate) fn next_runtime_id() -> u64 {
     /// The last id handed out. Relaxed: ids only need to be unique.
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Records this worker thread's section word until the guard drops; the caller keeps `slot`
+/// alive meanwhile.
+pub(crate) fn enter_slot(slot: &SectionSlot) -> SlotGuard {
+    let previous = SLOT.with(|s| s.replace(std::ptr::from_ref(slot)));
+    SlotGuard { previous }
+}
+
+/// Restores the previous section word when dropped.
+#[derive(Debug)]
+pub(crate) struct SlotGuard {
+    previous: *const SectionSlot,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        SLOT.with(|s| s.set(self.previous));
+    }
+}
+
+/// Whether the monitor took over the poll in progress on this worker ([`crate::detect`]): it
+/// blocked outside any section, and the core's baton passed on without this thread knowing.
+/// Called after queueing a task for this worker's next poll boundary, which is then far off.
+///
+/// The load pairs with the monitor's claim through the asymmetric barrier
+/// ([`sys::light_barrier`] here, the heavy one after the claim): either it sees the claim, or
+/// the monitor's handoff, which looks at the core's queues after its barrier, sees the task.
+pub(crate) fn poll_taken_over() -> bool {
+    sys::light_barrier();
+    let slot = SLOT.with(Cell::get);
+    // SAFETY: a non-null pointer was set by `enter_slot` from the worker's own section word,
+    // which the worker keeps alive until the guard has reset it.
+    unsafe { slot.as_ref() }.is_some_and(SectionSlot::in_section)
 }
 
 /// Marks the current thread as a worker of `runtime`'s `core` until the guard drops.

@@ -16,7 +16,12 @@
 //!    and the spawn rate. If the OS refuses a thread, try again after a wait that doubles while
 //!    refusals continue, from [`SPAWN_RETRY_MIN`] to [`SPAWN_RETRY_MAX`].
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
-//! 4. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
+//! 4. Look at polls that run outside sections ([`crate::detect`]), and for stalls
+//!    ([`crate::stall`]). Wake a spare on a core that has work and no running worker: the
+//!    notify protocol makes that impossible for tasks queued from outside the core's polls,
+//!    but a poll the monitor took over (it blocks outside any section) does not know it, and
+//!    queues the tasks it wakes for its own next poll boundary, which may be far off.
+//! 5. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
 //!    a tick: half the grace period, kept within [`MIN_TICK`] and [`MAX_INTERVAL`]); the wait
 //!    ends early by the average lateness of the monitor's recent wake-ups, and the monitor spins
 //!    the rest of the way. While the sections seen keep ending before the next look, look less
@@ -220,6 +225,7 @@ impl Monitor {
                 .detector
                 .look(&self.shared, now, self.rung.unwrap_or(now));
             self.stalls.check(&self.shared, now);
+            self.wake_stranded();
             self.ensure_spares(now);
             self.reap(now);
             self.pace.learn(now, &sections);
@@ -259,10 +265,11 @@ impl Monitor {
                     None => bell.tick(tick, false),
                 }
             } else if self.is_active() {
-                // While the runtime is busy, detection needs a look every threshold.
+                // While a worker runs polls, detection needs a look every threshold.
                 let longest = self
                     .detector
                     .interval()
+                    .filter(|_| self.any_running())
                     .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
                 interval = interval.saturating_mul(2).min(longest);
                 bell.tick(interval, interval > tick)
@@ -273,6 +280,14 @@ impl Monitor {
             };
             self.rung = rung.map(|rung| rung.max(now));
         }
+    }
+
+    /// Whether any core has a running worker (one that is polling or about to).
+    fn any_running(&self) -> bool {
+        self.shared
+            .cores
+            .iter()
+            .any(|core| core.state().running() > 0)
     }
 
     /// Whether any core runs, has a worker in a section, or has work waiting.
@@ -336,6 +351,17 @@ impl Monitor {
         };
         self.looks = looks;
         sections
+    }
+
+    /// Step 4, the end: wakes a spare on each core that has work queued and no running worker.
+    fn wake_stranded(&self) {
+        let shared = &*self.shared;
+        for core in shared.cores.iter() {
+            let state = core.state();
+            if state.running() == 0 && state.idle() > 0 && core.has_work() {
+                core.notify(&shared.idle);
+            }
+        }
     }
 
     /// Step 2.

@@ -326,8 +326,8 @@ impl Shared {
                     // the baton and looks at the slot at its next poll boundary, before it could
                     // park (and if it retires there instead, the worker that keeps the baton runs
                     // the core).
-                    Ok(false) if polling == Polling::Baton => return,
-                    Ok(true) if polling == Polling::Baton => {
+                    Ok(false) if polling == Polling::Baton && !context::poll_taken_over() => return,
+                    Ok(true) if polling == Polling::Baton && !context::poll_taken_over() => {
                         // A task moved to the back of the queue, which other cores may want.
                         fence(Ordering::SeqCst);
                         if self.idle.should_wake_sibling() {
@@ -335,7 +335,7 @@ impl Shared {
                         }
                         return;
                     }
-                    // Inside a section: the notify protocol.
+                    // Inside a section, or in a poll the monitor took over: the notify protocol.
                     Ok(_) => {
                         self.notify_here(here);
                         return;

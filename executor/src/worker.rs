@@ -151,6 +151,7 @@ impl Worker {
             return;
         }
         let _worker = context::enter_worker(self.shared.id, self.core);
+        let _slot = context::enter_slot(&self.slot);
         let _handle = Handle::from_shared(Arc::clone(&self.shared)).enter();
         let hook = Rc::new(WorkerHook::new(
             Arc::clone(&self.shared),

@@ -26,7 +26,7 @@ fn take_over(core: &Core, idle: &Idle, slot: &SectionSlot, seen: SeenPoll) -> bo
 fn takeover_racing_the_end_of_the_poll() {
     model(3, || {
         let (core, idle, _worker) = running_core();
-        add_worker(&core);
+        add_worker(&core, &idle);
         let slot = Arc::new(SectionSlot::new());
         slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
@@ -63,7 +63,7 @@ fn takeover_racing_the_end_of_the_poll() {
 fn takeover_racing_an_eager_section() {
     model(3, || {
         let (core, idle, _worker) = running_core();
-        add_worker(&core);
+        add_worker(&core, &idle);
         let slot = Arc::new(SectionSlot::new());
         slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();

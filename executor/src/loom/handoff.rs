@@ -350,7 +350,7 @@ fn monitor_handoff_racing_the_next_eager_section() {
 fn wake_from_a_section_racing_its_handoff() {
     model(3, || {
         let (core, idle, _blocked) = running_core();
-        let spare = add_worker(&core);
+        let spare = add_worker(&core, &idle);
         let slot = Arc::new(SectionSlot::new());
         let epoch = slot.enter(false, || unreachable!());
 

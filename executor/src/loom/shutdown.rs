@@ -58,7 +58,8 @@ fn retirement_racing_shutdown_does_not_park_for_good() {
         let shared = Arc::new(Shared::new(1, Config::default()));
         let core = &shared.cores[0];
         let back = Arc::new(Parker::new());
-        core.add_worker(back.clone());
+        core.reserve_worker();
+        assert!(core.add_worker(&back, &shared.idle, || false, || Recheck::Nothing));
         assert!(core.wake_one(&shared.idle, Wake::Work));
         assert_eq!(Parker::park(&back), Wake::Work);
         // Its section is handed off with nothing queued; a replacement takes the baton; the
@@ -68,7 +69,8 @@ fn retirement_racing_shutdown_does_not_park_for_good() {
             HandOff::NoWork
         );
         let replacement = Arc::new(Parker::new());
-        core.add_worker(replacement.clone());
+        core.reserve_worker();
+        assert!(core.add_worker(&replacement, &shared.idle, || false, || Recheck::Nothing));
         assert!(core.wake_one(&shared.idle, Wake::Work));
         core.return_from_section(&shared.idle);
         assert_eq!(core.state().running(), 2, "{:?}", core.state());
