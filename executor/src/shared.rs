@@ -187,7 +187,8 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle) = Shared::spawn_unscheduled(this, future, pin, Priority::Normal);
+        let (runnable, handle) =
+            Shared::spawn_unscheduled(this, future, pin, Priority::Normal, None);
         this.submit(runnable);
         handle
     }
@@ -195,12 +196,14 @@ impl Shared {
     /// Allocates a task for `future` without scheduling it: the caller runs it by passing the
     /// returned `Runnable` to [`Shared::submit`] (or drops it, which cancels the task).
     ///
-    /// Work queues hold their tasks this way until `max_active` or ordering admits them.
+    /// Work queues hold their tasks this way until `max_active` or ordering admits them;
+    /// `queue` names the work queue, for the task's errors.
     pub(crate) fn spawn_unscheduled<F>(
         this: &Arc<Shared>,
         future: F,
         pin: Option<usize>,
         priority: Priority,
+        queue: Option<&std::sync::Arc<str>>,
     ) -> (Runnable, JoinHandle<F::Output>)
     where
         F: Future + Send + 'static,
@@ -213,6 +216,7 @@ impl Shared {
             pin,
             priority,
             Some((&this.registry, shard)),
+            queue,
             move |runnable, info| {
                 let place = if info.woken_while_running {
                     Place::Back

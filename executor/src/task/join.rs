@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use async_task::FallibleTask;
 
-use super::{Panic, TaskOutput};
+use super::{Panic, TaskId, TaskOutput};
 use crate::queue::TaskMeta;
 
 /// An owned permission to await a spawned task's output.
@@ -37,6 +37,25 @@ pub struct JoinHandle<T> {
     meta: NonNull<TaskMeta>,
     /// Wakes the task so an abort takes effect even if nothing else would wake it.
     waker: Waker,
+    /// The task's id and name, for its errors.
+    name: TaskName,
+}
+
+/// What names a task in its errors: its id, and the work queue it belongs to, if any.
+#[derive(Clone, Debug)]
+struct TaskName {
+    id: TaskId,
+    queue: Option<std::sync::Arc<str>>,
+}
+
+impl fmt::Display for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id)?;
+        match &self.queue {
+            Some(queue) => write!(f, " of queue {queue:?}"),
+            None => Ok(()),
+        }
+    }
 }
 
 // SAFETY: the only field that is not `Send`/`Sync` on its own is `meta`, a pointer to a
@@ -49,13 +68,36 @@ unsafe impl<T: Send> Send for JoinHandle<T> {}
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    pub(super) fn new(task: async_task::Task<TaskOutput<T>, TaskMeta>, waker: Waker) -> Self {
+    pub(super) fn new(
+        task: async_task::Task<TaskOutput<T>, TaskMeta>,
+        waker: Waker,
+        id: TaskId,
+        queue: Option<std::sync::Arc<str>>,
+    ) -> Self {
         let meta = NonNull::from(task.metadata());
         JoinHandle {
             task: Some(task.fallible()),
             meta,
             waker,
+            name: TaskName { id, queue },
         }
+    }
+
+    /// The task's id, unique in the process; its [`JoinError`] carries it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let task = rt.spawn(async { panic!("boom") });
+    /// let id = task.id();
+    /// let err = rt.block_on(task).unwrap_err();
+    /// assert_eq!(err.id(), id);
+    /// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    pub fn id(&self) -> TaskId {
+        self.name.id
     }
 
     /// Cancels the task: at its next turn it is dropped instead of polled, and awaiting this
@@ -116,9 +158,9 @@ impl<T> Future for JoinHandle<T> {
             .expect("JoinHandle polled after it completed");
         let output = match Pin::new(task).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => Err(JoinError::cancelled()),
+            Poll::Ready(None) => Err(JoinError::cancelled(self.name.clone())),
             Poll::Ready(Some(Ok(value))) => Ok(value),
-            Poll::Ready(Some(Err(panic))) => Err(JoinError::panic(panic)),
+            Poll::Ready(Some(Err(panic))) => Err(JoinError::panic(panic, self.name.clone())),
         };
         self.task = None;
         Poll::Ready(output)
@@ -136,24 +178,31 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("id", &self.name.id)
+            .field("queue", &self.name.queue)
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
     }
 }
 
-/// Why a task produced no value: it panicked, or it was cancelled.
+/// Why a task produced no value: it panicked, or it was cancelled. Its message names the task
+/// (its [`TaskId`], and its work queue if it has one).
 ///
 /// # Examples
 ///
 /// ```
 /// let rt = baton_executor::Runtime::new()?;
-/// let err = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
+/// let task = rt.spawn(async { panic!("boom") });
+/// let id = task.id();
+/// let err = rt.block_on(task).unwrap_err();
 /// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
 /// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
 /// # Ok::<(), baton_executor::BuildError>(())
 /// ```
 pub struct JoinError {
     kind: Kind,
+    name: TaskName,
 }
 
 enum Kind {
@@ -164,16 +213,23 @@ enum Kind {
 }
 
 impl JoinError {
-    fn cancelled() -> JoinError {
+    fn cancelled(name: TaskName) -> JoinError {
         JoinError {
             kind: Kind::Cancelled,
+            name,
         }
     }
 
-    fn panic(payload: Panic) -> JoinError {
+    fn panic(payload: Panic, name: TaskName) -> JoinError {
         JoinError {
             kind: Kind::Panic(std::sync::Mutex::new(payload)),
+            name,
         }
+    }
+
+    /// The id of the task, as [`JoinHandle::id`] gave it.
+    pub fn id(&self) -> TaskId {
+        self.name.id
     }
 
     /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown).
@@ -224,11 +280,12 @@ fn panic_message(payload: &std::sync::Mutex<Panic>) -> Option<String> {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.name;
         match &self.kind {
-            Kind::Cancelled => f.write_str("task was cancelled"),
+            Kind::Cancelled => write!(f, "{name} was cancelled"),
             Kind::Panic(payload) => match panic_message(payload) {
-                Some(message) => write!(f, "task panicked: {message}"),
-                None => f.write_str("task panicked"),
+                Some(message) => write!(f, "{name} panicked: {message}"),
+                None => write!(f, "{name} panicked"),
             },
         }
     }
@@ -236,12 +293,19 @@ impl fmt::Display for JoinError {
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::Cancelled => f.write_str("JoinError::Cancelled"),
-            Kind::Panic(payload) => match panic_message(payload) {
-                Some(message) => write!(f, "JoinError::Panic({message:?})"),
-                None => f.write_str("JoinError::Panic(..)"),
-            },
+        let (variant, message) = match &self.kind {
+            Kind::Cancelled => ("JoinError::Cancelled", None),
+            Kind::Panic(payload) => ("JoinError::Panic", Some(panic_message(payload))),
+        };
+        let mut tuple = f.debug_tuple(variant);
+        tuple.field(&self.name.id);
+        if let Some(queue) = &self.name.queue {
+            tuple.field(queue);
+        }
+        match message {
+            Some(Some(message)) => tuple.field(&message).finish(),
+            Some(None) => tuple.finish_non_exhaustive(),
+            None => tuple.finish(),
         }
     }
 }

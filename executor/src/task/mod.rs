@@ -1,10 +1,12 @@
 //! Tasks: allocation and wakers (async-task), panic capture, the live-task registry, join
 //! handles and cooperative yielding.
 
+mod id;
 mod join;
 mod registry;
 mod yield_now;
 
+pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use registry::Registry;
 pub use yield_now::{yield_now, YieldNow};
@@ -62,13 +64,15 @@ impl<F> Drop for TaskFuture<F> {
 /// until its future is dropped; without, shutdown does not reach it, so its owner must (a work
 /// queue's ordered runner cancels the tasks it holds and runs).
 ///
-/// `schedule` is called each time the task is woken; `pin` records the core it must run on and
-/// `priority` its class.
+/// `schedule` is called each time the task is woken; `pin` records the core it must run on,
+/// `priority` its class, and `queue` the name of the work queue it belongs to, if any (its
+/// handle's errors name it).
 pub(crate) fn spawn<F, S>(
     future: F,
     pin: Option<usize>,
     priority: Priority,
     registry: Option<(&Arc<Registry>, usize)>,
+    queue: Option<&std::sync::Arc<str>>,
     schedule: S,
 ) -> (Runnable, JoinHandle<F::Output>)
 where
@@ -81,7 +85,7 @@ where
         let (runnable, task) = Builder::new()
             .metadata(TaskMeta::new(pin, priority))
             .spawn(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(task, runnable.waker());
+        let handle = JoinHandle::new(task, runnable.waker(), TaskId::next(), queue.cloned());
         (runnable, handle)
     };
     match registry {

@@ -23,7 +23,8 @@ use crate::task::JoinHandle;
 
 /// What a queue's handles and tasks share.
 pub(crate) struct Inner {
-    pub(super) name: String,
+    /// The queue's name, shared with its tasks' handles (their errors name it).
+    pub(super) name: std::sync::Arc<str>,
     pub(super) shared: SyncArc<Shared>,
     pub(super) max_active: usize,
     pub(super) ordered: bool,
@@ -214,9 +215,11 @@ impl Inner {
             // Run by the queue's runner, never scheduled on the cores: not in the registry
             // (the runner and `cancel_held` cancel what shutdown must reach).
             let schedule = runner::schedule_fn(self);
-            crate::task::spawn(wrapped, None, self.priority, None, schedule)
+            let name = Some(&self.name);
+            crate::task::spawn(wrapped, None, self.priority, None, name, schedule)
         } else {
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority)
+            let name = Some(&self.name);
+            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, name)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
         (Held::new(runnable, generation), handle)
@@ -239,7 +242,7 @@ impl Inner {
         // The line was idle: a new runner takes it (allocated under the lock, like a task).
         let runner = Runner::new(std::sync::Arc::clone(self));
         let (runnable, handle) =
-            Shared::spawn_unscheduled(&self.shared, runner, self.pin(), self.priority);
+            Shared::spawn_unscheduled(&self.shared, runner, self.pin(), self.priority, None);
         drop(handle);
         state.line.runner = Some(runnable.waker());
         Some(Start::Runner(runnable))
@@ -269,8 +272,9 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let name = Some(&self.name);
         let (runnable, handle) =
-            crate::task::spawn(future, None, self.priority, None, |runnable, _| {
+            crate::task::spawn(future, None, self.priority, None, name, |runnable, _| {
                 drop(runnable)
             });
         drop(runnable);
@@ -388,7 +392,7 @@ impl Inner {
             spawned, cancelled, ..
         } = counts;
         let mut stats = QueueStats::default();
-        stats.name.clone_from(&self.name);
+        stats.name = self.name.to_string();
         stats.spawned = spawned;
         stats.started = completed + in_flight;
         stats.completed = completed;
