@@ -251,7 +251,7 @@ impl Worker {
     /// Polls one task, unless it was aborted, in which case it is dropped.
     fn run_task(&mut self, runnable: Runnable, hook: &WorkerHook) {
         if runnable.metadata().is_aborted() {
-            drop(runnable);
+            crate::task::cancel(runnable);
             return;
         }
         self.unflushed_polls += 1;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use async_task::FallibleTask;
 
-use super::{Panic, TaskId, TaskOutput};
+use super::{Failure, Panic, TaskId, TaskOutput};
 use crate::queue::TaskMeta;
 
 /// An owned permission to await a spawned task's output.
@@ -59,9 +59,9 @@ impl fmt::Display for TaskName {
 }
 
 // SAFETY: the only field that is not `Send`/`Sync` on its own is `meta`, a pointer to a
-// `TaskMeta` (itself `Sync`: an atomic flag and an integer) inside the task's allocation, which
-// the handle only reads through a shared reference. The other fields are `Send`/`Sync` when
-// `T: Send`, as async-task's own `Task<T>` is.
+// `TaskMeta` (itself `Sync`: an atomic word) inside the task's allocation, which the handle
+// only reads through a shared reference. The other fields are `Send`/`Sync` when `T: Send`, as
+// async-task's own `Task<T>` is.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: see the `Send` impl; `&JoinHandle` only reads `meta` and calls `is_finished`, which
 // async-task allows from any thread.
@@ -100,8 +100,9 @@ impl<T> JoinHandle<T> {
         self.name.id
     }
 
-    /// Cancels the task: at its next turn it is dropped instead of polled, and awaiting this
-    /// handle yields an error for which [`JoinError::is_cancelled`] is true.
+    /// Cancels the task: at its next turn its future is dropped instead of polled, and awaiting
+    /// this handle yields an error for which [`JoinError::is_cancelled`] is true, or
+    /// [`JoinError::is_panic`] if the future panicked while it was dropped.
     ///
     /// A task that already completed keeps its output. A task running right now stops at its
     /// next `.await` point.
@@ -158,9 +159,23 @@ impl<T> Future for JoinHandle<T> {
             .expect("JoinHandle polled after it completed");
         let output = match Pin::new(task).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => Err(JoinError::cancelled(self.name.clone())),
+            // Closed before it ran to the end: its `Runnable` was dropped.
+            Poll::Ready(None) => Err(JoinError::new(Kind::Cancelled, self.name.clone())),
             Poll::Ready(Some(Ok(value))) => Ok(value),
-            Poll::Ready(Some(Err(panic))) => Err(JoinError::panic(panic, self.name.clone())),
+            Poll::Ready(Some(Err(failure))) => {
+                let kind = match failure {
+                    Failure::Cancelled => Kind::Cancelled,
+                    Failure::Panicked(panic) => Kind::Panic {
+                        payload: std::sync::Mutex::new(panic),
+                        cancelling: false,
+                    },
+                    Failure::PanickedWhileCancelled(panic) => Kind::Panic {
+                        payload: std::sync::Mutex::new(panic),
+                        cancelling: true,
+                    },
+                };
+                Err(JoinError::new(kind, self.name.clone()))
+            }
         };
         self.task = None;
         Poll::Ready(output)
@@ -208,23 +223,17 @@ pub struct JoinError {
 enum Kind {
     Cancelled,
     /// The payload sits in a mutex only to make `JoinError` `Sync` (the payload is only `Send`);
-    /// it is locked solely to format the message or to take the payload out.
-    Panic(std::sync::Mutex<Panic>),
+    /// it is locked solely to format the message or to take the payload out. `cancelling`: the
+    /// future panicked while it was dropped by a cancellation.
+    Panic {
+        payload: std::sync::Mutex<Panic>,
+        cancelling: bool,
+    },
 }
 
 impl JoinError {
-    fn cancelled(name: TaskName) -> JoinError {
-        JoinError {
-            kind: Kind::Cancelled,
-            name,
-        }
-    }
-
-    fn panic(payload: Panic, name: TaskName) -> JoinError {
-        JoinError {
-            kind: Kind::Panic(std::sync::Mutex::new(payload)),
-            name,
-        }
+    fn new(kind: Kind, name: TaskName) -> JoinError {
+        JoinError { kind, name }
     }
 
     /// The id of the task, as [`JoinHandle::id`] gave it.
@@ -232,14 +241,16 @@ impl JoinError {
         self.name.id
     }
 
-    /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown).
+    /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown) and its
+    /// future was dropped without panicking.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, Kind::Cancelled)
     }
 
-    /// Whether the task panicked.
+    /// Whether the task panicked: in a poll, or while its future was dropped (after it
+    /// completed, or when it was cancelled).
     pub fn is_panic(&self) -> bool {
-        matches!(self.kind, Kind::Panic(_))
+        matches!(self.kind, Kind::Panic { .. })
     }
 
     /// The task's panic payload, to inspect or to resume with `std::panic::resume_unwind`.
@@ -259,7 +270,7 @@ impl JoinError {
     /// Returns `self` if the task was cancelled rather than panicking.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.kind {
-            Kind::Panic(payload) => Ok(payload
+            Kind::Panic { payload, .. } => Ok(payload
                 .into_inner()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())),
             Kind::Cancelled => Err(self),
@@ -283,10 +294,20 @@ impl fmt::Display for JoinError {
         let name = &self.name;
         match &self.kind {
             Kind::Cancelled => write!(f, "{name} was cancelled"),
-            Kind::Panic(payload) => match panic_message(payload) {
-                Some(message) => write!(f, "{name} panicked: {message}"),
-                None => write!(f, "{name} panicked"),
-            },
+            Kind::Panic {
+                payload,
+                cancelling,
+            } => {
+                let what = if *cancelling {
+                    "panicked while it was cancelled"
+                } else {
+                    "panicked"
+                };
+                match panic_message(payload) {
+                    Some(message) => write!(f, "{name} {what}: {message}"),
+                    None => write!(f, "{name} {what}"),
+                }
+            }
         }
     }
 }
@@ -295,7 +316,17 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (variant, message) = match &self.kind {
             Kind::Cancelled => ("JoinError::Cancelled", None),
-            Kind::Panic(payload) => ("JoinError::Panic", Some(panic_message(payload))),
+            Kind::Panic {
+                payload,
+                cancelling: false,
+            } => ("JoinError::Panic", Some(panic_message(payload))),
+            Kind::Panic {
+                payload,
+                cancelling: true,
+            } => (
+                "JoinError::PanicWhileCancelled",
+                Some(panic_message(payload)),
+            ),
         };
         let mut tuple = f.debug_tuple(variant);
         tuple.field(&self.name.id);

@@ -266,18 +266,20 @@ impl Inner {
         }
     }
 
-    /// A handle for a refused task: reports cancellation.
+    /// A handle for a refused task: reports cancellation (its future is dropped at once, on
+    /// this thread).
     pub(super) fn cancelled<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let name = Some(&self.name);
+        // Never scheduled: it is cancelled before anything could wake it.
         let (runnable, handle) =
             crate::task::spawn(future, None, self.priority, None, name, |runnable, _| {
-                drop(runnable)
+                crate::task::cancel(runnable)
             });
-        drop(runnable);
+        crate::task::cancel(runnable);
         handle
     }
 
@@ -433,7 +435,8 @@ impl Frontend for Inner {
                 std::mem::take(&mut state.line.waiting),
             )
         };
-        // Dropped without the lock: each drop re-enters `finished`.
+        // Cancelled without the lock, on the shutdown thread: each cancellation re-enters
+        // `finished`.
         drop(held);
         drop(line);
     }

@@ -232,7 +232,7 @@ impl Runner {
         self.batch.pop_front()
     }
 
-    /// Runs the task in flight once (drops it if it was aborted, as a worker does). Returns
+    /// Runs the task in flight once (cancels it if it was aborted, as a worker does). Returns
     /// whether it finished.
     fn run(&mut self, runnable: Runnable) -> bool {
         // The waker kept from the task's last `Pending`, so `job_pending` can keep it.
@@ -244,7 +244,7 @@ impl Runner {
         {
             let _polling = Polling::enter(&self.inner);
             if runnable.metadata().is_aborted() {
-                drop(runnable);
+                crate::task::cancel(runnable);
             } else {
                 runnable.run();
             }
@@ -336,8 +336,9 @@ impl Drop for Runner {
             reported
         };
         self.inner.wake_waiters(wake);
-        drop(resumed);
-        drop(self.resumed.take());
+        for runnable in [resumed, self.resumed.take()].into_iter().flatten() {
+            crate::task::cancel(runnable);
+        }
         drop(std::mem::take(&mut self.batch));
         if let Some(waker) = self.current.take().and_then(|current| current.waker) {
             waker.wake();
