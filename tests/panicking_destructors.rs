@@ -132,6 +132,34 @@ fn a_completed_future_whose_drop_panics_reports_the_panic() {
 }
 
 #[test]
+fn shutdown_reports_the_panics_of_pending_tasks_drops() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tasks, detached_drops) = watchdog::finishes("dropping the runtime", {
+        let drops = drops.clone();
+        move || {
+            let rt = baton::Runtime::builder().cores(2).build().unwrap();
+            let tasks: Vec<_> = (0..10)
+                .map(|_| rt.spawn(pending_with(PanicOnDrop::new(&drops))))
+                .collect();
+            let detached = Arc::new(AtomicUsize::new(0));
+            for _ in 0..10 {
+                drop(rt.spawn(pending_with(PanicOnDrop::new(&detached))));
+            }
+            drop(rt);
+            (tasks, detached)
+        }
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+    assert_eq!(detached_drops.load(Ordering::SeqCst), 10);
+    for task in tasks {
+        assert_eq!(
+            message(futures::executor::block_on(task).unwrap_err()),
+            "drop boom"
+        );
+    }
+}
+
+#[test]
 fn work_queue_tasks_whose_drops_panic() {
     let drops = Arc::new(AtomicUsize::new(0));
     let handles = watchdog::finishes("work queues with panicking drops", {

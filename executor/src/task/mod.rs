@@ -16,9 +16,9 @@
 //!   drops, while the panic unwinds, the values an `async` block keeps across an `.await`: a
 //!   destructor of one of those that panics aborts the process before any runtime can step in.
 //!   A hand-written future's fields are dropped by the runtime, as above.)
-//! - **Cancelled** (aborted): by [`cancel`], which runs the task one last time so that its poll
-//!   drops the future instead of polling it. The handle reports cancellation, or the drop's
-//!   panic.
+//! - **Cancelled** (aborted, or reached by the runtime's shutdown): by [`cancel`], which runs
+//!   the task one last time so that its poll drops the future instead of polling it. The
+//!   handle reports cancellation, or the drop's panic.
 //! - Anything else that drops a task's `Runnable` unpolled drops the future through async-task,
 //!   still inside `catch_unwind` (the handle reports cancellation, the drop's panic is
 //!   discarded).
@@ -112,9 +112,14 @@ impl<F> TaskFuture<F> {
         result
     }
 
-    /// Whether this task must be cancelled instead of polled: [`cancel`] runs it.
+    /// Whether this task must be cancelled instead of polled: [`cancel`] runs it, or it is
+    /// registered with a runtime that is shutting down.
     fn cancel_requested(&self) -> bool {
         CANCELLING.with(|c| c.replace(false))
+            || self
+                .registered
+                .as_ref()
+                .is_some_and(|(registry, _)| registry.is_closed())
     }
 }
 

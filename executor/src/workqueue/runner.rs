@@ -36,12 +36,14 @@
 //!
 //! # Shutdown
 //!
-//! The runner is in the registry like any task, so shutdown reaches it; when it is dropped
-//! before its line is done it drops the tasks it took (their handles report cancellation) and
-//! wakes the task in flight, whose schedule function, finding no runner, drops it.
-//! The tasks are not in the registry: a task woken on another thread (say, by the reactor)
-//! just as shutdown drops the runner may be dropped by that thread after the runtime's
-//! shutdown returned. Its `Arc` of the queue keeps everything it touches alive.
+//! The runner is in the registry like any task, so shutdown reaches it; once shutdown began it
+//! runs no more tasks, and when it is cancelled before its line is done it cancels the tasks it
+//! took (their handles report it) and wakes the task in flight. Its tasks are not in the
+//! registry: a task in flight woken once the runner is gone (by the runner's drop, or by
+//! another thread, say the reactor or a channel's sender under its lock) is not dropped by its
+//! waker but handed to the runtime, marked aborted, to be cancelled the way shutdown cancels
+//! any task scheduled during shutdown. Its `Arc` of the queue keeps everything it touches
+//! alive.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -56,7 +58,8 @@ use async_task::ScheduleInfo;
 use super::inner::Inner;
 use super::task::{Held, Polling};
 use crate::queue::Runnable;
-use crate::sync::lock;
+use crate::shared::Shared;
+use crate::sync::{lock, Arc as SyncArc};
 
 /// Tasks the runner runs in one poll before it yields to the core's other tasks (unless
 /// [`SLICE`] passes first). Each yield lets an idle core steal the runner, which costs the
@@ -145,7 +148,10 @@ pub(super) fn schedule_fn(inner: &Arc<Inner>) -> impl Fn(Runnable, ScheduleInfo)
         let then = resume(unsafe { &*queue.0 }, runnable);
         match then {
             Then::Nothing => {}
-            Then::Drop(runnable) => drop(runnable),
+            Then::Cancel(runnable, shared) => {
+                runnable.metadata().abort();
+                shared.submit_anywhere(runnable);
+            }
             Then::Wake(runner) => runner.wake(),
         }
     }
@@ -154,8 +160,9 @@ pub(super) fn schedule_fn(inner: &Arc<Inner>) -> impl Fn(Runnable, ScheduleInfo)
 /// What the schedule function does once it no longer borrows the queue.
 enum Then {
     Nothing,
-    /// Drop the task (its queue's runner is gone: shutdown).
-    Drop(Runnable),
+    /// Cancel the task (its queue's runner is gone: shutdown), through the runtime: never
+    /// inside this `wake()`, whose caller may hold a lock the task's drop needs.
+    Cancel(Runnable, SyncArc<Shared>),
     /// Wake the runner, which takes the task from the line's `resumed` slot.
     Wake(Waker),
 }
@@ -170,8 +177,8 @@ fn resume(inner: &Inner, runnable: Runnable) -> Then {
     }
     let mut state = lock(&inner.state);
     let Some(runner) = state.line.runner.clone() else {
-        // No runner (it was dropped by shutdown): the task is cancelled.
-        return Then::Drop(runnable);
+        // No runner (it was cancelled by shutdown): the task is cancelled.
+        return Then::Cancel(runnable, SyncArc::clone(&inner.shared));
     };
     state.line.resumed = Some(runnable);
     Then::Wake(runner)
@@ -274,6 +281,12 @@ impl Future for Runner {
             if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
                 break;
             }
+            if this.inner.shared.is_shutdown() {
+                // No task runs once shutdown began: the runner is cancelled at its next turn
+                // (its registry is closed), and cancels its tasks then.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             let runnable = if this.current.is_some() {
                 match this.resumed.take() {
                     Some(runnable) => runnable,
@@ -327,8 +340,8 @@ impl Drop for Runner {
         if self.exited {
             return;
         }
-        // Dropped before its line was done (shutdown, or a bug that panicked): report, give
-        // the line up, cancel what it took and the task in flight.
+        // Cancelled before its line was done (shutdown, or a bug that panicked): report, give
+        // the line up, cancel what it took and the task in flight, on this thread.
         let (resumed, wake) = {
             let mut state = lock(&self.inner.state);
             let reported = self.inner.report_locked(&mut state, &mut self.done);
