@@ -567,6 +567,8 @@ impl Shared {
     /// registry and wakes every parked worker.
     pub(crate) fn begin_shutdown(&self) {
         let _ = self.shutdown_thread.set(std::thread::current());
+        // SeqCst: pairs with the Acquire load in `is_shutdown`, and takes part in the fence
+        // handshake below.
         self.shutdown.store(true, Ordering::SeqCst);
         self.registry.close();
         // SeqCst: pairs with the fence a scheduler issues after its push
