@@ -557,7 +557,7 @@ impl Shared {
     }
 
     /// Whether shutdown has finished (loom models check who cancels a task).
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     pub(crate) fn is_shutdown_done(&self) -> bool {
         // Acquire: pairs with the SeqCst store in `finish_shutdown`.
         self.shutdown_done.load(Ordering::Acquire)

@@ -95,7 +95,7 @@ impl Registry {
     }
 
     /// The number of live tasks (loom models check that shutdown leaves none).
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len()).sum()
     }
