@@ -35,7 +35,7 @@
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, EnterGuard, Handle,
-    JoinError, JoinHandle, Runtime, Stats, TryCurrentError, YieldNow, MAX_CORES,
+    JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, YieldNow, MAX_CORES,
 };
 
 pub use baton_executor::{

@@ -15,6 +15,8 @@ fn public_types_are_send_and_sync() {
     is_unpin::<baton::JoinHandle<std::marker::PhantomPinned>>();
     is_send::<baton::JoinError>();
     is_sync::<baton::JoinError>();
+    is_send::<baton::TaskId>();
+    is_sync::<baton::TaskId>();
     is_send::<baton::BuildError>();
     is_sync::<baton::BuildError>();
     is_send::<baton::TryCurrentError>();

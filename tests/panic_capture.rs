@@ -4,21 +4,21 @@
 #[test]
 fn panic_is_reported_through_the_handle() {
     let rt = baton::Runtime::builder().cores(2).build().unwrap();
-    let err = rt
-        .block_on(rt.spawn(async { panic!("boom {}", 7) }))
-        .unwrap_err();
+    let task = rt.spawn(async { panic!("boom {}", 7) });
+    let id = task.id();
+    let err = rt.block_on(task).unwrap_err();
     assert!(err.is_panic());
     assert!(!err.is_cancelled());
-    assert_eq!(err.to_string(), "task panicked: boom 7");
+    assert_eq!(err.to_string(), format!("task {id} panicked: boom 7"));
 }
 
 #[test]
 fn the_panic_payload_comes_back_unchanged() {
     let rt = baton::Runtime::builder().cores(1).build().unwrap();
-    let err = rt
-        .block_on(rt.spawn(async { std::panic::panic_any(42_u32) }))
-        .unwrap_err();
-    assert_eq!(err.to_string(), "task panicked");
+    let task = rt.spawn(async { std::panic::panic_any(42_u32) });
+    let id = task.id();
+    let err = rt.block_on(task).unwrap_err();
+    assert_eq!(err.to_string(), format!("task {id} panicked"));
     assert_eq!(*err.into_panic().downcast::<u32>().unwrap(), 42);
 }
 
@@ -59,9 +59,10 @@ fn workers_survive_panics() {
 fn try_into_panic_on_a_cancelled_task_gives_the_error_back() {
     let rt = baton::Runtime::builder().cores(1).build().unwrap();
     let task = rt.spawn(std::future::pending::<()>());
+    let id = task.id();
     task.abort();
     let err = rt.block_on(task).unwrap_err();
     let err = err.try_into_panic().unwrap_err();
     assert!(err.is_cancelled());
-    assert_eq!(err.to_string(), "task was cancelled");
+    assert_eq!(err.to_string(), format!("task {id} was cancelled"));
 }

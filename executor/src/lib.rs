@@ -45,7 +45,7 @@ pub use runtime::{
     DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
 pub use stats::{CoreStats, QueueStats, Stats};
-pub use task::{yield_now, JoinError, JoinHandle, YieldNow};
+pub use task::{yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use workqueue::{
     Affinity, QueueBuildError, SpawnError, WorkQueue, WorkQueueBuilder, DEFAULT_MAX_ACTIVE,
     MAX_ACTIVE_LIMIT,

@@ -23,14 +23,31 @@
 //!
 //! # Shutdown
 //!
-//! 1. [`Shared::begin_shutdown`] sets the flag and wakes every parked worker; workers exit at
-//!    their next poll boundary.
-//! 2. Once the workers are joined, [`Shared::cancel_all`] drops every queued task and wakes every
-//!    registered one, so that `schedule`, seeing the flag, drops it too. Dropped tasks report
-//!    `cancelled` to their handles.
-//! 3. A task scheduled while this happens is dropped by `schedule` itself: a scheduler pushes,
-//!    fences, and checks the flag again, while shutdown sets the flag, fences, and drains, so one
-//!    of the two always drops the task.
+//! Shutdown cancels before it joins, and never drops a task inside the `wake()` that scheduled
+//! it: the waker's caller may hold a lock that the drop needs (event-listener and async-channel
+//! wake their listeners under their list locks, and a listener's drop takes that lock).
+//!
+//! 1. **Beginning**: [`Shared::begin_shutdown`] sets the flag, closes the registry (a task
+//!    run from then on is cancelled instead of polled, whoever runs it) and wakes every parked
+//!    worker; workers exit at their next poll boundary. From then on `schedule` puts every task
+//!    it is given in the `to_cancel` queue, without dropping it, and wakes the shutdown thread.
+//! 2. **Cancelling**: [`Shared::cancel_pending`] cancels, on the shutdown thread, every task
+//!    that is not running: the tasks the work queues hold back, every queued task, and every
+//!    registered one (woken, so that `schedule` queues it). A cancelled task's future is
+//!    dropped in place, catching a panic ([`task::cancel`]). Dropping a future may wake or
+//!    spawn other tasks, so it repeats until a round finds nothing to cancel.
+//! 3. **Joining**: the runtime joins the workers, cancelling what is queued meanwhile
+//!    ([`Shared::cancel_queued`]): a running task may be waiting for one of those to go (a
+//!    section blocked on a channel whose sender a pending task holds).
+//! 4. **Finishing**: [`Shared::finish_shutdown`] cancels what is left, marks shutdown done and
+//!    cancels once more. A task scheduled after that (the task of a worker whose poll outlived
+//!    `shutdown_timeout`, or of the worker that dropped the runtime from inside a task) is
+//!    cancelled at its scheduler's request: a scheduler queues the task, fences and checks the
+//!    done flag, while shutdown sets the flag, fences and cancels the queued tasks, so one of
+//!    the two always sees the task. Nobody is left to drain the queue then, and a task left in
+//!    it would keep `Shared` alive (its schedule function holds an `Arc` of it). The scheduler
+//!    may be a `wake()` that began before shutdown did, its caller holding a lock, so it
+//!    starts a thread that cancels the queued tasks.
 
 use std::future::Future;
 use std::panic::Location;
@@ -71,6 +88,13 @@ pub(crate) struct Shared {
     pub(crate) sites: Sites,
     /// Set once shutdown begins.
     shutdown: AtomicBool,
+    /// Tasks scheduled once shutdown began, for the shutdown thread to cancel.
+    pub(crate) to_cancel: Queue,
+    /// Set once shutdown has finished: nobody drains `to_cancel` any more, so a task scheduled
+    /// from then on is cancelled by its scheduler.
+    shutdown_done: AtomicBool,
+    /// The thread that runs the shutdown, woken when a task is queued for it to cancel.
+    shutdown_thread: std::sync::OnceLock<std::thread::Thread>,
     /// Thread settings, used whenever a worker thread is started.
     pub(crate) config: Config,
     /// Work queues built on this runtime (std `Weak`s: bookkeeping that loom need not model).
@@ -95,8 +119,9 @@ enum Place {
 /// What the runtime needs from a work queue that holds tasks back (`max_active`, ordering,
 /// delays): their cancellation at shutdown, and the queue's counters.
 pub(crate) trait Frontend: Send + Sync {
-    /// Drops every task the queue holds back (not yet submitted), so their handles report
-    /// cancellation. Called by shutdown after the workers exited.
+    /// Cancels every task the queue holds back (not yet submitted), so their handles report
+    /// cancellation, and refuses spawns from then on. Called by shutdown on its own thread,
+    /// before it joins the workers.
     fn cancel_held(&self);
     /// A snapshot of the queue's counters.
     fn stats(&self) -> QueueStats;
@@ -181,6 +206,9 @@ impl Shared {
             registry: Arc::new(Registry::new(cores + 1)),
             sites: Sites::new(),
             shutdown: AtomicBool::new(false),
+            to_cancel: queue::unbounded_queue(),
+            shutdown_done: AtomicBool::new(false),
+            shutdown_thread: std::sync::OnceLock::new(),
             config,
             frontends: std::sync::Mutex::new(Vec::new()),
             threads: std::sync::Mutex::new(Vec::new()),
@@ -201,7 +229,7 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (runnable, handle) =
-            Shared::spawn_unscheduled(this, future, pin, Priority::Normal, site);
+            Shared::spawn_unscheduled(this, future, pin, Priority::Normal, None, site);
         this.submit(runnable);
         handle
     }
@@ -209,12 +237,14 @@ impl Shared {
     /// Allocates a task for `future` without scheduling it: the caller runs it by passing the
     /// returned `Runnable` to [`Shared::submit`] (or drops it, which cancels the task).
     ///
-    /// Work queues hold their tasks this way until `max_active` or ordering admits them.
+    /// Work queues hold their tasks this way until `max_active` or ordering admits them;
+    /// `queue` names the work queue, for the task's errors.
     pub(crate) fn spawn_unscheduled<F>(
         this: &Arc<Shared>,
         future: F,
         pin: Option<usize>,
         priority: Priority,
+        queue: Option<&std::sync::Arc<str>>,
         site: &'static Location<'static>,
     ) -> (Runnable, JoinHandle<F::Output>)
     where
@@ -228,6 +258,7 @@ impl Shared {
             pin,
             priority,
             Some((&this.registry, shard)),
+            queue,
             site,
             move |runnable, info| {
                 let place = if info.woken_while_running {
@@ -283,7 +314,7 @@ impl Shared {
     /// `place` says whether a task scheduled from inside a poll may take the next-task slot.
     fn schedule(&self, runnable: Runnable, place: Place) {
         if self.is_shutdown() {
-            drop(runnable);
+            self.cancel_later(runnable);
             return;
         }
         let priority = runnable.metadata().priority();
@@ -301,11 +332,49 @@ impl Shared {
             (None, Some(here)) => self.schedule_here(here, runnable, priority, place),
             (None, None) => self.inject(self.injector_for(priority), runnable),
         }
-        // Shutdown racing this push (step 3 of the shutdown notes): the fences in the paths
-        // above order the push before this load, and `begin_shutdown` orders its store before
-        // its drain.
+        // Shutdown racing this push: a task queued once shutdown began is cancelled by the
+        // shutdown thread's last pass, or here if shutdown is already done (see
+        // `queued_for_shutdown`).
         if self.is_shutdown() {
-            self.drain_queues();
+            self.queued_for_shutdown();
+        }
+    }
+
+    /// Queues a task scheduled during shutdown for the shutdown thread to cancel, outside the
+    /// `wake()` that scheduled it; once shutdown is done, cancels it here.
+    fn cancel_later(&self, runnable: Runnable) {
+        push(&self.to_cancel, runnable);
+        self.queued_for_shutdown();
+    }
+
+    /// A task was queued during shutdown: wakes the shutdown thread to cancel it, or, once
+    /// shutdown is done, has every queued task cancelled elsewhere, since nobody else will
+    /// (shutdown notes: finishing).
+    fn queued_for_shutdown(&self) {
+        // SeqCst: pairs with the fence in `finish_shutdown`: either this thread sees the done
+        // flag below, or shutdown's last pass sees the task queued before this fence.
+        fence(Ordering::SeqCst);
+        // Acquire: pairs with the SeqCst store in `finish_shutdown` (ordered by the fences).
+        if self.shutdown_done.load(Ordering::Acquire) {
+            self.cancel_elsewhere();
+        } else if let Some(thread) = self.shutdown_thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Once shutdown is done: cancels every queued task on a thread of its own. This thread
+    /// may be inside a `wake()` (one that began before shutdown did) whose caller holds a lock
+    /// the tasks' drops need, and no thread of the runtime is left to do it; a task left queued
+    /// would keep `Shared` alive. If no thread can be started, the tasks are dropped here.
+    fn cancel_elsewhere(&self) {
+        let mut tasks = Vec::new();
+        for queue in self.queues() {
+            tasks.extend(queue.try_iter());
+        }
+        if !tasks.is_empty() {
+            let cancel = move || tasks.into_iter().for_each(task::cancel);
+            // On error the closure, and with it the tasks, were dropped.
+            let _ = crate::sync::spawn_detached("baton-cancel", cancel);
         }
     }
 
@@ -527,10 +596,24 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Step 1 of shutdown: sets the flag and wakes every parked worker.
+    /// Whether shutdown has finished (loom models check who cancels a task).
+    #[cfg(all(test, loom))]
+    pub(crate) fn is_shutdown_done(&self) -> bool {
+        // Acquire: pairs with the SeqCst store in `finish_shutdown`.
+        self.shutdown_done.load(Ordering::Acquire)
+    }
+
+    /// Begins shutdown on this thread (shutdown notes: beginning): sets the flag, closes the
+    /// registry and wakes every parked worker.
     pub(crate) fn begin_shutdown(&self) {
+        let _ = self.shutdown_thread.set(std::thread::current());
+        // SeqCst: pairs with the Acquire load in `is_shutdown`, and takes part in the fence
+        // handshake below.
         self.shutdown.store(true, Ordering::SeqCst);
-        // SeqCst: pairs with the fence a scheduler issues after its push (shutdown step 3).
+        self.registry.close();
+        // SeqCst: pairs with the fence a scheduler issues after its push
+        // (`queued_for_shutdown`), and with the fence of `Core::park` (a parking worker sees
+        // the flag in its recheck).
         fence(Ordering::SeqCst);
         self.wake_all_workers();
         self.idle.bell.ring();
@@ -597,37 +680,60 @@ impl Shared {
         std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Step 2 of shutdown: drops every task, queued or waiting. Call after the workers exited.
-    ///
-    /// Gives up after `rounds` passes if tasks remain (a worker that did not exit may still be
-    /// polling one; its task is dropped when that poll ends, by `schedule`).
-    pub(crate) fn cancel_all(&self, rounds: usize) {
+    /// Cancels every task that is not running, on this thread (shutdown notes: cancelling):
+    /// the work queues' held tasks, every queued task and every registered task, round after
+    /// round until a round finds nothing more to cancel.
+    pub(crate) fn cancel_pending(&self) {
         for frontend in self.frontends() {
             frontend.cancel_held();
         }
-        for round in 0..rounds {
-            if round > 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            self.drain_queues();
-            let wakers = self.registry.wakers();
-            if wakers.is_empty() {
-                return;
-            }
-            for waker in wakers {
+        loop {
+            let mut cancelled = self.cancel_queued();
+            // A task that is not running is scheduled by its wake (into `to_cancel`); a running
+            // one is scheduled when its poll ends.
+            for waker in self.registry.wakers() {
                 waker.wake();
             }
-            self.drain_queues();
-            if self.registry.len() == 0 {
+            cancelled += self.cancel_queued();
+            if cancelled == 0 {
                 return;
             }
         }
     }
 
-    /// Drops every queued task.
-    fn drain_queues(&self) {
-        let injectors = [&self.injector, &self.injector_high, &self.injector_low];
-        let queues = injectors.into_iter().chain(self.cores.iter().flat_map(|c| {
+    /// Ends shutdown, once the workers were joined (or given up on): cancels what is left,
+    /// marks shutdown done, and cancels what was queued meanwhile. From then on a scheduler
+    /// cancels the task it is given itself (shutdown notes: finishing).
+    pub(crate) fn finish_shutdown(&self) {
+        self.cancel_pending();
+        self.shutdown_done.store(true, Ordering::SeqCst);
+        // SeqCst: pairs with the fence in `queued_for_shutdown`: either this pass sees a task
+        // queued before that fence, or its scheduler sees the done flag and cancels it.
+        fence(Ordering::SeqCst);
+        self.cancel_queued();
+    }
+
+    /// Cancels every queued task on this thread ([`task::cancel`]); returns how many.
+    pub(crate) fn cancel_queued(&self) -> usize {
+        let mut cancelled = 0;
+        for queue in self.queues() {
+            while let Ok(runnable) = queue.pop() {
+                task::cancel(runnable);
+                cancelled += 1;
+            }
+        }
+        cancelled
+    }
+
+    /// Every queue a task may wait in.
+    fn queues(&self) -> impl Iterator<Item = &Queue> {
+        let injectors = [
+            &self.to_cancel,
+            &self.injector,
+            &self.injector_high,
+            &self.injector_low,
+        ];
+        injectors.into_iter().chain(self.cores.iter().flat_map(|c| {
             [
                 &c.lifo,
                 &c.queue,
@@ -637,12 +743,7 @@ impl Shared {
                 &c.low.queue,
                 &c.low.pinned,
             ]
-        }));
-        for queue in queues {
-            while let Ok(runnable) = queue.pop() {
-                drop(runnable);
-            }
-        }
+        }))
     }
 
     /// A snapshot of the counters.

@@ -24,6 +24,24 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// Runs `f` on a new detached thread named `name` (a loom thread under loom). If the thread
+/// cannot be started, `f` is dropped unrun and the error returned.
+pub(crate) fn spawn_detached(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    #[cfg(not(loom))]
+    {
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(f)
+            .map(drop)
+    }
+    #[cfg(loom)]
+    {
+        let _ = name;
+        drop(loom::thread::spawn(f));
+        Ok(())
+    }
+}
+
 /// Lock a mutex, treating poisoning as impossible.
 ///
 /// baton never runs user code while holding one of its own locks, so a poisoned lock means a

@@ -294,7 +294,7 @@ impl Worker {
             // The future's destructor runs here, on a worker holding the baton, as a poll
             // would: a blocking section in it hands the core off like one in a poll.
             context::start_poll();
-            drop(runnable);
+            crate::task::cancel(runnable);
             context::end_poll();
             return;
         }

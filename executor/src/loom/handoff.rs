@@ -190,7 +190,7 @@ fn handoff_racing_the_end_of_the_section() {
             })
         };
         let spare_thread = {
-            let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+            let (core, done) = (core.clone(), done.clone());
             loom::thread::spawn(move || {
                 // Woken by a handoff or a notify, or at the end by `wake_all`.
                 Parker::park(&spare);
@@ -363,7 +363,7 @@ fn wake_from_a_section_racing_its_handoff() {
         };
         let done = Arc::new(Done::default());
         let spare_thread = {
-            let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+            let (core, done) = (core.clone(), done.clone());
             loom::thread::spawn(move || {
                 assert_eq!(Parker::park(&spare), Wake::Work);
                 match core.lifo.pop() {

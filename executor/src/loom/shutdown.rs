@@ -1,50 +1,178 @@
-//! Shutdown racing spawn: a task spawned while the runtime shuts down is either dropped by
-//! shutdown or by its own scheduler, never left in a queue (shutdown notes, step 3). Shutdown
-//! racing a retirement: the retiring worker never parks after shutdown's wake-up.
+//! Shutdown racing the tasks it cancels (the shutdown notes in `shared.rs`): a task spawned or
+//! woken while the runtime shuts down is cancelled exactly once, by the shutdown thread or, once
+//! shutdown is done, by its scheduler; never inside a `wake()` before shutdown is done (the
+//! waker's caller may hold a lock the task's drop needs: modelled by `list`, as event-listener
+//! holds its list lock while it wakes, and a listener's drop takes it); and nothing is left in a
+//! queue or in the registry. Shutdown racing a retirement: the retiring worker never parks after
+//! shutdown's wake-up.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use super::{model, Tally};
 use crate::core::{HandOff, Recheck};
 use crate::park::{Parker, Wake};
 use crate::shared::{Config, Shared};
-use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::task::JoinHandle;
 
-/// Counts its drops.
-struct DropCount(Arc<AtomicUsize>);
+loom::thread_local! {
+    /// Set on the model thread that plays a waker's caller (say, event-listener's `notify`
+    /// with its list lock held).
+    static IN_WAKE: Cell<bool> = Cell::new(false);
+}
 
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+/// Counts its drops, and those inside a `wake()` before shutdown was done; takes the `list`
+/// lock, as a listener's drop does.
+struct DropCheck {
+    drops: Arc<AtomicUsize>,
+    dropped_in_wake: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+    list: Arc<Mutex<()>>,
+}
+
+impl DropCheck {
+    fn new(shared: &Arc<Shared>, list: &Arc<Mutex<()>>) -> DropCheck {
+        DropCheck {
+            drops: Arc::new(AtomicUsize::new(0)),
+            dropped_in_wake: Arc::new(AtomicUsize::new(0)),
+            shared: shared.clone(),
+            list: list.clone(),
+        }
     }
+}
+
+impl Drop for DropCheck {
+    fn drop(&mut self) {
+        if IN_WAKE.with(Cell::get) && !self.shared.is_shutdown_done() {
+            // Relaxed: published by the Release increment of `drops` below.
+            self.dropped_in_wake.fetch_add(1, Ordering::Relaxed);
+        }
+        // Release: pairs with the Acquire load in `wait_for_end`.
+        self.drops.fetch_add(1, Ordering::Release);
+        drop(lock(&self.list));
+    }
+}
+
+/// Waits until the task has finished and its drop is seen (it may be cancelled by a thread the
+/// model does not join).
+fn wait_for_end(handle: &JoinHandle<()>, drops: &Arc<AtomicUsize>) {
+    // Acquire: pairs with the Release increment in `DropCheck::drop` (async-task's state word,
+    // which `is_finished` reads, is invisible to loom).
+    while !handle.is_finished() || drops.load(Ordering::Acquire) == 0 {
+        loom::thread::yield_now();
+    }
+}
+
+/// Checks that the task was dropped once, never inside a `wake()` while shutdown was under way.
+fn assert_dropped_once(drops: &Arc<AtomicUsize>, dropped_in_wake: &Arc<AtomicUsize>) {
+    assert_eq!(drops.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        dropped_in_wake.load(Ordering::Relaxed),
+        0,
+        "a task was dropped inside wake() while shutdown was under way"
+    );
+}
+
+/// Pending forever; leaves its waker in `slot` at each poll.
+struct Parked {
+    slot: Arc<Mutex<Option<Waker>>>,
+    _check: DropCheck,
+}
+
+impl Future for Parked {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        *lock(&self.slot) = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Runs the whole shutdown on this thread, as `Runtime::shutdown` does with no workers.
+fn shut_down(shared: &Shared) {
+    shared.begin_shutdown();
+    shared.cancel_pending();
+    shared.finish_shutdown();
+}
+
+/// Checks that shutdown left nothing behind.
+fn assert_nothing_left(shared: &Shared) {
+    assert!(shared.injector.is_empty());
+    assert!(shared.to_cancel.is_empty());
+    assert_eq!(shared.registry.len(), 0);
 }
 
 #[test]
 fn shutdown_racing_spawn_strands_no_task() {
     model(3, || {
         let shared = Arc::new(Shared::new(1, Config::default()));
-        let drops = Arc::new(AtomicUsize::new(0));
+        let list = Arc::new(Mutex::new(()));
+        let check = DropCheck::new(&shared, &list);
+        let (drops, dropped_in_wake) = (check.drops.clone(), check.dropped_in_wake.clone());
         let spawner = {
-            let (shared, drops) = (shared.clone(), drops.clone());
+            let shared = shared.clone();
             loom::thread::spawn(move || {
-                let guard = DropCount(drops);
-                Shared::spawn(
+                IN_WAKE.with(|w| w.set(true));
+                let handle = Shared::spawn(
                     &shared,
                     async move {
-                        let _guard = guard;
+                        let _check = check;
                         std::future::pending::<()>().await;
                     },
                     None,
                     std::panic::Location::caller(),
-                )
+                );
+                IN_WAKE.with(|w| w.set(false));
+                handle
             })
         };
-        shared.begin_shutdown();
-        shared.cancel_all(1);
+        shut_down(&shared);
         let handle = spawner.join().unwrap();
-        // No worker exists in this model: the task never ran, so it must have been dropped.
-        assert_eq!(drops.load(Ordering::Relaxed), 1);
-        assert!(handle.is_finished());
-        assert!(shared.injector.is_empty());
-        assert_eq!(shared.registry.len(), 0);
+        // No worker exists in this model: the task never ran, so it must be cancelled (on a
+        // thread of its own if it was queued once shutdown was done).
+        wait_for_end(&handle, &drops);
+        assert_dropped_once(&drops, &dropped_in_wake);
+        assert_nothing_left(&shared);
+    });
+}
+
+#[test]
+fn a_wake_racing_shutdown_hands_the_task_to_shutdown() {
+    model(3, || {
+        let shared = Arc::new(Shared::new(1, Config::default()));
+        let list = Arc::new(Mutex::new(()));
+        let check = DropCheck::new(&shared, &list);
+        let (drops, dropped_in_wake) = (check.drops.clone(), check.dropped_in_wake.clone());
+        let slot = Arc::new(Mutex::new(None));
+        let parked = Parked {
+            slot: slot.clone(),
+            _check: check,
+        };
+        let handle = Shared::spawn(&shared, parked, None, std::panic::Location::caller());
+        // Polled once, as a worker would: now registered, idle, its waker out in the world.
+        shared.injector.pop().expect("the spawned task").run();
+        let waker = lock(&slot).take().expect("the task left its waker");
+        let waker_shared = shared.clone();
+        // The waker's caller wakes under its list lock.
+        let waking = loom::thread::spawn(move || {
+            // Loom does not see async-task's state word: this read of the flag makes it try
+            // the wake on both sides of shutdown's first step.
+            let _ = waker_shared.is_shutdown();
+            let _list = lock(&list);
+            IN_WAKE.with(|w| w.set(true));
+            waker.wake();
+            IN_WAKE.with(|w| w.set(false));
+        });
+        shut_down(&shared);
+        waking.join().unwrap();
+        // A wake that began before shutdown and queued the task once shutdown was done has it
+        // cancelled on a thread of its own.
+        wait_for_end(&handle, &drops);
+        assert_dropped_once(&drops, &dropped_in_wake);
+        assert_nothing_left(&shared);
     });
 }
 

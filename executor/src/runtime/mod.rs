@@ -20,15 +20,37 @@ use crate::sync::Arc;
 use crate::task::JoinHandle;
 use crate::{monitor, worker};
 
-/// How many passes shutdown makes over the live tasks once every worker has exited.
-const CANCEL_ROUNDS: usize = 1000;
-/// How many passes shutdown makes when some worker did not exit in time.
-const CANCEL_ROUNDS_WITH_STRAGGLERS: usize = 10;
+/// The longest shutdown sleeps between two looks at a worker it waits for (it is woken at once
+/// when a task is queued for it to cancel).
+const MAX_NAP: Duration = Duration::from_millis(5);
 
 /// A baton runtime: `cores` cores, each with one running worker and a parked spare.
 ///
-/// Dropping the runtime shuts it down: workers stop at their next poll boundary and are joined,
-/// and every task that has not finished is dropped (its handle reports cancelled).
+/// # Shutdown
+///
+/// Dropping the runtime (or calling [`Runtime::shutdown_timeout`]) shuts it down, on the
+/// dropping thread:
+///
+/// 1. No task is polled again. Every task that is not running is cancelled at once: its
+///    future is dropped on this thread (never inside a `wake()` call), and its handle reports
+///    [`JoinError::is_cancelled`](crate::JoinError::is_cancelled), or
+///    [`JoinError::is_panic`](crate::JoinError::is_panic) if the future panicked while
+///    dropped (that panic never reaches this thread). So is every task woken or spawned from
+///    then on.
+/// 2. It waits for the polls running on the workers to end, sections included: `drop` waits
+///    for as long as they take; [`Runtime::shutdown_timeout`] stops waiting at its timeout.
+///    Meanwhile it keeps cancelling the tasks that are scheduled, so a poll that waits for
+///    another task's cancellation (a section blocked on a channel whose sender a pending task
+///    holds) ends. A task whose poll ends without completing is cancelled, and each worker
+///    exits after its poll.
+/// 3. It cancels whatever is left and returns, every worker joined (except those still in a
+///    poll when a timeout expired). A task scheduled after that (the task of such a worker,
+///    when its poll ends) is cancelled on a short-lived thread of its own.
+///
+/// Dropping the runtime from inside one of its own tasks works the same way, except that the
+/// worker running that task is not waited for: the rest of that poll runs after the drop
+/// returns (a task spawned there is cancelled at once), then the task is cancelled unless it
+/// completed, and the worker exits.
 ///
 /// # Examples
 ///
@@ -159,11 +181,12 @@ impl Runtime {
         self.handle.stats()
     }
 
-    /// Shuts the runtime down, waiting at most `timeout` for workers busy in a poll.
+    /// Shuts the runtime down (see [Shutdown](Runtime#shutdown)), waiting at most `timeout` for
+    /// the polls running on the workers to end. Returns whether every worker exited in time.
     ///
-    /// Every task that has not finished is dropped and its handle reports cancelled. Workers
-    /// still inside a poll when the time is up are left to finish it on their own and exit;
-    /// their tasks are dropped when that poll ends. Returns whether every worker exited in time.
+    /// Every task that has not finished is cancelled and its handle reports it. A worker still
+    /// inside a poll when the time is up is left to finish it on its own; its task is cancelled
+    /// when the poll ends (unless it completed), and the worker exits.
     ///
     /// # Examples
     ///
@@ -179,23 +202,30 @@ impl Runtime {
         self.shutdown(Some(timeout))
     }
 
-    /// Stops the workers (waiting at most `timeout`) and cancels every remaining task.
+    /// Cancels every pending task, then waits for the workers (at most until `timeout`), then
+    /// cancels what is left (the protocol is in the shutdown notes of `shared.rs`).
     fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
-        let shared = self.handle.shared();
+        let shared = Arc::clone(self.handle.shared());
         shared.begin_shutdown();
         let deadline = timeout.map(|t| Instant::now() + t);
+        shared.cancel_pending();
         // The monitor first: once it has exited, no new worker thread appears.
-        let mut all_exited = self.monitor.take().is_none_or(|m| join(m, deadline));
+        let mut all_exited = self
+            .monitor
+            .take()
+            .is_none_or(|m| wait_for(&shared, m, deadline));
         // A spare the monitor started during shutdown parked after the first wake-up.
         shared.wake_all_workers();
+        let current = std::thread::current().id();
         for thread in shared.take_threads() {
-            all_exited &= join(thread, deadline);
+            if thread.thread().id() == current {
+                // Dropped from inside one of this runtime's tasks: this worker exits once the
+                // poll that is dropping the runtime ends.
+                continue;
+            }
+            all_exited &= wait_for(&shared, thread, deadline);
         }
-        shared.cancel_all(if all_exited {
-            CANCEL_ROUNDS
-        } else {
-            CANCEL_ROUNDS_WITH_STRAGGLERS
-        });
+        shared.finish_shutdown();
         all_exited
     }
 }
@@ -208,16 +238,31 @@ impl Drop for Runtime {
     }
 }
 
-/// Joins `thread`, waiting at most until `deadline` if given; returns whether it exited.
-fn join(thread: std::thread::JoinHandle<()>, deadline: Option<Instant>) -> bool {
-    if let Some(deadline) = deadline {
-        while !thread.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
+/// Waits for `thread` to exit, at most until `deadline` if given, and joins it; returns whether
+/// it exited. Meanwhile cancels the tasks queued for shutdown to cancel: the poll `thread` is in
+/// may be waiting for one of them to go.
+fn wait_for(
+    shared: &Shared,
+    thread: std::thread::JoinHandle<()>,
+    deadline: Option<Instant>,
+) -> bool {
+    let mut nap = Duration::from_micros(50);
+    while !thread.is_finished() {
+        if shared.cancel_queued() > 0 {
+            continue;
         }
-        if !thread.is_finished() {
-            // Left to finish its poll on its own; it exits when it sees the shutdown.
-            return false;
+        let mut sleep = nap;
+        if let Some(deadline) = deadline {
+            let now = Instant::now();
+            if now >= deadline {
+                // Left to finish its poll on its own; it exits when it sees the shutdown.
+                return false;
+            }
+            sleep = sleep.min(deadline - now);
         }
+        // Woken early by a task queued for cancelling (`Shared::cancel_later`).
+        std::thread::park_timeout(sleep);
+        nap = (nap * 2).min(MAX_NAP);
     }
     // A worker never unwinds (task panics are caught), so an error here would be a panic in a
     // user `on_thread_*` callback, already reported by the panic hook.

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use async_task::FallibleTask;
 
-use super::{Panic, TaskOutput};
+use super::{Failure, Panic, TaskId, TaskOutput};
 use crate::queue::TaskMeta;
 
 /// An owned permission to await a spawned task's output.
@@ -37,29 +37,72 @@ pub struct JoinHandle<T> {
     meta: NonNull<TaskMeta>,
     /// Wakes the task so an abort takes effect even if nothing else would wake it.
     waker: Waker,
+    /// The task's id and name, for its errors.
+    name: TaskName,
+}
+
+/// What names a task in its errors: its id, and the work queue it belongs to, if any.
+#[derive(Clone, Debug)]
+struct TaskName {
+    id: TaskId,
+    queue: Option<std::sync::Arc<str>>,
+}
+
+impl fmt::Display for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id)?;
+        match &self.queue {
+            Some(queue) => write!(f, " of queue {queue:?}"),
+            None => Ok(()),
+        }
+    }
 }
 
 // SAFETY: the only field that is not `Send`/`Sync` on its own is `meta`, a pointer to a
-// `TaskMeta` (itself `Sync`: an atomic flag and an integer) inside the task's allocation, which
-// the handle only reads through a shared reference. The other fields are `Send`/`Sync` when
-// `T: Send`, as async-task's own `Task<T>` is.
+// `TaskMeta` (itself `Sync`: an atomic word) inside the task's allocation, which the handle
+// only reads through a shared reference. The other fields are `Send`/`Sync` when `T: Send`, as
+// async-task's own `Task<T>` is.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: see the `Send` impl; `&JoinHandle` only reads `meta` and calls `is_finished`, which
 // async-task allows from any thread.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    pub(super) fn new(task: async_task::Task<TaskOutput<T>, TaskMeta>, waker: Waker) -> Self {
+    pub(super) fn new(
+        task: async_task::Task<TaskOutput<T>, TaskMeta>,
+        waker: Waker,
+        id: TaskId,
+        queue: Option<std::sync::Arc<str>>,
+    ) -> Self {
         let meta = NonNull::from(task.metadata());
         JoinHandle {
             task: Some(task.fallible()),
             meta,
             waker,
+            name: TaskName { id, queue },
         }
     }
 
-    /// Cancels the task: at its next turn it is dropped instead of polled, and awaiting this
-    /// handle yields an error for which [`JoinError::is_cancelled`] is true.
+    /// The task's id, unique in the process; its [`JoinError`] carries it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let task = rt.spawn(async { panic!("boom") });
+    /// let id = task.id();
+    /// let err = rt.block_on(task).unwrap_err();
+    /// assert_eq!(err.id(), id);
+    /// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
+    /// # Ok::<(), baton_executor::BuildError>(())
+    /// ```
+    pub fn id(&self) -> TaskId {
+        self.name.id
+    }
+
+    /// Cancels the task: at its next turn its future is dropped instead of polled, and awaiting
+    /// this handle yields an error for which [`JoinError::is_cancelled`] is true, or
+    /// [`JoinError::is_panic`] if the future panicked while it was dropped.
     ///
     /// A task that already completed keeps its output. A task running right now stops at its
     /// next `.await` point.
@@ -120,9 +163,23 @@ impl<T> Future for JoinHandle<T> {
             .expect("JoinHandle polled after it completed");
         let output = match Pin::new(task).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => Err(JoinError::cancelled()),
+            // Closed before it ran to the end: its `Runnable` was dropped.
+            Poll::Ready(None) => Err(JoinError::new(Kind::Cancelled, self.name.clone())),
             Poll::Ready(Some(Ok(value))) => Ok(value),
-            Poll::Ready(Some(Err(panic))) => Err(JoinError::panic(panic)),
+            Poll::Ready(Some(Err(failure))) => {
+                let kind = match failure {
+                    Failure::Cancelled => Kind::Cancelled,
+                    Failure::Panicked(panic) => Kind::Panic {
+                        payload: std::sync::Mutex::new(panic),
+                        cancelling: false,
+                    },
+                    Failure::PanickedWhileCancelled(panic) => Kind::Panic {
+                        payload: std::sync::Mutex::new(panic),
+                        cancelling: true,
+                    },
+                };
+                Err(JoinError::new(kind, self.name.clone()))
+            }
         };
         self.task = None;
         Poll::Ready(output)
@@ -140,54 +197,64 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("id", &self.name.id)
+            .field("queue", &self.name.queue)
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
     }
 }
 
-/// Why a task produced no value: it panicked, or it was cancelled.
+/// Why a task produced no value: it panicked, or it was cancelled. Its message names the task
+/// (its [`TaskId`], and its work queue if it has one).
 ///
 /// # Examples
 ///
 /// ```
 /// let rt = baton_executor::Runtime::new()?;
-/// let err = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
+/// let task = rt.spawn(async { panic!("boom") });
+/// let id = task.id();
+/// let err = rt.block_on(task).unwrap_err();
 /// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
 /// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
 /// # Ok::<(), baton_executor::BuildError>(())
 /// ```
 pub struct JoinError {
     kind: Kind,
+    name: TaskName,
 }
 
 enum Kind {
     Cancelled,
     /// The payload sits in a mutex only to make `JoinError` `Sync` (the payload is only `Send`);
-    /// it is locked solely to format the message or to take the payload out.
-    Panic(std::sync::Mutex<Panic>),
+    /// it is locked solely to format the message or to take the payload out. `cancelling`: the
+    /// future panicked while it was dropped by a cancellation.
+    Panic {
+        payload: std::sync::Mutex<Panic>,
+        cancelling: bool,
+    },
 }
 
 impl JoinError {
-    fn cancelled() -> JoinError {
-        JoinError {
-            kind: Kind::Cancelled,
-        }
+    fn new(kind: Kind, name: TaskName) -> JoinError {
+        JoinError { kind, name }
     }
 
-    fn panic(payload: Panic) -> JoinError {
-        JoinError {
-            kind: Kind::Panic(std::sync::Mutex::new(payload)),
-        }
+    /// The id of the task, as [`JoinHandle::id`] gave it.
+    pub fn id(&self) -> TaskId {
+        self.name.id
     }
 
-    /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown).
+    /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown) and its
+    /// future was dropped without panicking.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, Kind::Cancelled)
     }
 
-    /// Whether the task panicked.
+    /// Whether the task panicked: in a poll, or while its future was dropped (after it
+    /// completed, or when it was cancelled).
     pub fn is_panic(&self) -> bool {
-        matches!(self.kind, Kind::Panic(_))
+        matches!(self.kind, Kind::Panic { .. })
     }
 
     /// The task's panic payload, to inspect or to resume with `std::panic::resume_unwind`.
@@ -207,7 +274,7 @@ impl JoinError {
     /// Returns `self` if the task was cancelled rather than panicking.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.kind {
-            Kind::Panic(payload) => Ok(payload
+            Kind::Panic { payload, .. } => Ok(payload
                 .into_inner()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())),
             Kind::Cancelled => Err(self),
@@ -228,24 +295,52 @@ fn panic_message(payload: &std::sync::Mutex<Panic>) -> Option<String> {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.name;
         match &self.kind {
-            Kind::Cancelled => f.write_str("task was cancelled"),
-            Kind::Panic(payload) => match panic_message(payload) {
-                Some(message) => write!(f, "task panicked: {message}"),
-                None => f.write_str("task panicked"),
-            },
+            Kind::Cancelled => write!(f, "{name} was cancelled"),
+            Kind::Panic {
+                payload,
+                cancelling,
+            } => {
+                let what = if *cancelling {
+                    "panicked while it was cancelled"
+                } else {
+                    "panicked"
+                };
+                match panic_message(payload) {
+                    Some(message) => write!(f, "{name} {what}: {message}"),
+                    None => write!(f, "{name} {what}"),
+                }
+            }
         }
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::Cancelled => f.write_str("JoinError::Cancelled"),
-            Kind::Panic(payload) => match panic_message(payload) {
-                Some(message) => write!(f, "JoinError::Panic({message:?})"),
-                None => f.write_str("JoinError::Panic(..)"),
-            },
+        let (variant, message) = match &self.kind {
+            Kind::Cancelled => ("JoinError::Cancelled", None),
+            Kind::Panic {
+                payload,
+                cancelling: false,
+            } => ("JoinError::Panic", Some(panic_message(payload))),
+            Kind::Panic {
+                payload,
+                cancelling: true,
+            } => (
+                "JoinError::PanicWhileCancelled",
+                Some(panic_message(payload)),
+            ),
+        };
+        let mut tuple = f.debug_tuple(variant);
+        tuple.field(&self.name.id);
+        if let Some(queue) = &self.name.queue {
+            tuple.field(queue);
+        }
+        match message {
+            Some(Some(message)) => tuple.field(&message).finish(),
+            Some(None) => tuple.finish_non_exhaustive(),
+            None => tuple.finish(),
         }
     }
 }

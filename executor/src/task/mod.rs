@@ -1,15 +1,40 @@
-//! Tasks: allocation and wakers (async-task), panic capture, the live-task registry, join
-//! handles and cooperative yielding.
+//! Tasks: allocation and wakers (async-task), panic capture, cancellation, the live-task
+//! registry, join handles and cooperative yielding.
+//!
+//! # How a task's future is dropped
+//!
+//! A task's future is always dropped in place, inside `catch_unwind`, by [`TaskFuture`]: a
+//! destructor that panics never unwinds into async-task (which aborts the process on a panic
+//! while it drops a future) nor into a worker.
+//!
+//! - **Completed**: right after the poll that returned `Ready`. If the drop panics, the handle
+//!   reports that panic instead of the value (which is dropped).
+//! - **Panicked**: right after the poll's panic was caught, on the same thread: the runtime
+//!   does not drop the future while the thread unwinds, so `std::thread::panicking()` is false
+//!   in its destructors, and a destructor that panics too cannot abort the process. The handle
+//!   reports the poll's panic; a second panic from the drop is discarded. (The language itself
+//!   drops, while the panic unwinds, the values an `async` block keeps across an `.await`: a
+//!   destructor of one of those that panics aborts the process before any runtime can step in.
+//!   A hand-written future's fields are dropped by the runtime, as above.)
+//! - **Cancelled** (aborted, or reached by the runtime's shutdown): by [`cancel`], which runs
+//!   the task one last time so that its poll drops the future instead of polling it. The
+//!   handle reports cancellation, or the drop's panic.
+//! - Anything else that drops a task's `Runnable` unpolled drops the future through async-task,
+//!   still inside `catch_unwind` (the handle reports cancellation, the drop's panic is
+//!   discarded).
 
+mod id;
 mod join;
 mod registry;
 mod yield_now;
 
+pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use registry::Registry;
 pub use yield_now::{yield_now, YieldNow};
 
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -24,35 +49,135 @@ use registry::Slot;
 /// A panic payload caught from a task.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
 
-/// What a task's future resolves to inside the task: its value, or the panic it raised.
-pub(crate) type TaskOutput<T> = Result<T, Panic>;
+/// Why a task produced no value.
+pub(crate) enum Failure {
+    /// Its poll panicked (or its future panicked while dropped after it completed).
+    Panicked(Panic),
+    /// It was cancelled, and its future panicked while dropped.
+    PanickedWhileCancelled(Panic),
+    /// It was cancelled.
+    Cancelled,
+}
 
-/// Wraps a task's future: catches panics so a worker survives them, and leaves the registry
-/// (if it is in it) when the future is dropped.
+/// What a task's future resolves to inside the task: its value, or why there is none.
+pub(crate) type TaskOutput<T> = Result<T, Failure>;
+
+thread_local! {
+    /// Set by [`cancel`] around the run of the task it cancels; taken by that task's poll.
+    static CANCELLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Cancels a task on this thread: runs it one last time, and its poll drops its future (in
+/// place, catching a panic) instead of polling it. Its handle reports cancellation, or the
+/// drop's panic. A task whose future is already gone is just released.
+pub(crate) fn cancel(runnable: Runnable) {
+    CANCELLING.with(|c| c.set(true));
+    runnable.run();
+    // A task already completed or closed is not polled: the flag is still set.
+    CANCELLING.with(|c| c.set(false));
+}
+
+/// Wraps a task's future: catches the panics of its poll and of its drop (see the module
+/// docs), cancels it when asked, and leaves the registry (if it is in it) once the future is
+/// dropped.
 struct TaskFuture<F> {
-    future: F,
+    /// `None` once dropped, in place, by `drop_future`. (An `Option` rather than a flag: it
+    /// usually fits in a niche of the future's own state, so it costs no memory.)
+    future: Option<F>,
     registered: Option<(Arc<Registry>, Slot)>,
+}
+
+impl<F> TaskFuture<F> {
+    /// Drops the future in place (once), catching a panic of its destructor, then leaves the
+    /// registry: shutdown finds every task whose future is still alive there.
+    fn drop_future(&mut self) -> Result<(), Panic> {
+        let result = match self.future.as_mut() {
+            None => Ok(()),
+            Some(future) => {
+                let future: *mut F = future;
+                // SAFETY: the future is alive (`Some`), and is dropped where it lies, which
+                // keeps the pinning guarantee.
+                let result = catch_unwind(AssertUnwindSafe(|| unsafe {
+                    std::ptr::drop_in_place(future)
+                }));
+                // SAFETY: the future was dropped (or its drop unwound, after which it must not
+                // be touched either): the slot is overwritten without dropping it again.
+                unsafe { std::ptr::write(&mut self.future, None) };
+                result
+            }
+        };
+        if let Some((registry, slot)) = self.registered.take() {
+            registry.remove(slot);
+        }
+        result
+    }
+
+    /// Whether this task must be cancelled instead of polled: [`cancel`] runs it, or it is
+    /// registered with a runtime that is shutting down.
+    fn cancel_requested(&self) -> bool {
+        CANCELLING.with(|c| c.replace(false))
+            || self
+                .registered
+                .as_ref()
+                .is_some_and(|(registry, _)| registry.is_closed())
+    }
 }
 
 impl<F: Future> Future for TaskFuture<F> {
     type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of `self`, and
-        // `TaskFuture` has no `Unpin` impl that would allow moving it while pinned.
-        let future = unsafe { self.map_unchecked_mut(|this| &mut this.future) };
+        // SAFETY: `future` is structurally pinned: it is never moved out of `self` (only
+        // dropped in place), and `TaskFuture` has no `Unpin` impl that would allow moving it
+        // while pinned. The other fields are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.cancel_requested() {
+            return Poll::Ready(Err(match this.drop_future() {
+                Ok(()) => Failure::Cancelled,
+                Err(panic) => Failure::PanickedWhileCancelled(panic),
+            }));
+        }
+        let future = this
+            .future
+            .as_mut()
+            .expect("async-task polls a task's future only while it is alive");
+        // SAFETY: see above: the future stays where it is.
+        let future = unsafe { Pin::new_unchecked(future) };
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Err(panic) => Poll::Ready(Err(panic)),
+            Ok(Poll::Ready(value)) => Poll::Ready(match this.drop_future() {
+                Ok(()) => Ok(value),
+                Err(panic) => {
+                    drop_quietly(value);
+                    Err(Failure::Panicked(panic))
+                }
+            }),
+            Err(panic) => {
+                if let Err(second) = this.drop_future() {
+                    drop_quietly(second);
+                }
+                Poll::Ready(Err(Failure::Panicked(panic)))
+            }
         }
     }
 }
 
 impl<F> Drop for TaskFuture<F> {
     fn drop(&mut self) {
-        if let Some((registry, slot)) = &self.registered {
-            registry.remove(*slot);
+        // Dropped unpolled (its `Runnable` was dropped), or after it completed (then there is
+        // nothing left to drop but the registry entry).
+        if let Err(panic) = self.drop_future() {
+            drop_quietly(panic);
+        }
+    }
+}
+
+/// Drops a value whose destructor may panic, discarding such a panic (and, should dropping
+/// that payload panic as well, leaking the payload rather than unwinding).
+fn drop_quietly<T>(value: T) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(panic))) {
+            std::mem::forget(payload);
         }
     }
 }
@@ -62,13 +187,15 @@ impl<F> Drop for TaskFuture<F> {
 /// until its future is dropped; without, shutdown does not reach it, so its owner must (a work
 /// queue's ordered runner cancels the tasks it holds and runs).
 ///
-/// `schedule` is called each time the task is woken; `pin` records the core it must run on and
-/// `priority` its class; `site` is where it was spawned.
+/// `schedule` is called each time the task is woken; `pin` records the core it must run on,
+/// `priority` its class, `queue` the name of the work queue it belongs to, if any (its
+/// handle's errors name it), and `site` where it was spawned.
 pub(crate) fn spawn<F, S>(
     future: F,
     pin: Option<usize>,
     priority: Priority,
     registry: Option<(&Arc<Registry>, usize)>,
+    queue: Option<&std::sync::Arc<str>>,
     site: &'static std::panic::Location<'static>,
     schedule: S,
 ) -> (Runnable, JoinHandle<F::Output>)
@@ -78,11 +205,14 @@ where
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
     let allocate = move |registered| {
-        let wrapped = TaskFuture { future, registered };
+        let wrapped = TaskFuture {
+            future: Some(future),
+            registered,
+        };
         let (runnable, task) = Builder::new()
             .metadata(TaskMeta::new(pin, priority, site))
             .spawn(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(task, runnable.waker());
+        let handle = JoinHandle::new(task, runnable.waker(), TaskId::next(), queue.cloned());
         (runnable, handle)
     };
     match registry {

@@ -1,9 +1,11 @@
 //! The registry of live tasks, so shutdown can reach tasks that nothing will wake again.
 //!
 //! Every spawned task keeps one waker here from spawn until its future is dropped (it completed,
-//! was cancelled, or the runtime shut down). Shutdown wakes every registered waker: each task
-//! is then scheduled, and the scheduler, seeing the runtime closed, drops it, which drops its
-//! future and tells its handle it was cancelled.
+//! was cancelled, or the runtime shut down). Shutdown closes the registry, then wakes every
+//! registered waker: each task is then scheduled, and the scheduler, seeing the runtime shut
+//! down, hands it to shutdown to cancel. A task of a closed registry is cancelled at its next
+//! turn whoever runs it (even a worker that took it from a queue just before shutdown began),
+//! so no task's future is polled once the registry is closed.
 //!
 //! The registry is sharded, [`SPREAD`] shards per core plus [`SPREAD`] for spawns from outside
 //! the runtime. A spawning thread rotates through its shards, so a core that completes tasks
@@ -13,7 +15,7 @@ use std::task::Waker;
 
 use slab::Slab;
 
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 
 /// Shards per spawning core.
 const SPREAD: usize = 4;
@@ -22,6 +24,8 @@ const SPREAD: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Registry {
     shards: Box<[Mutex<Slab<Waker>>]>,
+    /// Set once shutdown begins: the tasks in the registry are cancelled instead of polled.
+    closed: AtomicBool,
 }
 
 /// Where a task's waker sits in the registry.
@@ -38,7 +42,24 @@ impl Registry {
             shards: (0..spawners.max(1) * SPREAD)
                 .map(|_| Mutex::new(Slab::new()))
                 .collect(),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Closes the registry: from now on its tasks are cancelled instead of polled. The caller
+    /// then wakes every registered task, so each one takes a last turn.
+    pub(crate) fn close(&self) {
+        // SeqCst: a waker's wake that finds the task already scheduled publishes the state
+        // (async-task's state word, AcqRel) with this store before it, so the run it leaves
+        // to the worker that holds the task sees the flag in `is_closed`.
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown closed the registry.
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: pairs with the SeqCst store in `close` (through the task's state word when
+        // the closing thread's wake found the task already scheduled).
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Reserves a slot in one of spawning place `spawner`'s shards, lets `make` build the task
@@ -73,7 +94,8 @@ impl Registry {
         all
     }
 
-    /// The number of live tasks.
+    /// The number of live tasks (loom models check that shutdown leaves none).
+    #[cfg(all(test, loom))]
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len()).sum()
     }

@@ -24,7 +24,8 @@ use crate::task::JoinHandle;
 
 /// What a queue's handles and tasks share.
 pub(crate) struct Inner {
-    pub(super) name: String,
+    /// The queue's name, shared with its tasks' handles (their errors name it).
+    pub(super) name: std::sync::Arc<str>,
     pub(super) shared: SyncArc<Shared>,
     pub(super) max_active: usize,
     pub(super) ordered: bool,
@@ -224,9 +225,11 @@ impl Inner {
             // Run by the queue's runner, never scheduled on the cores: not in the registry
             // (the runner and `cancel_held` cancel what shutdown must reach).
             let schedule = runner::schedule_fn(self);
-            crate::task::spawn(wrapped, None, self.priority, None, site, schedule)
+            let name = Some(&self.name);
+            crate::task::spawn(wrapped, None, self.priority, None, name, site, schedule)
         } else {
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, site)
+            let name = Some(&self.name);
+            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, name, site)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
         (Held::new(runnable, generation), handle)
@@ -253,6 +256,7 @@ impl Inner {
             runner,
             self.pin(),
             self.priority,
+            None,
             std::panic::Location::caller(),
         );
         drop(handle);
@@ -278,21 +282,25 @@ impl Inner {
         }
     }
 
-    /// A handle for a refused task: reports cancellation.
+    /// A handle for a refused task: reports cancellation (its future is dropped at once, on
+    /// this thread).
     pub(super) fn cancelled<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let name = Some(&self.name);
+        // Never scheduled: it is cancelled before anything could wake it.
         let (runnable, handle) = crate::task::spawn(
             future,
             None,
             self.priority,
             None,
+            name,
             std::panic::Location::caller(),
-            |runnable, _| drop(runnable),
+            |runnable, _| crate::task::cancel(runnable),
         );
-        drop(runnable);
+        crate::task::cancel(runnable);
         handle
     }
 
@@ -407,7 +415,7 @@ impl Inner {
             spawned, cancelled, ..
         } = counts;
         let mut stats = QueueStats::default();
-        stats.name.clone_from(&self.name);
+        stats.name = self.name.to_string();
         stats.spawned = spawned;
         stats.started = completed + in_flight;
         stats.completed = completed;
@@ -455,7 +463,8 @@ impl Frontend for Inner {
                 std::mem::take(&mut state.line.waiting),
             )
         };
-        // Dropped without the lock: each drop re-enters `finished`.
+        // Cancelled without the lock, on the shutdown thread: each cancellation re-enters
+        // `finished`.
         drop(held);
         drop(line);
     }

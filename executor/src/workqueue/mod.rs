@@ -173,7 +173,7 @@ impl WorkQueue {
             },
         };
         let inner = std::sync::Arc::new(Inner {
-            name: b.name,
+            name: b.name.into(),
             shared: SyncArc::clone(handle.shared()),
             max_active,
             ordered: b.ordered,

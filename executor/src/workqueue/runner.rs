@@ -42,12 +42,14 @@
 //!
 //! # Shutdown
 //!
-//! The runner is in the registry like any task, so shutdown reaches it; when it is dropped
-//! before its line is done it drops the tasks it took (their handles report cancellation) and
-//! wakes the task in flight, whose schedule function, finding no runner, drops it.
-//! The tasks are not in the registry: a task woken on another thread (say, by the reactor)
-//! just as shutdown drops the runner may be dropped by that thread after the runtime's
-//! shutdown returned. Its `Arc` of the queue keeps everything it touches alive.
+//! The runner is in the registry like any task, so shutdown reaches it; once shutdown began it
+//! runs no more tasks, and when it is cancelled before its line is done it cancels the tasks it
+//! took (their handles report it) and wakes the task in flight. Its tasks are not in the
+//! registry: a task in flight woken once the runner is gone (by the runner's drop, or by
+//! another thread, say the reactor or a channel's sender under its lock) is not dropped by its
+//! waker but handed to the runtime, marked aborted, to be cancelled the way shutdown cancels
+//! any task scheduled during shutdown. Its `Arc` of the queue keeps everything it touches
+//! alive.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -64,7 +66,7 @@ use super::task::{Held, Polling};
 use crate::context;
 use crate::queue::Runnable;
 use crate::shared::Shared;
-use crate::sync::lock;
+use crate::sync::{lock, Arc as SyncArc};
 
 /// Tasks the runner runs in one poll before it yields to the core's other tasks (unless
 /// [`SLICE`] passes first). Each yield lets an idle core steal the runner, which costs the
@@ -153,7 +155,10 @@ pub(super) fn schedule_fn(inner: &Arc<Inner>) -> impl Fn(Runnable, ScheduleInfo)
         let then = resume(unsafe { &*queue.0 }, runnable);
         match then {
             Then::Nothing => {}
-            Then::Drop(runnable) => drop(runnable),
+            Then::Cancel(runnable, shared) => {
+                runnable.metadata().abort();
+                shared.submit_anywhere(runnable);
+            }
             Then::Wake(runner) => runner.wake(),
         }
     }
@@ -162,8 +167,9 @@ pub(super) fn schedule_fn(inner: &Arc<Inner>) -> impl Fn(Runnable, ScheduleInfo)
 /// What the schedule function does once it no longer borrows the queue.
 enum Then {
     Nothing,
-    /// Drop the task (its queue's runner is gone: shutdown).
-    Drop(Runnable),
+    /// Cancel the task (its queue's runner is gone: shutdown), through the runtime: never
+    /// inside this `wake()`, whose caller may hold a lock the task's drop needs.
+    Cancel(Runnable, SyncArc<Shared>),
     /// Wake the runner, which takes the task from the line's `resumed` slot.
     Wake(Waker),
 }
@@ -178,8 +184,8 @@ fn resume(inner: &Inner, runnable: Runnable) -> Then {
     }
     let mut state = lock(&inner.state);
     let Some(runner) = state.line.runner.clone() else {
-        // No runner (it was dropped by shutdown): the task is cancelled.
-        return Then::Drop(runnable);
+        // No runner (it was cancelled by shutdown): the task is cancelled.
+        return Then::Cancel(runnable, SyncArc::clone(&inner.shared));
     };
     state.line.resumed = Some(runnable);
     Then::Wake(runner)
@@ -240,7 +246,7 @@ impl Runner {
         self.batch.pop_front()
     }
 
-    /// Runs the task in flight once (drops it if it was aborted, as a worker does). Returns
+    /// Runs the task in flight once (cancels it if it was aborted, as a worker does). Returns
     /// whether it finished.
     fn run(&mut self, runnable: Runnable) -> bool {
         // The waker kept from the task's last `Pending`, so `job_pending` can keep it.
@@ -252,7 +258,7 @@ impl Runner {
         {
             let _polling = Polling::enter(&self.inner);
             if runnable.metadata().is_aborted() {
-                drop(runnable);
+                crate::task::cancel(runnable);
             } else {
                 runnable.run();
             }
@@ -281,6 +287,12 @@ impl Future for Runner {
         for turn in 1..=BUDGET {
             if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
                 break;
+            }
+            if this.inner.shared.is_shutdown() {
+                // No task runs once shutdown began: the runner is cancelled at its next turn
+                // (its registry is closed), and cancels its tasks then.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             let runnable = if this.current.is_some() {
                 match this.resumed.take() {
@@ -353,8 +365,8 @@ impl Drop for Runner {
         if self.exited {
             return;
         }
-        // Dropped before its line was done (shutdown, or a bug that panicked): report, give
-        // the line up, cancel what it took and the task in flight.
+        // Cancelled before its line was done (shutdown, or a bug that panicked): report, give
+        // the line up, cancel what it took and the task in flight, on this thread.
         let (resumed, wake) = {
             let mut state = lock(&self.inner.state);
             let reported = self.inner.report_locked(&mut state, &mut self.done);
@@ -362,8 +374,9 @@ impl Drop for Runner {
             reported
         };
         self.inner.wake_waiters(wake);
-        drop(resumed);
-        drop(self.resumed.take());
+        for runnable in [resumed, self.resumed.take()].into_iter().flatten() {
+            crate::task::cancel(runnable);
+        }
         drop(std::mem::take(&mut self.batch));
         if let Some(waker) = self.current.take().and_then(|current| current.waker) {
             waker.wake();

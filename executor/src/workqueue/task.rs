@@ -10,8 +10,8 @@
 //!    the task being polled finished to the core's next-task slot (it runs next, cache-hot, as
 //!    a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
 //!    never submitted: its runner runs them (see [`super::runner`]).
-//! 3. async-task drops the future when the task completes, panics (the panic was caught inside),
-//!    or is cancelled (aborted, or dropped by shutdown). The [`QueueTask`]'s `Drop` then frees
+//! 3. The task's future is dropped when the task completes, panics (the panic was caught
+//!    inside), or is cancelled (aborted, or by shutdown; see [`crate::task`]). The [`QueueTask`]'s `Drop` then frees
 //!    the task's slot and submits the task admitted in its place (inside an ordered queue's
 //!    runner, it tells the runner instead).
 //! 4. A task dropped while still held (shutdown, a refused spawn, a delay cancelled by shutdown)
@@ -96,6 +96,7 @@ impl Held {
 }
 
 impl Drop for Held {
+    /// Cancels the task, which never started, on this thread.
     fn drop(&mut self) {
         if let Some(runnable) = self.runnable.take() {
             let how = if self.delayed {
@@ -104,7 +105,7 @@ impl Drop for Held {
                 Dropping::Held
             };
             DROPPING_HELD.with(|d| d.set(how));
-            drop(runnable);
+            crate::task::cancel(runnable);
             // Normally the wrapper has reset it already; a task whose future had already been
             // dropped (it cannot have been: it never ran) would leave it set.
             DROPPING_HELD.with(|d| d.set(Dropping::Started));
