@@ -190,7 +190,7 @@ fn handoff_racing_the_end_of_the_section() {
             })
         };
         let spare_thread = {
-            let (core, done) = (core.clone(), done.clone());
+            let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
             loom::thread::spawn(move || {
                 // Woken by a handoff or a notify, or at the end by `wake_all`.
                 Parker::park(&spare);
