@@ -1,7 +1,8 @@
 //! Patterns from other runtimes' own test suites (tokio's `rt_common` and `rt_threaded`),
 //! written again for baton: shutdown with tasks pending or waking each other, wakes from
-//! destructors and thread-locals, spawns from outside under load, and channels between many
-//! tasks across build-and-drop cycles. Each runs under a watchdog, so a hang fails the test
+//! destructors and thread-locals, spawns from outside under load. (tokio's `hang_on_shutdown`
+//! and `many_multishot_futures` shapes are in `shutdown_cancels_before_joining.rs` and
+//! `shutdown_never_drops_inside_wake.rs`.) Each runs under a watchdog, so a hang fails the test
 //! with its name instead of stalling the suite.
 
 use std::future::{poll_fn, Future};
@@ -364,81 +365,6 @@ fn a_runtime_kept_in_a_thread_local_drops_at_thread_exit() {
         })
         .join()
         .unwrap();
-    });
-}
-
-#[test]
-fn a_section_waiting_on_a_pending_task_does_not_hang_drop() {
-    // tokio's `hang_on_shutdown`: the section's receive ends only when the pending task holding
-    // the sender is cancelled, so shutdown must cancel before it waits for workers.
-    bounded("hang_on_shutdown", || {
-        let rt = rt(2);
-        let (sync_tx, sync_rx) = mpsc::channel::<()>();
-        let (entered_tx, entered_rx) = mpsc::channel();
-        rt.spawn(async move {
-            baton::blocking::section_long(|| {
-                entered_tx.send(()).unwrap();
-                sync_rx.recv().ok()
-            });
-        });
-        rt.spawn(async move {
-            baton::time::sleep(Duration::from_secs(3600)).await;
-            drop(sync_tx);
-        });
-        entered_rx.recv().unwrap();
-        drop(rt);
-    });
-}
-
-#[test]
-fn channels_across_many_tasks_survive_build_and_drop_cycles() {
-    // tokio's `many_multishot_futures`, with async-channel (which wakes under its own lock).
-    bounded("many_multishot_futures", || {
-        const CHAIN: usize = 40;
-        const CYCLES: usize = 3;
-        const TRACKS: usize = 10;
-        for _ in 0..20 {
-            let rt = rt(2);
-            let mut start_txs = Vec::with_capacity(TRACKS);
-            let mut final_rxs = Vec::with_capacity(TRACKS);
-            for _ in 0..TRACKS {
-                let (start_tx, mut chain_rx) = async_channel::bounded::<&str>(10);
-                for _ in 0..CHAIN {
-                    let (next_tx, next_rx) = async_channel::bounded(10);
-                    rt.spawn(async move {
-                        while let Ok(v) = chain_rx.recv().await {
-                            next_tx.send(v).await.unwrap();
-                        }
-                    });
-                    chain_rx = next_rx;
-                }
-                let (final_tx, final_rx) = async_channel::bounded(10);
-                let cycle_tx = start_tx.clone();
-                rt.spawn(async move {
-                    for rem in (0..CYCLES).rev() {
-                        let msg = chain_rx.recv().await.unwrap();
-                        if rem == 0 {
-                            final_tx.send(msg).await.unwrap();
-                        } else {
-                            cycle_tx.send(msg).await.unwrap();
-                        }
-                    }
-                });
-                start_txs.push(start_tx);
-                final_rxs.push(final_rx);
-            }
-            rt.block_on(async move {
-                for start_tx in start_txs {
-                    start_tx.send("ping").await.unwrap();
-                }
-                for final_rx in final_rxs {
-                    final_rx.recv().await.unwrap();
-                }
-            });
-            // The forwarding tasks are still waiting on their channels: drop cancels them,
-            // and each cancellation wakes its neighbours under the channel's lock.
-            drop(rt);
-        }
     });
 }
 
