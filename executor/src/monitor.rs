@@ -265,11 +265,10 @@ impl Monitor {
                     None => bell.tick(tick, false),
                 }
             } else if self.is_active() {
-                // While a worker runs polls, detection needs a look every threshold.
+                // While the runtime is busy, detection needs a look every threshold.
                 let longest = self
                     .detector
                     .interval()
-                    .filter(|_| self.any_running())
                     .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
                 interval = interval.saturating_mul(2).min(longest);
                 bell.tick(interval, interval > tick)
@@ -280,14 +279,6 @@ impl Monitor {
             };
             self.rung = rung.map(|rung| rung.max(now));
         }
-    }
-
-    /// Whether any core has a running worker (one that is polling or about to).
-    fn any_running(&self) -> bool {
-        self.shared
-            .cores
-            .iter()
-            .any(|core| core.state().running() > 0)
     }
 
     /// Whether any core runs, has a worker in a section, or has work waiting.
