@@ -85,9 +85,11 @@ fn spin(d: Duration) {
 }
 
 /// Runs `QUEUES` ordered queues of `JOBS` jobs each on `cores` cores, one job in four blocking
-/// in a section (long, or lazy and blocking past the grace period), the others spinning a
-/// little; returns the overlaps seen. Fails if that does not finish within a generous time.
-fn overlaps(cores: usize) -> usize {
+/// in a section (long, or lazy and blocking past the grace period), or with `unannotated`
+/// blocking outside any section until a task queued on its core has run (which only the
+/// monitor's takeover of its poll allows), the others spinning a little; returns the overlaps
+/// seen. Fails if that does not finish within a generous time.
+fn overlaps(cores: usize, unannotated: bool) -> usize {
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = baton::Runtime::builder().cores(cores).build().unwrap();
@@ -105,6 +107,17 @@ fn overlaps(cores: usize) -> usize {
             for queue in &queues {
                 let w = watch.clone();
                 let job = async move {
+                    if unannotated && i % 4 == 0 {
+                        // Taken over by the monitor, its poll goes on beside the spare, as a
+                        // section would: not counted from here.
+                        w.stop();
+                        let (tx, rx) = mpsc::channel();
+                        let core = baton::current_core().expect("jobs run on workers");
+                        baton::spawn_on(core, async move { tx.send(()).unwrap() });
+                        rx.recv_timeout(Duration::from_secs(60))
+                            .expect("the task queued behind a blocked job ran");
+                        return;
+                    }
                     match i % 8 {
                         0 => {
                             w.stop();
@@ -142,7 +155,7 @@ fn overlaps(cores: usize) -> usize {
 #[test]
 fn one_core_runs_one_job_at_a_time_outside_sections() {
     assert_eq!(
-        overlaps(1),
+        overlaps(1, false),
         0,
         "jobs polled beside another worker of the core"
     );
@@ -151,8 +164,19 @@ fn one_core_runs_one_job_at_a_time_outside_sections() {
 #[test]
 fn two_cores_run_one_job_at_a_time_each_outside_sections() {
     assert_eq!(
-        overlaps(2),
+        overlaps(2, false),
         0,
         "jobs polled beside another worker of their core"
     );
+}
+
+#[test]
+fn a_job_that_blocks_without_a_section_stops_the_runner_once_taken_over() {
+    for cores in [1, 2] {
+        assert_eq!(
+            overlaps(cores, true),
+            0,
+            "jobs polled beside another worker of the core on {cores} cores"
+        );
+    }
 }

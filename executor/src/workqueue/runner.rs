@@ -338,6 +338,11 @@ impl Future for Runner {
             if context::take_handed_off() && !keeps_working(&this.inner.shared) {
                 break;
             }
+            // A poll the monitor took over (a task blocked outside any section) no longer
+            // holds the core: run nothing more in it.
+            if context::poll_taken_over() {
+                break;
+            }
             // The jobs share the runner's cooperative budget (see `coop`): once one spent it,
             // every leaf future would yield at once, so the runner yields to the core instead.
             if !crate::coop::has_budget_remaining() {
