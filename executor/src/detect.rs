@@ -102,6 +102,9 @@ impl Detector {
             return false;
         };
         if !sys::heavy_barrier_available() {
+            // Registration may still be under way, or its thread could not be started: ask
+            // again (a failed compare-exchange while it is under way or was refused).
+            sys::prepare_heavy_barrier();
             return false;
         }
         let full = now >= self.next_look;
