@@ -30,7 +30,7 @@ use baton::{Affinity, JoinHandle, Priority, WorkQueue};
 /// Tasks per round unless `BATON_SOAK_TASKS` says otherwise.
 const DEFAULT_TASKS: usize = 6_000;
 /// Seconds of rounds unless `BATON_SOAK_SECS` says otherwise.
-const DEFAULT_SECS: u64 = 20;
+const DEFAULT_SECS: u64 = 10;
 /// How long one round may take before it is reported as a hang.
 const WATCHDOG: Duration = Duration::from_secs(120);
 /// Cores of the runtime under test.
