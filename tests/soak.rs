@@ -16,7 +16,8 @@
 //! (`BATON_SOAK_TASKS`), each on a new runtime, run for [`DEFAULT_SECS`] seconds
 //! (`BATON_SOAK_SECS`); each round's seed is printed so a failure can be replayed with
 //! `BATON_SOAK_SEED` (one round), and `BATON_SOAK_SECTION` (`none`, `quick`, `blocking`,
-//! `long`, `guard`, `await`) gives every task one kind of section, to narrow a failure down.
+//! `long`, `guard`, `await`) gives every task one kind of section, to narrow a failure down;
+//! `BATON_SOAK_DETECT` (`on`, `off`) runs every round with or without detection.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,10 +40,16 @@ const CORES: usize = 2;
 /// Per-core count of tasks polling outside a section.
 struct Occupancy([AtomicUsize; CORES]);
 
+/// Per-core number of the task that last took the core's claim.
+struct Holders([AtomicUsize; CORES]);
+
 /// What the soak checks as it goes.
 struct Checks {
     occupancy: Occupancy,
+    holders: Holders,
     overlaps: AtomicUsize,
+    /// The first overlaps seen: (core, the task holding the claim, the task starting a poll).
+    overlap_log: std::sync::Mutex<Vec<(usize, usize, usize)>>,
     /// Drops per task, indexed by task number.
     drops: Vec<AtomicUsize>,
 }
@@ -74,8 +81,13 @@ impl<F: Future> Future for Tracked<F> {
         let core = baton::current_core();
         if let Some(core) = core {
             let before = self.checks.occupancy.0[core].fetch_add(1, Ordering::SeqCst);
+            let holder = self.checks.holders.0[core].swap(self.index, Ordering::SeqCst);
             if before != 0 {
                 self.checks.overlaps.fetch_add(1, Ordering::SeqCst);
+                let mut log = self.checks.overlap_log.lock().unwrap();
+                if log.len() < 8 {
+                    log.push((core, holder, self.index));
+                }
             }
             CLAIM.with(|c| c.set(Some(core)));
         }
@@ -281,6 +293,8 @@ enum Target<'a> {
 struct Spawned {
     index: usize,
     plan: Plan,
+    /// Where it was spawned: "plain" or the queue's index.
+    target: String,
     handle: Option<JoinHandle<usize>>,
 }
 
@@ -295,7 +309,9 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
     let handle = rt.handle();
     let checks = Arc::new(Checks {
         occupancy: Occupancy([AtomicUsize::new(0), AtomicUsize::new(0)]),
+        holders: Holders([AtomicUsize::new(0), AtomicUsize::new(0)]),
         overlaps: AtomicUsize::new(0),
+        overlap_log: std::sync::Mutex::new(Vec::new()),
         drops: (0..tasks).map(|_| AtomicUsize::new(0)).collect(),
     });
     let queues = [
@@ -345,6 +361,12 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
                 index,
                 panic_on_drop: plan.panic_on_drop,
             };
+            let label = match target {
+                Target::Plain => "plain".to_string(),
+                Target::Queue(q) | Target::Delayed(q) | Target::Keyed(q, _) => {
+                    format!("queue {}", q.name())
+                }
+            };
             let handle = match target {
                 Target::Plain => baton::spawn(future),
                 Target::Queue(q) => q.spawn(future),
@@ -357,6 +379,7 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
             spawned.push(Spawned {
                 index,
                 plan,
+                target: label,
                 handle: plan.keep_handle.then_some(handle),
             });
             if index % 64 == 0 {
@@ -376,6 +399,10 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
         }
         spawned
     });
+    let described: Vec<String> = spawned
+        .iter()
+        .map(|s| format!("task {}: {:?} on {}", s.index, s.plan, s.target))
+        .collect();
     // Tasks that never finish are pending still; dropping the runtime cancels them.
     let pending: Vec<_> = spawned
         .into_iter()
@@ -395,11 +422,22 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
     // on the unwinder's lock, say) has its core handed on while it goes on, as a section's
     // would: the claim this test counts cannot tell those polls apart.
     if !detect {
+        let log = checks.overlap_log.lock().unwrap();
+        let details: Vec<String> = log
+            .iter()
+            .map(|&(core, holder, starter)| {
+                format!(
+                    "core {core}: held by {}\n  poll started by {}",
+                    described[holder], described[starter]
+                )
+            })
+            .collect();
         assert_eq!(
             checks.overlaps.load(Ordering::SeqCst),
             0,
             "a task started a poll on a core while another task polled there outside a \
-             section\n{stats}"
+             section\n{}\n{stats}",
+            details.join("\n")
         );
     }
     for (index, drops) in checks.drops.iter().enumerate() {
@@ -468,8 +506,13 @@ fn soak_keeps_every_promise() {
     let mut round = 0u64;
     loop {
         let seed = first_seed.wrapping_add(round.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
-        // Every other round detects polls that block outside sections.
-        let detect = round % 2 == 1;
+        // Every other round detects polls that block outside sections, unless
+        // `BATON_SOAK_DETECT` (`on`, `off`) says otherwise.
+        let detect = match std::env::var("BATON_SOAK_DETECT").as_deref() {
+            Ok("on") => true,
+            Ok("off") => false,
+            _ => round % 2 == 1,
+        };
         println!("soak round {round}: {tasks} tasks, BATON_SOAK_SEED={seed}, detection {detect}");
         one_round(tasks, seed, detect);
         round += 1;
