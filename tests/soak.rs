@@ -43,8 +43,83 @@ struct Occupancy([AtomicUsize; CORES]);
 /// Per-core number of the task that last took the core's claim.
 struct Holders([AtomicUsize; CORES]);
 
+/// What a thread did, in the soak's event log.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    PollStart,
+    PollEnd,
+    /// The task gave up its claim (it is about to enter a section).
+    Release,
+    /// The task's section returned.
+    SectionEnd,
+}
+
+/// One entry of the event log.
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    seq: usize,
+    task: usize,
+    thread: usize,
+    core: Option<usize>,
+    kind: Kind,
+    at: std::time::Instant,
+}
+
+/// Entries kept in the event log: enough to see what led to an overlap.
+const LOG_LEN: usize = 4096;
+
+/// The most recent events of the round, overwritten in a ring.
+struct EventLog {
+    next: AtomicUsize,
+    ring: Vec<std::sync::Mutex<Option<Event>>>,
+}
+
+impl EventLog {
+    fn new() -> EventLog {
+        EventLog {
+            next: AtomicUsize::new(0),
+            ring: (0..LOG_LEN).map(|_| std::sync::Mutex::new(None)).collect(),
+        }
+    }
+
+    fn record(&self, task: usize, kind: Kind) {
+        static THREADS: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static THREAD: usize = THREADS.fetch_add(1, Ordering::Relaxed);
+        }
+        let task = if task == usize::MAX {
+            CURRENT.with(|c| c.get())
+        } else {
+            task
+        };
+        let seq = self.next.fetch_add(1, Ordering::SeqCst);
+        let event = Event {
+            seq,
+            task,
+            thread: THREAD.with(|t| *t),
+            core: baton::current_core(),
+            kind,
+            at: std::time::Instant::now(),
+        };
+        *self.ring[seq % LOG_LEN].lock().unwrap() = Some(event);
+    }
+
+    fn snapshot(&self) -> Vec<Event> {
+        let mut events: Vec<Event> = self
+            .ring
+            .iter()
+            .filter_map(|e| *e.lock().unwrap())
+            .collect();
+        events.sort_by_key(|e| e.seq);
+        events
+    }
+}
+
 /// What the soak checks as it goes.
 struct Checks {
+    events: EventLog,
+    /// The event log as it was at the first overlap.
+    overlap_events: std::sync::Mutex<Option<Vec<Event>>>,
     occupancy: Occupancy,
     holders: Holders,
     overlaps: AtomicUsize,
@@ -65,11 +140,14 @@ struct Tracked<F> {
 thread_local! {
     /// Set while a tracked poll holds its core's claim (cleared when it enters a section).
     static CLAIM: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    /// The task whose poll this thread runs (for the event log).
+    static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 /// Gives up the current poll's claim on its core: called on entering a section.
 fn release_claim(checks: &Checks) {
     if let Some(core) = CLAIM.with(|c| c.take()) {
+        checks.events.record(usize::MAX, Kind::Release);
         checks.occupancy.0[core].fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -82,9 +160,15 @@ impl<F: Future> Future for Tracked<F> {
         if let Some(core) = core {
             let before = self.checks.occupancy.0[core].fetch_add(1, Ordering::SeqCst);
             let holder = self.checks.holders.0[core].swap(self.index, Ordering::SeqCst);
+            CURRENT.with(|c| c.set(self.index));
+            self.checks.events.record(self.index, Kind::PollStart);
             if before != 0 {
                 self.checks.overlaps.fetch_add(1, Ordering::SeqCst);
                 let mut log = self.checks.overlap_log.lock().unwrap();
+                if log.is_empty() {
+                    *self.checks.overlap_events.lock().unwrap() =
+                        Some(self.checks.events.snapshot());
+                }
                 if log.len() < 8 {
                     log.push((core, holder, self.index));
                 }
@@ -96,6 +180,7 @@ impl<F: Future> Future for Tracked<F> {
         impl Drop for Release<'_> {
             fn drop(&mut self) {
                 release_claim(self.0);
+                self.0.events.record(usize::MAX, Kind::PollEnd);
             }
         }
         let checks = Arc::clone(&self.checks);
@@ -272,6 +357,9 @@ async fn body(
             clients.0.send(()).await.expect("the token pool stays open");
         }
     }
+    if !matches!(plan.section, SectionKind::None) {
+        checks.events.record(index, Kind::SectionEnd);
+    }
     if plan.panics {
         panic!("soak: task {index} panics as planned");
     }
@@ -312,6 +400,8 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
         holders: Holders([AtomicUsize::new(0), AtomicUsize::new(0)]),
         overlaps: AtomicUsize::new(0),
         overlap_log: std::sync::Mutex::new(Vec::new()),
+        events: EventLog::new(),
+        overlap_events: std::sync::Mutex::new(None),
         drops: (0..tasks).map(|_| AtomicUsize::new(0)).collect(),
     });
     let queues = [
@@ -432,6 +522,37 @@ fn soak(tasks: usize, seed: u64, detect: bool) {
                 )
             })
             .collect();
+        let mut details = details;
+        if let Some(events) = checks.overlap_events.lock().unwrap().as_ref() {
+            let last = events.last().map(|e| (e.thread, e.at));
+            let threads: Vec<usize> = log
+                .first()
+                .map(|&(_, holder, starter)| {
+                    events
+                        .iter()
+                        .rev()
+                        .filter(|e| e.task == holder || e.task == starter)
+                        .map(|e| e.thread)
+                        .take(4)
+                        .collect()
+                })
+                .unwrap_or_default();
+            details.push(format!(
+                "threads of interest: {threads:?}; events, newest last:"
+            ));
+            let end = last.map(|(_, at)| at);
+            let shown: Vec<&Event> = events
+                .iter()
+                .filter(|e| e.core == Some(log[0].0) || threads.contains(&e.thread))
+                .collect();
+            for e in &shown[shown.len().saturating_sub(120)..] {
+                let ago = end.map(|end| end.duration_since(e.at)).unwrap_or_default();
+                details.push(format!(
+                    "  #{} -{:?} thread {} core {:?} task {} {:?}",
+                    e.seq, ago, e.thread, e.core, e.task, e.kind
+                ));
+            }
+        }
         assert_eq!(
             checks.overlaps.load(Ordering::SeqCst),
             0,

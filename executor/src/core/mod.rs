@@ -470,14 +470,18 @@ impl Core {
     /// unless a worker already runs. `wake` tells the worker why.
     pub(crate) fn wake_one(&self, idle_counts: &Idle, wake: Wake) -> bool {
         let mut idle = lock(&self.idle);
-        // The lock orders this read after every transition made under it.
-        if self.state.load().running() != 0 {
+        // The lock keeps the idle stack and the idle count in step; the running count can
+        // still move under us (a worker back from a section), so the check and the count
+        // are one compare-exchange.
+        if idle.is_empty() || !self.state.wake_if_none_running() {
             return false;
         }
         let Some(Parked { parker, .. }) = idle.pop() else {
-            return false;
+            unreachable!("the idle stack was not empty under its lock");
         };
-        self.transition(Transition::Wake, idle_counts);
+        // `running` went from zero to one, as `transition` counts for `Wake`.
+        idle_counts.idle_cores.fetch_sub(1, Ordering::Relaxed);
+        idle_counts.bell.core_started();
         drop(idle);
         Counters::add(&self.counters.wakeups, 1);
         parker.unpark(wake);

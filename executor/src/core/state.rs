@@ -203,6 +203,35 @@ impl AtomicState {
         }
     }
 
+    /// Rule 1, under the core's idle lock with a parked worker in hand: counts that worker
+    /// running (idle to running) only if no worker runs, checked and applied in one
+    /// compare-exchange. Returns whether it did.
+    ///
+    /// A worker coming back from a section counts itself running without the idle lock: a
+    /// check of `running == 0` followed by a separate increment could let the returning worker
+    /// see itself alone at its poll boundary and start its next poll while the woken spare
+    /// starts one too (two workers running the core outside any section).
+    pub(crate) fn wake_if_none_running(&self) -> bool {
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            if State(current).running() != 0 {
+                return false;
+            }
+            if !Transition::Wake.allowed_from(State(current)) {
+                panic!("inconsistent core state: Wake from {:?}", State(current));
+            }
+            let next = current.wrapping_add(Transition::Wake.delta());
+            // SeqCst: as in `apply`.
+            match self
+                .0
+                .compare_exchange(current, next, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
     /// Applies `transition` and returns the state before it.
     ///
     /// SeqCst: the parking worker's decrement of `running` and a spawner's later read of it form

@@ -304,6 +304,38 @@ fn retirement_racing_a_wake_up_loses_nothing() {
     });
 }
 
+/// A wake-up (a task queued while the core's only worker is in a handed-off section) racing
+/// that worker's return from its section: the worker, back at its poll boundary with the
+/// baton to itself, starts its next poll; a spare woken on the strength of an earlier look at
+/// `running == 0` would start one too, and two workers would run the core outside any section.
+/// The wake-up counts the spare running only if nobody runs, in one step, so either the spare
+/// is not woken or the returning worker sees it and retires (rule 2).
+#[test]
+fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
+    model(3, || {
+        let (core, idle, back) = running_core();
+        let spare = add_worker(&core, &idle);
+        assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
+        let waker = {
+            let (core, idle) = (core.clone(), idle.clone());
+            loom::thread::spawn(move || core.wake_one(&idle, Wake::Work))
+        };
+        // `back` leaves its section and reaches its poll boundary.
+        core.return_from_section(&idle);
+        let keeps_going = core.state().keep_working();
+        let woke = waker.join().unwrap();
+        assert!(
+            !(woke && keeps_going),
+            "a spare was woken while the worker back from its section kept the baton: {:?}",
+            core.state()
+        );
+        if woke {
+            assert_eq!(Parker::park(&spare), Wake::Work);
+        }
+        drop(back);
+    });
+}
+
 /// The monitor's handoff racing the end of the section and the next, eager, one. With the old
 /// "uncount, then publish" order the worker could leave its section in between without counting
 /// itself running again, then hand off eagerly from `running == 0` (an inconsistent state).
