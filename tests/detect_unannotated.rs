@@ -228,3 +228,41 @@ fn a_task_woken_by_a_taken_over_poll_runs() {
         assert_eq!(replies, expected, "on {cores} cores");
     }
 }
+
+/// With every core busy the monitor backs off and the cores watch one another's polls: a poll
+/// that blocks on core 0 while core 1 keeps polling is still found, and the tasks pinned
+/// behind it run while it blocks.
+#[test]
+fn a_poll_blocking_while_every_core_is_busy_is_found() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Keeps core 1 polling (short polls) until the test ends.
+    let spinner = {
+        let stop = stop.clone();
+        rt.handle().spawn_on(1, async move {
+            while !stop.load(Ordering::Relaxed) {
+                baton::yield_now().await;
+            }
+        })
+    };
+    let ran_behind = rt.block_on(async {
+        rt.handle()
+            .spawn_on(0, async {
+                let (done_tx, done_rx) = mpsc::channel();
+                let count = spawn_behind(done_tx);
+                let finished = done_rx.recv_timeout(BOUND).is_ok();
+                (finished, count.load(Ordering::SeqCst))
+            })
+            .await
+            .unwrap()
+    });
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(spinner).unwrap();
+    assert_eq!(
+        ran_behind,
+        (true, BEHIND),
+        "the tasks pinned behind the blocked poll ran while it blocked"
+    );
+    let stats = rt.stats();
+    assert!(stats.cores[0].detected_blocks >= 1, "{stats}");
+}

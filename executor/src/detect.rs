@@ -53,6 +53,9 @@ struct Watch {
     since: Instant,
     /// When the worker thread's CPU time was first read during the poll, and what it was.
     cpu: Option<(Instant, Duration)>,
+    /// Judged after the grace period rather than the detection threshold: the poll is watched
+    /// (its spawn site blocked before), or a worker of another core flagged it as overdue.
+    quick: bool,
 }
 
 /// What a poll that outlived the detection threshold was doing.
@@ -115,6 +118,8 @@ impl Detector {
         let mut watching = false;
         let mut watches = Vec::with_capacity(self.watches.len());
         for core in shared.cores.iter() {
+            // A worker of another core saw this core's poll outlive the threshold.
+            let flagged = core.take_overdue_flag();
             core.for_each_slot(|slot| {
                 let seen = slot.look_poll();
                 if !seen.is_polling_outside_section() {
@@ -124,8 +129,8 @@ impl Detector {
                     .watches
                     .iter()
                     .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
-                let watched = seen.is_watched();
-                if !full && !watched {
+                let quick = seen.is_watched() || flagged || previous.is_some_and(|w| w.quick);
+                if !full && !quick {
                     // Not this call's business: carry the watch over unchanged.
                     if let Some(w) = previous {
                         watches.push(Watch {
@@ -138,12 +143,13 @@ impl Detector {
                 // The CPU clock is read at a poll's first sight (a system call per worker
                 // and look while the runtime is busy), so the poll can be judged at the next.
                 let (since, cpu) = match previous {
-                    None if watched => (first_seen, read_cpu(slot, now)),
+                    None if quick => (first_seen, read_cpu(slot, now)),
                     None => (now, read_cpu(slot, now)),
                     Some(w) => (w.since, w.cpu.or_else(|| read_cpu(slot, now))),
                 };
-                let limit = if watched { grace } else { threshold };
+                let limit = if quick { grace } else { threshold };
                 let running_for = now.saturating_duration_since(since);
+                let mut quick = quick;
                 if running_for >= limit {
                     let verdict = match (slot.probe(), cpu) {
                         (Some(probe), Some((sampled, before))) if sampled < now => {
@@ -162,18 +168,22 @@ impl Detector {
                             _ => &core.counters.cpu_hogs,
                         };
                         Counters::add(counter, 1);
-                        if watched {
+                        if seen.is_watched() {
                             Counters::add(&core.counters.eager_handoffs, 1);
                         }
                         return;
                     }
+                    // A flagged poll found busy (on the CPU, or preempted: its peer cannot tell)
+                    // goes back to the threshold's pace, towards the hog threshold.
+                    quick &= seen.is_watched() || verdict != Some(Verdict::Busy);
                 }
-                watching |= watched;
+                watching |= quick;
                 watches.push(Watch {
                     slot: Arc::clone(slot),
                     seen,
                     since,
                     cpu,
+                    quick,
                 });
             });
         }

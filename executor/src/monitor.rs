@@ -265,11 +265,15 @@ impl Monitor {
                     None => bell.tick(tick, false),
                 }
             } else if self.is_active() {
-                // While the runtime is busy, detection needs a look every threshold.
-                let longest = self
-                    .detector
-                    .interval()
-                    .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL));
+                // While the runtime is busy, detection needs a look every threshold, unless
+                // every core runs: then the cores watch one another (see `crate::detect`).
+                let longest = if self.peers_watch() {
+                    MAX_INTERVAL
+                } else {
+                    self.detector
+                        .interval()
+                        .map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL))
+                };
                 interval = interval.saturating_mul(2).min(longest);
                 bell.tick(interval, interval > tick)
             } else {
@@ -279,6 +283,13 @@ impl Monitor {
             };
             self.rung = rung.map(|rung| rung.max(now));
         }
+    }
+
+    /// Whether the runtime has more than one core and every core has a running worker, whose
+    /// looks at the injector also watch the other cores' polls (see `crate::detect`).
+    fn peers_watch(&self) -> bool {
+        let cores = &self.shared.cores;
+        cores.len() > 1 && cores.iter().all(|core| core.state().running() > 0)
     }
 
     /// Whether any core runs, has a worker in a section, or has work waiting.

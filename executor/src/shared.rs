@@ -648,6 +648,13 @@ impl Shared {
         }
     }
 
+    /// The detection threshold, if the runtime detects polls that block outside sections.
+    pub(crate) fn detection_threshold(&self) -> Option<Duration> {
+        self.config
+            .detect
+            .then_some(self.config.detection_threshold)
+    }
+
     /// Whether `core` may not have another worker thread.
     pub(crate) fn at_thread_cap(&self, core: &Core) -> bool {
         let total: u64 = self.cores.iter().map(|c| c.state().workers()).sum();

@@ -93,6 +93,7 @@ pub(crate) fn spawn(
         unflushed_polls: 0,
         lifo_streak: 0,
         high_streak: 0,
+        peers: Vec::new(),
     };
     let target = &shared.cores[core];
     target.reserve_worker();
@@ -126,6 +127,9 @@ struct Worker {
     lifo_streak: u32,
     /// `High` tasks run in a row.
     high_streak: u32,
+    /// Per core, the poll turn this worker last saw there and since when (see
+    /// [`Worker::watch_peers`]); empty while detection is off or the runtime has one core.
+    peers: Vec<(u32, Instant)>,
 }
 
 impl Worker {
@@ -205,10 +209,13 @@ impl Worker {
     fn next_task(&mut self) -> Option<Runnable> {
         self.tick = self.tick.wrapping_add(1);
         let look = self.pace.turn();
+        if let Some(now) = look {
+            self.watch_peers(now);
+        }
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
         let classes = shared.classes_used();
-        if look {
+        if look.is_some() {
             // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
             let _ = Reactor::get().poll();
             let high = classes.then(|| shared.injector_high.pop().ok()).flatten();
@@ -251,6 +258,40 @@ impl Worker {
             self.end_search();
         }
         found
+    }
+
+    /// Detection's cheap half (see [`crate::detect`]): at each look at the injector (every
+    /// [`INJECTOR_TARGET`] or so of polling), a busy worker glances at the other cores' poll
+    /// turns. One whose core still runs the poll it ran at least the detection threshold ago
+    /// is flagged for the monitor, whose bell rings. So while every core runs, the cores watch
+    /// one another for free and the monitor need not wake every threshold to find a poll that
+    /// blocks.
+    fn watch_peers(&mut self, now: Instant) {
+        let shared = &*self.shared;
+        let Some(threshold) = shared.detection_threshold() else {
+            return;
+        };
+        if shared.cores.len() < 2 {
+            return;
+        }
+        if self.peers.len() != shared.cores.len() {
+            self.peers = shared.cores.iter().map(|c| (c.turn(), now)).collect();
+            return;
+        }
+        for (core, seen) in shared.cores.iter().zip(self.peers.iter_mut()) {
+            if core.index() == self.core {
+                continue;
+            }
+            let turn = core.turn();
+            if turn != seen.0 || core.state().running() == 0 {
+                *seen = (turn, now);
+            } else if now.saturating_duration_since(seen.1) >= threshold {
+                // Once per threshold at most, while the same poll goes on.
+                seen.1 = now;
+                core.flag_overdue_poll();
+                shared.idle.bell.ring();
+            }
+        }
     }
 
     /// Step 3, continued: before parking while another core runs, polls the reactor without
@@ -395,12 +436,12 @@ impl InjectorPace {
         self.left = self.interval;
     }
 
-    /// Counts one turn of the loop; returns whether the worker looks at the injector now (and
-    /// then retunes the interval).
-    fn turn(&mut self) -> bool {
+    /// Counts one turn of the loop; returns the time if the worker looks at the injector now
+    /// (and then retunes the interval).
+    fn turn(&mut self) -> Option<Instant> {
         self.left -= 1;
         if self.left > 0 {
-            return false;
+            return None;
         }
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.since).as_nanos();
@@ -410,7 +451,7 @@ impl InjectorPace {
         self.interval =
             interval.clamp(MIN_INJECTOR_INTERVAL.into(), INJECTOR_INTERVAL.into()) as u32;
         self.left = self.interval;
-        true
+        Some(now)
     }
 }
 
@@ -433,7 +474,7 @@ mod tests {
     /// Turns `pace` until it says to look; returns how many turns that took.
     fn turns_to_look(pace: &mut InjectorPace) -> u32 {
         let mut turns = 1;
-        while !pace.turn() {
+        while pace.turn().is_none() {
             turns += 1;
         }
         turns

@@ -50,7 +50,7 @@ use crate::queue::{self, Priority, Queue};
 use crate::stats::{CoreStats, Counters};
 use std::time::{Duration, Instant};
 
-use crate::sync::{fence, lock, Arc, AtomicU32, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering};
 
 use state::AtomicState;
 
@@ -82,6 +82,9 @@ pub(crate) struct Core {
     slots: Mutex<Vec<Arc<SectionSlot>>>,
     /// Always-on counters.
     pub(crate) counters: Counters,
+    /// Set by a worker of another core that saw this core's poll run past the detection
+    /// threshold; the monitor's detector takes it (see [`crate::detect`]).
+    overdue: AtomicBool,
 }
 
 /// How long a stealer watches a core's worker stay in one poll before it takes the task in the
@@ -229,6 +232,7 @@ impl Core {
             idle: Mutex::new(Vec::new()),
             slots: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            overdue: AtomicBool::new(false),
         }
     }
 
@@ -286,6 +290,17 @@ impl Core {
     pub(crate) fn start_poll(&self, turn: u32) {
         // Relaxed: a hint for stealers, who take the task itself through the slot's queue.
         self.turn.0.store(turn, Ordering::Relaxed);
+    }
+
+    /// Another core's worker saw this core's poll run past the detection threshold.
+    pub(crate) fn flag_overdue_poll(&self) {
+        // Relaxed: a hint for the monitor, which the bell wakes; it judges the poll itself.
+        self.overdue.store(true, Ordering::Relaxed);
+    }
+
+    /// Monitor: takes the flag [`Core::flag_overdue_poll`] set.
+    pub(crate) fn take_overdue_flag(&self) -> bool {
+        self.overdue.swap(false, Ordering::Relaxed)
     }
 
     /// The turn of the poll a worker of the core started last (see [`Core::start_poll`]).
