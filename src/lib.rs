@@ -34,8 +34,9 @@
 //! (annotations any library can use without depending on the executor) and `baton-macros`.
 
 pub use baton_executor::{
-    current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, EnterGuard, Handle,
-    JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, YieldNow, MAX_CORES,
+    current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, CpuAffinity,
+    EnterGuard, Handle, JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, YieldNow,
+    MAX_CORES,
 };
 
 pub use baton_executor::{

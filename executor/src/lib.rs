@@ -40,7 +40,7 @@ pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
 pub use queue::Priority;
 pub use runtime::{
-    Builder, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
+    Builder, CpuAffinity, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
     DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT,
     DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };

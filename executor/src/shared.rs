@@ -151,8 +151,13 @@ pub(crate) struct Config {
     pub(crate) max_threads_per_core: usize,
     /// The most worker threads the runtime may have.
     pub(crate) max_threads: usize,
-    /// Whether each core's workers keep to one CPU when there is one core per CPU.
-    pub(crate) pin_workers: bool,
+    /// How the workers keep to the CPUs of the runtime's set.
+    pub(crate) affinity: crate::runtime::CpuAffinity,
+    /// The runtime's CPU set, if one was given.
+    pub(crate) cpus: Option<Vec<usize>>,
+    /// Per core, the CPUs its workers are bound to, if any (computed when the runtime is
+    /// built, see `runtime::placement`).
+    pub(crate) placement: Vec<Option<Vec<usize>>>,
     /// Whether the monitor takes over polls that block without a section.
     pub(crate) detect: bool,
     /// How long a poll may run outside a section before the monitor checks it.
@@ -173,7 +178,8 @@ impl std::fmt::Debug for Config {
             .field("keep_alive", &self.keep_alive)
             .field("max_threads_per_core", &self.max_threads_per_core)
             .field("max_threads", &self.max_threads)
-            .field("pin_workers", &self.pin_workers)
+            .field("affinity", &self.affinity)
+            .field("cpus", &self.cpus)
             .field("detect", &self.detect)
             .field("detection_threshold", &self.detection_threshold)
             .field("stall_timeout", &self.stall_timeout)

@@ -18,16 +18,10 @@ pub(crate) fn tighten_timer_slack() {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn tighten_timer_slack() {}
 
-/// The CPU that the workers of `core` keep to, if the runtime has one core per CPU this thread
-/// may run on: the `core`-th CPU of the calling thread's affinity mask.
-///
-/// A core's workers take turns on one CPU, like the kernel's per-CPU worker pools. Without
-/// this, the spare woken by a handoff is often queued behind the other core's busy worker while
-/// the blocked worker's CPU goes idle: the kernel skips pulling it across when its CPUs are
-/// rarely idle, and the core loses tens of microseconds per handoff. With fewer or more cores
-/// than CPUs (a cgroup quota, an explicit core count) the workers are left to the kernel.
+/// The CPUs the calling thread may run on (its affinity mask), in increasing order; `None`
+/// where the system does not say.
 #[cfg(target_os = "linux")]
-pub(crate) fn core_cpu(core: usize, cores: usize) -> Option<usize> {
+pub(crate) fn allowed_cpus() -> Option<Vec<usize>> {
     // SAFETY: `cpu_set_t` is plain old data, for which all zeroes is a valid value.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid, writable `cpu_set_t` of the size passed; pid 0 is this thread.
@@ -35,36 +29,134 @@ pub(crate) fn core_cpu(core: usize, cores: usize) -> Option<usize> {
     if rc != 0 {
         return None;
     }
-    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+    let cpus: Vec<usize> = (0..MAX_CPU)
         // SAFETY: `cpu` is below `CPU_SETSIZE`, the capacity of `set`.
         .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
         .collect();
-    (cpus.len() == cores).then(|| cpus[core])
+    (!cpus.is_empty()).then_some(cpus)
 }
 
-/// Other systems leave threads to the scheduler.
+/// Other systems do not say.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn core_cpu(_core: usize, _cores: usize) -> Option<usize> {
+pub(crate) fn allowed_cpus() -> Option<Vec<usize>> {
     None
 }
 
-/// Keeps the calling thread to `cpu` (from [`core_cpu`]). Best effort: an error leaves the
-/// thread free to run anywhere.
+/// One more than the highest CPU number an affinity mask can name here.
 #[cfg(target_os = "linux")]
-pub(crate) fn pin_to_cpu(cpu: usize) {
+pub(crate) const MAX_CPU: usize = libc::CPU_SETSIZE as usize;
+
+/// One more than the highest CPU number an affinity mask can name here.
+#[cfg(not(target_os = "linux"))]
+pub(crate) const MAX_CPU: usize = 1024;
+
+/// Keeps the calling thread to `cpus` (each below [`MAX_CPU`]), as the runtime's placement
+/// says (see `runtime::placement`). Best effort: an error leaves the thread where it was
+/// allowed to run.
+#[cfg(target_os = "linux")]
+pub(crate) fn pin_to_cpus(cpus: &[usize]) {
     // SAFETY: `cpu_set_t` is plain old data, for which all zeroes is a valid value.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` came from `core_cpu`, so it is below `CPU_SETSIZE`, the capacity of `set`;
-    // `set` is a valid `cpu_set_t` of the size passed, and pid 0 is this thread.
+    for &cpu in cpus.iter().filter(|&&cpu| cpu < MAX_CPU) {
+        // SAFETY: `cpu` is below `CPU_SETSIZE`, the capacity of `set`.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed, and pid 0 is this thread.
     unsafe {
-        libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
     }
 }
 
 /// Other systems leave threads to the scheduler.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn pin_to_cpu(_cpu: usize) {}
+pub(crate) fn pin_to_cpus(_cpus: &[usize]) {}
+
+/// The CPU limit of this process's cgroup, rounded up (a quota of 1.5 CPUs gives 2), if it
+/// has one: the smallest over the cgroup and its ancestors, version 2 (`cpu.max`) or 1
+/// (`cpu.cfs_quota_us` over `cpu.cfs_period_us`).
+#[cfg(target_os = "linux")]
+pub(crate) fn cgroup_cpu_limit() -> Option<usize> {
+    use std::path::Path;
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut limit: Option<usize> = None;
+    let mut tighten = |found: Option<usize>| {
+        if let Some(found) = found {
+            limit = Some(limit.map_or(found, |l| l.min(found)));
+        }
+    };
+    for (version, path) in cgroup_paths(&membership) {
+        let root = match version {
+            2 => Path::new("/sys/fs/cgroup"),
+            _ => match ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"]
+                .iter()
+                .map(Path::new)
+                .find(|p| p.is_dir())
+            {
+                Some(root) => root,
+                None => continue,
+            },
+        };
+        let mut dir = Some(Path::new(&path));
+        while let Some(d) = dir {
+            let here = root.join(d.strip_prefix("/").unwrap_or(d));
+            tighten(if version == 2 {
+                std::fs::read_to_string(here.join("cpu.max"))
+                    .ok()
+                    .and_then(|s| parse_cpu_max(&s))
+            } else {
+                let quota = std::fs::read_to_string(here.join("cpu.cfs_quota_us")).ok();
+                let period = std::fs::read_to_string(here.join("cpu.cfs_period_us")).ok();
+                quota
+                    .zip(period)
+                    .and_then(|(q, p)| parse_cpu_max(&format!("{} {}", q.trim(), p.trim())))
+            });
+            dir = d.parent();
+        }
+    }
+    limit
+}
+
+/// Other systems have no cgroups.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn cgroup_cpu_limit() -> Option<usize> {
+    None
+}
+
+/// The cgroups a `/proc/self/cgroup` listing names for CPU control: version 2's unified one
+/// (`0::/path`) and version 1's `cpu` controller, with their versions.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn cgroup_paths(membership: &str) -> Vec<(u8, String)> {
+    membership
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (id, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            if id == "0" && controllers.is_empty() {
+                Some((2, path.to_owned()))
+            } else if controllers.split(',').any(|c| c == "cpu") {
+                Some((1, path.to_owned()))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The CPUs a quota and period allow (`cpu.max`'s "quota period", or "max period" for none),
+/// rounded up, at least 1.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn parse_cpu_max(text: &str) -> Option<usize> {
+    let mut fields = text.split_whitespace();
+    let quota: i64 = fields.next()?.parse().ok()?;
+    let period: i64 = fields.next()?.parse().ok()?;
+    // "max" fails to parse; version 1 writes -1 for no quota.
+    if quota <= 0 || period <= 0 {
+        return None;
+    }
+    usize::try_from((quota + period - 1) / period)
+        .ok()
+        .map(|n| n.max(1))
+}
 
 /// The light half of an asymmetric barrier, for the hot side of a store-then-load handshake
 /// whose other side calls [`heavy_barrier`]: it only keeps the compiler from reordering the
@@ -284,5 +376,32 @@ impl ThreadProbe {
     #[cfg(not(target_os = "linux"))]
     pub(crate) fn is_asleep(self) -> Option<bool> {
         None
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod cgroup_tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_quota_rounds_up() {
+        assert_eq!(parse_cpu_max("150000 100000\n"), Some(2));
+        assert_eq!(parse_cpu_max("100000 100000"), Some(1));
+        assert_eq!(parse_cpu_max("50000 100000"), Some(1));
+        assert_eq!(parse_cpu_max("400000 100000"), Some(4));
+        assert_eq!(parse_cpu_max("max 100000"), None);
+        assert_eq!(parse_cpu_max("-1 100000"), None);
+        assert_eq!(parse_cpu_max(""), None);
+    }
+
+    #[test]
+    fn the_cpu_cgroups_are_found_in_a_membership_listing() {
+        let v2 = "0::/system.slice/app.service\n";
+        assert_eq!(
+            cgroup_paths(v2),
+            [(2, "/system.slice/app.service".to_owned())]
+        );
+        let v1 = "12:memory:/a\n4:cpu,cpuacct:/docker/abc\n3:cpuset:/docker/abc\n";
+        assert_eq!(cgroup_paths(v1), [(1, "/docker/abc".to_owned())]);
     }
 }

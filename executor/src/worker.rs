@@ -77,11 +77,7 @@ pub(crate) fn spawn(
     if let Some(size) = config.stack_size {
         builder = builder.stack_size(size);
     }
-    let cpu = if config.pin_workers {
-        sys::core_cpu(core, shared.cores.len())
-    } else {
-        None
-    };
+    let cpus = config.placement.get(core).cloned().flatten();
     let worker = Worker {
         shared: Arc::clone(shared),
         core,
@@ -99,8 +95,8 @@ pub(crate) fn spawn(
     target.reserve_worker();
     builder
         .spawn(move || {
-            if let Some(cpu) = cpu {
-                sys::pin_to_cpu(cpu);
+            if let Some(cpus) = cpus {
+                sys::pin_to_cpus(&cpus);
             }
             worker.run(started);
         })

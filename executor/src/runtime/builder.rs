@@ -4,9 +4,11 @@ use std::fmt;
 use std::sync::Arc as StdArc;
 use std::time::Duration;
 
+use super::placement::{self, CpuAffinity};
 use super::Runtime;
 use crate::error::BuildError;
 use crate::shared::Config;
+use crate::sys;
 
 /// The most cores a runtime may have.
 pub const MAX_CORES: usize = 1024;
@@ -70,9 +72,10 @@ impl Builder {
 
     /// Sets the number of cores (scheduling slots, each with one running worker).
     ///
-    /// The default is the number of CPUs this process may use: its CPU affinity mask and its
-    /// cgroup CPU quota, as `std::thread::available_parallelism` reports them. `build` rejects 0
-    /// and anything above [`MAX_CORES`].
+    /// The default is the number of CPUs in the runtime's set ([`Builder::cpus`]), or else the
+    /// number of CPUs this process may use: its CPU affinity mask, and its cgroup's CPU quota
+    /// rounded up (a container limited to 1.5 CPUs gets 2 cores, not one per CPU of the
+    /// machine). `build` rejects 0 and anything above [`MAX_CORES`].
     pub fn cores(mut self, cores: usize) -> Builder {
         self.cores = Some(cores);
         self
@@ -161,14 +164,48 @@ impl Builder {
         self
     }
 
-    /// Sets whether each core's workers keep to one CPU (default: on). Pinning applies only when
-    /// the runtime has exactly one core per CPU the building thread may run on (Linux): then a
-    /// core's workers take turns on their own CPU, like the kernel's per-CPU worker pools, and
-    /// the spare that takes over a blocked worker's core starts on the CPU that worker just
-    /// left idle. Turn it off when other busy threads share those CPUs, or when several
-    /// runtimes with one core per CPU share the process.
+    /// Sets whether each core's workers keep to one CPU: `true` is
+    /// [`CpuAffinity::Locked`] (the default), `false` [`CpuAffinity::Unlocked`]; see
+    /// [`Builder::affinity`].
     pub fn pin_workers(mut self, pin: bool) -> Builder {
-        self.config.pin_workers = pin;
+        self.config.affinity = if pin {
+            CpuAffinity::Locked
+        } else {
+            CpuAffinity::Unlocked
+        };
+        self
+    }
+
+    /// Sets how the workers keep to the runtime's CPUs (Linux; elsewhere the OS places them).
+    ///
+    /// [`CpuAffinity::Locked`] (the default) keeps each core's workers to CPUs of their own:
+    /// one CPU per core when the counts match, like the kernel's per-CPU worker pools, so the
+    /// spare that takes over a blocked worker's core starts on the CPU that worker just left
+    /// idle; runs of CPUs per core with fewer cores than CPUs; CPUs shared evenly by several
+    /// cores with more. Without [`Builder::cpus`] it applies only when the runtime has exactly
+    /// one core per CPU the building thread may run on. [`CpuAffinity::Unlocked`] lets every
+    /// worker run on any CPU of the set (given with [`Builder::cpus`], or else wherever the
+    /// building thread may run), and the OS balance them: better when other busy threads
+    /// share those CPUs.
+    pub fn affinity(mut self, affinity: CpuAffinity) -> Builder {
+        self.config.affinity = affinity;
+        self
+    }
+
+    /// Binds the runtime to a set of CPUs (Linux; elsewhere the set is only checked): its
+    /// worker threads run on those CPUs only, placed as [`Builder::affinity`] says, and the
+    /// default core count becomes the number of CPUs in the set. The number of cores may differ
+    /// from the number of CPUs: `cores(8)` on four CPUs gives each CPU two cores (virtual
+    /// cores), `cores(2)` on eight gives each core four. Runtimes on disjoint sets do not
+    /// compete for CPUs.
+    ///
+    /// `build` rejects an empty set and a CPU this process may not run on (outside its
+    /// affinity mask).
+    pub fn cpus(mut self, cpus: impl IntoIterator<Item = usize>) -> Builder {
+        let mut cpus: Vec<usize> = cpus.into_iter().collect();
+        cpus.sort_unstable();
+        cpus.dedup();
+        self.config.cpus = Some(cpus);
         self
     }
 
@@ -211,7 +248,28 @@ impl Builder {
                 )))
             }
             Some(n) => n,
-            None => default_cores(),
+            None => self
+                .config
+                .cpus
+                .as_ref()
+                .map_or_else(default_cores, |cpus| cpus.len().clamp(1, MAX_CORES)),
+        };
+        let allowed = sys::allowed_cpus();
+        let set = match &self.config.cpus {
+            Some(cpus) => {
+                check_cpus(cpus, allowed.as_deref())?;
+                Some(cpus.clone())
+            }
+            None => allowed,
+        };
+        self.config.placement = match set {
+            Some(set) => placement::place(
+                cores,
+                &set,
+                self.config.cpus.is_some(),
+                self.config.affinity,
+            ),
+            None => vec![None; cores],
         };
         if self.config.thread_name.contains('\0') {
             return Err(BuildError::invalid(
@@ -256,12 +314,40 @@ fn default_max_threads(cores: usize) -> usize {
     DEFAULT_MAX_THREADS.max(cores.saturating_mul(DEFAULT_THREADS_PER_CORE_SHARE))
 }
 
-/// The CPUs this process may use (affinity mask and cgroup quota), at least 1, at most
-/// [`MAX_CORES`].
+/// The CPUs this process may use: its affinity mask, and its cgroup's CPU quota rounded up (a
+/// container limited to 1.5 CPUs gets 2 cores); at least 1, at most [`MAX_CORES`].
 fn default_cores() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_CORES)
+    let allowed = sys::allowed_cpus()
+        .map(|cpus| cpus.len())
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
+    let quota = sys::cgroup_cpu_limit().unwrap_or(usize::MAX);
+    allowed.min(quota).clamp(1, MAX_CORES)
+}
+
+/// Checks a CPU set given to [`Builder::cpus`] against the CPUs this process may run on
+/// (`allowed`, where the system says).
+fn check_cpus(cpus: &[usize], allowed: Option<&[usize]>) -> Result<(), BuildError> {
+    if cpus.is_empty() {
+        return Err(BuildError::invalid(
+            "cpus([]): a runtime needs at least one CPU",
+        ));
+    }
+    if let Some(&cpu) = cpus.iter().find(|&&cpu| cpu >= sys::MAX_CPU) {
+        return Err(BuildError::invalid(format!(
+            "cpus: CPU {cpu} is beyond the {} CPUs an affinity mask can name",
+            sys::MAX_CPU
+        )));
+    }
+    if let Some(allowed) = allowed {
+        if let Some(&cpu) = cpus.iter().find(|cpu| !allowed.contains(cpu)) {
+            return Err(BuildError::invalid(format!(
+                "cpus: CPU {cpu} is not one this process may run on (its affinity mask: \
+                 {allowed:?})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Default for Config {
@@ -277,7 +363,9 @@ impl Default for Config {
             keep_alive: DEFAULT_KEEP_ALIVE,
             max_threads_per_core: DEFAULT_MAX_THREADS_PER_CORE,
             max_threads: DEFAULT_MAX_THREADS,
-            pin_workers: true,
+            affinity: CpuAffinity::Locked,
+            cpus: None,
+            placement: Vec::new(),
             detect: true,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
             stall_timeout: Some(DEFAULT_STALL_TIMEOUT),

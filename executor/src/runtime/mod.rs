@@ -1,6 +1,9 @@
 //! The runtime: builds the shared state, starts the workers, runs `block_on`, shuts down.
 
 mod builder;
+mod placement;
+
+pub use placement::CpuAffinity;
 
 pub use builder::{
     Builder, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
