@@ -210,7 +210,8 @@ impl Runtime {
     fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
         let shared = Arc::clone(self.handle.shared());
         shared.begin_shutdown();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long for the clock is no deadline at all.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.cancel_pending();
         // The monitor first: once it has exited, no new worker thread appears.
         let mut all_exited = self
