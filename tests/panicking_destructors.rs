@@ -203,3 +203,52 @@ fn work_queue_tasks_whose_drops_panic() {
         assert!(err.is_panic() || err.is_cancelled(), "{err}");
     }
 }
+
+/// The value a task returns may panic when dropped too: a detached task's value is dropped by
+/// the runtime when the task completes, a kept handle's when the handle is dropped unawaited,
+/// and a work queue task's the same way. None of these aborts, and the runtime keeps working.
+#[test]
+fn a_task_value_whose_drop_panics_never_aborts() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let queue = baton::WorkQueue::builder("values")
+        .build(&rt.handle())
+        .unwrap();
+    let handles: Vec<_> = rt.block_on(async {
+        let mut kept = Vec::new();
+        for i in 0..20 {
+            let value = PanicOnDrop::new(&drops);
+            let task = if i % 2 == 0 {
+                baton::spawn(async move { value })
+            } else {
+                queue.spawn(async move { value })
+            };
+            if i % 4 < 2 {
+                drop(task); // detached: the runtime drops the value
+            } else {
+                kept.push(task);
+            }
+        }
+        kept
+    });
+    // Wait for the detached ones to finish, then drop the kept handles unawaited.
+    wait_until(|| drops.load(Ordering::SeqCst) >= 10);
+    for handle in &handles {
+        wait_until(|| handle.is_finished());
+    }
+    drop(handles);
+    assert_eq!(drops.load(Ordering::SeqCst), 20);
+    still_works(&rt);
+}
+
+/// Waits until `done` holds, failing the test after the watchdog's bound.
+fn wait_until(done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < watchdog::LIMIT,
+            "the tasks never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

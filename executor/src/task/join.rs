@@ -165,21 +165,23 @@ impl<T> Future for JoinHandle<T> {
             Poll::Pending => return Poll::Pending,
             // Closed before it ran to the end: its `Runnable` was dropped.
             Poll::Ready(None) => Err(JoinError::new(Kind::Cancelled, self.name.clone())),
-            Poll::Ready(Some(Ok(value))) => Ok(value),
-            Poll::Ready(Some(Err(failure))) => {
-                let kind = match failure {
-                    Failure::Cancelled => Kind::Cancelled,
-                    Failure::Panicked(panic) => Kind::Panic {
-                        payload: std::sync::Mutex::new(panic),
-                        cancelling: false,
-                    },
-                    Failure::PanickedWhileCancelled(panic) => Kind::Panic {
-                        payload: std::sync::Mutex::new(panic),
-                        cancelling: true,
-                    },
-                };
-                Err(JoinError::new(kind, self.name.clone()))
-            }
+            Poll::Ready(Some(output)) => match output.into_inner() {
+                Ok(value) => Ok(value),
+                Err(failure) => {
+                    let kind = match failure {
+                        Failure::Cancelled => Kind::Cancelled,
+                        Failure::Panicked(panic) => Kind::Panic {
+                            payload: std::sync::Mutex::new(panic),
+                            cancelling: false,
+                        },
+                        Failure::PanickedWhileCancelled(panic) => Kind::Panic {
+                            payload: std::sync::Mutex::new(panic),
+                            cancelling: true,
+                        },
+                    };
+                    Err(JoinError::new(kind, self.name.clone()))
+                }
+            },
         };
         self.task = None;
         Poll::Ready(output)

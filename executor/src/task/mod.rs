@@ -60,7 +60,32 @@ pub(crate) enum Failure {
 }
 
 /// What a task's future resolves to inside the task: its value, or why there is none.
-pub(crate) type TaskOutput<T> = Result<T, Failure>;
+///
+/// async-task drops a task's outcome itself when nobody takes it (the task was detached, or
+/// its handle dropped unawaited), and aborts the process if that drop panics; so dropping an
+/// outcome here catches a panic of the value's destructor (or of a panic payload's) instead.
+pub(crate) struct TaskOutput<T>(Option<Result<T, Failure>>);
+
+impl<T> TaskOutput<T> {
+    fn new(outcome: Result<T, Failure>) -> TaskOutput<T> {
+        TaskOutput(Some(outcome))
+    }
+
+    /// The outcome, for the task's handle.
+    pub(crate) fn into_inner(mut self) -> Result<T, Failure> {
+        self.0
+            .take()
+            .expect("a task's outcome is taken once, by its handle")
+    }
+}
+
+impl<T> Drop for TaskOutput<T> {
+    fn drop(&mut self) {
+        if let Some(outcome) = self.0.take() {
+            drop_quietly(outcome);
+        }
+    }
+}
 
 thread_local! {
     /// Set by [`cancel`] around the run of the task it cancels; taken by that task's poll.
@@ -132,10 +157,10 @@ impl<F: Future> Future for TaskFuture<F> {
         // while pinned. The other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         if this.cancel_requested() {
-            return Poll::Ready(Err(match this.drop_future() {
+            return Poll::Ready(TaskOutput::new(Err(match this.drop_future() {
                 Ok(()) => Failure::Cancelled,
                 Err(panic) => Failure::PanickedWhileCancelled(panic),
-            }));
+            })));
         }
         let future = this
             .future
@@ -145,18 +170,18 @@ impl<F: Future> Future for TaskFuture<F> {
         let future = unsafe { Pin::new_unchecked(future) };
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(match this.drop_future() {
+            Ok(Poll::Ready(value)) => Poll::Ready(TaskOutput::new(match this.drop_future() {
                 Ok(()) => Ok(value),
                 Err(panic) => {
                     drop_quietly(value);
                     Err(Failure::Panicked(panic))
                 }
-            }),
+            })),
             Err(panic) => {
                 if let Err(second) = this.drop_future() {
                     drop_quietly(second);
                 }
-                Poll::Ready(Err(Failure::Panicked(panic)))
+                Poll::Ready(TaskOutput::new(Err(Failure::Panicked(panic))))
             }
         }
     }
