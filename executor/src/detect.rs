@@ -157,20 +157,22 @@ impl Detector {
                         }
                         _ => None,
                     };
+                    // A hog is a poll seen busy for the hog threshold: measured from the CPU
+                    // clock's first reading, since a watched poll's first sight is dated from
+                    // the bell, which may have rung long before this poll began.
+                    let observed = cpu.map_or(Duration::ZERO, |(sampled, _)| {
+                        now.saturating_duration_since(sampled)
+                    });
                     let due = match verdict {
                         Some(Verdict::Blocked) => true,
-                        Some(Verdict::Busy) => running_for >= HOG_THRESHOLD,
+                        Some(Verdict::Busy) => observed >= HOG_THRESHOLD,
                         None => false,
                     };
-                    if due && take_over(shared, core, slot, seen) {
-                        let counter = match verdict {
-                            Some(Verdict::Blocked) => &core.counters.detected_blocks,
-                            _ => &core.counters.cpu_hogs,
-                        };
-                        Counters::add(counter, 1);
-                        if seen.is_watched() {
-                            Counters::add(&core.counters.eager_handoffs, 1);
-                        }
+                    let counter = match verdict {
+                        Some(Verdict::Blocked) => &core.counters.detected_blocks,
+                        _ => &core.counters.cpu_hogs,
+                    };
+                    if due && take_over(shared, core, slot, seen, counter) {
                         return;
                     }
                     // A flagged poll found busy (on the CPU, or preempted: its peer cannot tell)
@@ -216,13 +218,26 @@ fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>
 
 /// Takes over the poll `seen` on `slot`, a worker of `core`: claim, uncount, publish. Returns
 /// false if the poll ended (or entered a section) first.
-fn take_over(shared: &Shared, core: &Core, slot: &SectionSlot, seen: SeenPoll) -> bool {
+///
+/// The takeover is counted (in `verdict`, the detected blocks or CPU hogs, and in the handoffs)
+/// before the spare is woken: the tasks the spare runs can see it in a stats snapshot.
+fn take_over(
+    shared: &Shared,
+    core: &Core,
+    slot: &SectionSlot,
+    seen: SeenPoll,
+    verdict: &std::sync::atomic::AtomicU64,
+) -> bool {
     let Some(claimed) = slot.claim_poll(seen) else {
         return false;
     };
+    Counters::add(verdict, 1);
+    Counters::add(&core.counters.handoffs, 1);
+    if seen.is_watched() {
+        Counters::add(&core.counters.eager_handoffs, 1);
+    }
     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
     slot.publish(claimed);
-    Counters::add(&core.counters.handoffs, 1);
     shared.after_hand_off(core.index(), outcome);
     true
 }

@@ -330,11 +330,12 @@ impl Monitor {
                     return;
                 }
                 // Claim, uncount, publish: the worker cannot leave its section in between, so
-                // it never acts on counts that do not yet show the handoff.
+                // it never acts on counts that do not yet show the handoff. Counted before the
+                // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
                 if slot.claim(seen) {
+                    Counters::add(&core.counters.handoffs, 1);
                     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
                     slot.publish(seen);
-                    Counters::add(&core.counters.handoffs, 1);
                     shared.after_hand_off(core.index(), outcome);
                 }
             });
