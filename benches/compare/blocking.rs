@@ -749,8 +749,7 @@ fn monitor_cost(filter: &str, sections: bool) {
         return;
     }
     // A short prefix, so the monitor's name ("mc-monitor") fits the 15 bytes Linux keeps.
-    let rt = baton::Runtime::builder()
-        .cores(CORES)
+    let rt = report::baton_builder(CORES)
         .thread_name("mc")
         .build()
         .expect("cannot build the baton runtime");
@@ -857,8 +856,7 @@ impl ThreadUsage {
 // ---------------------------------------------------------------------------------------------
 
 fn baton_runtime(cores: usize) -> baton::Runtime {
-    baton::Runtime::builder()
-        .cores(cores)
+    report::baton_builder(cores)
         .build()
         .expect("cannot build the baton runtime")
 }

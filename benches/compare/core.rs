@@ -296,8 +296,7 @@ where
 
 /// A baton runtime with [`CORES`] cores (also used by the work queue workloads).
 pub(crate) fn baton_runtime() -> baton::Runtime {
-    baton::Runtime::builder()
-        .cores(CORES)
+    report::baton_builder(CORES)
         .build()
         .expect("cannot build the baton runtime")
 }

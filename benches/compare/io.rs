@@ -97,8 +97,7 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
-    let rt = baton::Runtime::builder()
-        .cores(CORES)
+    let rt = report::baton_builder(CORES)
         .build()
         .expect("cannot build the baton runtime");
     let task = rt.spawn(root());

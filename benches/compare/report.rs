@@ -21,10 +21,31 @@ const CELL_WIDTH: usize = 19;
 /// The system names of the table header printed last; a row with other names starts a new table.
 static COLUMNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// A builder for the baton runtimes of the comparison: `cores` cores, and the CPU affinity
+/// `BATON_BENCH_AFFINITY` asks for (`locked`, the default, or `unlocked`), so that one command
+/// compares the two placements on every workload.
+pub(crate) fn baton_builder(cores: usize) -> baton::Builder {
+    baton::Runtime::builder().cores(cores).affinity(affinity())
+}
+
+/// The affinity `BATON_BENCH_AFFINITY` asks for.
+fn affinity() -> baton::CpuAffinity {
+    match std::env::var("BATON_BENCH_AFFINITY").as_deref() {
+        Ok("unlocked") => baton::CpuAffinity::Unlocked,
+        _ => baton::CpuAffinity::Locked,
+    }
+}
+
 /// Prints the heading that explains the table.
-pub(crate) fn title() {
+pub(crate) fn title(competing: usize) {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     println!("## baton side by side: {cores} cores on this machine");
+    println!();
+    println!(
+        "baton's workers: {:?} (`BATON_BENCH_AFFINITY`); competing CPU-bound threads in \
+         another process: {competing} (`BATON_BENCH_COMPETE`).",
+        affinity()
+    );
     println!();
     println!("Each cell is a median over several runs, after one warm-up. The figure in brackets");
     println!("is that system's result divided by baton's: a ratio > 1 means baton is faster (or");
