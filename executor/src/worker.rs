@@ -181,7 +181,7 @@ impl Worker {
     /// Runs tasks while this worker holds the baton; returns how it was woken after it last
     /// parked.
     fn work(&mut self, hook: &WorkerHook) -> Wake {
-        self.pace.restart();
+        self.pace.restart(self.core().injector_interval());
         loop {
             if self.shared.is_shutdown() {
                 return Wake::Work;
@@ -206,6 +206,7 @@ impl Worker {
         self.tick = self.tick.wrapping_add(1);
         let look = self.pace.turn();
         if let Some(now) = look {
+            self.core().set_injector_interval(self.pace.interval);
             self.watch_peers(now);
         }
         let shared = &*self.shared;
@@ -426,8 +427,13 @@ impl InjectorPace {
     }
 
     /// The worker was handed the baton: time parked is not polling time, so the next look is
-    /// timed from now.
-    fn restart(&mut self) {
+    /// timed from now, after the interval its core's workers last tuned (`core_interval`, if
+    /// any): a spare that takes over a core of long polls must not start from the interval
+    /// for short ones.
+    fn restart(&mut self, core_interval: Option<u32>) {
+        if let Some(interval) = core_interval {
+            self.interval = interval.clamp(MIN_INJECTOR_INTERVAL, INJECTOR_INTERVAL);
+        }
         self.since = Instant::now();
         self.left = self.interval;
     }
@@ -496,9 +502,20 @@ mod tests {
         pace.since = Instant::now() - Duration::from_secs(1);
         assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
         // Once parked and handed the baton again, the count restarts from the tuned interval.
-        pace.restart();
+        pace.restart(None);
         pace.since = Instant::now() + Duration::from_secs(60);
         assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
         assert_eq!(pace.interval, INJECTOR_INTERVAL, "short polls again");
+    }
+
+    #[test]
+    fn a_worker_handed_a_core_starts_from_the_interval_its_workers_tuned() {
+        // A fresh spare taking over a core whose polls are long.
+        let mut pace = InjectorPace::new();
+        pace.restart(Some(MIN_INJECTOR_INTERVAL));
+        assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
+        let mut pace = InjectorPace::new();
+        pace.restart(Some(0));
+        assert_eq!(pace.interval, MIN_INJECTOR_INTERVAL, "clamped");
     }
 }

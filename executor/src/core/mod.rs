@@ -85,6 +85,9 @@ pub(crate) struct Core {
     /// Set by a worker of another core that saw this core's poll run past the detection
     /// threshold; the monitor's detector takes it (see [`crate::detect`]).
     overdue: AtomicBool,
+    /// How many polls apart the core's workers last chose to look at the injector (0: none
+    /// yet): a worker handed the core starts from it.
+    injector_interval: AtomicU32,
 }
 
 /// How long a stealer watches a core's worker stay in one poll before it takes the task in the
@@ -233,6 +236,7 @@ impl Core {
             slots: Mutex::new(Vec::new()),
             counters: Counters::default(),
             overdue: AtomicBool::new(false),
+            injector_interval: AtomicU32::new(0),
         }
     }
 
@@ -290,6 +294,17 @@ impl Core {
     pub(crate) fn start_poll(&self, turn: u32) {
         // Relaxed: a hint for stealers, who take the task itself through the slot's queue.
         self.turn.0.store(turn, Ordering::Relaxed);
+    }
+
+    /// The interval between looks at the injector the core's workers last tuned, if any.
+    pub(crate) fn injector_interval(&self) -> Option<u32> {
+        // Relaxed: a hint.
+        Some(self.injector_interval.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
+
+    /// Records the interval a worker of the core just tuned.
+    pub(crate) fn set_injector_interval(&self, interval: u32) {
+        self.injector_interval.store(interval, Ordering::Relaxed);
     }
 
     /// Another core's worker saw this core's poll run past the detection threshold.
