@@ -35,7 +35,8 @@
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, EnterGuard, Handle,
-    JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, YieldNow, MAX_CORES,
+    JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, UnblockStats, YieldNow,
+    MAX_CORES,
 };
 
 pub use baton_executor::{

@@ -64,6 +64,7 @@ use crate::sites::Sites;
 use crate::stats::{Counters, QueueStats, Stats};
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 use crate::task::{self, JoinHandle, Registry};
+use crate::unbound::UnboundPool;
 
 /// What threads of one runtime share.
 pub(crate) struct Shared {
@@ -101,6 +102,9 @@ pub(crate) struct Shared {
     frontends: std::sync::Mutex<Vec<std::sync::Weak<dyn Frontend>>>,
     /// Worker threads to join at shutdown (the monitor adds spares).
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The pool that runs `unblock` jobs, apart from the cores (std `Arc`: its threads are
+    /// plain std threads that loom models never start).
+    pub(crate) unbound: std::sync::Arc<UnboundPool>,
 }
 
 /// Where a task scheduled from inside a poll on one of the runtime's workers goes.
@@ -151,6 +155,8 @@ pub(crate) struct Config {
     pub(crate) max_threads_per_core: usize,
     /// The most worker threads the runtime may have.
     pub(crate) max_threads: usize,
+    /// The most threads of the pool that runs `unblock` jobs.
+    pub(crate) max_unblock_threads: usize,
     /// Whether each core's workers keep to one CPU when there is one core per CPU.
     pub(crate) pin_workers: bool,
     /// Whether the monitor takes over polls that block without a section.
@@ -173,6 +179,7 @@ impl std::fmt::Debug for Config {
             .field("keep_alive", &self.keep_alive)
             .field("max_threads_per_core", &self.max_threads_per_core)
             .field("max_threads", &self.max_threads)
+            .field("max_unblock_threads", &self.max_unblock_threads)
             .field("pin_workers", &self.pin_workers)
             .field("detect", &self.detect)
             .field("detection_threshold", &self.detection_threshold)
@@ -209,6 +216,12 @@ impl Shared {
             to_cancel: queue::unbounded_queue(),
             shutdown_done: AtomicBool::new(false),
             shutdown_thread: std::sync::OnceLock::new(),
+            unbound: std::sync::Arc::new(UnboundPool::new(
+                config.max_unblock_threads,
+                config.keep_alive,
+                &config.thread_name,
+                config.stack_size,
+            )),
             config,
             frontends: std::sync::Mutex::new(Vec::new()),
             threads: std::sync::Mutex::new(Vec::new()),
@@ -754,6 +767,7 @@ impl Shared {
                 + self.injector_high.len()
                 + self.injector_low.len(),
             queues: self.frontends().iter().map(|f| f.stats()).collect(),
+            unblock: self.unbound.stats(),
         }
     }
 }
