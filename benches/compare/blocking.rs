@@ -2,7 +2,7 @@
 //! handoff latency on one core (the targets in DESIGN.md).
 //!
 //! - **Blocking mix**: tasks of short CPU steps, one step in ten also calling a blocking function,
-//!   run on baton (with and without sections), tokio (`block_in_place`, `spawn_blocking`) and
+//!   run on baton (with and without sections, and with its `unblock`), tokio (`block_in_place`, `spawn_blocking`) and
 //!   async-executor (`blocking::unblock`). Besides the wall time, each system's peak thread count
 //!   and context switches are reported.
 //! - **Section that does not block**: the cost of entering and leaving a section around a
@@ -115,15 +115,17 @@ struct Sample {
 enum Mix {
     BatonSection,
     BatonUnannotated,
+    BatonUnblock,
     TokioBlockInPlace,
     TokioSpawnBlocking,
     SmolUnblock,
 }
 
 impl Mix {
-    const ALL: [Mix; 5] = [
+    const ALL: [Mix; 6] = [
         Mix::BatonSection,
         Mix::BatonUnannotated,
+        Mix::BatonUnblock,
         Mix::TokioBlockInPlace,
         Mix::TokioSpawnBlocking,
         Mix::SmolUnblock,
@@ -133,6 +135,7 @@ impl Mix {
         match self {
             Mix::BatonSection => "baton section",
             Mix::BatonUnannotated => "baton unannotated",
+            Mix::BatonUnblock => "baton unblock",
             Mix::TokioBlockInPlace => "tokio block_in_place",
             Mix::TokioSpawnBlocking => "tokio spawn_blocking",
             Mix::SmolUnblock => "smol unblock",
@@ -142,11 +145,15 @@ impl Mix {
     /// The samples of the timed runs (the warm-up's dropped) on a fresh runtime.
     fn samples(self) -> Vec<Sample> {
         match self {
-            Mix::BatonSection | Mix::BatonUnannotated => {
+            Mix::BatonSection | Mix::BatonUnannotated | Mix::BatonUnblock => {
                 let rt = baton_runtime(CORES);
-                let annotated = matches!(self, Mix::BatonSection);
-                let samples = repeat(|| observe(|| baton_mix(&rt, annotated, true)));
-                if annotated {
+                let call = match self {
+                    Mix::BatonSection => Call::Section,
+                    Mix::BatonUnblock => Call::Unblock,
+                    _ => Call::Plain,
+                };
+                let samples = repeat(|| observe(|| baton_mix(&rt, Some(call))));
+                if call == Call::Section {
                     print_stats("baton section", &rt);
                 }
                 drop(rt);
@@ -211,7 +218,7 @@ fn mix(filter: &str) {
          (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)"
     );
     let rt = baton_runtime(CORES);
-    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, false, false)).wall);
+    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None)).wall);
     drop(rt);
     println!(
         "(reference: the same mix without its blocking calls takes {cpu_only:.1?} on baton here)"
@@ -266,22 +273,33 @@ fn mix(filter: &str) {
     );
 }
 
-/// One run of the mix on baton, with the blocking call in a section or not.
-///
-/// Without `blocking`, the blocking calls are left out: the CPU-only reference.
-fn baton_mix(rt: &baton::Runtime, annotated: bool, blocking: bool) {
+/// How baton's mix makes its blocking calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    /// In a section.
+    Section,
+    /// Unannotated.
+    Plain,
+    /// Through `unblock`, awaited.
+    Unblock,
+}
+
+/// One run of the mix on baton, making its blocking calls as `call` says, or leaving them out
+/// (`None`: the CPU-only reference).
+fn baton_mix(rt: &baton::Runtime, call: Option<Call>) {
     let root = rt.spawn(async move {
         let tasks: Vec<_> = (0..MIX_TASKS)
             .map(|task| {
                 baton::spawn(async move {
                     for step in 0..MIX_STEPS {
                         spin(MIX_STEP);
-                        if blocking && blocks(task, step) {
-                            if annotated {
-                                baton::blocking::section(block);
-                            } else {
-                                block();
-                            }
+                        match call {
+                            Some(call) if blocks(task, step) => match call {
+                                Call::Section => baton::blocking::section(block),
+                                Call::Plain => block(),
+                                Call::Unblock => baton::blocking::unblock(block).await,
+                            },
+                            _ => {}
                         }
                         baton::yield_now().await;
                     }
