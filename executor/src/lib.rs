@@ -39,6 +39,7 @@ pub mod time;
 pub use detect::HOG_THRESHOLD;
 pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
+pub use monitor::{MAYDAY_DELAY, MAYDAY_INTERVAL};
 pub use queue::Priority;
 pub use runtime::{
     Builder, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,

@@ -124,9 +124,12 @@ enum Place {
 /// delays): their cancellation at shutdown, and the queue's counters.
 pub(crate) trait Frontend: Send + Sync {
     /// Cancels every task the queue holds back (not yet submitted), so their handles report
-    /// cancellation, and refuses spawns from then on. Called by shutdown on its own thread,
-    /// before it joins the workers.
+    /// cancellation, and refuses spawns from then on; tells its rescuer, if any, to exit.
+    /// Called by shutdown on its own thread, before it joins the workers.
     fn cancel_held(&self);
+    /// A mayday call: `cores` are starved ([`Shared::is_starved`]). A queue with a rescuer
+    /// sends it to run the queue's tasks queued there.
+    fn mayday(&self, cores: &[usize]);
     /// A snapshot of the queue's counters.
     fn stats(&self) -> QueueStats;
 }
@@ -746,17 +749,62 @@ impl Shared {
             &self.injector_high,
             &self.injector_low,
         ];
-        injectors.into_iter().chain(self.cores.iter().flat_map(|c| {
-            [
-                &c.lifo,
-                &c.queue,
-                &c.pinned,
-                &c.high.queue,
-                &c.high.pinned,
-                &c.low.queue,
-                &c.low.pinned,
-            ]
-        }))
+        injectors
+            .into_iter()
+            .chain(self.cores.iter().flat_map(core_queues))
+    }
+
+    /// Whether core `index` is starved: it has work queued and no worker running, parked or
+    /// being started, while one is in a section (its baton passed on, and no spare could be
+    /// had: a thread cap, or the OS refusing threads). Its queue then waits for a section to
+    /// end. Work in the injectors counts for a core once no core has a worker running or
+    /// parked. The monitor calls the rescuers for a core starved past the mayday delay.
+    pub(crate) fn is_starved(&self, index: usize) -> bool {
+        let stuck = |core: &Core| {
+            let state = core.state();
+            state.running() == 0 && state.idle() == 0 && state.starting() == 0
+        };
+        let core = &self.cores[index];
+        stuck(core)
+            && core.state().in_section() > 0
+            && (core.has_work() || (self.has_injected_work() && self.cores.iter().all(stuck)))
+    }
+
+    /// Whether any injector holds a task.
+    fn has_injected_work(&self) -> bool {
+        !self.injector.is_empty() || !self.injector_high.is_empty() || !self.injector_low.is_empty()
+    }
+
+    /// Takes the tasks marked for rescuer `id` ([`TaskMeta::rescuer`](queue::TaskMeta)) out of
+    /// the injectors and the queues of `cores`, leaving the other tasks in their order, for the
+    /// rescuer to run. Wakes the cores for what is left, in case a worker came back from its
+    /// section and parked while its queue was briefly empty.
+    pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
+        let mut taken = Vec::new();
+        let injectors = [&self.injector_high, &self.injector, &self.injector_low];
+        let scanned = injectors.into_iter().chain(
+            cores
+                .iter()
+                .flat_map(|&core| core_queues(&self.cores[core])),
+        );
+        for queue in scanned {
+            for _ in 0..queue.len() {
+                let Ok(runnable) = queue.pop() else {
+                    break;
+                };
+                if runnable.metadata().rescuer() == id {
+                    taken.push(runnable);
+                } else {
+                    // Only the next-task slot and the `Normal` local queue are bounded; what
+                    // they no longer hold goes to the injector, as on any overflow.
+                    queue::push_or_spill(queue, &self.injector, runnable);
+                }
+            }
+        }
+        for &core in cores {
+            self.notify_here(core);
+        }
+        taken
     }
 
     /// A snapshot of the counters.
@@ -770,6 +818,20 @@ impl Shared {
             unblock: self.unbound.stats(),
         }
     }
+}
+
+/// A core's own queues, where its tasks may wait: the next-task slot, then each class's local
+/// and pinned queues.
+fn core_queues(c: &Core) -> [&Queue; 7] {
+    [
+        &c.lifo,
+        &c.queue,
+        &c.pinned,
+        &c.high.queue,
+        &c.high.pinned,
+        &c.low.queue,
+        &c.low.pinned,
+    ]
 }
 
 /// Pushes onto an unbounded queue.

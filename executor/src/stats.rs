@@ -178,6 +178,12 @@ pub struct QueueStats {
     pub waiting: u64,
     /// Blocking sections of the queue's tasks whose core was handed to another worker.
     pub handoffs: u64,
+    /// Mayday calls sent to the queue's rescuer: a core the queue's tasks may wait on was
+    /// starved past the mayday delay (see
+    /// [`WorkQueueBuilder::rescuer`](crate::WorkQueueBuilder::rescuer)).
+    pub mayday_calls: u64,
+    /// Polls of the queue's tasks (or of an ordered queue's runner) made by its rescuer.
+    pub rescued: u64,
 }
 
 impl fmt::Display for Stats {
