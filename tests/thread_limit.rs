@@ -103,6 +103,18 @@ fn child() {
         assert_eq!(c.threads_started - c.threads_reaped, c.workers, "{stats}");
     }
 
+    // No room for another thread: `unblock` cannot start its pool's first thread, so its job
+    // runs on the runtime's workers instead, and is not lost.
+    set_thread_limit(threads_of_uid(uid));
+    let out = rt
+        .block_on(rt.spawn(async { baton::blocking::unblock(|| 6 * 7).await }))
+        .unwrap();
+    assert_eq!(out, 42);
+    let unblock = rt.stats().unblock;
+    assert!(unblock.spawn_failures >= 1, "{unblock:?}");
+    assert_eq!(unblock.threads_started, 0, "{unblock:?}");
+    println!("child: an unblock job whose pool cannot start a thread still runs: {unblock:?}");
+
     // Room for one thread only: a second runtime starts a worker for its first core and none
     // for its second, so it fails to build, and stops the thread it started.
     let before = threads_of_uid(uid);

@@ -106,7 +106,7 @@ fn a_rescuer_completes_the_chain_when_the_os_refuses_threads() {
     limited::run_child(
         "a_rescuer_completes_the_chain_when_the_os_refuses_threads",
         CHILD,
-        "child: the chain completed",
+        "child: a queue whose rescuer cannot start",
     );
 }
 
@@ -139,4 +139,12 @@ fn child() {
     assert!(queue.rescued >= 1, "{queue:?}");
     println!("{stats}");
     println!("child: the chain completed: {queue:?}");
+    // No room for another thread: a queue whose rescuer cannot start fails to build.
+    limited::set_thread_limit(limited::threads_of_uid(uid));
+    let err = baton::WorkQueue::builder("late")
+        .rescuer()
+        .build(&rt.handle())
+        .unwrap_err();
+    assert!(err.is_thread_spawn(), "{err}");
+    println!("child: a queue whose rescuer cannot start fails to build: {err}");
 }

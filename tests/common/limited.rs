@@ -112,13 +112,18 @@ pub(crate) fn threads_of_uid(uid: u32) -> u64 {
     total
 }
 
-/// Sets RLIMIT_NPROC (the threads this user may have) to `limit`.
+/// Sets the soft RLIMIT_NPROC (the threads this user may have) to `limit`, so that a later
+/// call may raise it again, up to the hard limit.
 pub(crate) fn set_thread_limit(limit: u64) {
-    let rlimit = libc::rlimit {
-        rlim_cur: limit,
-        rlim_max: limit,
+    let mut rlimit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: `rlimit` is a valid rlimit; lowering a limit needs no privilege.
+    // SAFETY: `rlimit` is a valid rlimit for getrlimit to fill in.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut rlimit) };
+    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
+    rlimit.rlim_cur = limit.min(rlimit.rlim_max);
+    // SAFETY: `rlimit` is a valid rlimit; a soft limit up to the hard one needs no privilege.
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &rlimit) };
     assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
 }
