@@ -106,10 +106,16 @@ fn child() {
     // No room for another thread: `unblock` cannot start its pool's first thread, so its job
     // runs on the runtime's workers instead, and is not lost.
     set_thread_limit(threads_of_uid(uid));
-    let out = rt
-        .block_on(rt.spawn(async { baton::blocking::unblock(|| 6 * 7).await }))
+    let (out, core) = rt
+        .block_on(
+            rt.spawn(async { baton::blocking::unblock(|| (6 * 7, baton::current_core())).await }),
+        )
         .unwrap();
     assert_eq!(out, 42);
+    assert!(
+        core.is_some(),
+        "the job did not run on the runtime's workers"
+    );
     let unblock = rt.stats().unblock;
     assert!(unblock.spawn_failures >= 1, "{unblock:?}");
     assert_eq!(unblock.threads_started, 0, "{unblock:?}");
