@@ -883,3 +883,46 @@ fn fastrand_index(n: usize) -> usize {
         x as usize % n.max(1)
     })
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_marked_takes_the_marked_tasks_and_leaves_the_others_in_order() {
+        const RESCUER: u32 = 7;
+        let shared = Arc::new(Shared::new(1, Config::default()));
+        let core = &shared.cores[0];
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let (runnable, handle) = Shared::spawn_unscheduled(
+                    &shared,
+                    async move { i },
+                    None,
+                    Priority::Normal,
+                    None,
+                    Location::caller(),
+                );
+                if i % 2 == 0 {
+                    runnable.metadata().set_rescuer(RESCUER);
+                }
+                push(if i == 0 { &core.lifo } else { &core.pinned }, runnable);
+                handle
+            })
+            .collect();
+        let taken = shared.take_marked(&[0], RESCUER);
+        assert_eq!(taken.len(), 3);
+        for runnable in taken {
+            runnable.run();
+        }
+        let finished: Vec<bool> = handles.iter().map(JoinHandle::is_finished).collect();
+        assert_eq!(finished, [true, false, true, false, true, false]);
+        // The others are where they were, in their order.
+        assert!(core.lifo.is_empty());
+        for i in [1, 3, 5] {
+            core.pinned.pop().unwrap().run();
+            assert!(handles[i].is_finished(), "task {i} was not next");
+        }
+        assert!(!core.has_work());
+    }
+}
