@@ -30,14 +30,11 @@ const CHILD_WATCHDOG: Duration = Duration::from_secs(60);
 
 #[test]
 fn a_thread_limit_stalls_nothing() {
-    if limited::is_child(CHILD) {
-        child();
-        return;
-    }
-    limited::run_child(
+    limited::run(
         "a_thread_limit_stalls_nothing",
         CHILD,
         "child: a runtime that cannot start",
+        child,
     );
 }
 

@@ -51,17 +51,15 @@ fn chain(rt: &baton::Runtime, replies: &baton::WorkQueue) -> Option<Vec<usize>> 
     Some(got.into_iter().map(|reply| reply.unwrap()).collect())
 }
 
-#[test]
-fn a_rescuer_completes_the_chain_at_the_thread_cap() {
+/// Runs the chain on one core capped at its active worker and spare, with the replies on the
+/// queue `replies` builds; returns the runtime's and the queue's stats.
+fn chain_at_the_cap(replies: baton::WorkQueueBuilder) -> (baton::Stats, baton::QueueStats) {
     let rt = baton::Runtime::builder()
         .cores(1)
         .max_threads_per_core(2)
         .build()
         .unwrap();
-    let replies = baton::WorkQueue::builder("replies")
-        .rescuer()
-        .build(&rt.handle())
-        .unwrap();
+    let replies = replies.build(&rt.handle()).unwrap();
     let got = chain(&rt, &replies).unwrap_or_else(|| {
         panic!(
             "the chain did not complete within {WATCHDOG:?}: {}",
@@ -69,44 +67,33 @@ fn a_rescuer_completes_the_chain_at_the_thread_cap() {
         )
     });
     assert_eq!(got, (0..CLIENTS).collect::<Vec<_>>());
-    let stats = replies.stats();
-    assert!(stats.mayday_calls >= 1, "{stats:?}");
-    assert!(stats.rescued >= 1, "{stats:?}");
-    assert!(rt.stats().cores[0].cap_hits >= 1, "{}", rt.stats());
+    (rt.stats(), replies.stats())
+}
+
+#[test]
+fn a_rescuer_completes_the_chain_at_the_thread_cap() {
+    let (stats, queue) = chain_at_the_cap(baton::WorkQueue::builder("replies").rescuer());
+    assert!(queue.mayday_calls >= 1, "{queue:?}");
+    assert!(queue.rescued >= 1, "{queue:?}");
+    assert!(stats.cores[0].cap_hits >= 1, "{stats}");
 }
 
 #[test]
 fn an_ordered_queue_is_rescued_through_its_runner() {
-    let rt = baton::Runtime::builder()
-        .cores(1)
-        .max_threads_per_core(2)
-        .build()
-        .unwrap();
     let replies = baton::WorkQueue::builder("ordered replies")
         .ordered()
-        .rescuer()
-        .build(&rt.handle())
-        .unwrap();
-    let got = chain(&rt, &replies).unwrap_or_else(|| {
-        panic!(
-            "the chain did not complete within {WATCHDOG:?}: {}",
-            rt.stats()
-        )
-    });
-    assert_eq!(got, (0..CLIENTS).collect::<Vec<_>>());
-    assert!(replies.stats().rescued >= 1, "{:?}", replies.stats());
+        .rescuer();
+    let (_, queue) = chain_at_the_cap(replies);
+    assert!(queue.rescued >= 1, "{queue:?}");
 }
 
 #[test]
 fn a_rescuer_completes_the_chain_when_the_os_refuses_threads() {
-    if limited::is_child(CHILD) {
-        child();
-        return;
-    }
-    limited::run_child(
+    limited::run(
         "a_rescuer_completes_the_chain_when_the_os_refuses_threads",
         CHILD,
         "child: a queue whose rescuer cannot start",
+        child,
     );
 }
 

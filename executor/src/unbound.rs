@@ -237,6 +237,19 @@ mod tests {
         Arc::new(UnboundPool::new(max_threads, keep_alive, "test", None))
     }
 
+    /// Submits `job`, which the pool must accept.
+    fn submit(pool: &Arc<UnboundPool>, job: impl FnOnce() + Send + 'static) {
+        pool.submit(Box::new(job))
+            .unwrap_or_else(|_| panic!("the pool refused a job"));
+    }
+
+    /// Runs one job on the pool and waits until it has run.
+    fn run_one(pool: &Arc<UnboundPool>) {
+        let (tx, rx) = mpsc::channel();
+        submit(pool, move || tx.send(()).unwrap());
+        rx.recv().unwrap();
+    }
+
     /// Waits (without a deadline of its own: the test harness has one) until `done` holds.
     fn wait_until(pool: &UnboundPool, done: impl Fn(&UnblockStats) -> bool) -> UnblockStats {
         loop {
@@ -252,10 +265,7 @@ mod tests {
     fn no_thread_starts_before_the_first_job() {
         let pool = pool(4, Duration::from_secs(10));
         assert_eq!(pool.stats(), UnblockStats::default());
-        let (tx, rx) = mpsc::channel();
-        pool.submit(Box::new(move || tx.send(()).unwrap()))
-            .unwrap_or_else(|_| panic!("refused"));
-        rx.recv().unwrap();
+        run_one(&pool);
         assert_eq!(pool.stats().threads_started, 1);
     }
 
@@ -263,10 +273,7 @@ mod tests {
     fn jobs_one_after_another_reuse_one_thread() {
         let pool = pool(4, Duration::from_secs(10));
         for _ in 0..50 {
-            let (tx, rx) = mpsc::channel();
-            pool.submit(Box::new(move || tx.send(()).unwrap()))
-                .unwrap_or_else(|_| panic!("refused"));
-            rx.recv().unwrap();
+            run_one(&pool);
             // The thread is idle again before the next job comes.
             wait_until(&pool, |s| s.idle == 1);
         }
@@ -283,13 +290,12 @@ mod tests {
         for i in 0..2 * CAP {
             let gate = Arc::clone(&gate);
             let tx = tx.clone();
-            pool.submit(Box::new(move || {
+            submit(&pool, move || {
                 if i < CAP {
                     gate.wait();
                 }
                 tx.send(i).unwrap();
-            }))
-            .unwrap_or_else(|_| panic!("refused"));
+            });
         }
         // Each thread takes one of the first jobs and waits at the gate; the rest stay queued.
         let stats = wait_until(&pool, |s| s.queued == CAP as u64);
@@ -304,16 +310,10 @@ mod tests {
     #[test]
     fn idle_threads_exit_after_the_keep_alive() {
         let pool = pool(2, Duration::from_millis(5));
-        let (tx, rx) = mpsc::channel();
-        pool.submit(Box::new(move || tx.send(()).unwrap()))
-            .unwrap_or_else(|_| panic!("refused"));
-        rx.recv().unwrap();
+        run_one(&pool);
         wait_until(&pool, |s| s.threads == 0);
         // A job after that starts a thread again.
-        let (tx, rx) = mpsc::channel();
-        pool.submit(Box::new(move || tx.send(()).unwrap()))
-            .unwrap_or_else(|_| panic!("refused"));
-        rx.recv().unwrap();
+        run_one(&pool);
         assert_eq!(pool.stats().threads_started, 2);
     }
 
@@ -322,15 +322,13 @@ mod tests {
         let pool = pool(1, Duration::from_secs(10));
         let (started, running) = mpsc::channel();
         let (release, gate) = mpsc::channel::<()>();
-        pool.submit(Box::new(move || {
+        submit(&pool, move || {
             started.send(()).unwrap();
             gate.recv().unwrap();
-        }))
-        .unwrap_or_else(|_| panic!("refused"));
+        });
         running.recv().unwrap();
         let (tx, rx) = mpsc::channel::<()>();
-        pool.submit(Box::new(move || tx.send(()).unwrap()))
-            .unwrap_or_else(|_| panic!("refused"));
+        submit(&pool, move || tx.send(()).unwrap());
         let handles = pool.shut_down();
         assert!(rx.recv().is_err(), "the queued job was dropped unrun");
         assert!(pool.submit(Box::new(|| ())).is_err());

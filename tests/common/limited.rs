@@ -12,15 +12,15 @@ use std::time::Duration;
 /// How long the parent waits for the child.
 const PARENT_WATCHDOG: Duration = Duration::from_secs(120);
 
-/// Whether this process is the child started by [`run_child`] with the marker `env`.
-pub(crate) fn is_child(env: &str) -> bool {
-    std::env::var_os(env).is_some()
-}
-
-/// Runs the test `test` of this binary again in a child process, with `env` set, as an
-/// unprivileged user of its own when run as root; checks that it succeeds and that its output
-/// contains `last_line` (so it ran to the end), and prints its output.
-pub(crate) fn run_child(test: &str, env: &str, last_line: &str) {
+/// In the child started with the marker `env`, runs `child`. Otherwise runs the test `test`
+/// of this binary again in a child process, with `env` set, as an unprivileged user of its own
+/// when run as root; checks that it succeeds and that its output contains `last_line` (so it
+/// ran to the end), and prints its output.
+pub(crate) fn run(test: &str, env: &str, last_line: &str, child: impl FnOnce()) {
+    if std::env::var_os(env).is_some() {
+        child();
+        return;
+    }
     let exe = std::env::current_exe().unwrap();
     let mut command = Command::new(exe);
     command
