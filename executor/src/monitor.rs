@@ -19,7 +19,8 @@
 //! 4. Look at polls that run outside sections ([`crate::detect`]), and for stalls
 //!    ([`crate::stall`]). Call the work queues' rescuers for the cores starved
 //!    ([`Shared::is_starved`]) for [`MAYDAY_DELAY`], and again every [`MAYDAY_INTERVAL`] while
-//!    they stay starved (the rescuer protocol is in `workqueue/rescuer.rs`). Wake a spare on a core that has work and no running worker: the
+//!    they stay starved (the rescuer protocol is in `workqueue/rescuer.rs`). Wake a spare on a
+//!    core that has work and no running worker: the
 //!    notify protocol makes that impossible for tasks queued from outside the core's polls,
 //!    but a poll the monitor took over (it blocks outside any section) does not know it, and
 //!    queues the tasks it wakes for its own next poll boundary, which may be far off.

@@ -18,9 +18,9 @@
 //!    rescuer's id in its metadata, set before the task is first submitted.
 //! 2. **Mayday**: the monitor finds a core *starved* ([`Shared::is_starved`]: work queued, no
 //!    worker running, none parked, none being started, at least one in a section) for
-//!    [`MAYDAY_DELAY`](crate::MAYDAY_DELAY), and calls every queue with a rescuer that has tasks in flight, naming
-//!    the starved cores (counted in the queue's `mayday_calls`). It calls again every
-//!    [`MAYDAY_INTERVAL`](crate::MAYDAY_INTERVAL) while a core stays starved.
+//!    [`MAYDAY_DELAY`](crate::MAYDAY_DELAY), and calls every queue with a rescuer that has
+//!    tasks in flight, naming the starved cores (counted in the queue's `mayday_calls`). It
+//!    calls again every [`MAYDAY_INTERVAL`](crate::MAYDAY_INTERVAL) while a core stays starved.
 //! 3. **Rescue**: the rescuer takes its own tasks from the named cores' queues and the
 //!    injectors, leaving the others in order ([`Shared::take_marked`]), and polls each once on
 //!    its thread (counted in `rescued`), outside the core protocol: a section there is a plain
@@ -41,7 +41,8 @@ use crate::shared::Shared;
 /// Rescuer ids: unique in the process, never 0 (the id of "no rescuer").
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
-/// What a queue and its rescuer thread share.
+/// What a queue and its rescuer thread share. Plain std synchronisation, like the unbound
+/// pool's: loom models never start a rescuer.
 #[derive(Debug)]
 pub(super) struct Rescuer {
     /// The id marked on the queue's tasks.
