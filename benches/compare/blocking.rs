@@ -7,6 +7,9 @@
 //!   and context switches are reported.
 //! - **Section that does not block**: the cost of entering and leaving a section around a
 //!   closure that returns at once, against tokio's `block_in_place` and the bare closure.
+//! - **Unblock that returns at once**: the cost of handing a closure that returns at once to
+//!   another thread and awaiting its value: baton's `unblock`, tokio's `spawn_blocking` and
+//!   smol's `unblock`.
 //! - **Handoff latency**: on one core, the time from a 5 ms section's start to the start of the
 //!   task queued behind it, for a call site the runtime has not seen block and for a known one.
 //! - **Monitor cost**: the CPU time and wake-ups of baton's monitor thread while two tasks run
@@ -69,6 +72,7 @@ const MONITOR_RUNS: usize = 3;
 pub(crate) fn run(filter: &str) {
     mix(filter);
     section_cost(filter);
+    unblock_cost(filter);
     handoff(filter);
     unannotated_wait(filter);
     monitor_cost(filter);
@@ -579,6 +583,59 @@ fn section_cost(filter: &str) {
         &[
             ("baton", baton_both - baton_yield),
             ("tokio", tokio_both - tokio_yield),
+        ],
+    );
+}
+
+/// Awaited calls per timed run of the unblock-cost workload.
+const UNBLOCK_CALLS: usize = 10_000;
+
+/// The cost of one awaited `unblock` of a closure that returns at once, against its peers.
+fn unblock_cost(filter: &str) {
+    const NAME: &str = "unblock that returns at once (per call)";
+    if !NAME.contains(filter) {
+        return;
+    }
+    let rt = baton_runtime(CORES);
+    let baton = per_call(UNBLOCK_CALLS, || {
+        run_baton(&rt, async {
+            let start = Instant::now();
+            for i in 0..UNBLOCK_CALLS {
+                black_box(baton::blocking::unblock(move || black_box(i)).await);
+            }
+            start.elapsed()
+        })
+    });
+    drop(rt);
+    let rt = tokio_runtime(CORES);
+    let tokio = per_call(UNBLOCK_CALLS, || {
+        run_tokio(&rt, async {
+            let start = Instant::now();
+            for i in 0..UNBLOCK_CALLS {
+                let value = tokio::task::spawn_blocking(move || black_box(i)).await;
+                black_box(value.expect("a spawn_blocking job failed"));
+            }
+            start.elapsed()
+        })
+    });
+    rt.shutdown_timeout(Duration::from_secs(10));
+    let smol = AsyncExecutor::with_threads(CORES);
+    let smol = per_call(UNBLOCK_CALLS, || {
+        smol.spawn_and_wait(async {
+            let start = Instant::now();
+            for i in 0..UNBLOCK_CALLS {
+                black_box(::blocking::unblock(move || black_box(i)).await);
+            }
+            start.elapsed()
+        })
+    });
+    println!();
+    report::secs_row(
+        NAME,
+        &[
+            ("baton unblock", baton),
+            ("tokio spawn_blocking", tokio),
+            ("smol unblock", smol),
         ],
     );
 }
