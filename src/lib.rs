@@ -35,13 +35,13 @@
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, CpuAffinity,
-    EnterGuard, Handle, JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, YieldNow,
-    MAX_CORES,
+    EnterGuard, Handle, JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError,
+    UnblockStats, YieldNow, MAX_CORES,
 };
 
 pub use baton_executor::{
     Affinity, Priority, QueueBuildError, QueueStats, SpawnError, WorkQueue, WorkQueueBuilder,
-    DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT,
+    DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT, MAYDAY_DELAY, MAYDAY_INTERVAL,
 };
 
 pub use baton_executor::coop;

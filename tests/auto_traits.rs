@@ -24,6 +24,11 @@ fn public_types_are_send_and_sync() {
     is_send::<baton::Builder>();
     is_send::<baton::Stats>();
     is_sync::<baton::Stats>();
+    is_send::<baton::UnblockStats>();
+    is_sync::<baton::UnblockStats>();
+    is_send::<baton::blocking::UnblockHandle<u8>>();
+    is_sync::<baton::blocking::UnblockHandle<u8>>();
+    is_unpin::<baton::blocking::UnblockHandle<std::marker::PhantomPinned>>();
     is_send::<baton::YieldNow>();
     is_send::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
     is_sync::<baton::coop::Unconstrained<std::future::Ready<u8>>>();

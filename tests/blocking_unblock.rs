@@ -29,19 +29,47 @@ fn unblock_without_a_runtime() {
 }
 
 #[test]
-fn unblock_runs_on_the_runtimes_threads_in_a_long_section() {
-    let rt = baton::Runtime::builder().cores(1).build().unwrap();
-    let (core, in_section) = rt
+fn unblock_runs_on_the_runtimes_pool_apart_from_the_cores() {
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .thread_name("fair")
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.stats().unblock.threads_started,
+        0,
+        "the pool starts lazily"
+    );
+    let (core, in_section, name) = rt
         .block_on(rt.spawn(async {
-            baton::blocking::unblock(|| (baton::current_core(), baton::blocking::in_section()))
-                .await
+            baton::blocking::unblock(|| {
+                (
+                    baton::current_core(),
+                    baton::blocking::in_section(),
+                    std::thread::current().name().map(str::to_owned),
+                )
+            })
+            .await
         }))
         .unwrap();
-    assert_eq!(core, Some(0), "the job ran off the runtime's workers");
-    assert!(in_section, "the job ran outside a section");
+    assert_eq!(core, None, "the job ran on a core's worker");
+    assert!(!in_section, "the job ran in a section");
+    assert_eq!(name.as_deref(), Some("fair-unblock"));
+    assert_eq!(rt.stats().unblock.threads_started, 1);
     // Off the runtime the job goes to another pool.
     let core = futures::executor::block_on(baton::blocking::unblock(baton::current_core));
     assert_eq!(core, None);
+}
+
+#[test]
+fn a_dropped_unblock_handle_lets_the_job_run() {
+    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.block_on(rt.spawn(async move {
+        drop(baton::blocking::unblock(move || tx.send("ran").unwrap()));
+    }))
+    .unwrap();
+    assert_eq!(rx.recv().unwrap(), "ran");
 }
 
 #[test]

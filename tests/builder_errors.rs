@@ -25,6 +25,16 @@ fn too_many_cores_is_an_error() {
 }
 
 #[test]
+fn an_unblock_pool_without_threads_is_an_error() {
+    let err = baton::Runtime::builder()
+        .max_unblock_threads(0)
+        .build()
+        .unwrap_err();
+    assert!(err.is_invalid_config());
+    assert!(err.to_string().contains("max_unblock_threads(0)"), "{err}");
+}
+
+#[test]
 fn a_nul_in_the_thread_name_is_an_error() {
     let err = baton::Runtime::builder()
         .thread_name("bad\0name")

@@ -8,13 +8,14 @@
 //! runtime wants can be created.
 #![cfg(target_os = "linux")]
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "common/limited.rs"]
+mod limited;
+
+use limited::{set_thread_limit, threads_of_uid};
 
 /// Set in the child's environment.
 const CHILD: &str = "BATON_THREAD_LIMIT_CHILD";
@@ -26,98 +27,15 @@ const BLOCK: Duration = Duration::from_millis(1);
 const HEADROOM: u64 = 2;
 /// How long the child's workload may take before it reports a stall.
 const CHILD_WATCHDOG: Duration = Duration::from_secs(60);
-/// How long the parent waits for the child.
-const PARENT_WATCHDOG: Duration = Duration::from_secs(120);
 
 #[test]
 fn a_thread_limit_stalls_nothing() {
-    if std::env::var_os(CHILD).is_some() {
-        child();
-        return;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut command = Command::new(exe);
-    command
-        .args(["a_thread_limit_stalls_nothing", "--exact", "--nocapture"])
-        .env(CHILD, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } == 0 {
-        // An unprivileged uid of its own (so that copies of this test running at once do not
-        // share a thread count): RLIMIT_NPROC counts every thread of the child's real uid.
-        let id = 60_000 + std::process::id() % 5_000;
-        // SAFETY: between fork and exec the closure only makes async-signal-safe system calls.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(id) != 0
-                    || libc::setuid(id) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    } else {
-        println!("not running as root: the child limits the threads of this user, whose other processes may disturb the count");
-    }
-    let mut child = command
-        .spawn()
-        .expect("cannot start the child test process");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        let mut err = String::new();
-        let _ = stderr.read_to_string(&mut err);
-        let _ = done.send(format!("{out}{err}"));
-    });
-    let Ok(output) = finished.recv_timeout(PARENT_WATCHDOG) else {
-        let _ = child.kill();
-        panic!("the child test did not finish within {PARENT_WATCHDOG:?}");
-    };
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "the child test failed ({status}):\n{output}"
+    limited::run(
+        "a_thread_limit_stalls_nothing",
+        CHILD,
+        "child: a runtime that cannot start",
+        child,
     );
-    assert!(
-        output.contains("child: a runtime that cannot start"),
-        "the child did not run to the end:\n{output}"
-    );
-    println!("{output}");
-}
-
-/// Threads of every process whose real uid is `uid`, from `/proc`.
-fn threads_of_uid(uid: u32) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        // Processes only (not the `self` and `thread-self` links).
-        if !entry
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        };
-        if field("Uid:") == Some(u64::from(uid)) {
-            total += field("Threads:").unwrap_or(0);
-        }
-    }
-    total
 }
 
 /// The child: a runtime under a thread limit runs a workload of blocking sections.
@@ -136,8 +54,7 @@ fn child() {
             std::process::exit(2);
         }
     });
-    // SAFETY: getuid has no preconditions.
-    let uid = unsafe { libc::getuid() };
+    let uid = limited::uid();
     let limit = threads_of_uid(uid) + HEADROOM;
     set_thread_limit(limit);
     println!("child: uid {uid}, at most {limit} threads for this user");
@@ -183,6 +100,24 @@ fn child() {
         assert_eq!(c.threads_started - c.threads_reaped, c.workers, "{stats}");
     }
 
+    // No room for another thread: `unblock` cannot start its pool's first thread, so its job
+    // runs on the runtime's workers instead, and is not lost.
+    set_thread_limit(threads_of_uid(uid));
+    let (out, core) = rt
+        .block_on(
+            rt.spawn(async { baton::blocking::unblock(|| (6 * 7, baton::current_core())).await }),
+        )
+        .unwrap();
+    assert_eq!(out, 42);
+    assert!(
+        core.is_some(),
+        "the job did not run on the runtime's workers"
+    );
+    let unblock = rt.stats().unblock;
+    assert!(unblock.spawn_failures >= 1, "{unblock:?}");
+    assert_eq!(unblock.threads_started, 0, "{unblock:?}");
+    println!("child: an unblock job whose pool cannot start a thread still runs: {unblock:?}");
+
     // Room for one thread only: a second runtime starts a worker for its first core and none
     // for its second, so it fails to build, and stops the thread it started.
     let before = threads_of_uid(uid);
@@ -195,15 +130,4 @@ fn child() {
         "a failed build left threads behind"
     );
     println!("child: a runtime that cannot start a worker per core fails to build: {err}");
-}
-
-/// Sets RLIMIT_NPROC (the threads this user may have) to `limit`.
-fn set_thread_limit(limit: u64) {
-    let rlimit = libc::rlimit {
-        rlim_cur: limit,
-        rlim_max: limit,
-    };
-    // SAFETY: `rlimit` is a valid rlimit; lowering a limit needs no privilege.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &rlimit) };
-    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
 }

@@ -2,11 +2,14 @@
 //! handoff latency on one core (the targets in DESIGN.md).
 //!
 //! - **Blocking mix**: tasks of short CPU steps, one step in ten also calling a blocking function,
-//!   run on baton (with and without sections), tokio (`block_in_place`, `spawn_blocking`) and
+//!   run on baton (with and without sections, and with its `unblock`), tokio (`block_in_place`, `spawn_blocking`) and
 //!   async-executor (`blocking::unblock`). Besides the wall time, each system's peak thread count
 //!   and context switches are reported.
 //! - **Section that does not block**: the cost of entering and leaving a section around a
 //!   closure that returns at once, against tokio's `block_in_place` and the bare closure.
+//! - **Unblock that returns at once**: the cost of handing a closure that returns at once to
+//!   another thread and awaiting its value: baton's `unblock`, tokio's `spawn_blocking` and
+//!   smol's `unblock`.
 //! - **Handoff latency**: on one core, the time from a 5 ms section's start to the start of the
 //!   task queued behind it, for a call site the runtime has not seen block and for a known one.
 //! - **Monitor cost**: the CPU time and wake-ups of baton's monitor thread while two tasks run
@@ -71,6 +74,7 @@ const MONITOR_RUNS: usize = 3;
 pub(crate) fn run(filter: &str) {
     mix(filter);
     section_cost(filter);
+    unblock_cost(filter);
     handoff(filter);
     unannotated_wait(filter);
     monitor_cost(filter, true);
@@ -118,15 +122,17 @@ struct Sample {
 enum Mix {
     BatonSection,
     BatonUnannotated,
+    BatonUnblock,
     TokioBlockInPlace,
     TokioSpawnBlocking,
     SmolUnblock,
 }
 
 impl Mix {
-    const ALL: [Mix; 5] = [
+    const ALL: [Mix; 6] = [
         Mix::BatonSection,
         Mix::BatonUnannotated,
+        Mix::BatonUnblock,
         Mix::TokioBlockInPlace,
         Mix::TokioSpawnBlocking,
         Mix::SmolUnblock,
@@ -136,6 +142,7 @@ impl Mix {
         match self {
             Mix::BatonSection => "baton section",
             Mix::BatonUnannotated => "baton unannotated",
+            Mix::BatonUnblock => "baton unblock",
             Mix::TokioBlockInPlace => "tokio block_in_place",
             Mix::TokioSpawnBlocking => "tokio spawn_blocking",
             Mix::SmolUnblock => "smol unblock",
@@ -145,11 +152,15 @@ impl Mix {
     /// The samples of the timed runs (the warm-up's dropped) on a fresh runtime.
     fn samples(self) -> Vec<Sample> {
         match self {
-            Mix::BatonSection | Mix::BatonUnannotated => {
+            Mix::BatonSection | Mix::BatonUnannotated | Mix::BatonUnblock => {
                 let rt = baton_runtime(CORES);
-                let annotated = matches!(self, Mix::BatonSection);
-                let samples = repeat(|| observe(|| baton_mix(&rt, annotated, true)));
-                if annotated {
+                let call = match self {
+                    Mix::BatonSection => Call::Section,
+                    Mix::BatonUnblock => Call::Unblock,
+                    _ => Call::Plain,
+                };
+                let samples = repeat(|| observe(|| baton_mix(&rt, Some(call))));
+                if call == Call::Section {
                     print_stats("baton section", &rt);
                 }
                 drop(rt);
@@ -214,7 +225,7 @@ fn mix(filter: &str) {
          (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)"
     );
     let rt = baton_runtime(CORES);
-    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, false, false)).wall);
+    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None)).wall);
     drop(rt);
     println!(
         "(reference: the same mix without its blocking calls takes {cpu_only:.1?} on baton here)"
@@ -269,22 +280,33 @@ fn mix(filter: &str) {
     );
 }
 
-/// One run of the mix on baton, with the blocking call in a section or not.
-///
-/// Without `blocking`, the blocking calls are left out: the CPU-only reference.
-fn baton_mix(rt: &baton::Runtime, annotated: bool, blocking: bool) {
+/// How baton's mix makes its blocking calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    /// In a section.
+    Section,
+    /// Unannotated.
+    Plain,
+    /// Through `unblock`, awaited.
+    Unblock,
+}
+
+/// One run of the mix on baton, making its blocking calls as `call` says, or leaving them out
+/// (`None`: the CPU-only reference).
+fn baton_mix(rt: &baton::Runtime, call: Option<Call>) {
     let root = rt.spawn(async move {
         let tasks: Vec<_> = (0..MIX_TASKS)
             .map(|task| {
                 baton::spawn(async move {
                     for step in 0..MIX_STEPS {
                         spin(MIX_STEP);
-                        if blocking && blocks(task, step) {
-                            if annotated {
-                                baton::blocking::section(block);
-                            } else {
-                                block();
-                            }
+                        match call {
+                            Some(call) if blocks(task, step) => match call {
+                                Call::Section => baton::blocking::section(block),
+                                Call::Plain => block(),
+                                Call::Unblock => baton::blocking::unblock(block).await,
+                            },
+                            _ => {}
                         }
                         baton::yield_now().await;
                     }
@@ -564,6 +586,59 @@ fn section_cost(filter: &str) {
         &[
             ("baton", baton_both - baton_yield),
             ("tokio", tokio_both - tokio_yield),
+        ],
+    );
+}
+
+/// Awaited calls per timed run of the unblock-cost workload.
+const UNBLOCK_CALLS: usize = 10_000;
+
+/// The cost of one awaited `unblock` of a closure that returns at once, against its peers.
+fn unblock_cost(filter: &str) {
+    const NAME: &str = "unblock that returns at once (per call)";
+    if !NAME.contains(filter) {
+        return;
+    }
+    let rt = baton_runtime(CORES);
+    let baton = per_call(UNBLOCK_CALLS, || {
+        run_baton(&rt, async {
+            let start = Instant::now();
+            for i in 0..UNBLOCK_CALLS {
+                black_box(baton::blocking::unblock(move || black_box(i)).await);
+            }
+            start.elapsed()
+        })
+    });
+    drop(rt);
+    let rt = tokio_runtime(CORES);
+    let tokio = per_call(UNBLOCK_CALLS, || {
+        run_tokio(&rt, async {
+            let start = Instant::now();
+            for i in 0..UNBLOCK_CALLS {
+                let value = tokio::task::spawn_blocking(move || black_box(i)).await;
+                black_box(value.expect("a spawn_blocking job failed"));
+            }
+            start.elapsed()
+        })
+    });
+    rt.shutdown_timeout(Duration::from_secs(10));
+    let smol = AsyncExecutor::with_threads(CORES);
+    let smol = per_call(UNBLOCK_CALLS, || {
+        smol.spawn_and_wait(async {
+            let start = Instant::now();
+            for i in 0..UNBLOCK_CALLS {
+                black_box(::blocking::unblock(move || black_box(i)).await);
+            }
+            start.elapsed()
+        })
+    });
+    println!();
+    report::secs_row(
+        NAME,
+        &[
+            ("baton unblock", baton),
+            ("tokio spawn_blocking", tokio),
+            ("smol unblock", smol),
         ],
     );
 }

@@ -13,7 +13,8 @@
 //! - [`section`] and [`section_long`] run a closure inside a section.
 //! - [`enter`] and [`enter_long`] return a [`Guard`]; the section lasts until the guard drops.
 //! - [`in_section`] tells whether the current thread is inside a section.
-//! - [`unblock`] runs a closure on another thread and awaits its value, like `spawn_blocking`.
+//! - [`unblock`] runs a closure on another thread; its [`UnblockHandle`] gives the value or
+//!   detaches, like `spawn_blocking`'s.
 //! - [`hook`] is the contract an executor implements to learn about sections on its threads.
 //!
 //! # Examples
@@ -32,4 +33,4 @@ mod testing;
 mod unblock;
 
 pub use section::{enter, enter_long, in_section, section, section_long, Guard};
-pub use unblock::unblock;
+pub use unblock::{unblock, UnblockHandle};

@@ -3,7 +3,7 @@
 //!
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
-//! `coop`, `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
+//! `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `shared`, `handle`, `time`, `net`, `io`; `section`;
 //! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
 mod context;
@@ -23,6 +23,7 @@ mod stats;
 mod sync;
 mod sys;
 mod task;
+mod unbound;
 mod worker;
 mod workqueue;
 
@@ -38,13 +39,14 @@ pub mod time;
 pub use detect::HOG_THRESHOLD;
 pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
+pub use monitor::{MAYDAY_DELAY, MAYDAY_INTERVAL};
 pub use queue::Priority;
 pub use runtime::{
     Builder, CpuAffinity, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT,
-    DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
+    DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_MAX_UNBLOCK_THREADS,
+    DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
-pub use stats::{CoreStats, QueueStats, Stats};
+pub use stats::{CoreStats, QueueStats, Stats, UnblockStats};
 pub use task::{yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use workqueue::{
     Affinity, QueueBuildError, SpawnError, WorkQueue, WorkQueueBuilder, DEFAULT_MAX_ACTIVE,

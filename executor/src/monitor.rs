@@ -17,7 +17,10 @@
 //!    refusals continue, from [`SPAWN_RETRY_MIN`] to [`SPAWN_RETRY_MAX`].
 //! 3. Tell surplus spares parked longer than the keep-alive to exit.
 //! 4. Look at polls that run outside sections ([`crate::detect`]), and for stalls
-//!    ([`crate::stall`]). Wake a spare on a core that has work and no running worker: the
+//!    ([`crate::stall`]). Call the work queues' rescuers for the cores starved
+//!    ([`Shared::is_starved`]) for [`MAYDAY_DELAY`], and again every [`MAYDAY_INTERVAL`] while
+//!    they stay starved (the rescuer protocol is in `workqueue/rescuer.rs`). Wake a spare on a
+//!    core that has work and no running worker: the
 //!    notify protocol makes that impossible for tasks queued from outside the core's polls,
 //!    but a poll the monitor took over (it blocks outside any section) does not know it, and
 //!    queues the tasks it wakes for its own next poll boundary, which may be far off.
@@ -64,6 +67,14 @@ const SPAWN_RETRY_MIN: Duration = Duration::from_millis(1);
 /// The longest wait before starting threads again after the OS refused them.
 const SPAWN_RETRY_MAX: Duration = Duration::from_millis(100);
 
+/// How long a core must stay starved (its workers all in sections, and no spare to be had)
+/// before the monitor calls the work queues' rescuers: the kernel's `MAYDAY_INITIAL_TIMEOUT`.
+pub const MAYDAY_DELAY: Duration = Duration::from_millis(10);
+
+/// How often the monitor calls the rescuers again while a core stays starved: the kernel's
+/// `MAYDAY_INTERVAL`.
+pub const MAYDAY_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Starts the monitor thread.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<()>> {
     let shared = Arc::clone(shared);
@@ -107,6 +118,8 @@ struct Monitor {
     detector: Detector,
     /// The stall watchdog.
     stalls: Stalls,
+    /// Per core, while it is starved: since when, and when the rescuers were last called.
+    starved: Vec<Option<(Instant, Option<Instant>)>>,
 }
 
 /// What the lazy sections looked like at one look.
@@ -203,6 +216,7 @@ impl Monitor {
         Monitor {
             detector: Detector::new(&shared),
             stalls: Stalls::new(&shared),
+            starved: vec![None; shared.cores.len()],
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
@@ -225,6 +239,7 @@ impl Monitor {
                 .detector
                 .look(&self.shared, now, self.rung.unwrap_or(now));
             self.stalls.check(&self.shared, now);
+            self.mayday(now);
             self.wake_stranded();
             self.ensure_spares(now);
             self.reap(now);
@@ -354,6 +369,30 @@ impl Monitor {
         };
         self.looks = looks;
         sections
+    }
+
+    /// Step 4: calls the rescuers for the cores starved for [`MAYDAY_DELAY`], and again every
+    /// [`MAYDAY_INTERVAL`] while they stay starved.
+    fn mayday(&mut self, now: Instant) {
+        let shared = &*self.shared;
+        let mut due = Vec::new();
+        for (index, starved) in self.starved.iter_mut().enumerate() {
+            if !shared.is_starved(index) {
+                *starved = None;
+                continue;
+            }
+            let (since, called) = starved.get_or_insert((now, None));
+            let waited = now.duration_since(*since) >= MAYDAY_DELAY;
+            if waited && called.is_none_or(|at| now.duration_since(at) >= MAYDAY_INTERVAL) {
+                *called = Some(now);
+                due.push(index);
+            }
+        }
+        if !due.is_empty() {
+            for frontend in shared.frontends() {
+                frontend.mayday(&due);
+            }
+        }
     }
 
     /// Step 4, the end: wakes a spare on each core that has work queued and no running worker.

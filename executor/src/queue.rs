@@ -73,6 +73,9 @@ pub(crate) struct TaskMeta {
     /// two: the priority class's index. The top bit: set by `JoinHandle::abort`, after which
     /// the task is dropped instead of polled the next time it is picked to run.
     word: AtomicU32,
+    /// The id of the rescuer of the task's work queue, or 0 if it has none (see
+    /// `workqueue::rescuer`). It fills the padding after `word`: it costs no memory.
+    rescuer: AtomicU32,
 }
 
 impl TaskMeta {
@@ -93,7 +96,20 @@ impl TaskMeta {
         TaskMeta {
             site,
             word: AtomicU32::new(pin | class),
+            rescuer: AtomicU32::new(0),
         }
+    }
+
+    /// Marks the task as one its work queue's rescuer `id` may run. Called before the task is
+    /// first submitted.
+    pub(crate) fn set_rescuer(&self, id: u32) {
+        // Relaxed: published to whoever takes the task from a queue by the queue's push.
+        self.rescuer.store(id, Ordering::Relaxed);
+    }
+
+    /// The id of the rescuer that may run the task, or 0.
+    pub(crate) fn rescuer(&self) -> u32 {
+        self.rescuer.load(Ordering::Relaxed)
     }
 
     /// Where the task was spawned.
@@ -211,5 +227,19 @@ fn push_back(src: &Queue, runnable: Runnable) {
         // The source filled up meanwhile too: run it soon by waking it again through the
         // scheduler, which always finds room (the injector is unbounded).
         runnable.schedule();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_metadata_stays_two_words() {
+        // The rescuer id sits in the padding after the word: an idle task costs no more.
+        assert_eq!(
+            std::mem::size_of::<TaskMeta>(),
+            std::mem::size_of::<&'static Location<'static>>() + 8
+        );
     }
 }

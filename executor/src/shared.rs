@@ -64,6 +64,7 @@ use crate::sites::Sites;
 use crate::stats::{Counters, QueueStats, Stats};
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 use crate::task::{self, JoinHandle, Registry};
+use crate::unbound::UnboundPool;
 
 /// What threads of one runtime share.
 pub(crate) struct Shared {
@@ -101,6 +102,9 @@ pub(crate) struct Shared {
     frontends: std::sync::Mutex<Vec<std::sync::Weak<dyn Frontend>>>,
     /// Worker threads to join at shutdown (the monitor adds spares).
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The pool that runs `unblock` jobs, apart from the cores (std `Arc`: its threads are
+    /// plain std threads that loom models never start).
+    pub(crate) unbound: std::sync::Arc<UnboundPool>,
 }
 
 /// Where a task scheduled from inside a poll on one of the runtime's workers goes.
@@ -120,9 +124,12 @@ enum Place {
 /// delays): their cancellation at shutdown, and the queue's counters.
 pub(crate) trait Frontend: Send + Sync {
     /// Cancels every task the queue holds back (not yet submitted), so their handles report
-    /// cancellation, and refuses spawns from then on. Called by shutdown on its own thread,
-    /// before it joins the workers.
+    /// cancellation, and refuses spawns from then on; tells its rescuer, if any, to exit.
+    /// Called by shutdown on its own thread, before it joins the workers.
     fn cancel_held(&self);
+    /// A mayday call: `cores` are starved ([`Shared::is_starved`]). A queue with a rescuer
+    /// sends it to run the queue's tasks queued there.
+    fn mayday(&self, cores: &[usize]);
     /// A snapshot of the queue's counters.
     fn stats(&self) -> QueueStats;
 }
@@ -151,6 +158,8 @@ pub(crate) struct Config {
     pub(crate) max_threads_per_core: usize,
     /// The most worker threads the runtime may have.
     pub(crate) max_threads: usize,
+    /// The most threads of the pool that runs `unblock` jobs.
+    pub(crate) max_unblock_threads: usize,
     /// How the workers keep to the CPUs of the runtime's set.
     pub(crate) affinity: crate::runtime::CpuAffinity,
     /// The runtime's CPU set, if one was given.
@@ -178,6 +187,7 @@ impl std::fmt::Debug for Config {
             .field("keep_alive", &self.keep_alive)
             .field("max_threads_per_core", &self.max_threads_per_core)
             .field("max_threads", &self.max_threads)
+            .field("max_unblock_threads", &self.max_unblock_threads)
             .field("affinity", &self.affinity)
             .field("cpus", &self.cpus)
             .field("detect", &self.detect)
@@ -215,6 +225,12 @@ impl Shared {
             to_cancel: queue::unbounded_queue(),
             shutdown_done: AtomicBool::new(false),
             shutdown_thread: std::sync::OnceLock::new(),
+            unbound: std::sync::Arc::new(UnboundPool::new(
+                config.max_unblock_threads,
+                config.keep_alive,
+                &config.thread_name,
+                config.stack_size,
+            )),
             config,
             frontends: std::sync::Mutex::new(Vec::new()),
             threads: std::sync::Mutex::new(Vec::new()),
@@ -746,17 +762,62 @@ impl Shared {
             &self.injector_high,
             &self.injector_low,
         ];
-        injectors.into_iter().chain(self.cores.iter().flat_map(|c| {
-            [
-                &c.lifo,
-                &c.queue,
-                &c.pinned,
-                &c.high.queue,
-                &c.high.pinned,
-                &c.low.queue,
-                &c.low.pinned,
-            ]
-        }))
+        injectors
+            .into_iter()
+            .chain(self.cores.iter().flat_map(core_queues))
+    }
+
+    /// Whether core `index` is starved: it has work queued and no worker running, parked or
+    /// being started, while one is in a section (its baton passed on, and no spare could be
+    /// had: a thread cap, or the OS refusing threads). Its queue then waits for a section to
+    /// end. Work in the injectors counts for a core once no core has a worker running or
+    /// parked. The monitor calls the rescuers for a core starved past the mayday delay.
+    pub(crate) fn is_starved(&self, index: usize) -> bool {
+        let stuck = |core: &Core| {
+            let state = core.state();
+            state.running() == 0 && state.idle() == 0 && state.starting() == 0
+        };
+        let core = &self.cores[index];
+        stuck(core)
+            && core.state().in_section() > 0
+            && (core.has_work() || (self.has_injected_work() && self.cores.iter().all(stuck)))
+    }
+
+    /// Whether any injector holds a task.
+    fn has_injected_work(&self) -> bool {
+        !self.injector.is_empty() || !self.injector_high.is_empty() || !self.injector_low.is_empty()
+    }
+
+    /// Takes the tasks marked for rescuer `id` ([`TaskMeta::rescuer`](queue::TaskMeta)) out of
+    /// the injectors and the queues of `cores`, leaving the other tasks in their order, for the
+    /// rescuer to run. Wakes the cores for what is left, in case a worker came back from its
+    /// section and parked while its queue was briefly empty.
+    pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
+        let mut taken = Vec::new();
+        let injectors = [&self.injector_high, &self.injector, &self.injector_low];
+        let scanned = injectors.into_iter().chain(
+            cores
+                .iter()
+                .flat_map(|&core| core_queues(&self.cores[core])),
+        );
+        for queue in scanned {
+            for _ in 0..queue.len() {
+                let Ok(runnable) = queue.pop() else {
+                    break;
+                };
+                if runnable.metadata().rescuer() == id {
+                    taken.push(runnable);
+                } else {
+                    // Only the next-task slot and the `Normal` local queue are bounded; what
+                    // they no longer hold goes to the injector, as on any overflow.
+                    queue::push_or_spill(queue, &self.injector, runnable);
+                }
+            }
+        }
+        for &core in cores {
+            self.notify_here(core);
+        }
+        taken
     }
 
     /// A snapshot of the counters.
@@ -767,8 +828,23 @@ impl Shared {
                 + self.injector_high.len()
                 + self.injector_low.len(),
             queues: self.frontends().iter().map(|f| f.stats()).collect(),
+            unblock: self.unbound.stats(),
         }
     }
+}
+
+/// A core's own queues, where its tasks may wait: the next-task slot, then each class's local
+/// and pinned queues.
+fn core_queues(c: &Core) -> [&Queue; 7] {
+    [
+        &c.lifo,
+        &c.queue,
+        &c.pinned,
+        &c.high.queue,
+        &c.high.pinned,
+        &c.low.queue,
+        &c.low.pinned,
+    ]
 }
 
 /// Pushes onto an unbounded queue.
@@ -819,4 +895,47 @@ fn fastrand_index(n: usize) -> usize {
         s.set(x);
         x as usize % n.max(1)
     })
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_marked_takes_the_marked_tasks_and_leaves_the_others_in_order() {
+        const RESCUER: u32 = 7;
+        let shared = Arc::new(Shared::new(1, Config::default()));
+        let core = &shared.cores[0];
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let (runnable, handle) = Shared::spawn_unscheduled(
+                    &shared,
+                    async move { i },
+                    None,
+                    Priority::Normal,
+                    None,
+                    Location::caller(),
+                );
+                if i % 2 == 0 {
+                    runnable.metadata().set_rescuer(RESCUER);
+                }
+                push(if i == 0 { &core.lifo } else { &core.pinned }, runnable);
+                handle
+            })
+            .collect();
+        let taken = shared.take_marked(&[0], RESCUER);
+        assert_eq!(taken.len(), 3);
+        for runnable in taken {
+            runnable.run();
+        }
+        let finished: Vec<bool> = handles.iter().map(JoinHandle::is_finished).collect();
+        assert_eq!(finished, [true, false, true, false, true, false]);
+        // The others are where they were, in their order.
+        assert!(core.lifo.is_empty());
+        for i in [1, 3, 5] {
+            core.pinned.pop().unwrap().run();
+            assert!(handles[i].is_finished(), "task {i} was not next");
+        }
+        assert!(!core.has_work());
+    }
 }

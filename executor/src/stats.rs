@@ -135,6 +135,27 @@ pub struct Stats {
     pub injector_depth: usize,
     /// One entry per live [`WorkQueue`](crate::WorkQueue), in the order they were built.
     pub queues: Vec<QueueStats>,
+    /// The pool that runs `unblock` jobs.
+    pub unblock: UnblockStats,
+}
+
+/// A snapshot of the pool that runs [`unblock`](baton_blocking::unblock) jobs, apart from the
+/// cores' workers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnblockStats {
+    /// Threads of the pool now, busy or idle.
+    pub threads: u64,
+    /// Of those, threads waiting for a job now.
+    pub idle: u64,
+    /// Jobs waiting for a thread now (the pool is at its cap).
+    pub queued: u64,
+    /// Jobs the pool's threads took to run.
+    pub jobs: u64,
+    /// Threads started for the pool.
+    pub threads_started: u64,
+    /// Threads the OS refused to start for the pool.
+    pub spawn_failures: u64,
 }
 
 /// A snapshot of one work queue's counters (the kernel's `wq_monitor` set).
@@ -157,6 +178,12 @@ pub struct QueueStats {
     pub waiting: u64,
     /// Blocking sections of the queue's tasks whose core was handed to another worker.
     pub handoffs: u64,
+    /// Mayday calls sent to the queue's rescuer: a core the queue's tasks may wait on was
+    /// starved past the mayday delay (see
+    /// [`WorkQueueBuilder::rescuer`](crate::WorkQueueBuilder::rescuer)).
+    pub mayday_calls: u64,
+    /// Polls of the queue's tasks (or of an ordered queue's runner) made by its rescuer.
+    pub rescued: u64,
 }
 
 impl fmt::Display for Stats {

@@ -29,6 +29,10 @@ pub const DEFAULT_MAX_THREADS_PER_CORE: usize = 10;
 /// [`DEFAULT_THREADS_PER_CORE_SHARE`] threads per core, so every core has room for its active
 /// worker, its spare and some replacements.
 pub const DEFAULT_MAX_THREADS: usize = 512;
+/// The most threads of the pool that runs `unblock` jobs, when the builder does not say
+/// otherwise ([`Builder::max_unblock_threads`]): room for a hundred long jobs at once, a
+/// quarter of tokio's 512 blocking threads.
+pub const DEFAULT_MAX_UNBLOCK_THREADS: usize = 128;
 /// The default detection threshold: how long a poll may run outside any section before the
 /// monitor asks the OS whether its worker is blocked (see [`Builder::detection_threshold`]).
 pub const DEFAULT_DETECTION_THRESHOLD: Duration = Duration::from_micros(500);
@@ -224,13 +228,33 @@ impl Builder {
         self
     }
 
+    /// Caps the threads of the pool that runs [`unblock`](baton_blocking::unblock) jobs from
+    /// this runtime's tasks (default [`DEFAULT_MAX_UNBLOCK_THREADS`], at least 1). The pool is
+    /// apart from the cores' workers, so jobs never take a core's turn; its threads start only
+    /// when a job finds none idle, and exit after the keep-alive. Jobs beyond the cap wait for
+    /// a thread, in submission order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::builder().max_unblock_threads(4).build()?;
+    /// let out = rt.block_on(rt.spawn(async { baton_blocking::unblock(|| 2 + 2).await }))?;
+    /// assert_eq!(out, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_unblock_threads(mut self, max: usize) -> Builder {
+        self.config.max_unblock_threads = max;
+        self
+    }
+
     /// Starts the runtime's worker threads.
     ///
     /// # Errors
     ///
     /// Returns an error for which [`BuildError::is_invalid_config`] holds if the core count is
     /// 0 or above [`MAX_CORES`], the thread name contains a NUL byte, the grace period is zero,
-    /// or a thread cap leaves a core without its active worker and spare; and one for which
+    /// a thread cap leaves a core without its active worker and spare, or the unblock pool's cap
+    /// is 0; and one for which
     /// [`BuildError::is_thread_spawn`] holds if the OS refuses to start the monitor thread or
     /// every worker thread of some core (any threads already started are stopped first). A
     /// core whose spare the OS refuses starts without it; the monitor starts one later, and the
@@ -296,6 +320,11 @@ impl Builder {
                  (its active worker and a spare)",
                 config.max_threads_per_core
             )));
+        }
+        if config.max_unblock_threads == 0 {
+            return Err(BuildError::invalid(
+                "max_unblock_threads(0): the unblock pool needs at least one thread",
+            ));
         }
         if config.max_threads < cores * WORKERS_PER_CORE {
             return Err(BuildError::invalid(format!(
@@ -363,6 +392,7 @@ impl Default for Config {
             keep_alive: DEFAULT_KEEP_ALIVE,
             max_threads_per_core: DEFAULT_MAX_THREADS_PER_CORE,
             max_threads: DEFAULT_MAX_THREADS,
+            max_unblock_threads: DEFAULT_MAX_UNBLOCK_THREADS,
             affinity: CpuAffinity::Locked,
             cpus: None,
             placement: Vec::new(),

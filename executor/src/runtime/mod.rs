@@ -7,7 +7,8 @@ pub use placement::CpuAffinity;
 
 pub use builder::{
     Builder, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
-    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
+    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_MAX_UNBLOCK_THREADS, DEFAULT_STALL_TIMEOUT,
+    DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
 
 use std::future::Future;
@@ -221,7 +222,8 @@ impl Runtime {
         // A spare the monitor started during shutdown parked after the first wake-up.
         shared.wake_all_workers();
         let current = std::thread::current().id();
-        for thread in shared.take_threads() {
+        let unbound = shared.unbound.shut_down();
+        for thread in shared.take_threads().into_iter().chain(unbound) {
             if thread.thread().id() == current {
                 // Dropped from inside one of this runtime's tasks: this worker exits once the
                 // poll that is dropping the runtime ends.

@@ -180,8 +180,12 @@ impl Hook for WorkerHook {
         if self.shared.is_shutdown() {
             return Err(job);
         }
-        // A task that runs the job in a section known to be long: the worker running it hands
-        // its core to a spare at once, so the job runs on the runtime's own managed threads.
+        // The unbound pool: the job never takes a core's turn.
+        let Err(job) = self.shared.unbound.submit(job) else {
+            return Ok(());
+        };
+        // The pool has no thread and the OS refuses one: a task runs the job in a section
+        // known to be long, so the worker running it hands its core to a spare at once.
         drop(Shared::spawn(
             &self.shared,
             async move { baton_blocking::section_long(job) },

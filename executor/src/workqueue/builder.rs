@@ -64,6 +64,7 @@ pub struct WorkQueueBuilder {
     pub(super) ordered: bool,
     pub(super) priority: Priority,
     pub(super) affinity: Affinity,
+    pub(super) rescuer: bool,
 }
 
 impl WorkQueueBuilder {
@@ -74,6 +75,7 @@ impl WorkQueueBuilder {
             ordered: false,
             priority: Priority::Normal,
             affinity: Affinity::Local,
+            rescuer: false,
         }
     }
 
@@ -148,13 +150,42 @@ impl WorkQueueBuilder {
         self
     }
 
+    /// Gives the queue a rescuer: a thread of its own, started with the queue, that runs the
+    /// queue's tasks when the cores they wait on cannot get a worker (the kernel's
+    /// `WQ_MEM_RECLAIM`).
+    ///
+    /// A core whose workers all block in sections hands its queue to a spare; at a thread cap,
+    /// or when the OS refuses threads (`RLIMIT_NPROC`, a cgroup's `pids.max`), there is none,
+    /// and the core's queued tasks wait for a section to end. If those sections wait for the
+    /// queue's tasks (a client blocking on a reply that a task of this queue produces), nothing
+    /// ends. With a rescuer, once a core has been starved for
+    /// [`MAYDAY_DELAY`](crate::MAYDAY_DELAY) the runtime sends a mayday call and the rescuer
+    /// polls the queue's tasks queued there, so the chain completes. A blocking section on the
+    /// rescuer is a plain call. [`QueueStats`](crate::QueueStats) counts the calls
+    /// (`mayday_calls`) and the rescuer's polls (`rescued`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::new()?;
+    /// let q = baton_executor::WorkQueue::builder("writeback").rescuer().build(&rt.handle())?;
+    /// assert_eq!(rt.block_on(q.spawn(async { 7 }))?, 7);
+    /// assert_eq!(q.stats().mayday_calls, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rescuer(mut self) -> Self {
+        self.rescuer = true;
+        self
+    }
+
     /// Builds the queue on `handle`'s runtime.
     ///
     /// # Errors
     ///
     /// Fails with a [`QueueBuildError`] if `max_active` is 0 or above [`MAX_ACTIVE_LIMIT`],
     /// if `ordered` is combined with `max_active` above 1, if a core of the affinity does not
-    /// exist, or if the affinity's core set is empty.
+    /// exist, if the affinity's core set is empty, or if the OS refuses to start the queue's
+    /// rescuer thread.
     ///
     /// # Examples
     ///
@@ -208,7 +239,12 @@ impl WorkQueueBuilder {
             Affinity::Cores(set) => set.iter().try_for_each(|&core| check(core))?,
             Affinity::Local | Affinity::Any => {}
         }
-        Ok(WorkQueue::from_builder(self, max_active, handle))
+        WorkQueue::from_builder(self, max_active, handle).map_err(|err| {
+            QueueBuildError::new(
+                Kind::ThreadSpawn,
+                format!("cannot start the rescuer thread: {err}"),
+            )
+        })
     }
 }
 
@@ -239,6 +275,7 @@ enum Kind {
     Ordered,
     Core,
     EmptyCores,
+    ThreadSpawn,
 }
 
 impl QueueBuildError {
@@ -264,6 +301,11 @@ impl QueueBuildError {
     /// Whether the affinity's core set was empty.
     pub fn is_empty_cores(&self) -> bool {
         self.kind == Kind::EmptyCores
+    }
+
+    /// Whether the OS refused to start the queue's rescuer thread.
+    pub fn is_thread_spawn(&self) -> bool {
+        self.kind == Kind::ThreadSpawn
     }
 }
 

@@ -12,6 +12,7 @@ use event_listener::Event;
 
 use super::admission::{Admission, Generations};
 use super::builder::{Refusal, SpawnError};
+use super::rescuer::Rescuer;
 use super::runner::{self, Runner};
 use super::task::{self, Held, QueueTask, Submit};
 use crate::context;
@@ -35,6 +36,8 @@ pub(crate) struct Inner {
     /// Notified when a generation empties or the queue empties (flush and drain wait on it).
     pub(super) event: Event,
     pub(super) stats: Counters,
+    /// The queue's rescuer, if it was built with one.
+    pub(super) rescuer: Option<std::sync::Arc<Rescuer>>,
 }
 
 /// Where each task (or an ordered queue's runner) is placed.
@@ -99,6 +102,10 @@ pub(super) struct Counters {
     pub(super) handoffs: AtomicU64,
     /// Tasks an ordered queue's runner ran to the end (completed, panicked or aborted).
     pub(super) ran: AtomicU64,
+    /// Mayday calls the queue sent its rescuer.
+    pub(super) mayday_calls: AtomicU64,
+    /// Polls of the queue's tasks (or of an ordered queue's runner) its rescuer made.
+    pub(super) rescued: AtomicU64,
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -232,7 +239,16 @@ impl Inner {
             Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, name, site)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
+        self.mark(&runnable);
         (Held::new(runnable, generation), handle)
+    }
+
+    /// Marks a task (or a runner) of the queue for its rescuer, if it has one, before its first
+    /// submission (rescuer protocol: marking).
+    fn mark(&self, runnable: &Runnable) {
+        if let Some(rescuer) = &self.rescuer {
+            runnable.metadata().set_rescuer(rescuer.id());
+        }
     }
 
     /// Offers an accepted task (counted in its generation) to admission, under the lock.
@@ -260,6 +276,7 @@ impl Inner {
             std::panic::Location::caller(),
         );
         drop(handle);
+        self.mark(&runnable);
         state.line.runner = Some(runnable.waker());
         Some(Start::Runner(runnable))
     }
@@ -425,6 +442,8 @@ impl Inner {
             .saturating_sub(stats.started)
             .saturating_sub(cancelled);
         stats.handoffs = self.stats.handoffs.load(Relaxed);
+        stats.mayday_calls = self.stats.mayday_calls.load(Relaxed);
+        stats.rescued = self.stats.rescued.load(Relaxed);
         stats
     }
 }
@@ -453,6 +472,14 @@ pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(rescuer) = &self.rescuer {
+            rescuer.stop();
+        }
+    }
+}
+
 impl Frontend for Inner {
     fn cancel_held(&self) {
         let (held, line) = {
@@ -463,10 +490,25 @@ impl Frontend for Inner {
                 std::mem::take(&mut state.line.waiting),
             )
         };
+        if let Some(rescuer) = &self.rescuer {
+            rescuer.stop();
+        }
         // Cancelled without the lock, on the shutdown thread: each cancellation re-enters
         // `finished`.
         drop(held);
         drop(line);
+    }
+
+    fn mayday(&self, cores: &[usize]) {
+        let Some(rescuer) = &self.rescuer else {
+            return;
+        };
+        // Only a queue with tasks started and not finished may have some queued on the cores.
+        if self.in_flight(&lock(&self.state)) == 0 {
+            return;
+        }
+        self.stats.mayday_calls.fetch_add(1, Relaxed);
+        rescuer.call(cores);
     }
 
     fn stats(&self) -> QueueStats {

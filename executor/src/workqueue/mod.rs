@@ -7,6 +7,8 @@
 //! - [`inner`]: the queue's shared state and its operations (accept, finish, wait, cancel).
 //! - [`task`]: the future wrapped around each task and the runnable a queue holds back.
 //! - [`runner`]: an ordered queue's runner, which runs its tasks one after another, inline.
+//! - [`rescuer`]: the thread reserved for a queue built with
+//!   [`rescuer()`](WorkQueueBuilder::rescuer), which runs its tasks on starved cores.
 //!
 //! # How a queue holds tasks back
 //!
@@ -87,6 +89,7 @@
 mod admission;
 mod builder;
 mod inner;
+mod rescuer;
 mod runner;
 mod task;
 
@@ -111,6 +114,7 @@ use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::JoinHandle;
 pub(crate) use admission::Generations;
 use inner::{Counters, Counts, DrainGuard, Inner, Line, Placement, State};
+use rescuer::Rescuer;
 
 /// A named queue of tasks with its own concurrency policy.
 ///
@@ -162,7 +166,12 @@ impl WorkQueue {
         WorkQueueBuilder::new(name)
     }
 
-    fn from_builder(b: WorkQueueBuilder, max_active: usize, handle: &Handle) -> WorkQueue {
+    /// The queue `b` describes; fails only if its rescuer thread cannot be started.
+    fn from_builder(
+        b: WorkQueueBuilder,
+        max_active: usize,
+        handle: &Handle,
+    ) -> std::io::Result<WorkQueue> {
         let placement = match b.affinity {
             Affinity::Local => Placement::Local,
             Affinity::Any => Placement::Any,
@@ -191,10 +200,14 @@ impl WorkQueue {
             }),
             event: Event::new(),
             stats: Counters::default(),
+            rescuer: b.rescuer.then(Rescuer::new),
         });
         let weak = std::sync::Arc::downgrade(&inner);
+        if let Some(rescuer) = &inner.rescuer {
+            rescuer.start(handle.shared(), std::sync::Weak::clone(&weak))?;
+        }
         handle.shared().add_frontend(weak);
-        WorkQueue { inner }
+        Ok(WorkQueue { inner })
     }
 
     /// The queue's name.
