@@ -191,7 +191,7 @@ fn a_spawn_site_that_blocked_is_watched_and_handed_off_early() {
     let stats = rt.stats();
     assert!(stats.cores[0].detected_blocks >= 6, "{stats}");
     assert!(
-        stats.cores[0].eager_handoffs >= 1,
+        stats.cores[0].watched_detections >= 1,
         "polls of the learnt spawn site were taken over as watched polls: {stats}"
     );
 }

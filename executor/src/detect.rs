@@ -41,6 +41,7 @@ use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{self, ThreadProbe};
+use crate::trace;
 
 /// How long a poll outside any section may keep its worker busy on the CPU before the monitor
 /// takes its core over anyway (the kernel's 10 ms for CPU-intensive work items).
@@ -157,14 +158,13 @@ impl Detector {
                         None => false,
                     };
                     if due && take_over(shared, core, slot, seen) {
-                        let counter = match verdict {
-                            Some(Verdict::Blocked) => &core.counters.detected_blocks,
-                            _ => &core.counters.cpu_hogs,
-                        };
-                        Counters::add(counter, 1);
-                        if watched {
-                            Counters::add(&core.counters.eager_handoffs, 1);
-                        }
+                        report(
+                            shared,
+                            core,
+                            slot,
+                            verdict == Some(Verdict::Blocked),
+                            watched,
+                        );
                         return;
                     }
                 }
@@ -212,9 +212,37 @@ fn take_over(shared: &Shared, core: &Core, slot: &SectionSlot, seen: SeenPoll) -
     };
     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
     slot.publish(claimed);
-    Counters::add(&core.counters.handoffs, 1);
     shared.after_hand_off(core.index(), outcome);
     true
+}
+
+/// Counts a poll of `slot`'s worker that was taken over, `blocked` or a CPU hog, per core and
+/// per spawn site, and tells `tracing`.
+fn report(shared: &Shared, core: &Core, slot: &SectionSlot, blocked: bool, watched: bool) {
+    let counters = &core.counters;
+    Counters::add(
+        if blocked {
+            &counters.detected_blocks
+        } else {
+            &counters.cpu_hogs
+        },
+        1,
+    );
+    if watched {
+        Counters::add(&counters.watched_detections, 1);
+    }
+    let site = slot.site();
+    if let Some(site) = site {
+        shared.sites.record_detection(site, blocked);
+    }
+    let name = slot.name();
+    let name = name.as_ref().map(|n| n.as_str());
+    let event = if blocked {
+        trace::Event::DetectedBlock { site, name }
+    } else {
+        trace::Event::CpuHog { site, name }
+    };
+    trace::event(core.index(), event);
 }
 
 #[cfg(all(test, not(loom)))]

@@ -2,7 +2,7 @@
 //! baton between them, the reactor, timers, networking and stats.
 //!
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
-//! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
+//! anything high): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
 //! `coop`, `sites`, `sys`, `reactor`; `task`; `shared`, `handle`, `time`, `net`, `io`; `section`;
 //! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
@@ -22,7 +22,8 @@ mod stall;
 mod stats;
 mod sync;
 mod sys;
-mod task;
+pub mod task;
+mod trace;
 mod worker;
 mod workqueue;
 
@@ -44,7 +45,7 @@ pub use runtime::{
     DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT,
     DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
-pub use stats::{CoreStats, QueueStats, Stats};
+pub use stats::{CoreStats, QueueStats, SiteStats, Stats, StatsReporter};
 pub use task::{yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use workqueue::{
     Affinity, QueueBuildError, SpawnError, WorkQueue, WorkQueueBuilder, DEFAULT_MAX_ACTIVE,

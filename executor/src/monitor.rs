@@ -37,7 +37,6 @@ use crate::core::{SectionSlot, Seen};
 use crate::detect::Detector;
 use crate::shared::Shared;
 use crate::stall::Stalls;
-use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::{sys, worker};
 
@@ -323,7 +322,7 @@ impl Monitor {
                 if slot.claim(seen) {
                     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
                     slot.publish(seen);
-                    Counters::add(&core.counters.handoffs, 1);
+                    core.count_handoff(false);
                     shared.after_hand_off(core.index(), outcome);
                 }
             });

@@ -20,7 +20,7 @@ use crate::queue::{Priority, Runnable};
 use crate::shared::{Frontend, Shared};
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, Spawn};
 
 /// What a queue's handles and tasks share.
 pub(crate) struct Inner {
@@ -99,6 +99,8 @@ pub(super) struct Counters {
     pub(super) handoffs: AtomicU64,
     /// Tasks an ordered queue's runner ran to the end (completed, panicked or aborted).
     pub(super) ran: AtomicU64,
+    /// Nanoseconds spent polling the queue's tasks (an ordered queue's runner's whole runs).
+    pub(super) poll_nanos: AtomicU64,
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -221,15 +223,24 @@ impl Inner {
     {
         let site = std::panic::Location::caller();
         let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
+        let how = Spawn {
+            pin: None,
+            priority: self.priority,
+            queue: Some(&self.name),
+            site,
+            name: None,
+        };
         let (runnable, handle) = if self.ordered {
             // Run by the queue's runner, never scheduled on the cores: not in the registry
             // (the runner and `cancel_held` cancel what shutdown must reach).
             let schedule = runner::schedule_fn(self);
-            let name = Some(&self.name);
-            crate::task::spawn(wrapped, None, self.priority, None, name, site, schedule)
+            crate::task::spawn(wrapped, how, None, schedule)
         } else {
-            let name = Some(&self.name);
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, name, site)
+            let how = Spawn {
+                pin: self.pin(),
+                ..how
+            };
+            Shared::spawn_unscheduled(&self.shared, wrapped, how)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
         (Held::new(runnable, generation), handle)
@@ -251,14 +262,12 @@ impl Inner {
         }
         // The line was idle: a new runner takes it (allocated under the lock, like a task).
         let runner = Runner::new(std::sync::Arc::clone(self));
-        let (runnable, handle) = Shared::spawn_unscheduled(
-            &self.shared,
-            runner,
-            self.pin(),
-            self.priority,
-            None,
-            std::panic::Location::caller(),
-        );
+        let how = Spawn {
+            pin: self.pin(),
+            priority: self.priority,
+            ..Spawn::at(std::panic::Location::caller())
+        };
+        let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
         drop(handle);
         state.line.runner = Some(runnable.waker());
         Some(Start::Runner(runnable))
@@ -289,17 +298,15 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let name = Some(&self.name);
+        let how = Spawn {
+            priority: self.priority,
+            queue: Some(&self.name),
+            ..Spawn::at(std::panic::Location::caller())
+        };
         // Never scheduled: it is cancelled before anything could wake it.
-        let (runnable, handle) = crate::task::spawn(
-            future,
-            None,
-            self.priority,
-            None,
-            name,
-            std::panic::Location::caller(),
-            |runnable, _| crate::task::cancel(runnable),
-        );
+        let (runnable, handle) = crate::task::spawn(future, how, None, |runnable, _| {
+            crate::task::cancel(runnable)
+        });
         crate::task::cancel(runnable);
         handle
     }
@@ -425,6 +432,7 @@ impl Inner {
             .saturating_sub(stats.started)
             .saturating_sub(cancelled);
         stats.handoffs = self.stats.handoffs.load(Relaxed);
+        stats.poll_time = Duration::from_nanos(self.stats.poll_nanos.load(Relaxed));
         stats
     }
 }
@@ -450,6 +458,15 @@ pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn
         }
         drop(charge);
         listener.await;
+    }
+}
+
+impl Drop for Inner {
+    /// Leaves the runtime's live queues for its retired ones, with its last counters.
+    fn drop(&mut self) {
+        let last = self.snapshot();
+        self.shared
+            .retire_frontend(std::ptr::from_ref(self).cast::<()>(), &last);
     }
 }
 

@@ -24,6 +24,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use super::inner::Inner;
 use super::runner;
@@ -131,24 +132,30 @@ pub(super) fn submit(inner: &Inner, held: Held, how: Submit) {
     inner.submit(held.take(), how);
 }
 
-/// Marks this thread as polling a task of the queue whose handoff counter is `counter` until
-/// dropped (also by unwinding): spawns from it pass a drain, and its sections' handoffs count
-/// for the queue.
-pub(super) struct Polling {
+/// Marks this thread as polling a task of the queue `inner` until dropped (also by
+/// unwinding): spawns from it pass a drain, its sections' handoffs count for the queue, and
+/// the time until then counts in the queue's poll time.
+pub(super) struct Polling<'a> {
     previous: *const AtomicU64,
+    poll_nanos: &'a AtomicU64,
+    since: Instant,
 }
 
-impl Polling {
-    pub(super) fn enter(inner: &Inner) -> Polling {
+impl Polling<'_> {
+    pub(super) fn enter(inner: &Inner) -> Polling<'_> {
         Polling {
             previous: context::set_queue_handoffs(&inner.stats.handoffs),
+            poll_nanos: &inner.stats.poll_nanos,
+            since: Instant::now(),
         }
     }
 }
 
-impl Drop for Polling {
+impl Drop for Polling<'_> {
     fn drop(&mut self) {
         context::set_queue_handoffs(self.previous);
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.poll_nanos.fetch_add(nanos, Relaxed);
     }
 }
 
