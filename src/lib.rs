@@ -35,7 +35,8 @@
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, EnterGuard, Handle,
-    JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError, YieldNow, MAX_CORES,
+    JoinError, JoinHandle, Runtime, SiteStats, Stats, StatsReporter, TaskId, TryCurrentError,
+    YieldNow, MAX_CORES,
 };
 
 pub use baton_executor::{
@@ -44,6 +45,7 @@ pub use baton_executor::{
 };
 
 pub use baton_executor::coop;
+pub use baton_executor::task;
 pub use baton_executor::{io, net, time};
 
 /// Blocking sections: tell the runtime that code may block, so it can hand the core on.
