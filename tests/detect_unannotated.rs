@@ -59,6 +59,15 @@ fn tasks_behind_an_unannotated_sleep_run_while_it_blocks() {
     );
     let stats = rt.stats();
     assert!(stats.cores[0].detected_blocks >= 1, "{stats}");
+    // Counted at the sleeper's spawn site too (the `baton::spawn` above).
+    let site = stats
+        .sites
+        .iter()
+        .find(|s| s.site.contains("detect_unannotated.rs"));
+    assert!(
+        site.is_some_and(|s| s.detected_blocks >= 1 && s.cpu_hogs == 0),
+        "{stats}"
+    );
 }
 
 #[test]
