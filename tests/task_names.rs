@@ -17,11 +17,12 @@ fn a_named_task_s_errors_name_it() {
     );
     assert!(format!("{err:?}").contains("\"loader\""), "{err:?}");
 
-    let task = rt.block_on(async {
+    let task = {
+        let _in_runtime = rt.handle().enter();
         baton::task::Builder::new()
             .name("pinned")
             .spawn_on(1, std::future::pending::<()>())
-    });
+    };
     task.abort();
     let err = rt.block_on(task).unwrap_err();
     assert!(err.is_cancelled());
