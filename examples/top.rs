@@ -24,6 +24,50 @@ fn spin(d: Duration) {
     }
 }
 
+/// The columns of the cores' view: `CoreStats` fields.
+const CORE_HEADINGS: &[&str] = &[
+    "core",
+    "polls",
+    "sections",
+    "handoffs",
+    "retirements",
+    "running",
+    "spares",
+    "in_section",
+    "workers",
+    "detected_blocks",
+    "cpu_hogs",
+    "cap_hits",
+];
+
+/// The columns of the queues' view: `QueueStats` fields (`poll_time` as a share of the
+/// interval).
+const QUEUE_HEADINGS: &[&str] = &[
+    "queue",
+    "spawned",
+    "completed",
+    "in_flight",
+    "waiting",
+    "poll_time %",
+    "handoffs",
+];
+
+/// Writes `rows` under `headings`, each column as wide as its heading.
+fn table(out: &mut String, headings: &[&str], rows: &[Vec<String>]) {
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        headings
+            .iter()
+            .zip(cells)
+            .map(|(h, c)| format!("{c:>width$}", width = h.len().max(8)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(out, "{}", line(&mut headings.iter().copied()));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(&mut row.iter().map(String::as_str)));
+    }
+}
+
 /// `n` counted over `interval`, per second.
 fn rate(n: u64, interval: Duration) -> String {
     format!("{:.0}", n as f64 / interval.as_secs_f64())
@@ -40,59 +84,45 @@ fn screen(now: &baton::Stats, delta: &baton::Stats, interval: Duration, left: Du
         left.as_secs_f64(),
         interval
     );
-    let _ = writeln!(
-        out,
-        "{:>4} {:>8} {:>8} {:>8} {:>11} {:>7} {:>6} {:>10} {:>7} {:>15} {:>8} {:>8}",
-        "core",
-        "polls",
-        "sections",
-        "handoffs",
-        "retirements",
-        "running",
-        "spares",
-        "in_section",
-        "workers",
-        "detected_blocks",
-        "cpu_hogs",
-        "cap_hits"
-    );
-    for c in &delta.cores {
-        let _ = writeln!(
-            out,
-            "{:>4} {:>8} {:>8} {:>8} {:>11} {:>7} {:>6} {:>10} {:>7} {:>15} {:>8} {:>8}",
-            c.core,
-            rate(c.polls, interval),
-            rate(c.sections, interval),
-            rate(c.handoffs, interval),
-            rate(c.retirements, interval),
-            c.running,
-            c.spares,
-            c.in_section,
-            c.workers,
-            rate(c.detected_blocks, interval),
-            rate(c.cpu_hogs, interval),
-            rate(c.cap_hits, interval),
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n{:<10} {:>8} {:>9} {:>9} {:>7} {:>12} {:>8}",
-        "queue", "spawned", "completed", "in_flight", "waiting", "poll_time %", "handoffs"
-    );
-    for q in &delta.queues {
-        let busy = 100.0 * q.poll_time.as_secs_f64() / interval.as_secs_f64();
-        let _ = writeln!(
-            out,
-            "{:<10} {:>8} {:>9} {:>9} {:>7} {:>12.1} {:>8}",
-            q.name,
-            rate(q.spawned, interval),
-            rate(q.completed, interval),
-            q.in_flight,
-            q.waiting,
-            busy,
-            rate(q.handoffs, interval),
-        );
-    }
+    let cores: Vec<Vec<String>> = delta
+        .cores
+        .iter()
+        .map(|c| {
+            vec![
+                c.core.to_string(),
+                rate(c.polls, interval),
+                rate(c.sections, interval),
+                rate(c.handoffs, interval),
+                rate(c.retirements, interval),
+                c.running.to_string(),
+                c.spares.to_string(),
+                c.in_section.to_string(),
+                c.workers.to_string(),
+                rate(c.detected_blocks, interval),
+                rate(c.cpu_hogs, interval),
+                rate(c.cap_hits, interval),
+            ]
+        })
+        .collect();
+    table(&mut out, CORE_HEADINGS, &cores);
+    let queues: Vec<Vec<String>> = delta
+        .queues
+        .iter()
+        .map(|q| {
+            let busy = 100.0 * q.poll_time.as_secs_f64() / interval.as_secs_f64();
+            vec![
+                q.name.clone(),
+                rate(q.spawned, interval),
+                rate(q.completed, interval),
+                q.in_flight.to_string(),
+                q.waiting.to_string(),
+                format!("{busy:.1}"),
+                rate(q.handoffs, interval),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    table(&mut out, QUEUE_HEADINGS, &queues);
     if !now.sites.is_empty() {
         let _ = writeln!(
             out,

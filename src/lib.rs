@@ -30,6 +30,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Every runtime keeps counters ([`Runtime::stats`]); with the `tracing` feature each task is a
+//! span that tokio-console understands. The repository's `docs/observability.md` says how to
+//! read them and find what blocks. Features: `tracing` (spans and events, off by default and
+//! compiled out when off), `serde` (serialisable [`Stats`]).
+//!
 //! This crate is a facade: it re-exports `baton-executor` (the runtime), `baton-blocking`
 //! (annotations any library can use without depending on the executor) and `baton-macros`.
 

@@ -237,12 +237,14 @@ fn report(shared: &Shared, core: &Core, slot: &SectionSlot, blocked: bool, watch
     }
     let name = slot.name();
     let name = name.as_ref().map(|n| n.as_str());
-    let event = if blocked {
-        trace::Event::DetectedBlock { site, name }
-    } else {
-        trace::Event::CpuHog { site, name }
-    };
-    trace::event(core.index(), event);
+    trace::event(
+        core.index(),
+        trace::Event::Detected {
+            blocked,
+            site,
+            name,
+        },
+    );
 }
 
 #[cfg(all(test, not(loom)))]

@@ -47,13 +47,10 @@ pub(crate) enum Event<'a> {
     SpawnFailure,
     /// A handoff found no spare, and the thread caps forbid another.
     CapHit,
-    /// A poll outside any section was found blocked and taken over.
-    DetectedBlock {
-        site: Option<&'static Location<'static>>,
-        name: Option<&'a str>,
-    },
-    /// A poll outside any section was found busy past the hog threshold and taken over.
-    CpuHog {
+    /// A poll outside any section, of a task spawned at `site` and named `name`, was taken
+    /// over: found `blocked`, or else busy past the hog threshold (a CPU hog).
+    Detected {
+        blocked: bool,
         site: Option<&'static Location<'static>>,
         name: Option<&'a str>,
     },

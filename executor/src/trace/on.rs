@@ -9,16 +9,17 @@ use super::Event;
 /// The target of runtime events.
 const TARGET: &str = "baton::runtime";
 
-/// A task's `runtime.spawn` span.
+/// A task's `runtime.spawn` span, boxed, and only if a subscriber wants it: a task costs one
+/// pointer more, and nothing else, while nobody listens.
 #[derive(Debug)]
-pub(crate) struct TaskSpan(Span);
+pub(crate) struct TaskSpan(Option<Box<Span>>);
 
 /// The id of a task's span, for its wake-up events (`None` when no subscriber took the span).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WakeTag(Option<std::num::NonZeroU64>);
 
 /// The guard of an entered span.
-pub(crate) type Entered<'a> = tracing::span::Entered<'a>;
+pub(crate) type Entered<'a> = Option<tracing::span::Entered<'a>>;
 
 impl TaskSpan {
     /// The span of a task spawned at `site`: a root span, whatever span the spawner is in.
@@ -28,7 +29,7 @@ impl TaskSpan {
         site: &'static Location<'static>,
         id: u64,
     ) -> TaskSpan {
-        TaskSpan(trace_span!(
+        let span = trace_span!(
             target: "baton::task",
             parent: None,
             "runtime.spawn",
@@ -39,17 +40,23 @@ impl TaskSpan {
             loc.file = site.file(),
             loc.line = site.line(),
             loc.col = site.column(),
-        ))
+        );
+        TaskSpan((!span.is_disabled()).then(|| Box::new(span)))
     }
 
     /// Enters the span for one poll.
     pub(crate) fn enter(&self) -> Entered<'_> {
-        self.0.enter()
+        self.0.as_ref().map(|span| span.enter())
     }
 
     /// The span's id, for wake-up events.
     pub(crate) fn wake_tag(&self) -> WakeTag {
-        WakeTag(self.0.id().map(|id| id.into_non_zero_u64()))
+        WakeTag(
+            self.0
+                .as_ref()
+                .and_then(|span| span.id())
+                .map(|id| id.into_non_zero_u64()),
+        )
     }
 }
 
@@ -71,16 +78,13 @@ pub(crate) fn event(core: usize, event: Event<'_>) {
         }
         Event::SpawnFailure => debug!(target: TARGET, event = "spawn_failure", core),
         Event::CapHit => debug!(target: TARGET, event = "cap_hit", core),
-        Event::DetectedBlock { site, name } => debug!(
+        Event::Detected {
+            blocked,
+            site,
+            name,
+        } => debug!(
             target: TARGET,
-            event = "detected_block",
-            core,
-            site = site.map(tracing::field::display),
-            task.name = name,
-        ),
-        Event::CpuHog { site, name } => debug!(
-            target: TARGET,
-            event = "cpu_hog",
+            event = if blocked { "detected_block" } else { "cpu_hog" },
             core,
             site = site.map(tracing::field::display),
             task.name = name,
