@@ -237,3 +237,22 @@ fn a_task_woken_by_a_taken_over_poll_runs() {
         assert_eq!(replies, expected, "on {cores} cores");
     }
 }
+
+#[test]
+fn a_work_queue_counts_the_polls_of_its_tasks_that_were_taken_over() {
+    let rt = one_core();
+    for ordered in [false, true] {
+        let builder = baton::WorkQueue::builder(if ordered { "ordered" } else { "plain" });
+        let builder = if ordered { builder.ordered() } else { builder };
+        let q = builder.build(&rt.handle()).unwrap();
+        let ran_behind = rt.block_on(q.spawn(async {
+            let (done_tx, done_rx) = mpsc::channel();
+            spawn_behind(done_tx);
+            // Blocks outside any section until the tasks behind it ran.
+            done_rx.recv_timeout(BOUND).is_ok()
+        }));
+        assert!(ran_behind.unwrap());
+        let stats = q.stats();
+        assert_eq!(stats.detections, 1, "{stats:?}");
+    }
+}

@@ -214,6 +214,9 @@ pub struct QueueStats {
     /// Time the queue's tasks spent in their polls (the kernel's CPU time; wall time here,
     /// measured around each poll).
     pub poll_time: Duration,
+    /// Polls of the queue's tasks that the monitor took over: blocked, or hogging the CPU,
+    /// outside any section (the kernel's CPU hogs). For an ordered queue, runs of its runner.
+    pub detections: u64,
 }
 
 impl QueueStats {
@@ -230,5 +233,6 @@ impl QueueStats {
         self.waiting += other.waiting;
         self.handoffs += other.handoffs;
         self.poll_time += other.poll_time;
+        self.detections += other.detections;
     }
 }

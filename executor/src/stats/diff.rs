@@ -48,6 +48,7 @@ impl Sub<&QueueStats> for &QueueStats {
             cancelled: self.cancelled.saturating_sub(earlier.cancelled),
             handoffs: self.handoffs.saturating_sub(earlier.handoffs),
             poll_time: self.poll_time.saturating_sub(earlier.poll_time),
+            detections: self.detections.saturating_sub(earlier.detections),
             ..self.clone()
         }
     }

@@ -48,6 +48,7 @@ const QUEUE_COLUMNS: &[Column<QueueStats>] = &[
     ("waiting", |q| q.waiting.to_string()),
     ("poll_time", |q| duration(q.poll_time)),
     ("handoffs", |q| q.handoffs.to_string()),
+    ("detections", |q| q.detections.to_string()),
 ];
 
 /// The columns of the spawn sites' table.

@@ -143,6 +143,7 @@ pub(crate) fn stats(delta: &crate::Stats) {
             waiting = q.waiting,
             poll_time = ?q.poll_time,
             handoffs = q.handoffs,
+            detections = q.detections,
         );
     }
 }

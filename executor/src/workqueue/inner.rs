@@ -101,6 +101,8 @@ pub(super) struct Counters {
     pub(super) ran: AtomicU64,
     /// Nanoseconds spent polling the queue's tasks (an ordered queue's runner's whole runs).
     pub(super) poll_nanos: AtomicU64,
+    /// Polls of the queue's tasks (or runs of its runner) that the monitor took over.
+    pub(super) detections: AtomicU64,
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -433,6 +435,7 @@ impl Inner {
             .saturating_sub(cancelled);
         stats.handoffs = self.stats.handoffs.load(Relaxed);
         stats.poll_time = Duration::from_nanos(self.stats.poll_nanos.load(Relaxed));
+        stats.detections = self.stats.detections.load(Relaxed);
         stats
     }
 }

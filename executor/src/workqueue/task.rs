@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::inner::Inner;
+use super::inner::{Counters, Inner};
 use super::runner;
 use crate::context;
 use crate::queue::Runnable;
@@ -133,20 +133,24 @@ pub(super) fn submit(inner: &Inner, held: Held, how: Submit) {
 }
 
 /// Marks this thread as polling a task of the queue `inner` until dropped (also by
-/// unwinding): spawns from it pass a drain, its sections' handoffs count for the queue, and
-/// the time until then counts in the queue's poll time.
+/// unwinding): spawns from it pass a drain, its sections' handoffs count for the queue, the
+/// time until then counts in the queue's poll time, and a takeover of the poll by the monitor
+/// meanwhile in its detections.
 pub(super) struct Polling<'a> {
     previous: *const AtomicU64,
-    poll_nanos: &'a AtomicU64,
+    stats: &'a Counters,
     since: Instant,
+    /// Whether the monitor had taken the poll over already when this began.
+    taken_over: bool,
 }
 
 impl Polling<'_> {
     pub(super) fn enter(inner: &Inner) -> Polling<'_> {
         Polling {
             previous: context::set_queue_handoffs(&inner.stats.handoffs),
-            poll_nanos: &inner.stats.poll_nanos,
+            stats: &inner.stats,
             since: Instant::now(),
+            taken_over: context::poll_taken_over(),
         }
     }
 }
@@ -155,7 +159,10 @@ impl Drop for Polling<'_> {
     fn drop(&mut self) {
         context::set_queue_handoffs(self.previous);
         let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.poll_nanos.fetch_add(nanos, Relaxed);
+        self.stats.poll_nanos.fetch_add(nanos, Relaxed);
+        if !self.taken_over && context::poll_taken_over() {
+            self.stats.detections.fetch_add(1, Relaxed);
+        }
     }
 }
 
