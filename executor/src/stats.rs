@@ -215,7 +215,7 @@ pub struct QueueStats {
     /// measured around each poll).
     pub poll_time: Duration,
     /// Polls of the queue's tasks that the monitor took over: blocked, or hogging the CPU,
-    /// outside any section (the kernel's CPU hogs). For an ordered queue, runs of its runner.
+    /// outside any section (the kernel's CPU hogs).
     pub detections: u64,
 }
 

@@ -101,7 +101,7 @@ pub(super) struct Counters {
     pub(super) ran: AtomicU64,
     /// Nanoseconds spent polling the queue's tasks (an ordered queue's runner's whole runs).
     pub(super) poll_nanos: AtomicU64,
-    /// Polls of the queue's tasks (or runs of its runner) that the monitor took over.
+    /// Polls of the queue's tasks that the monitor took over.
     pub(super) detections: AtomicU64,
 }
 
