@@ -30,13 +30,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Every runtime keeps counters ([`Runtime::stats`]); with the `tracing` feature each task is a
+//! span that tokio-console understands. The repository's `docs/observability.md` says how to
+//! read them and find what blocks. Features: `tracing` (spans and events, off by default and
+//! compiled out when off), `serde` (serialisable [`Stats`]).
+//!
 //! This crate is a facade: it re-exports `baton-executor` (the runtime), `baton-blocking`
 //! (annotations any library can use without depending on the executor) and `baton-macros`.
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, CpuAffinity,
-    EnterGuard, Handle, JoinError, JoinHandle, Runtime, Stats, TaskId, TryCurrentError,
-    UnblockStats, YieldNow, MAX_CORES,
+    EnterGuard, Handle, JoinError, JoinHandle, Runtime, SiteStats, Stats, StatsReporter, TaskId,
+    TryCurrentError, UnblockStats, YieldNow, MAX_CORES,
 };
 
 pub use baton_executor::{
@@ -45,6 +50,7 @@ pub use baton_executor::{
 };
 
 pub use baton_executor::coop;
+pub use baton_executor::task;
 pub use baton_executor::{io, net, time};
 
 /// Blocking sections: tell the runtime that code may block, so it can hand the core on.

@@ -29,6 +29,12 @@ fn public_types_are_send_and_sync() {
     is_send::<baton::blocking::UnblockHandle<u8>>();
     is_sync::<baton::blocking::UnblockHandle<u8>>();
     is_unpin::<baton::blocking::UnblockHandle<std::marker::PhantomPinned>>();
+    is_send::<baton::SiteStats>();
+    is_sync::<baton::SiteStats>();
+    is_send::<baton::StatsReporter>();
+    is_sync::<baton::StatsReporter>();
+    is_send::<baton::task::Builder>();
+    is_sync::<baton::task::Builder>();
     is_send::<baton::YieldNow>();
     is_send::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
     is_sync::<baton::coop::Unconstrained<std::future::Ready<u8>>>();

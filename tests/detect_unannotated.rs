@@ -59,6 +59,15 @@ fn tasks_behind_an_unannotated_sleep_run_while_it_blocks() {
     );
     let stats = rt.stats();
     assert!(stats.cores[0].detected_blocks >= 1, "{stats}");
+    // Counted at the sleeper's spawn site too (the `baton::spawn` above).
+    let site = stats
+        .sites
+        .iter()
+        .find(|s| s.site.contains("detect_unannotated.rs"));
+    assert!(
+        site.is_some_and(|s| s.detected_blocks >= 1 && s.cpu_hogs == 0),
+        "{stats}"
+    );
 }
 
 #[test]
@@ -191,7 +200,7 @@ fn a_spawn_site_that_blocked_is_watched_and_handed_off_early() {
     let stats = rt.stats();
     assert!(stats.cores[0].detected_blocks >= 6, "{stats}");
     assert!(
-        stats.cores[0].eager_handoffs >= 1,
+        stats.cores[0].watched_detections >= 1,
         "polls of the learnt spawn site were taken over as watched polls: {stats}"
     );
 }
@@ -265,4 +274,23 @@ fn a_poll_blocking_while_every_core_is_busy_is_found() {
     );
     let stats = rt.stats();
     assert!(stats.cores[0].detected_blocks >= 1, "{stats}");
+}
+
+#[test]
+fn a_work_queue_counts_the_polls_of_its_tasks_that_were_taken_over() {
+    let rt = one_core();
+    for ordered in [false, true] {
+        let builder = baton::WorkQueue::builder(if ordered { "ordered" } else { "plain" });
+        let builder = if ordered { builder.ordered() } else { builder };
+        let q = builder.build(&rt.handle()).unwrap();
+        let ran_behind = rt.block_on(q.spawn(async {
+            let (done_tx, done_rx) = mpsc::channel();
+            spawn_behind(done_tx);
+            // Blocks outside any section until the tasks behind it ran.
+            done_rx.recv_timeout(BOUND).is_ok()
+        }));
+        assert!(ran_behind.unwrap());
+        let stats = q.stats();
+        assert_eq!(stats.detections, 1, "{stats:?}");
+    }
 }

@@ -41,6 +41,7 @@ use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{self, ThreadProbe};
+use crate::trace;
 
 /// How long a poll outside any section may keep its worker busy on the CPU before the monitor
 /// takes its core over anyway (the kernel's 10 ms for CPU-intensive work items).
@@ -168,11 +169,8 @@ impl Detector {
                         Some(Verdict::Busy) => observed >= HOG_THRESHOLD,
                         None => false,
                     };
-                    let counter = match verdict {
-                        Some(Verdict::Blocked) => &core.counters.detected_blocks,
-                        _ => &core.counters.cpu_hogs,
-                    };
-                    if due && take_over(shared, core, slot, seen, counter) {
+                    if due && take_over(shared, core, slot, seen, verdict == Some(Verdict::Blocked))
+                    {
                         return;
                     }
                     // A flagged poll found busy (on the CPU, or preempted: its peer cannot tell)
@@ -219,27 +217,54 @@ fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>
 /// Takes over the poll `seen` on `slot`, a worker of `core`: claim, uncount, publish. Returns
 /// false if the poll ended (or entered a section) first.
 ///
-/// The takeover is counted (in `verdict`, the detected blocks or CPU hogs, and in the handoffs)
-/// before the spare is woken: the tasks the spare runs can see it in a stats snapshot.
+/// The takeover is counted and reported (see [`report`]) before the spare is woken: the tasks
+/// the spare runs can see it in a stats snapshot.
 fn take_over(
     shared: &Shared,
     core: &Core,
     slot: &SectionSlot,
     seen: SeenPoll,
-    verdict: &std::sync::atomic::AtomicU64,
+    blocked: bool,
 ) -> bool {
     let Some(claimed) = slot.claim_poll(seen) else {
         return false;
     };
-    Counters::add(verdict, 1);
-    Counters::add(&core.counters.handoffs, 1);
-    if seen.is_watched() {
-        Counters::add(&core.counters.eager_handoffs, 1);
-    }
+    report(shared, core, slot, blocked, seen.is_watched());
     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
     slot.publish(claimed);
     shared.after_hand_off(core.index(), outcome);
     true
+}
+
+/// Counts a poll of `slot`'s worker that was taken over, `blocked` or a CPU hog, per core and
+/// per spawn site, and tells `tracing`.
+fn report(shared: &Shared, core: &Core, slot: &SectionSlot, blocked: bool, watched: bool) {
+    let counters = &core.counters;
+    Counters::add(
+        if blocked {
+            &counters.detected_blocks
+        } else {
+            &counters.cpu_hogs
+        },
+        1,
+    );
+    if watched {
+        Counters::add(&counters.watched_detections, 1);
+    }
+    let site = slot.site();
+    if let Some(site) = site {
+        shared.sites.record_detection(site, blocked);
+    }
+    let name = slot.name();
+    let name = name.as_ref().map(|n| n.as_str());
+    trace::event(
+        core.index(),
+        trace::Event::Detected {
+            blocked,
+            site,
+            name,
+        },
+    );
 }
 
 #[cfg(all(test, not(loom)))]

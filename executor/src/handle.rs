@@ -3,12 +3,13 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::panic::Location;
+use std::time::Duration;
 
 use crate::error::TryCurrentError;
 use crate::shared::Shared;
-use crate::stats::Stats;
+use crate::stats::{Stats, StatsReporter};
 use crate::sync::Arc;
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, Spawn};
 
 thread_local! {
     /// The runtime that `Handle::current` and `baton::spawn` use on this thread.
@@ -175,13 +176,34 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let cores = self.cores();
-        assert!(
-            core < cores,
-            "spawn_on: core {core} does not exist; this runtime has cores 0 to {}",
-            cores - 1
-        );
-        Shared::spawn(&self.shared, future, Some(core), site)
+        self.spawn_with(
+            future,
+            Spawn {
+                pin: Some(core),
+                ..Spawn::at(site)
+            },
+        )
+    }
+
+    /// Spawns a task as `how` says.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `how` pins the task to a core that is not below [`Handle::cores`].
+    pub(crate) fn spawn_with<F>(&self, future: F, how: Spawn<'_>) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if let Some(core) = how.pin {
+            let cores = self.cores();
+            assert!(
+                core < cores,
+                "spawn_on: core {core} does not exist; this runtime has cores 0 to {}",
+                cores - 1
+            );
+        }
+        Shared::spawn_with(&self.shared, future, how)
     }
 
     /// The number of cores of this runtime.
@@ -192,6 +214,34 @@ impl Handle {
     /// A snapshot of the runtime's counters.
     pub fn stats(&self) -> Stats {
         self.shared.stats()
+    }
+
+    /// Calls `callback(&snapshot, &delta)` every `interval`, on a thread of its own, with a
+    /// snapshot of the runtime's counters and the activity since the previous call, until the
+    /// returned [`StatsReporter`] is dropped. See [`StatsReporter`] for an example.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the OS refuses the reporter's thread.
+    pub fn report_stats(
+        &self,
+        interval: Duration,
+        callback: impl FnMut(&Stats, &Stats) + Send + 'static,
+    ) -> std::io::Result<StatsReporter> {
+        let handle = self.clone();
+        StatsReporter::start(interval, move || handle.stats(), callback)
+    }
+
+    /// Reports the runtime's activity to `tracing` every `interval`: one `INFO` event (target
+    /// `baton::stats`) per core and per work queue whose counters moved, with the counters as
+    /// fields, until the returned [`StatsReporter`] is dropped.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the OS refuses the reporter's thread.
+    #[cfg(feature = "tracing")]
+    pub fn trace_stats(&self, interval: Duration) -> std::io::Result<StatsReporter> {
+        self.report_stats(interval, |_, delta| crate::trace::stats(delta))
     }
 }
 

@@ -2,8 +2,9 @@
 //! baton between them, the reactor, timers, networking and stats.
 //!
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
-//! anything high): `sync`; `core` (the per-core protocol), `queue`, `park`, `stats`, `context`,
-//! `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `shared`, `handle`, `time`, `net`, `io`; `section`;
+//! anything high): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`,
+//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `shared`, `handle`, `time`,
+//! `net`, `io`; `section`;
 //! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
 mod context;
@@ -22,7 +23,8 @@ mod stall;
 mod stats;
 mod sync;
 mod sys;
-mod task;
+pub mod task;
+mod trace;
 mod unbound;
 mod worker;
 mod workqueue;
@@ -46,7 +48,7 @@ pub use runtime::{
     DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_MAX_UNBLOCK_THREADS,
     DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
-pub use stats::{CoreStats, QueueStats, Stats, UnblockStats};
+pub use stats::{CoreStats, QueueStats, SiteStats, Stats, StatsReporter, UnblockStats};
 pub use task::{yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use workqueue::{
     Affinity, QueueBuildError, SpawnError, WorkQueue, WorkQueueBuilder, DEFAULT_MAX_ACTIVE,

@@ -40,7 +40,6 @@ use crate::core::{SectionSlot, Seen};
 use crate::detect::Detector;
 use crate::shared::Shared;
 use crate::stall::Stalls;
-use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::{sys, worker};
 
@@ -348,7 +347,7 @@ impl Monitor {
                 // it never acts on counts that do not yet show the handoff. Counted before the
                 // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
                 if slot.claim(seen) {
-                    Counters::add(&core.counters.handoffs, 1);
+                    core.count_handoff(false);
                     let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
                     slot.publish(seen);
                     shared.after_hand_off(core.index(), outcome);

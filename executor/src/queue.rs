@@ -62,13 +62,40 @@ impl Priority {
     }
 }
 
+/// A task's name, as given to [`task::Builder::name`](crate::task::Builder::name): one pointer
+/// in the task's header (and none for a task without a name: `Option<Name>` is one pointer
+/// too), shared with the errors and reports that name the task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Name(std::sync::Arc<Box<str>>);
+
+impl Name {
+    /// A name.
+    pub(crate) fn new(name: impl Into<String>) -> Name {
+        Name(std::sync::Arc::new(name.into().into_boxed_str()))
+    }
+
+    /// The name.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Per-task data kept in the task's header, readable from both its `Runnable` and its handle:
-/// one word and the spawn site, so that an idle task costs as little memory as possible.
+/// one word, the spawn site and the name's pointer, so that an idle task costs as little memory
+/// as possible.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
     /// Where the task was spawned (`#[track_caller]` through the spawn functions): the key of
     /// what the runtime learns about tasks that block without a section.
     site: &'static Location<'static>,
+    /// The task's name, if it was given one.
+    name: Option<Name>,
     /// The low 29 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
     /// two: the priority class's index. The top bit: set by `JoinHandle::abort`, after which
     /// the task is dropped instead of polled the next time it is picked to run.
@@ -84,6 +111,7 @@ impl TaskMeta {
         pin: Option<usize>,
         priority: Priority,
         site: &'static Location<'static>,
+        name: Option<Name>,
     ) -> TaskMeta {
         let pin = pin.map_or(NOT_PINNED, |core| {
             u32::try_from(core)
@@ -95,6 +123,7 @@ impl TaskMeta {
         let class = (priority.index() as u32) << PRIORITY_SHIFT;
         TaskMeta {
             site,
+            name,
             word: AtomicU32::new(pin | class),
             rescuer: AtomicU32::new(0),
         }
@@ -115,6 +144,11 @@ impl TaskMeta {
     /// Where the task was spawned.
     pub(crate) fn site(&self) -> &'static Location<'static> {
         self.site
+    }
+
+    /// The task's name, if it has one.
+    pub(crate) fn name(&self) -> Option<&Name> {
+        self.name.as_ref()
     }
 
     /// The core the task is pinned to, if any.
@@ -235,11 +269,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn task_metadata_stays_two_words() {
+    fn task_metadata_keeps_the_rescuer_id_in_padding() {
         // The rescuer id sits in the padding after the word: an idle task costs no more.
         assert_eq!(
             std::mem::size_of::<TaskMeta>(),
-            std::mem::size_of::<&'static Location<'static>>() + 8
+            std::mem::size_of::<&'static Location<'static>>()
+                + std::mem::size_of::<Option<Name>>()
+                + 8
         );
+    }
+
+    #[test]
+    fn a_name_costs_a_task_one_pointer() {
+        assert_eq!(
+            std::mem::size_of::<Option<Name>>(),
+            std::mem::size_of::<usize>()
+        );
+        let meta = TaskMeta::new(Some(3), Priority::Idle, Location::caller(), None);
+        assert!(meta.name().is_none());
+        assert_eq!((meta.pin(), meta.priority()), (Some(3), Priority::Idle));
     }
 }

@@ -63,7 +63,7 @@ use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
 use crate::stats::{Counters, QueueStats, Stats};
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
-use crate::task::{self, JoinHandle, Registry};
+use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
 
 /// What threads of one runtime share.
@@ -98,8 +98,9 @@ pub(crate) struct Shared {
     shutdown_thread: std::sync::OnceLock<std::thread::Thread>,
     /// Thread settings, used whenever a worker thread is started.
     pub(crate) config: Config,
-    /// Work queues built on this runtime (std `Weak`s: bookkeeping that loom need not model).
-    frontends: std::sync::Mutex<Vec<std::sync::Weak<dyn Frontend>>>,
+    /// Work queues built on this runtime (std `Weak`s: bookkeeping that loom need not model),
+    /// and the counters of those that are gone.
+    frontends: std::sync::Mutex<Frontends>,
     /// Worker threads to join at shutdown (the monitor adds spares).
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// The pool that runs `unblock` jobs, apart from the cores (std `Arc`: its threads are
@@ -132,6 +133,16 @@ pub(crate) trait Frontend: Send + Sync {
     fn mayday(&self, cores: &[usize]);
     /// A snapshot of the queue's counters.
     fn stats(&self) -> QueueStats;
+}
+
+/// The work queues of a runtime, live and retired.
+#[derive(Default)]
+struct Frontends {
+    /// Every queue built and not yet retired. An entry that no longer upgrades is a queue
+    /// being dropped: its `Drop` retires it (see [`Shared::retire_frontend`]) in a moment.
+    live: Vec<std::sync::Weak<dyn Frontend>>,
+    /// The counters of the retired queues, added up.
+    retired: QueueStats,
 }
 
 /// A callback run on worker threads.
@@ -232,7 +243,7 @@ impl Shared {
                 config.stack_size,
             )),
             config,
-            frontends: std::sync::Mutex::new(Vec::new()),
+            frontends: std::sync::Mutex::new(Frontends::default()),
             threads: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -250,8 +261,27 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle) =
-            Shared::spawn_unscheduled(this, future, pin, Priority::Normal, None, site);
+        Shared::spawn_with(
+            this,
+            future,
+            Spawn {
+                pin,
+                ..Spawn::at(site)
+            },
+        )
+    }
+
+    /// [`Shared::spawn`] with everything a task may be spawned with (a name, a class).
+    pub(crate) fn spawn_with<F>(
+        this: &Arc<Shared>,
+        future: F,
+        how: Spawn<'_>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (runnable, handle) = Shared::spawn_unscheduled(this, future, how);
         this.submit(runnable);
         handle
     }
@@ -259,15 +289,11 @@ impl Shared {
     /// Allocates a task for `future` without scheduling it: the caller runs it by passing the
     /// returned `Runnable` to [`Shared::submit`] (or drops it, which cancels the task).
     ///
-    /// Work queues hold their tasks this way until `max_active` or ordering admits them;
-    /// `queue` names the work queue, for the task's errors.
+    /// Work queues hold their tasks this way until `max_active` or ordering admits them.
     pub(crate) fn spawn_unscheduled<F>(
         this: &Arc<Shared>,
         future: F,
-        pin: Option<usize>,
-        priority: Priority,
-        queue: Option<&std::sync::Arc<str>>,
-        site: &'static Location<'static>,
+        how: Spawn<'_>,
     ) -> (Runnable, JoinHandle<F::Output>)
     where
         F: Future + Send + 'static,
@@ -277,11 +303,8 @@ impl Shared {
         let shared = Arc::clone(this);
         task::spawn(
             future,
-            pin,
-            priority,
+            how,
             Some((&this.registry, shard)),
-            queue,
-            site,
             move |runnable, info| {
                 let place = if info.woken_while_running {
                     Place::Back
@@ -314,21 +337,59 @@ impl Shared {
     }
 
     /// Registers a work queue's front end, for stats and for shutdown to cancel the tasks it
-    /// holds back. Dead entries are pruned as new ones arrive.
+    /// holds back, until the queue retires it as it is dropped ([`Shared::retire_frontend`]).
     pub(crate) fn add_frontend(&self, frontend: std::sync::Weak<dyn Frontend>) {
-        let mut frontends = self.frontends.lock().unwrap_or_else(|p| p.into_inner());
-        frontends.retain(|f| f.strong_count() > 0);
-        frontends.push(frontend);
+        self.lock_frontends().live.push(frontend);
+    }
+
+    /// A work queue (the front end at `frontend`) is being dropped: its last counters `last`
+    /// join the retired queues' total, in the same step as it leaves the live ones, so a
+    /// snapshot counts it once (see [`Shared::stats`]).
+    pub(crate) fn retire_frontend(&self, frontend: *const (), last: &QueueStats) {
+        let mut frontends = self.lock_frontends();
+        frontends
+            .live
+            .retain(|f| !std::ptr::eq(f.as_ptr().cast::<()>(), frontend));
+        frontends.retired.absorb(last);
+    }
+
+    fn lock_frontends(&self) -> std::sync::MutexGuard<'_, Frontends> {
+        self.frontends.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The live work queue front ends.
     pub(crate) fn frontends(&self) -> Vec<std::sync::Arc<dyn Frontend>> {
-        self.frontends
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.lock_frontends()
+            .live
             .iter()
             .filter_map(std::sync::Weak::upgrade)
             .collect()
+    }
+
+    /// Snapshots of the live work queues, and the retired queues' total. A queue caught
+    /// between its last handle and its retirement is waited for (its `Drop` is running), so
+    /// that it is counted exactly once.
+    fn queue_stats(&self) -> (Vec<QueueStats>, QueueStats) {
+        loop {
+            let (live, retired, dying) = {
+                let frontends = self.lock_frontends();
+                let live: Vec<_> = frontends
+                    .live
+                    .iter()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .collect();
+                let dying = frontends.live.len() - live.len();
+                (live, frontends.retired.clone(), dying)
+            };
+            if dying == 0 {
+                let mut retired = retired;
+                retired.name = QueueStats::RETIRED.to_owned();
+                return (live.iter().map(|f| f.stats()).collect(), retired);
+            }
+            // Dropped after the lock is released: a last handle here retires its queue.
+            drop(live);
+            std::thread::yield_now();
+        }
     }
 
     /// Queues a woken task (see the module docs for where it goes).
@@ -665,6 +726,7 @@ impl Shared {
         let core = &self.cores[core];
         if self.at_thread_cap(core) {
             Counters::add(&core.counters.cap_hits, 1);
+            crate::trace::event(core.index(), crate::trace::Event::CapHit);
         } else {
             self.idle.bell.ring();
         }
@@ -822,12 +884,15 @@ impl Shared {
 
     /// A snapshot of the counters.
     pub(crate) fn stats(&self) -> Stats {
+        let (queues, retired_queues) = self.queue_stats();
         Stats {
             cores: self.cores.iter().map(Core::stats).collect(),
             injector_depth: self.injector.len()
                 + self.injector_high.len()
                 + self.injector_low.len(),
-            queues: self.frontends().iter().map(|f| f.stats()).collect(),
+            queues,
+            retired_queues,
+            sites: self.sites.detections(),
             unblock: self.unbound.stats(),
         }
     }
@@ -911,10 +976,7 @@ mod tests {
                 let (runnable, handle) = Shared::spawn_unscheduled(
                     &shared,
                     async move { i },
-                    None,
-                    Priority::Normal,
-                    None,
-                    Location::caller(),
+                    Spawn::at(Location::caller()),
                 );
                 if i % 2 == 0 {
                     runnable.metadata().set_rescuer(RESCUER);

@@ -20,7 +20,9 @@
 //! sections in flight and how long they take at each level of concurrency.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::stats::SiteStats;
 
 /// Number of records; sites beyond it are never learnt (their sections stay lazy).
 const CAPACITY: usize = 1024;
@@ -41,6 +43,12 @@ struct Record {
     key: AtomicUsize,
     /// Eager while above zero.
     score: AtomicU32,
+    /// The spawn site, once a poll of one of its tasks was taken over (for stats).
+    spawned_at: std::sync::OnceLock<&'static Location<'static>>,
+    /// Polls of tasks spawned here that the monitor found blocked, and took over.
+    detected_blocks: AtomicU64,
+    /// Polls of tasks spawned here that the monitor found hogging the CPU, and took over.
+    cpu_hogs: AtomicU64,
 }
 
 /// The table of call sites.
@@ -127,6 +135,40 @@ impl Sites {
         }
     }
 
+    /// The monitor took over a poll of a task spawned at `site`: it was `blocked`, or a CPU hog.
+    pub(crate) fn record_detection(&self, site: &'static Location<'static>, blocked: bool) {
+        if let Some(s) = self.find_or_insert(site) {
+            let _ = s.record.spawned_at.set(site);
+            let counter = if blocked {
+                &s.record.detected_blocks
+            } else {
+                &s.record.cpu_hogs
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The spawn sites whose tasks' polls were taken over, most often taken over first.
+    pub(crate) fn detections(&self) -> Vec<SiteStats> {
+        let mut sites: Vec<SiteStats> = self
+            .records
+            .iter()
+            .filter_map(|r| {
+                Some(SiteStats {
+                    site: r.spawned_at.get()?.to_string(),
+                    detected_blocks: r.detected_blocks.load(Ordering::Relaxed),
+                    cpu_hogs: r.cpu_hogs.load(Ordering::Relaxed),
+                })
+            })
+            .collect();
+        sites.sort_by(|a, b| {
+            (b.detected_blocks + b.cpu_hogs)
+                .cmp(&(a.detected_blocks + a.cpu_hogs))
+                .then_with(|| a.site.cmp(&b.site))
+        });
+        sites
+    }
+
     /// A section at `site` finished within the grace period (or a watched poll of a task
     /// spawned at `site` ended without being taken over).
     pub(crate) fn record_quick(&self, site: &'static Location<'static>) {
@@ -187,5 +229,25 @@ mod tests {
             sites.record_quick(a);
         }
         assert!(!sites.is_watched(a), "back to normal after quick polls");
+    }
+
+    #[test]
+    fn detections_are_counted_per_spawn_site() {
+        let sites = Sites::new();
+        let (a, b) = (here(), here());
+        assert!(sites.detections().is_empty());
+        sites.record_blocked(a);
+        assert!(
+            sites.detections().is_empty(),
+            "a section's site is no spawn site"
+        );
+        sites.record_detection(a, true);
+        sites.record_detection(b, false);
+        sites.record_detection(b, true);
+        let found = sites.detections();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].site, b.to_string(), "the most taken over first");
+        assert_eq!((found[0].detected_blocks, found[0].cpu_hogs), (1, 1));
+        assert_eq!((found[1].detected_blocks, found[1].cpu_hogs), (1, 0));
     }
 }

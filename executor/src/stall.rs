@@ -6,7 +6,8 @@
 //! core may have is blocked (the thread caps, or thread creation failing), detection is off,
 //! or a poll blocks for less than anything can see and then again. The monitor checks every
 //! [`CHECK_INTERVAL`] while the runtime is busy; a report goes to standard error once per
-//! stall, and the core's `stalls` counter in [`Stats`](crate::Stats) counts it.
+//! stall (to `tracing`, as a `WARN` event, with the `tracing` feature), and the core's
+//! `stalls` counter in [`Stats`](crate::Stats) counts it.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::core::Core;
 use crate::shared::Shared;
 use crate::stats::Counters;
+use crate::trace;
 
 /// How often the watchdog looks at the cores.
 const CHECK_INTERVAL: Duration = Duration::from_millis(100);
@@ -76,7 +78,7 @@ impl Stalls {
                 let due = stalled_for >= timeout;
                 if due {
                     Counters::add(&core.counters.stalls, 1);
-                    eprintln!("{}", report(core, stalled_for));
+                    trace::stall(core.index(), &report(core, stalled_for));
                 }
                 due
             };
@@ -114,7 +116,11 @@ fn report(core: &Core, stalled_for: Duration) -> String {
         let site = slot
             .site()
             .map_or_else(|| "an unknown place".to_owned(), ToString::to_string);
-        let _ = write!(text, "\n  a worker is {what} of a task spawned at {site}");
+        let task = match slot.name() {
+            Some(name) => format!("task {:?}", name.as_str()),
+            None => "a task".to_owned(),
+        };
+        let _ = write!(text, "\n  a worker is {what} of {task} spawned at {site}");
     });
     text.push_str(
         "\n  (blocking calls in sections hand the core to a spare; see the thread caps, \

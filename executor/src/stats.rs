@@ -3,10 +3,21 @@
 //! Counters are statistics, not synchronisation, so they use std atomics even in loom builds
 //! (where they would only enlarge the models' state space). The hottest one, polls, is counted
 //! in a worker-local batch and added to the core's counter every few dozen polls and before the
-//! worker parks, so a snapshot may lag a busy core by up to [`FLUSH_INTERVAL`] polls.
+//! worker parks, so a snapshot may lag a busy core by up to [`FLUSH_INTERVAL`] polls. Sections
+//! are counted at entry, in their worker's own word, so every snapshot shows
+//! `eager_handoffs <= handoffs <= sections`.
+//!
+//! A snapshot prints as a table ([`table`]), two snapshots subtract into the activity between
+//! them ([`diff`]), and a [`StatsReporter`] takes them periodically.
 
-use std::fmt;
+mod diff;
+mod report;
+mod table;
+
+pub use report::StatsReporter;
+
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// How many polls a worker counts locally before adding them to its core's counter.
 pub(crate) const FLUSH_INTERVAL: u32 = 61;
@@ -44,6 +55,9 @@ pub(crate) struct Counters {
     /// Polls outside any section that the monitor found running on the CPU past the hog
     /// threshold, and handed off.
     pub(crate) cpu_hogs: AtomicU64,
+    /// Of those two, polls taken over within the grace period because their task's spawn site
+    /// had been taken over before.
+    pub(crate) watched_detections: AtomicU64,
     /// Stalls reported: the core had work and started no poll for the stall timeout.
     pub(crate) stalls: AtomicU64,
 }
@@ -61,7 +75,11 @@ impl Counters {
 }
 
 /// A snapshot of one core's counters and worker counts.
+///
+/// `queue_depth`, `running`, `spares`, `in_section` and `workers` are what the core has now;
+/// every other field counts since the runtime started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct CoreStats {
     /// The core's index, as passed to `spawn_on` and returned by `current_core`.
@@ -84,12 +102,11 @@ pub struct CoreStats {
     pub in_section: u64,
     /// All worker threads of the core, including any being started.
     pub workers: u64,
-    /// Blocking sections entered on the core's workers (may lag by a few dozen).
+    /// Blocking sections entered on the core's workers, counted at entry.
     pub sections: u64,
-    /// Sections whose core was handed to another worker.
+    /// Sections whose core was handed to another worker; never more than `sections`.
     pub handoffs: u64,
-    /// Of those, handoffs made at once because the call site had blocked before, and polls
-    /// taken over within the grace period because their task's spawn site had blocked before.
+    /// Of those, handoffs made at once because the call site had blocked before.
     pub eager_handoffs: u64,
     /// Workers that retired to the spare stack after their section ended.
     pub retirements: u64,
@@ -109,32 +126,50 @@ pub struct CoreStats {
     /// Polls outside any section that the monitor found busy on the CPU past
     /// [`HOG_THRESHOLD`](crate::HOG_THRESHOLD) and took out of the core's running count.
     pub cpu_hogs: u64,
+    /// Of `detected_blocks` and `cpu_hogs`, polls taken over within the grace period because
+    /// their task's spawn site had been taken over before (watched spawn sites).
+    pub watched_detections: u64,
     /// Stalls reported: the core had tasks queued and started none for the stall timeout.
     pub stalls: u64,
 }
 
 /// A snapshot of a runtime's counters, from [`Runtime::stats`](crate::Runtime::stats).
 ///
+/// It prints as one aligned table per kind of row (cores, work queues, spawn sites) whose
+/// headings are the field names, with a legend; `later - &earlier` gives the activity between
+/// two snapshots. `docs/observability.md` in the repository says how to read it.
+///
 /// # Examples
 ///
 /// ```
 /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// let before = rt.stats();
 /// rt.block_on(rt.spawn(async {}))?;
 /// let stats = rt.stats();
 /// assert_eq!(stats.cores.len(), 2);
 /// assert!(stats.cores.iter().map(|c| c.workers).sum::<u64>() >= 2);
 /// println!("{stats}");
+/// let delta = &stats - &before;
+/// assert!(delta.cores.iter().all(|c| c.handoffs <= c.sections));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Stats {
     /// One entry per core, in core order.
     pub cores: Vec<CoreStats>,
-    /// Tasks waiting in the runtime's shared injector queue.
+    /// Tasks waiting in the runtime's shared injector queues.
     pub injector_depth: usize,
-    /// One entry per live [`WorkQueue`](crate::WorkQueue), in the order they were built.
+    /// One entry per live [`WorkQueue`](crate::WorkQueue), in the order they were built. A
+    /// queue is live while a handle or a task of it is.
     pub queues: Vec<QueueStats>,
+    /// The counters of every work queue that is gone, added up (named `(retired)`), so that
+    /// totals over `queues` and `retired_queues` never go down.
+    pub retired_queues: QueueStats,
+    /// The spawn sites whose tasks' polls the monitor took over (blocked or hogging the CPU
+    /// outside any section), most often first.
+    pub sites: Vec<SiteStats>,
     /// The pool that runs `unblock` jobs.
     pub unblock: UnblockStats,
 }
@@ -142,6 +177,7 @@ pub struct Stats {
 /// A snapshot of the pool that runs [`unblock`](baton_blocking::unblock) jobs, apart from the
 /// cores' workers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct UnblockStats {
     /// Threads of the pool now, busy or idle.
@@ -158,8 +194,27 @@ pub struct UnblockStats {
     pub spawn_failures: u64,
 }
 
-/// A snapshot of one work queue's counters (the kernel's `wq_monitor` set).
+/// What the monitor found at one spawn site: polls of tasks spawned there that blocked, or
+/// hogged the CPU, outside any blocking section.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct SiteStats {
+    /// The spawn site, `file:line:column`.
+    pub site: String,
+    /// Polls of its tasks found blocked and taken over.
+    pub detected_blocks: u64,
+    /// Polls of its tasks found busy on the CPU past
+    /// [`HOG_THRESHOLD`](crate::HOG_THRESHOLD) and taken over.
+    pub cpu_hogs: u64,
+}
+
+/// A snapshot of one work queue's counters (the kernel's `wq_monitor` set).
+///
+/// `in_flight` and `waiting` are what the queue has now; every other field counts since the
+/// queue was built.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct QueueStats {
     /// The queue's name, as given to `WorkQueue::builder`.
@@ -178,6 +233,12 @@ pub struct QueueStats {
     pub waiting: u64,
     /// Blocking sections of the queue's tasks whose core was handed to another worker.
     pub handoffs: u64,
+    /// Time the queue's tasks spent in their polls (the kernel's CPU time; wall time here,
+    /// measured around each poll).
+    pub poll_time: Duration,
+    /// Polls of the queue's tasks that the monitor took over: blocked, or hogging the CPU,
+    /// outside any section (the kernel's CPU hogs).
+    pub detections: u64,
     /// Mayday calls sent to the queue's rescuer: a core the queue's tasks may wait on was
     /// starved past the mayday delay (see
     /// [`WorkQueueBuilder::rescuer`](crate::WorkQueueBuilder::rescuer)).
@@ -186,92 +247,22 @@ pub struct QueueStats {
     pub rescued: u64,
 }
 
-impl fmt::Display for Stats {
-    /// A fixed-width table, one row per core, then one row per work queue.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>6} {:>4} {:>7} {:>4} {:>6}",
-            "core",
-            "polls",
-            "steals",
-            "parks",
-            "wakes",
-            "queued",
-            "running",
-            "spares",
-            "workers",
-            "sections",
-            "handoffs",
-            "eager",
-            "retired",
-            "started",
-            "reaped",
-            "failed",
-            "caps",
-            "blocked",
-            "hogs",
-            "stalls"
-        )?;
-        for c in &self.cores {
-            writeln!(
-                f,
-                "{:>4} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>8} {:>8} {:>5} {:>7} {:>7} {:>6} {:>6} {:>4} {:>7} {:>4} {:>6}",
-                c.core,
-                c.polls,
-                c.steals,
-                c.parks,
-                c.wake_ups,
-                c.queue_depth,
-                c.running,
-                c.spares,
-                c.workers,
-                c.sections,
-                c.handoffs,
-                c.eager_handoffs,
-                c.retirements,
-                c.threads_started,
-                c.threads_reaped,
-                c.spawn_failures,
-                c.cap_hits,
-                c.detected_blocks,
-                c.cpu_hogs,
-                c.stalls
-            )?;
-        }
-        write!(f, "injector: {} queued", self.injector_depth)?;
-        if !self.queues.is_empty() {
-            writeln!(f)?;
-            writeln!(
-                f,
-                "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
-                "queue",
-                "spawned",
-                "started",
-                "completed",
-                "cancelled",
-                "inflight",
-                "waiting",
-                "handoffs"
-            )?;
-            for (i, q) in self.queues.iter().enumerate() {
-                if i > 0 {
-                    writeln!(f)?;
-                }
-                write!(
-                    f,
-                    "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
-                    q.name,
-                    q.spawned,
-                    q.started,
-                    q.completed,
-                    q.cancelled,
-                    q.in_flight,
-                    q.waiting,
-                    q.handoffs
-                )?;
-            }
-        }
-        Ok(())
+impl QueueStats {
+    /// The name of [`Stats::retired_queues`].
+    pub const RETIRED: &'static str = "(retired)";
+
+    /// Adds `other`'s counters to this one's (for the retired queues' total).
+    pub(crate) fn absorb(&mut self, other: &QueueStats) {
+        self.spawned += other.spawned;
+        self.started += other.started;
+        self.completed += other.completed;
+        self.cancelled += other.cancelled;
+        self.in_flight += other.in_flight;
+        self.waiting += other.waiting;
+        self.handoffs += other.handoffs;
+        self.poll_time += other.poll_time;
+        self.detections += other.detections;
+        self.mayday_calls += other.mayday_calls;
+        self.rescued += other.rescued;
     }
 }

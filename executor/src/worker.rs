@@ -90,6 +90,7 @@ pub(crate) fn spawn(
         lifo_streak: 0,
         high_streak: 0,
         peers: Vec::new(),
+        named: false,
     };
     let target = &shared.cores[core];
     target.reserve_worker();
@@ -126,6 +127,8 @@ struct Worker {
     /// Per core, the poll turn this worker last saw there and since when (see
     /// [`Worker::watch_peers`]); empty while detection is off or the runtime has one core.
     peers: Vec<(u32, Instant)>,
+    /// Whether the task this worker polled last had a name (its slot shows it).
+    named: bool,
 }
 
 impl Worker {
@@ -171,7 +174,7 @@ impl Worker {
             self.searching = wake == Wake::Search;
             wake = self.work(&hook);
         }
-        self.flush(&hook);
+        self.flush();
         self.core().remove_slot(&self.slot);
         if let Some(stop) = &self.shared.config.on_thread_stop {
             stop();
@@ -187,13 +190,13 @@ impl Worker {
                 return Wake::Work;
             }
             let Some(runnable) = self.next_task().or_else(|| self.look_at_io()) else {
-                self.flush(hook);
+                self.flush();
                 return self.park();
             };
             self.run_task(runnable, hook);
             // Rule 2: a worker back from a section retires if its replacement runs.
             if !self.core().state().keep_working() {
-                self.flush(hook);
+                self.flush();
                 if let Some(wake) = self.retire() {
                     return wake;
                 }
@@ -338,10 +341,15 @@ impl Worker {
         }
         self.unflushed_polls += 1;
         if self.unflushed_polls >= FLUSH_INTERVAL {
-            self.flush(hook);
+            self.flush();
         }
         let shared = &*self.shared;
-        let site = runnable.metadata().site();
+        let meta = runnable.metadata();
+        let site = meta.site();
+        if self.named || meta.name().is_some() {
+            // For reports; only while named tasks come (a load and a test otherwise).
+            self.named = self.slot.set_name(meta.name());
+        }
         let watched = shared.sites.is_watched(site);
         self.core().start_poll(self.tick);
         self.slot.start_poll(self.tick, watched, site);
@@ -364,13 +372,12 @@ impl Worker {
         }
     }
 
-    /// Adds locally counted polls and sections to the core's counters.
-    fn flush(&mut self, hook: &WorkerHook) {
+    /// Adds locally counted polls to the core's counter.
+    fn flush(&mut self) {
         if self.unflushed_polls > 0 {
             Counters::add(&self.core().counters.polls, u64::from(self.unflushed_polls));
             self.unflushed_polls = 0;
         }
-        hook.flush();
     }
 
     /// Leaves the searching state without looking for more (the worker is about to park).

@@ -48,6 +48,7 @@ pub(crate) use state::{State, Transition};
 use crate::park::{Parker, Wake};
 use crate::queue::{self, Priority, Queue};
 use crate::stats::{CoreStats, Counters};
+use crate::trace;
 use std::time::{Duration, Instant};
 
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering};
@@ -408,14 +409,30 @@ impl Core {
         self.transition(Transition::Return, idle_counts);
     }
 
+    /// Counts a section of this core handed to another worker (`eager`: at once, by the
+    /// section's own worker). Call it after the section was counted ([`SectionSlot`]).
+    pub(crate) fn count_handoff(&self, eager: bool) {
+        // Release, both: pairs with the Acquire loads in `stats`, which reads `eager_handoffs`,
+        // then `handoffs`, then the sections, so each snapshot shows
+        // `eager_handoffs <= handoffs <= sections`.
+        self.counters.handoffs.fetch_add(1, Ordering::Release);
+        if eager {
+            self.counters.eager_handoffs.fetch_add(1, Ordering::Release);
+        }
+        trace::event(self.index, trace::Event::Handoff { eager });
+    }
+
     /// Registers a worker's section word for the monitor.
     pub(crate) fn add_slot(&self, slot: Arc<SectionSlot>) {
         lock(&self.slots).push(slot);
     }
 
-    /// Unregisters a worker's section word.
+    /// Unregisters a worker's section word, keeping its count of sections in the core's.
     pub(crate) fn remove_slot(&self, slot: &Arc<SectionSlot>) {
-        lock(&self.slots).retain(|s| !Arc::ptr_eq(s, slot));
+        let mut slots = lock(&self.slots);
+        // Under the lock `stats` sums the slots with: a snapshot counts the sections once.
+        Counters::add(&self.counters.sections, slot.sections());
+        slots.retain(|s| !Arc::ptr_eq(s, slot));
     }
 
     /// Calls `f` with each worker's section word.
@@ -437,6 +454,7 @@ impl Core {
     pub(crate) fn cancel_worker(&self) {
         self.state.apply(Transition::Unreserve);
         Counters::add(&self.counters.spawn_failures, 1);
+        trace::event(self.index, trace::Event::SpawnFailure);
     }
 
     /// Step 1, the new thread: parks its worker (reserved by [`Core::reserve_worker`]) on the
@@ -466,6 +484,7 @@ impl Core {
             self.state.apply(Transition::Start);
         }
         Counters::add(&self.counters.threads_started, 1);
+        trace::event(self.index, trace::Event::SpareStarted);
         // SeqCst: pairs with the fence in `notify` (see `park`): either a notifier sees this
         // worker idle, or this look sees its task.
         fence(Ordering::SeqCst);
@@ -557,6 +576,7 @@ impl Core {
             idle.push(Parked::now(Arc::clone(parker)));
         }
         Counters::add(&self.counters.retirements, 1);
+        trace::event(self.index, trace::Event::Retirement);
         Some(self.recheck_and_park(parker, idle_counts, recheck))
     }
 
@@ -641,6 +661,9 @@ impl Core {
         }
         let n = reaped.len() as u64;
         Counters::add(&self.counters.threads_reaped, n);
+        if n > 0 {
+            trace::event(self.index, trace::Event::SparesReaped { count: n });
+        }
         n
     }
 
@@ -655,8 +678,17 @@ impl Core {
 
     /// A snapshot of this core's counters.
     pub(crate) fn stats(&self) -> CoreStats {
-        let state = self.state.load();
         let c = &self.counters;
+        // In the reverse order of their increments (see `count_handoff`; a section is counted
+        // before it can be handed off), so `eager_handoffs <= handoffs <= sections` in every
+        // snapshot.
+        let eager_handoffs = c.eager_handoffs.load(Ordering::Acquire);
+        let handoffs = c.handoffs.load(Ordering::Acquire);
+        let sections = {
+            let slots = lock(&self.slots);
+            Counters::get(&c.sections) + slots.iter().map(|s| s.sections()).sum::<u64>()
+        };
+        let state = self.state.load();
         CoreStats {
             core: self.index,
             polls: Counters::get(&c.polls),
@@ -672,9 +704,9 @@ impl Core {
             spares: state.idle(),
             in_section: state.in_section(),
             workers: state.workers(),
-            sections: Counters::get(&c.sections),
-            handoffs: Counters::get(&c.handoffs),
-            eager_handoffs: Counters::get(&c.eager_handoffs),
+            sections,
+            handoffs,
+            eager_handoffs,
             retirements: Counters::get(&c.retirements),
             threads_started: Counters::get(&c.threads_started),
             spawn_failures: Counters::get(&c.spawn_failures),
@@ -682,6 +714,7 @@ impl Core {
             cap_hits: Counters::get(&c.cap_hits),
             detected_blocks: Counters::get(&c.detected_blocks),
             cpu_hogs: Counters::get(&c.cpu_hogs),
+            watched_detections: Counters::get(&c.watched_detections),
             stalls: Counters::get(&c.stalls),
         }
     }

@@ -26,6 +26,7 @@
 
 use std::panic::Location;
 
+use crate::queue::Name;
 use crate::sync::{AtomicU32, Ordering};
 use crate::sys;
 
@@ -92,6 +93,11 @@ pub(crate) struct SectionSlot {
     /// The spawn site of the task the worker polls or polled last, for stall reports (std's
     /// atomic even under loom: a hint, not synchronisation).
     site: std::sync::atomic::AtomicPtr<Location<'static>>,
+    /// The name of the task the worker polls or polled last, if it has one, for reports.
+    name: std::sync::Mutex<Option<Name>>,
+    /// Sections this worker entered (counted at entry, by the worker alone: a load and a store,
+    /// no read-modify-write). Std's atomic even under loom: a statistic.
+    sections: std::sync::atomic::AtomicU64,
     /// What the OS tells of the worker thread, once the thread has started.
     probe: std::sync::OnceLock<sys::ThreadProbe>,
 }
@@ -187,9 +193,11 @@ impl SectionSlot {
     pub(crate) fn claim(&self, seen: Seen) -> bool {
         debug_assert!(seen.is_in_lazy_section());
         let handing = (seen.0 & !STATE_MASK) | HANDING;
-        // Relaxed: the claim publishes nothing; `publish` does.
+        // Acquire: pairs with the worker's Release compare-exchange in `enter`, so the
+        // section's count (`count_section`, before it) happens before the handoff's count.
+        // The claim publishes nothing; `publish` does.
         self.word
-            .compare_exchange(seen.0, handing, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(seen.0, handing, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
 
@@ -300,6 +308,35 @@ impl SectionSlot {
         // SAFETY: the pointer is null or was made from a `&'static Location` in `start_poll`,
         // so it points to a location that lives for the whole program and is never written.
         unsafe { site.as_ref() }
+    }
+
+    /// Worker: the task about to be polled is named `name` (or has no name). Returns whether
+    /// it has one; a worker whose last named task is followed by unnamed ones calls this once
+    /// more to clear it, and not again until a named task comes.
+    pub(crate) fn set_name(&self, name: Option<&Name>) -> bool {
+        *self.name.lock().unwrap_or_else(|p| p.into_inner()) = name.cloned();
+        name.is_some()
+    }
+
+    /// The name of the task the worker polls or polled last, if it has one.
+    pub(crate) fn name(&self) -> Option<Name> {
+        self.name.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Worker: counts a section entered, before the section word shows it (so any handoff of
+    /// it is counted after it).
+    pub(crate) fn count_section(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        // Only this worker writes it: no read-modify-write needed. Relaxed: the section
+        // word's compare-exchange (Release) that follows publishes it to the monitor.
+        self.sections
+            .store(self.sections.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Sections this worker entered.
+    pub(crate) fn sections(&self) -> u64 {
+        // Acquire: see `Core::stats`, which reads handoffs before sections.
+        self.sections.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether the worker is in a section (a section word other than "none").

@@ -78,6 +78,7 @@ impl Tally {
                 None,
                 crate::queue::Priority::Normal,
                 std::panic::Location::caller(),
+                None,
             ))
             .spawn(move |_| future, drop);
         task.detach();

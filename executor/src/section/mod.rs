@@ -36,7 +36,6 @@ use baton_blocking::hook::{Hook, Job};
 use crate::context::{self, Polling};
 use crate::core::SectionSlot;
 use crate::shared::Shared;
-use crate::stats::Counters;
 use crate::sync::Arc;
 
 /// The outermost section running on this worker.
@@ -67,8 +66,6 @@ pub(crate) struct WorkerHook {
     core: usize,
     slot: Arc<SectionSlot>,
     current: Cell<Option<Open>>,
-    /// Sections entered and not yet added to the core's counter.
-    unflushed: Cell<u64>,
 }
 
 impl WorkerHook {
@@ -79,7 +76,6 @@ impl WorkerHook {
             core,
             slot,
             current: Cell::new(None),
-            unflushed: Cell::new(0),
         }
     }
 
@@ -87,14 +83,6 @@ impl WorkerHook {
     /// open past the end of its poll).
     pub(crate) fn has_open_section(&self) -> bool {
         self.current.get().is_some()
-    }
-
-    /// Adds the locally counted section entries to the core's counter.
-    pub(crate) fn flush(&self) {
-        let n = self.unflushed.replace(0);
-        if n > 0 {
-            Counters::add(&self.shared.cores[self.core].counters.sections, n);
-        }
     }
 }
 
@@ -109,7 +97,8 @@ impl Hook for WorkerHook {
         // Before the baton can pass on (below, or by the monitor once the section word shows
         // the section): from here a wake on this thread takes the notify path.
         context::enter_section();
-        self.unflushed.set(self.unflushed.get() + 1);
+        // Counted before the section word shows it, so before any handoff of it.
+        self.slot.count_section();
         let shared = &*self.shared;
         let learnt = !long && shared.sites.is_eager(site);
         let current = if long || learnt {
@@ -120,10 +109,7 @@ impl Hook for WorkerHook {
             });
             // `None`: the monitor had taken this poll over, so the baton had passed on already.
             if let Some(outcome) = outcome {
-                Counters::add(&core.counters.handoffs, 1);
-                if learnt {
-                    Counters::add(&core.counters.eager_handoffs, 1);
-                }
+                core.count_handoff(learnt);
                 shared.after_hand_off(self.core, outcome);
             }
             Current {

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use async_task::FallibleTask;
 
 use super::{Failure, Panic, TaskId, TaskOutput};
-use crate::queue::TaskMeta;
+use crate::queue::{Name, TaskMeta};
 
 /// An owned permission to await a spawned task's output.
 ///
@@ -41,16 +41,21 @@ pub struct JoinHandle<T> {
     name: TaskName,
 }
 
-/// What names a task in its errors: its id, and the work queue it belongs to, if any.
+/// What names a task in its errors: its id, its name if it has one, and the work queue it
+/// belongs to, if any.
 #[derive(Clone, Debug)]
 struct TaskName {
     id: TaskId,
+    name: Option<Name>,
     queue: Option<std::sync::Arc<str>>,
 }
 
 impl fmt::Display for TaskName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " {:?}", name.as_str())?;
+        }
         match &self.queue {
             Some(queue) => write!(f, " of queue {queue:?}"),
             None => Ok(()),
@@ -74,13 +79,19 @@ impl<T> JoinHandle<T> {
         id: TaskId,
         queue: Option<std::sync::Arc<str>>,
     ) -> Self {
+        let name = task.metadata().name().cloned();
         let meta = NonNull::from(task.metadata());
         JoinHandle {
             task: Some(task.fallible()),
             meta,
             waker,
-            name: TaskName { id, queue },
+            name: TaskName { id, name, queue },
         }
+    }
+
+    /// The task's name, if it was spawned with one ([`task::Builder`](crate::task::Builder)).
+    pub fn name(&self) -> Option<&str> {
+        self.name.name.as_ref().map(Name::as_str)
     }
 
     /// The task's id, unique in the process; its [`JoinError`] carries it too.
@@ -200,6 +211,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("id", &self.name.id)
+            .field("name", &self.name())
             .field("queue", &self.name.queue)
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
@@ -207,7 +219,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// Why a task produced no value: it panicked, or it was cancelled. Its message names the task
-/// (its [`TaskId`], and its work queue if it has one).
+/// (its [`TaskId`], its name and its work queue if it has them).
 ///
 /// # Examples
 ///
@@ -245,6 +257,11 @@ impl JoinError {
     /// The id of the task, as [`JoinHandle::id`] gave it.
     pub fn id(&self) -> TaskId {
         self.name.id
+    }
+
+    /// The task's name, if it was spawned with one; the message names it too.
+    pub fn name(&self) -> Option<&str> {
+        self.name.name.as_ref().map(Name::as_str)
     }
 
     /// Whether the task was cancelled (aborted, or dropped by the runtime's shutdown) and its
@@ -336,6 +353,9 @@ impl fmt::Debug for JoinError {
         };
         let mut tuple = f.debug_tuple(variant);
         tuple.field(&self.name.id);
+        if let Some(name) = &self.name.name {
+            tuple.field(&name.as_str());
+        }
         if let Some(queue) = &self.name.queue {
             tuple.field(queue);
         }

@@ -1,5 +1,7 @@
-//! Tasks: allocation and wakers (async-task), panic capture, cancellation, the live-task
-//! registry, join handles and cooperative yielding.
+//! Tasks: spawning with a name ([`Builder`]), join handles, task ids and cooperative yielding.
+//!
+//! Inside the crate, this module also allocates tasks and their wakers (async-task), catches
+//! their panics, cancels them, and keeps the registry of live tasks.
 //!
 //! # How a task's future is dropped
 //!
@@ -23,11 +25,13 @@
 //!   still inside `catch_unwind` (the handle reports cancellation, the drop's panic is
 //!   discarded).
 
+mod builder;
 mod id;
 mod join;
 mod registry;
 mod yield_now;
 
+pub use builder::Builder;
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use registry::Registry;
@@ -40,10 +44,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use async_task::{Builder, ScheduleInfo, WithInfo};
+use async_task::{ScheduleInfo, WithInfo};
 
-use crate::queue::{Priority, Runnable, TaskMeta};
+use crate::queue::{Name, Priority, Runnable, TaskMeta};
 use crate::sync::Arc;
+use crate::trace::TaskSpan;
 use registry::Slot;
 
 /// A panic payload caught from a task.
@@ -110,6 +115,26 @@ struct TaskFuture<F> {
     /// usually fits in a niche of the future's own state, so it costs no memory.)
     future: Option<F>,
     registered: Option<(Arc<Registry>, Slot)>,
+}
+
+pin_project_lite::pin_project! {
+    /// A task's future with its span, entered for each poll and closed after the future is
+    /// gone (zero-sized without the `tracing` feature).
+    struct Traced<F> {
+        #[pin]
+        task: TaskFuture<F>,
+        span: TaskSpan,
+    }
+}
+
+impl<F: Future> Future for Traced<F> {
+    type Output = TaskOutput<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        this.task.poll(cx)
+    }
 }
 
 impl<F> TaskFuture<F> {
@@ -207,21 +232,45 @@ fn drop_quietly<T>(value: T) {
     }
 }
 
+/// What a task is spawned with, besides its future.
+#[derive(Debug)]
+pub(crate) struct Spawn<'a> {
+    /// The core it must run on, if any.
+    pub(crate) pin: Option<usize>,
+    /// Its priority class.
+    pub(crate) priority: Priority,
+    /// The name of the work queue it belongs to, if any (its handle's errors name it).
+    pub(crate) queue: Option<&'a std::sync::Arc<str>>,
+    /// Where it was spawned.
+    pub(crate) site: &'static std::panic::Location<'static>,
+    /// Its name, if it was given one.
+    pub(crate) name: Option<Name>,
+}
+
+impl Spawn<'_> {
+    /// A `Normal` task with no pin, queue or name, spawned at `site`.
+    pub(crate) fn at(site: &'static std::panic::Location<'static>) -> Spawn<'static> {
+        Spawn {
+            pin: None,
+            priority: Priority::Normal,
+            queue: None,
+            site,
+            name: None,
+        }
+    }
+}
+
 /// Allocates a task for `future` and returns its first `Runnable` (not yet scheduled) with its
 /// handle. With `registry` (the registry and a spawner's shard), the task is registered there
 /// until its future is dropped; without, shutdown does not reach it, so its owner must (a work
 /// queue's ordered runner cancels the tasks it holds and runs).
 ///
-/// `schedule` is called each time the task is woken; `pin` records the core it must run on,
-/// `priority` its class, `queue` the name of the work queue it belongs to, if any (its
-/// handle's errors name it), and `site` where it was spawned.
+/// `schedule` is called each time the task is woken; `how` says where it may run, its class,
+/// queue, spawn site and name.
 pub(crate) fn spawn<F, S>(
     future: F,
-    pin: Option<usize>,
-    priority: Priority,
+    how: Spawn<'_>,
     registry: Option<(&Arc<Registry>, usize)>,
-    queue: Option<&std::sync::Arc<str>>,
-    site: &'static std::panic::Location<'static>,
     schedule: S,
 ) -> (Runnable, JoinHandle<F::Output>)
 where
@@ -229,15 +278,37 @@ where
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
+    let Spawn {
+        pin,
+        priority,
+        queue,
+        site,
+        name,
+    } = how;
     let allocate = move |registered| {
-        let wrapped = TaskFuture {
-            future: Some(future),
-            registered,
+        let id = TaskId::next();
+        let span = TaskSpan::new(
+            name.as_ref().map(Name::as_str),
+            queue.map(|q| &**q),
+            site,
+            id.as_u64(),
+        );
+        let tag = span.wake_tag();
+        let wrapped = Traced {
+            task: TaskFuture {
+                future: Some(future),
+                registered,
+            },
+            span,
         };
-        let (runnable, task) = Builder::new()
-            .metadata(TaskMeta::new(pin, priority, site))
+        let schedule = move |runnable, info| {
+            crate::trace::woken(tag);
+            schedule(runnable, info);
+        };
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(TaskMeta::new(pin, priority, site, name))
             .spawn(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(task, runnable.waker(), TaskId::next(), queue.cloned());
+        let handle = JoinHandle::new(task, runnable.waker(), id, queue.cloned());
         (runnable, handle)
     };
     match registry {

@@ -21,7 +21,7 @@ use crate::queue::{Priority, Runnable};
 use crate::shared::{Frontend, Shared};
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, Spawn};
 
 /// What a queue's handles and tasks share.
 pub(crate) struct Inner {
@@ -106,6 +106,10 @@ pub(super) struct Counters {
     pub(super) mayday_calls: AtomicU64,
     /// Polls of the queue's tasks (or of an ordered queue's runner) its rescuer made.
     pub(super) rescued: AtomicU64,
+    /// Nanoseconds spent polling the queue's tasks (an ordered queue's runner's whole runs).
+    pub(super) poll_nanos: AtomicU64,
+    /// Polls of the queue's tasks that the monitor took over.
+    pub(super) detections: AtomicU64,
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -228,15 +232,24 @@ impl Inner {
     {
         let site = std::panic::Location::caller();
         let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
+        let how = Spawn {
+            pin: None,
+            priority: self.priority,
+            queue: Some(&self.name),
+            site,
+            name: None,
+        };
         let (runnable, handle) = if self.ordered {
             // Run by the queue's runner, never scheduled on the cores: not in the registry
             // (the runner and `cancel_held` cancel what shutdown must reach).
             let schedule = runner::schedule_fn(self);
-            let name = Some(&self.name);
-            crate::task::spawn(wrapped, None, self.priority, None, name, site, schedule)
+            crate::task::spawn(wrapped, how, None, schedule)
         } else {
-            let name = Some(&self.name);
-            Shared::spawn_unscheduled(&self.shared, wrapped, self.pin(), self.priority, name, site)
+            let how = Spawn {
+                pin: self.pin(),
+                ..how
+            };
+            Shared::spawn_unscheduled(&self.shared, wrapped, how)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
         self.mark(&runnable);
@@ -267,14 +280,12 @@ impl Inner {
         }
         // The line was idle: a new runner takes it (allocated under the lock, like a task).
         let runner = Runner::new(std::sync::Arc::clone(self));
-        let (runnable, handle) = Shared::spawn_unscheduled(
-            &self.shared,
-            runner,
-            self.pin(),
-            self.priority,
-            None,
-            std::panic::Location::caller(),
-        );
+        let how = Spawn {
+            pin: self.pin(),
+            priority: self.priority,
+            ..Spawn::at(std::panic::Location::caller())
+        };
+        let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
         drop(handle);
         self.mark(&runnable);
         state.line.runner = Some(runnable.waker());
@@ -306,17 +317,15 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let name = Some(&self.name);
+        let how = Spawn {
+            priority: self.priority,
+            queue: Some(&self.name),
+            ..Spawn::at(std::panic::Location::caller())
+        };
         // Never scheduled: it is cancelled before anything could wake it.
-        let (runnable, handle) = crate::task::spawn(
-            future,
-            None,
-            self.priority,
-            None,
-            name,
-            std::panic::Location::caller(),
-            |runnable, _| crate::task::cancel(runnable),
-        );
+        let (runnable, handle) = crate::task::spawn(future, how, None, |runnable, _| {
+            crate::task::cancel(runnable)
+        });
         crate::task::cancel(runnable);
         handle
     }
@@ -444,6 +453,8 @@ impl Inner {
         stats.handoffs = self.stats.handoffs.load(Relaxed);
         stats.mayday_calls = self.stats.mayday_calls.load(Relaxed);
         stats.rescued = self.stats.rescued.load(Relaxed);
+        stats.poll_time = Duration::from_nanos(self.stats.poll_nanos.load(Relaxed));
+        stats.detections = self.stats.detections.load(Relaxed);
         stats
     }
 }
@@ -473,10 +484,15 @@ pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn
 }
 
 impl Drop for Inner {
+    /// Stops the queue's rescuer, and leaves the runtime's live queues for its retired ones,
+    /// with its last counters.
     fn drop(&mut self) {
         if let Some(rescuer) = &self.rescuer {
             rescuer.stop();
         }
+        let last = self.snapshot();
+        self.shared
+            .retire_frontend(std::ptr::from_ref(self).cast::<()>(), &last);
     }
 }
 

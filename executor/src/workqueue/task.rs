@@ -24,6 +24,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use super::inner::Inner;
 use super::runner;
@@ -131,24 +132,30 @@ pub(super) fn submit(inner: &Inner, held: Held, how: Submit) {
     inner.submit(held.take(), how);
 }
 
-/// Marks this thread as polling a task of the queue whose handoff counter is `counter` until
-/// dropped (also by unwinding): spawns from it pass a drain, and its sections' handoffs count
-/// for the queue.
-pub(super) struct Polling {
+/// Marks this thread as polling a task of the queue `inner` until dropped (also by
+/// unwinding): spawns from it pass a drain, its sections' handoffs count for the queue, and
+/// the time until then counts in the queue's poll time.
+pub(super) struct Polling<'a> {
     previous: *const AtomicU64,
+    poll_nanos: &'a AtomicU64,
+    since: Instant,
 }
 
-impl Polling {
-    pub(super) fn enter(inner: &Inner) -> Polling {
+impl Polling<'_> {
+    pub(super) fn enter(inner: &Inner) -> Polling<'_> {
         Polling {
             previous: context::set_queue_handoffs(&inner.stats.handoffs),
+            poll_nanos: &inner.stats.poll_nanos,
+            since: Instant::now(),
         }
     }
 }
 
-impl Drop for Polling {
+impl Drop for Polling<'_> {
     fn drop(&mut self) {
         context::set_queue_handoffs(self.previous);
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.poll_nanos.fetch_add(nanos, Relaxed);
     }
 }
 
@@ -181,7 +188,10 @@ impl<F: Future> Future for QueueTask<F> {
         // `QueueTask` has no `Unpin` impl that would allow moving it while pinned. The other
         // fields are only read.
         let this = unsafe { self.get_unchecked_mut() };
-        if this.inner.ordered {
+        // A takeover of this poll by the monitor counts in the queue's detections, before the
+        // task's handle can learn that it finished.
+        let taken_over = context::poll_taken_over();
+        let poll = if this.inner.ordered {
             // Run by the runner, which marks the thread around the run.
             // SAFETY: see above; `this.future` stays where it is.
             let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
@@ -189,11 +199,16 @@ impl<F: Future> Future for QueueTask<F> {
                 // The runner must be able to cancel it while it waits (shutdown).
                 runner::job_pending(cx.waker());
             }
-            return poll;
+            poll
+        } else {
+            let _polling = Polling::enter(&this.inner);
+            // SAFETY: see above; `this.future` stays where it is.
+            unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
+        };
+        if !taken_over && context::poll_taken_over() {
+            this.inner.stats.detections.fetch_add(1, Relaxed);
         }
-        let _polling = Polling::enter(&this.inner);
-        // SAFETY: see above; `this.future` stays where it is.
-        unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
+        poll
     }
 }
 
