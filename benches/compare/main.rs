@@ -12,6 +12,7 @@ mod blocking;
 mod core;
 mod io;
 mod report;
+mod sqlite;
 mod workqueue;
 
 fn main() {
@@ -24,5 +25,6 @@ fn main() {
     core::run(&filter);
     io::run(&filter);
     blocking::run(&filter);
+    sqlite::run(&filter);
     workqueue::run(&filter);
 }
