@@ -19,6 +19,8 @@
 //! workers for a site whose blocked calls contend with each other) will keep its measurements:
 //! sections in flight and how long they take at each level of concurrency.
 
+mod level;
+
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
