@@ -256,7 +256,9 @@ async fn baton_workload(way: Way, db: Db, done: Arc<AtomicBool>) -> Vec<Duration
                 for call in 0..CALLS {
                     match way {
                         Way::BatonSection => baton::blocking::section(|| insert(&db, task, call)),
-                        Way::BatonAsync => baton::blocking::section(|| insert(&db, task, call)),
+                        Way::BatonAsync => {
+                            baton::blocking::section_async(|| insert(&db, task, call)).await
+                        }
                         _ => insert(&db, task, call),
                     }
                     baton::yield_now().await;

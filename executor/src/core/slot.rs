@@ -40,8 +40,12 @@ const HANDED: u32 = 2;
 const HANDING: u32 = 3;
 /// Mask of the state bits.
 const STATE_MASK: u32 = 0b11;
+/// Set beside `IN` in a section that must keep its baton: its call site has reached its
+/// learnt level of concurrency (see [`crate::sites`]), so neither the monitor's handoff nor its
+/// takeover of blocked polls gives it a replacement.
+const HELD: u32 = 0b100;
 /// Shift of the epoch.
-const EPOCH_SHIFT: u32 = 2;
+const EPOCH_SHIFT: u32 = 3;
 
 /// Set in the poll word while the worker is inside a poll.
 const POLLING: u32 = 1;
@@ -56,9 +60,10 @@ const TURN_SHIFT: u32 = 2;
 pub(crate) struct Seen(u32);
 
 impl Seen {
-    /// Whether the worker was in a section that still counts as running.
+    /// Whether the worker was in a section that still counts as running and may be handed
+    /// off.
     pub(crate) fn is_in_lazy_section(self) -> bool {
-        self.0 & STATE_MASK == IN
+        self.0 & STATE_MASK == IN && self.0 & HELD == 0
     }
 }
 
@@ -80,6 +85,17 @@ impl SeenPoll {
     pub(crate) fn is_watched(self) -> bool {
         self.poll & WATCHED != 0
     }
+}
+
+/// How a section enters its word.
+#[derive(Clone, Copy, Debug)]
+enum Entry {
+    /// Hands off at once.
+    Eager,
+    /// Hands off if the monitor sees it outlive the grace period.
+    Lazy,
+    /// Never hands off.
+    Held,
 }
 
 /// One worker's section word and poll word.
@@ -110,12 +126,28 @@ impl SectionSlot {
     /// the monitor already took over the poll this section runs in, the baton has passed on
     /// already and `hand_off` is not called.
     pub(crate) fn enter(&self, eager: bool, hand_off: impl FnOnce()) -> u32 {
+        self.enter_as(if eager { Entry::Eager } else { Entry::Lazy }, hand_off)
+    }
+
+    /// Worker: a section starts that keeps its baton whatever happens (its site reached its
+    /// level); returns the word to pass to [`SectionSlot::leave`]. If the monitor already took
+    /// over the poll it runs in, its baton has passed on already, as for [`SectionSlot::enter`].
+    pub(crate) fn enter_held(&self) -> u32 {
+        self.enter_as(Entry::Held, || {
+            unreachable!("a held section never hands off")
+        })
+    }
+
+    fn enter_as(&self, entry: Entry, hand_off: impl FnOnce()) -> u32 {
         let mut current = self.word.load(Ordering::Relaxed);
         loop {
             let epoch = ((current >> EPOCH_SHIFT).wrapping_add(1)) << EPOCH_SHIFT;
             let (next, ours) = match current & STATE_MASK {
-                NONE if eager => (epoch | HANDING, true),
-                NONE => (epoch | IN, false),
+                NONE => match entry {
+                    Entry::Eager => (epoch | HANDING, true),
+                    Entry::Lazy => (epoch | IN, false),
+                    Entry::Held => (epoch | IN | HELD, false),
+                },
                 // The monitor took over this poll: the section starts with its baton passed on.
                 HANDED => (epoch | HANDED, false),
                 HANDING => {

@@ -21,9 +21,10 @@
 //!    run, without a replacement, so their figures come in by themselves; or a probe's): if the
 //!    efficiency from `l` to `h` is at least [`UP_ABOVE`], the level rises to `h`.
 //! 3. **Probe.** Every [`PROBE_EVERY`] (or right after a step that moved the level, so a climb
-//!    or a descent goes on), a level without figures to compare with gets some: for
-//!    [`PROBE_FOR`] the admitted level is half the level in force (to find out whether fewer
-//!    would do as well) or twice it (to find out whether the contention went away).
+//!    or a descent goes on, and at the first step), a level without figures to compare with
+//!    gets some: until enough sections started at the probed levels have ended, the admitted
+//!    level is half the level in force (to find out whether fewer would do as well) or twice
+//!    it (to find out whether the contention went away).
 //!
 //! Figures count only with [`MIN_SAMPLES`] samples, the newest at most [`MEMORY`] old, and the
 //! two efficiency thresholds leave a band between them where the level stays put: together
@@ -44,8 +45,9 @@ const MEMORY: Duration = Duration::from_millis(500);
 const STEP: Duration = Duration::from_millis(5);
 /// How often the learner probes for missing figures.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
-/// How long a probe lasts.
-const PROBE_FOR: Duration = Duration::from_millis(5);
+/// A probe ends once [`MIN_SAMPLES`] sections that started at its level have ended (sections
+/// take longer at some levels than at others), or after this long.
+const PROBE_FOR: Duration = Duration::from_millis(50);
 /// The level drops when the efficiency of the levels above the lower one is below this.
 const DOWN_BELOW: f64 = 0.4;
 /// The level rises when the efficiency of the levels above it is at least this.
@@ -72,10 +74,15 @@ impl Figures {
 }
 
 /// A probe in progress: the level admitted instead of the one in force, until when.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Probe {
     level: u32,
     until: Instant,
+    /// The levels whose samples the probe waits for: those it allows that the level in force
+    /// does not (above it), or that it keeps to (at or below it).
+    wanted: std::ops::RangeInclusive<u32>,
+    /// Samples of those levels so far.
+    samples: u32,
 }
 
 /// The learning state of one call site.
@@ -102,11 +109,13 @@ impl Learner {
             probe: None,
             last_step: now,
             last_probe: now,
-            moved: false,
+            // The first step may probe at once.
+            moved: true,
         }
     }
 
     /// The level in force (without a probe).
+    #[cfg(test)]
     pub(crate) fn level(&self) -> u32 {
         self.level
     }
@@ -114,7 +123,7 @@ impl Learner {
     /// How many sections may run at once with a replacement now: the level in force, or the
     /// probe's while one runs.
     pub(crate) fn admitted(&self) -> u32 {
-        self.probe.map_or(self.level, |probe| probe.level)
+        self.probe.as_ref().map_or(self.level, |probe| probe.level)
     }
 
     /// A section that started with `level` sections of the site in flight (itself included)
@@ -129,6 +138,11 @@ impl Learner {
         };
         figures.samples = figures.samples.saturating_add(1);
         figures.newest = Some(now);
+        if let Some(probe) = &mut self.probe {
+            if probe.wanted.contains(&level) {
+                probe.samples += 1;
+            }
+        }
         self.step(now);
         self.admitted()
     }
@@ -151,8 +165,8 @@ impl Learner {
         if now.saturating_duration_since(self.last_step) < STEP {
             return;
         }
-        if let Some(probe) = self.probe {
-            if now < probe.until {
+        if let Some(probe) = &self.probe {
+            if now < probe.until && probe.samples < MIN_SAMPLES {
                 return;
             }
             self.probe = None;
@@ -184,20 +198,26 @@ impl Learner {
             return;
         }
         self.last_probe = now;
-        let probe = match current {
+        let (level, wanted) = match current {
             // Nothing to compare with below: try half.
-            Some((l, _)) if l >= 2 && self.highest(now, 1..=l * 3 / 4).is_none() => (l / 2).max(1),
+            Some((l, _)) if l >= 2 && self.highest(now, 1..=l * 3 / 4).is_none() => {
+                let half = (l / 2).max(1);
+                (half, 1..=half)
+            }
             // Nothing to compare with above: try twice.
             _ if self.level < MAX_LEVEL
                 && self.highest(now, self.level + 1..=MAX_LEVEL).is_none() =>
             {
-                (self.level * 2).min(MAX_LEVEL)
+                let twice = (self.level * 2).min(MAX_LEVEL);
+                (twice, self.level + 1..=twice)
             }
             _ => return,
         };
         self.probe = Some(Probe {
-            level: probe,
+            level,
             until: now + PROBE_FOR,
+            wanted,
+            samples: 0,
         });
     }
 }
