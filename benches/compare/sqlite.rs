@@ -138,6 +138,20 @@ fn runs(way: Way) -> Vec<Run> {
                         .expect("the root task failed")
                 }));
             }
+            let stats = rt.stats();
+            let sum = |f: fn(&baton::CoreStats) -> u64| stats.cores.iter().map(f).sum::<u64>();
+            println!(
+                "{}: {} sections, {} handoffs ({} eager), {} held at their site's level, \
+                 {} cap hits, {} blocked polls detected, {} threads started",
+                way.name(),
+                sum(|c| c.sections),
+                sum(|c| c.handoffs),
+                sum(|c| c.eager_handoffs),
+                sum(|c| c.held_sections),
+                sum(|c| c.cap_hits),
+                sum(|c| c.detected_blocks),
+                sum(|c| c.threads_started),
+            );
         }
         Way::TokioUnannotated | Way::TokioBlockInPlace | Way::TokioSpawnBlocking => {
             let rt = tokio_runtime(CORES);

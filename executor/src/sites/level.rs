@@ -16,7 +16,7 @@
 //! 1. **Down.** With figures for the level in force `l` and for a level `a <= 3l/4`: if going
 //!    from `a` to `l` raised throughput by less than [`DOWN_BELOW`] of what linear scaling
 //!    would give (the *efficiency*, 1 for calls that do not contend, 0 for a lock), the level
-//!    drops to `a`.
+//!    drops to `a` (not below [`MIN_LEVEL`]).
 //! 2. **Up.** With figures for a level `h` above the level in force (sections beyond it still
 //!    run, without a replacement, so their figures come in by themselves; or a probe's): if the
 //!    efficiency from `l` to `h` is at least [`UP_ABOVE`], the level rises to `h`.
@@ -37,6 +37,12 @@ use std::time::{Duration, Instant};
 
 /// The levels the learner keeps figures for; a level of `MAX_LEVEL` means no limit.
 pub(crate) const MAX_LEVEL: u32 = 32;
+/// The lowest level the learner settles at. Durations leave out the gap between one section's
+/// end and the next one's start (waking the next task, a handoff), which at level 1 comes
+/// between every two calls behind a lock; from level 2 the next call already waits on the lock
+/// itself, which hands over directly. So level 1 looks as good as level 2 in the figures while
+/// it is slower: the floor is 2.
+const MIN_LEVEL: u32 = 2;
 /// Samples a level needs before its figures count.
 const MIN_SAMPLES: u32 = 4;
 /// A level's figures count only while its newest sample is at most this old.
@@ -178,8 +184,8 @@ impl Learner {
         if let Some((l, at_l)) = current {
             // Down.
             if let Some((a, at_a)) = self.highest(now, 1..=l * 3 / 4) {
-                if efficiency((a, at_a), (l, at_l)) < DOWN_BELOW {
-                    self.level = a;
+                if l > MIN_LEVEL && efficiency((a, at_a), (l, at_l)) < DOWN_BELOW {
+                    self.level = a.max(MIN_LEVEL);
                     self.moved = true;
                     return;
                 }
@@ -200,8 +206,8 @@ impl Learner {
         self.last_probe = now;
         let (level, wanted) = match current {
             // Nothing to compare with below: try half.
-            Some((l, _)) if l >= 2 && self.highest(now, 1..=l * 3 / 4).is_none() => {
-                let half = (l / 2).max(1);
+            Some((l, _)) if l > MIN_LEVEL && self.highest(now, 1..=l * 3 / 4).is_none() => {
+                let half = (l / 2).max(MIN_LEVEL);
                 (half, 1..=half)
             }
             // Nothing to compare with above: try twice.
