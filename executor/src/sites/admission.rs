@@ -30,7 +30,7 @@ use crate::sync::{fence, lock, AtomicUsize, Mutex, Ordering};
 pub(crate) type Ticket = u64;
 
 /// The turns of one call site.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Admission {
     /// Sections of the site in flight.
     in_flight: AtomicUsize,
@@ -58,7 +58,11 @@ pub(crate) enum Turn {
 impl Admission {
     /// No section in flight, no waiter.
     pub(crate) fn new() -> Admission {
-        Admission::default()
+        Admission {
+            in_flight: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            queue: Mutex::new(Queue::default()),
+        }
     }
 
     /// A section that does not wait starts: counts it in flight and returns the count, itself
@@ -173,7 +177,7 @@ impl Admission {
     }
 
     /// Sections of the site in flight.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
