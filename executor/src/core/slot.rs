@@ -369,6 +369,27 @@ mod tests {
     }
 
     #[test]
+    fn a_held_section_is_neither_handed_off_nor_taken_over() {
+        let slot = SectionSlot::new();
+        slot.start_poll(1, false, Location::caller());
+        let epoch = slot.enter_held();
+        assert!(
+            !slot.look().is_in_lazy_section(),
+            "the monitor leaves it alone"
+        );
+        assert!(
+            !slot.look_poll().is_polling_outside_section(),
+            "its poll is in a section: no takeover either"
+        );
+        assert!(!slot.leave(epoch), "its baton never passed on");
+        assert!(!slot.end_poll(1, || false));
+        // The next section of the worker is lazy again.
+        let epoch = slot.enter(false, || unreachable!());
+        assert!(slot.look().is_in_lazy_section());
+        assert!(!slot.leave(epoch));
+    }
+
+    #[test]
     fn the_monitor_hands_off_only_the_section_it_saw() {
         let slot = SectionSlot::new();
         let epoch = slot.enter(false, || unreachable!());
