@@ -40,9 +40,10 @@ const HANDED: u32 = 2;
 const HANDING: u32 = 3;
 /// Mask of the state bits.
 const STATE_MASK: u32 = 0b11;
-/// Set beside `IN` in a section that must keep its baton: its call site has reached its
-/// learnt level of concurrency (see [`crate::sites`]), so neither the monitor's handoff nor its
-/// takeover of blocked polls gives it a replacement.
+/// Set beside `IN` in a section that keeps its baton: its call site has reached its learnt
+/// level of concurrency (see [`crate::sites`]), so it gets no replacement at once, none after
+/// the grace period, and its poll is not taken over; only a held section that runs far longer
+/// (`monitor::HELD_GRACE`) is handed off, in case it waits for another task of the runtime.
 const HELD: u32 = 0b100;
 /// Shift of the epoch.
 const EPOCH_SHIFT: u32 = 3;
@@ -64,6 +65,12 @@ impl Seen {
     /// off.
     pub(crate) fn is_in_lazy_section(self) -> bool {
         self.0 & STATE_MASK == IN && self.0 & HELD == 0
+    }
+
+    /// Whether the worker was in a held section (it still counts as running): the monitor
+    /// hands it off only after a longer wait, see `monitor::HELD_GRACE`.
+    pub(crate) fn is_in_held_section(self) -> bool {
+        self.0 & STATE_MASK == IN && self.0 & HELD != 0
     }
 }
 
@@ -217,7 +224,7 @@ impl SectionSlot {
     /// core's running count and then calls [`SectionSlot::publish`]; until then the worker
     /// cannot leave its section.
     pub(crate) fn claim(&self, seen: Seen) -> bool {
-        debug_assert!(seen.is_in_lazy_section());
+        debug_assert!(seen.is_in_lazy_section() || seen.is_in_held_section());
         let handing = (seen.0 & !STATE_MASK) | HANDING;
         // Relaxed: the claim publishes nothing; `publish` does.
         self.word
@@ -369,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn a_held_section_is_neither_handed_off_nor_taken_over() {
+    fn a_held_section_is_not_lazy_and_its_poll_is_not_taken_over() {
         let slot = SectionSlot::new();
         slot.start_poll(1, false, Location::caller());
         let epoch = slot.enter_held();
