@@ -22,7 +22,7 @@
 //!    efficiency from `l` to `h` is at least [`UP_ABOVE`], the level rises to `h`.
 //! 3. **Probe.** Every [`PROBE_EVERY`] (or right after a step that moved the level, so a climb
 //!    or a descent goes on, and at the first step), a level without figures to compare with
-//!    gets some: until enough sections started at the probed levels have ended, the admitted
+//!    gets some: until one of the probed levels has figures that count, the admitted
 //!    level is half the level in force (to find out whether fewer would do as well) or twice
 //!    it (to find out whether the contention went away).
 //!
@@ -51,8 +51,9 @@ const MEMORY: Duration = Duration::from_millis(500);
 const STEP: Duration = Duration::from_millis(5);
 /// How often the learner probes for missing figures.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
-/// A probe ends once [`MIN_SAMPLES`] sections that started at its level have ended (sections
-/// take longer at some levels than at others), or after this long.
+/// A probe ends once sections that started at the levels it probes have ended, enough for one
+/// of those levels to have figures that count (sections take longer at some levels than at
+/// others), or after this long.
 const PROBE_FOR: Duration = Duration::from_millis(50);
 /// The level drops when the efficiency of the levels above the lower one is below this.
 const DOWN_BELOW: f64 = 0.4;
@@ -172,7 +173,9 @@ impl Learner {
             return;
         }
         if let Some(probe) = &self.probe {
-            if now < probe.until && probe.samples < MIN_SAMPLES {
+            let enough =
+                probe.samples >= MIN_SAMPLES && self.highest(now, probe.wanted.clone()).is_some();
+            if now < probe.until && !enough {
                 return;
             }
             self.probe = None;
