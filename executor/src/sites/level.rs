@@ -4,7 +4,7 @@
 //!
 //! Replacing a blocked worker helps only while the blocked calls do not wait for each other.
 //! The learner keeps, per *level* (how many of the site's sections were in flight when one
-//! started), a moving average of how long the site's sections take. By Little's law a level's
+//! started), an average of how long the site's sections take. By Little's law a level's
 //! throughput is `level / duration`, whatever the rate at which sections arrive: calls that
 //! do not contend keep their duration as the level rises (throughput grows with the level),
 //! calls serialised behind one lock take `level` times as long (throughput stays flat).
@@ -24,11 +24,12 @@
 //!    or a descent goes on, and at the first step), a level without figures to compare with
 //!    gets some: until one of the probed levels has figures that count, the admitted
 //!    level is half the level in force (to find out whether fewer would do as well) or twice
-//!    it (to find out whether the contention went away).
+//!    it (to find out whether the contention went away). A probe forgets the figures it
+//!    measures anew.
 //!
 //! Figures count only with [`MIN_SAMPLES`] samples, the newest at most [`MEMORY`] old, and the
 //! two efficiency thresholds leave a band between them where the level stays put: together
-//! with the moving average, that keeps the level steady against noise.
+//! with the averages over many samples, that keeps the level steady against noise.
 //!
 //! Every method takes the time from its caller, so the unit tests drive the learner with a
 //! fake clock.
@@ -44,7 +45,7 @@ pub(crate) const MAX_LEVEL: u32 = 32;
 /// it is slower: the floor is 2.
 const MIN_LEVEL: u32 = 2;
 /// Samples a level needs before its figures count.
-const MIN_SAMPLES: u32 = 4;
+const MIN_SAMPLES: u32 = 8;
 /// A level's figures count only while its newest sample is at most this old.
 const MEMORY: Duration = Duration::from_millis(500);
 /// The shortest time between two changes of the level.
@@ -59,14 +60,19 @@ const PROBE_FOR: Duration = Duration::from_millis(50);
 const DOWN_BELOW: f64 = 0.4;
 /// The level rises when the efficiency of the levels above it is at least this.
 const UP_ABOVE: f64 = 0.6;
-/// Weight of a new sample in a level's moving average (1/8, as TCP's smoothed RTT).
-const NEW_SAMPLE_WEIGHT: f64 = 0.125;
+/// A level's average covers about this many of its latest samples (older ones weigh half as
+/// much each time that many more came in). Section durations behind a lock are heavy-tailed
+/// (an unfair lock lets some calls in at once while others wait for many turns), so the
+/// average must cover many.
+const WINDOW: f64 = 64.0;
 
 /// What the learner knows of one level.
 #[derive(Clone, Copy, Debug, Default)]
 struct Figures {
-    /// Moving average of the sections' durations, in seconds.
-    duration: f64,
+    /// Sum of the sections' durations, in seconds, and their count, both decayed (see
+    /// [`WINDOW`]).
+    total: f64,
+    weight: f64,
     samples: u32,
     newest: Option<Instant>,
 }
@@ -138,11 +144,12 @@ impl Learner {
     pub(crate) fn record(&mut self, now: Instant, level: u32, took: Duration) -> u32 {
         let figures = &mut self.levels[(level.clamp(1, MAX_LEVEL) - 1) as usize];
         let took = took.as_secs_f64();
-        figures.duration = if figures.samples == 0 {
-            took
-        } else {
-            figures.duration + (took - figures.duration) * NEW_SAMPLE_WEIGHT
-        };
+        if figures.weight >= WINDOW {
+            figures.total /= 2.0;
+            figures.weight /= 2.0;
+        }
+        figures.total += took;
+        figures.weight += 1.0;
         figures.samples = figures.samples.saturating_add(1);
         figures.newest = Some(now);
         if let Some(probe) = &mut self.probe {
@@ -157,7 +164,8 @@ impl Learner {
     /// The throughput of `level`, if its figures count.
     fn throughput(&self, now: Instant, level: u32) -> Option<f64> {
         let figures = &self.levels[(level - 1) as usize];
-        (figures.counts(now) && figures.duration > 0.0).then(|| level as f64 / figures.duration)
+        (figures.counts(now) && figures.total > 0.0)
+            .then(|| level as f64 * figures.weight / figures.total)
     }
 
     /// The highest level in `range` whose figures count, with its throughput.
@@ -222,6 +230,11 @@ impl Learner {
             }
             _ => return,
         };
+        // The probe measures afresh: figures from before (another phase of the site's life)
+        // would blur what it finds.
+        for figures in &mut self.levels[(*wanted.start() - 1) as usize..*wanted.end() as usize] {
+            *figures = Figures::default();
+        }
         self.probe = Some(Probe {
             level,
             until: now + PROBE_FOR,
