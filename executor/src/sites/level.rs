@@ -57,9 +57,9 @@ const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// others), or after this long.
 const PROBE_FOR: Duration = Duration::from_millis(50);
 /// The level drops when the efficiency of the levels above the lower one is below this.
-const DOWN_BELOW: f64 = 0.4;
+const DOWN_BELOW: f64 = 0.5;
 /// The level rises when the efficiency of the levels above it is at least this.
-const UP_ABOVE: f64 = 0.6;
+const UP_ABOVE: f64 = 0.8;
 /// A level's average covers about this many of its latest samples (older ones weigh half as
 /// much each time that many more came in). Section durations behind a lock are heavy-tailed
 /// (an unfair lock lets some calls in at once while others wait for many turns), so the
