@@ -205,28 +205,38 @@ mod tests {
         (flag.clone(), Waker::from(flag))
     }
 
-    #[test]
-    fn turns_beyond_the_level_wait_in_order_and_are_woken_one_by_one() {
+    /// A waiter: its wake-up count, its waker and its ticket.
+    type Waiter = (Arc<Flag>, Waker, Ticket);
+
+    /// One turn, taken; two waiters queued after it.
+    fn one_turn_two_waiters() -> (Admission, Waiter, Waiter) {
         let admission = Admission::new();
         let (_, w0) = waker();
         assert_eq!(admission.poll_turn(1, &w0, None), Turn::Taken(1));
-        let (f1, w1) = waker();
-        let (f2, w2) = waker();
-        let Turn::Waiting(t1) = admission.poll_turn(1, &w1, None) else {
-            panic!("the second waits");
+        let mut queue = || {
+            let (flag, waker) = waker();
+            let Turn::Waiting(ticket) = admission.poll_turn(1, &waker, None) else {
+                panic!("the turn is taken: it waits");
+            };
+            (flag, waker, ticket)
         };
-        let Turn::Waiting(t2) = admission.poll_turn(1, &w2, None) else {
-            panic!("the third waits");
-        };
+        let (first, second) = (queue(), queue());
+        (admission, first, second)
+    }
+
+    fn wakes(flag: &Flag) -> usize {
+        flag.0.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn turns_beyond_the_level_wait_in_order_and_are_woken_one_by_one() {
+        let (admission, (f1, w1, t1), (f2, w2, t2)) = one_turn_two_waiters();
         admission.leave();
-        assert_eq!(
-            (f1.0.load(Ordering::Relaxed), f2.0.load(Ordering::Relaxed)),
-            (1, 0)
-        );
+        assert_eq!((wakes(&f1), wakes(&f2)), (1, 0));
         assert_eq!(admission.poll_turn(1, &w1, Some(t1)), Turn::Taken(1));
         assert_eq!(admission.poll_turn(1, &w2, Some(t2)), Turn::Waiting(t2));
         admission.leave();
-        assert_eq!(f2.0.load(Ordering::Relaxed), 1);
+        assert_eq!(wakes(&f2), 1);
         assert_eq!(admission.poll_turn(1, &w2, Some(t2)), Turn::Taken(1));
         admission.leave();
         assert_eq!(admission.in_flight(), 0);
@@ -234,43 +244,19 @@ mod tests {
 
     #[test]
     fn a_woken_waiter_dropped_passes_its_wake_up_on() {
-        let admission = Admission::new();
-        let (_, w0) = waker();
-        assert_eq!(admission.poll_turn(1, &w0, None), Turn::Taken(1));
-        let (_, w1) = waker();
-        let (f2, w2) = waker();
-        let Turn::Waiting(t1) = admission.poll_turn(1, &w1, None) else {
-            panic!("waits");
-        };
-        let Turn::Waiting(_) = admission.poll_turn(1, &w2, None) else {
-            panic!("waits");
-        };
+        let (admission, (_, _, t1), (f2, _, _)) = one_turn_two_waiters();
         admission.leave();
-        assert_eq!(f2.0.load(Ordering::Relaxed), 0);
+        assert_eq!(wakes(&f2), 0);
         admission.cancel(t1);
-        assert_eq!(f2.0.load(Ordering::Relaxed), 1, "the next waiter is woken");
+        assert_eq!(wakes(&f2), 1, "the next waiter is woken");
     }
 
     #[test]
     fn a_waiter_dropped_before_its_wake_up_wakes_no_one() {
-        let admission = Admission::new();
-        let (_, w0) = waker();
-        assert_eq!(admission.poll_turn(1, &w0, None), Turn::Taken(1));
-        let (_, w1) = waker();
-        let (f2, w2) = waker();
-        let Turn::Waiting(t1) = admission.poll_turn(1, &w1, None) else {
-            panic!("waits");
-        };
-        let Turn::Waiting(_) = admission.poll_turn(1, &w2, None) else {
-            panic!("waits");
-        };
+        let (admission, (_, _, t1), (f2, _, _)) = one_turn_two_waiters();
         admission.cancel(t1);
-        assert_eq!(f2.0.load(Ordering::Relaxed), 0);
+        assert_eq!(wakes(&f2), 0);
         admission.leave();
-        assert_eq!(
-            f2.0.load(Ordering::Relaxed),
-            1,
-            "the turn goes to the next waiter"
-        );
+        assert_eq!(wakes(&f2), 1, "the turn goes to the next waiter");
     }
 }
