@@ -213,7 +213,7 @@ mod tests {
         let admission = Admission::new();
         let (_, w0) = waker();
         assert_eq!(admission.poll_turn(1, &w0, None), Turn::Taken(1));
-        let mut queue = || {
+        let queue = || {
             let (flag, waker) = waker();
             let Turn::Waiting(ticket) = admission.poll_turn(1, &waker, None) else {
                 panic!("the turn is taken: it waits");
