@@ -15,7 +15,6 @@ fn section_async_runs_its_closure_in_a_section_and_returns_its_value() {
         .unwrap();
     assert!(inside);
     assert_eq!(value, 7);
-    assert!(rt.stats().cores[0].sections >= 1, "{}", rt.stats());
 }
 
 #[test]
