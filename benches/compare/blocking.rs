@@ -32,7 +32,7 @@ use futures_lite::future;
 use crate::report;
 
 /// Cores (baton) or worker threads (tokio, async-executor) of the blocking mix.
-const CORES: usize = 2;
+pub(crate) const CORES: usize = 2;
 
 /// Tasks of the blocking mix, the steps each takes, and the CPU time of a step.
 const MIX_TASKS: usize = 2_000;
@@ -106,10 +106,10 @@ fn blocks(task: usize, step: usize) -> bool {
 
 /// What one run of the mix measured.
 #[derive(Clone, Copy, Debug)]
-struct Sample {
-    wall: Duration,
+pub(crate) struct Sample {
+    pub(crate) wall: Duration,
     /// The process's peak thread count during the run, not counting the sampler.
-    peak_threads: usize,
+    pub(crate) peak_threads: usize,
     /// Context switches of the process during the run, not counting the sampler's.
     switches: u64,
     /// CPU time of the process during the run (user and system), not counting the sampler's:
@@ -371,7 +371,7 @@ async fn smol_mix(executor: Arc<Executor<'static>>) {
 
 /// Runs `f` while a sampler thread watches the process's thread count, and counts the
 /// process's context switches.
-fn observe(f: impl FnOnce()) -> Sample {
+pub(crate) fn observe(f: impl FnOnce()) -> Sample {
     let sampler = Sampler::start();
     let before = usage(libc::RUSAGE_SELF);
     let start = Instant::now();
@@ -799,7 +799,7 @@ async fn tokio_trial() -> Duration {
 }
 
 /// The `q` quantile of `samples`, in seconds.
-fn percentile(samples: &[Duration], q: f64) -> f64 {
+pub(crate) fn percentile(samples: &[Duration], q: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     let i = ((sorted.len() - 1) as f64 * q).round() as usize;
@@ -930,7 +930,7 @@ impl ThreadUsage {
 // Runtimes
 // ---------------------------------------------------------------------------------------------
 
-fn baton_runtime(cores: usize) -> baton::Runtime {
+pub(crate) fn baton_runtime(cores: usize) -> baton::Runtime {
     report::baton_builder(cores)
         .build()
         .expect("cannot build the baton runtime")
@@ -953,7 +953,7 @@ where
     rt.block_on(rt.spawn(fut)).expect("the root task failed")
 }
 
-fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
+pub(crate) fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()

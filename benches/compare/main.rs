@@ -12,6 +12,7 @@ mod blocking;
 mod core;
 mod io;
 mod report;
+mod sqlite;
 mod workqueue;
 
 /// The argument that makes this program a competing CPU-bound process instead.
@@ -36,6 +37,7 @@ fn main() {
     core::run(&filter);
     io::run(&filter);
     blocking::run(&filter);
+    sqlite::run(&filter);
     workqueue::run(&filter);
 }
 

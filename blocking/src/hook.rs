@@ -10,10 +10,12 @@
 //! so an executor started from inside a section (a synchronous wrapper that calls `block_on`) gets
 //! its own `enter`/`leave` pairs, and the outer section resumes when the executor is done.
 
+use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use crate::local;
 
@@ -28,6 +30,11 @@ use crate::local;
 /// std::thread::spawn(job).join().unwrap();
 /// ```
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// What a hook keeps in a [`section_async`](crate::section_async) future while it waits for its
+/// call site's turn: a place in the hook's queue, given up when dropped. The future only holds
+/// it, and drops it when it is done or dropped itself.
+pub type Place = Option<Box<dyn Any + Send>>;
 
 /// What an executor does when code on one of its threads enters or leaves a blocking section.
 ///
@@ -71,6 +78,26 @@ pub trait Hook: 'static {
 
     /// The outermost section on this thread ends (also on unwind).
     fn leave(&self);
+
+    /// The async form of a section ([`section_async`](crate::section_async)) would start at
+    /// `site`. Return `Poll::Ready(())` once the section has started, exactly as [`Hook::enter`]
+    /// starts one (its end is a call to `leave`). Or return `Poll::Pending` to make the task
+    /// wait for the site's turn without holding the thread: the hook arranges for `cx`'s waker
+    /// to be woken when the turn may have come, and may keep what it needs in `place`, which
+    /// the future gives back at its next poll (on whichever thread polls it) and drops when it
+    /// is done or dropped.
+    ///
+    /// The default starts the section at once.
+    fn poll_enter(
+        &self,
+        site: &'static Location<'static>,
+        cx: &mut Context<'_>,
+        place: &mut Place,
+    ) -> Poll<()> {
+        let _ = (cx, place);
+        self.enter(site, false);
+        Poll::Ready(())
+    }
 
     /// Run `job` on the executor's own threads (used by `unblock`). Return `Err(job)` to decline;
     /// the caller then falls back.

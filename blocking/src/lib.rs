@@ -11,6 +11,8 @@
 //! section simply runs its code.
 //!
 //! - [`section`] and [`section_long`] run a closure inside a section.
+//! - [`section_async`] waits for the call site's turn without holding the thread, then runs a
+//!   closure inside a section: for blocking calls that contend with each other.
 //! - [`enter`] and [`enter_long`] return a [`Guard`]; the section lasts until the guard drops.
 //! - [`in_section`] tells whether the current thread is inside a section.
 //! - [`unblock`] runs a closure on another thread; its [`UnblockHandle`] gives the value or
@@ -30,7 +32,9 @@ mod local;
 mod section;
 #[cfg(test)]
 mod testing;
+mod turn;
 mod unblock;
 
 pub use section::{enter, enter_long, in_section, section, section_long, Guard};
+pub use turn::{section_async, SectionAsync};
 pub use unblock::{unblock, UnblockHandle};

@@ -183,6 +183,41 @@ fn open(site: &'static Location<'static>, long: bool) -> Guard {
     }
 }
 
+/// Opens a section at `site` for the async form: if it is the outermost section on the thread,
+/// the hook may make the task wait for the site's turn (`Poll::Pending`, depth unchanged).
+pub(crate) fn poll_open(
+    site: &'static Location<'static>,
+    cx: &mut std::task::Context<'_>,
+    place: &mut crate::hook::Place,
+) -> std::task::Poll<Guard> {
+    use std::task::Poll;
+    // `None`: the thread-local is gone at thread exit: no hook, a plain section.
+    let entered = local::with(|local| {
+        if local.depth.get() > 0 {
+            local.depth.set(local.depth.get() + 1);
+            return Poll::Ready(());
+        }
+        local.depth.set(1);
+        // As in `open`: sections inside the hook only count, and a panicking hook (or a wait)
+        // leaves the depth at zero.
+        let reset = ResetDepth(local);
+        let entered = match &*local.hook.borrow() {
+            Some(hook) => hook.poll_enter(site, cx, place),
+            None => Poll::Ready(()),
+        };
+        if entered.is_ready() {
+            mem::forget(reset);
+        }
+        entered
+    });
+    match entered {
+        Some(Poll::Pending) => Poll::Pending,
+        _ => Poll::Ready(Guard {
+            _not_send: PhantomData,
+        }),
+    }
+}
+
 /// Sets the depth back to zero when dropped; forgotten once the hook's `enter` has returned.
 struct ResetDepth<'a>(&'a Local);
 

@@ -12,6 +12,8 @@
 //!    epoch for the grace period since that date is handed off: the monitor claims it in the
 //!    word (so the worker cannot leave the section meanwhile), takes the worker out of its
 //!    core's running count (waking a spare if the core has work), then publishes the handoff.
+//!    A held section (its call site at its learnt level) is handed off the same way, but only
+//!    after [`HELD_GRACE`].
 //! 2. Start a spare on every core that has none (and none starting), within the thread caps
 //!    and the spawn rate. If the OS refuses a thread, try again after a wait that doubles while
 //!    refusals continue, from [`SPAWN_RETRY_MIN`] to [`SPAWN_RETRY_MAX`].
@@ -43,6 +45,11 @@ use crate::stall::Stalls;
 use crate::sync::Arc;
 use crate::{sys, worker};
 
+/// How long a held section (its call site at its learnt level, see [`crate::sites`]) runs
+/// before the monitor hands it off all the same: a held section that waits for another task of
+/// the runtime (a synchronous client of an async service) must not keep every core from
+/// running that task. The kernel's CPU-hog threshold.
+const HELD_GRACE: Duration = Duration::from_millis(10);
 /// The longest the monitor waits between looks while the runtime is busy but no section has
 /// been seen.
 const MAX_INTERVAL: Duration = Duration::from_millis(10);
@@ -96,6 +103,8 @@ struct Look {
     slot: Arc<SectionSlot>,
     seen: Seen,
     since: Instant,
+    /// How long it may run before it is handed off.
+    grace: Duration,
 }
 
 struct Monitor {
@@ -326,9 +335,13 @@ impl Monitor {
         for core in shared.cores.iter() {
             core.for_each_slot(|slot| {
                 let seen = slot.look();
-                if !seen.is_in_lazy_section() {
+                let grace = if seen.is_in_lazy_section() {
+                    grace
+                } else if seen.is_in_held_section() {
+                    grace.max(HELD_GRACE)
+                } else {
                     return;
-                }
+                };
                 let before = self
                     .looks
                     .iter()
@@ -340,6 +353,7 @@ impl Monitor {
                         slot: Arc::clone(slot),
                         seen,
                         since,
+                        grace,
                     });
                     return;
                 }
@@ -358,13 +372,15 @@ impl Monitor {
             running: looks.len(),
             outlived,
             // A grace period too long for the clock never runs out.
-            next: looks.iter().min_by_key(|l| l.since).and_then(|l| {
-                Some(Deadline {
-                    at: l.since.checked_add(grace)?,
+            next: looks
+                .iter()
+                .filter_map(|l| Some((l.since.checked_add(l.grace)?, l)))
+                .min_by_key(|(at, _)| *at)
+                .map(|(at, l)| Deadline {
+                    at,
                     slot: Arc::clone(&l.slot),
                     seen: l.seen,
-                })
-            }),
+                }),
         };
         self.looks = looks;
         sections

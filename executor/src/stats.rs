@@ -50,6 +50,9 @@ pub(crate) struct Counters {
     pub(crate) threads_reaped: AtomicU64,
     /// Sections that had to run without a replacement because a thread cap was reached.
     pub(crate) cap_hits: AtomicU64,
+    /// Sections that ran without a replacement because their call site had reached its learnt
+    /// level of concurrency.
+    pub(crate) held_sections: AtomicU64,
     /// Polls outside any section that the monitor found blocked, and handed off.
     pub(crate) detected_blocks: AtomicU64,
     /// Polls outside any section that the monitor found running on the CPU past the hog
@@ -120,6 +123,10 @@ pub struct CoreStats {
     pub threads_reaped: u64,
     /// Sections that ran without a replacement because a thread cap was reached.
     pub cap_hits: u64,
+    /// Sections that ran without a replacement because their call site had reached the level
+    /// of concurrency the runtime learnt for it (more of them at once stopped raising its
+    /// throughput: DESIGN.md rule 7).
+    pub held_sections: u64,
     /// Polls outside any section that the monitor found blocked (mostly off the CPU past the
     /// detection threshold) and handed off as if they were in a section.
     pub detected_blocks: u64,

@@ -712,6 +712,7 @@ impl Core {
             spawn_failures: Counters::get(&c.spawn_failures),
             threads_reaped: Counters::get(&c.threads_reaped),
             cap_hits: Counters::get(&c.cap_hits),
+            held_sections: Counters::get(&c.held_sections),
             detected_blocks: Counters::get(&c.detected_blocks),
             cpu_hogs: Counters::get(&c.cpu_hogs),
             watched_detections: Counters::get(&c.watched_detections),

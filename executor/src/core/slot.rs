@@ -41,8 +41,13 @@ const HANDED: u32 = 2;
 const HANDING: u32 = 3;
 /// Mask of the state bits.
 const STATE_MASK: u32 = 0b11;
+/// Set beside `IN` in a section that keeps its baton: its call site has reached its learnt
+/// level of concurrency (see [`crate::sites`]), so it gets no replacement at once, none after
+/// the grace period, and its poll is not taken over; only a held section that runs far longer
+/// (`monitor::HELD_GRACE`) is handed off, in case it waits for another task of the runtime.
+const HELD: u32 = 0b100;
 /// Shift of the epoch.
-const EPOCH_SHIFT: u32 = 2;
+const EPOCH_SHIFT: u32 = 3;
 
 /// Set in the poll word while the worker is inside a poll.
 const POLLING: u32 = 1;
@@ -57,9 +62,16 @@ const TURN_SHIFT: u32 = 2;
 pub(crate) struct Seen(u32);
 
 impl Seen {
-    /// Whether the worker was in a section that still counts as running.
+    /// Whether the worker was in a section that still counts as running and may be handed
+    /// off.
     pub(crate) fn is_in_lazy_section(self) -> bool {
-        self.0 & STATE_MASK == IN
+        self.0 & STATE_MASK == IN && self.0 & HELD == 0
+    }
+
+    /// Whether the worker was in a held section (it still counts as running): the monitor
+    /// hands it off only after a longer wait, see `monitor::HELD_GRACE`.
+    pub(crate) fn is_in_held_section(self) -> bool {
+        self.0 & STATE_MASK == IN && self.0 & HELD != 0
     }
 }
 
@@ -81,6 +93,17 @@ impl SeenPoll {
     pub(crate) fn is_watched(self) -> bool {
         self.poll & WATCHED != 0
     }
+}
+
+/// How a section enters its word.
+#[derive(Clone, Copy, Debug)]
+enum Entry {
+    /// Hands off at once.
+    Eager,
+    /// Hands off if the monitor sees it outlive the grace period.
+    Lazy,
+    /// Never hands off.
+    Held,
 }
 
 /// One worker's section word and poll word.
@@ -116,12 +139,28 @@ impl SectionSlot {
     /// the monitor already took over the poll this section runs in, the baton has passed on
     /// already and `hand_off` is not called.
     pub(crate) fn enter(&self, eager: bool, hand_off: impl FnOnce()) -> u32 {
+        self.enter_as(if eager { Entry::Eager } else { Entry::Lazy }, hand_off)
+    }
+
+    /// Worker: a section starts that keeps its baton whatever happens (its site reached its
+    /// level); returns the word to pass to [`SectionSlot::leave`]. If the monitor already took
+    /// over the poll it runs in, its baton has passed on already, as for [`SectionSlot::enter`].
+    pub(crate) fn enter_held(&self) -> u32 {
+        self.enter_as(Entry::Held, || {
+            unreachable!("a held section never hands off")
+        })
+    }
+
+    fn enter_as(&self, entry: Entry, hand_off: impl FnOnce()) -> u32 {
         let mut current = self.word.load(Ordering::Relaxed);
         loop {
             let epoch = ((current >> EPOCH_SHIFT).wrapping_add(1)) << EPOCH_SHIFT;
             let (next, ours) = match current & STATE_MASK {
-                NONE if eager => (epoch | HANDING, true),
-                NONE => (epoch | IN, false),
+                NONE => match entry {
+                    Entry::Eager => (epoch | HANDING, true),
+                    Entry::Lazy => (epoch | IN, false),
+                    Entry::Held => (epoch | IN | HELD, false),
+                },
                 // The monitor took over this poll: the section starts with its baton passed on.
                 HANDED => (epoch | HANDED, false),
                 HANDING => {
@@ -191,7 +230,7 @@ impl SectionSlot {
     /// core's running count and then calls [`SectionSlot::publish`]; until then the worker
     /// cannot leave its section.
     pub(crate) fn claim(&self, seen: Seen) -> bool {
-        debug_assert!(seen.is_in_lazy_section());
+        debug_assert!(seen.is_in_lazy_section() || seen.is_in_held_section());
         let handing = (seen.0 & !STATE_MASK) | HANDING;
         // Acquire: pairs with the worker's Release compare-exchange in `enter`, so the
         // section's count (`count_section`, before it) happens before the handoff's count.
@@ -371,6 +410,27 @@ mod tests {
         assert!(slot.look().is_in_lazy_section());
         assert!(!slot.leave(epoch));
         assert!(!slot.look().is_in_lazy_section());
+    }
+
+    #[test]
+    fn a_held_section_is_not_lazy_and_its_poll_is_not_taken_over() {
+        let slot = SectionSlot::new();
+        slot.start_poll(1, false, Location::caller());
+        let epoch = slot.enter_held();
+        assert!(
+            !slot.look().is_in_lazy_section(),
+            "the monitor leaves it alone"
+        );
+        assert!(
+            !slot.look_poll().is_polling_outside_section(),
+            "its poll is in a section: no takeover either"
+        );
+        assert!(!slot.leave(epoch), "its baton never passed on");
+        assert!(!slot.end_poll(1, || false));
+        // The next section of the worker is lazy again.
+        let epoch = slot.enter(false, || unreachable!());
+        assert!(slot.look().is_in_lazy_section());
+        assert!(!slot.leave(epoch));
     }
 
     #[test]

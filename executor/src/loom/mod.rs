@@ -7,6 +7,7 @@
 //! ordered queue's runner needs a whole runtime, so that model mirrors its steps one for one
 //! (its docs name the functions).
 
+mod admission;
 mod detect;
 mod handoff;
 mod park;

@@ -14,6 +14,13 @@
 //!    2 retires one of the two running workers.
 //! 4. **Learning.** A section the monitor had to hand off marks its call site eager; a quick
 //!    section at an eager site lowers its score, so sites that stop blocking go back to lazy.
+//! 5. **Managed concurrency** (DESIGN.md rule 7). The sections of an eager site count
+//!    themselves in the site's [`Managed`] record, which learns from their durations how many
+//!    of them can usefully run at once. A section beyond that level is *held*: it keeps its
+//!    worker's baton (no eager handoff, and the monitor neither hands it off nor takes its poll
+//!    over), so calls that only wait for each other do not each cost a replacement thread. The
+//!    async form (`baton_blocking::section_async`) waits for a turn instead, as a pending
+//!    task, so it holds no core either: see [`WorkerHook::poll_enter`].
 //!
 //! A core at its thread cap has no spare to wake: the section runs without replacement and
 //! the core's `cap_hits` counts it.
@@ -27,15 +34,20 @@
 //! section wakes is queued with the full notify protocol rather than left for this worker's
 //! next poll boundary (see `Shared::schedule_here`).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::Location;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use baton_blocking::hook::{Hook, Job};
+use baton_blocking::hook::{Hook, Job, Place};
 
 use crate::context::{self, Polling};
 use crate::core::SectionSlot;
 use crate::shared::Shared;
+use crate::sites::admission::{Ticket, Turn};
+use crate::sites::Managed;
+use crate::stats::Counters;
 use crate::sync::Arc;
 
 /// The outermost section running on this worker.
@@ -48,6 +60,39 @@ struct Current {
     eager_since: Option<Instant>,
     /// Whether this section was annotated as long (never used to learn).
     long: bool,
+    /// If the section is counted in its site's [`Managed`] record: how many of the site's
+    /// sections were in flight when it started, itself included.
+    level: Option<usize>,
+}
+
+/// How a section at an eager site starts.
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    /// Not counted in a managed record (long, or a site not known to block).
+    Unmanaged,
+    /// Counted, as the `usize`th in flight; within the site's level (it hands off) or not.
+    Counted(usize, bool),
+}
+
+/// A [`section_async`](baton_blocking::section_async) waiting for its site's turn: its ticket
+/// in the site's queue, given up if the future is dropped first.
+#[derive(Debug)]
+struct Waiting {
+    shared: Arc<Shared>,
+    site: &'static Location<'static>,
+    ticket: Ticket,
+    /// Cleared once the turn is taken: nothing left to give up.
+    armed: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Some(managed) = self.shared.sites.managed_any(self.site) {
+                managed.cancel(self.ticket);
+            }
+        }
+    }
 }
 
 /// The outermost section open on this worker, as the hook saw it enter.
@@ -86,23 +131,24 @@ impl WorkerHook {
     }
 }
 
-impl Hook for WorkerHook {
-    fn enter(&self, site: &'static Location<'static>, long: bool) {
-        if context::polling() != Polling::Baton {
-            // No baton to pass on: the core's counts and the section word do not include this
-            // worker's section, so the monitor never claims it.
-            self.current.set(Some(Open::Untracked));
-            return;
-        }
+impl WorkerHook {
+    /// Starts a tracked section at `site` (the worker holds its baton and is in a poll).
+    fn start(&self, site: &'static Location<'static>, long: bool, start: Start) {
         // Before the baton can pass on (below, or by the monitor once the section word shows
         // the section): from here a wake on this thread takes the notify path.
         context::enter_section();
         // Counted before the section word shows it, so before any handoff of it.
         self.slot.count_section();
         let shared = &*self.shared;
-        let learnt = !long && shared.sites.is_eager(site);
-        let current = if long || learnt {
-            let core = &shared.cores[self.core];
+        let core = &shared.cores[self.core];
+        let (learnt, held, level) = match start {
+            Start::Unmanaged => (!long && shared.sites.is_eager(site), false, None),
+            Start::Counted(level, within) => (true, !within, Some(level)),
+        };
+        let epoch = if held {
+            Counters::add(&core.counters.held_sections, 1);
+            self.slot.enter_held()
+        } else if long || learnt {
             let mut outcome = None;
             let epoch = self.slot.enter(true, || {
                 outcome = Some(core.hand_off(&shared.idle, || shared.recheck(self.core)));
@@ -112,25 +158,98 @@ impl Hook for WorkerHook {
                 core.count_handoff(learnt);
                 shared.after_hand_off(self.core, outcome);
             }
-            Current {
-                epoch,
-                site,
-                eager_since: learnt.then(Instant::now),
-                long,
-            }
+            epoch
         } else {
             let epoch = self
                 .slot
                 .enter(false, || unreachable!("a lazy section hands off later"));
             shared.idle.bell.section_started();
-            Current {
-                epoch,
-                site,
-                eager_since: None,
-                long,
-            }
+            epoch
         };
-        self.current.set(Some(Open::Tracked(current)));
+        self.current.set(Some(Open::Tracked(Current {
+            epoch,
+            site,
+            eager_since: learnt.then(Instant::now),
+            long,
+            level,
+        })));
+    }
+
+    /// Whether this thread's section would be tracked (the worker holds its baton in a poll).
+    fn tracks(&self) -> bool {
+        if context::polling() == Polling::Baton {
+            return true;
+        }
+        // No baton to pass on: the core's counts and the section word do not include this
+        // worker's section, so the monitor never claims it.
+        self.current.set(Some(Open::Untracked));
+        false
+    }
+
+    /// The managed record of `site` if its sections are counted (it is known to block).
+    fn managed(&self, site: &'static Location<'static>, long: bool) -> Option<&Managed> {
+        if long {
+            None
+        } else {
+            self.shared.sites.managed(site)
+        }
+    }
+}
+
+impl Hook for WorkerHook {
+    fn enter(&self, site: &'static Location<'static>, long: bool) {
+        if !self.tracks() {
+            return;
+        }
+        let start = match self.managed(site, long) {
+            Some(managed) => {
+                let (level, within) = managed.enter();
+                Start::Counted(level, within)
+            }
+            None => Start::Unmanaged,
+        };
+        self.start(site, long, start);
+    }
+
+    /// The async form: at a site whose sections are counted, takes a turn within the site's
+    /// level or waits for one as a pending task (see [`crate::sites::admission`]).
+    fn poll_enter(
+        &self,
+        site: &'static Location<'static>,
+        cx: &mut Context<'_>,
+        place: &mut Place,
+    ) -> Poll<()> {
+        if !self.tracks() {
+            return Poll::Ready(());
+        }
+        let Some(managed) = self.managed(site, false) else {
+            self.start(site, false, Start::Unmanaged);
+            return Poll::Ready(());
+        };
+        let waiting = place
+            .as_mut()
+            .and_then(|place| <dyn Any>::downcast_mut::<Waiting>(&mut **place));
+        let ticket = waiting.as_ref().map(|w| w.ticket);
+        match managed.poll_turn(cx.waker(), ticket) {
+            Turn::Taken(level) => {
+                if let Some(waiting) = waiting {
+                    waiting.armed = false;
+                }
+                self.start(site, false, Start::Counted(level, true));
+                Poll::Ready(())
+            }
+            Turn::Waiting(ticket) => {
+                if waiting.is_none() {
+                    *place = Some(Box::new(Waiting {
+                        shared: Arc::clone(&self.shared),
+                        site,
+                        ticket,
+                        armed: true,
+                    }));
+                }
+                Poll::Pending
+            }
+        }
     }
 
     fn leave(&self) {
@@ -152,9 +271,16 @@ impl Hook for WorkerHook {
         match (handed, current.eager_since) {
             // The monitor handed it off: it outlived the grace period.
             (true, None) => shared.sites.record_blocked(current.site),
-            // Eager: learn whether the site still blocks.
+            // Eager: learn whether the site still blocks, and from its duration at its level.
             (_, Some(since)) => {
-                if since.elapsed() < shared.config.grace {
+                let now = Instant::now();
+                let took = now.saturating_duration_since(since);
+                if let (Some(level), Some(managed)) =
+                    (current.level, shared.sites.managed_any(current.site))
+                {
+                    managed.leave(now, level, took);
+                }
+                if took < shared.config.grace {
                     shared.sites.record_quick(current.site);
                 }
             }

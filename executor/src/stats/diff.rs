@@ -26,6 +26,7 @@ impl Sub<&CoreStats> for &CoreStats {
             spawn_failures: self.spawn_failures.saturating_sub(earlier.spawn_failures),
             threads_reaped: self.threads_reaped.saturating_sub(earlier.threads_reaped),
             cap_hits: self.cap_hits.saturating_sub(earlier.cap_hits),
+            held_sections: self.held_sections.saturating_sub(earlier.held_sections),
             detected_blocks: self.detected_blocks.saturating_sub(earlier.detected_blocks),
             cpu_hogs: self.cpu_hogs.saturating_sub(earlier.cpu_hogs),
             watched_detections: self

@@ -15,12 +15,21 @@
 //! grace period rather than the detection threshold). Such a site stays watched for
 //! [`SPAWN_EAGER_SCORE`] quick polls in a row, since a task blocks in few of its polls.
 //!
-//! The record is also where per-site concurrency learning (DESIGN.md rule 7: stop replacing
-//! workers for a site whose blocked calls contend with each other) will keep its measurements:
-//! sections in flight and how long they take at each level of concurrency.
+//! A site that blocked also gets its [`Managed`] concurrency (DESIGN.md rule 7): its sections
+//! in flight and those waiting for a turn ([`admission`]), and the level past which more
+//! sections at once stopped raising its throughput ([`level`]). A section beyond that level
+//! gets no replacement worker, and the async form of a section waits for its turn instead.
+
+pub(crate) mod admission;
+mod level;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use admission::{Admission, Ticket, Turn};
+use level::Learner;
 
 use crate::stats::SiteStats;
 
@@ -49,6 +58,63 @@ struct Record {
     detected_blocks: AtomicU64,
     /// Polls of tasks spawned here that the monitor found hogging the CPU, and took over.
     cpu_hogs: AtomicU64,
+    /// The site's managed concurrency, from the first time one of its sections blocked.
+    managed: OnceLock<Box<Managed>>,
+}
+
+/// The managed concurrency of one call site whose sections block.
+#[derive(Debug)]
+pub(crate) struct Managed {
+    admission: Admission,
+    /// How many sections may run at once with a replacement: the learner's admitted level,
+    /// read at every section entry (a statistic: relaxed).
+    admitted: AtomicUsize,
+    /// The learner, updated at each section's end. std's lock even under loom: statistics,
+    /// not synchronisation.
+    learner: Mutex<Learner>,
+}
+
+impl Managed {
+    fn new(now: Instant) -> Managed {
+        let learner = Learner::new(now);
+        Managed {
+            admission: Admission::new(),
+            admitted: AtomicUsize::new(learner.admitted() as usize),
+            learner: Mutex::new(learner),
+        }
+    }
+
+    /// A section of the sync form starts: counts it in flight. Returns the count, itself
+    /// included, and whether it is within the admitted level (it may have a replacement).
+    pub(crate) fn enter(&self) -> (usize, bool) {
+        let level = self.admission.enter();
+        (level, level <= self.admitted.load(Ordering::Relaxed))
+    }
+
+    /// The async form asks for a turn (see [`Admission::poll_turn`]).
+    pub(crate) fn poll_turn(&self, waker: &std::task::Waker, ticket: Option<Ticket>) -> Turn {
+        self.admission
+            .poll_turn(self.admitted.load(Ordering::Relaxed), waker, ticket)
+    }
+
+    /// A waiter holding `ticket` gives up (see [`Admission::cancel`]).
+    pub(crate) fn cancel(&self, ticket: Ticket) {
+        self.admission.cancel(ticket);
+    }
+
+    /// A section counted by [`Managed::enter`] or a turn ends at `now`: it started with
+    /// `level` in flight and took `took`. Learns from it and wakes the waiters it may let in.
+    pub(crate) fn leave(&self, now: Instant, level: usize, took: Duration) {
+        let admitted = {
+            let mut learner = self.learner.lock().unwrap_or_else(PoisonError::into_inner);
+            learner.record(now, u32::try_from(level).unwrap_or(u32::MAX), took) as usize
+        };
+        let before = self.admitted.swap(admitted, Ordering::Relaxed);
+        self.admission.leave();
+        if admitted > before {
+            self.admission.wake(admitted - before);
+        }
+    }
 }
 
 /// The table of call sites.
@@ -118,7 +184,23 @@ impl Sites {
     pub(crate) fn record_blocked(&self, site: &'static Location<'static>) {
         if let Some(s) = self.find_or_insert(site) {
             s.record.score.store(EAGER_SCORE, Ordering::Relaxed);
+            s.record
+                .managed
+                .get_or_init(|| Box::new(Managed::new(Instant::now())));
         }
+    }
+
+    /// The managed concurrency of `site`, if it is eager (its sections are known to block).
+    pub(crate) fn managed(&self, site: &'static Location<'static>) -> Option<&Managed> {
+        self.find(site)
+            .filter(|s| s.is_eager())
+            .and_then(|s| s.record.managed.get().map(|m| &**m))
+    }
+
+    /// The managed concurrency of `site`, eager or not (a section counted in it ends).
+    pub(crate) fn managed_any(&self, site: &'static Location<'static>) -> Option<&Managed> {
+        self.find(site)
+            .and_then(|s| s.record.managed.get().map(|m| &**m))
     }
 
     /// Whether the polls of tasks spawned at `site` are watched closely: one relaxed load

@@ -1,0 +1,402 @@
+//! How many sections of one call site may run at once with a replacement worker: the level
+//! learnt by hill climbing (DESIGN.md rule 7, the kernel's `max_active` learnt instead of
+//! configured).
+//!
+//! Replacing a blocked worker helps only while the blocked calls do not wait for each other.
+//! The learner keeps, per *level* (how many of the site's sections were in flight when one
+//! started), an average of how long the site's sections take. By Little's law a level's
+//! throughput is `level / duration`, whatever the rate at which sections arrive: calls that
+//! do not contend keep their duration as the level rises (throughput grows with the level),
+//! calls serialised behind one lock take `level` times as long (throughput stays flat).
+//!
+//! # One step
+//!
+//! At most once per [`STEP`], on a section's end:
+//!
+//! 1. **Down.** With figures for the level in force `l` and for a level `a <= 3l/4`: if going
+//!    from `a` to `l` raised throughput by less than [`DOWN_BELOW`] of what linear scaling
+//!    would give (the *efficiency*, 1 for calls that do not contend, 0 for a lock), the level
+//!    drops to `a` (not below [`MIN_LEVEL`]).
+//! 2. **Up.** With figures for a level `h` above the level in force (sections beyond it still
+//!    run, without a replacement, so their figures come in by themselves; or a probe's): if the
+//!    efficiency from `l` to `h` is at least [`UP_ABOVE`], the level rises to `h`.
+//! 3. **Probe.** Every [`PROBE_EVERY`] (or right after a step that moved the level, so a climb
+//!    or a descent goes on, and at the first step), a level without figures to compare with
+//!    gets some: until one of the probed levels has figures that count, the admitted
+//!    level is half the level in force (to find out whether fewer would do as well) or twice
+//!    it (to find out whether the contention went away). A probe forgets the figures it
+//!    measures anew.
+//!
+//! Figures count only with [`MIN_SAMPLES`] samples, the newest at most [`MEMORY`] old, and the
+//! two efficiency thresholds leave a band between them where the level stays put: together
+//! with the averages over many samples, that keeps the level steady against noise.
+//!
+//! Every method takes the time from its caller, so the unit tests drive the learner with a
+//! fake clock.
+
+use std::time::{Duration, Instant};
+
+/// The levels the learner keeps figures for; a level of `MAX_LEVEL` means no limit.
+pub(crate) const MAX_LEVEL: u32 = 32;
+/// The lowest level the learner settles at. Durations leave out the gap between one section's
+/// end and the next one's start (waking the next task, a handoff), which at level 1 comes
+/// between every two calls behind a lock; from level 2 the next call already waits on the lock
+/// itself, which hands over directly. So level 1 looks as good as level 2 in the figures while
+/// it is slower: the floor is 2.
+const MIN_LEVEL: u32 = 2;
+/// Samples a level needs before its figures count.
+const MIN_SAMPLES: u32 = 8;
+/// A level's figures count only while its newest sample is at most this old.
+const MEMORY: Duration = Duration::from_millis(500);
+/// The shortest time between two changes of the level.
+const STEP: Duration = Duration::from_millis(5);
+/// How often the learner probes for missing figures.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// A probe ends once sections that started at the levels it probes have ended, enough for one
+/// of those levels to have figures that count (sections take longer at some levels than at
+/// others), or after this long.
+const PROBE_FOR: Duration = Duration::from_millis(50);
+/// The level drops when the efficiency of the levels above the lower one is below this.
+const DOWN_BELOW: f64 = 0.5;
+/// The level rises when the efficiency of the levels above it is at least this.
+const UP_ABOVE: f64 = 0.8;
+/// A level's average covers about this many of its latest samples (older ones weigh half as
+/// much each time that many more came in). Section durations behind a lock are heavy-tailed
+/// (an unfair lock lets some calls in at once while others wait for many turns), so the
+/// average must cover many.
+const WINDOW: f64 = 64.0;
+
+/// What the learner knows of one level.
+#[derive(Clone, Copy, Debug, Default)]
+struct Figures {
+    /// Sum of the sections' durations, in seconds, and their count, both decayed (see
+    /// [`WINDOW`]).
+    total: f64,
+    weight: f64,
+    samples: u32,
+    newest: Option<Instant>,
+}
+
+impl Figures {
+    fn counts(&self, now: Instant) -> bool {
+        self.samples >= MIN_SAMPLES
+            && self
+                .newest
+                .is_some_and(|newest| now.saturating_duration_since(newest) <= MEMORY)
+    }
+}
+
+/// A probe in progress: the level admitted instead of the one in force, until when.
+#[derive(Clone, Debug)]
+struct Probe {
+    level: u32,
+    until: Instant,
+    /// The levels whose samples the probe waits for: those it allows that the level in force
+    /// does not (above it), or that it keeps to (at or below it).
+    wanted: std::ops::RangeInclusive<u32>,
+    /// Samples of those levels so far.
+    samples: u32,
+}
+
+/// The learning state of one call site.
+#[derive(Debug)]
+pub(crate) struct Learner {
+    /// Figures per level; index 0 is level 1.
+    levels: [Figures; MAX_LEVEL as usize],
+    /// The level in force.
+    level: u32,
+    probe: Option<Probe>,
+    last_step: Instant,
+    last_probe: Instant,
+    /// Whether the last step changed the level: the next probe need not wait for
+    /// [`PROBE_EVERY`], so a descent or a climb goes on at the pace of [`STEP`].
+    moved: bool,
+}
+
+impl Learner {
+    /// A learner that knows nothing yet: no limit.
+    pub(crate) fn new(now: Instant) -> Learner {
+        Learner {
+            levels: [Figures::default(); MAX_LEVEL as usize],
+            level: MAX_LEVEL,
+            probe: None,
+            last_step: now,
+            last_probe: now,
+            // The first step may probe at once.
+            moved: true,
+        }
+    }
+
+    /// The level in force (without a probe).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// How many sections may run at once with a replacement now: the level in force, or the
+    /// probe's while one runs.
+    pub(crate) fn admitted(&self) -> u32 {
+        self.probe.as_ref().map_or(self.level, |probe| probe.level)
+    }
+
+    /// A section that started with `level` sections of the site in flight (itself included)
+    /// ended at `now` after `took`. Returns the admitted level from now on.
+    pub(crate) fn record(&mut self, now: Instant, level: u32, took: Duration) -> u32 {
+        let figures = &mut self.levels[(level.clamp(1, MAX_LEVEL) - 1) as usize];
+        let took = took.as_secs_f64();
+        if figures.weight >= WINDOW {
+            figures.total /= 2.0;
+            figures.weight /= 2.0;
+        }
+        figures.total += took;
+        figures.weight += 1.0;
+        figures.samples = figures.samples.saturating_add(1);
+        figures.newest = Some(now);
+        if let Some(probe) = &mut self.probe {
+            if probe.wanted.contains(&level) {
+                probe.samples += 1;
+            }
+        }
+        self.step(now);
+        self.admitted()
+    }
+
+    /// The throughput of `level`, if its figures count.
+    fn throughput(&self, now: Instant, level: u32) -> Option<f64> {
+        let figures = &self.levels[(level - 1) as usize];
+        (figures.counts(now) && figures.total > 0.0)
+            .then(|| level as f64 * figures.weight / figures.total)
+    }
+
+    /// The highest level in `range` whose figures count, with its throughput.
+    fn highest(&self, now: Instant, range: std::ops::RangeInclusive<u32>) -> Option<(u32, f64)> {
+        range
+            .rev()
+            .find_map(|level| Some((level, self.throughput(now, level)?)))
+    }
+
+    /// One step of the hill climb (see the module docs).
+    fn step(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_step) < STEP {
+            return;
+        }
+        if let Some(probe) = &self.probe {
+            let enough =
+                probe.samples >= MIN_SAMPLES && self.highest(now, probe.wanted.clone()).is_some();
+            if now < probe.until && !enough {
+                return;
+            }
+            self.probe = None;
+        }
+        self.last_step = now;
+        // The level in force, or the highest below it seen lately (with no limit, sections
+        // rarely reach `MAX_LEVEL`).
+        let current = self.highest(now, 1..=self.level);
+        if let Some((l, at_l)) = current {
+            // Down.
+            if let Some((a, at_a)) = self.highest(now, 1..=l * 3 / 4) {
+                if l > MIN_LEVEL && efficiency((a, at_a), (l, at_l)) < DOWN_BELOW {
+                    self.level = a.max(MIN_LEVEL);
+                    self.moved = true;
+                    return;
+                }
+            }
+            // Up.
+            if let Some((h, at_h)) = self.highest(now, self.level + 1..=MAX_LEVEL) {
+                if efficiency((l, at_l), (h, at_h)) >= UP_ABOVE {
+                    self.level = h;
+                    self.moved = true;
+                    return;
+                }
+            }
+        }
+        let moved = std::mem::take(&mut self.moved);
+        if !moved && now.saturating_duration_since(self.last_probe) < PROBE_EVERY {
+            return;
+        }
+        self.last_probe = now;
+        let (level, wanted) = match current {
+            // Nothing to compare with below: try half.
+            Some((l, _)) if l > MIN_LEVEL && self.highest(now, 1..=l * 3 / 4).is_none() => {
+                let half = (l / 2).max(MIN_LEVEL);
+                (half, 1..=half)
+            }
+            // Nothing to compare with above: try twice.
+            _ if self.level < MAX_LEVEL
+                && self.highest(now, self.level + 1..=MAX_LEVEL).is_none() =>
+            {
+                let twice = (self.level * 2).min(MAX_LEVEL);
+                (twice, self.level + 1..=twice)
+            }
+            _ => return,
+        };
+        // The probe measures afresh: figures from before (another phase of the site's life)
+        // would blur what it finds.
+        for figures in &mut self.levels[(*wanted.start() - 1) as usize..*wanted.end() as usize] {
+            *figures = Figures::default();
+        }
+        self.probe = Some(Probe {
+            level,
+            until: now + PROBE_FOR,
+            wanted,
+            samples: 0,
+        });
+    }
+}
+
+/// How much of linear scaling going from level `a` to a higher level `b` achieved: 1 when
+/// throughput grew in proportion, 0 when it did not grow.
+fn efficiency((a, at_a): (u32, f64), (b, at_b): (u32, f64)) -> f64 {
+    let ideal = b as f64 / a as f64 - 1.0;
+    (at_b / at_a - 1.0) / ideal
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// How a site's sections behave: their duration at a level.
+    #[derive(Clone, Copy)]
+    enum Site {
+        /// Calls that do not wait for each other: the same duration at every level.
+        Independent,
+        /// Calls serialised behind one lock: `level` times as long.
+        OneLock,
+    }
+
+    /// A deterministic simulation: `demand` sections want to run at once; those beyond the
+    /// admitted level either still run without a replacement (up to `overflow` of them, a
+    /// different number each round, as sync sections do, since they hold their core) or wait
+    /// (the async form, `overflow == 0`).
+    struct Sim {
+        learner: Learner,
+        now: Instant,
+        /// A small linear congruential generator for the noise.
+        seed: u64,
+        /// Relative noise on each duration, in +/- this fraction.
+        noise: f64,
+    }
+
+    const UNIT: Duration = Duration::from_micros(500);
+
+    impl Sim {
+        fn new(noise: f64) -> Sim {
+            let now = Instant::now();
+            Sim {
+                learner: Learner::new(now),
+                now,
+                seed: 0x2545_F491_4F6C_DD1D,
+                noise,
+            }
+        }
+
+        fn jitter(&mut self) -> f64 {
+            self.seed = self
+                .seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let unit = (self.seed >> 11) as f64 / (1u64 << 53) as f64;
+            1.0 + self.noise * (2.0 * unit - 1.0)
+        }
+
+        /// Runs for `time`: rounds in which the site runs as many sections as the admitted
+        /// level allows (plus `overflow`, within `demand`), each recorded as it ends.
+        fn run(&mut self, site: Site, demand: u32, overflow: u32, time: Duration) {
+            let end = self.now + time;
+            let mut round = 0;
+            while self.now < end {
+                round += 1;
+                let extra = round % (overflow + 1);
+                let level = (self.learner.admitted() + extra).min(demand).max(1);
+                let base = match site {
+                    Site::Independent => UNIT,
+                    Site::OneLock => UNIT * level,
+                };
+                // The round's sections end together; the round lasts as long as they do.
+                let mut longest = Duration::ZERO;
+                for _ in 0..level {
+                    let took = base.mul_f64(self.jitter());
+                    longest = longest.max(took);
+                    self.learner.record(self.now + took, level, took);
+                }
+                self.now += longest;
+            }
+        }
+
+        /// The level in force after running for `time`, and the highest and lowest it took in
+        /// the second half of that time.
+        fn settle(&mut self, site: Site, demand: u32, overflow: u32, time: Duration) -> (u32, u32) {
+            self.run(site, demand, overflow, time / 2);
+            let (mut low, mut high) = (u32::MAX, 0);
+            let end = self.now + time / 2;
+            while self.now < end {
+                self.run(site, demand, overflow, Duration::from_millis(1));
+                low = low.min(self.learner.level());
+                high = high.max(self.learner.level());
+            }
+            (low, high)
+        }
+    }
+
+    #[test]
+    fn a_site_behind_one_lock_settles_at_a_low_level() {
+        for overflow in [0, 2] {
+            let mut sim = Sim::new(0.2);
+            let (low, high) = sim.settle(Site::OneLock, 24, overflow, Duration::from_secs(2));
+            assert!(
+                high <= 2,
+                "overflow {overflow}: the level went up to {high} (down to {low})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_site_whose_calls_do_not_contend_keeps_replacing() {
+        for overflow in [0, 2] {
+            let mut sim = Sim::new(0.2);
+            let (low, _) = sim.settle(Site::Independent, 24, overflow, Duration::from_secs(2));
+            assert!(low >= 24, "overflow {overflow}: the level dropped to {low}");
+        }
+    }
+
+    #[test]
+    fn a_site_whose_contention_ends_recovers() {
+        for overflow in [0, 2] {
+            let mut sim = Sim::new(0.2);
+            let (_, contended) = sim.settle(Site::OneLock, 24, overflow, Duration::from_secs(1));
+            assert!(
+                contended <= 2,
+                "overflow {overflow}: contended at {contended}"
+            );
+            let (low, _) = sim.settle(Site::Independent, 24, overflow, Duration::from_secs(2));
+            assert!(low >= 24, "overflow {overflow}: recovered only to {low}");
+        }
+    }
+
+    #[test]
+    fn a_site_whose_contention_starts_comes_down() {
+        let mut sim = Sim::new(0.2);
+        let (low, _) = sim.settle(Site::Independent, 24, 2, Duration::from_secs(1));
+        assert!(low >= 24);
+        let (_, high) = sim.settle(Site::OneLock, 24, 2, Duration::from_secs(2));
+        assert!(high <= 2, "contended at up to {high}");
+    }
+
+    #[test]
+    fn without_figures_the_level_is_unlimited() {
+        let now = Instant::now();
+        let mut learner = Learner::new(now);
+        assert_eq!(learner.admitted(), MAX_LEVEL);
+        // Too few samples to count: nothing changes.
+        for i in 0..MIN_SAMPLES - 1 {
+            learner.record(now + STEP * (i + 1), 1, UNIT);
+        }
+        assert_eq!(learner.level(), MAX_LEVEL);
+    }
+
+    #[test]
+    fn efficiency_is_one_for_linear_scaling_and_zero_for_none() {
+        assert!((efficiency((2, 4.0), (4, 8.0)) - 1.0).abs() < 1e-9);
+        assert!(efficiency((2, 4.0), (4, 4.0)).abs() < 1e-9);
+    }
+}
