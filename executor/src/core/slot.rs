@@ -195,27 +195,41 @@ impl SectionSlot {
     }
 
     /// Worker: the section ends. Returns whether its baton had passed on (by `enter(true)` or
-    /// by the monitor), in which case the worker must count itself running again.
-    pub(crate) fn leave(&self, epoch: u32) -> bool {
-        let mut current = self.word.load(Ordering::Relaxed);
+    /// by the monitor), in which case `count_back` has counted the worker running again.
+    ///
+    /// `count_back` runs while the word still shows the handoff, before the word says the
+    /// worker is out of its section: from then on the monitor may see the worker polling
+    /// outside any section and take its poll over, which must find it counted running (only
+    /// this worker changes a word that shows a handoff; the monitor claims only words of
+    /// lazy sections and of polls outside sections).
+    pub(crate) fn leave(&self, epoch: u32, count_back: impl FnOnce()) -> bool {
+        // Acquire: pairs with the monitor's Release publish of HANDED, so its change to the
+        // core's counts is visible before this worker counts itself back.
+        let mut current = self.word.load(Ordering::Acquire);
         loop {
-            if current & STATE_MASK == HANDING {
-                // The monitor is between its claim and its publish (a few instructions and a
-                // wake-up): wait for `HANDED`, so the core's counts are final before we act.
-                crate::sync::yield_now();
-                current = self.word.load(Ordering::Relaxed);
-                continue;
-            }
-            // AcqRel: Acquire pairs with the monitor's Release publish of HANDED, so its
-            // change to the core's counts is visible before this worker counts itself back.
-            match self.word.compare_exchange_weak(
-                current,
-                epoch | NONE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return current & STATE_MASK == HANDED,
-                Err(actual) => current = actual,
+            match current & STATE_MASK {
+                HANDING => {
+                    // The monitor is between its claim and its publish (a few instructions
+                    // and a wake-up): wait for `HANDED`, so the core's counts are final first.
+                    crate::sync::yield_now();
+                    current = self.word.load(Ordering::Acquire);
+                }
+                HANDED => {
+                    count_back();
+                    // Release: the count above happens before the monitor's look at this word.
+                    self.word.store(epoch | NONE, Ordering::Release);
+                    return true;
+                }
+                // AcqRel: as the load above, should the word change under us.
+                _ => match self.word.compare_exchange_weak(
+                    current,
+                    epoch | NONE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return false,
+                    Err(actual) => current = actual,
+                },
             }
         }
     }
@@ -408,7 +422,7 @@ mod tests {
         let slot = SectionSlot::new();
         let epoch = slot.enter(false, || unreachable!());
         assert!(slot.look().is_in_lazy_section());
-        assert!(!slot.leave(epoch));
+        assert!(!slot.leave(epoch, || {}));
         assert!(!slot.look().is_in_lazy_section());
     }
 
@@ -425,12 +439,12 @@ mod tests {
             !slot.look_poll().is_polling_outside_section(),
             "its poll is in a section: no takeover either"
         );
-        assert!(!slot.leave(epoch), "its baton never passed on");
+        assert!(!slot.leave(epoch, || {}), "its baton never passed on");
         assert!(!slot.end_poll(1, || false));
         // The next section of the worker is lazy again.
         let epoch = slot.enter(false, || unreachable!());
         assert!(slot.look().is_in_lazy_section());
-        assert!(!slot.leave(epoch));
+        assert!(!slot.leave(epoch, || {}));
     }
 
     #[test]
@@ -441,12 +455,15 @@ mod tests {
         assert!(slot.claim(seen));
         assert!(!slot.look().is_in_lazy_section());
         slot.publish(seen);
-        assert!(slot.leave(epoch), "the worker learns its baton passed on");
+        assert!(
+            slot.leave(epoch, || {}),
+            "the worker learns its baton passed on"
+        );
 
         // A newer section is not handed off on the strength of an old look.
         let epoch = slot.enter(false, || unreachable!());
         assert!(!slot.claim(seen));
-        assert!(!slot.leave(epoch));
+        assert!(!slot.leave(epoch, || {}));
     }
 
     #[test]
@@ -456,7 +473,7 @@ mod tests {
         let epoch = slot.enter(true, || handed = true);
         assert!(handed, "an eager section passes its baton on");
         assert!(!slot.look().is_in_lazy_section());
-        assert!(slot.leave(epoch));
+        assert!(slot.leave(epoch, || {}));
     }
 
     #[test]
@@ -501,7 +518,7 @@ mod tests {
         let epoch = slot.enter(true, || panic!("the baton has passed on already"));
         assert!(!slot.look_poll().is_polling_outside_section());
         assert!(
-            slot.leave(epoch),
+            slot.leave(epoch, || {}),
             "the section returns the baton it found passed on"
         );
         assert!(

@@ -76,8 +76,7 @@ fn takeover_racing_an_eager_section() {
             core.hand_off(&idle, || Recheck::Nothing);
         });
         let mut returns = 0;
-        if slot.leave(epoch) {
-            core.return_from_section(&idle);
+        if slot.leave(epoch, || core.return_from_section(&idle)) {
             returns += 1;
         }
         if slot.end_poll(1, || false) {
@@ -86,6 +85,40 @@ fn takeover_racing_an_eager_section() {
         }
         monitor.join().unwrap();
         assert_eq!(returns, 1, "the baton came back once");
+        let [running, idle, in_section, workers] = counts(&core);
+        assert_eq!((running, in_section), (1, 0), "{:?}", core.state());
+        assert_eq!(running + idle, workers, "{:?}", core.state());
+    });
+}
+
+/// A section handed off inside a poll ends while the monitor looks for polls outside sections:
+/// the worker counts itself running again before its word says it left the section, so a
+/// takeover of the rest of its poll always finds it counted (an old order, word first, let the
+/// monitor take over a worker still counted in its section: a handoff from `running == 0`).
+#[test]
+fn takeover_racing_the_end_of_a_handed_off_section() {
+    model(3, || {
+        let (core, idle, _worker) = running_core();
+        add_worker(&core, &idle);
+        let slot = Arc::new(SectionSlot::new());
+        slot.start_poll(1, false, Location::caller());
+        let epoch = slot.enter(true, || {
+            core.hand_off(&idle, || Recheck::Nothing);
+        });
+
+        let monitor = {
+            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            loom::thread::spawn(move || {
+                let seen = slot.look_poll();
+                seen.is_polling_outside_section() && take_over(&core, &idle, &slot, seen)
+            })
+        };
+        assert!(slot.leave(epoch, || core.return_from_section(&idle)));
+        let taken = slot.end_poll(1, || false);
+        if taken {
+            core.return_from_section(&idle);
+        }
+        assert_eq!(monitor.join().unwrap(), taken);
         let [running, idle, in_section, workers] = counts(&core);
         assert_eq!((running, in_section), (1, 0), "{:?}", core.state());
         assert_eq!(running + idle, workers, "{:?}", core.state());

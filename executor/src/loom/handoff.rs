@@ -177,9 +177,7 @@ fn handoff_racing_the_end_of_the_section() {
                 tally.clone(),
             );
             loom::thread::spawn(move || {
-                if slot.leave(epoch) {
-                    core.return_from_section(&idle);
-                }
+                slot.leave(epoch, || core.return_from_section(&idle));
                 // The rest of the poll queues a task; then the poll boundary (rule 2).
                 core.queue.push(tally.task()).unwrap();
                 core.notify(&idle);
@@ -357,15 +355,11 @@ fn monitor_handoff_racing_the_next_eager_section() {
         };
         // The worker: its lazy section ends, and the same poll enters an eager section
         // (`section_long`, or a learnt site), which hands the core off at entry.
-        if slot.leave(epoch) {
-            core.return_from_section(&idle);
-        }
+        slot.leave(epoch, || core.return_from_section(&idle));
         let epoch = slot.enter(true, || {
             core.hand_off(&idle, || Recheck::Nothing);
         });
-        if slot.leave(epoch) {
-            core.return_from_section(&idle);
-        }
+        slot.leave(epoch, || core.return_from_section(&idle));
         monitor.join().unwrap();
         let [running, idle, _, workers] = counts(&core);
         assert_eq!(running + idle, workers, "{:?}", core.state());
@@ -414,8 +408,10 @@ fn wake_from_a_section_racing_its_handoff() {
         done.wait();
         assert!(monitor.join().unwrap(), "the section was still running");
         spare_thread.join().unwrap();
-        assert!(slot.leave(epoch), "the section was handed off");
-        core.return_from_section(&idle);
+        assert!(
+            slot.leave(epoch, || core.return_from_section(&idle)),
+            "the section was handed off"
+        );
         assert_eq!(tally.polls(), 1);
         assert_eq!(counts(&core), [2, 0, 0, 2], "{:?}", core.state());
     });

@@ -257,11 +257,12 @@ impl Hook for WorkerHook {
             return;
         };
         let shared = &*self.shared;
-        let handed = self.slot.leave(current.epoch);
+        let handed = self.slot.leave(current.epoch, || {
+            shared.cores[self.core].return_from_section(&shared.idle);
+        });
         if handed {
             context::count_handoff();
             context::note_handed_off();
-            shared.cores[self.core].return_from_section(&shared.idle);
         }
         // Counted running again (if it had stopped): back to the no-notify fast path.
         context::leave_section();
