@@ -46,6 +46,13 @@ pub use baton_executor::{
 pub use baton_executor::coop;
 pub use baton_executor::{io, net, time};
 
+/// hyper 1.x on baton: executor, timer, I/O adapter and hyper-util connector (feature `hyper`).
+#[cfg(feature = "hyper")]
+pub use baton_executor::hyper;
+/// Threads of the tokio runtime the `tokio` feature starts (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub use baton_executor::TOKIO_WORKER_THREADS;
+
 /// Blocking sections: tell the runtime that code may block, so it can hand the core on.
 ///
 /// See the [`baton_blocking`] crate, re-exported here whole.

@@ -53,6 +53,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::time::Duration;
 
+use crate::compat::TokioRuntime;
 use crate::context::{self, Polling};
 use crate::core::{Core, HandOff, Idle, Recheck};
 use crate::park::Wake;
@@ -97,6 +98,8 @@ pub(crate) struct Shared {
     shutdown_thread: std::sync::OnceLock<std::thread::Thread>,
     /// Thread settings, used whenever a worker thread is started.
     pub(crate) config: Config,
+    /// The tokio runtime whose context the workers enter (the `tokio` feature; else empty).
+    pub(crate) tokio: TokioRuntime,
     /// Work queues built on this runtime (std `Weak`s: bookkeeping that loom need not model).
     frontends: std::sync::Mutex<Vec<std::sync::Weak<dyn Frontend>>>,
     /// Worker threads to join at shutdown (the monitor adds spares).
@@ -210,6 +213,7 @@ impl Shared {
             shutdown_done: AtomicBool::new(false),
             shutdown_thread: std::sync::OnceLock::new(),
             config,
+            tokio: TokioRuntime::new(),
             frontends: std::sync::Mutex::new(Vec::new()),
             threads: std::sync::Mutex::new(Vec::new()),
         }

@@ -8,9 +8,11 @@ pub use builder::{
 };
 
 use std::future::Future;
+use std::panic::Location;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::compat;
 use crate::context;
 use crate::error::BuildError;
 use crate::handle::Handle;
@@ -148,8 +150,12 @@ impl Runtime {
                  block the worker and stall its core; `.await` the future instead, or spawn it"
             );
         }
+        let caller = Location::caller();
         let _enter = self.handle.enter();
-        crate::reactor::block_on(future)
+        compat::leave_foreign_runtime(caller, || {
+            let _tokio = self.handle.shared().tokio.enter();
+            crate::reactor::block_on(future)
+        })
     }
 
     /// Spawns a task on this runtime.
@@ -226,6 +232,8 @@ impl Runtime {
             all_exited &= wait_for(&shared, thread, deadline);
         }
         shared.finish_shutdown();
+        // Baton's tasks are gone: whatever tokio resources they held are released.
+        shared.tokio.shutdown(deadline);
         all_exited
     }
 }
