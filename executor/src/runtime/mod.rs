@@ -16,6 +16,7 @@ use crate::compat;
 use crate::context;
 use crate::error::BuildError;
 use crate::handle::Handle;
+use crate::reactor::Driver;
 use crate::shared::{Config, Shared};
 use crate::stats::Stats;
 use crate::sync::Arc;
@@ -67,6 +68,8 @@ pub struct Runtime {
     handle: Handle,
     /// The monitor thread; `None` once joined.
     monitor: Option<std::thread::JoinHandle<()>>,
+    /// Counts this runtime among the reactor's drivers until it is dropped, after shutdown.
+    _driver: Driver,
 }
 
 impl Runtime {
@@ -92,6 +95,7 @@ impl Runtime {
         let mut runtime = Runtime {
             handle: Handle::from_shared(Arc::clone(&shared)),
             monitor: None,
+            _driver: Driver::start(),
         };
         // On error, dropping `runtime` stops the threads already started.
         let (started, all_started) = mpsc::channel::<()>();

@@ -299,6 +299,8 @@ mod tests {
 
     #[test]
     fn a_period_too_long_for_instant_ticks_once_and_never_again() {
+        // Polled by hand below, outside `block_on`: counted as a driver so the polls may arm.
+        let _driver = crate::reactor::Driver::start();
         let mut ticks = interval(Duration::MAX);
         block_on(ticks.tick());
         let waker = futures::task::noop_waker_ref();

@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::coop;
-use crate::reactor::Reactor;
+use crate::reactor::{assert_driven, Reactor};
 
 /// How far in the future a deadline that would overflow `Instant` is put (about 30 years).
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
@@ -161,6 +161,7 @@ impl Future for Sleep {
             Some(id) => this.timer = Some(reactor.update_timer(this.deadline, id, cx.waker())),
             None => this.timer = Some(reactor.insert_timer(this.deadline, cx.waker())),
         }
+        assert_driven("a baton timer (`sleep`, `timeout`, `interval`)");
         Poll::Pending
     }
 }
@@ -187,6 +188,8 @@ mod tests {
 
     #[test]
     fn dropping_a_pending_sleep_disarms_it() {
+        // Polled by hand, outside `block_on`: counted as a driver so the poll may arm it.
+        let _driver = crate::reactor::Driver::start();
         let mut sleep = sleep(Duration::from_secs(3600));
         let waker = futures::task::noop_waker_ref();
         assert!(Pin::new(&mut sleep)
