@@ -52,7 +52,9 @@ pub(crate) async fn serve(listener: TcpListener, header_read_timeout: Duration) 
 pub(crate) async fn slow_client(addr: std::net::SocketAddr) -> io::Result<Duration> {
     let start = Instant::now();
     let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: slow\r\n").await?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: slow\r\n")
+        .await?;
     let mut reply = Vec::new();
     // The server closes the connection (after a 408 response) at its header read timeout.
     stream.read_to_end(&mut reply).await?;
@@ -71,7 +73,9 @@ async fn main() -> io::Result<()> {
     println!("serving on http://{addr}/");
     let server = baton::spawn(serve(listener, HEADER_READ_TIMEOUT));
     let client = baton::hyper::client::<String>();
-    let uri = format!("http://{addr}/baton").parse().map_err(io::Error::other)?;
+    let uri = format!("http://{addr}/baton")
+        .parse()
+        .map_err(io::Error::other)?;
     let response = client.get(uri).await.map_err(io::Error::other)?;
     println!("GET /baton: {}", response.status());
     let waited = slow_client(addr).await?;

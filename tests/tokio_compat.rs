@@ -152,7 +152,7 @@ fn block_on_in_a_current_thread_tokio_runtime_panics_and_says_why() {
             let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 baton_rt.block_on(async { 1 })
             }))
-                .expect_err("block_on on a current-thread runtime should panic");
+            .expect_err("block_on on a current-thread runtime should panic");
             panic
                 .downcast_ref::<String>()
                 .cloned()
@@ -160,7 +160,10 @@ fn block_on_in_a_current_thread_tokio_runtime_panics_and_says_why() {
         })
     });
     assert!(message.contains("current-thread"), "{message}");
-    assert!(message.contains("tokio_compat.rs"), "names the caller: {message}");
+    assert!(
+        message.contains("tokio_compat.rs"),
+        "names the caller: {message}"
+    );
 }
 
 #[test]

@@ -15,6 +15,6 @@ mod tokio_context;
 #[path = "no_tokio.rs"]
 mod tokio_context;
 
-pub(crate) use tokio_context::{leave_foreign_runtime, TokioRuntime, WorkerContext};
 #[cfg(feature = "tokio")]
 pub use tokio_context::TOKIO_WORKER_THREADS;
+pub(crate) use tokio_context::{leave_foreign_runtime, TokioRuntime, WorkerContext};

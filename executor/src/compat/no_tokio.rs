@@ -16,12 +16,18 @@ impl TokioRuntime {
 
     /// Nothing to enter.
     #[inline(always)]
-    pub(crate) fn enter(&self) {}
+    pub(crate) fn enter(&self) -> NoContext {
+        NoContext
+    }
 
     /// Nothing to shut down.
     #[inline(always)]
     pub(crate) fn shutdown(&self, _deadline: Option<Instant>) {}
 }
+
+/// What [`TokioRuntime::enter`] returns without the feature: nothing to leave.
+#[derive(Debug)]
+pub(crate) struct NoContext;
 
 /// No tokio context on worker threads.
 #[derive(Debug, Default)]
@@ -40,6 +46,9 @@ impl<'a> WorkerContext<'a> {
 
 /// Runs `f`: without the feature, baton cannot see tokio's threads.
 #[inline(always)]
-pub(crate) fn leave_foreign_runtime<R>(_caller: &'static Location<'static>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn leave_foreign_runtime<R>(
+    _caller: &'static Location<'static>,
+    f: impl FnOnce() -> R,
+) -> R {
     f()
 }

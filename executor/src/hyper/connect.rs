@@ -124,8 +124,14 @@ mod tests {
     #[test]
     fn authorities() {
         let parse = |s: &str| authority(&s.parse().unwrap());
-        assert_eq!(parse("http://example.com/x").unwrap(), ("example.com".into(), 80));
-        assert_eq!(parse("http://127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), 8080));
+        assert_eq!(
+            parse("http://example.com/x").unwrap(),
+            ("example.com".into(), 80)
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8080").unwrap(),
+            ("127.0.0.1".into(), 8080)
+        );
         assert_eq!(parse("http://[::1]:81/").unwrap(), ("::1".into(), 81));
         let err = parse("https://example.com/").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);

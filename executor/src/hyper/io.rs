@@ -59,7 +59,10 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for Io<T> {
         // Zeroes only the part of hyper's buffer never initialized before.
         let unfilled = buf.initialize_unfilled();
         let n = ready!(Pin::new(&mut self.inner).poll_read(cx, unfilled))?;
-        assert!(n <= unfilled.len(), "a reader reported more bytes than it was given");
+        assert!(
+            n <= unfilled.len(),
+            "a reader reported more bytes than it was given"
+        );
         // SAFETY: the first `n` bytes of the unfilled part are initialized: all of it was
         // initialized by `initialize_unfilled`, and `n` is within it (asserted above).
         unsafe { buf.advance(n) };

@@ -586,7 +586,8 @@ impl Reactor {
     fn wake_everything(&self) {
         let mut wakers = Vec::new();
         self.timers.clone_all_wakers(&mut wakers);
-        let sources: Vec<Arc<Source>> = lock(&self.sources).iter().map(|(_, s)| s.clone()).collect();
+        let sources: Vec<Arc<Source>> =
+            lock(&self.sources).iter().map(|(_, s)| s.clone()).collect();
         for source in sources {
             source.set_ready(true, true, &mut wakers);
         }

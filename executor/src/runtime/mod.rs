@@ -134,6 +134,23 @@ impl Runtime {
     /// Panics when called on a worker thread of a baton runtime (from inside a task): blocking a
     /// worker on a future would stall its core. Inside a task, `.await` the future instead.
     ///
+    /// With the `tokio` feature, also panics, saying why, when called on a thread of a tokio
+    /// current-thread runtime (in its `block_on` or one of its tasks): that runtime cannot go
+    /// on while its one thread is blocked here.
+    ///
+    /// # Caveats
+    ///
+    /// Called from a thread of another runtime, `block_on` blocks that thread until the future
+    /// completes, as any blocking call does; that runtime's other tasks wait meanwhile if it
+    /// has no other thread to run them. With the `tokio` feature, on a worker of a tokio
+    /// multi-thread runtime it first hands the worker's tokio core over to another thread
+    /// (`tokio::task::block_in_place`), so tokio goes on. Without the feature baton cannot tell
+    /// tokio's threads from others: there, wrap the call in `tokio::task::block_in_place`, or
+    /// spawn the future on baton and await its `JoinHandle` instead.
+    ///
+    /// With the `tokio` feature, the future runs in the tokio context of the runtime's own
+    /// tokio runtime, as tasks do.
+    ///
     /// # Examples
     ///
     /// ```
