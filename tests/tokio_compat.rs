@@ -88,7 +88,12 @@ fn tokio_spawn_and_time_work_in_tasks_on_more_than_one_tokio_thread() {
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 21
             });
-            let child = baton::spawn(async { tokio::spawn(async { 21 }).await.unwrap() });
+            // tokio's threads are in the baton runtime's context too.
+            let child = baton::spawn(async {
+                tokio::spawn(async { baton::spawn(async { 21 }).await.unwrap() })
+                    .await
+                    .unwrap()
+            });
             (workers, spawned.await.unwrap() + child.await.unwrap())
         }))
         .unwrap();

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::panic::Location;
 
+use crate::compat::ThreadStart;
 use crate::error::TryCurrentError;
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -119,6 +120,13 @@ impl Handle {
             previous,
             _not_send: std::marker::PhantomData,
         }
+    }
+
+    /// A function that makes this runtime current on the thread that calls it, for as long as
+    /// what it returns lives: for other runtimes' threads (the `tokio` feature).
+    pub(crate) fn thread_start(&self) -> ThreadStart {
+        let handle = self.clone();
+        Box::new(move || Box::new(handle.enter()))
     }
 
     /// Spawns a task on this runtime; it may run on any core.

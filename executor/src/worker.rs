@@ -171,7 +171,9 @@ impl Worker {
         // A new worker starts parked (core protocol, step 1).
         let mut wake = Parker::park(&self.parker);
         while wake != Wake::Exit && !self.shared.is_shutdown() {
-            foreign.ensure(&shared.tokio);
+            foreign.ensure(&shared.tokio, || {
+                Handle::from_shared(Arc::clone(&shared)).thread_start()
+            });
             self.searching = wake == Wake::Search;
             wake = self.work(&hook);
         }

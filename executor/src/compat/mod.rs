@@ -17,4 +17,4 @@ mod tokio_context;
 
 #[cfg(feature = "tokio")]
 pub use tokio_context::TOKIO_WORKER_THREADS;
-pub(crate) use tokio_context::{leave_foreign_runtime, TokioRuntime, WorkerContext};
+pub(crate) use tokio_context::{leave_foreign_runtime, ThreadStart, TokioRuntime, WorkerContext};

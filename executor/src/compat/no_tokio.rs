@@ -1,8 +1,12 @@
 //! Without the `tokio` feature: the shims the worker loop and `block_on` call, doing nothing.
 
+use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::time::Instant;
+
+/// How other runtimes' threads would enter the baton runtime.
+pub(crate) type ThreadStart = Box<dyn Fn() -> Box<dyn Any> + Send + Sync>;
 
 /// No tokio runtime.
 #[derive(Debug, Default)]
@@ -16,7 +20,7 @@ impl TokioRuntime {
 
     /// Nothing to enter.
     #[inline(always)]
-    pub(crate) fn enter(&self) -> NoContext {
+    pub(crate) fn enter(&self, _baton: impl FnOnce() -> ThreadStart) -> NoContext {
         NoContext
     }
 
@@ -41,7 +45,12 @@ impl<'a> WorkerContext<'a> {
 
     /// Nothing to enter.
     #[inline(always)]
-    pub(crate) fn ensure(&mut self, _runtime: &'a TokioRuntime) {}
+    pub(crate) fn ensure(
+        &mut self,
+        _runtime: &'a TokioRuntime,
+        _baton: impl FnOnce() -> ThreadStart,
+    ) {
+    }
 }
 
 /// Runs `f`: without the feature, baton cannot see tokio's threads.

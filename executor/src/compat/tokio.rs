@@ -14,7 +14,8 @@
 //!    `tokio::net::TcpStream::connect` and everything built on them work in every baton task,
 //!    children included, with no wrapper.
 //! 3. tokio's I/O and timers are driven by tokio's own threads, which wake the baton tasks
-//!    that wait on them; futures passed to `tokio::spawn` run on those threads.
+//!    that wait on them; futures passed to `tokio::spawn` run on those threads, which are in
+//!    the baton runtime's context too (`baton::spawn` and `Handle::current` work there).
 //! 4. When the baton runtime shuts down, its tasks are cancelled and its workers joined first,
 //!    then the tokio runtime is shut down: waiting for its blocking threads as long as the
 //!    baton shutdown waits (all of it on `drop`, until the timeout with
@@ -26,6 +27,8 @@
 //!    current-thread runtime, which cannot go on without its one thread, it panics and says
 //!    so.
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -37,6 +40,15 @@ use tokio::runtime::{EnterGuard, Handle};
 /// `tokio::spawn`ed tasks over more than one thread, few enough to leave the CPUs to baton's
 /// workers (those threads sleep in tokio's driver when nothing tokio-driven is ready).
 pub const TOKIO_WORKER_THREADS: usize = 2;
+
+/// Makes the baton runtime current on the calling thread for as long as the returned value
+/// lives (run on each of the tokio runtime's threads as it starts).
+pub(crate) type ThreadStart = Box<dyn Fn() -> Box<dyn Any> + Send + Sync>;
+
+thread_local! {
+    /// On the tokio runtime's threads: what [`ThreadStart`] returned, until the thread stops.
+    static BATON_CONTEXT: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
 
 /// The tokio runtime a baton runtime owns; started on first use.
 #[derive(Debug)]
@@ -63,7 +75,7 @@ impl TokioRuntime {
     /// The tokio runtime's handle, starting it if this is the first use; `None` after shutdown
     /// began before it was ever started, or if the OS refused its threads (reported on
     /// standard error; the next use tries again).
-    fn handle(&self) -> Option<&Handle> {
+    fn handle(&self, baton: impl FnOnce() -> ThreadStart) -> Option<&Handle> {
         if let Some(handle) = self.handle.get() {
             return Some(handle);
         }
@@ -75,9 +87,15 @@ impl TokioRuntime {
         if let Some(handle) = self.handle.get() {
             return Some(handle);
         }
+        let enter_baton = baton();
         let started = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(TOKIO_WORKER_THREADS)
             .thread_name("baton-tokio")
+            .on_thread_start(move || {
+                let entered = enter_baton();
+                BATON_CONTEXT.with(|context| *context.borrow_mut() = Some(entered));
+            })
+            .on_thread_stop(|| drop(BATON_CONTEXT.with(|context| context.borrow_mut().take())))
             .enable_all()
             .build();
         match started {
@@ -93,9 +111,10 @@ impl TokioRuntime {
         }
     }
 
-    /// Enters the tokio context until the guard is dropped (for `block_on`).
-    pub(crate) fn enter(&self) -> Option<EnterGuard<'_>> {
-        self.handle().map(Handle::enter)
+    /// Enters the tokio context until the guard is dropped (for `block_on`); `baton` tells
+    /// how the tokio threads enter the baton runtime, if this starts them.
+    pub(crate) fn enter(&self, baton: impl FnOnce() -> ThreadStart) -> Option<EnterGuard<'_>> {
+        self.handle(baton).map(Handle::enter)
     }
 
     /// Shuts the tokio runtime down (step 4 of the module docs), waiting for its blocking
@@ -137,11 +156,16 @@ impl<'a> WorkerContext<'a> {
         WorkerContext { guard: None }
     }
 
-    /// Enters `runtime`'s context unless this thread did already (once per wake-up).
+    /// Enters `runtime`'s context unless this thread did already (once per wake-up); `baton`
+    /// as in [`TokioRuntime::enter`].
     #[inline]
-    pub(crate) fn ensure(&mut self, runtime: &'a TokioRuntime) {
+    pub(crate) fn ensure(
+        &mut self,
+        runtime: &'a TokioRuntime,
+        baton: impl FnOnce() -> ThreadStart,
+    ) {
         if self.guard.is_none() {
-            self.guard = runtime.enter();
+            self.guard = runtime.enter(baton);
         }
     }
 }

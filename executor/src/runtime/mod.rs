@@ -174,7 +174,11 @@ impl Runtime {
         let caller = Location::caller();
         let _enter = self.handle.enter();
         compat::leave_foreign_runtime(caller, || {
-            let _tokio = self.handle.shared().tokio.enter();
+            let _tokio = self
+                .handle
+                .shared()
+                .tokio
+                .enter(|| self.handle.thread_start());
             crate::reactor::block_on(future)
         })
     }
