@@ -43,6 +43,12 @@ pub use baton_executor::{
     DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT,
 };
 
+pub use baton_executor::{
+    DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
+    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE,
+    HOG_THRESHOLD,
+};
+
 pub use baton_executor::coop;
 pub use baton_executor::{io, net, time};
 
