@@ -184,9 +184,11 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let cores = self.cores();
+        // The message names the caller: called through `baton::spawn_on`, the panic's own
+        // location is inside the closure that looks the runtime up.
         assert!(
             core < cores,
-            "spawn_on: core {core} does not exist; this runtime has cores 0 to {}",
+            "spawn_on at {site}: core {core} does not exist; this runtime has cores 0 to {}",
             cores - 1
         );
         Shared::spawn(&self.shared, future, Some(core), site)
