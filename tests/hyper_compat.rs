@@ -41,3 +41,13 @@ async fn header_read_timeout_cuts_off_a_slow_client() {
     assert!(waited >= Duration::from_millis(50), "{waited:?}");
     server.abort();
 }
+
+fn is_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn the_adapters_are_send_and_sync() {
+    is_send_sync::<baton::hyper::Executor>();
+    is_send_sync::<baton::hyper::Timer>();
+    is_send_sync::<baton::hyper::Connector>();
+    is_send_sync::<baton::hyper::Io<baton::net::TcpStream>>();
+}

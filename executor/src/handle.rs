@@ -42,6 +42,10 @@ pub struct Handle {
     shared: Arc<Shared>,
 }
 
+// As for `Runtime` (see the note beside its `UnwindSafe` impls).
+impl std::panic::UnwindSafe for Handle {}
+impl std::panic::RefUnwindSafe for Handle {}
+
 impl Handle {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {
         Handle { shared }

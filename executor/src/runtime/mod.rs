@@ -263,6 +263,13 @@ impl Runtime {
     }
 }
 
+// A panic in a caller never leaves a runtime half-changed: tasks' panics are caught on the
+// workers, and the shared state is updated through atomics and short critical sections. So a
+// runtime may be used across `catch_unwind` (tokio's `Runtime` is, too); only the thread
+// callbacks of the builder keep the compiler from seeing it.
+impl std::panic::UnwindSafe for Runtime {}
+impl std::panic::RefUnwindSafe for Runtime {}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         if !self.handle.shared().is_shutdown() {
