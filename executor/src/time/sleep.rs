@@ -55,6 +55,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
         timer: None,
+        completed: false,
     }
 }
 
@@ -80,6 +81,8 @@ pub struct Sleep {
     deadline: Instant,
     /// The armed timer's id, if polled and not yet complete.
     timer: Option<u64>,
+    /// Returned `Ready` since it was made or last [reset](Sleep::reset).
+    completed: bool,
 }
 
 impl Sleep {
@@ -127,6 +130,7 @@ impl Sleep {
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
+        self.completed = false;
         if let Some(id) = self.timer {
             self.timer = Some(Reactor::get().reset_timer(id, deadline));
         }
@@ -154,6 +158,7 @@ impl Future for Sleep {
             // Not disarmed: the timer is due, so it fired already, or the reactor's next batch
             // of due timers fires it (a spurious wake-up at most). That saves a lock.
             this.timer = None;
+            this.completed = true;
             charge.made_progress();
             return Poll::Ready(());
         }
@@ -163,6 +168,29 @@ impl Future for Sleep {
         }
         assert_driven("a baton timer (`sleep`, `timeout`, `interval`)");
         Poll::Pending
+    }
+}
+
+/// A `Sleep` is terminated once it returned `Ready`, until [`Sleep::reset`] gives it a new
+/// deadline: `select!` loops skip it meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use futures::future::FusedFuture;
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton_executor::time::sleep(Duration::from_millis(1));
+/// assert!(!sleep.is_terminated());
+/// (&mut sleep).await;
+/// assert!(sleep.is_terminated());
+/// sleep.reset(Instant::now() + Duration::from_millis(1));
+/// assert!(!sleep.is_terminated());
+/// # });
+/// ```
+impl futures_core::FusedFuture for Sleep {
+    fn is_terminated(&self) -> bool {
+        self.completed
     }
 }
 
