@@ -49,9 +49,22 @@ pub use baton_executor::{
     DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT, MAYDAY_DELAY, MAYDAY_INTERVAL,
 };
 
+pub use baton_executor::{
+    DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
+    DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE,
+    HOG_THRESHOLD,
+};
+
 pub use baton_executor::coop;
 pub use baton_executor::task;
 pub use baton_executor::{io, net, time};
+
+/// hyper 1.x on baton: executor, timer, I/O adapter and hyper-util connector (feature `hyper`).
+#[cfg(feature = "hyper")]
+pub use baton_executor::hyper;
+/// Threads of the tokio runtime the `tokio` feature starts (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub use baton_executor::TOKIO_WORKER_THREADS;
 
 /// Blocking sections: tell the runtime that code may block, so it can hand the core on.
 ///

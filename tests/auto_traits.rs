@@ -3,6 +3,7 @@
 fn is_send<T: Send>() {}
 fn is_sync<T: Sync>() {}
 fn is_unpin<T: Unpin>() {}
+fn is_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
 
 #[test]
 fn public_types_are_send_and_sync() {
@@ -38,6 +39,15 @@ fn public_types_are_send_and_sync() {
     is_send::<baton::YieldNow>();
     is_send::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
     is_sync::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
+}
+
+#[test]
+fn runtime_and_handle_can_be_used_across_catch_unwind() {
+    is_unwind_safe::<baton::Runtime>();
+    is_unwind_safe::<baton::Handle>();
+    let rt = baton::Runtime::new().unwrap();
+    let out = std::panic::catch_unwind(|| rt.block_on(async { 1 }));
+    assert_eq!(out.unwrap(), 1);
 }
 
 /// `EnterGuard` restores a thread-local, so it must stay on its thread: this compiles only if

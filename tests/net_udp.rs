@@ -43,3 +43,20 @@ fn peek_leaves_the_datagram_queued() {
         assert_eq!(&buf[..3], b"one");
     });
 }
+
+#[test]
+fn peek_on_a_connected_socket_leaves_the_datagram_queued() {
+    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    rt.block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
+        a.send_to(b"two", b.local_addr().unwrap()).await.unwrap();
+        let mut peeked = [0; 8];
+        let mut received = [0; 8];
+        assert_eq!(b.peek(&mut peeked).await.unwrap(), 3);
+        assert_eq!(b.recv(&mut received).await.unwrap(), 3);
+        assert_eq!(&peeked[..3], b"two");
+        assert_eq!(&received[..3], b"two");
+    });
+}

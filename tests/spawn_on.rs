@@ -41,3 +41,14 @@ fn spawn_on_a_missing_core_panics_with_the_range() {
     assert!(message.contains("core 2 does not exist"), "{message}");
     assert!(message.contains("0 to 1"), "{message}");
 }
+
+#[test]
+fn spawn_on_a_missing_core_names_the_callers_line() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let message = rt.block_on(async {
+        let panic = std::panic::catch_unwind(|| drop(baton::spawn_on(7, async {}))).unwrap_err();
+        panic.downcast_ref::<String>().unwrap().clone()
+    });
+    assert!(message.contains("core 7 does not exist"), "{message}");
+    assert!(message.contains("tests/spawn_on.rs:"), "{message}");
+}

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::time::Duration;
 
+use crate::compat::ThreadStart;
 use crate::error::TryCurrentError;
 use crate::shared::Shared;
 use crate::stats::{Stats, StatsReporter};
@@ -41,6 +42,10 @@ thread_local! {
 pub struct Handle {
     shared: Arc<Shared>,
 }
+
+// As for `Runtime` (see the note beside its `UnwindSafe` impls).
+impl std::panic::UnwindSafe for Handle {}
+impl std::panic::RefUnwindSafe for Handle {}
 
 impl Handle {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {
@@ -122,6 +127,13 @@ impl Handle {
         }
     }
 
+    /// A function that makes this runtime current on the thread that calls it, for as long as
+    /// what it returns lives: for other runtimes' threads (the `tokio` feature).
+    pub(crate) fn thread_start(&self) -> ThreadStart {
+        let handle = self.clone();
+        Box::new(move || Box::new(handle.enter()))
+    }
+
     /// Spawns a task on this runtime; it may run on any core.
     ///
     /// # Examples
@@ -197,9 +209,12 @@ impl Handle {
     {
         if let Some(core) = how.pin {
             let cores = self.cores();
+            // The message names the caller: called through `baton::spawn_on`, the panic's own
+            // location is inside the closure that looks the runtime up.
             assert!(
                 core < cores,
-                "spawn_on: core {core} does not exist; this runtime has cores 0 to {}",
+                "spawn_on at {}: core {core} does not exist; this runtime has cores 0 to {}",
+                how.site,
                 cores - 1
             );
         }

@@ -7,6 +7,7 @@
 //! `net`, `io`; `section`;
 //! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
+mod compat;
 mod context;
 mod core;
 mod detect;
@@ -33,11 +34,15 @@ mod workqueue;
 mod loom;
 
 pub mod coop;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub mod net;
 mod reactor;
 pub mod time;
 
+#[cfg(feature = "tokio")]
+pub use compat::TOKIO_WORKER_THREADS;
 pub use detect::HOG_THRESHOLD;
 pub use error::{BuildError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};

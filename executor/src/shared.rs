@@ -53,6 +53,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::time::Duration;
 
+use crate::compat::TokioRuntime;
 use crate::context::{self, Polling};
 use crate::core::{Core, HandOff, Idle, Recheck};
 use crate::park::Wake;
@@ -98,6 +99,8 @@ pub(crate) struct Shared {
     shutdown_thread: std::sync::OnceLock<std::thread::Thread>,
     /// Thread settings, used whenever a worker thread is started.
     pub(crate) config: Config,
+    /// The tokio runtime whose context the workers enter (the `tokio` feature; else empty).
+    pub(crate) tokio: TokioRuntime,
     /// Work queues built on this runtime (std `Weak`s: bookkeeping that loom need not model),
     /// and the counters of those that are gone.
     frontends: std::sync::Mutex<Frontends>,
@@ -243,6 +246,7 @@ impl Shared {
                 config.stack_size,
             )),
             config,
+            tokio: TokioRuntime::new(),
             frontends: std::sync::Mutex::new(Frontends::default()),
             threads: std::sync::Mutex::new(Vec::new()),
         }

@@ -31,6 +31,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::compat::WorkerContext;
 use crate::context;
 use crate::core::{Core, SectionSlot};
 use crate::handle::Handle;
@@ -168,9 +169,14 @@ impl Worker {
         if let Some(start) = &self.shared.config.on_thread_start {
             start();
         }
+        // Other runtimes' contexts (the `tokio` feature), entered at the first wake-up.
+        let mut foreign = WorkerContext::new();
         // A new worker starts parked (core protocol, step 1).
         let mut wake = Parker::park(&self.parker);
         while wake != Wake::Exit && !self.shared.is_shutdown() {
+            foreign.ensure(&shared.tokio, || {
+                Handle::from_shared(Arc::clone(&shared)).thread_start()
+            });
             self.searching = wake == Wake::Search;
             wake = self.work(&hook);
         }

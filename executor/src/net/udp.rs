@@ -199,6 +199,32 @@ impl UdpSocket {
         self.inner.read_with(|s| s.recv(buf)).await
     }
 
+    /// Receives a datagram from the connected peer without removing it from the queue: the
+    /// next `recv` or `peek` gets it again.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error from `recv(2)`; fails if the socket is not connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_executor::net::UdpSocket;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let a = UdpSocket::bind("127.0.0.1:0").await?;
+    /// let b = UdpSocket::bind("127.0.0.1:0").await?;
+    /// b.connect(a.local_addr()?).await?;
+    /// a.send_to(b"hi", b.local_addr()?).await?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.peek(&mut buf).await?, 2);
+    /// assert_eq!(b.recv(&mut buf).await?, 2);
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|s| s.peek(buf)).await
+    }
+
     /// The address this socket is bound to.
     ///
     /// # Errors

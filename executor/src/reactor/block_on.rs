@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
+use super::drivers::Driver;
 use super::seat::Sitter;
 use super::Reactor;
 use crate::sync::{lock, Condvar, Mutex};
@@ -112,6 +113,7 @@ impl Wake for Kick {
 ///
 /// If the OS poller fails (it reports no error in normal operation), or if the future panics.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let _driver = Driver::start();
     let reactor = Reactor::get();
     let parker = ParkerRef::default();
     let waker = Waker::from(parker.clone());

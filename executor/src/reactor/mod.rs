@@ -105,6 +105,7 @@
 //! to two detection thresholds, the I/O and timers of idle cores wait.
 
 mod block_on;
+mod drivers;
 mod poller;
 mod seat;
 mod source;
@@ -113,6 +114,7 @@ mod timers;
 mod wheel;
 
 pub(crate) use block_on::block_on;
+pub(crate) use drivers::{assert_driven, Driver};
 pub(crate) use source::{Direction, Source};
 
 use std::cell::Cell;
@@ -576,6 +578,21 @@ impl Reactor {
                 moved
             }
             None => id,
+        }
+    }
+
+    /// Wakes every pending timer's waker (the timers stay armed) and reports every registered
+    /// source ready both ways: the last driver is gone ([`drivers`], step 2).
+    fn wake_everything(&self) {
+        let mut wakers = Vec::new();
+        self.timers.clone_all_wakers(&mut wakers);
+        let sources: Vec<Arc<Source>> =
+            lock(&self.sources).iter().map(|(_, s)| s.clone()).collect();
+        for source in sources {
+            source.set_ready(true, true, &mut wakers);
+        }
+        for waker in wakers {
+            waker.wake();
         }
     }
 

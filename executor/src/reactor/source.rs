@@ -8,6 +8,7 @@
 //! task retries instead of waiting for an edge that already passed (tokio's `ScheduledIo`
 //! scheme).
 
+use super::drivers::assert_driven;
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
@@ -165,6 +166,8 @@ impl Source {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => *slot = Some(cx.waker().clone()),
         }
+        drop(waiters);
+        assert_driven("a baton socket");
         Poll::Pending
     }
 
@@ -189,6 +192,8 @@ impl Source {
             Some(entry) => *entry = Some(cx.waker().clone()),
             None => *slot = Some(futures.insert(Some(cx.waker().clone()))),
         }
+        drop(waiters);
+        assert_driven("a baton socket");
         Poll::Pending
     }
 

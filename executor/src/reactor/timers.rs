@@ -214,6 +214,13 @@ impl Timers {
         shard.hint.fetch_min(Self::fires_at(tick), Ordering::SeqCst);
     }
 
+    /// Clones the waker of every pending timer into `wakers`.
+    pub(super) fn clone_all_wakers(&self, wakers: &mut Vec<Waker>) {
+        for shard in self.shards.iter() {
+            lock(&shard.wheel).clone_all_wakers(wakers);
+        }
+    }
+
     /// Whether a timer is armed.
     #[cfg(test)]
     #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor

@@ -123,6 +123,11 @@ impl Wheel {
         Some(&mut self.entries[key as usize].waker)
     }
 
+    /// Clones the waker of every armed timer into `wakers`.
+    pub(super) fn clone_all_wakers(&self, wakers: &mut Vec<Waker>) {
+        wakers.extend(self.entries.iter().map(|(_, entry)| entry.waker.clone()));
+    }
+
     /// Whether timer `id` (shifted right already) is armed.
     #[cfg(test)]
     pub(super) fn contains(&self, id: u64) -> bool {

@@ -12,12 +12,15 @@ pub use builder::{
 };
 
 use std::future::Future;
+use std::panic::Location;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::compat;
 use crate::context;
 use crate::error::BuildError;
 use crate::handle::Handle;
+use crate::reactor::Driver;
 use crate::shared::{Config, Shared};
 use crate::stats::Stats;
 use crate::sync::Arc;
@@ -69,6 +72,8 @@ pub struct Runtime {
     handle: Handle,
     /// The monitor thread; `None` once joined.
     monitor: Option<std::thread::JoinHandle<()>>,
+    /// Counts this runtime among the reactor's drivers until it is dropped, after shutdown.
+    _driver: Driver,
 }
 
 impl Runtime {
@@ -94,6 +99,7 @@ impl Runtime {
         let mut runtime = Runtime {
             handle: Handle::from_shared(Arc::clone(&shared)),
             monitor: None,
+            _driver: Driver::start(),
         };
         // On error, dropping `runtime` stops the threads already started.
         let (started, all_started) = mpsc::channel::<()>();
@@ -132,6 +138,23 @@ impl Runtime {
     /// Panics when called on a worker thread of a baton runtime (from inside a task): blocking a
     /// worker on a future would stall its core. Inside a task, `.await` the future instead.
     ///
+    /// With the `tokio` feature, also panics, saying why, when called on a thread of a tokio
+    /// current-thread runtime (in its `block_on` or one of its tasks): that runtime cannot go
+    /// on while its one thread is blocked here.
+    ///
+    /// # Caveats
+    ///
+    /// Called from a thread of another runtime, `block_on` blocks that thread until the future
+    /// completes, as any blocking call does; that runtime's other tasks wait meanwhile if it
+    /// has no other thread to run them. With the `tokio` feature, on a worker of a tokio
+    /// multi-thread runtime it first hands the worker's tokio core over to another thread
+    /// (`tokio::task::block_in_place`), so tokio goes on. Without the feature baton cannot tell
+    /// tokio's threads from others: there, wrap the call in `tokio::task::block_in_place`, or
+    /// spawn the future on baton and await its `JoinHandle` instead.
+    ///
+    /// With the `tokio` feature, the future runs in the tokio context of the runtime's own
+    /// tokio runtime, as tasks do.
+    ///
     /// # Examples
     ///
     /// ```
@@ -152,8 +175,16 @@ impl Runtime {
                  block the worker and stall its core; `.await` the future instead, or spawn it"
             );
         }
+        let caller = Location::caller();
         let _enter = self.handle.enter();
-        crate::reactor::block_on(future)
+        compat::leave_foreign_runtime(caller, || {
+            let _tokio = self
+                .handle
+                .shared()
+                .tokio
+                .enter(|| self.handle.thread_start());
+            crate::reactor::block_on(future)
+        })
     }
 
     /// Spawns a task on this runtime.
@@ -232,9 +263,18 @@ impl Runtime {
             all_exited &= wait_for(&shared, thread, deadline);
         }
         shared.finish_shutdown();
+        // Baton's tasks are gone: whatever tokio resources they held are released.
+        shared.tokio.shutdown(deadline);
         all_exited
     }
 }
+
+// A panic in a caller never leaves a runtime half-changed: tasks' panics are caught on the
+// workers, and the shared state is updated through atomics and short critical sections. So a
+// runtime may be used across `catch_unwind` (tokio's `Runtime` is, too); only the thread
+// callbacks of the builder keep the compiler from seeing it.
+impl std::panic::UnwindSafe for Runtime {}
+impl std::panic::RefUnwindSafe for Runtime {}
 
 impl Drop for Runtime {
     fn drop(&mut self) {

@@ -157,6 +157,26 @@ impl<T> JoinHandle<T> {
     }
 }
 
+/// A `JoinHandle` is terminated once it returned the task's output (or error): `select!` loops
+/// skip it from then on instead of polling it again, which would panic.
+///
+/// # Examples
+///
+/// ```
+/// use futures::future::FusedFuture;
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let mut task = baton_executor::spawn(async { 1 });
+/// assert!(!task.is_terminated());
+/// assert_eq!((&mut task).await.unwrap(), 1);
+/// assert!(task.is_terminated());
+/// # });
+/// ```
+impl<T> futures_core::FusedFuture for JoinHandle<T> {
+    fn is_terminated(&self) -> bool {
+        self.task.is_none()
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 

@@ -5,7 +5,7 @@
 //!
 //! # How a task's future is dropped
 //!
-//! A task's future is always dropped in place, inside `catch_unwind`, by [`TaskFuture`]: a
+//! A task's future is always dropped in place, inside `catch_unwind`, by `TaskFuture`: a
 //! destructor that panics never unwinds into async-task (which aborts the process on a panic
 //! while it drops a future) nor into a worker.
 //!
@@ -18,7 +18,7 @@
 //!   drops, while the panic unwinds, the values an `async` block keeps across an `.await`: a
 //!   destructor of one of those that panics aborts the process before any runtime can step in.
 //!   A hand-written future's fields are dropped by the runtime, as above.)
-//! - **Cancelled** (aborted, or reached by the runtime's shutdown): by [`cancel`], which runs
+//! - **Cancelled** (aborted, or reached by the runtime's shutdown): by `cancel`, which runs
 //!   the task one last time so that its poll drops the future instead of polling it. The
 //!   handle reports cancellation, or the drop's panic.
 //! - Anything else that drops a task's `Runnable` unpolled drops the future through async-task,

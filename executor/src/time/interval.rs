@@ -186,6 +186,58 @@ impl Interval {
         self.sleep.reset(super::sleep::deadline_after(self.period));
     }
 
+    /// Restarts the schedule with a tick due now: the next [`tick`](Interval::tick) returns
+    /// at once, and the ones after it follow one period apart.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// ticks.tick().await; // the first tick is immediate
+    /// ticks.reset_immediately();
+    /// ticks.tick().await; // and so is this one, not an hour later
+    /// # });
+    /// ```
+    pub fn reset_immediately(&mut self) {
+        self.sleep.reset(Instant::now());
+    }
+
+    /// Restarts the schedule with the next tick `after` from now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// let before = Instant::now();
+    /// ticks.reset_after(Duration::from_millis(5));
+    /// assert!(ticks.tick().await >= before + Duration::from_millis(5));
+    /// # });
+    /// ```
+    pub fn reset_after(&mut self, after: Duration) {
+        self.sleep.reset(super::sleep::deadline_after(after));
+    }
+
+    /// Restarts the schedule with the next tick at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// let at = Instant::now() + Duration::from_millis(5);
+    /// ticks.reset_at(at);
+    /// assert_eq!(ticks.tick().await, at);
+    /// # });
+    /// ```
+    pub fn reset_at(&mut self, deadline: Instant) {
+        self.sleep.reset(deadline);
+    }
+
     /// The period between ticks.
     ///
     /// # Examples
@@ -299,6 +351,8 @@ mod tests {
 
     #[test]
     fn a_period_too_long_for_instant_ticks_once_and_never_again() {
+        // Polled by hand below, outside `block_on`: counted as a driver so the polls may arm.
+        let _driver = crate::reactor::Driver::start();
         let mut ticks = interval(Duration::MAX);
         block_on(ticks.tick());
         let waker = futures::task::noop_waker_ref();

@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::coop;
-use crate::reactor::Reactor;
+use crate::reactor::{assert_driven, Reactor};
 
 /// How far in the future a deadline that would overflow `Instant` is put (about 30 years).
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
@@ -55,6 +55,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
         timer: None,
+        completed: false,
     }
 }
 
@@ -80,6 +81,8 @@ pub struct Sleep {
     deadline: Instant,
     /// The armed timer's id, if polled and not yet complete.
     timer: Option<u64>,
+    /// Returned `Ready` since it was made or last [reset](Sleep::reset).
+    completed: bool,
 }
 
 impl Sleep {
@@ -127,6 +130,7 @@ impl Sleep {
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
+        self.completed = false;
         if let Some(id) = self.timer {
             self.timer = Some(Reactor::get().reset_timer(id, deadline));
         }
@@ -154,6 +158,7 @@ impl Future for Sleep {
             // Not disarmed: the timer is due, so it fired already, or the reactor's next batch
             // of due timers fires it (a spurious wake-up at most). That saves a lock.
             this.timer = None;
+            this.completed = true;
             charge.made_progress();
             return Poll::Ready(());
         }
@@ -161,7 +166,31 @@ impl Future for Sleep {
             Some(id) => this.timer = Some(reactor.update_timer(this.deadline, id, cx.waker())),
             None => this.timer = Some(reactor.insert_timer(this.deadline, cx.waker())),
         }
+        assert_driven("a baton timer (`sleep`, `timeout`, `interval`)");
         Poll::Pending
+    }
+}
+
+/// A `Sleep` is terminated once it returned `Ready`, until [`Sleep::reset`] gives it a new
+/// deadline: `select!` loops skip it meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use futures::future::FusedFuture;
+/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton_executor::time::sleep(Duration::from_millis(1));
+/// assert!(!sleep.is_terminated());
+/// (&mut sleep).await;
+/// assert!(sleep.is_terminated());
+/// sleep.reset(Instant::now() + Duration::from_millis(1));
+/// assert!(!sleep.is_terminated());
+/// # });
+/// ```
+impl futures_core::FusedFuture for Sleep {
+    fn is_terminated(&self) -> bool {
+        self.completed
     }
 }
 
@@ -187,6 +216,8 @@ mod tests {
 
     #[test]
     fn dropping_a_pending_sleep_disarms_it() {
+        // Polled by hand, outside `block_on`: counted as a driver so the poll may arm it.
+        let _driver = crate::reactor::Driver::start();
         let mut sleep = sleep(Duration::from_secs(3600));
         let waker = futures::task::noop_waker_ref();
         assert!(Pin::new(&mut sleep)

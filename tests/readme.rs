@@ -1,0 +1,49 @@
+//! The README's getting-started program is `examples/getting_started.rs`, word for word, and
+//! the README lists every example.
+
+use std::path::Path;
+
+/// The contents of `path`, relative to the repository's root.
+fn read(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+#[test]
+fn the_getting_started_program_is_the_example_file() {
+    let readme = read("README.md");
+    let example = read("examples/getting_started.rs");
+    let block = format!("```rust\n{example}```\n");
+    assert!(
+        readme.contains(&block),
+        "README.md's getting-started block differs from examples/getting_started.rs: copy the \
+         file into the README again"
+    );
+}
+
+#[test]
+fn the_readme_lists_every_example() {
+    let readme = read("README.md");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            assert!(
+                readme.contains(&format!("--example {name}")),
+                "README.md does not say how to run the example `{name}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_first_lines_give_the_demo_and_test_commands() {
+    let readme = read("README.md");
+    let first = readme.split("\n## ").next().unwrap();
+    assert!(
+        first.contains("cargo run --release --example demo"),
+        "{first}"
+    );
+    assert!(first.contains("cargo test --workspace"), "{first}");
+}
