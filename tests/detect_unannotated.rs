@@ -38,20 +38,19 @@ fn spawn_behind(done: mpsc::Sender<()>) -> Arc<AtomicUsize> {
     count
 }
 
+/// Spawns [`BEHIND`] tasks pinned to core 0, then blocks its worker outside any section until
+/// every one of them has run; returns whether they all did, and how many ran.
+async fn block_until_behind_ran() -> (bool, usize) {
+    let (done_tx, done_rx) = mpsc::channel();
+    let count = spawn_behind(done_tx);
+    let finished = done_rx.recv_timeout(BOUND).is_ok();
+    (finished, count.load(Ordering::SeqCst))
+}
+
 #[test]
 fn tasks_behind_an_unannotated_sleep_run_while_it_blocks() {
     let rt = one_core();
-    let ran_behind = rt.block_on(async {
-        baton::spawn(async {
-            let (done_tx, done_rx) = mpsc::channel();
-            let count = spawn_behind(done_tx);
-            // Blocks its worker outside any section until every task behind it has run.
-            let finished = done_rx.recv_timeout(BOUND).is_ok();
-            (finished, count.load(Ordering::SeqCst))
-        })
-        .await
-        .unwrap()
-    });
+    let ran_behind = rt.block_on(async { baton::spawn(block_until_behind_ran()).await.unwrap() });
     assert_eq!(
         ran_behind,
         (true, BEHIND),
@@ -256,12 +255,7 @@ fn a_poll_blocking_while_every_core_is_busy_is_found() {
     };
     let ran_behind = rt.block_on(async {
         rt.handle()
-            .spawn_on(0, async {
-                let (done_tx, done_rx) = mpsc::channel();
-                let count = spawn_behind(done_tx);
-                let finished = done_rx.recv_timeout(BOUND).is_ok();
-                (finished, count.load(Ordering::SeqCst))
-            })
+            .spawn_on(0, block_until_behind_ran())
             .await
             .unwrap()
     });
