@@ -63,6 +63,9 @@ struct Current {
     /// If the section is counted in its site's [`Managed`] record: how many of the site's
     /// sections were in flight when it started, itself included.
     level: Option<usize>,
+    /// Whether it was held (beyond its site's level: no replacement unless it outlives the
+    /// held grace period).
+    held: bool,
 }
 
 /// How a section at an eager site starts.
@@ -172,6 +175,7 @@ impl WorkerHook {
             eager_since: learnt.then(Instant::now),
             long,
             level,
+            held,
         })));
     }
 
@@ -263,6 +267,13 @@ impl Hook for WorkerHook {
         if handed {
             context::count_handoff();
             context::note_handed_off();
+            if current.held {
+                // Held, and handed off all the same: holding this site's sections stalls
+                // what they wait for.
+                if let Some(managed) = shared.sites.managed_any(current.site) {
+                    managed.hold_failed();
+                }
+            }
         }
         // Counted running again (if it had stopped): back to the no-notify fast path.
         context::leave_section();

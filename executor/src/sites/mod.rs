@@ -72,6 +72,9 @@ pub(crate) struct Managed {
     /// The learner, updated at each section's end. std's lock even under loom: statistics,
     /// not synchronisation.
     learner: Mutex<Learner>,
+    /// Set once a held section of the site had to be handed off anyway (see
+    /// [`Managed::hold_failed`]); a statistic-like hint: relaxed.
+    unheld: AtomicBool,
 }
 
 impl Managed {
@@ -81,6 +84,7 @@ impl Managed {
             admission: Admission::new(),
             admitted: AtomicUsize::new(learner.admitted() as usize),
             learner: Mutex::new(learner),
+            unheld: AtomicBool::new(false),
         }
     }
 
@@ -88,7 +92,18 @@ impl Managed {
     /// included, and whether it is within the admitted level (it may have a replacement).
     pub(crate) fn enter(&self) -> (usize, bool) {
         let level = self.admission.enter();
-        (level, level <= self.admitted.load(Ordering::Relaxed))
+        let within =
+            level <= self.admitted.load(Ordering::Relaxed) || self.unheld.load(Ordering::Relaxed);
+        (level, within)
+    }
+
+    /// A section of the sync form that was held had to be handed off after all (it outlived
+    /// the held grace period): its site's sections wait on something that needs a worker of
+    /// their own, such as a reply from another task (a synchronous client in front of an
+    /// async service), not on one another. Holding them stalls that work, so from now on the
+    /// site's sync sections are never held; its level still paces the async form.
+    pub(crate) fn hold_failed(&self) {
+        self.unheld.store(true, Ordering::Relaxed);
     }
 
     /// The async form asks for a turn (see [`Admission::poll_turn`]).
