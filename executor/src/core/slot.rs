@@ -334,10 +334,13 @@ impl SectionSlot {
     pub(crate) fn claim_poll(&self, seen: SeenPoll) -> Option<Seen> {
         debug_assert!(seen.is_polling_outside_section());
         let handing = (seen.section & !STATE_MASK) | HANDING;
-        // Relaxed: the claim publishes nothing; the barrier below orders it before the re-read.
+        // Acquire: pairs with the Release store in `leave` that ends a handed-off section, so
+        // the worker's count back as running happens before this claim's uncount (the heavy
+        // barrier below would order it too, but only where the barrier exists). The claim
+        // publishes nothing; the barrier orders it before the re-read.
         if self
             .word
-            .compare_exchange(seen.section, handing, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(seen.section, handing, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             return None;
