@@ -47,3 +47,57 @@ fn the_first_lines_give_the_demo_and_test_commands() {
     );
     assert!(first.contains("cargo test --workspace"), "{first}");
 }
+
+/// The Markdown link targets in `text`: what sits between `](` and the next `)`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target))
+        .collect()
+}
+
+#[test]
+fn the_readme_and_docs_link_only_files_of_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "md") {
+            pages.push(path);
+        }
+    }
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for target in link_targets(&text) {
+            let file = target.split('#').next().unwrap();
+            assert!(
+                !target.contains("://") && !file.starts_with('/'),
+                "{}: the link `{target}` leaves the repository",
+                page.display()
+            );
+            if file.is_empty() {
+                continue;
+            }
+            let resolved = page.parent().unwrap().join(file);
+            let resolved = resolved.canonicalize().unwrap_or_else(|err| {
+                panic!("{}: the link `{target}` is broken: {err}", page.display())
+            });
+            assert!(
+                resolved.starts_with(root.canonicalize().unwrap()),
+                "{}: the link `{target}` leaves the repository",
+                page.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no links found: the scan is broken");
+}
+
+#[test]
+fn the_link_scan_sees_links() {
+    assert_eq!(
+        link_targets("see [a](docs/a.md#x) and [b](../b.md)."),
+        ["docs/a.md#x", "../b.md"]
+    );
+}
