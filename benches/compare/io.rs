@@ -91,7 +91,7 @@ pub(crate) fn run(filter: &str) {
 }
 
 /// Builds a fresh baton runtime, runs `root` as a task on it, and returns the task's output.
-fn baton_run<F, Fut>(root: F) -> Fut::Output
+pub(crate) fn baton_run<F, Fut>(root: F) -> Fut::Output
 where
     F: FnOnce() -> Fut,
     Fut: Future + Send + 'static,
@@ -105,7 +105,7 @@ where
 }
 
 /// Builds a fresh tokio runtime, runs `root` as a task on it, and returns the task's output.
-fn tokio_run<F, Fut>(root: F) -> Fut::Output
+pub(crate) fn tokio_run<F, Fut>(root: F) -> Fut::Output
 where
     F: FnOnce() -> Fut,
     Fut: Future + Send + 'static,
@@ -122,7 +122,7 @@ where
 }
 
 /// Runs `root` on an async-executor driven by [`CORES`] threads in `async_io::block_on`.
-fn smol_run<F, Fut>(root: F) -> Fut::Output
+pub(crate) fn smol_run<F, Fut>(root: F) -> Fut::Output
 where
     F: FnOnce() -> Fut,
     Fut: Future + Send + 'static,
@@ -171,7 +171,7 @@ impl Slot {
 }
 
 /// Spawns on the async-executor of the current [`smol_run`].
-fn smol_spawn<F>(fut: F) -> async_executor::Task<F::Output>
+pub(crate) fn smol_spawn<F>(fut: F) -> async_executor::Task<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

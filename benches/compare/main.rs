@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench compare            # every workload
 //! cargo bench --bench compare -- spawn   # the workloads whose name contains "spawn"
+//! cargo bench --bench compare --features hyper -- hyper   # the HTTP row (needs `wrk`)
 //! ```
 //!
 //! Each workload runs on every system in turn, with two cores (baton) or two worker threads
@@ -10,6 +11,7 @@
 
 mod blocking;
 mod core;
+mod http;
 mod io;
 mod report;
 mod sqlite;
@@ -36,6 +38,7 @@ fn main() {
     report::title(competing);
     core::run(&filter);
     io::run(&filter);
+    http::run(&filter);
     blocking::run(&filter);
     sqlite::run(&filter);
     workqueue::run(&filter);
