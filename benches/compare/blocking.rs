@@ -38,10 +38,69 @@ pub(crate) const CORES: usize = 2;
 const MIX_TASKS: usize = 2_000;
 const MIX_STEPS: usize = 10;
 const MIX_STEP: Duration = Duration::from_micros(20);
-/// One step in this many calls the blocking function.
-const MIX_BLOCK_EVERY: usize = 10;
-/// What the blocking function blocks for.
-const MIX_BLOCK: Duration = Duration::from_millis(1);
+/// The shapes of the mix's blocking: the same CPU work, with blocking spread out (the
+/// classic mix), arriving in bursts, rare and long, or dense and short.
+const SHAPES: [Shape; 4] = [
+    Shape {
+        name: "blocking mix: 2,000 tasks × 10 steps",
+        blocking: "one step in ten also sleeps 1 ms, staggered across tasks",
+        every: 10,
+        block: Duration::from_millis(1),
+        burst: false,
+    },
+    Shape {
+        name: "blocking mix, bursts",
+        blocking: "every task sleeps 1 ms at its 6th step, so they block at about the same moment",
+        every: 10,
+        block: Duration::from_millis(1),
+        burst: true,
+    },
+    Shape {
+        name: "blocking mix, rare long blocking",
+        blocking: "one step in a hundred also sleeps 10 ms, staggered",
+        every: 100,
+        block: Duration::from_millis(10),
+        burst: false,
+    },
+    Shape {
+        name: "blocking mix, dense short blocking",
+        blocking: "one step in two also sleeps 50 µs, staggered",
+        every: 2,
+        block: Duration::from_micros(50),
+        burst: false,
+    },
+];
+
+/// Where and how long the mix's tasks block.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    /// The heading (and the filter's target).
+    name: &'static str,
+    /// What the blocking is, in words.
+    blocking: &'static str,
+    /// One step in this many calls the blocking function.
+    every: usize,
+    /// What the blocking function blocks for.
+    block: Duration,
+    /// Every task blocks at the same step (else the blocking steps are staggered across tasks).
+    burst: bool,
+}
+
+impl Shape {
+    /// The blocking function of the mix.
+    fn block(self) {
+        thread::sleep(self.block);
+    }
+
+    /// Whether step `step` of task `task` calls the blocking function.
+    fn blocks(self, task: usize, step: usize) -> bool {
+        if self.burst {
+            step % self.every == self.every / 2
+        } else {
+            (task + step) % self.every == 0
+        }
+    }
+}
 /// Timed runs of the mix per system, after one warm-up.
 const MIX_RUNS: usize = 3;
 
@@ -87,17 +146,6 @@ fn spin(d: Duration) {
     while start.elapsed() < d {
         std::hint::spin_loop();
     }
-}
-
-/// The blocking function of the mix.
-fn block() {
-    thread::sleep(MIX_BLOCK);
-}
-
-/// Whether step `step` of task `task` calls the blocking function: one step in ten, staggered
-/// across tasks so blocking calls are spread over the run.
-fn blocks(task: usize, step: usize) -> bool {
-    (task + step) % MIX_BLOCK_EVERY == 0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,7 +198,10 @@ impl Mix {
     }
 
     /// The samples of the timed runs (the warm-up's dropped) on a fresh runtime.
-    fn samples(self) -> Vec<Sample> {
+    fn samples(self, shape: Shape) -> Vec<Sample> {
+        // Pools of the systems that ran before (smol's `blocking` threads linger for a while)
+        // would count in this system's peak threads.
+        settle_threads();
         match self {
             Mix::BatonSection | Mix::BatonUnannotated | Mix::BatonUnblock => {
                 let rt = baton_runtime(CORES);
@@ -159,7 +210,7 @@ impl Mix {
                     Mix::BatonUnblock => Call::Unblock,
                     _ => Call::Plain,
                 };
-                let samples = repeat(|| observe(|| baton_mix(&rt, Some(call))));
+                let samples = repeat(|| observe(|| baton_mix(&rt, Some(call), shape)));
                 if call == Call::Section {
                     print_stats("baton section", &rt);
                 }
@@ -169,13 +220,15 @@ impl Mix {
             Mix::TokioBlockInPlace | Mix::TokioSpawnBlocking => {
                 let rt = tokio_runtime(CORES);
                 let in_place = matches!(self, Mix::TokioBlockInPlace);
-                let samples = repeat(|| observe(|| tokio_mix(&rt, in_place)));
+                let samples = repeat(|| observe(|| tokio_mix(&rt, in_place, shape)));
                 rt.shutdown_timeout(Duration::from_secs(10));
                 samples
             }
             Mix::SmolUnblock => {
                 let smol = AsyncExecutor::with_threads(CORES);
-                repeat(|| observe(|| smol.spawn_and_wait(smol_mix(Arc::clone(&smol.executor)))))
+                repeat(|| {
+                    observe(|| smol.spawn_and_wait(smol_mix(Arc::clone(&smol.executor), shape)))
+                })
             }
         }
     }
@@ -212,27 +265,33 @@ fn repeat(mut f: impl FnMut() -> Sample) -> Vec<Sample> {
     samples
 }
 
-/// The blocking mix on every system, with the ideal time.
+/// The blocking mix in each of its shapes.
 fn mix(filter: &str) {
-    const NAME: &str = "blocking mix: 2,000 tasks × 10 steps";
-    if !NAME.contains(filter) {
-        return;
+    for shape in SHAPES {
+        if shape.name.contains(filter) {
+            mix_shape(shape);
+        }
     }
+}
+
+/// The blocking mix of one shape on every system, with the ideal time.
+fn mix_shape(shape: Shape) {
     let ideal = MIX_STEP * (MIX_TASKS * MIX_STEPS) as u32 / CORES as u32;
     println!();
     println!(
-        "### {NAME} of 20 µs CPU, one step in ten also sleeps 1 ms \
-         (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)"
+        "### {}: {MIX_TASKS} tasks × {MIX_STEPS} steps of 20 µs CPU; {} \
+         (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)",
+        shape.name, shape.blocking,
     );
     let rt = baton_runtime(CORES);
-    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None)).wall);
+    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None, shape)).wall);
     drop(rt);
     println!(
         "(reference: the same mix without its blocking calls takes {cpu_only:.1?} on baton here)"
     );
     let results: Vec<(&str, Vec<Sample>)> = Mix::ALL
         .iter()
-        .map(|&system| (system.name(), system.samples()))
+        .map(|&system| (system.name(), system.samples(shape)))
         .collect();
     let median = |samples: &[Sample], key: &dyn Fn(&Sample) -> f64| {
         let mut figures: Vec<f64> = samples.iter().map(key).collect();
@@ -293,7 +352,7 @@ enum Call {
 
 /// One run of the mix on baton, making its blocking calls as `call` says, or leaving them out
 /// (`None`: the CPU-only reference).
-fn baton_mix(rt: &baton::Runtime, call: Option<Call>) {
+fn baton_mix(rt: &baton::Runtime, call: Option<Call>, shape: Shape) {
     let root = rt.spawn(async move {
         let tasks: Vec<_> = (0..MIX_TASKS)
             .map(|task| {
@@ -301,10 +360,12 @@ fn baton_mix(rt: &baton::Runtime, call: Option<Call>) {
                     for step in 0..MIX_STEPS {
                         spin(MIX_STEP);
                         match call {
-                            Some(call) if blocks(task, step) => match call {
-                                Call::Section => baton::blocking::section(block),
-                                Call::Plain => block(),
-                                Call::Unblock => baton::blocking::unblock(block).await,
+                            Some(call) if shape.blocks(task, step) => match call {
+                                Call::Section => baton::blocking::section(|| shape.block()),
+                                Call::Plain => shape.block(),
+                                Call::Unblock => {
+                                    baton::blocking::unblock(move || shape.block()).await
+                                }
                             },
                             _ => {}
                         }
@@ -321,18 +382,18 @@ fn baton_mix(rt: &baton::Runtime, call: Option<Call>) {
 }
 
 /// One run of the mix on tokio, with `block_in_place` or `spawn_blocking`.
-fn tokio_mix(rt: &tokio::runtime::Runtime, in_place: bool) {
+fn tokio_mix(rt: &tokio::runtime::Runtime, in_place: bool, shape: Shape) {
     let root = rt.spawn(async move {
         let tasks: Vec<_> = (0..MIX_TASKS)
             .map(|task| {
                 tokio::spawn(async move {
                     for step in 0..MIX_STEPS {
                         spin(MIX_STEP);
-                        if blocks(task, step) {
+                        if shape.blocks(task, step) {
                             if in_place {
-                                tokio::task::block_in_place(block);
+                                tokio::task::block_in_place(|| shape.block());
                             } else {
-                                tokio::task::spawn_blocking(block)
+                                tokio::task::spawn_blocking(move || shape.block())
                                     .await
                                     .expect("a blocking call failed");
                             }
@@ -350,14 +411,14 @@ fn tokio_mix(rt: &tokio::runtime::Runtime, in_place: bool) {
 }
 
 /// One run of the mix on async-executor, with `blocking::unblock`.
-async fn smol_mix(executor: Arc<Executor<'static>>) {
+async fn smol_mix(executor: Arc<Executor<'static>>, shape: Shape) {
     let tasks: Vec<_> = (0..MIX_TASKS)
         .map(|task| {
             executor.spawn(async move {
                 for step in 0..MIX_STEPS {
                     spin(MIX_STEP);
-                    if blocks(task, step) {
-                        ::blocking::unblock(block).await;
+                    if shape.blocks(task, step) {
+                        ::blocking::unblock(move || shape.block()).await;
                     }
                     future::yield_now().await;
                 }
@@ -431,6 +492,22 @@ impl Sampler {
 }
 
 /// The process's thread count, from `/proc/self/status` (0 where there is none).
+/// Waits (up to 5 s) until the process's thread count has stopped falling for 700 ms: idle
+/// threads of earlier runs' pools (smol's `blocking` pool keeps them 500 ms) are gone.
+fn settle_threads() {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut lowest = thread_count();
+    let mut since = Instant::now();
+    while Instant::now() < deadline && since.elapsed() < Duration::from_millis(700) {
+        thread::sleep(Duration::from_millis(50));
+        let now = thread_count();
+        if now < lowest {
+            lowest = now;
+            since = Instant::now();
+        }
+    }
+}
+
 fn thread_count() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
