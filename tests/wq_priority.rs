@@ -5,6 +5,18 @@ use std::sync::{Arc, Mutex};
 
 use baton::{Priority, WorkQueue};
 
+/// A one-core runtime whose order of polls is the classes' alone: detection of unannotated
+/// blocking is off, since on a loaded machine it may judge the spawning poll a CPU hog (a
+/// runnable thread off the CPU holds its core all the same) and hand the core to a spare
+/// while that poll still spawns, so tasks would start before the test has queued them all.
+fn one_core() -> baton::Runtime {
+    baton::Runtime::builder()
+        .cores(1)
+        .detect_blocking(false)
+        .build()
+        .unwrap()
+}
+
 /// Builds a queue of class `priority` on the current runtime.
 fn queue(name: &str, priority: Priority) -> WorkQueue {
     WorkQueue::builder(name)
@@ -15,7 +27,7 @@ fn queue(name: &str, priority: Priority) -> WorkQueue {
 
 #[test]
 fn one_core_runs_high_then_normal_then_idle() {
-    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let rt = one_core();
     let order = Arc::new(Mutex::new(Vec::new()));
     let handles = rt
         .block_on(rt.spawn({
@@ -52,7 +64,7 @@ fn one_core_runs_high_then_normal_then_idle() {
 #[test]
 fn a_flood_of_high_work_lets_normal_work_through() {
     const HIGH_TASKS: usize = 200;
-    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let rt = one_core();
     let order = Arc::new(Mutex::new(Vec::new()));
     let handles = rt
         .block_on(rt.spawn({
@@ -89,7 +101,7 @@ fn a_flood_of_high_work_lets_normal_work_through() {
 
 #[test]
 fn idle_work_waits_while_normal_work_keeps_coming() {
-    let rt = baton::Runtime::builder().cores(1).build().unwrap();
+    let rt = one_core();
     let order = Arc::new(Mutex::new(Vec::new()));
     let done = rt
         .block_on(rt.spawn({
@@ -119,4 +131,44 @@ fn idle_work_waits_while_normal_work_keeps_coming() {
     let order = order.lock().unwrap().clone();
     assert_eq!(order.len(), 101);
     assert_eq!(order.last(), Some(&0), "{order:?}");
+}
+
+#[test]
+fn a_flood_of_high_work_lets_a_task_spawned_from_outside_through() {
+    const HIGH_TASKS: usize = 200;
+    let rt = one_core();
+    let handle = rt.handle().clone();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let handles = rt
+        .block_on(rt.spawn({
+            let order = order.clone();
+            async move {
+                let high = queue("flood", Priority::High);
+                let mut handles: Vec<_> = (0..HIGH_TASKS)
+                    .map(|_| {
+                        let order = order.clone();
+                        high.spawn(async move { order.lock().unwrap().push("high") })
+                    })
+                    .collect();
+                // Spawned from a thread of no runtime: it waits in the injector, not on the
+                // core, behind the flood.
+                let order = order.clone();
+                let outside = std::thread::spawn(move || {
+                    handle.spawn(async move { order.lock().unwrap().push("outside") })
+                });
+                handles.push(outside.join().unwrap());
+                handles
+            }
+        }))
+        .unwrap();
+    for h in handles {
+        rt.block_on(h).unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.len(), HIGH_TASKS + 1);
+    let position = order.iter().position(|&l| l == "outside").unwrap();
+    assert!(
+        position <= 16,
+        "the task spawned from outside ran after {position} high tasks (bound: 16)"
+    );
 }

@@ -623,8 +623,15 @@ impl Shared {
     }
 
     /// Searches beyond core `here` for `High` then `Normal` work: the injectors, then the other
-    /// cores' queues, taking a batch at a time. `Idle` work is [`Shared::search_idle`]'s.
-    pub(crate) fn search(&self, here: usize) -> Option<Runnable> {
+    /// cores' queues, taking a batch at a time; `Normal` first when `high_first` is false (the
+    /// core ran its `High` burst). `Idle` work is [`Shared::search_idle`]'s.
+    pub(crate) fn search(&self, here: usize, high_first: bool) -> Option<Runnable> {
+        if !high_first && self.classes_used() {
+            // The core ran its `High` burst: a `Normal` task first, if there is one.
+            if let Some(found) = self.take_from_injector(here).or_else(|| self.steal(here)) {
+                return Some(found);
+            }
+        }
         if self.classes_used() {
             let high = &self.cores[here].high.queue;
             let found = queue::steal_into(&self.injector_high, high).or_else(|| {

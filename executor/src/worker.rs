@@ -13,7 +13,9 @@
 //!    first, so neither starves the other. A task that wakes itself went to the back of the local
 //!    queue, behind everything already queued.
 //!    Before all that it serves its core's `High` tasks, up to [`HIGH_BURST`] in a row while
-//!    `Normal` tasks wait.
+//!    `Normal` tasks wait on the core or in the injector. The streak is the core's, counted by
+//!    whichever of its workers runs the task, so the bound holds while a section or a takeover
+//!    has two workers running the core, and a look at the injectors or a search honours it too.
 //! 3. With nothing local, it searches: the injector, then the other cores' local queues (and,
 //!    when their queues are empty, their next-task slots), taking a batch at a time, `High`
 //!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's,
@@ -89,7 +91,6 @@ pub(crate) fn spawn(
         pace: InjectorPace::new(),
         unflushed_polls: 0,
         lifo_streak: 0,
-        high_streak: 0,
         peers: Vec::new(),
         named: false,
     };
@@ -123,8 +124,6 @@ struct Worker {
     unflushed_polls: u32,
     /// Tasks taken from the next-task slot in a row.
     lifo_streak: u32,
-    /// `High` tasks run in a row.
-    high_streak: u32,
     /// Per core, the poll turn this worker last saw there and since when (see
     /// [`Worker::watch_peers`]); empty while detection is off or the runtime has one core.
     peers: Vec<(u32, Instant)>,
@@ -212,6 +211,16 @@ impl Worker {
 
     /// Steps 1 to 3: the next task to run, if there is one anywhere.
     fn next_task(&mut self) -> Option<Runnable> {
+        let classes = self.shared.classes_used();
+        let runnable = self.find_task(classes)?;
+        if classes {
+            self.core().count_class(runnable.metadata().priority());
+        }
+        Some(runnable)
+    }
+
+    /// Steps 1 to 3 for [`Worker::next_task`], which counts the class of what this returns.
+    fn find_task(&mut self, classes: bool) -> Option<Runnable> {
         self.tick = self.tick.wrapping_add(1);
         let look = self.pace.turn();
         if let Some(now) = look {
@@ -220,22 +229,27 @@ impl Worker {
         }
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
-        let classes = shared.classes_used();
+        // `High` first, unless the core ran `HIGH_BURST` of them in a row while `Normal` work
+        // waits (on this core or in the injector).
+        let high_first = classes
+            && !(core.high_streak_reached(HIGH_BURST)
+                && (core.has_normal_work() || !shared.injector.is_empty()));
         if look.is_some() {
             // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
             let _ = Reactor::get().poll();
-            let high = classes.then(|| shared.injector_high.pop().ok()).flatten();
+            let high = high_first
+                .then(|| shared.injector_high.pop().ok())
+                .flatten();
             if let Some(runnable) = high.or_else(|| shared.injector.pop().ok()) {
                 return Some(runnable);
             }
         }
-        if classes {
-            if let Some(runnable) = next_high(core, &mut self.high_streak) {
+        if high_first {
+            if let Some(runnable) = core.high.pop() {
                 self.end_search();
                 return Some(runnable);
             }
         }
-        self.high_streak = 0;
         if self.lifo_streak < MAX_LIFO_STREAK {
             if let Ok(runnable) = core.lifo.pop() {
                 self.lifo_streak += 1;
@@ -258,7 +272,7 @@ impl Worker {
             shared.idle.start_searching();
         }
         let found = shared
-            .search(self.core)
+            .search(self.core, high_first)
             .or_else(|| shared.search_idle(self.core));
         if found.is_some() {
             self.end_search();
@@ -468,18 +482,6 @@ impl InjectorPace {
         self.left = self.interval;
         Some(now)
     }
-}
-
-/// Step 2 for the `High` class: `core`'s next `High` task, unless [`HIGH_BURST`] of them ran in
-/// a row (`streak`) while `Normal` work waits on the core, in which case one `Normal` task goes
-/// first.
-fn next_high(core: &Core, streak: &mut u32) -> Option<Runnable> {
-    if *streak >= HIGH_BURST && core.has_normal_work() {
-        return None;
-    }
-    let runnable = core.high.pop()?;
-    *streak = streak.saturating_add(1);
-    Some(runnable)
 }
 
 #[cfg(all(test, not(loom)))]

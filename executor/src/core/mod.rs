@@ -73,6 +73,10 @@ pub(crate) struct Core {
     turn: OwnLine<AtomicU32>,
     /// `High` tasks queued on this core (see [`crate::queue::Priority`]).
     pub(crate) high: ClassQueues,
+    /// How many `High` tasks the core's workers ran in a row, whichever worker ran them: the
+    /// core's, not a worker's, so the bound on a `High` flood holds while a section or a
+    /// takeover has two workers running the core. Touched only once classes are used.
+    high_streak: AtomicU32,
     /// `Idle` tasks queued on this core.
     pub(crate) low: ClassQueues,
     /// The worker counts (see the module docs).
@@ -230,6 +234,7 @@ impl Core {
             lifo: queue::slot(),
             pinned: queue::unbounded_queue(),
             turn: OwnLine(AtomicU32::new(0)),
+            high_streak: AtomicU32::new(0),
             high: ClassQueues::new(),
             low: ClassQueues::new(),
             state: AtomicState::new(),
@@ -257,6 +262,24 @@ impl Core {
     }
 
     /// Whether the core has `Normal` tasks queued.
+    /// Whether the core's workers ran `limit` `High` tasks in a row (see
+    /// [`Core::count_class`]).
+    pub(crate) fn high_streak_reached(&self, limit: u32) -> bool {
+        // Relaxed: a bound on fairness, not a synchronisation; a stale count is off by a task.
+        self.high_streak.load(Ordering::Relaxed) >= limit
+    }
+
+    /// Counts a task of class `priority` that a worker of this core is about to run: `High`
+    /// lengthens the streak, any other class ends it.
+    pub(crate) fn count_class(&self, priority: Priority) {
+        // Relaxed: see `high_streak_reached`.
+        if priority == Priority::High {
+            self.high_streak.fetch_add(1, Ordering::Relaxed);
+        } else if self.high_streak.load(Ordering::Relaxed) != 0 {
+            self.high_streak.store(0, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn has_normal_work(&self) -> bool {
         !self.lifo.is_empty() || !self.queue.is_empty() || !self.pinned.is_empty()
     }
