@@ -1,4 +1,5 @@
-//! Tasks: spawning with a name ([`Builder`]), join handles, task ids and cooperative yielding.
+//! Tasks: spawning with a name ([`Builder`]), join handles, sets of tasks ([`JoinSet`]), task ids
+//! and cooperative yielding.
 //!
 //! Inside the crate, this module also allocates tasks and their wakers (async-task), catches
 //! their panics, cancels them, and keeps the registry of live tasks.
@@ -28,12 +29,14 @@
 mod builder;
 mod id;
 mod join;
+mod join_set;
 mod registry;
 mod yield_now;
 
 pub use builder::Builder;
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub(crate) use registry::Registry;
 pub use yield_now::{yield_now, YieldNow};
 
