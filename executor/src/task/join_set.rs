@@ -236,6 +236,45 @@ impl<T: Send + 'static> JoinSet<T> {
     }
 }
 
+impl<T: 'static> JoinSet<T> {
+    /// Spawns a task that is not `Send` on the [`LocalSet`](crate::task::LocalSet) running on
+    /// this thread (see [`spawn_local`](crate::task::spawn_local)), and adds it to the set.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a local set's `run_until`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # mod baton { pub use baton_executor::*; }
+    /// use std::rc::Rc;
+    ///
+    /// let rt = baton::Runtime::new()?;
+    /// let sum = baton::task::LocalSet::new().block_on(&rt, async {
+    ///     let mut set = baton::task::JoinSet::new();
+    ///     for i in 0..4 {
+    ///         let i = Rc::new(i);
+    ///         set.spawn_local(async move { *i });
+    ///     }
+    ///     let mut sum = 0;
+    ///     while let Some(out) = set.join_next().await {
+    ///         sum += out.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 6);
+    /// # Ok::<(), baton::BuildError>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F)
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.tasks.push(crate::task::spawn_local(future));
+    }
+}
+
 impl<T> Default for JoinSet<T> {
     fn default() -> Self {
         JoinSet::new()

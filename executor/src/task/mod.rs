@@ -1,5 +1,5 @@
-//! Tasks: spawning with a name ([`Builder`]), join handles, sets of tasks ([`JoinSet`]), task ids
-//! and cooperative yielding.
+//! Tasks: spawning with a name ([`Builder`]), join handles, sets of tasks ([`JoinSet`]), tasks
+//! that are not `Send` ([`LocalSet`], [`spawn_local`]), task ids and cooperative yielding.
 //!
 //! Inside the crate, this module also allocates tasks and their wakers (async-task), catches
 //! their panics, cancels them, and keeps the registry of live tasks.
@@ -30,6 +30,7 @@ mod builder;
 mod id;
 mod join;
 mod join_set;
+mod local;
 mod registry;
 mod yield_now;
 
@@ -37,6 +38,7 @@ pub use builder::Builder;
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
+pub use local::{spawn_local, LocalSet, RunUntil};
 pub(crate) use registry::Registry;
 pub use yield_now::{yield_now, YieldNow};
 
@@ -281,14 +283,90 @@ where
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    let Spawn {
-        pin,
-        priority,
-        queue,
-        site,
-        name,
-    } = how;
-    let allocate = move |registered| {
+    register(registry, move |registered| {
+        let (wrapped, task) = Prepared::new(future, how, registered);
+        let tag = task.tag;
+        let schedule = move |runnable, info| {
+            crate::trace::woken(tag);
+            schedule(runnable, info);
+        };
+        let (runnable, raw) = async_task::Builder::new()
+            .metadata(task.meta)
+            .spawn(move |_| wrapped, WithInfo(schedule));
+        let handle = JoinHandle::new(raw, runnable.waker(), task.id, task.queue);
+        (runnable, handle)
+    })
+}
+
+/// [`spawn`] for a future that is not `Send`: its `Runnable` must run (and be dropped, if it
+/// is) on this thread only, which async-task checks, panicking otherwise. Only a
+/// [`LocalSet`] spawns such tasks, and runs them on its own thread.
+pub(crate) fn spawn_local_task<F, S>(
+    future: F,
+    how: Spawn<'_>,
+    registry: Option<(&Arc<Registry>, usize)>,
+    schedule: S,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+{
+    register(registry, move |registered| {
+        let (wrapped, task) = Prepared::new(future, how, registered);
+        let tag = task.tag;
+        let schedule = move |runnable, info| {
+            crate::trace::woken(tag);
+            schedule(runnable, info);
+        };
+        let (runnable, raw) = async_task::Builder::new()
+            .metadata(task.meta)
+            .spawn_local(move |_| wrapped, WithInfo(schedule));
+        let handle = JoinHandle::new(raw, runnable.waker(), task.id, task.queue);
+        (runnable, handle)
+    })
+}
+
+/// Runs `allocate` with the task's place in `registry` (if given) and registers the waker of
+/// the `Runnable` it returns there.
+fn register<R>(
+    registry: Option<(&Arc<Registry>, usize)>,
+    allocate: impl FnOnce(Option<(Arc<Registry>, Slot)>) -> (Runnable, R),
+) -> (Runnable, R) {
+    match registry {
+        None => allocate(None),
+        Some((registry, shard)) => registry.insert(shard, |slot| {
+            let (runnable, out) = allocate(Some((Arc::clone(registry), slot)));
+            let waker = runnable.waker();
+            ((runnable, out), waker)
+        }),
+    }
+}
+
+/// What a task is allocated with besides its wrapped future: its metadata, and what its
+/// handle and schedule function need.
+struct Prepared {
+    meta: TaskMeta,
+    tag: crate::trace::WakeTag,
+    id: TaskId,
+    queue: Option<std::sync::Arc<str>>,
+}
+
+impl Prepared {
+    /// Wraps `future` (a new id, its span, its registry entry) for a task spawned as `how`
+    /// says.
+    fn new<F>(
+        future: F,
+        how: Spawn<'_>,
+        registered: Option<(Arc<Registry>, Slot)>,
+    ) -> (Traced<F>, Prepared) {
+        let Spawn {
+            pin,
+            priority,
+            queue,
+            site,
+            name,
+        } = how;
         let id = TaskId::next();
         let span = TaskSpan::new(
             name.as_ref().map(Name::as_str),
@@ -304,22 +382,12 @@ where
             },
             span,
         };
-        let schedule = move |runnable, info| {
-            crate::trace::woken(tag);
-            schedule(runnable, info);
+        let prepared = Prepared {
+            meta: TaskMeta::new(pin, priority, site, name),
+            tag,
+            id,
+            queue: queue.cloned(),
         };
-        let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta::new(pin, priority, site, name))
-            .spawn(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(task, runnable.waker(), id, queue.cloned());
-        (runnable, handle)
-    };
-    match registry {
-        None => allocate(None),
-        Some((registry, shard)) => registry.insert(shard, |slot| {
-            let (runnable, handle) = allocate(Some((Arc::clone(registry), slot)));
-            let waker = runnable.waker();
-            ((runnable, handle), waker)
-        }),
+        (wrapped, prepared)
     }
 }
