@@ -112,8 +112,10 @@ impl UnixDatagram {
     /// a.send(b"two").await?;
     /// let mut buf = [0; 8];
     /// // Datagrams keep their boundaries.
-    /// assert_eq!(&buf[..b.recv(&mut buf).await?], b"one");
-    /// assert_eq!(&buf[..b.recv(&mut buf).await?], b"two");
+    /// let n = b.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"one");
+    /// let n = b.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"two");
     /// # std::io::Result::Ok(())
     /// # }).unwrap();
     /// ```
