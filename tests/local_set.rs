@@ -78,7 +78,7 @@ fn spawn_local_outside_a_set_panics_and_says_to_use_one() {
     let rt = baton::Runtime::builder().cores(1).build().unwrap();
     // In block_on without a set.
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rt.block_on(async { spawn_local(async {}) })
+        rt.block_on(async { drop(spawn_local(async {})) })
     }))
     .unwrap_err();
     let message = err.downcast_ref::<String>().unwrap();
