@@ -284,17 +284,11 @@ where
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
     register(registry, move |registered| {
-        let (wrapped, task) = Prepared::new(future, how, registered);
-        let tag = task.tag;
-        let schedule = move |runnable, info| {
-            crate::trace::woken(tag);
-            schedule(runnable, info);
-        };
+        let (wrapped, meta, task) = Prepared::new(future, how, registered);
         let (runnable, raw) = async_task::Builder::new()
-            .metadata(task.meta)
-            .spawn(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(raw, runnable.waker(), task.id, task.queue);
-        (runnable, handle)
+            .metadata(meta)
+            .spawn(move |_| wrapped, task.schedule(schedule));
+        task.finish(runnable, raw)
     })
 }
 
@@ -313,17 +307,11 @@ where
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
     register(registry, move |registered| {
-        let (wrapped, task) = Prepared::new(future, how, registered);
-        let tag = task.tag;
-        let schedule = move |runnable, info| {
-            crate::trace::woken(tag);
-            schedule(runnable, info);
-        };
+        let (wrapped, meta, task) = Prepared::new(future, how, registered);
         let (runnable, raw) = async_task::Builder::new()
-            .metadata(task.meta)
-            .spawn_local(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(raw, runnable.waker(), task.id, task.queue);
-        (runnable, handle)
+            .metadata(meta)
+            .spawn_local(move |_| wrapped, task.schedule(schedule));
+        task.finish(runnable, raw)
     })
 }
 
@@ -343,23 +331,21 @@ fn register<R>(
     }
 }
 
-/// What a task is allocated with besides its wrapped future: its metadata, and what its
-/// handle and schedule function need.
+/// What a task's schedule function and handle need, besides its wrapped future and metadata.
 struct Prepared {
-    meta: TaskMeta,
     tag: crate::trace::WakeTag,
     id: TaskId,
     queue: Option<std::sync::Arc<str>>,
 }
 
 impl Prepared {
-    /// Wraps `future` (a new id, its span, its registry entry) for a task spawned as `how`
-    /// says.
+    /// Wraps `future` (a new id, its span, its registry entry) and makes the metadata of a
+    /// task spawned as `how` says.
     fn new<F>(
         future: F,
         how: Spawn<'_>,
         registered: Option<(Arc<Registry>, Slot)>,
-    ) -> (Traced<F>, Prepared) {
+    ) -> (Traced<F>, TaskMeta, Prepared) {
         let Spawn {
             pin,
             priority,
@@ -382,12 +368,34 @@ impl Prepared {
             },
             span,
         };
+        let meta = TaskMeta::new(pin, priority, site, name);
         let prepared = Prepared {
-            meta: TaskMeta::new(pin, priority, site, name),
             tag,
             id,
             queue: queue.cloned(),
         };
-        (wrapped, prepared)
+        (wrapped, meta, prepared)
+    }
+
+    /// The task's schedule function: reports the wake-up, then calls `schedule`.
+    fn schedule<S>(&self, schedule: S) -> WithInfo<impl Fn(Runnable, ScheduleInfo) + Send + Sync>
+    where
+        S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+    {
+        let tag = self.tag;
+        WithInfo(move |runnable, info| {
+            crate::trace::woken(tag);
+            schedule(runnable, info);
+        })
+    }
+
+    /// The allocated task's first `Runnable`, with its handle.
+    fn finish<T>(
+        self,
+        runnable: Runnable,
+        raw: async_task::Task<TaskOutput<T>, TaskMeta>,
+    ) -> (Runnable, JoinHandle<T>) {
+        let handle = JoinHandle::new(raw, runnable.waker(), self.id, self.queue);
+        (runnable, handle)
     }
 }
