@@ -143,8 +143,9 @@ impl Handle {
     /// Inside a task it is allowed only within a blocking section
     /// ([`blocking::section`](baton_blocking::section) and its guard and attribute forms): the
     /// section tells the runtime that this worker may block, so the core's baton passes to a
-    /// spare (at the latest once the section outlives the grace period) and the core's other
-    /// tasks, including those `future` spawns and awaits, run meanwhile. This is tokio's
+    /// spare (at once at a call site known to block, otherwise once the section has outlived
+    /// its grace period) and the core's other tasks, including those `future` spawns and
+    /// awaits, run meanwhile. This is tokio's
     /// `block_in_place(|| handle.block_on(fut))` pattern, for code that must call async code
     /// from a synchronous function.
     ///
@@ -157,6 +158,14 @@ impl Handle {
     /// message says to wrap the call in one): blocking a worker that holds its core's baton
     /// would stall every task queued on that core, the ones `future` waits for included. The
     /// `tokio` feature adds the panic described at [`Runtime::block_on`](crate::Runtime::block_on).
+    ///
+    /// # Caveats
+    ///
+    /// Each call inside a task keeps a worker thread until `future` completes. At the
+    /// thread cap ([`Builder::max_threads_per_core`](crate::Builder::max_threads_per_core),
+    /// [`Builder::max_threads`](crate::Builder::max_threads)) a section runs without a
+    /// replacement, so a future that waits for tasks queued on the same core
+    /// waits until one of that core's workers comes back.
     ///
     /// # Examples
     ///
