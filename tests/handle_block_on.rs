@@ -127,7 +127,7 @@ fn in_an_unblock_closure_it_runs_the_future() {
 #[test]
 fn many_tasks_blocking_on_futures_in_sections_all_finish() {
     let out = within_a_minute(|| {
-        assert!(8 < baton::DEFAULT_MAX_THREADS_PER_CORE);
+        const { assert!(8 < baton::DEFAULT_MAX_THREADS_PER_CORE) };
         let rt = baton::Runtime::builder().cores(2).build().unwrap();
         let tasks: Vec<_> = (0..8u64)
             .map(|i| {
