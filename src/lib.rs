@@ -30,6 +30,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! For code that tokio users know: [`task::JoinSet`] awaits a group of tasks in the order
+//! they finish; [`task::LocalSet`] and [`task::spawn_local`] run futures that are not `Send`
+//! on one thread; [`Handle::block_on`] calls async code from a synchronous function, inside a
+//! task only within a blocking section (tokio's `block_in_place(|| handle.block_on(..))`).
+//!
 //! Every runtime keeps counters ([`Runtime::stats`]); with the `tracing` feature each task is a
 //! span that tokio-console understands. The repository's `docs/observability.md` says how to
 //! read them and find what blocks. Features: `tracing` (spans and events, off by default and

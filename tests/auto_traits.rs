@@ -39,6 +39,12 @@ fn public_types_are_send_and_sync() {
     is_send::<baton::YieldNow>();
     is_send::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
     is_sync::<baton::coop::Unconstrained<std::future::Ready<u8>>>();
+    is_send::<baton::task::JoinSet<u8>>();
+    is_sync::<baton::task::JoinSet<u8>>();
+    is_unpin::<baton::task::JoinSet<std::marker::PhantomPinned>>();
+    is_send::<baton::net::UnixDatagram>();
+    is_sync::<baton::net::UnixDatagram>();
+    is_unpin::<baton::task::RunUntil<'static, std::future::Ready<u8>>>();
 }
 
 #[test]
@@ -60,4 +66,17 @@ fn enter_guard_is_not_send() {
     impl<T: ?Sized> AmbiguousIfSend<()> for T {}
     impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
     <baton::EnterGuard as AmbiguousIfSend<_>>::some_item();
+}
+
+/// A `LocalSet` runs its tasks on the thread that made it, and `run_until`'s future borrows it:
+/// neither may move to another thread (compiles only if they are not `Send`).
+#[allow(dead_code)]
+fn local_set_and_run_until_are_not_send() {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    <baton::task::LocalSet as AmbiguousIfSend<_>>::some_item();
+    <baton::task::RunUntil<'static, std::future::Ready<u8>> as AmbiguousIfSend<_>>::some_item();
 }

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::panic::Location;
 use std::time::Duration;
 
-use crate::compat::ThreadStart;
+use crate::compat::{self, ThreadStart};
+use crate::context::{self, Polling};
 use crate::error::TryCurrentError;
 use crate::shared::Shared;
 use crate::stats::{Stats, StatsReporter};
@@ -132,6 +133,85 @@ impl Handle {
     pub(crate) fn thread_start(&self) -> ThreadStart {
         let handle = self.clone();
         Box::new(move || Box::new(handle.enter()))
+    }
+
+    /// Runs `future` to completion on the current thread and returns its output, as
+    /// [`Runtime::block_on`](crate::Runtime::block_on) does.
+    ///
+    /// Off the runtime's workers (a thread of your own, a
+    /// [`blocking::unblock`](baton_blocking::unblock) closure) it simply blocks the thread.
+    /// Inside a task it is allowed only within a blocking section
+    /// ([`blocking::section`](baton_blocking::section) and its guard and attribute forms): the
+    /// section tells the runtime that this worker may block, so the core's baton passes to a
+    /// spare (at once at a call site known to block, otherwise once the section has outlived
+    /// its grace period) and the core's other tasks, including those `future` spawns and
+    /// awaits, run meanwhile. This is tokio's
+    /// `block_in_place(|| handle.block_on(fut))` pattern, for code that must call async code
+    /// from a synchronous function.
+    ///
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work inside `future` and refer to this
+    /// runtime.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called inside a task of a baton runtime outside a blocking section (the
+    /// message says to wrap the call in one): blocking a worker that holds its core's baton
+    /// would stall every task queued on that core, the ones `future` waits for included. The
+    /// `tokio` feature adds the panic described at [`Runtime::block_on`](crate::Runtime::block_on).
+    ///
+    /// # Caveats
+    ///
+    /// Each call inside a task keeps a worker thread until `future` completes. At the
+    /// thread cap ([`Builder::max_threads_per_core`](crate::Builder::max_threads_per_core),
+    /// [`Builder::max_threads`](crate::Builder::max_threads)) a section runs without a
+    /// replacement, so a future that waits for tasks queued on the same core
+    /// waits until one of that core's workers comes back.
+    ///
+    /// # Examples
+    ///
+    /// From a synchronous function called inside a task:
+    ///
+    /// ```
+    /// # mod baton { pub use baton_executor::*; pub use baton_blocking as blocking; }
+    /// fn sync_lookup(handle: &baton::Handle) -> u32 {
+    ///     // A section: the core is handed on while this thread waits for the future.
+    ///     baton::blocking::section(|| {
+    ///         handle.block_on(async { baton::spawn(async { 41 }).await.unwrap() + 1 })
+    ///     })
+    /// }
+    ///
+    /// let rt = baton::Runtime::builder().cores(1).build()?;
+    /// let task = rt.spawn(async { sync_lookup(&baton::Handle::current()) });
+    /// assert_eq!(rt.block_on(task).unwrap(), 42);
+    /// # Ok::<(), baton::BuildError>(())
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.block_on_at(future, Location::caller())
+    }
+
+    /// [`Handle::block_on`], with the caller given.
+    pub(crate) fn block_on_at<F: Future>(
+        &self,
+        future: F,
+        caller: &'static Location<'static>,
+    ) -> F::Output {
+        // In a tracked section the worker's baton may pass on at any moment; holding it (in a
+        // poll outside a section) or in no poll at all (a waker or callback run by a worker
+        // between polls), the core would wait on this thread.
+        if context::current_worker().is_some() && context::polling() != Polling::Section {
+            panic!(
+                "block_on called at {caller} on a baton worker thread (inside a task) outside a \
+                 blocking section: this would block the worker and stall its core. Wrap the \
+                 call in `baton::blocking::section(|| handle.block_on(..))` so the core is \
+                 handed on while it waits, or `.await` the future instead"
+            );
+        }
+        let _enter = self.enter();
+        compat::leave_foreign_runtime(caller, || {
+            let _tokio = self.shared.tokio.enter(|| self.thread_start());
+            crate::reactor::block_on(future)
+        })
     }
 
     /// Spawns a task on this runtime; it may run on any core.

@@ -4,6 +4,7 @@
 //!   [`TcpStream::shutdown`], and the `futures-io` traits.
 //! - [`UdpSocket`]: datagrams, connected or not.
 //! - [`UnixListener`] and [`UnixStream`]: Unix-domain stream sockets.
+//! - [`UnixDatagram`]: Unix-domain datagram sockets, bound, unbound or paired.
 //!
 //! Sockets are cheap to clone (they share one registration) and deregister from the reactor
 //! when the last clone is dropped. Errors are [`std::io::Error`]s carrying the OS's cause, so
@@ -31,12 +32,14 @@ mod forward;
 mod tcp;
 mod udp;
 mod unix;
+mod unix_datagram;
 
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;
 
 use std::io;
 use std::net::ToSocketAddrs;

@@ -16,8 +16,6 @@ use std::panic::Location;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::compat;
-use crate::context;
 use crate::error::BuildError;
 use crate::handle::Handle;
 use crate::reactor::Driver;
@@ -131,12 +129,14 @@ impl Runtime {
     /// Runs `future` to completion on the current thread and returns its output.
     ///
     /// Tasks spawned meanwhile run on the runtime's workers; the future itself runs here, and
-    /// [`spawn`](crate::spawn) and [`Handle::current`] work inside it.
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work inside it. This is
+    /// [`Handle::block_on`] on this runtime's handle: see there for where it may be called.
     ///
     /// # Panics
     ///
-    /// Panics when called on a worker thread of a baton runtime (from inside a task): blocking a
-    /// worker on a future would stall its core. Inside a task, `.await` the future instead.
+    /// Panics when called inside a task of a baton runtime, outside a blocking section: blocking
+    /// a worker on a future would stall its core. Inside a task, `.await` the future instead, or
+    /// run the call in a section (see [`Handle::block_on`]).
     ///
     /// With the `tokio` feature, also panics, saying why, when called on a thread of a tokio
     /// current-thread runtime (in its `block_on` or one of its tasks): that runtime cannot go
@@ -169,22 +169,7 @@ impl Runtime {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        if context::current_worker().is_some() {
-            panic!(
-                "Runtime::block_on called from a baton worker thread (inside a task): this would \
-                 block the worker and stall its core; `.await` the future instead, or spawn it"
-            );
-        }
-        let caller = Location::caller();
-        let _enter = self.handle.enter();
-        compat::leave_foreign_runtime(caller, || {
-            let _tokio = self
-                .handle
-                .shared()
-                .tokio
-                .enter(|| self.handle.thread_start());
-            crate::reactor::block_on(future)
-        })
+        self.handle.block_on_at(future, Location::caller())
     }
 
     /// Spawns a task on this runtime.

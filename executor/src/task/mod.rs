@@ -1,4 +1,5 @@
-//! Tasks: spawning with a name ([`Builder`]), join handles, task ids and cooperative yielding.
+//! Tasks: spawning with a name ([`Builder`]), join handles, sets of tasks ([`JoinSet`]), tasks
+//! that are not `Send` ([`LocalSet`], [`spawn_local`]), task ids and cooperative yielding.
 //!
 //! Inside the crate, this module also allocates tasks and their wakers (async-task), catches
 //! their panics, cancels them, and keeps the registry of live tasks.
@@ -28,12 +29,16 @@
 mod builder;
 mod id;
 mod join;
+mod join_set;
+mod local;
 mod registry;
 mod yield_now;
 
 pub use builder::Builder;
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
+pub use local::{spawn_local, LocalSet, RunUntil};
 pub(crate) use registry::Registry;
 pub use yield_now::{yield_now, YieldNow};
 
@@ -278,14 +283,76 @@ where
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    let Spawn {
-        pin,
-        priority,
-        queue,
-        site,
-        name,
-    } = how;
-    let allocate = move |registered| {
+    register(registry, move |registered| {
+        let (wrapped, meta, task) = Prepared::new(future, how, registered);
+        let (runnable, raw) = async_task::Builder::new()
+            .metadata(meta)
+            .spawn(move |_| wrapped, task.schedule(schedule));
+        task.finish(runnable, raw)
+    })
+}
+
+/// [`spawn`] for a future that is not `Send`: its `Runnable` must run (and be dropped, if it
+/// is) on this thread only, which async-task checks, panicking otherwise. Only a
+/// [`LocalSet`] spawns such tasks, and runs them on its own thread.
+pub(crate) fn spawn_local_task<F, S>(
+    future: F,
+    how: Spawn<'_>,
+    registry: Option<(&Arc<Registry>, usize)>,
+    schedule: S,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+{
+    register(registry, move |registered| {
+        let (wrapped, meta, task) = Prepared::new(future, how, registered);
+        let (runnable, raw) = async_task::Builder::new()
+            .metadata(meta)
+            .spawn_local(move |_| wrapped, task.schedule(schedule));
+        task.finish(runnable, raw)
+    })
+}
+
+/// Runs `allocate` with the task's place in `registry` (if given) and registers the waker of
+/// the `Runnable` it returns there.
+fn register<R>(
+    registry: Option<(&Arc<Registry>, usize)>,
+    allocate: impl FnOnce(Option<(Arc<Registry>, Slot)>) -> (Runnable, R),
+) -> (Runnable, R) {
+    match registry {
+        None => allocate(None),
+        Some((registry, shard)) => registry.insert(shard, |slot| {
+            let (runnable, out) = allocate(Some((Arc::clone(registry), slot)));
+            let waker = runnable.waker();
+            ((runnable, out), waker)
+        }),
+    }
+}
+
+/// What a task's schedule function and handle need, besides its wrapped future and metadata.
+struct Prepared {
+    tag: crate::trace::WakeTag,
+    id: TaskId,
+    queue: Option<std::sync::Arc<str>>,
+}
+
+impl Prepared {
+    /// Wraps `future` (a new id, its span, its registry entry) and makes the metadata of a
+    /// task spawned as `how` says.
+    fn new<F>(
+        future: F,
+        how: Spawn<'_>,
+        registered: Option<(Arc<Registry>, Slot)>,
+    ) -> (Traced<F>, TaskMeta, Prepared) {
+        let Spawn {
+            pin,
+            priority,
+            queue,
+            site,
+            name,
+        } = how;
         let id = TaskId::next();
         let span = TaskSpan::new(
             name.as_ref().map(Name::as_str),
@@ -301,22 +368,34 @@ where
             },
             span,
         };
-        let schedule = move |runnable, info| {
+        let meta = TaskMeta::new(pin, priority, site, name);
+        let prepared = Prepared {
+            tag,
+            id,
+            queue: queue.cloned(),
+        };
+        (wrapped, meta, prepared)
+    }
+
+    /// The task's schedule function: reports the wake-up, then calls `schedule`.
+    fn schedule<S>(&self, schedule: S) -> WithInfo<impl Fn(Runnable, ScheduleInfo) + Send + Sync>
+    where
+        S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+    {
+        let tag = self.tag;
+        WithInfo(move |runnable, info| {
             crate::trace::woken(tag);
             schedule(runnable, info);
-        };
-        let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta::new(pin, priority, site, name))
-            .spawn(move |_| wrapped, WithInfo(schedule));
-        let handle = JoinHandle::new(task, runnable.waker(), id, queue.cloned());
+        })
+    }
+
+    /// The allocated task's first `Runnable`, with its handle.
+    fn finish<T>(
+        self,
+        runnable: Runnable,
+        raw: async_task::Task<TaskOutput<T>, TaskMeta>,
+    ) -> (Runnable, JoinHandle<T>) {
+        let handle = JoinHandle::new(raw, runnable.waker(), self.id, self.queue);
         (runnable, handle)
-    };
-    match registry {
-        None => allocate(None),
-        Some((registry, shard)) => registry.insert(shard, |slot| {
-            let (runnable, handle) = allocate(Some((Arc::clone(registry), slot)));
-            let waker = runnable.waker();
-            ((runnable, handle), waker)
-        }),
     }
 }
