@@ -7,6 +7,7 @@
 //! `net`, `io`; `section`;
 //! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
+mod clock;
 mod compat;
 mod context;
 mod core;

@@ -109,6 +109,9 @@ pub(crate) struct Shared {
     /// The pool that runs `unblock` jobs, apart from the cores (std `Arc`: its threads are
     /// plain std threads that loom models never start).
     pub(crate) unbound: std::sync::Arc<UnboundPool>,
+    /// The runtime's clock: real, or paused for tests (std `Arc`: timers that outlive a poll
+    /// keep it).
+    pub(crate) clock: std::sync::Arc<crate::clock::Clock>,
 }
 
 /// Where a task scheduled from inside a poll on one of the runtime's workers goes.
@@ -249,6 +252,7 @@ impl Shared {
             tokio: TokioRuntime::new(),
             frontends: std::sync::Mutex::new(Frontends::default()),
             threads: std::sync::Mutex::new(Vec::new()),
+            clock: std::sync::Arc::default(),
         }
     }
 

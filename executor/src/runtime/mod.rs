@@ -183,7 +183,8 @@ impl Runtime {
                 .shared()
                 .tokio
                 .enter(|| self.handle.thread_start());
-            crate::reactor::block_on(future)
+            // Watched: a paused clock auto-advances only while this call waits.
+            crate::reactor::block_on(crate::time::watch(self.handle.shared(), future))
         })
     }
 

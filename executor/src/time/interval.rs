@@ -28,7 +28,7 @@ use super::sleep::{sleep_until, Sleep};
 /// # });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::pause::now(), period)
 }
 
 /// A stream of ticks every `period`, the first one at `start`.
@@ -47,7 +47,8 @@ pub fn interval(period: Duration) -> Interval {
 /// assert_eq!(ticks.tick().await, start);
 /// # });
 /// ```
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
+    let start = start.into();
     assert!(period > Duration::ZERO, "`period` must be non-zero");
     Interval {
         sleep: sleep_until(start),
@@ -158,7 +159,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
+        let now = super::pause::now();
         let next = match scheduled.checked_add(self.period) {
             Some(next) if now < next => next,
             Some(_) => self.missed.next_after_miss(scheduled, now, self.period),
@@ -201,7 +202,7 @@ impl Interval {
     /// # });
     /// ```
     pub fn reset_immediately(&mut self) {
-        self.sleep.reset(Instant::now());
+        self.sleep.reset(super::pause::now());
     }
 
     /// Restarts the schedule with the next tick `after` from now.
@@ -234,7 +235,7 @@ impl Interval {
     /// assert_eq!(ticks.tick().await, at);
     /// # });
     /// ```
-    pub fn reset_at(&mut self, deadline: Instant) {
+    pub fn reset_at(&mut self, deadline: impl Into<Instant>) {
         self.sleep.reset(deadline);
     }
 

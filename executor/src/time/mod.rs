@@ -22,10 +22,15 @@
 //! # });
 //! ```
 
+mod instant;
 mod interval;
+mod pause;
 mod sleep;
 mod timeout;
 
+pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use pause::{advance, pause, resume};
+pub(crate) use pause::watch;
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
