@@ -344,6 +344,12 @@ impl WorkQueue {
     /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed
     /// tasks still pending are not either (see the module docs).
     ///
+    /// # Panics
+    ///
+    /// The returned future panics when it is made and awaited in the queue's own tasks: the task
+    /// that calls `flush` was accepted before the call, so the flush would wait for it for ever.
+    /// Flush from outside the queue.
+    ///
     /// # Examples
     ///
     /// ```
@@ -364,7 +370,17 @@ impl WorkQueue {
         // The generation is opened now, at the call, not at the first poll.
         let target = lock(&self.inner.state).generations.open();
         let inner = std::sync::Arc::clone(&self.inner);
+        // Made inside one of the queue's tasks: that task counts in the generation.
+        let made_inside = inner.is_polled_here();
         async move {
+            if made_inside && inner.is_polled_here() {
+                panic!(
+                    "WorkQueue::flush of queue {:?} awaited from one of that queue's own tasks: \
+                     the flush waits for that task, which waits for the flush, so it would never \
+                     complete; flush from outside the queue (another task, or `block_on`)",
+                    inner.name
+                );
+            }
             inner
                 .wait_until(|state| state.generations.done(target))
                 .await;
@@ -375,10 +391,11 @@ impl WorkQueue {
     /// the queue is empty, delayed tasks included; the queue's own tasks may still spawn more on
     /// it, and those are waited for too. Afterwards the queue accepts spawns again.
     ///
-    /// # Caveats
+    /// # Panics
     ///
-    /// Draining from inside one of the queue's own tasks never finishes: that task is part of
-    /// what drain waits for.
+    /// The returned future panics when awaited from one of the queue's own tasks: that task is
+    /// part of what the drain waits for, so it would wait for itself for ever. (Calling `drain`
+    /// there is fine; await it from another task or `block_on`.)
     ///
     /// # Examples
     ///
@@ -400,6 +417,15 @@ impl WorkQueue {
         lock(&self.inner.state).draining += 1;
         let guard = DrainGuard(std::sync::Arc::clone(&self.inner));
         async move {
+            if guard.0.is_polled_here() {
+                panic!(
+                    "WorkQueue::drain of queue {:?} awaited from one of that queue's own tasks: \
+                     the drain waits for every task of the queue, that one included, so it \
+                     would never complete; drain from outside the queue (another task, or \
+                     `block_on`)",
+                    guard.0.name
+                );
+            }
             guard.0.wait_until(|state| guard.0.live(state) == 0).await;
             drop(guard);
         }
