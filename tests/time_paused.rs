@@ -14,7 +14,11 @@ async fn an_hour_long_sleep_completes_at_once() {
     let real = std::time::Instant::now();
     let start = Instant::now();
     time::sleep(3600 * SEC).await;
-    assert_eq!(start.elapsed(), 3600 * SEC, "exactly an hour of virtual time");
+    assert_eq!(
+        start.elapsed(),
+        3600 * SEC,
+        "exactly an hour of virtual time"
+    );
     // Not a timing assertion: a sleep of the real clock would take the whole hour.
     assert!(real.elapsed() < 600 * SEC, "waited on the real clock");
 }
@@ -137,7 +141,10 @@ fn pausing_needs_one_core_and_a_running_clock() {
     let rt = baton::Runtime::builder().cores(2).build().unwrap();
     let err = std::panic::catch_unwind(|| rt.block_on(async { time::pause() })).unwrap_err();
     let message = err.downcast_ref::<String>().unwrap();
-    assert!(message.contains("needs a runtime with one core"), "{message}");
+    assert!(
+        message.contains("needs a runtime with one core"),
+        "{message}"
+    );
 
     let err = baton::Runtime::builder()
         .cores(2)

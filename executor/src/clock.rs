@@ -287,16 +287,26 @@ mod tests {
     #[test]
     fn a_resumed_clock_runs_on_from_its_reading() {
         let clock = Clock::default();
-        assert_eq!(clock.advance(Duration::from_secs(1)), Err(Misuse::NotPaused));
+        assert_eq!(
+            clock.advance(Duration::from_secs(1)),
+            Err(Misuse::NotPaused)
+        );
         clock.pause().unwrap();
         let t0 = clock.now();
         clock.advance(Duration::from_secs(3600)).unwrap();
         let waker = futures::task::noop_waker_ref();
         clock.arm(None, t0 + Duration::from_secs(7200), waker);
-        assert_eq!(clock.resume().unwrap().len(), 1, "armed timers are handed back");
+        assert_eq!(
+            clock.resume().unwrap().len(),
+            1,
+            "armed timers are handed back"
+        );
         let now = clock.now();
         assert!(now >= t0 + Duration::from_secs(3600), "never goes back");
-        assert!(now < t0 + Duration::from_secs(3700), "runs on from its reading");
+        assert!(
+            now < t0 + Duration::from_secs(3700),
+            "runs on from its reading"
+        );
         // An hour ahead of the real clock: a deadline maps to the real instant an hour earlier.
         let real = clock.to_real(now + Duration::from_secs(10));
         let ahead = (now + Duration::from_secs(10)).duration_since(real);

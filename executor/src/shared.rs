@@ -858,8 +858,8 @@ impl Shared {
         !self.injector.is_empty() || !self.injector_high.is_empty() || !self.injector_low.is_empty()
     }
 
-    /// Takes the tasks marked for rescuer `id` ([`TaskMeta::rescuer`](queue::TaskMeta)) out of
-    /// the injectors and the queues of `cores`, leaving the other tasks in their order, for the
+    /// Takes the tasks marked with queue `id` ([`TaskMeta::queue_id`](queue::TaskMeta)), a
+    /// rescuer's queue, out of the injectors and the queues of `cores`, leaving the other tasks in their order, for the
     /// rescuer to run. Wakes the cores for what is left, in case a worker came back from its
     /// section and parked while its queue was briefly empty.
     pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
@@ -875,7 +875,7 @@ impl Shared {
                 let Ok(runnable) = queue.pop() else {
                     break;
                 };
-                if runnable.metadata().rescuer() == id {
+                if runnable.metadata().queue_id() == id {
                     taken.push(runnable);
                 } else {
                     // Only the next-task slot and the `Normal` local queue are bounded; what
@@ -987,7 +987,7 @@ mod tests {
                     Spawn::at(Location::caller()),
                 );
                 if i % 2 == 0 {
-                    runnable.metadata().set_rescuer(RESCUER);
+                    runnable.metadata().set_queue_id(RESCUER);
                 }
                 push(if i == 0 { &core.lifo } else { &core.pinned }, runnable);
                 handle

@@ -157,16 +157,20 @@ fn parse_config(entry: Entry, args: TokenStream) -> syn::Result<Config> {
             )),
             Meta::NameValue(arg) if arg.path.is_ident("start_paused") => {
                 match parse_bool(&arg.value) {
-                    Ok(_) if config.start_paused.is_some() => errors.push(
-                        syn::Error::new_spanned(arg, "`start_paused` is given twice"),
-                    ),
+                    Ok(_) if config.start_paused.is_some() => errors.push(syn::Error::new_spanned(
+                        arg,
+                        "`start_paused` is given twice",
+                    )),
                     Ok(paused) => config.start_paused = Some((paused, arg.value.span())),
                     Err(error) => errors.push(error),
                 }
             }
-            Meta::Path(path) if path.is_ident("start_paused") => errors.push(
-                syn::Error::new_spanned(path, "`start_paused` needs a value: `start_paused = true`"),
-            ),
+            Meta::Path(path) if path.is_ident("start_paused") => {
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    "`start_paused` needs a value: `start_paused = true`",
+                ))
+            }
             arg => {
                 let name = path_string(arg.path());
                 errors.push(syn::Error::new_spanned(

@@ -177,6 +177,24 @@ impl<T> futures_core::FusedFuture for JoinHandle<T> {
     }
 }
 
+impl<T> JoinHandle<T> {
+    /// Panics if this thread runs the tasks of an ordered work queue and this handle's task,
+    /// unfinished, is one of them: it starts only once the task polling it ended, so the wait
+    /// would never end.
+    fn check_not_behind(&self) {
+        let line = crate::context::ordered_queue();
+        // SAFETY: as in `abort`: `task` is alive while the handle is polled.
+        if line != 0 && unsafe { self.meta.as_ref() }.queue_id() == line {
+            panic!(
+                "a task of an ordered work queue awaits {}, a later task of the same queue: \
+                 that task starts only once this one has ended, so this would wait for ever; \
+                 await it from outside the queue, or spawn one of them elsewhere",
+                self.name
+            );
+        }
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
@@ -193,7 +211,10 @@ impl<T> Future for JoinHandle<T> {
             .as_mut()
             .expect("JoinHandle polled after it completed");
         let output = match Pin::new(task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                self.check_not_behind();
+                return Poll::Pending;
+            }
             // Closed before it ran to the end: its `Runnable` was dropped.
             Poll::Ready(None) => Err(JoinError::new(Kind::Cancelled, self.name.clone())),
             Poll::Ready(Some(output)) => match output.into_inner() {

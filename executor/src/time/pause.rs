@@ -168,9 +168,9 @@ fn current(what: &str) -> Handle {
 fn misused(what: &str, misuse: Misuse) -> ! {
     match misuse {
         Misuse::AlreadyPaused => panic!("baton::time::{what}: the clock is already paused"),
-        Misuse::NotPaused => panic!(
-            "baton::time::{what}: the clock is not paused (call `baton::time::pause` first)"
-        ),
+        Misuse::NotPaused => {
+            panic!("baton::time::{what}: the clock is not paused (call `baton::time::pause` first)")
+        }
     }
 }
 

@@ -181,6 +181,7 @@ impl WorkQueue {
                 next: AtomicUsize::new(0),
             },
         };
+        let id = inner::next_id();
         let inner = std::sync::Arc::new(Inner {
             name: b.name.into(),
             shared: SyncArc::clone(handle.shared()),
@@ -200,7 +201,8 @@ impl WorkQueue {
             }),
             event: Event::new(),
             stats: Counters::default(),
-            rescuer: b.rescuer.then(Rescuer::new),
+            id,
+            rescuer: b.rescuer.then(|| Rescuer::new(id)),
         });
         let weak = std::sync::Arc::downgrade(&inner);
         if let Some(rescuer) = &inner.rescuer {
