@@ -48,14 +48,14 @@ pub const DEFAULT_THREADS_PER_CORE_SHARE: usize = 2 * WORKERS_PER_CORE;
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::builder()
+/// let rt = baton::Runtime::builder()
 ///     .cores(2)
 ///     .thread_name("app-worker")
 ///     .thread_stack_size(1 << 20)
 ///     .on_thread_start(|| println!("worker started"))
 ///     .build()?;
 /// assert_eq!(rt.handle().cores(), 2);
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
@@ -240,7 +240,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::builder().max_unblock_threads(4).build()?;
+    /// let rt = baton::Runtime::builder().max_unblock_threads(4).build()?;
     /// let out = rt.block_on(rt.spawn(async { baton_blocking::unblock(|| 2 + 2).await }))?;
     /// assert_eq!(out, 4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

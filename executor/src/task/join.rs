@@ -21,9 +21,9 @@ use crate::queue::{Name, TaskMeta};
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let sum = rt.block_on(async {
-///     let handle = baton_executor::spawn(async { 40 + 2 });
+///     let handle = baton::spawn(async { 40 + 2 });
 ///     handle.await
 /// })?;
 /// assert_eq!(sum, 42);
@@ -99,13 +99,13 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let task = rt.spawn(async { panic!("boom") });
     /// let id = task.id();
     /// let err = rt.block_on(task).unwrap_err();
     /// assert_eq!(err.id(), id);
     /// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn id(&self) -> TaskId {
         self.name.id
@@ -121,13 +121,13 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// rt.block_on(async {
-    ///     let handle = baton_executor::spawn(std::future::pending::<()>());
+    ///     let handle = baton::spawn(std::future::pending::<()>());
     ///     handle.abort();
     ///     assert!(handle.await.unwrap_err().is_cancelled());
     /// });
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn abort(&self) {
         if let Some(task) = &self.task {
@@ -145,12 +145,12 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let handle = rt.spawn(async {});
     /// while !handle.is_finished() {
     ///     std::thread::yield_now();
     /// }
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn is_finished(&self) -> bool {
         self.task.as_ref().is_none_or(|task| task.is_finished())
@@ -164,8 +164,8 @@ impl<T> JoinHandle<T> {
 ///
 /// ```
 /// use futures::future::FusedFuture;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut task = baton_executor::spawn(async { 1 });
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut task = baton::spawn(async { 1 });
 /// assert!(!task.is_terminated());
 /// assert_eq!((&mut task).await.unwrap(), 1);
 /// assert!(task.is_terminated());
@@ -265,14 +265,14 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let task = rt.spawn(async { panic!("boom") });
 /// let id = task.id();
 /// let err = rt.block_on(task).unwrap_err();
 /// assert!(err.is_panic());
 /// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
 /// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 pub struct JoinError {
     kind: Kind,

@@ -19,8 +19,8 @@ use super::sleep::{sleep_until, Sleep};
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut ticks = baton_executor::time::interval(Duration::from_millis(10));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut ticks = baton::time::interval(Duration::from_millis(10));
 /// let first = ticks.tick().await;
 /// let second = ticks.tick().await;
 /// assert_eq!(second - first, Duration::from_millis(10));
@@ -41,9 +41,9 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let start = Instant::now() + Duration::from_millis(5);
-/// let mut ticks = baton_executor::time::interval_at(start, Duration::from_millis(10));
+/// let mut ticks = baton::time::interval_at(start, Duration::from_millis(10));
 /// assert_eq!(ticks.tick().await, start);
 /// # });
 /// ```
@@ -63,7 +63,7 @@ pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
 ///
 /// ```
 /// use std::time::Duration;
-/// use baton_executor::time::{interval, MissedTickBehavior};
+/// use baton::time::{interval, MissedTickBehavior};
 /// let mut ticks = interval(Duration::from_millis(10));
 /// ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
 /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Skip);
@@ -108,8 +108,8 @@ impl MissedTickBehavior {
 ///
 /// ```
 /// use std::time::Duration;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut ticks = baton_executor::time::interval(Duration::from_millis(1));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut ticks = baton::time::interval(Duration::from_millis(1));
 /// for _ in 0..3 {
 ///     ticks.tick().await;
 /// }
@@ -132,8 +132,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_millis(5));
     /// let at = ticks.tick().await;
     /// assert!(Instant::now() >= at);
     /// # });
@@ -148,8 +148,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_millis(5));
     /// let first = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
     /// # let _ = first;
     /// # });
@@ -176,8 +176,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_millis(5));
     /// ticks.reset();
     /// let before = Instant::now();
     /// assert!(ticks.tick().await >= before);
@@ -194,8 +194,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_secs(3600));
     /// ticks.tick().await; // the first tick is immediate
     /// ticks.reset_immediately();
     /// ticks.tick().await; // and so is this one, not an hour later
@@ -211,8 +211,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_secs(3600));
     /// let before = Instant::now();
     /// ticks.reset_after(Duration::from_millis(5));
     /// assert!(ticks.tick().await >= before + Duration::from_millis(5));
@@ -228,8 +228,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_secs(3600));
     /// let at = Instant::now() + Duration::from_millis(5);
     /// ticks.reset_at(at);
     /// assert_eq!(ticks.tick().await, at);
@@ -245,7 +245,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// let ticks = baton::time::interval(Duration::from_millis(5));
     /// assert_eq!(ticks.period(), Duration::from_millis(5));
     /// ```
     pub fn period(&self) -> Duration {
@@ -258,7 +258,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use baton_executor::time::{interval, MissedTickBehavior};
+    /// use baton::time::{interval, MissedTickBehavior};
     /// assert_eq!(interval(Duration::from_millis(5)).missed_tick_behavior(), MissedTickBehavior::Burst);
     /// ```
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
@@ -271,7 +271,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use baton_executor::time::{interval, MissedTickBehavior};
+    /// use baton::time::{interval, MissedTickBehavior};
     /// let mut ticks = interval(Duration::from_millis(5));
     /// ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     /// ```

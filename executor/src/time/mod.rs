@@ -13,8 +13,8 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use baton_executor::time;
-//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//! use baton::time;
+//! # baton::Runtime::new().unwrap().block_on(async {
 //!
 //! let start = Instant::now();
 //! time::sleep(Duration::from_millis(10)).await;

@@ -28,9 +28,9 @@ pub(super) fn deadline_after(duration: Duration) -> Instant {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let start = Instant::now();
-/// baton_executor::time::sleep(Duration::from_millis(20)).await;
+/// baton::time::sleep(Duration::from_millis(20)).await;
 /// assert!(start.elapsed() >= Duration::from_millis(20));
 /// # });
 /// ```
@@ -47,9 +47,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let deadline = Instant::now() + Duration::from_millis(20);
-/// baton_executor::time::sleep_until(deadline).await;
+/// baton::time::sleep_until(deadline).await;
 /// assert!(Instant::now() >= deadline);
 /// # });
 /// ```
@@ -71,8 +71,8 @@ pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut sleep = baton_executor::time::sleep(Duration::from_secs(3600));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton::time::sleep(Duration::from_secs(3600));
 /// sleep.reset(Instant::now() + Duration::from_millis(5));
 /// sleep.await;
 /// # });
@@ -107,7 +107,7 @@ impl Sleep {
     /// ```
     /// use std::time::{Duration, Instant};
     /// let deadline = Instant::now() + Duration::from_secs(1);
-    /// assert_eq!(baton_executor::time::sleep_until(deadline).deadline(), deadline);
+    /// assert_eq!(baton::time::sleep_until(deadline).deadline(), deadline);
     /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -119,8 +119,8 @@ impl Sleep {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// assert!(baton_executor::time::sleep(Duration::ZERO).is_elapsed());
-    /// assert!(!baton_executor::time::sleep(Duration::from_secs(60)).is_elapsed());
+    /// assert!(baton::time::sleep(Duration::ZERO).is_elapsed());
+    /// assert!(!baton::time::sleep(Duration::from_secs(60)).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
         pause::now() >= self.deadline
@@ -137,7 +137,7 @@ impl Sleep {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// let mut sleep = baton_executor::time::sleep(Duration::ZERO);
+    /// let mut sleep = baton::time::sleep(Duration::ZERO);
     /// let later = Instant::now() + Duration::from_secs(60);
     /// sleep.reset(later);
     /// assert!(!sleep.is_elapsed());
@@ -266,8 +266,8 @@ impl Future for Sleep {
 /// ```
 /// use std::time::{Duration, Instant};
 /// use futures::future::FusedFuture;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut sleep = baton_executor::time::sleep(Duration::from_millis(1));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton::time::sleep(Duration::from_millis(1));
 /// assert!(!sleep.is_terminated());
 /// (&mut sleep).await;
 /// assert!(sleep.is_terminated());
