@@ -58,6 +58,11 @@ pub(crate) const AUTO_ADVANCE_CHECK: Duration = Duration::from_micros(200);
 /// test whose task waits for a socket that another thread writes to, under a timeout, may time
 /// out at once. Advance by hand ([`advance`]) in such tests, or do not pause.
 ///
+/// Pause in the `block_on` body or with [`Builder::start_paused`](crate::Builder::start_paused)
+/// (`#[baton::test(start_paused = true)]` does). A task that pauses the clock while `block_on`
+/// awaits it leaves that `block_on` call's pending wake-up uncounted until its next poll, so
+/// the clock may auto-advance once before that poll.
+///
 /// # Examples
 ///
 /// ```
@@ -335,23 +340,15 @@ impl<F: Future> Future for Watched<F> {
         let this = self.project();
         let clock = &this.shared.clock;
         if !clock.is_paused() {
-            return this.future.poll(cx);
-        }
-        let (busy, waker) = this.waker.get_or_insert_with(|| {
-            let busy = std::sync::Arc::new(BusyWaker {
-                clock: std::sync::Arc::clone(clock),
-                state: AtomicU8::new(QUIET),
-                inner: std::sync::Mutex::new(cx.waker().clone()),
-            });
-            let waker = Waker::from(std::sync::Arc::clone(&busy));
-            (busy, waker)
-        });
-        {
-            let mut inner = busy.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if !inner.will_wake(cx.waker()) {
-                inner.clone_from(cx.waker());
+            let out = this.future.poll(cx);
+            if out.is_pending() && clock.is_paused() {
+                // Paused during this poll: the future kept a waker that counts nothing. Count
+                // a wake-up now and poll again at once, with the waker that counts.
+                tracker(this.waker, clock, cx).0.wake_by_ref();
             }
+            return out;
         }
+        let (busy, waker) = tracker(this.waker, clock, cx);
         clock.enter_busy();
         busy.consume(QUIET);
         let out = this.future.poll(&mut Context::from_waker(waker));
@@ -362,4 +359,28 @@ impl<F: Future> Future for Watched<F> {
         }
         out
     }
+}
+
+/// The waker that counts the `block_on` call's wake-ups, made on first use, waking `cx`'s.
+fn tracker<'a>(
+    slot: &'a mut Option<(std::sync::Arc<BusyWaker>, Waker)>,
+    clock: &std::sync::Arc<Clock>,
+    cx: &Context<'_>,
+) -> &'a (std::sync::Arc<BusyWaker>, Waker) {
+    let tracker = slot.get_or_insert_with(|| {
+        let busy = std::sync::Arc::new(BusyWaker {
+            clock: std::sync::Arc::clone(clock),
+            state: AtomicU8::new(QUIET),
+            inner: std::sync::Mutex::new(cx.waker().clone()),
+        });
+        let waker = Waker::from(std::sync::Arc::clone(&busy));
+        (busy, waker)
+    });
+    {
+        let mut inner = tracker.0.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !inner.will_wake(cx.waker()) {
+            inner.clone_from(cx.waker());
+        }
+    }
+    tracker
 }

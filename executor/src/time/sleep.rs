@@ -196,11 +196,13 @@ impl Sleep {
                 self.disarm_paused();
             }
             if let Some(id) = clock.arm(current, self.deadline, cx.waker()) {
-                self.paused = Some(Box::new(PausedTimer {
-                    clock,
-                    id,
-                    deadline: self.deadline,
-                }));
+                if current != Some(id) {
+                    self.paused = Some(Box::new(PausedTimer {
+                        clock,
+                        id,
+                        deadline: self.deadline,
+                    }));
+                }
                 pause::arm_check_current();
                 return false;
             }
