@@ -167,11 +167,10 @@ use rescuer::Rescuer;
 ///     .build(&baton::Handle::current())?;
 /// let first = q.spawn(async { "now" });
 /// let later = q.spawn_after(Duration::from_millis(5), async { "later" });
-/// q.flush().await; // `first` has ended; `later` may not have started
-/// assert!(first.is_finished());
+/// q.flush().await; // `first` has ended; `later` is not waited for before it is due
 /// q.drain().await; // now `later` has ended too
-/// assert_eq!(later.await?, "later");
 /// assert_eq!(q.stats().completed, 2);
+/// assert_eq!((first.await?, later.await?), ("now", "later"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
