@@ -5,6 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[allow(dead_code)] // `settle` is not needed here
+mod common;
+use common::panic_message;
+
 #[test]
 fn flush_waits_for_earlier_tasks_only() {
     let rt = baton::Runtime::builder().cores(2).build().unwrap();
@@ -142,15 +146,6 @@ fn close_refuses_new_tasks_and_runs_accepted_ones() {
             assert_eq!(h.await.unwrap(), i);
         }
     });
-}
-
-/// The message of a task's panic.
-fn panic_message(err: baton::JoinError) -> String {
-    let payload = err.into_panic();
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default()
 }
 
 #[test]

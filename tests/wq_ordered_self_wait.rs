@@ -4,16 +4,12 @@
 
 use std::time::Duration;
 
+#[allow(dead_code)] // `settle` is not needed here
+mod common;
+use common::panic_message;
+
 /// A hang guard only: the old code waited here for ever.
 const GUARD: Duration = Duration::from_secs(60);
-
-fn panic_message(err: baton::JoinError) -> String {
-    let payload = err.into_panic();
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default()
-}
 
 #[test]
 fn awaiting_a_later_task_of_the_same_ordered_queue_panics_instead_of_hanging() {
