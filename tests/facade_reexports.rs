@@ -28,6 +28,10 @@ fn tunable_defaults_are_reexported() {
         baton::DEFAULT_THREADS_PER_CORE_SHARE,
         baton_executor::DEFAULT_THREADS_PER_CORE_SHARE
     );
+    assert_eq!(
+        baton::DEFAULT_MAX_UNBLOCK_THREADS,
+        baton_executor::DEFAULT_MAX_UNBLOCK_THREADS
+    );
     assert_eq!(baton::HOG_THRESHOLD, baton_executor::HOG_THRESHOLD);
     assert_eq!(
         baton::DEFAULT_MAX_ACTIVE,

@@ -5,6 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[allow(dead_code)] // `settle` is not needed here
+mod common;
+use common::panic_message;
+
 #[test]
 fn flush_waits_for_earlier_tasks_only() {
     let rt = baton::Runtime::builder().cores(2).build().unwrap();
@@ -142,4 +146,55 @@ fn close_refuses_new_tasks_and_runs_accepted_ones() {
             assert_eq!(h.await.unwrap(), i);
         }
     });
+}
+
+#[test]
+fn flush_or_drain_awaited_from_the_queues_own_task_panics_instead_of_hanging() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    for ordered in [false, true] {
+        let mut builder = baton::WorkQueue::builder("self-waiting");
+        if ordered {
+            builder = builder.ordered();
+        }
+        let q = builder.build(&rt.handle()).unwrap();
+        rt.block_on(async {
+            let inner = q.clone();
+            let flush = q.spawn(async move { inner.flush().await });
+            let inner = q.clone();
+            let drain = q.spawn(async move { inner.drain().await });
+            // A hang guard only: the old code waited here for ever.
+            let guard = Duration::from_secs(60);
+            let flushed = baton::time::timeout(guard, flush).await.expect("hung");
+            let message = panic_message(flushed.unwrap_err());
+            assert!(
+                message.contains("WorkQueue::flush") && message.contains("own tasks"),
+                "{message}"
+            );
+            let drained = baton::time::timeout(guard, drain).await.expect("hung");
+            let message = panic_message(drained.unwrap_err());
+            assert!(
+                message.contains("WorkQueue::drain") && message.contains("\"self-waiting\""),
+                "{message}"
+            );
+            // The queue still works, and a flush from outside completes.
+            assert_eq!(q.spawn(async { 7 }).await.unwrap(), 7);
+            baton::time::timeout(guard, q.flush()).await.expect("hung");
+        });
+    }
+}
+
+#[test]
+fn a_flush_made_in_a_queue_task_and_awaited_outside_the_queue_completes() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = baton::WorkQueue::builder("flush-elsewhere")
+        .build(&rt.handle())
+        .unwrap();
+    let inner = q.clone();
+    let out = rt.block_on(q.spawn(async move {
+        // Made inside a queue task but awaited by a task outside the queue: no deadlock.
+        let flush = inner.flush();
+        drop(baton::spawn(flush));
+        3
+    }));
+    assert_eq!(out.unwrap(), 3);
 }

@@ -1,7 +1,7 @@
 //! `max_active`: never more of a queue's tasks in flight than allowed, the rest start in FIFO
 //! order as slots free up.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -98,4 +98,28 @@ fn waiting_tasks_are_not_polled() {
         }
     });
     assert_eq!(polls.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn a_task_aborted_while_waiting_for_its_turn_is_never_polled_and_passes_the_turn_on() {
+    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    let q = baton::WorkQueue::builder("abort-waiting")
+        .max_active(1)
+        .build(&rt.handle())
+        .unwrap();
+    let (release, released) = async_channel::bounded::<()>(1);
+    let polled = Arc::new(AtomicBool::new(false));
+    rt.block_on(async {
+        let first = q.spawn(async move { released.recv().await.unwrap() });
+        let seen = polled.clone();
+        let waiting = q.spawn(async move { seen.store(true, Ordering::SeqCst) });
+        let third = q.spawn(async { 3 });
+        waiting.abort();
+        release.send(()).await.unwrap();
+        first.await.unwrap();
+        assert!(waiting.await.unwrap_err().is_cancelled());
+        assert_eq!(third.await.unwrap(), 3, "the turn passed on");
+        q.flush().await;
+    });
+    assert!(!polled.load(Ordering::SeqCst), "polled after its abort");
 }

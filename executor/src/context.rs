@@ -20,6 +20,19 @@ thread_local! {
     static SLOT: Cell<*const SectionSlot> = const { Cell::new(std::ptr::null()) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
     static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
+    /// The id of the ordered work queue whose runner this thread is polling, or 0.
+    static ORDERED_QUEUE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks this thread as polling the runner of ordered work queue `id` (0: none), and returns
+/// the previous mark, which the caller restores before the poll ends (also when it unwinds).
+pub(crate) fn set_ordered_queue(id: u32) -> u32 {
+    ORDERED_QUEUE.with(|c| c.replace(id))
+}
+
+/// The mark of [`set_ordered_queue`]: the ordered work queue whose tasks this thread runs.
+pub(crate) fn ordered_queue() -> u32 {
+    ORDERED_QUEUE.with(Cell::get)
 }
 
 /// Counts a section on this thread whose core was handed off, in the counter of the work queue

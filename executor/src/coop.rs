@@ -29,8 +29,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use baton_executor::time::{sleep, timeout};
-//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//! use baton::time::{sleep, timeout};
+//! # baton::Runtime::new().unwrap().block_on(async {
 //! // Sleeps of zero are always ready, yet the loop yields every so often, so its timeout fires.
 //! let spin = async {
 //!     loop {
@@ -151,9 +151,9 @@ impl Drop for Charge {
 ///
 /// ```
 /// use std::time::Duration;
-/// use baton_executor::coop::unconstrained;
-/// use baton_executor::time::sleep;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::coop::unconstrained;
+/// use baton::time::sleep;
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// // A thousand ready sleeps in one go, without yielding in between.
 /// unconstrained(async {
 ///     for _ in 0..1000 {
@@ -173,8 +173,8 @@ pin_project_lite::pin_project! {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::coop::{unconstrained, Unconstrained};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::coop::{unconstrained, Unconstrained};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let free: Unconstrained<_> = unconstrained(async { 7 });
     /// assert_eq!(free.await, 7);
     /// # });

@@ -9,7 +9,7 @@ use std::io;
 /// # Examples
 ///
 /// ```
-/// let err = baton_executor::Runtime::builder().cores(0).build().unwrap_err();
+/// let err = baton::Runtime::builder().cores(0).build().unwrap_err();
 /// assert!(err.is_invalid_config());
 /// assert_eq!(err.to_string(), "invalid runtime configuration: cores(0): a runtime needs at least one core");
 /// ```
@@ -85,7 +85,7 @@ impl From<BuildError> for io::Error {
 /// # Examples
 ///
 /// ```
-/// let err = baton_executor::Handle::try_current().unwrap_err();
+/// let err = baton::Handle::try_current().unwrap_err();
 /// assert!(err.to_string().contains("no baton runtime"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

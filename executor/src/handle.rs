@@ -26,7 +26,7 @@ thread_local! {
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let handle = rt.handle();
 /// let out = std::thread::spawn(move || {
 ///     // Not a runtime thread: spawn through the handle, wait through a channel.
@@ -37,7 +37,7 @@ thread_local! {
 /// .join()
 /// .unwrap();
 /// assert_eq!(out, 7);
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Handle {
@@ -67,12 +67,12 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// rt.block_on(async {
-    ///     let handle = baton_executor::Handle::current();
+    ///     let handle = baton::Handle::current();
     ///     assert!(handle.cores() >= 1);
     /// });
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     #[track_caller]
     pub fn current() -> Handle {
@@ -92,7 +92,7 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// assert!(baton_executor::Handle::try_current().is_err());
+    /// assert!(baton::Handle::try_current().is_err());
     /// ```
     pub fn try_current() -> Result<Handle, TryCurrentError> {
         CURRENT
@@ -114,11 +114,11 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let _guard = rt.handle().enter();
-    /// let task = baton_executor::spawn(async { 3 });
+    /// let task = baton::spawn(async { 3 });
     /// assert_eq!(rt.block_on(task).unwrap(), 3);
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn enter(&self) -> EnterGuard {
         let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
@@ -210,7 +210,8 @@ impl Handle {
         let _enter = self.enter();
         compat::leave_foreign_runtime(caller, || {
             let _tokio = self.shared.tokio.enter(|| self.thread_start());
-            crate::reactor::block_on(future)
+            // Watched: a paused clock auto-advances only while a `block_on` waits.
+            crate::reactor::block_on(crate::time::watch(self.shared(), future))
         })
     }
 
@@ -219,10 +220,10 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let task = rt.handle().spawn(async { "done" });
     /// assert_eq!(rt.block_on(task).unwrap(), "done");
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -242,10 +243,10 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
-    /// let task = rt.handle().spawn_on(1, async { baton_executor::current_core() });
+    /// let rt = baton::Runtime::builder().cores(2).build()?;
+    /// let task = rt.handle().spawn_on(1, async { baton::current_core() });
     /// assert_eq!(rt.block_on(task).unwrap(), Some(1));
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     #[track_caller]
     pub fn spawn_on<F>(&self, core: usize, future: F) -> JoinHandle<F::Output>

@@ -11,8 +11,8 @@
 //! ```
 //! use std::os::unix::net::UnixStream;
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
-//! use baton_executor::io::Async;
-//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//! use baton::io::Async;
+//! # baton::Runtime::new().unwrap().block_on(async {
 //!
 //! let (a, b) = UnixStream::pair()?;
 //! let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
@@ -44,8 +44,8 @@ use crate::sync::Arc;
 ///
 /// ```
 /// use std::net::{TcpListener, TcpStream};
-/// use baton_executor::io::Async;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::io::Async;
+/// # baton::Runtime::new().unwrap().block_on(async {
 ///
 /// let listener = Async::new(TcpListener::bind("127.0.0.1:0")?)?;
 /// let addr = listener.get_ref().local_addr()?;
@@ -75,8 +75,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::net::UdpSocket;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     /// # let _ = socket;
     /// # std::io::Result::Ok(())
@@ -97,8 +97,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::net::UdpSocket;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     /// assert!(socket.get_ref().local_addr()?.ip().is_loopback());
     /// # std::io::Result::Ok(())
@@ -128,8 +128,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::net::UdpSocket;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     /// let socket: UdpSocket = socket.into_inner()?;
     /// socket.set_nonblocking(false)?;
@@ -159,8 +159,8 @@ impl<T: AsFd> Async<T> {
     /// ```
     /// use std::io::Write;
     /// use std::os::unix::net::UnixStream;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, mut b) = UnixStream::pair()?;
     /// let a = Async::new(a)?;
     /// b.write_all(b"x")?;
@@ -182,8 +182,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::os::unix::net::UnixStream;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
     /// Async::new(a)?.writable().await?;
     /// # std::io::Result::Ok(())
@@ -203,8 +203,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::os::unix::net::UnixStream;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
     /// let a = Async::new(a)?;
     /// std::future::poll_fn(|cx| a.poll_writable(cx)).await?;
@@ -225,8 +225,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::os::unix::net::UnixStream;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
     /// let a = Async::new(a)?;
     /// std::future::poll_fn(|cx| a.poll_writable(cx)).await?;
@@ -250,8 +250,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::net::UdpSocket;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     /// let sender = UdpSocket::bind("127.0.0.1:0")?;
     /// sender.send_to(b"hello", socket.get_ref().local_addr()?)?;
@@ -275,8 +275,8 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// use std::net::UdpSocket;
-    /// use baton_executor::io::Async;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::io::Async;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
     /// let receiver = UdpSocket::bind("127.0.0.1:0")?;
     /// let to = receiver.local_addr()?;
@@ -436,11 +436,11 @@ impl Drop for SlotGuard<'_> {
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
-/// use baton_executor::io::Async;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::io::Async;
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let (a, _b) = UnixStream::pair()?;
 /// let a = Async::new(a)?;
-/// let ready: baton_executor::io::Ready<'_, UnixStream> = a.writable();
+/// let ready: baton::io::Ready<'_, UnixStream> = a.writable();
 /// ready.await?;
 /// # std::io::Result::Ok(())
 /// # }).unwrap();

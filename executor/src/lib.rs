@@ -7,6 +7,7 @@
 //! `net`, `io`; `section`;
 //! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
+mod clock;
 mod compat;
 mod context;
 mod core;
@@ -74,13 +75,13 @@ use crate::shared::Shared;
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let out = rt.block_on(async {
-///     let task = baton_executor::spawn(async { 6 * 7 });
+///     let task = baton::spawn(async { 6 * 7 });
 ///     task.await.unwrap()
 /// });
 /// assert_eq!(out, 42);
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
@@ -104,12 +105,12 @@ where
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// let rt = baton::Runtime::builder().cores(2).build()?;
 /// let core = rt.block_on(async {
-///     baton_executor::spawn_on(0, async { baton_executor::current_core() }).await.unwrap()
+///     baton::spawn_on(0, async { baton::current_core() }).await.unwrap()
 /// });
 /// assert_eq!(core, Some(0));
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[track_caller]
 pub fn spawn_on<F>(core: usize, future: F) -> JoinHandle<F::Output>
@@ -130,9 +131,9 @@ where
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
-/// assert_eq!(rt.block_on(async { baton_executor::current_core() }), None);
-/// let on_worker = rt.block_on(rt.spawn(async { baton_executor::current_core() }))?;
+/// let rt = baton::Runtime::builder().cores(2).build()?;
+/// assert_eq!(rt.block_on(async { baton::current_core() }), None);
+/// let on_worker = rt.block_on(rt.spawn(async { baton::current_core() }))?;
 /// assert!(matches!(on_worker, Some(0 | 1)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -100,9 +100,11 @@ pub(crate) struct TaskMeta {
     /// two: the priority class's index. The top bit: set by `JoinHandle::abort`, after which
     /// the task is dropped instead of polled the next time it is picked to run.
     word: AtomicU32,
-    /// The id of the rescuer of the task's work queue, or 0 if it has none (see
-    /// `workqueue::rescuer`). It fills the padding after `word`: it costs no memory.
-    rescuer: AtomicU32,
+    /// The id of the task's work queue if that queue has a rescuer or is ordered, else 0 (see
+    /// `workqueue`): a rescuer takes its queue's tasks out of the cores' queues by it, and an
+    /// ordered queue's task that awaits a later task of its queue is told by it. It fills the
+    /// padding after `word`: it costs no memory.
+    queue_id: AtomicU32,
 }
 
 impl TaskMeta {
@@ -125,20 +127,21 @@ impl TaskMeta {
             site,
             name,
             word: AtomicU32::new(pin | class),
-            rescuer: AtomicU32::new(0),
+            queue_id: AtomicU32::new(0),
         }
     }
 
-    /// Marks the task as one its work queue's rescuer `id` may run. Called before the task is
-    /// first submitted.
-    pub(crate) fn set_rescuer(&self, id: u32) {
-        // Relaxed: published to whoever takes the task from a queue by the queue's push.
-        self.rescuer.store(id, Ordering::Relaxed);
+    /// Marks the task as one of work queue `id`. Called before the task is first submitted
+    /// and before its handle is returned.
+    pub(crate) fn set_queue_id(&self, id: u32) {
+        // Relaxed: published to whoever takes the task from a queue by the queue's push, and
+        // to the handle's owner by whatever passed the handle on.
+        self.queue_id.store(id, Ordering::Relaxed);
     }
 
-    /// The id of the rescuer that may run the task, or 0.
-    pub(crate) fn rescuer(&self) -> u32 {
-        self.rescuer.load(Ordering::Relaxed)
+    /// The id of the task's work queue, if marked, or 0.
+    pub(crate) fn queue_id(&self) -> u32 {
+        self.queue_id.load(Ordering::Relaxed)
     }
 
     /// Where the task was spawned.
@@ -269,8 +272,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn task_metadata_keeps_the_rescuer_id_in_padding() {
-        // The rescuer id sits in the padding after the word: an idle task costs no more.
+    fn task_metadata_keeps_the_queue_id_in_padding() {
+        // The queue id sits in the padding after the word: an idle task costs no more.
         assert_eq!(
             std::mem::size_of::<TaskMeta>(),
             std::mem::size_of::<&'static Location<'static>>()

@@ -109,6 +109,9 @@ pub(crate) struct Shared {
     /// The pool that runs `unblock` jobs, apart from the cores (std `Arc`: its threads are
     /// plain std threads that loom models never start).
     pub(crate) unbound: std::sync::Arc<UnboundPool>,
+    /// The runtime's clock: real, or paused for tests (std `Arc`: timers that outlive a poll
+    /// keep it).
+    pub(crate) clock: std::sync::Arc<crate::clock::Clock>,
 }
 
 /// Where a task scheduled from inside a poll on one of the runtime's workers goes.
@@ -249,6 +252,7 @@ impl Shared {
             tokio: TokioRuntime::new(),
             frontends: std::sync::Mutex::new(Frontends::default()),
             threads: std::sync::Mutex::new(Vec::new()),
+            clock: std::sync::Arc::default(),
         }
     }
 
@@ -861,8 +865,8 @@ impl Shared {
         !self.injector.is_empty() || !self.injector_high.is_empty() || !self.injector_low.is_empty()
     }
 
-    /// Takes the tasks marked for rescuer `id` ([`TaskMeta::rescuer`](queue::TaskMeta)) out of
-    /// the injectors and the queues of `cores`, leaving the other tasks in their order, for the
+    /// Takes the tasks marked with queue `id` ([`TaskMeta::queue_id`](queue::TaskMeta)), a
+    /// rescuer's queue, out of the injectors and the queues of `cores`, leaving the other tasks in their order, for the
     /// rescuer to run. Wakes the cores for what is left, in case a worker came back from its
     /// section and parked while its queue was briefly empty.
     pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
@@ -878,7 +882,7 @@ impl Shared {
                 let Ok(runnable) = queue.pop() else {
                     break;
                 };
-                if runnable.metadata().rescuer() == id {
+                if runnable.metadata().queue_id() == id {
                     taken.push(runnable);
                 } else {
                     // Only the next-task slot and the `Normal` local queue are bounded; what
@@ -990,7 +994,7 @@ mod tests {
                     Spawn::at(Location::caller()),
                 );
                 if i % 2 == 0 {
-                    runnable.metadata().set_rescuer(RESCUER);
+                    runnable.metadata().set_queue_id(RESCUER);
                 }
                 push(if i == 0 { &core.lifo } else { &core.pinned }, runnable);
                 handle

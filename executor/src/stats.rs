@@ -149,7 +149,7 @@ pub struct CoreStats {
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// let rt = baton::Runtime::builder().cores(2).build()?;
 /// let before = rt.stats();
 /// rt.block_on(rt.spawn(async {}))?;
 /// let stats = rt.stats();

@@ -9,6 +9,9 @@
 //!                                      }
 //! ```
 //!
+//! `start_paused = true` adds `.start_paused(true)`, and `.cores(1)` unless `cores` is given (it
+//! must be 1 then).
+//!
 //! `#[baton::test]` does the same and adds `#[::core::prelude::v1::test]`. When the arguments are
 //! wrong but the function is usable, the error comes with the expansion for the default
 //! configuration, so only the real mistake is reported.
@@ -43,6 +46,8 @@ impl Entry {
 struct Config {
     /// `cores = N`, with the span of `N`.
     cores: Option<(usize, Span)>,
+    /// `start_paused = true` or `false`, with the span of the value.
+    start_paused: Option<(bool, Span)>,
 }
 
 /// Expands `#[baton::main]`.
@@ -150,19 +155,59 @@ fn parse_config(entry: Entry, args: TokenStream) -> syn::Result<Config> {
                 path,
                 "`cores` needs a value, such as `cores = 4`",
             )),
+            Meta::NameValue(arg) if arg.path.is_ident("start_paused") => {
+                match parse_bool(&arg.value) {
+                    Ok(_) if config.start_paused.is_some() => errors.push(syn::Error::new_spanned(
+                        arg,
+                        "`start_paused` is given twice",
+                    )),
+                    Ok(paused) => config.start_paused = Some((paused, arg.value.span())),
+                    Err(error) => errors.push(error),
+                }
+            }
+            Meta::Path(path) if path.is_ident("start_paused") => {
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    "`start_paused` needs a value: `start_paused = true`",
+                ))
+            }
             arg => {
                 let name = path_string(arg.path());
                 errors.push(syn::Error::new_spanned(
                     arg,
                     format!(
-                        "unknown argument `{name}`: `#[baton::{}]` accepts only `cores = N`",
+                        "unknown argument `{name}`: `#[baton::{}]` accepts only `cores = N` and \
+                         `start_paused = true`",
                         entry.name()
                     ),
                 ));
             }
         }
     }
+    if let (Some((cores, span)), Some((true, _))) = (config.cores, config.start_paused) {
+        if cores != 1 {
+            errors.push(syn::Error::new(
+                span,
+                "`start_paused = true` needs one core: a paused clock auto-advances only on a \
+                 runtime with one core (leave `cores` out, or write `cores = 1`)",
+            ));
+        }
+    }
     item::combine(errors).map(|()| config)
+}
+
+/// Reads the value of `start_paused`: `true` or `false`.
+fn parse_bool(value: &Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(value),
+            ..
+        }) => Ok(value.value),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`start_paused` takes `true` or `false`",
+        )),
+    }
 }
 
 /// Reads the value of `cores`: a positive integer literal.
@@ -197,11 +242,17 @@ fn rewrite(mut function: ItemFn, config: &Config, register_test: bool) -> TokenS
     // Names the user's code cannot see.
     let body = quote_spanned!(Span::mixed_site()=> body);
     let runtime = quote_spanned!(Span::mixed_site()=> runtime);
-    let cores = config.cores.map(|(cores, span)| {
-        let mut cores = Literal::usize_unsuffixed(cores);
-        cores.set_span(span);
-        quote!(.cores(#cores))
-    });
+    let paused = config.start_paused.filter(|&(paused, _)| paused);
+    // A paused clock needs one core: that is the default then.
+    let cores = config
+        .cores
+        .or(paused.map(|(_, span)| (1, span)))
+        .map(|(cores, span)| {
+            let mut cores = Literal::usize_unsuffixed(cores);
+            cores.set_span(span);
+            quote!(.cores(#cores))
+        });
+    let start_paused = paused.map(|(_, span)| quote_spanned!(span=> .start_paused(true)));
     // For tests, block on a `dyn Future` so that every test shares one `block_on` instance.
     let pin = register_test.then(|| {
         let output = match &function.sig.output {
@@ -217,6 +268,7 @@ fn rewrite(mut function: ItemFn, config: &Config, register_test: bool) -> TokenS
         #[allow(clippy::expect_used)]
         let #runtime = ::baton::Runtime::builder()
             #cores
+            #start_paused
             .build()
             .expect("failed to build the baton runtime");
         #runtime.block_on(#body)

@@ -70,6 +70,11 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `cores = N` cores if given. Other attributes (`#[should_panic]`, `#[ignore]`) and a `Result`
 /// return type are kept. The test must take no arguments.
 ///
+/// `start_paused = true` starts the runtime with its clock paused (`Builder::start_paused`, see
+/// `baton::time::pause`): sleeps, timeouts and intervals then wait on a clock that jumps to the
+/// next timer whenever the runtime is idle, so they complete at once and in order. Such a runtime
+/// has one core (`cores`, if given, must be 1).
+///
 /// # Examples
 ///
 /// ```
@@ -77,6 +82,18 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn spawned_tasks_run() {
 ///     let handle = baton::spawn(async { 1 + 1 });
 ///     assert_eq!(handle.await.unwrap(), 2);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[baton::test(start_paused = true)]
+/// async fn an_hour_passes_at_once() {
+///     let start = baton::time::Instant::now();
+///     baton::time::sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
 /// }
 /// # fn main() {}
 /// ```

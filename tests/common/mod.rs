@@ -21,3 +21,12 @@ pub(crate) fn settle(rt: &baton::Runtime) -> baton::Stats {
     }
     panic!("the runtime did not go idle: {}", rt.stats());
 }
+
+/// The message of a task's panic (empty if it was not a `String`).
+#[allow(dead_code)] // not every test that includes these helpers reads panics
+pub(crate) fn panic_message(err: baton::JoinError) -> String {
+    err.into_panic()
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default()
+}

@@ -24,12 +24,13 @@ const HTTP_PORT: u16 = 80;
 /// # Examples
 ///
 /// ```
+/// # use baton_executor as baton; // `baton::hyper` needs the facade's `hyper` feature
 /// use hyper_util::client::legacy::Client;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let client: Client<_, String> = Client::builder(baton_executor::hyper::Executor::current())
-///     .timer(baton_executor::hyper::Timer)
-///     .pool_timer(baton_executor::hyper::Timer)
-///     .build(baton_executor::hyper::Connector::new());
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let client: Client<_, String> = Client::builder(baton::hyper::Executor::current())
+///     .timer(baton::hyper::Timer)
+///     .pool_timer(baton::hyper::Timer)
+///     .build(baton::hyper::Connector::new());
 /// # let _ = client;
 /// # });
 /// ```
@@ -98,8 +99,9 @@ impl Connection for Io<TcpStream> {
 /// # Examples
 ///
 /// ```
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let client = baton_executor::hyper::client::<String>();
+/// # use baton_executor as baton; // `baton::hyper` needs the facade's `hyper` feature
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let client = baton::hyper::client::<String>();
 /// let uri: hyper::Uri = "http://localhost:1/".parse().unwrap();
 /// assert!(client.get(uri).await.is_err()); // nothing listens on port 1
 /// # });

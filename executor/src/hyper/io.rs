@@ -14,10 +14,11 @@ use futures_io::{AsyncRead, AsyncWrite};
 /// # Examples
 ///
 /// ```
-/// use baton_executor::hyper::Io;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let listener = baton_executor::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let stream = baton_executor::net::TcpStream::connect(listener.local_addr()?).await?;
+/// # use baton_executor as baton; // `baton::hyper` needs the facade's `hyper` feature
+/// use baton::hyper::Io;
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let listener = baton::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let stream = baton::net::TcpStream::connect(listener.local_addr()?).await?;
 /// let io = Io::new(stream);
 /// let (_sender, _connection) = hyper::client::conn::http1::handshake::<_, String>(io).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())

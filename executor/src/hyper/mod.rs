@@ -16,18 +16,19 @@
 //! A server that answers every request, with a header read timeout, and a pooled client:
 //!
 //! ```
+//! # use baton_executor as baton; // `baton::hyper` needs the facade's `hyper` feature
 //! use std::convert::Infallible;
 //! use std::time::Duration;
 //!
-//! use baton_executor::hyper::{Io, Timer};
+//! use baton::hyper::{Io, Timer};
 //! use hyper::body::Incoming;
 //! use hyper::service::service_fn;
 //! use hyper::{Request, Response};
 //!
-//! # baton_executor::Runtime::new().unwrap().block_on(async {
-//! let listener = baton_executor::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # baton::Runtime::new().unwrap().block_on(async {
+//! let listener = baton::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let addr = listener.local_addr()?;
-//! baton_executor::spawn(async move {
+//! baton::spawn(async move {
 //!     let (stream, _) = listener.accept().await.unwrap();
 //!     let service = service_fn(|_: Request<Incoming>| async {
 //!         Ok::<_, Infallible>(Response::new(String::from("hello")))
@@ -40,7 +41,7 @@
 //!         .unwrap();
 //! });
 //!
-//! let client = baton_executor::hyper::client::<String>();
+//! let client = baton::hyper::client::<String>();
 //! let uri = format!("http://{addr}/").parse()?;
 //! let response = client.get(uri).await?;
 //! assert_eq!(response.status(), 200);

@@ -12,8 +12,9 @@ use crate::time::{self, Sleep};
 /// # Examples
 ///
 /// ```
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let executor = baton_executor::hyper::Executor::current();
+/// # use baton_executor as baton; // `baton::hyper` needs the facade's `hyper` feature
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let executor = baton::hyper::Executor::current();
 /// let builder = hyper::client::conn::http1::Builder::new();
 /// let pooled = hyper_util::client::legacy::Client::builder(executor);
 /// # let _ = (builder, pooled);
@@ -62,10 +63,11 @@ where
 /// # Examples
 ///
 /// ```
+/// # use baton_executor as baton; // `baton::hyper` needs the facade's `hyper` feature
 /// use std::time::Duration;
 /// let mut builder = hyper::server::conn::http1::Builder::new();
 /// builder
-///     .timer(baton_executor::hyper::Timer)
+///     .timer(baton::hyper::Timer)
 ///     .header_read_timeout(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]

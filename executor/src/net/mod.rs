@@ -14,8 +14,8 @@
 //!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
-//! use baton_executor::net::{TcpListener, TcpStream};
-//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//! use baton::net::{TcpListener, TcpStream};
+//! # baton::Runtime::new().unwrap().block_on(async {
 //!
 //! let listener = TcpListener::bind("127.0.0.1:0").await?;
 //! let mut client = TcpStream::connect(listener.local_addr()?).await?;

@@ -21,8 +21,8 @@ use crate::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use baton_executor::net::{TcpListener, TcpStream};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::net::{TcpListener, TcpStream};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let listener = TcpListener::bind("127.0.0.1:0").await?;
 /// let _client = TcpStream::connect(listener.local_addr()?).await?;
 /// let (_stream, peer) = listener.accept().await?;
@@ -51,8 +51,8 @@ impl TcpListener {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use baton_executor::net::TcpListener;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::TcpListener;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let first = TcpListener::bind("127.0.0.1:0").await?;
     /// let err = TcpListener::bind(first.local_addr()?).await.unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::AddrInUse);
@@ -76,8 +76,8 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let client = TcpStream::connect(listener.local_addr()?).await?;
     /// let (_stream, peer) = listener.accept().await?;
@@ -99,8 +99,8 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let _client = TcpStream::connect(listener.local_addr()?).await?;
     /// let (_stream, _peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
@@ -119,8 +119,8 @@ impl TcpListener {
     ///
     /// ```
     /// use futures::StreamExt;
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let _client = TcpStream::connect(listener.local_addr()?).await?;
     /// let stream = listener.incoming().next().await.unwrap()?;
@@ -141,8 +141,8 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::TcpListener;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::TcpListener;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// assert_ne!(listener.local_addr()?.port(), 0);
     /// # std::io::Result::Ok(())
@@ -172,11 +172,11 @@ impl_fd!(TcpListener);
 ///
 /// ```
 /// use futures::StreamExt;
-/// use baton_executor::net::{TcpListener, TcpStream};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::net::{TcpListener, TcpStream};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let listener = TcpListener::bind("127.0.0.1:0").await?;
 /// let _client = TcpStream::connect(listener.local_addr()?).await?;
-/// let mut incoming: baton_executor::net::Incoming<'_> = listener.incoming();
+/// let mut incoming: baton::net::Incoming<'_> = listener.incoming();
 /// assert!(incoming.next().await.unwrap().is_ok());
 /// # std::io::Result::Ok(())
 /// # }).unwrap();
@@ -209,8 +209,8 @@ impl Stream for Incoming<'_> {
 ///
 /// ```
 /// use futures::io::{AsyncReadExt, AsyncWriteExt};
-/// use baton_executor::net::{TcpListener, TcpStream};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::net::{TcpListener, TcpStream};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let listener = TcpListener::bind("127.0.0.1:0").await?;
 /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
 /// let (mut server, _) = listener.accept().await?;
@@ -240,8 +240,8 @@ impl TcpStream {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let addr = listener.local_addr()?;
     /// drop(listener);
@@ -264,8 +264,8 @@ impl TcpStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let client = TcpStream::connect(listener.local_addr()?).await?;
     /// assert!(client.local_addr()?.ip().is_loopback());
@@ -286,8 +286,8 @@ impl TcpStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let client = TcpStream::connect(listener.local_addr()?).await?;
     /// assert_eq!(client.peer_addr()?, listener.local_addr()?);
@@ -307,8 +307,8 @@ impl TcpStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let client = TcpStream::connect(listener.local_addr()?).await?;
     /// client.set_nodelay(true)?;
@@ -329,8 +329,8 @@ impl TcpStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let client = TcpStream::connect(listener.local_addr()?).await?;
     /// client.set_nodelay(false)?;
@@ -354,8 +354,8 @@ impl TcpStream {
     /// ```
     /// use std::net::Shutdown;
     /// use futures::io::AsyncReadExt;
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let client = TcpStream::connect(listener.local_addr()?).await?;
     /// let (mut server, _) = listener.accept().await?;
@@ -379,8 +379,8 @@ impl TcpStream {
     ///
     /// ```
     /// use futures::io::{AsyncReadExt, AsyncWriteExt};
-    /// use baton_executor::net::{TcpListener, TcpStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{TcpListener, TcpStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
     /// let (mut server, _) = listener.accept().await?;

@@ -15,8 +15,8 @@ use crate::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use baton_executor::net::UdpSocket;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::net::UdpSocket;
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let a = UdpSocket::bind("127.0.0.1:0").await?;
 /// let b = UdpSocket::bind("127.0.0.1:0").await?;
 /// a.send_to(b"ping", b.local_addr()?).await?;
@@ -42,8 +42,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = UdpSocket::bind("127.0.0.1:0").await?;
     /// assert_ne!(socket.local_addr()?.port(), 0);
     /// # std::io::Result::Ok(())
@@ -66,8 +66,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// a.connect(b.local_addr()?).await?;
@@ -93,8 +93,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// assert_eq!(a.send_to(b"hi", b.local_addr()?).await?, 2);
@@ -115,8 +115,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// a.send_to(b"hi", b.local_addr()?).await?;
@@ -138,8 +138,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// a.send_to(b"hi", b.local_addr()?).await?;
@@ -161,8 +161,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// a.connect(b.local_addr()?).await?;
@@ -184,8 +184,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// b.connect(a.local_addr()?).await?;
@@ -209,8 +209,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let a = UdpSocket::bind("127.0.0.1:0").await?;
     /// let b = UdpSocket::bind("127.0.0.1:0").await?;
     /// b.connect(a.local_addr()?).await?;
@@ -234,8 +234,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = UdpSocket::bind("127.0.0.1:0").await?;
     /// assert!(socket.local_addr()?.ip().is_loopback());
     /// # std::io::Result::Ok(())
@@ -255,8 +255,8 @@ impl UdpSocket {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = UdpSocket::bind("127.0.0.1:0").await?;
     /// assert_eq!(socket.peer_addr().unwrap_err().kind(), ErrorKind::NotConnected);
     /// # std::io::Result::Ok(())
@@ -275,8 +275,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = UdpSocket::bind("127.0.0.1:0").await?;
     /// socket.set_broadcast(true)?;
     /// assert!(socket.broadcast()?);
@@ -296,8 +296,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UdpSocket;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UdpSocket;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let socket = UdpSocket::bind("127.0.0.1:0").await?;
     /// assert!(!socket.broadcast()?);
     /// # std::io::Result::Ok(())

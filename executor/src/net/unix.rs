@@ -17,8 +17,8 @@ use crate::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use baton_executor::net::{UnixListener, UnixStream};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::net::{UnixListener, UnixStream};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let dir = std::env::temp_dir().join(format!("baton-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// let path = dir.join("listener.sock");
@@ -47,8 +47,8 @@ impl UnixListener {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use baton_executor::net::UnixListener;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixListener;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let dir = std::env::temp_dir().join(format!("baton-doc-bind-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
     /// let path = dir.join("bind.sock");
@@ -72,8 +72,8 @@ impl UnixListener {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::{UnixListener, UnixStream};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::{UnixListener, UnixStream};
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let dir = std::env::temp_dir().join(format!("baton-doc-accept-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
     /// let path = dir.join("accept.sock");
@@ -100,8 +100,8 @@ impl UnixListener {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UnixListener;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixListener;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let dir = std::env::temp_dir().join(format!("baton-doc-addr-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
     /// let path = dir.join("addr.sock");
@@ -140,8 +140,8 @@ impl_fd!(UnixListener);
 ///
 /// ```
 /// use futures::io::{AsyncReadExt, AsyncWriteExt};
-/// use baton_executor::net::UnixStream;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::net::UnixStream;
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let (mut a, mut b) = UnixStream::pair()?;
 /// a.write_all(b"hi").await?;
 /// a.close().await?;
@@ -172,8 +172,8 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use baton_executor::net::UnixStream;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixStream;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let err = UnixStream::connect("/nonexistent/baton.sock").await.unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::NotFound);
     /// # });
@@ -193,8 +193,8 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UnixStream;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixStream;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, b) = UnixStream::pair()?;
     /// # let _ = (a, b);
     /// # std::io::Result::Ok(())
@@ -214,8 +214,8 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UnixStream;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixStream;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
     /// assert!(a.local_addr()?.is_unnamed());
     /// # std::io::Result::Ok(())
@@ -234,8 +234,8 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::net::UnixStream;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixStream;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
     /// assert!(a.peer_addr()?.is_unnamed());
     /// # std::io::Result::Ok(())
@@ -256,8 +256,8 @@ impl UnixStream {
     /// ```
     /// use std::net::Shutdown;
     /// use futures::io::AsyncReadExt;
-    /// use baton_executor::net::UnixStream;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
+    /// use baton::net::UnixStream;
+    /// # baton::Runtime::new().unwrap().block_on(async {
     /// let (a, mut b) = UnixStream::pair()?;
     /// a.shutdown(Shutdown::Write)?;
     /// let mut buf = [0; 1];

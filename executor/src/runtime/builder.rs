@@ -48,20 +48,22 @@ pub const DEFAULT_THREADS_PER_CORE_SHARE: usize = 2 * WORKERS_PER_CORE;
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::builder()
+/// let rt = baton::Runtime::builder()
 ///     .cores(2)
 ///     .thread_name("app-worker")
 ///     .thread_stack_size(1 << 20)
 ///     .on_thread_start(|| println!("worker started"))
 ///     .build()?;
 /// assert_eq!(rt.handle().cores(), 2);
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
     cores: Option<usize>,
     /// The runtime-wide thread cap, if set; otherwise it follows the core count.
     max_threads: Option<usize>,
+    /// Whether the runtime's clock starts paused.
+    start_paused: bool,
     config: Config,
 }
 
@@ -70,6 +72,7 @@ impl Builder {
         Builder {
             cores: None,
             max_threads: None,
+            start_paused: false,
             config: Config::default(),
         }
     }
@@ -237,7 +240,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::builder().max_unblock_threads(4).build()?;
+    /// let rt = baton::Runtime::builder().max_unblock_threads(4).build()?;
     /// let out = rt.block_on(rt.spawn(async { baton_blocking::unblock(|| 2 + 2).await }))?;
     /// assert_eq!(out, 4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -334,7 +337,48 @@ impl Builder {
                 cores * WORKERS_PER_CORE
             )));
         }
-        Runtime::start(cores, self.config)
+        if self.start_paused && cores != 1 {
+            return Err(BuildError::invalid(format!(
+                "start_paused(true) with {cores} cores: a paused clock needs a runtime with one \
+                 core (`cores(1)`), see `baton::time::pause`"
+            )));
+        }
+        let runtime = Runtime::start(cores, self.config)?;
+        if self.start_paused {
+            runtime
+                .handle()
+                .shared()
+                .clock
+                .pause()
+                .expect("a new runtime's clock runs");
+        }
+        Ok(runtime)
+    }
+
+    /// Starts the runtime with its clock paused, as if the first thing it ran called
+    /// [`time::pause`](crate::time::pause()): for tests of code with timeouts and intervals,
+    /// which then run at once and in order. The runtime must have one core.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use baton::time::Instant;
+    /// let rt = baton::Runtime::builder().cores(1).start_paused(true).build()?;
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     baton::time::sleep(Duration::from_secs(24 * 3600)).await;
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(24 * 3600));
+    /// });
+    /// # Ok::<(), baton::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Builder::build) fails if the runtime has more than one core.
+    pub fn start_paused(mut self, paused: bool) -> Builder {
+        self.start_paused = paused;
+        self
     }
 }
 
@@ -408,6 +452,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("cores", &self.cores)
             .field("max_threads", &self.max_threads)
+            .field("start_paused", &self.start_paused)
             .field("config", &self.config)
             .finish()
     }

@@ -60,10 +60,10 @@ const MAX_NAP: Duration = Duration::from_millis(5);
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let out = rt.block_on(async { 1 + 1 });
 /// assert_eq!(out, 2);
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[derive(Debug)]
 pub struct Runtime {
@@ -158,14 +158,14 @@ impl Runtime {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let v = rt.block_on(async {
-    ///     let a = baton_executor::spawn(async { 20 });
-    ///     let b = baton_executor::spawn(async { 22 });
+    ///     let a = baton::spawn(async { 20 });
+    ///     let b = baton::spawn(async { 22 });
     ///     a.await.unwrap() + b.await.unwrap()
     /// });
     /// assert_eq!(v, 42);
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -177,10 +177,10 @@ impl Runtime {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let task = rt.spawn(async { 5 });
     /// assert_eq!(rt.block_on(task).unwrap(), 5);
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -212,11 +212,11 @@ impl Runtime {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let task = rt.spawn(std::future::pending::<()>());
     /// assert!(rt.shutdown_timeout(Duration::from_secs(5)));
     /// assert!(futures::executor::block_on(task).unwrap_err().is_cancelled());
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
         self.shutdown(Some(timeout))

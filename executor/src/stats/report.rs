@@ -17,7 +17,7 @@ use super::Stats;
 ///
 /// ```
 /// # use std::time::Duration;
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let (tx, rx) = std::sync::mpsc::channel();
 /// let reporter = rt.handle().report_stats(Duration::from_millis(10), move |_now, delta| {
 ///     let _ = tx.send(delta.cores.iter().map(|c| c.polls).sum::<u64>());

@@ -16,10 +16,10 @@ use crate::queue::Name;
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let err = rt
 ///     .block_on(async {
-///         baton_executor::task::Builder::new()
+///         baton::task::Builder::new()
 ///             .name("fetch")
 ///             .spawn(async { panic!("boom") })
 ///             .await
@@ -27,7 +27,7 @@ use crate::queue::Name;
 ///     .unwrap_err();
 /// assert_eq!(err.name(), Some("fetch"));
 /// assert!(err.to_string().contains("\"fetch\" panicked: boom"), "{err}");
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[derive(Debug, Default)]
 #[must_use = "a task builder spawns nothing until one of its spawn methods is called"]
@@ -88,8 +88,8 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let task = baton_executor::task::Builder::new()
+    /// let rt = baton::Runtime::new()?;
+    /// let task = baton::task::Builder::new()
     ///     .name("answer")
     ///     .spawn_with(&rt.handle(), async { 42 });
     /// assert_eq!(task.name(), Some("answer"));

@@ -19,12 +19,12 @@ const BLOCK: u64 = 1024;
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let a = rt.spawn(async {});
 /// let b = rt.spawn(async {});
 /// assert_ne!(a.id(), b.id());
 /// println!("spawned task {}", a.id());
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(NonZeroU64);
@@ -54,10 +54,10 @@ impl TaskId {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let task = rt.spawn(async {});
     /// assert!(task.id().as_u64() > 0);
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn as_u64(self) -> u64 {
         self.0.get()

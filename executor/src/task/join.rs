@@ -21,9 +21,9 @@ use crate::queue::{Name, TaskMeta};
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let sum = rt.block_on(async {
-///     let handle = baton_executor::spawn(async { 40 + 2 });
+///     let handle = baton::spawn(async { 40 + 2 });
 ///     handle.await
 /// })?;
 /// assert_eq!(sum, 42);
@@ -99,13 +99,13 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let task = rt.spawn(async { panic!("boom") });
     /// let id = task.id();
     /// let err = rt.block_on(task).unwrap_err();
     /// assert_eq!(err.id(), id);
     /// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn id(&self) -> TaskId {
         self.name.id
@@ -121,13 +121,13 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// rt.block_on(async {
-    ///     let handle = baton_executor::spawn(std::future::pending::<()>());
+    ///     let handle = baton::spawn(std::future::pending::<()>());
     ///     handle.abort();
     ///     assert!(handle.await.unwrap_err().is_cancelled());
     /// });
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn abort(&self) {
         if let Some(task) = &self.task {
@@ -145,12 +145,12 @@ impl<T> JoinHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
+    /// let rt = baton::Runtime::new()?;
     /// let handle = rt.spawn(async {});
     /// while !handle.is_finished() {
     ///     std::thread::yield_now();
     /// }
-    /// # Ok::<(), baton_executor::BuildError>(())
+    /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn is_finished(&self) -> bool {
         self.task.as_ref().is_none_or(|task| task.is_finished())
@@ -164,8 +164,8 @@ impl<T> JoinHandle<T> {
 ///
 /// ```
 /// use futures::future::FusedFuture;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut task = baton_executor::spawn(async { 1 });
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut task = baton::spawn(async { 1 });
 /// assert!(!task.is_terminated());
 /// assert_eq!((&mut task).await.unwrap(), 1);
 /// assert!(task.is_terminated());
@@ -174,6 +174,24 @@ impl<T> JoinHandle<T> {
 impl<T> futures_core::FusedFuture for JoinHandle<T> {
     fn is_terminated(&self) -> bool {
         self.task.is_none()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Panics if this thread runs the tasks of an ordered work queue and this handle's task,
+    /// unfinished, is one of them: it starts only once the task polling it ended, so the wait
+    /// would never end.
+    fn check_not_behind(&self) {
+        let line = crate::context::ordered_queue();
+        // SAFETY: as in `abort`: `task` is alive while the handle is polled.
+        if line != 0 && unsafe { self.meta.as_ref() }.queue_id() == line {
+            panic!(
+                "a task of an ordered work queue awaits {}, a later task of the same queue: \
+                 that task starts only once this one has ended, so this would wait for ever; \
+                 await it from outside the queue, or spawn one of them elsewhere",
+                self.name
+            );
+        }
     }
 }
 
@@ -193,7 +211,10 @@ impl<T> Future for JoinHandle<T> {
             .as_mut()
             .expect("JoinHandle polled after it completed");
         let output = match Pin::new(task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                self.check_not_behind();
+                return Poll::Pending;
+            }
             // Closed before it ran to the end: its `Runnable` was dropped.
             Poll::Ready(None) => Err(JoinError::new(Kind::Cancelled, self.name.clone())),
             Poll::Ready(Some(output)) => match output.into_inner() {
@@ -244,14 +265,14 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
+/// let rt = baton::Runtime::new()?;
 /// let task = rt.spawn(async { panic!("boom") });
 /// let id = task.id();
 /// let err = rt.block_on(task).unwrap_err();
 /// assert!(err.is_panic());
 /// assert_eq!(err.to_string(), format!("task {id} panicked: boom"));
 /// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 pub struct JoinError {
     kind: Kind,

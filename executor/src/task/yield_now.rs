@@ -12,13 +12,13 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// # let rt = baton_executor::Runtime::new()?;
+/// # let rt = baton::Runtime::new()?;
 /// # rt.block_on(async {
 /// for _ in 0..3 {
-///     baton_executor::yield_now().await;
+///     baton::yield_now().await;
 /// }
 /// # });
-/// # Ok::<(), baton_executor::BuildError>(())
+/// # Ok::<(), baton::BuildError>(())
 /// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }

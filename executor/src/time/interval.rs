@@ -19,8 +19,8 @@ use super::sleep::{sleep_until, Sleep};
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut ticks = baton_executor::time::interval(Duration::from_millis(10));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut ticks = baton::time::interval(Duration::from_millis(10));
 /// let first = ticks.tick().await;
 /// let second = ticks.tick().await;
 /// assert_eq!(second - first, Duration::from_millis(10));
@@ -28,7 +28,7 @@ use super::sleep::{sleep_until, Sleep};
 /// # });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::pause::now(), period)
 }
 
 /// A stream of ticks every `period`, the first one at `start`.
@@ -41,13 +41,14 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let start = Instant::now() + Duration::from_millis(5);
-/// let mut ticks = baton_executor::time::interval_at(start, Duration::from_millis(10));
+/// let mut ticks = baton::time::interval_at(start, Duration::from_millis(10));
 /// assert_eq!(ticks.tick().await, start);
 /// # });
 /// ```
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
+    let start = start.into();
     assert!(period > Duration::ZERO, "`period` must be non-zero");
     Interval {
         sleep: sleep_until(start),
@@ -62,7 +63,7 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 ///
 /// ```
 /// use std::time::Duration;
-/// use baton_executor::time::{interval, MissedTickBehavior};
+/// use baton::time::{interval, MissedTickBehavior};
 /// let mut ticks = interval(Duration::from_millis(10));
 /// ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
 /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Skip);
@@ -107,8 +108,8 @@ impl MissedTickBehavior {
 ///
 /// ```
 /// use std::time::Duration;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut ticks = baton_executor::time::interval(Duration::from_millis(1));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut ticks = baton::time::interval(Duration::from_millis(1));
 /// for _ in 0..3 {
 ///     ticks.tick().await;
 /// }
@@ -131,8 +132,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_millis(5));
     /// let at = ticks.tick().await;
     /// assert!(Instant::now() >= at);
     /// # });
@@ -147,8 +148,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_millis(5));
     /// let first = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
     /// # let _ = first;
     /// # });
@@ -158,7 +159,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
+        let now = super::pause::now();
         let next = match scheduled.checked_add(self.period) {
             Some(next) if now < next => next,
             Some(_) => self.missed.next_after_miss(scheduled, now, self.period),
@@ -175,8 +176,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_millis(5));
     /// ticks.reset();
     /// let before = Instant::now();
     /// assert!(ticks.tick().await >= before);
@@ -193,15 +194,15 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_secs(3600));
     /// ticks.tick().await; // the first tick is immediate
     /// ticks.reset_immediately();
     /// ticks.tick().await; // and so is this one, not an hour later
     /// # });
     /// ```
     pub fn reset_immediately(&mut self) {
-        self.sleep.reset(Instant::now());
+        self.sleep.reset(super::pause::now());
     }
 
     /// Restarts the schedule with the next tick `after` from now.
@@ -210,8 +211,8 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_secs(3600));
     /// let before = Instant::now();
     /// ticks.reset_after(Duration::from_millis(5));
     /// assert!(ticks.tick().await >= before + Duration::from_millis(5));
@@ -227,14 +228,14 @@ impl Interval {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let mut ticks = baton_executor::time::interval(Duration::from_secs(3600));
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let mut ticks = baton::time::interval(Duration::from_secs(3600));
     /// let at = Instant::now() + Duration::from_millis(5);
     /// ticks.reset_at(at);
     /// assert_eq!(ticks.tick().await, at);
     /// # });
     /// ```
-    pub fn reset_at(&mut self, deadline: Instant) {
+    pub fn reset_at(&mut self, deadline: impl Into<Instant>) {
         self.sleep.reset(deadline);
     }
 
@@ -244,7 +245,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let ticks = baton_executor::time::interval(Duration::from_millis(5));
+    /// let ticks = baton::time::interval(Duration::from_millis(5));
     /// assert_eq!(ticks.period(), Duration::from_millis(5));
     /// ```
     pub fn period(&self) -> Duration {
@@ -257,7 +258,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use baton_executor::time::{interval, MissedTickBehavior};
+    /// use baton::time::{interval, MissedTickBehavior};
     /// assert_eq!(interval(Duration::from_millis(5)).missed_tick_behavior(), MissedTickBehavior::Burst);
     /// ```
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
@@ -270,7 +271,7 @@ impl Interval {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use baton_executor::time::{interval, MissedTickBehavior};
+    /// use baton::time::{interval, MissedTickBehavior};
     /// let mut ticks = interval(Duration::from_millis(5));
     /// ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     /// ```

@@ -13,8 +13,8 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use baton_executor::time;
-//! # baton_executor::Runtime::new().unwrap().block_on(async {
+//! use baton::time;
+//! # baton::Runtime::new().unwrap().block_on(async {
 //!
 //! let start = Instant::now();
 //! time::sleep(Duration::from_millis(10)).await;
@@ -22,10 +22,15 @@
 //! # });
 //! ```
 
+mod instant;
 mod interval;
+mod pause;
 mod sleep;
 mod timeout;
 
+pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub(crate) use pause::watch;
+pub use pause::{advance, pause, resume};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};

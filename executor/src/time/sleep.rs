@@ -5,6 +5,8 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::pause;
+use crate::clock::Clock;
 use crate::coop;
 use crate::reactor::{assert_driven, Reactor};
 
@@ -13,7 +15,7 @@ const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// The deadline `duration` from now, saturating at [`FAR_FUTURE`].
 pub(super) fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
+    let now = pause::now();
     now.checked_add(duration)
         .unwrap_or_else(|| now + FAR_FUTURE)
 }
@@ -26,9 +28,9 @@ pub(super) fn deadline_after(duration: Duration) -> Instant {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let start = Instant::now();
-/// baton_executor::time::sleep(Duration::from_millis(20)).await;
+/// baton::time::sleep(Duration::from_millis(20)).await;
 /// assert!(start.elapsed() >= Duration::from_millis(20));
 /// # });
 /// ```
@@ -45,16 +47,17 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let deadline = Instant::now() + Duration::from_millis(20);
-/// baton_executor::time::sleep_until(deadline).await;
+/// baton::time::sleep_until(deadline).await;
 /// assert!(Instant::now() >= deadline);
 /// # });
 /// ```
-pub fn sleep_until(deadline: Instant) -> Sleep {
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
-        deadline,
+        deadline: deadline.into(),
         timer: None,
+        paused: None,
         completed: false,
     }
 }
@@ -68,8 +71,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut sleep = baton_executor::time::sleep(Duration::from_secs(3600));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton::time::sleep(Duration::from_secs(3600));
 /// sleep.reset(Instant::now() + Duration::from_millis(5));
 /// sleep.await;
 /// # });
@@ -79,10 +82,21 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 pub struct Sleep {
     /// When it completes.
     deadline: Instant,
-    /// The armed timer's id, if polled and not yet complete.
+    /// The armed reactor timer's id, if polled and not yet complete.
     timer: Option<u64>,
+    /// The timer armed in a paused clock instead, if any.
+    paused: Option<Box<PausedTimer>>,
     /// Returned `Ready` since it was made or last [reset](Sleep::reset).
     completed: bool,
+}
+
+/// A timer armed in a paused clock (see [`pause`](super::pause())).
+#[derive(Debug)]
+struct PausedTimer {
+    clock: std::sync::Arc<Clock>,
+    id: u64,
+    /// The deadline it is armed at.
+    deadline: Instant,
 }
 
 impl Sleep {
@@ -93,7 +107,7 @@ impl Sleep {
     /// ```
     /// use std::time::{Duration, Instant};
     /// let deadline = Instant::now() + Duration::from_secs(1);
-    /// assert_eq!(baton_executor::time::sleep_until(deadline).deadline(), deadline);
+    /// assert_eq!(baton::time::sleep_until(deadline).deadline(), deadline);
     /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -105,11 +119,11 @@ impl Sleep {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// assert!(baton_executor::time::sleep(Duration::ZERO).is_elapsed());
-    /// assert!(!baton_executor::time::sleep(Duration::from_secs(60)).is_elapsed());
+    /// assert!(baton::time::sleep(Duration::ZERO).is_elapsed());
+    /// assert!(!baton::time::sleep(Duration::from_secs(60)).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        pause::now() >= self.deadline
     }
 
     /// Moves the deadline, whether or not the future already completed.
@@ -123,24 +137,86 @@ impl Sleep {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// let mut sleep = baton_executor::time::sleep(Duration::ZERO);
+    /// let mut sleep = baton::time::sleep(Duration::ZERO);
     /// let later = Instant::now() + Duration::from_secs(60);
     /// sleep.reset(later);
     /// assert!(!sleep.is_elapsed());
     /// ```
-    pub fn reset(&mut self, deadline: Instant) {
+    pub fn reset(&mut self, deadline: impl Into<Instant>) {
+        let deadline = deadline.into();
         self.deadline = deadline;
         self.completed = false;
         if let Some(id) = self.timer {
-            self.timer = Some(Reactor::get().reset_timer(id, deadline));
+            let real = pause::current_clock().map_or(deadline, |clock| clock.to_real(deadline));
+            self.timer = Some(Reactor::get().reset_timer(id, real));
+        }
+        if let Some(paused) = &mut self.paused {
+            match paused.clock.reset(paused.id, paused.deadline, deadline) {
+                Some(id) => {
+                    paused.id = id;
+                    paused.deadline = deadline;
+                }
+                None => self.paused = None,
+            }
         }
     }
 
-    /// Removes the armed timer, if any.
+    /// Removes the armed timers, if any.
     fn disarm(&mut self) {
         if let Some(id) = self.timer.take() {
             Reactor::get().remove_timer(id);
         }
+        self.disarm_paused();
+    }
+
+    /// Removes the timer armed in a paused clock, if any.
+    fn disarm_paused(&mut self) {
+        if let Some(paused) = self.paused.take() {
+            paused.clock.disarm(paused.id, paused.deadline);
+        }
+    }
+
+    /// Polls by the clock of a runtime whose clock was paused at some point (see
+    /// [`pause`](super::pause())).
+    fn poll_virtual(&mut self, clock: std::sync::Arc<Clock>, cx: &mut Context<'_>) -> bool {
+        if clock.now() >= self.deadline {
+            self.disarm();
+            return true;
+        }
+        if clock.is_paused() {
+            if let Some(id) = self.timer.take() {
+                Reactor::get().remove_timer(id);
+            }
+            let current = self
+                .paused
+                .as_ref()
+                .filter(|p| std::sync::Arc::ptr_eq(&p.clock, &clock) && p.deadline == self.deadline)
+                .map(|p| p.id);
+            if current.is_none() {
+                self.disarm_paused();
+            }
+            if let Some(id) = clock.arm(current, self.deadline, cx.waker()) {
+                if current != Some(id) {
+                    self.paused = Some(Box::new(PausedTimer {
+                        clock,
+                        id,
+                        deadline: self.deadline,
+                    }));
+                }
+                pause::arm_check_current();
+                return false;
+            }
+            // Resumed meanwhile: arm in the reactor below.
+        }
+        // Running, ahead of (or behind) the real clock: a reactor timer at the real instant.
+        self.disarm_paused();
+        let reactor = Reactor::get();
+        let real = clock.to_real(self.deadline);
+        self.timer = Some(match self.timer {
+            Some(id) => reactor.update_timer(real, id, cx.waker()),
+            None => reactor.insert_timer(real, cx.waker()),
+        });
+        false
     }
 }
 
@@ -151,6 +227,19 @@ impl Future for Sleep {
         // A due sleep spends the task's cooperative budget, so a loop of them yields.
         let charge = ready!(coop::poll_proceed(cx));
         let this = self.get_mut();
+        if let Some(clock) = pause::current_clock() {
+            if this.poll_virtual(clock, cx) {
+                this.completed = true;
+                charge.made_progress();
+                return Poll::Ready(());
+            }
+            assert_driven("a baton timer (`sleep`, `timeout`, `interval`)");
+            return Poll::Pending;
+        }
+        if this.paused.is_some() {
+            // Polled outside the paused runtime now.
+            this.disarm_paused();
+        }
         let reactor = Reactor::get();
         // A woken timer learns that it fired without reading the clock; a first poll must.
         let fired = this.timer.is_some() && reactor.timer_fired(this.deadline);
@@ -179,8 +268,8 @@ impl Future for Sleep {
 /// ```
 /// use std::time::{Duration, Instant};
 /// use futures::future::FusedFuture;
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
-/// let mut sleep = baton_executor::time::sleep(Duration::from_millis(1));
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let mut sleep = baton::time::sleep(Duration::from_millis(1));
 /// assert!(!sleep.is_terminated());
 /// (&mut sleep).await;
 /// assert!(sleep.is_terminated());

@@ -22,8 +22,8 @@ use crate::coop;
 ///
 /// ```
 /// use std::time::Duration;
-/// use baton_executor::time::{sleep, timeout};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::time::{sleep, timeout};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// assert_eq!(timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
 /// assert!(timeout(Duration::from_millis(5), sleep(Duration::from_secs(60))).await.is_err());
 /// # });
@@ -42,15 +42,15 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use baton_executor::time::{sleep, timeout_at};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::time::{sleep, timeout_at};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let deadline = Instant::now() + Duration::from_millis(5);
 /// let err = timeout_at(deadline, sleep(Duration::from_secs(60))).await.unwrap_err();
 /// assert!(Instant::now() >= deadline);
 /// # let _ = err;
 /// # });
 /// ```
-pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+pub fn timeout_at<F: Future>(deadline: impl Into<Instant>, future: F) -> Timeout<F> {
     Timeout {
         future,
         sleep: sleep_until(deadline),
@@ -68,8 +68,8 @@ pin_project_lite::pin_project! {
     ///
     /// ```
     /// use std::time::Duration;
-    /// # baton_executor::Runtime::new().unwrap().block_on(async {
-    /// let bounded = baton_executor::time::timeout(Duration::from_secs(1), async { "done" });
+    /// # baton::Runtime::new().unwrap().block_on(async {
+    /// let bounded = baton::time::timeout(Duration::from_secs(1), async { "done" });
     /// assert_eq!(bounded.await, Ok("done"));
     /// # });
     /// ```
@@ -89,7 +89,7 @@ impl<F> Timeout<F> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let bounded = baton_executor::time::timeout(Duration::from_secs(1), std::future::ready(3));
+    /// let bounded = baton::time::timeout(Duration::from_secs(1), std::future::ready(3));
     /// let _inner: &std::future::Ready<i32> = bounded.get_ref();
     /// ```
     pub fn get_ref(&self) -> &F {
@@ -102,7 +102,7 @@ impl<F> Timeout<F> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let bounded = baton_executor::time::timeout(Duration::from_secs(1), std::future::ready(3));
+    /// let bounded = baton::time::timeout(Duration::from_secs(1), std::future::ready(3));
     /// let _inner: std::future::Ready<i32> = bounded.into_inner();
     /// ```
     pub fn into_inner(self) -> F {
@@ -143,8 +143,8 @@ impl<F: Future> Future for Timeout<F> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use baton_executor::time::{sleep, timeout};
-/// # baton_executor::Runtime::new().unwrap().block_on(async {
+/// use baton::time::{sleep, timeout};
+/// # baton::Runtime::new().unwrap().block_on(async {
 /// let err = timeout(Duration::ZERO, sleep(Duration::from_secs(60))).await.unwrap_err();
 /// assert_eq!(err.to_string(), "deadline has elapsed");
 /// let io: std::io::Error = err.into();

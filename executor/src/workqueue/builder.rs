@@ -19,10 +19,10 @@ pub const MAX_ACTIVE_LIMIT: usize = 2048;
 /// # Examples
 ///
 /// ```
-/// use baton_executor::{Affinity, WorkQueue};
-/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// use baton::{Affinity, WorkQueue};
+/// let rt = baton::Runtime::builder().cores(2).build()?;
 /// let q = WorkQueue::builder("pinned").affinity(Affinity::Core(1)).build(&rt.handle())?;
-/// assert_eq!(rt.block_on(q.spawn(async { baton_executor::current_core() }))?, Some(1));
+/// assert_eq!(rt.block_on(q.spawn(async { baton::current_core() }))?, Some(1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,11 +44,15 @@ pub enum Affinity {
 
 /// Settings for a [`WorkQueue`], from [`WorkQueue::builder`].
 ///
+/// The defaults: [`DEFAULT_MAX_ACTIVE`] tasks in flight at once, not ordered,
+/// [`Priority::Normal`], [`Affinity::Local`], no rescuer. What the settings mean for the
+/// queue's tasks, `flush` and `drain` is listed under [the queue's rules](WorkQueue#rules).
+///
 /// # Examples
 ///
 /// ```
-/// use baton_executor::{Priority, WorkQueue};
-/// let rt = baton_executor::Runtime::new()?;
+/// use baton::{Priority, WorkQueue};
+/// let rt = baton::Runtime::new()?;
 /// let q = WorkQueue::builder("io")
 ///     .max_active(16)
 ///     .priority(Priority::High)
@@ -88,8 +92,8 @@ impl WorkQueueBuilder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let err = baton_executor::WorkQueue::builder("q").max_active(0).build(&rt.handle());
+    /// let rt = baton::Runtime::new()?;
+    /// let err = baton::WorkQueue::builder("q").max_active(0).build(&rt.handle());
     /// assert!(err.unwrap_err().is_max_active());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -108,8 +112,8 @@ impl WorkQueueBuilder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
     /// assert!(q.is_ordered());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -123,8 +127,8 @@ impl WorkQueueBuilder {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::{Priority, WorkQueue};
-    /// let rt = baton_executor::Runtime::new()?;
+    /// use baton::{Priority, WorkQueue};
+    /// let rt = baton::Runtime::new()?;
     /// let q = WorkQueue::builder("gc").priority(Priority::Idle).build(&rt.handle())?;
     /// rt.block_on(q.spawn(async {}))?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -139,8 +143,8 @@ impl WorkQueueBuilder {
     /// # Examples
     ///
     /// ```
-    /// use baton_executor::{Affinity, WorkQueue};
-    /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+    /// use baton::{Affinity, WorkQueue};
+    /// let rt = baton::Runtime::builder().cores(2).build()?;
     /// let err = WorkQueue::builder("q").affinity(Affinity::Core(5)).build(&rt.handle());
     /// assert!(err.unwrap_err().is_core());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -167,8 +171,8 @@ impl WorkQueueBuilder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("writeback").rescuer().build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("writeback").rescuer().build(&rt.handle())?;
     /// assert_eq!(rt.block_on(q.spawn(async { 7 }))?, 7);
     /// assert_eq!(q.stats().mayday_calls, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -190,8 +194,8 @@ impl WorkQueueBuilder {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
     /// assert_eq!(rt.block_on(q.spawn(async { 5 }))?, 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -253,8 +257,8 @@ impl WorkQueueBuilder {
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
-/// let err = baton_executor::WorkQueue::builder("q")
+/// let rt = baton::Runtime::new()?;
+/// let err = baton::WorkQueue::builder("q")
 ///     .ordered()
 ///     .max_active(4)
 ///     .build(&rt.handle())
@@ -322,8 +326,8 @@ impl Error for QueueBuildError {}
 /// # Examples
 ///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
-/// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+/// let rt = baton::Runtime::new()?;
+/// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
 /// q.close();
 /// let err = q.try_spawn(async { 1 }).unwrap_err();
 /// assert!(err.is_closed());

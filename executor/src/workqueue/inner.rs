@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -23,6 +23,18 @@ use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::{JoinHandle, Spawn};
 
+/// The next queue id (see [`next_id`]).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A fresh queue id: unique in the process, never 0 (the id of "no queue" in a task's
+/// metadata).
+pub(super) fn next_id() -> u32 {
+    // Relaxed: ids only need to be unique.
+    let id = NEXT_ID.fetch_add(1, Relaxed);
+    assert_ne!(id, 0, "work queue ids ran out");
+    id
+}
+
 /// What a queue's handles and tasks share.
 pub(crate) struct Inner {
     /// The queue's name, shared with its tasks' handles (their errors name it).
@@ -36,6 +48,8 @@ pub(crate) struct Inner {
     /// Notified when a generation empties or the queue empties (flush and drain wait on it).
     pub(super) event: Event,
     pub(super) stats: Counters,
+    /// The queue's id: unique in the process, never 0 (see [`next_id`]).
+    pub(super) id: u32,
     /// The queue's rescuer, if it was built with one.
     pub(super) rescuer: Option<std::sync::Arc<Rescuer>>,
 }
@@ -256,11 +270,12 @@ impl Inner {
         (Held::new(runnable, generation), handle)
     }
 
-    /// Marks a task (or a runner) of the queue for its rescuer, if it has one, before its first
-    /// submission (rescuer protocol: marking).
+    /// Marks a task (or a runner) with the queue's id before its first submission, if the
+    /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
+    /// task's handle is told, see [`runner`]).
     fn mark(&self, runnable: &Runnable) {
-        if let Some(rescuer) = &self.rescuer {
-            runnable.metadata().set_rescuer(rescuer.id());
+        if self.rescuer.is_some() || self.ordered {
+            runnable.metadata().set_queue_id(self.id);
         }
     }
 

@@ -121,11 +121,66 @@ use rescuer::Rescuer;
 /// Cloning a `WorkQueue` gives another handle to the same queue. Dropping every handle does not
 /// cancel its tasks: they run to completion.
 ///
+/// # Rules
+///
+/// - **Admission.** A task is accepted at its spawn (its [`JoinHandle`] is returned at once) and
+///   starts when the policy lets it: at most [`max_active`](WorkQueueBuilder::max_active) tasks
+///   are in flight at once, the rest wait in submission order; tasks of one
+///   [key](WorkQueue::spawn_keyed) run one at a time; an [ordered](WorkQueueBuilder::ordered)
+///   queue runs one task at a time, in submission order, the next starting only once the one
+///   before ended. A task is *in flight* from its start until it completes, panics or is
+///   cancelled, also while it awaits I/O or blocks in a section. A waiting task costs a queue
+///   entry, and is never polled before its turn.
+/// - **Delayed tasks** ([`spawn_after`](WorkQueue::spawn_after)) join the queue once their
+///   delay has passed, as if spawned then; they never start earlier.
+/// - **[`flush`](WorkQueue::flush)** waits for every task accepted before the call to end
+///   (complete, panic or be cancelled); it does not wait for tasks spawned after the call, nor
+///   for delayed tasks whose delay has not passed by then (it may wait for one that becomes due
+///   while it waits).
+/// - **[`drain`](WorkQueue::drain)** refuses spawns from outside the queue from the call on, and
+///   waits until the queue is empty, delayed tasks included; the queue's own tasks may still
+///   spawn on it, and those are waited for too. Afterwards the queue accepts spawns again.
+/// - **[`close`](WorkQueue::close)** refuses every new spawn for good; accepted tasks still run.
+///   A refused spawn returns a handle that reports
+///   [cancellation](crate::JoinError::is_cancelled) ([`try_spawn`](WorkQueue::try_spawn)
+///   returns the future instead).
+/// - **Cancellation.** [`JoinHandle::abort`] on a running task drops its future at its next
+///   poll; on a task still waiting for its turn, the task is dropped without being polled once
+///   its turn comes. Either way its handle reports cancellation, it counts as ended for `flush`
+///   and `drain`, and the next task may start. Runtime shutdown cancels every task not ended,
+///   delayed ones included.
+/// - **Mistakes that would wait for ever panic instead:** awaiting `flush` or `drain` from one
+///   of the queue's own tasks (it would wait for itself), and, in an ordered queue, awaiting the
+///   handle of a later task of the same queue (that task starts only once the waiting one
+///   ended). The panic ends the task that made the mistake, and says so in its
+///   [`JoinError`](crate::JoinError).
+///
 /// # Examples
 ///
+/// A queue on the current runtime, with a delayed task, a flush and a drain:
+///
 /// ```
-/// let rt = baton_executor::Runtime::new()?;
-/// let q = baton_executor::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
+/// use std::time::Duration;
+/// # baton::Runtime::new().unwrap().block_on(async {
+/// let q = baton::WorkQueue::builder("uploads")
+///     .max_active(2)
+///     .build(&baton::Handle::current())?;
+/// let first = q.spawn(async { "now" });
+/// let later = q.spawn_after(Duration::from_millis(5), async { "later" });
+/// q.flush().await; // `first` has ended; `later` is not waited for before it is due
+/// q.drain().await; // now `later` has ended too
+/// assert_eq!(q.stats().completed, 2);
+/// assert_eq!((first.await?, later.await?), ("now", "later"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// An ordered queue:
+///
+///
+/// ```
+/// let rt = baton::Runtime::new()?;
+/// let q = baton::WorkQueue::builder("journal").ordered().build(&rt.handle())?;
 /// let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
 /// for i in 0..10 {
 ///     let log = log.clone();
@@ -157,8 +212,8 @@ impl WorkQueue {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("events").max_active(4).build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("events").max_active(4).build(&rt.handle())?;
     /// assert_eq!(rt.block_on(q.spawn(async { 2 + 2 }))?, 4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -181,6 +236,7 @@ impl WorkQueue {
                 next: AtomicUsize::new(0),
             },
         };
+        let id = inner::next_id();
         let inner = std::sync::Arc::new(Inner {
             name: b.name.into(),
             shared: SyncArc::clone(handle.shared()),
@@ -200,7 +256,8 @@ impl WorkQueue {
             }),
             event: Event::new(),
             stats: Counters::default(),
-            rescuer: b.rescuer.then(Rescuer::new),
+            id,
+            rescuer: b.rescuer.then(|| Rescuer::new(id)),
         });
         let weak = std::sync::Arc::downgrade(&inner);
         if let Some(rescuer) = &inner.rescuer {
@@ -235,8 +292,8 @@ impl WorkQueue {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
     /// let handles: Vec<_> = (0..8).map(|i| q.spawn(async move { i * 2 })).collect();
     /// let outs: Vec<i32> = rt.block_on(async {
     ///     let mut outs = Vec::new();
@@ -266,8 +323,8 @@ impl WorkQueue {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
     /// let task = q.try_spawn(async { 3 }).expect("an open queue accepts tasks");
     /// assert_eq!(rt.block_on(task)?, 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -291,8 +348,8 @@ impl WorkQueue {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("accounts").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("accounts").build(&rt.handle())?;
     /// let a = q.spawn_keyed("alice", async { 1 });
     /// let b = q.spawn_keyed("bob", async { 2 });
     /// assert_eq!(rt.block_on(async { a.await.unwrap() + b.await.unwrap() }), 3);
@@ -322,8 +379,8 @@ impl WorkQueue {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("later").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("later").build(&rt.handle())?;
     /// let start = Instant::now();
     /// rt.block_on(q.spawn_after(Duration::from_millis(10), async {}))?;
     /// assert!(start.elapsed() >= Duration::from_millis(10));
@@ -344,13 +401,19 @@ impl WorkQueue {
     /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed
     /// tasks still pending are not either (see the module docs).
     ///
+    /// # Panics
+    ///
+    /// The returned future panics when it is made and awaited in the queue's own tasks: the task
+    /// that calls `flush` was accepted before the call, so the flush would wait for it for ever.
+    /// Flush from outside the queue.
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
     /// let done = Arc::new(AtomicUsize::new(0));
     /// for _ in 0..100 {
     ///     let done = done.clone();
@@ -364,7 +427,17 @@ impl WorkQueue {
         // The generation is opened now, at the call, not at the first poll.
         let target = lock(&self.inner.state).generations.open();
         let inner = std::sync::Arc::clone(&self.inner);
+        // Made inside one of the queue's tasks: that task counts in the generation.
+        let made_inside = inner.is_polled_here();
         async move {
+            if made_inside && inner.is_polled_here() {
+                panic!(
+                    "WorkQueue::flush of queue {:?} awaited from one of that queue's own tasks: \
+                     the flush waits for that task, which waits for the flush, so it would never \
+                     complete; flush from outside the queue (another task, or `block_on`)",
+                    inner.name
+                );
+            }
             inner
                 .wait_until(|state| state.generations.done(target))
                 .await;
@@ -375,16 +448,17 @@ impl WorkQueue {
     /// the queue is empty, delayed tasks included; the queue's own tasks may still spawn more on
     /// it, and those are waited for too. Afterwards the queue accepts spawns again.
     ///
-    /// # Caveats
+    /// # Panics
     ///
-    /// Draining from inside one of the queue's own tasks never finishes: that task is part of
-    /// what drain waits for.
+    /// The returned future panics when awaited from one of the queue's own tasks: that task is
+    /// part of what the drain waits for, so it would wait for itself for ever. (Calling `drain`
+    /// there is fine; await it from another task or `block_on`.)
     ///
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
     /// let inner = q.clone();
     /// drop(q.spawn(async move {
     ///     // Spawns from the queue's own tasks are accepted during a drain.
@@ -400,6 +474,15 @@ impl WorkQueue {
         lock(&self.inner.state).draining += 1;
         let guard = DrainGuard(std::sync::Arc::clone(&self.inner));
         async move {
+            if guard.0.is_polled_here() {
+                panic!(
+                    "WorkQueue::drain of queue {:?} awaited from one of that queue's own tasks: \
+                     the drain waits for every task of the queue, that one included, so it \
+                     would never complete; drain from outside the queue (another task, or \
+                     `block_on`)",
+                    guard.0.name
+                );
+            }
             guard.0.wait_until(|state| guard.0.live(state) == 0).await;
             drop(guard);
         }
@@ -410,8 +493,8 @@ impl WorkQueue {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
     /// q.close();
     /// assert!(rt.block_on(q.spawn(async {})).unwrap_err().is_cancelled());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -425,8 +508,8 @@ impl WorkQueue {
     /// # Examples
     ///
     /// ```
-    /// let rt = baton_executor::Runtime::new()?;
-    /// let q = baton_executor::WorkQueue::builder("q").build(&rt.handle())?;
+    /// let rt = baton::Runtime::new()?;
+    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
     /// rt.block_on(q.spawn(async {}))?;
     /// rt.block_on(q.flush());
     /// let stats = q.stats();

@@ -30,7 +30,7 @@
 //! 4. **End**: the thread exits when the queue is dropped or the runtime shuts down (shutdown
 //!    joins it with the workers).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use super::inner::Inner;
@@ -38,14 +38,11 @@ use crate::handle::Handle;
 use crate::queue::Runnable;
 use crate::shared::Shared;
 
-/// Rescuer ids: unique in the process, never 0 (the id of "no rescuer").
-static NEXT_ID: AtomicU32 = AtomicU32::new(1);
-
 /// What a queue and its rescuer thread share. Plain std synchronisation, like the unbound
 /// pool's: loom models never start a rescuer.
 #[derive(Debug)]
 pub(super) struct Rescuer {
-    /// The id marked on the queue's tasks.
+    /// The queue's id, marked on its tasks.
     id: u32,
     calls: Mutex<Calls>,
     /// Rung by a mayday call and by `stop`.
@@ -62,10 +59,8 @@ struct Calls {
 }
 
 impl Rescuer {
-    /// A rescuer with a fresh id, its thread not started yet.
-    pub(super) fn new() -> Arc<Rescuer> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        assert_ne!(id, 0, "rescuer ids ran out");
+    /// The rescuer of queue `id`, its thread not started yet.
+    pub(super) fn new(id: u32) -> Arc<Rescuer> {
         Arc::new(Rescuer {
             id,
             calls: Mutex::new(Calls::default()),
@@ -88,11 +83,6 @@ impl Rescuer {
         let thread = builder.spawn(move || rescuer.run(&queue))?;
         shared.add_thread(thread);
         Ok(())
-    }
-
-    /// The id marked on the queue's tasks.
-    pub(super) fn id(&self) -> u32 {
-        self.id
     }
 
     /// Protocol step 2: a mayday call naming the starved `cores`.

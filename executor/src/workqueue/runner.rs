@@ -283,6 +283,8 @@ impl Future for Runner {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        // Once per poll, not per task: a task awaiting a later task's handle is told.
+        let _line = OrderedMark::enter(this.inner.id);
         let start = Instant::now();
         for turn in 1..=BUDGET {
             if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
@@ -356,6 +358,23 @@ impl Future for Runner {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+/// Marks this thread as running the tasks of an ordered queue until dropped (also by
+/// unwinding): polling the handle of one of that queue's unfinished tasks then panics, since
+/// that task starts only once the one polling it ended (see [`JoinHandle`](crate::JoinHandle)).
+struct OrderedMark(u32);
+
+impl OrderedMark {
+    fn enter(id: u32) -> OrderedMark {
+        OrderedMark(context::set_ordered_queue(id))
+    }
+}
+
+impl Drop for OrderedMark {
+    fn drop(&mut self) {
+        context::set_ordered_queue(self.0);
     }
 }
 

@@ -18,4 +18,15 @@ async fn ignored() -> Result<(), String> {
     Err("ignored".into())
 }
 
+#[baton::test(start_paused = true)]
+async fn paused() {
+    baton::time::sleep(std::time::Duration::from_secs(60)).await;
+}
+
+#[baton::test(cores = 1, start_paused = true)]
+async fn paused_one_core() {}
+
+#[baton::test(start_paused = false, cores = 2)]
+async fn not_paused() {}
+
 fn main() {}
