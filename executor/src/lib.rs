@@ -44,7 +44,7 @@ pub mod time;
 #[cfg(feature = "tokio")]
 pub use compat::TOKIO_WORKER_THREADS;
 pub use detect::HOG_THRESHOLD;
-pub use error::{BuildError, TryCurrentError};
+pub use error::{BuildError, SetCoresError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
 pub use monitor::{MAYDAY_DELAY, MAYDAY_INTERVAL};
 pub use queue::Priority;
