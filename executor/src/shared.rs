@@ -87,7 +87,7 @@ use concurrent_queue::PushError;
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
 use crate::stats::{CoreStats, Counters, QueueStats, Stats};
-use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
 
@@ -116,7 +116,7 @@ pub(crate) struct Shared {
     /// that go offline).
     online: AtomicUsize,
     /// Held while the online count changes, so that two resizes do not interleave.
-    resizing: std::sync::Mutex<()>,
+    resizing: Mutex<()>,
     /// Set once shutdown begins.
     shutdown: AtomicBool,
     /// Tasks scheduled once shutdown began, for the shutdown thread to cancel.
@@ -265,7 +265,7 @@ impl Shared {
             registry: Arc::new(Registry::new(cores + 1)),
             sites: Sites::new(),
             online: AtomicUsize::new(cores),
-            resizing: std::sync::Mutex::new(()),
+            resizing: Mutex::new(()),
             shutdown: AtomicBool::new(false),
             to_cancel: queue::unbounded_queue(),
             shutdown_done: AtomicBool::new(false),
@@ -596,7 +596,7 @@ impl Shared {
             "set_online({n}) with {} cores",
             self.cores.len()
         );
-        let _resizing = self.resizing.lock().unwrap_or_else(|p| p.into_inner());
+        let _resizing = lock(&self.resizing);
         // SeqCst: pairs with the Acquire load in `online`, and takes part in the fence below.
         let before = self.online.swap(n, Ordering::SeqCst);
         // SeqCst: pairs with the fence a scheduler issues after pushing onto a core's queue

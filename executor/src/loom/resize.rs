@@ -1,0 +1,146 @@
+//! Cores going offline (`Shared::set_online`) racing the scheduling of tasks pinned to them (the
+//! shared module's notes on cores that go offline): a pinned task spawned or woken while its
+//! core goes offline ends up queued exactly once, on an online core; nothing is left on the
+//! offline core, where no worker would run it. If the resizer's evacuation and the scheduler's
+//! look at the online count both missed, the task would stay on core 1 and the models fail.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::model;
+use crate::queue::{Queue, Runnable};
+use crate::shared::{Config, Shared};
+use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
+
+/// Pending at its first poll, leaving its waker in `slot`; ready at the next. Counts its polls.
+struct WaitOnce {
+    slot: Arc<Mutex<Option<Waker>>>,
+    polls: Arc<AtomicUsize>,
+}
+
+impl Future for WaitOnce {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.polls.fetch_add(1, Ordering::Relaxed) == 0 {
+            *lock(&self.slot) = Some(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}
+
+/// Every queue of `core` (its next-task slot, local, pinned and class queues).
+fn queues(shared: &Shared, core: usize) -> [&Queue; 7] {
+    let c = &shared.cores[core];
+    [
+        &c.lifo,
+        &c.queue,
+        &c.pinned,
+        &c.high.queue,
+        &c.high.pinned,
+        &c.low.queue,
+        &c.low.pinned,
+    ]
+}
+
+/// Takes the one task queued anywhere in the runtime, checking there is exactly one and that
+/// no offline core holds it.
+fn the_one_queued_task(shared: &Shared) -> Runnable {
+    let online = shared.online();
+    let mut found = Vec::new();
+    for core in 0..shared.cores.len() {
+        for queue in queues(shared, core) {
+            while let Ok(runnable) = queue.pop() {
+                assert!(core < online, "a task was left on offline core {core}");
+                found.push(runnable);
+            }
+        }
+    }
+    for injector in [
+        &shared.injector,
+        &shared.injector_high,
+        &shared.injector_low,
+    ] {
+        while let Ok(runnable) = injector.pop() {
+            found.push(runnable);
+        }
+    }
+    assert_eq!(found.len(), 1, "the task is queued once");
+    found.pop().unwrap()
+}
+
+#[test]
+fn a_pinned_spawn_racing_its_core_going_offline_moves_to_an_online_core() {
+    model(3, || {
+        let shared = Arc::new(Shared::new(2, Config::default()));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let spawner = {
+            let (shared, polls) = (shared.clone(), polls.clone());
+            loom::thread::spawn(move || {
+                let future = async move {
+                    polls.fetch_add(1, Ordering::Relaxed);
+                };
+                Shared::spawn(&shared, future, Some(1), std::panic::Location::caller())
+            })
+        };
+        shared.set_online(1);
+        let handle = spawner.join().unwrap();
+        the_one_queued_task(&shared).run();
+        assert_eq!(polls.load(Ordering::Relaxed), 1);
+        assert!(handle.is_finished());
+    });
+}
+
+#[test]
+fn a_wake_racing_its_core_going_offline_moves_the_task_to_an_online_core() {
+    model(3, || {
+        let shared = Arc::new(Shared::new(2, Config::default()));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let slot = Arc::new(Mutex::new(None));
+        let future = WaitOnce {
+            slot: slot.clone(),
+            polls: polls.clone(),
+        };
+        let handle = Shared::spawn(&shared, future, Some(1), std::panic::Location::caller());
+        // Polled once on core 1, as its worker would: now waiting, its waker out in the world.
+        shared.cores[1]
+            .pinned
+            .pop()
+            .expect("queued on core 1")
+            .run();
+        let waker = lock(&slot).take().expect("the task left its waker");
+        let waking = loom::thread::spawn(move || waker.wake());
+        shared.set_online(1);
+        waking.join().unwrap();
+        the_one_queued_task(&shared).run();
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
+        assert!(handle.is_finished());
+    });
+}
+
+#[test]
+fn a_pinned_spawn_racing_its_core_going_and_coming_back_is_queued_once() {
+    model(2, || {
+        let shared = Arc::new(Shared::new(2, Config::default()));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let spawner = {
+            let (shared, polls) = (shared.clone(), polls.clone());
+            loom::thread::spawn(move || {
+                let future = async move {
+                    polls.fetch_add(1, Ordering::Relaxed);
+                };
+                Shared::spawn(&shared, future, Some(1), std::panic::Location::caller())
+            })
+        };
+        shared.set_online(1);
+        shared.set_online(2);
+        let handle = spawner.join().unwrap();
+        // Core 1 is online again: the task may be on core 0 (moved there) or core 1, once.
+        the_one_queued_task(&shared).run();
+        assert_eq!(polls.load(Ordering::Relaxed), 1);
+        assert!(handle.is_finished());
+    });
+}
