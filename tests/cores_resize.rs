@@ -151,3 +151,35 @@ fn a_work_queue_whose_cores_are_all_offline_runs_on_their_stand_ins() {
     );
     assert!(!seen.contains(&Some(0)), "{seen:?}");
 }
+
+#[test]
+fn a_runtime_with_offline_cores_shuts_down_and_cancels_what_waits() {
+    let rt = baton::Runtime::builder()
+        .cores(3)
+        .detect_blocking(false)
+        .build()
+        .unwrap();
+    let handle = rt.handle();
+    handle.set_cores(1).unwrap();
+    // Core 0 is stuck until the runtime drops; the tasks pinned to the offline cores wait on it.
+    let (release, released) = mpsc::channel::<()>();
+    let (started, blocker_started) = mpsc::channel();
+    let _blocker = handle.spawn_on(0, async move {
+        started.send(()).unwrap();
+        let _ = released.recv_timeout(PATIENCE);
+    });
+    blocker_started.recv_timeout(PATIENCE).unwrap();
+    let waiting: Vec<_> = (1..3).map(|core| handle.spawn_on(core, async {})).collect();
+    let stats = rt.stats();
+    assert_eq!(stats.cores[0].queue_depth, 2, "{stats}");
+    assert!(stats.cores[1].offline && stats.cores[2].offline, "{stats}");
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        release.send(()).unwrap();
+    });
+    drop(rt);
+    releaser.join().unwrap();
+    for task in waiting {
+        assert!(task.is_finished());
+    }
+}

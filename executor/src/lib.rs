@@ -95,7 +95,9 @@ where
     }
 }
 
-/// Spawns a task on the current runtime that runs only on core `core`.
+/// Spawns a task on the current runtime that runs only on core `core` (while `core` is
+/// offline, on the core that stands in for it: see [`Handle::spawn_on`] and
+/// [`Handle::set_cores`]).
 ///
 /// # Panics
 ///

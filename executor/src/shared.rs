@@ -678,8 +678,11 @@ impl Shared {
 
     /// Wakes an idle online core, other than `except`, to search for work. Returns whether one
     /// woke.
+    ///
+    /// A core taken offline after the count was read may be woken: its worker passes the
+    /// search on as it goes offline (see `Worker::go_offline`).
     pub(crate) fn wake_sibling(&self, except: usize) -> bool {
-        let n = self.cores.len();
+        let n = self.online();
         for offset in 1..=n {
             let index = (except + offset) % n;
             if index == except {
@@ -687,7 +690,7 @@ impl Shared {
             }
             let core = &self.cores[index];
             let state = core.state();
-            if state.running() == 0 && state.idle() > 0 && self.is_online(index) {
+            if state.running() == 0 && state.idle() > 0 {
                 self.idle.start_searching();
                 if core.wake_one(&self.idle, Wake::Search) {
                     return true;
