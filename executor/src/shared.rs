@@ -958,8 +958,9 @@ impl Shared {
     /// Whether core `index` is starved: it has work queued and no worker running, parked or
     /// being started, while one is in a section (its baton passed on, and no spare could be
     /// had: a thread cap, or the OS refusing threads). Its queue then waits for a section to
-    /// end. Work in the injectors counts for a core once no core has a worker running or
-    /// parked. The monitor calls the rescuers for a core starved past the mayday delay.
+    /// end. Work in the injectors counts for a core once no online core has a worker running
+    /// or parked (an offline core's parked spares take none of it). The monitor calls the
+    /// rescuers for a core starved past the mayday delay.
     pub(crate) fn is_starved(&self, index: usize) -> bool {
         let stuck = |core: &Core| {
             let state = core.state();
@@ -968,7 +969,8 @@ impl Shared {
         let core = &self.cores[index];
         stuck(core)
             && core.state().in_section() > 0
-            && (core.has_work() || (self.has_injected_work() && self.cores.iter().all(stuck)))
+            && (core.has_work()
+                || (self.has_injected_work() && self.cores[..self.online()].iter().all(stuck)))
     }
 
     /// Whether any injector holds a task.
