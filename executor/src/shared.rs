@@ -443,8 +443,7 @@ impl Shared {
         };
         match (runnable.metadata().pin(), here) {
             (Some(pin), _) => {
-                // Offline: the core that stands in for it (see the module docs).
-                let target = pin % self.online();
+                let target = self.stand_in(pin);
                 let core = &self.cores[target];
                 push(core.pinned_queue(priority), runnable);
                 // `notify` issues the fence the resize check needs.
@@ -577,6 +576,18 @@ impl Shared {
     /// Whether core `core` is online.
     pub(crate) fn is_online(&self, core: usize) -> bool {
         core < self.online()
+    }
+
+    /// The core that runs tasks pinned to `core` now: `core` itself while it is online, else
+    /// `core % online` (see the module docs on cores that go offline).
+    fn stand_in(&self, core: usize) -> usize {
+        let online = self.online();
+        // No division on the common path.
+        if core < online {
+            core
+        } else {
+            core % online
+        }
     }
 
     /// After a `fence(SeqCst)` that follows a push onto one of `core`'s queues: if the core is
