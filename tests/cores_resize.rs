@@ -10,6 +10,33 @@ use baton::{Affinity, WorkQueue};
 /// A hang guard, far longer than any of these tests takes.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// A runtime of `cores` cores with detection off, so that a poll that blocks keeps its core's
+/// baton.
+fn runtime(cores: usize) -> baton::Runtime {
+    baton::Runtime::builder()
+        .cores(cores)
+        .detect_blocking(false)
+        .build()
+        .unwrap()
+}
+
+/// Blocks core `core`'s worker in one poll until the returned sender sends (or is dropped, or
+/// [`PATIENCE`] passes); returns once the poll has begun. The task returns the core it ran on.
+fn block_core(
+    handle: &baton::Handle,
+    core: usize,
+) -> (mpsc::Sender<()>, baton::JoinHandle<Option<usize>>) {
+    let (release, released) = mpsc::channel::<()>();
+    let (started, blocker_started) = mpsc::channel();
+    let blocker = handle.spawn_on(core, async move {
+        started.send(()).unwrap();
+        let _ = released.recv_timeout(PATIENCE);
+        baton::current_core()
+    });
+    blocker_started.recv_timeout(PATIENCE).unwrap();
+    (release, blocker)
+}
+
 #[test]
 fn a_zero_or_too_large_count_is_refused_and_changes_nothing() {
     let rt = baton::Runtime::builder().cores(2).build().unwrap();
@@ -47,22 +74,10 @@ fn tasks_pinned_to_an_offline_core_run_on_its_stand_in() {
 
 #[test]
 fn tasks_queued_on_a_core_move_when_it_goes_offline() {
-    // Detection off: the blocked poll below must keep core 1's baton.
-    let rt = baton::Runtime::builder()
-        .cores(2)
-        .detect_blocking(false)
-        .build()
-        .unwrap();
+    let rt = runtime(2);
     let handle = rt.handle();
     // Core 1's worker is stuck in one poll, so the tasks pinned behind it wait in its queue.
-    let (release, released) = mpsc::channel::<()>();
-    let (started, blocker_started) = mpsc::channel();
-    let blocker = handle.spawn_on(1, async move {
-        started.send(()).unwrap();
-        released.recv_timeout(PATIENCE).unwrap();
-        baton::current_core()
-    });
-    blocker_started.recv_timeout(PATIENCE).unwrap();
+    let (release, blocker) = block_core(&handle, 1);
     let ran = Arc::new(AtomicUsize::new(0));
     let queued: Vec<_> = (0..50)
         .map(|_| {
@@ -91,23 +106,12 @@ fn tasks_queued_on_a_core_move_when_it_goes_offline() {
 
 #[test]
 fn a_core_brought_online_takes_work_at_once() {
-    // Detection off: the blocked poll below must keep core 0's baton.
-    let rt = baton::Runtime::builder()
-        .cores(2)
-        .detect_blocking(false)
-        .build()
-        .unwrap();
+    let rt = runtime(2);
     let handle = rt.handle();
     handle.set_cores(1).unwrap();
     // Core 0, the only one online, is stuck in one poll: the tasks spawned below wait in the
     // injector, and only core 1 coming online (with no new spawn to wake it) runs them.
-    let (release, released) = mpsc::channel::<()>();
-    let (started, blocker_started) = mpsc::channel();
-    let blocker = handle.spawn_on(0, async move {
-        started.send(()).unwrap();
-        released.recv_timeout(PATIENCE).unwrap();
-    });
-    blocker_started.recv_timeout(PATIENCE).unwrap();
+    let (release, blocker) = block_core(&handle, 0);
     let tasks: Vec<_> = (0..20)
         .map(|_| handle.spawn(async { baton::current_core() }))
         .collect();
@@ -118,7 +122,7 @@ fn a_core_brought_online_takes_work_at_once() {
         assert_eq!(rt.block_on(task).unwrap(), Some(1));
     }
     release.send(()).unwrap();
-    rt.block_on(blocker).unwrap();
+    assert_eq!(rt.block_on(blocker).unwrap(), Some(0));
     assert!(rt.stats().cores.iter().all(|c| !c.offline));
 }
 
@@ -154,21 +158,11 @@ fn a_work_queue_whose_cores_are_all_offline_runs_on_their_stand_ins() {
 
 #[test]
 fn a_runtime_with_offline_cores_shuts_down_and_cancels_what_waits() {
-    let rt = baton::Runtime::builder()
-        .cores(3)
-        .detect_blocking(false)
-        .build()
-        .unwrap();
+    let rt = runtime(3);
     let handle = rt.handle();
     handle.set_cores(1).unwrap();
     // Core 0 is stuck until the runtime drops; the tasks pinned to the offline cores wait on it.
-    let (release, released) = mpsc::channel::<()>();
-    let (started, blocker_started) = mpsc::channel();
-    let _blocker = handle.spawn_on(0, async move {
-        started.send(()).unwrap();
-        let _ = released.recv_timeout(PATIENCE);
-    });
-    blocker_started.recv_timeout(PATIENCE).unwrap();
+    let (release, _blocker) = block_core(&handle, 0);
     let waiting: Vec<_> = (1..3).map(|core| handle.spawn_on(core, async {})).collect();
     let stats = rt.stats();
     assert_eq!(stats.cores[0].queue_depth, 2, "{stats}");

@@ -1047,7 +1047,7 @@ impl Shared {
 
 /// A core's own queues, where its tasks may wait: the next-task slot, then each class's local
 /// and pinned queues.
-fn core_queues(c: &Core) -> [&Queue; 7] {
+pub(crate) fn core_queues(c: &Core) -> [&Queue; 7] {
     [
         &c.lifo,
         &c.queue,

@@ -9,9 +9,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::model;
-use crate::queue::{Queue, Runnable};
-use crate::shared::{Config, Shared};
+use crate::queue::Runnable;
+use crate::shared::{core_queues, Config, Shared};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::task::JoinHandle;
 
 /// Pending at its first poll, leaving its waker in `slot`; ready at the next. Counts its polls.
 struct WaitOnce {
@@ -32,27 +33,13 @@ impl Future for WaitOnce {
     }
 }
 
-/// Every queue of `core` (its next-task slot, local, pinned and class queues).
-fn queues(shared: &Shared, core: usize) -> [&Queue; 7] {
-    let c = &shared.cores[core];
-    [
-        &c.lifo,
-        &c.queue,
-        &c.pinned,
-        &c.high.queue,
-        &c.high.pinned,
-        &c.low.queue,
-        &c.low.pinned,
-    ]
-}
-
 /// Takes the one task queued anywhere in the runtime, checking there is exactly one and that
 /// no offline core holds it.
 fn the_one_queued_task(shared: &Shared) -> Runnable {
     let online = shared.online();
     let mut found = Vec::new();
     for core in 0..shared.cores.len() {
-        for queue in queues(shared, core) {
+        for queue in core_queues(&shared.cores[core]) {
             while let Ok(runnable) = queue.pop() {
                 assert!(core < online, "a task was left on offline core {core}");
                 found.push(runnable);
@@ -72,20 +59,26 @@ fn the_one_queued_task(shared: &Shared) -> Runnable {
     found.pop().unwrap()
 }
 
+/// Spawns, on a thread of its own, a task pinned to core 1 that counts its polls in `polls`.
+fn spawn_pinned_to_1(
+    shared: &Arc<Shared>,
+    polls: &Arc<AtomicUsize>,
+) -> loom::thread::JoinHandle<JoinHandle<()>> {
+    let (shared, polls) = (shared.clone(), polls.clone());
+    loom::thread::spawn(move || {
+        let future = async move {
+            polls.fetch_add(1, Ordering::Relaxed);
+        };
+        Shared::spawn(&shared, future, Some(1), std::panic::Location::caller())
+    })
+}
+
 #[test]
 fn a_pinned_spawn_racing_its_core_going_offline_moves_to_an_online_core() {
     model(3, || {
         let shared = Arc::new(Shared::new(2, Config::default()));
         let polls = Arc::new(AtomicUsize::new(0));
-        let spawner = {
-            let (shared, polls) = (shared.clone(), polls.clone());
-            loom::thread::spawn(move || {
-                let future = async move {
-                    polls.fetch_add(1, Ordering::Relaxed);
-                };
-                Shared::spawn(&shared, future, Some(1), std::panic::Location::caller())
-            })
-        };
+        let spawner = spawn_pinned_to_1(&shared, &polls);
         shared.set_online(1);
         let handle = spawner.join().unwrap();
         the_one_queued_task(&shared).run();
@@ -126,15 +119,7 @@ fn a_pinned_spawn_racing_its_core_going_and_coming_back_is_queued_once() {
     model(2, || {
         let shared = Arc::new(Shared::new(2, Config::default()));
         let polls = Arc::new(AtomicUsize::new(0));
-        let spawner = {
-            let (shared, polls) = (shared.clone(), polls.clone());
-            loom::thread::spawn(move || {
-                let future = async move {
-                    polls.fetch_add(1, Ordering::Relaxed);
-                };
-                Shared::spawn(&shared, future, Some(1), std::panic::Location::caller())
-            })
-        };
+        let spawner = spawn_pinned_to_1(&shared, &polls);
         shared.set_online(1);
         shared.set_online(2);
         let handle = spawner.join().unwrap();
