@@ -9,10 +9,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::model;
+use crate::core::Recheck;
+use crate::park::{Parker, Wake};
 use crate::queue::Runnable;
 use crate::shared::{core_queues, Config, Shared};
-use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
-use crate::task::JoinHandle;
+use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::task::{JoinHandle, Spawn};
 
 /// Pending at its first poll, leaving its waker in `slot`; ready at the next. Counts its polls.
 struct WaitOnce {
@@ -127,5 +129,84 @@ fn a_pinned_spawn_racing_its_core_going_and_coming_back_is_queued_once() {
         the_one_queued_task(&shared).run();
         assert_eq!(polls.load(Ordering::Relaxed), 1);
         assert!(handle.is_finished());
+    });
+}
+
+/// An offline core's own worker racing the resize: it holds core 1's baton and its poll put a
+/// task in the core's next-task slot (with no notify, as `Shared::schedule_here` does outside a
+/// section), then goes on as `Worker::work` does: runs the slot while it sees the core online,
+/// evacuates once it sees it offline, and parks through `Core::park` with
+/// `Shared::recheck_parking` (whose fence may show it work queued meanwhile). Either the worker
+/// runs the task, or the task leaves core 1, moved by the resizer's evacuation or the worker's.
+/// Once the resize is over the model tells the worker to stop, waking it if it parked.
+#[test]
+fn an_offline_cores_worker_moves_what_its_poll_queued() {
+    model(2, || {
+        let shared = Arc::new(Shared::new(2, Config::default()));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let (runnable, handle) = {
+            let polls = polls.clone();
+            let future = async move {
+                polls.fetch_add(1, Ordering::Relaxed);
+            };
+            Shared::spawn_unscheduled(&shared, future, Spawn::at(std::panic::Location::caller()))
+        };
+        // Core 1's worker, holding the baton.
+        let core = &shared.cores[1];
+        core.reserve_worker();
+        let parker = Arc::new(Parker::new());
+        assert!(core.add_worker(&parker, &shared.idle, || false, || Recheck::Nothing));
+        assert!(core.wake_one(&shared.idle, Wake::Work));
+        assert_eq!(Parker::park(&parker), Wake::Work);
+        let done = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let (shared, done, stopped) = (shared.clone(), done.clone(), stopped.clone());
+            loom::thread::spawn(move || {
+                let core = &shared.cores[1];
+                core.lifo.push(runnable).unwrap();
+                loop {
+                    if shared.is_online(1) {
+                        if let Ok(runnable) = core.lifo.pop() {
+                            runnable.run();
+                            continue;
+                        }
+                    } else {
+                        shared.evacuate(1);
+                    }
+                    if done.load(Ordering::SeqCst) {
+                        stopped.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    core.park(&parker, &shared.idle, |work_here| {
+                        shared.recheck_parking(1, work_here)
+                    });
+                }
+            })
+        };
+        shared.set_online(1);
+        done.store(true, Ordering::SeqCst);
+        while !stopped.load(Ordering::SeqCst) {
+            core.wake_all();
+            loom::thread::yield_now();
+        }
+        worker.join().unwrap();
+        assert!(
+            core_queues(core).iter().all(|q| q.is_empty()),
+            "a task was left on offline core 1"
+        );
+        let moved: usize = core_queues(&shared.cores[0])
+            .into_iter()
+            .chain([&shared.injector])
+            .map(|q| q.len())
+            .sum();
+        assert_eq!(
+            polls.load(Ordering::Relaxed) + moved,
+            1,
+            "run or queued, once"
+        );
+        assert_eq!(moved == 0, handle.is_finished());
+        // A queued task holds the runtime (its schedule function does): cancel it.
+        shared.cancel_queued();
     });
 }
