@@ -22,6 +22,8 @@ fn public_types_are_send_and_sync() {
     is_sync::<baton::BuildError>();
     is_send::<baton::TryCurrentError>();
     is_sync::<baton::TryCurrentError>();
+    is_send::<baton::SetCoresError>();
+    is_sync::<baton::SetCoresError>();
     is_send::<baton::Builder>();
     is_send::<baton::Stats>();
     is_sync::<baton::Stats>();

@@ -118,7 +118,8 @@ impl Detector {
         let grace = shared.config.grace;
         let mut watching = false;
         let mut watches = Vec::with_capacity(self.watches.len());
-        for core in shared.cores.iter() {
+        // An offline core's last polls block nothing: the core takes no work.
+        for core in shared.cores[..shared.online()].iter() {
             // A worker of another core saw this core's poll outlive the threshold.
             let flagged = core.take_overdue_flag();
             core.for_each_slot(|slot| {

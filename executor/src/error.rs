@@ -109,3 +109,70 @@ impl fmt::Display for TryCurrentError {
 }
 
 impl Error for TryCurrentError {}
+
+/// Why [`Handle::set_cores`](crate::Handle::set_cores) refused a core count.
+///
+/// # Examples
+///
+/// ```
+/// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+/// let err = rt.handle().set_cores(3).unwrap_err();
+/// assert!(err.is_above_max());
+/// assert_eq!(err.to_string(), "set_cores(3): this runtime was built with 2 cores, the most it can have online");
+/// assert!(rt.handle().set_cores(0).unwrap_err().is_zero());
+/// # Ok::<(), baton_executor::BuildError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCoresError {
+    kind: SetCoresErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SetCoresErrorKind {
+    /// Asked for no core at all.
+    Zero,
+    /// Asked for more cores than the runtime was built with.
+    AboveMax { asked: usize, max: usize },
+}
+
+impl SetCoresError {
+    pub(crate) fn zero() -> SetCoresError {
+        SetCoresError {
+            kind: SetCoresErrorKind::Zero,
+        }
+    }
+
+    pub(crate) fn above_max(asked: usize, max: usize) -> SetCoresError {
+        SetCoresError {
+            kind: SetCoresErrorKind::AboveMax { asked, max },
+        }
+    }
+
+    /// Whether zero cores were asked for: a runtime keeps at least one core online.
+    pub fn is_zero(&self) -> bool {
+        self.kind == SetCoresErrorKind::Zero
+    }
+
+    /// Whether more cores were asked for than the runtime was built with
+    /// ([`Builder::cores`](crate::Builder::cores)), the most it can have online.
+    pub fn is_above_max(&self) -> bool {
+        matches!(self.kind, SetCoresErrorKind::AboveMax { .. })
+    }
+}
+
+impl fmt::Display for SetCoresError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            SetCoresErrorKind::Zero => {
+                f.write_str("set_cores(0): a runtime keeps at least one core online")
+            }
+            SetCoresErrorKind::AboveMax { asked, max } => write!(
+                f,
+                "set_cores({asked}): this runtime was built with {max} cores, the most it can \
+                 have online"
+            ),
+        }
+    }
+}
+
+impl Error for SetCoresError {}

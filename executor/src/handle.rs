@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::compat::{self, ThreadStart};
 use crate::context::{self, Polling};
-use crate::error::TryCurrentError;
+use crate::error::{SetCoresError, TryCurrentError};
 use crate::shared::Shared;
 use crate::stats::{Stats, StatsReporter};
 use crate::sync::Arc;
@@ -236,6 +236,10 @@ impl Handle {
 
     /// Spawns a task that runs only on core `core` (it is never stolen by another core).
     ///
+    /// While `core` is offline ([`Handle::set_cores`]`(n)` with `n <= core`), the task runs on
+    /// core `core % n` instead, and it moves there if it was queued on `core` when `core` went
+    /// offline; once `core` is online again, the task's next wake-up queues it on `core`.
+    ///
     /// # Panics
     ///
     /// Panics if `core` is not below [`Handle::cores`].
@@ -302,9 +306,71 @@ impl Handle {
         Shared::spawn_with(&self.shared, future, how)
     }
 
-    /// The number of cores of this runtime.
+    /// The number of cores of this runtime, as built: online or not (see
+    /// [`Handle::set_cores`]).
     pub fn cores(&self) -> usize {
         self.shared.cores.len()
+    }
+
+    /// The number of cores online now: cores `0` to `online_cores() - 1` take work. All of
+    /// them ([`Handle::cores`]) unless [`Handle::set_cores`] took some offline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+    /// assert_eq!(rt.handle().online_cores(), 2);
+    /// rt.handle().set_cores(1)?;
+    /// assert_eq!(rt.handle().online_cores(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn online_cores(&self) -> usize {
+        self.shared.online()
+    }
+
+    /// Keeps `n` cores online, cores `0` to `n - 1`, while the runtime runs: the others go
+    /// offline, or come back online. The most is the number of cores the runtime was built with
+    /// ([`Handle::cores`]), which all start online.
+    ///
+    /// A core that goes offline stops taking new work at once. Its queued tasks move to the
+    /// online cores; tasks pinned to it ([`Handle::spawn_on`], a work queue's
+    /// [`Affinity::Core`](crate::Affinity::Core) or [`Affinity::Cores`](crate::Affinity::Cores))
+    /// run on core `k % n` while their core `k` is offline. Its workers finish the polls and
+    /// blocking sections they are in, move what they queued meanwhile, and park as spares
+    /// until the core is online again. A core that comes online starts taking work at once.
+    /// No task is lost or run twice, and a task running when its core goes offline is not
+    /// interrupted. The offline cores' rows in [`Handle::stats`] say so
+    /// ([`CoreStats::offline`](crate::CoreStats::offline)).
+    ///
+    /// # Errors
+    ///
+    /// Fails, changing nothing, if `n` is zero or above [`Handle::cores`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton_executor::Runtime::builder().cores(2).build()?;
+    /// let handle = rt.handle();
+    /// handle.set_cores(1)?;
+    /// // Pinned to core 1, which is offline: it runs on core 1 % 1 = 0.
+    /// let task = handle.spawn_on(1, async { baton_executor::current_core() });
+    /// assert_eq!(rt.block_on(task)?, Some(0));
+    /// handle.set_cores(2)?;
+    /// let task = handle.spawn_on(1, async { baton_executor::current_core() });
+    /// assert_eq!(rt.block_on(task)?, Some(1));
+    /// assert!(!rt.stats().cores[1].offline);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_cores(&self, n: usize) -> Result<(), SetCoresError> {
+        let max = self.cores();
+        if n == 0 {
+            return Err(SetCoresError::zero());
+        }
+        if n > max {
+            return Err(SetCoresError::above_max(n, max));
+        }
+        self.shared.set_online(n);
+        Ok(())
     }
 
     /// A snapshot of the runtime's counters.

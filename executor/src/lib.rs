@@ -45,7 +45,7 @@ pub mod time;
 #[cfg(feature = "tokio")]
 pub use compat::TOKIO_WORKER_THREADS;
 pub use detect::HOG_THRESHOLD;
-pub use error::{BuildError, TryCurrentError};
+pub use error::{BuildError, SetCoresError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
 pub use monitor::{MAYDAY_DELAY, MAYDAY_INTERVAL};
 pub use queue::Priority;
@@ -96,7 +96,9 @@ where
     }
 }
 
-/// Spawns a task on the current runtime that runs only on core `core`.
+/// Spawns a task on the current runtime that runs only on core `core` (while `core` is
+/// offline, on the core that stands in for it: see [`Handle::spawn_on`] and
+/// [`Handle::set_cores`]).
 ///
 /// # Panics
 ///

@@ -308,10 +308,11 @@ impl Monitor {
         }
     }
 
-    /// Whether the runtime has more than one core and every core has a running worker, whose
-    /// looks at the injector also watch the other cores' polls (see `crate::detect`).
+    /// Whether the runtime has more than one online core and every online core has a running
+    /// worker, whose looks at the injector also watch the other cores' polls (see
+    /// `crate::detect`).
     fn peers_watch(&self) -> bool {
-        let cores = &self.shared.cores;
+        let cores = &self.shared.cores[..self.shared.online()];
         cores.len() > 1 && cores.iter().all(|core| core.state().running() > 0)
     }
 
@@ -332,7 +333,8 @@ impl Monitor {
         let first_seen = self.rung.unwrap_or(now);
         let mut looks = Vec::with_capacity(self.looks.len());
         let mut outlived = false;
-        for core in shared.cores.iter() {
+        // An offline core's sections need no replacement: the core takes no work.
+        for core in shared.cores[..shared.online()].iter() {
             core.for_each_slot(|slot| {
                 let seen = slot.look();
                 let grace = if seen.is_in_lazy_section() {
@@ -433,7 +435,8 @@ impl Monitor {
             return;
         }
         let shared = &self.shared;
-        for core in shared.cores.iter() {
+        // An offline core keeps the spares it has, and gets one once it is online again.
+        for core in shared.cores[..shared.online()].iter() {
             let state = core.state();
             // A spare being started counts: it parks itself, and wakes itself if the core
             // waits for a worker.

@@ -21,6 +21,30 @@
 //!    queues (a core queue, a pinned queue and an injector per class), and never take the
 //!    next-task slot. Workers look at those queues only once such a task was ever scheduled.
 //!
+//! # Cores that go offline and come back
+//!
+//! [`Handle::set_cores`](crate::Handle::set_cores) keeps a prefix of the cores online: cores
+//! `0..n` take work, the others are offline. Nothing is lost or run twice:
+//!
+//! 1. **Pinned tasks.** A task pinned to core `k` goes to core `k % n` (`k` itself while it is
+//!    online). After pushing it the scheduler issues `fence(SeqCst)` (the one in
+//!    `Core::notify`) and reads `n` again; if its core went offline meanwhile it moves the
+//!    core's tasks on itself ([`Shared::evacuate`]). The resizer stores the new `n`, issues
+//!    the same fence and then evacuates the cores it took offline, so one of the two sees the
+//!    task.
+//! 2. **Tasks scheduled on a worker of an offline core** (its last poll, or a section) go to
+//!    the injector; a race with the resize is closed as in step 1 (`notify_here`). A task the
+//!    polling worker put in its own next-task slot is that worker's to move.
+//! 3. **The offline core's workers** finish their polls and sections; at the next poll
+//!    boundary the worker holding the baton evacuates the core's queues (the next-task slot,
+//!    the local, pinned and class queues: unpinned tasks to the injectors, pinned ones by
+//!    step 1) and parks. It stays a parked spare of its core, which no sibling wake, spare
+//!    refill or detection visits until the core is online again. Its workers never search
+//!    other cores, but online cores still steal from its stealable queues, so a task a straggler
+//!    left there is never stranded.
+//! 4. **A core coming online** gets one of its spares woken to search at once; from then on it
+//!    takes pinned tasks and wakes like any core.
+//!
 //! # Shutdown
 //!
 //! Shutdown cancels before it joins, and never drops a task inside the `wake()` that scheduled
@@ -62,8 +86,8 @@ use concurrent_queue::PushError;
 
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
-use crate::stats::{Counters, QueueStats, Stats};
-use crate::sync::{fence, Arc, AtomicBool, Ordering};
+use crate::stats::{CoreStats, Counters, QueueStats, Stats};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
 
@@ -88,6 +112,11 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
     /// What has been learnt about blocking call sites.
     pub(crate) sites: Sites,
+    /// How many cores are online: cores `0..online` take work (see the module docs on cores
+    /// that go offline).
+    online: AtomicUsize,
+    /// Held while the online count changes, so that two resizes do not interleave.
+    resizing: Mutex<()>,
     /// Set once shutdown begins.
     shutdown: AtomicBool,
     /// Tasks scheduled once shutdown began, for the shutdown thread to cancel.
@@ -238,6 +267,8 @@ impl Shared {
             // One shard per core for spawns from workers, one for spawns from elsewhere.
             registry: Arc::new(Registry::new(cores + 1)),
             sites: Sites::new(),
+            online: AtomicUsize::new(cores),
+            resizing: Mutex::new(()),
             shutdown: AtomicBool::new(false),
             to_cancel: queue::unbounded_queue(),
             shutdown_done: AtomicBool::new(false),
@@ -416,9 +447,12 @@ impl Shared {
         };
         match (runnable.metadata().pin(), here) {
             (Some(pin), _) => {
-                let core = &self.cores[pin];
+                let target = self.stand_in(pin);
+                let core = &self.cores[target];
                 push(core.pinned_queue(priority), runnable);
+                // `notify` issues the fence the resize check needs.
                 core.notify(&self.idle);
+                self.move_if_offline(target);
             }
             (None, Some(here)) => self.schedule_here(here, runnable, priority, place),
             (None, None) => self.inject(self.injector_for(priority), runnable),
@@ -477,6 +511,11 @@ impl Shared {
     /// section the baton may have passed on (or pass on at any moment), so the task is queued
     /// like any other and the core notified.
     fn schedule_here(&self, here: usize, runnable: Runnable, priority: Priority, place: Place) {
+        if !self.is_online(here) {
+            // The last poll of an offline core, or a section on it.
+            self.inject(self.injector_for(priority), runnable);
+            return;
+        }
         let core = &self.cores[here];
         let polling = context::polling();
         let runnable =
@@ -493,6 +532,7 @@ impl Shared {
                         if self.idle.should_wake_sibling() {
                             self.wake_sibling(here);
                         }
+                        self.move_if_offline(here);
                         return;
                     }
                     // Inside a section, or in a poll the monitor took over: the notify protocol.
@@ -519,10 +559,98 @@ impl Shared {
     /// The fence in `Core::notify` pairs with the one a worker issues as it parks and with the
     /// one in `Core::hand_off`: either the core's count shows no running worker here, or the
     /// parking worker (or the handoff) sees the task.
+    ///
+    /// The same fence orders the look at the online count (see the module docs on cores that
+    /// go offline): a core taken offline meanwhile has its tasks moved on here.
     fn notify_here(&self, here: usize) {
         // `notify` issues the fence that also orders the sibling check below.
         if !self.cores[here].notify(&self.idle) && self.idle.should_wake_sibling() {
             self.wake_sibling(here);
+        }
+        self.move_if_offline(here);
+    }
+
+    /// How many cores are online: cores `0..online()` take work.
+    pub(crate) fn online(&self) -> usize {
+        // Acquire: pairs with the SeqCst store in `set_online`. A stale count is corrected by
+        // the fence handshake of the module docs, not by this load.
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Whether core `core` is online.
+    pub(crate) fn is_online(&self, core: usize) -> bool {
+        core < self.online()
+    }
+
+    /// The core that runs tasks pinned to `core` now: `core` itself while it is online, else
+    /// `core % online` (see the module docs on cores that go offline).
+    fn stand_in(&self, core: usize) -> usize {
+        let online = self.online();
+        // No division on the common path.
+        if core < online {
+            core
+        } else {
+            core % online
+        }
+    }
+
+    /// After a `fence(SeqCst)` that follows a push onto one of `core`'s queues: if the core is
+    /// offline, moves its tasks on, since its evacuation may have missed that push.
+    fn move_if_offline(&self, core: usize) {
+        if !self.is_online(core) {
+            self.evacuate(core);
+        }
+    }
+
+    /// Sets how many cores are online (`1..=cores.len()`, checked by the caller): stores the
+    /// count, evacuates the cores taken offline and wakes a worker of each core brought
+    /// online to search (see the module docs on cores that go offline).
+    pub(crate) fn set_online(&self, n: usize) {
+        assert!(
+            (1..=self.cores.len()).contains(&n),
+            "set_online({n}) with {} cores",
+            self.cores.len()
+        );
+        let _resizing = lock(&self.resizing);
+        // SeqCst: pairs with the Acquire load in `online`, and takes part in the fence below.
+        let before = self.online.swap(n, Ordering::SeqCst);
+        // SeqCst: pairs with the fence a scheduler issues after pushing onto a core's queue
+        // (`move_if_offline`): either it sees the new count, or the evacuation below sees its
+        // task.
+        fence(Ordering::SeqCst);
+        for core in n..before {
+            self.evacuate(core);
+            // A worker holding the baton there evacuates what it queues itself, at its next
+            // poll boundary; a parked one has nothing to do.
+        }
+        for core in before..n {
+            let core = &self.cores[core];
+            self.idle.start_searching();
+            if !core.wake_one(&self.idle, Wake::Search) {
+                self.idle.stop_searching();
+                // No spare parked (all in sections, or reaped): it gets one from the monitor.
+                self.idle.bell.ring();
+            }
+        }
+    }
+
+    /// Moves every task queued on core `core` elsewhere, if the core is offline: unpinned ones
+    /// to their class's injector, pinned ones to the core that stands in for theirs. Called by
+    /// the resizer, by a worker of the core at its poll boundary, and by a scheduler that
+    /// raced a resize; concurrent calls share the tasks out, each task being popped once.
+    pub(crate) fn evacuate(&self, core: usize) {
+        for queue in core_queues(&self.cores[core]) {
+            // At most what is there now: a core brought online again meanwhile gets its own
+            // pinned tasks back, and popping them again would not end.
+            for _ in 0..queue.len() {
+                if self.is_online(core) {
+                    return;
+                }
+                let Ok(runnable) = queue.pop() else {
+                    break;
+                };
+                self.schedule(runnable, Place::Anywhere);
+            }
         }
     }
 
@@ -563,9 +691,13 @@ impl Shared {
         self.classes_used.load(Ordering::Acquire)
     }
 
-    /// Wakes an idle core, other than `except`, to search for work. Returns whether one woke.
+    /// Wakes an idle online core, other than `except`, to search for work. Returns whether one
+    /// woke.
+    ///
+    /// A core taken offline after the count was read may be woken: its worker passes the
+    /// search on as it goes offline (see `Worker::go_offline`).
     pub(crate) fn wake_sibling(&self, except: usize) -> bool {
-        let n = self.cores.len();
+        let n = self.online();
         for offset in 1..=n {
             let index = (except + offset) % n;
             if index == except {
@@ -596,10 +728,11 @@ impl Shared {
     /// [`Shared::recheck`] for a worker of `here` about to park while its core has work of its
     /// own (`work_here`): then it only needs to know whether shutdown began, and skips the look
     /// at the other cores (which may wait a little on each, see `Core::next_is_stuck`).
+    /// A worker of an offline core never stays up for other cores' work.
     pub(crate) fn recheck_parking(&self, here: usize, work_here: bool) -> Recheck {
         if self.is_shutdown() {
             Recheck::Stop
-        } else if !work_here && self.has_stealable_work(here, true) {
+        } else if !work_here && self.is_online(here) && self.has_stealable_work(here, true) {
             Recheck::Elsewhere
         } else {
             Recheck::Nothing
@@ -847,8 +980,9 @@ impl Shared {
     /// Whether core `index` is starved: it has work queued and no worker running, parked or
     /// being started, while one is in a section (its baton passed on, and no spare could be
     /// had: a thread cap, or the OS refusing threads). Its queue then waits for a section to
-    /// end. Work in the injectors counts for a core once no core has a worker running or
-    /// parked. The monitor calls the rescuers for a core starved past the mayday delay.
+    /// end. Work in the injectors counts for a core once no online core has a worker running
+    /// or parked (an offline core's parked spares take none of it). The monitor calls the
+    /// rescuers for a core starved past the mayday delay.
     pub(crate) fn is_starved(&self, index: usize) -> bool {
         let stuck = |core: &Core| {
             let state = core.state();
@@ -857,7 +991,8 @@ impl Shared {
         let core = &self.cores[index];
         stuck(core)
             && core.state().in_section() > 0
-            && (core.has_work() || (self.has_injected_work() && self.cores.iter().all(stuck)))
+            && (core.has_work()
+                || (self.has_injected_work() && self.cores[..self.online()].iter().all(stuck)))
     }
 
     /// Whether any injector holds a task.
@@ -900,8 +1035,16 @@ impl Shared {
     /// A snapshot of the counters.
     pub(crate) fn stats(&self) -> Stats {
         let (queues, retired_queues) = self.queue_stats();
+        let online = self.online();
         Stats {
-            cores: self.cores.iter().map(Core::stats).collect(),
+            cores: self
+                .cores
+                .iter()
+                .map(|core| CoreStats {
+                    offline: core.index() >= online,
+                    ..core.stats()
+                })
+                .collect(),
             injector_depth: self.injector.len()
                 + self.injector_high.len()
                 + self.injector_low.len(),
@@ -915,7 +1058,7 @@ impl Shared {
 
 /// A core's own queues, where its tasks may wait: the next-task slot, then each class's local
 /// and pinned queues.
-fn core_queues(c: &Core) -> [&Queue; 7] {
+pub(crate) fn core_queues(c: &Core) -> [&Queue; 7] {
     [
         &c.lifo,
         &c.queue,

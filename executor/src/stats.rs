@@ -79,14 +79,17 @@ impl Counters {
 
 /// A snapshot of one core's counters and worker counts.
 ///
-/// `queue_depth`, `running`, `spares`, `in_section` and `workers` are what the core has now;
-/// every other field counts since the runtime started.
+/// `offline`, `queue_depth`, `running`, `spares`, `in_section` and `workers` are what the core
+/// has now; every other field counts since the runtime started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct CoreStats {
     /// The core's index, as passed to `spawn_on` and returned by `current_core`.
     pub core: usize,
+    /// Whether the core is offline now ([`Handle::set_cores`](crate::Handle::set_cores)): it
+    /// takes no new work, and its workers, once their polls and sections end, are parked spares.
+    pub offline: bool,
     /// Tasks polled on this core (may lag a busy core by a few dozen polls).
     pub polls: u64,
     /// Tasks this core took from other cores' queues.

@@ -27,6 +27,8 @@
 //! 5. After each poll it applies `keep_working`: if another worker of the core also runs (it
 //!    came back from a blocking section while its replacement ran), one of the two retires to
 //!    the idle stack.
+//! 6. At each poll boundary, if its core went offline ([`Handle::set_cores`]), it moves the
+//!    core's queued tasks on ([`Shared::evacuate`]) and parks until the core is online again.
 
 use std::io;
 use std::rc::Rc;
@@ -194,6 +196,9 @@ impl Worker {
             if self.shared.is_shutdown() {
                 return Wake::Work;
             }
+            if !self.shared.is_online(self.core) {
+                return self.go_offline();
+            }
             let Some(runnable) = self.next_task().or_else(|| self.look_at_io()) else {
                 self.flush();
                 return self.park();
@@ -299,7 +304,7 @@ impl Worker {
             return;
         }
         for (core, seen) in shared.cores.iter().zip(self.peers.iter_mut()) {
-            if core.index() == self.core {
+            if core.index() == self.core || !shared.is_online(core.index()) {
                 continue;
             }
             let turn = core.turn();
@@ -416,6 +421,16 @@ impl Worker {
         shared.cores[here].park(&self.parker, &shared.idle, |work_here| {
             shared.recheck_parking(here, work_here)
         })
+    }
+
+    /// Step 6: the core is offline. Stops searching (passing the search on if it was the last
+    /// searcher), moves the core's tasks on and parks. Parking's last look, after its fence,
+    /// sees a task queued here meanwhile and wakes this worker to move it too.
+    fn go_offline(&mut self) -> Wake {
+        self.flush();
+        self.end_search();
+        self.shared.evacuate(self.core);
+        self.park()
     }
 
     /// Step 5: retires to the idle stack if another worker of the core runs; returns why it

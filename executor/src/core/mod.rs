@@ -714,6 +714,8 @@ impl Core {
         let state = self.state.load();
         CoreStats {
             core: self.index,
+            // The runtime knows which cores are online; it fills this in.
+            offline: false,
             polls: Counters::get(&c.polls),
             steals: Counters::get(&c.steals),
             parks: Counters::get(&c.parks),

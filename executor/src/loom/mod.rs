@@ -11,6 +11,7 @@ mod admission;
 mod detect;
 mod handoff;
 mod park;
+mod resize;
 mod runner;
 mod shutdown;
 mod spawn;

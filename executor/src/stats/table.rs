@@ -14,6 +14,9 @@ type Column<T> = (&'static str, fn(&T) -> String);
 /// The columns of the cores' table.
 const CORE_COLUMNS: &[Column<CoreStats>] = &[
     ("core", |c| c.core.to_string()),
+    ("offline", |c| {
+        if c.offline { "yes" } else { "no" }.to_owned()
+    }),
     ("polls", |c| c.polls.to_string()),
     ("steals", |c| c.steals.to_string()),
     ("parks", |c| c.parks.to_string()),
@@ -82,7 +85,8 @@ fn duration(d: std::time::Duration) -> String {
 }
 
 /// The legend printed under the tables.
-const LEGEND: &str = "legend: queue_depth, running, spares, in_section, workers, in_flight, \
+const LEGEND: &str =
+    "legend: offline, queue_depth, running, spares, in_section, workers, in_flight, \
                       waiting, threads, idle and queued are now; every other column counts since \
                       the start (or since the earlier snapshot, in a difference); see baton's \
                       docs/observability.md";

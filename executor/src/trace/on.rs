@@ -106,6 +106,7 @@ pub(crate) fn stats(delta: &crate::Stats) {
         tracing::info!(
             target: "baton::stats",
             core = c.core,
+            offline = c.offline,
             polls = c.polls,
             steals = c.steals,
             parks = c.parks,

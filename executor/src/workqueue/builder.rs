@@ -33,10 +33,16 @@ pub enum Affinity {
     /// The same placement as [`spawn`](crate::spawn). Off the runtime's workers, any core.
     #[default]
     Local,
-    /// Only this core, never stolen.
+    /// Only this core, never stolen. While it is offline
+    /// ([`Handle::set_cores`](crate::Handle::set_cores)`(n)`), core `core % n`, as for
+    /// [`Handle::spawn_on`](crate::Handle::spawn_on).
     Core(usize),
     /// One core of this set per task, never stolen: the spawning core if it is in the set,
-    /// otherwise the set's cores in turn.
+    /// otherwise the set's cores in turn. Cores of the set that are offline
+    /// ([`Handle::set_cores`](crate::Handle::set_cores)) are passed over; while every core of
+    /// the set is offline, each task goes to the core that stands in for the one whose turn it
+    /// is (core `k % n` for core `k`, with `n` cores online), as for
+    /// [`Handle::spawn_on`](crate::Handle::spawn_on).
     Cores(Vec<usize>),
     /// Whichever core looks first (through the runtime's shared injector).
     Any,

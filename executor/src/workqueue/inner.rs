@@ -351,10 +351,19 @@ impl Inner {
             Placement::Local | Placement::Any => None,
             Placement::Core(core) => Some(*core),
             Placement::Cores { set, next } => {
-                match context::worker_core(self.shared.id).filter(|here| set.contains(here)) {
-                    Some(here) => Some(here),
-                    None => Some(set[next.fetch_add(1, Relaxed) % set.len()]),
-                }
+                // Only the set's online cores, while it has any (`Handle::set_cores`).
+                let online = self.shared.online();
+                let here = context::worker_core(self.shared.id)
+                    .filter(|here| *here < online && set.contains(here));
+                here.or_else(|| {
+                    let start = next.fetch_add(1, Relaxed);
+                    let turn = (0..set.len()).map(|i| set[(start + i) % set.len()]);
+                    // Every core of the set offline: the first in turn, which the scheduler
+                    // maps to an online core as for any task pinned to an offline core.
+                    turn.clone()
+                        .find(|&core| core < online)
+                        .or(turn.take(1).next())
+                })
             }
         }
     }
