@@ -319,3 +319,6 @@ impl Hook for WorkerHook {
         Ok(())
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;

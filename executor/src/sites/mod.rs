@@ -21,7 +21,7 @@
 //! gets no replacement worker, and the async form of a section waits for its turn instead.
 
 pub(crate) mod admission;
-mod level;
+pub(crate) mod level;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -115,6 +115,22 @@ impl Managed {
     /// A waiter holding `ticket` gives up (see [`Admission::cancel`]).
     pub(crate) fn cancel(&self, ticket: Ticket) {
         self.admission.cancel(ticket);
+    }
+
+    /// Teaches the learner that a section which started with `level` in flight ended at `now`
+    /// after `took`, without counting anything in flight: tests drive the learning with a
+    /// fake clock, then watch how the runtime treats the site's sections.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn learn(&self, now: Instant, level: usize, took: Duration) {
+        let mut learner = self.learner.lock().unwrap_or_else(PoisonError::into_inner);
+        let admitted = learner.record(now, u32::try_from(level).unwrap_or(u32::MAX), took);
+        self.admitted.store(admitted as usize, Ordering::Relaxed);
+    }
+
+    /// How many of the site's sections may run at once with a replacement now.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Relaxed)
     }
 
     /// A section counted by [`Managed::enter`] or a turn ends at `now`: it started with
