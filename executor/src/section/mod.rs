@@ -267,18 +267,20 @@ impl Hook for WorkerHook {
         if handed {
             context::count_handoff();
             context::note_handed_off();
-            if current.held {
-                // Held, and handed off all the same: holding this site's sections stalls
-                // what they wait for.
-                if let Some(managed) = shared.sites.managed_any(current.site) {
-                    managed.hold_failed();
-                }
-            }
         }
         // Counted running again (if it had stopped): back to the no-notify fast path.
         context::leave_section();
         if current.long {
             return;
+        }
+        if let (true, true, Some(level), Some(since)) =
+            (handed, current.held, current.level, current.eager_since)
+        {
+            // Held, and handed off all the same: unless the site's own sections explain the
+            // wait, holding them stalls what they wait for.
+            if let Some(managed) = shared.sites.managed_any(current.site) {
+                managed.hold_failed(Instant::now(), level, since.elapsed());
+            }
         }
         match (handed, current.eager_since) {
             // The monitor handed it off: it outlived the grace period.

@@ -225,6 +225,16 @@ impl Learner {
         (weight > 0.0 && total > 0.0).then(|| (levels / weight, levels / total, weight))
     }
 
+    /// The time one turn of the site's sections takes lately: the average duration of the
+    /// sections that had a replacement (levels up to the admitted one) divided by the level
+    /// they started at. Sections behind one lock take about `level` turns each; sections that
+    /// do not wait for each other take about one turn at any level, which this overstates by
+    /// at most the level. `None` without figures of those levels.
+    pub(crate) fn turn_time(&self, now: Instant) -> Option<Duration> {
+        let (_, throughput, _) = self.pooled(now, 1..=self.admitted())?;
+        Some(Duration::from_secs_f64(1.0 / throughput))
+    }
+
     /// One step of a fresh site's ramp (see the module docs): whether the ramp goes on.
     fn ramp(&mut self, now: Instant, since: Instant) -> bool {
         let elapsed = now.saturating_duration_since(since);

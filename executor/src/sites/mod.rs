@@ -37,6 +37,10 @@ use crate::stats::SiteStats;
 const CAPACITY: usize = 1024;
 /// Slots probed before giving up on a lookup or insert.
 const MAX_PROBES: usize = 8;
+/// How many times longer than the site's sections could explain a held section that had to be
+/// handed off may take before holding is judged to stall what it waits for (see
+/// [`Managed::hold_failed`]): well above the noise of durations behind a lock.
+const HOLD_SLACK: f64 = 4.0;
 /// The score a site gets when one of its sections blocks: it stays eager for this many quick
 /// sections in a row.
 pub(crate) const EAGER_SCORE: u32 = 3;
@@ -97,13 +101,25 @@ impl Managed {
         (level, within)
     }
 
-    /// A section of the sync form that was held had to be handed off after all (it outlived
-    /// the held grace period): its site's sections wait on something that needs a worker of
-    /// their own, such as a reply from another task (a synchronous client in front of an
-    /// async service), not on one another. Holding them stalls that work, so from now on the
-    /// site's sync sections are never held; its level still paces the async form.
-    pub(crate) fn hold_failed(&self) {
-        self.unheld.store(true, Ordering::Relaxed);
+    /// A section of the sync form that started with `level` in flight, held, had to be handed
+    /// off after all (it outlived the held grace period), and ended after `took`. If it took
+    /// far longer than the site's sections that had a replacement would have at its level, it
+    /// was not waiting on those sections (for a lock, say, it waits about `level` of their
+    /// turns) but on something that needs a worker of its own, such as a reply from another
+    /// task (a synchronous client in front of an async service): holding the site's sections
+    /// stalls that work, so from now on the site's sync sections are never held; its level
+    /// still paces the async form.
+    pub(crate) fn hold_failed(&self, now: Instant, level: usize, took: Duration) {
+        let expected = {
+            let learner = self.learner.lock().unwrap_or_else(PoisonError::into_inner);
+            learner.turn_time(now)
+        };
+        let waited_on_the_site = expected.is_some_and(|turn| {
+            took.as_secs_f64() <= HOLD_SLACK * turn.as_secs_f64() * level as f64
+        });
+        if !waited_on_the_site {
+            self.unheld.store(true, Ordering::Relaxed);
+        }
     }
 
     /// The async form asks for a turn (see [`Admission::poll_turn`]).
@@ -342,6 +358,62 @@ mod tests {
             sites.record_quick(a);
         }
         assert!(!sites.is_watched(a), "back to normal after quick polls");
+    }
+
+    /// A managed record taught that its sections with a replacement took `turn` per section in
+    /// flight (a lock's turn), at levels 1 and 2.
+    fn taught(turn: Duration) -> (Managed, Instant) {
+        let start = Instant::now();
+        let managed = Managed::new(start);
+        let mut now = start;
+        for _ in 0..8 {
+            for level in 1..=2 {
+                now += turn * level as u32;
+                managed.learn(now, level, turn * level as u32);
+            }
+        }
+        (managed, now)
+    }
+
+    /// Whether a section entering now would be held.
+    fn is_held(managed: &Managed) -> bool {
+        let (_, within) = managed.enter();
+        managed.admission.leave();
+        !within
+    }
+
+    #[test]
+    fn a_held_section_that_waited_for_its_sites_turns_keeps_the_site_held() {
+        let (managed, now) = taught(Duration::from_millis(1));
+        // Eight sections in flight; this one waited for about as many turns.
+        for _ in 0..7 {
+            managed.enter();
+        }
+        assert!(is_held(&managed), "the eighth section is beyond the level");
+        managed.hold_failed(now, 8, Duration::from_millis(12));
+        assert!(is_held(&managed), "a wait the site's turns explain unheld it");
+    }
+
+    #[test]
+    fn a_held_section_that_waited_far_longer_than_its_sites_turns_unholds_the_site() {
+        let (managed, now) = taught(Duration::from_micros(20));
+        for _ in 0..7 {
+            managed.enter();
+        }
+        assert!(is_held(&managed));
+        // Waited for another task the hold kept from running, until the held grace period.
+        managed.hold_failed(now, 8, Duration::from_millis(10));
+        assert!(!is_held(&managed), "holding stalls what the site's sections wait for");
+    }
+
+    #[test]
+    fn a_held_section_handed_off_before_any_figures_unholds_the_site() {
+        let managed = Managed::new(Instant::now());
+        managed.hold_failed(Instant::now(), 5, Duration::from_millis(10));
+        for _ in 0..7 {
+            managed.enter();
+        }
+        assert!(!is_held(&managed));
     }
 
     #[test]
