@@ -10,8 +10,8 @@ use std::panic::Location;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::sites::level::{MAX_LEVEL, START_LEVEL};
 use crate::shared::Shared;
+use crate::sites::level::{MAX_LEVEL, START_LEVEL};
 use crate::sites::Managed;
 use crate::{CoreStats, Runtime};
 
@@ -130,7 +130,10 @@ async fn blocked_at(
         .collect();
     let deadline = Instant::now() + HANG;
     while rt.stats().cores[0].in_section < n as u64 {
-        assert!(Instant::now() < deadline, "the sections never all handed off");
+        assert!(
+            Instant::now() < deadline,
+            "the sections never all handed off"
+        );
         crate::yield_now().await;
     }
     tasks
@@ -177,7 +180,14 @@ fn one_beyond_the_level(
 
 /// Checks that the section beyond the level of [`one_beyond_the_level`] was held: it kept its
 /// core (no handoff, no spare woken, no thread started for it), and was counted as held.
-fn assert_held(Beyond { before, during, after }: &Beyond, level: usize) {
+fn assert_held(
+    Beyond {
+        before,
+        during,
+        after,
+    }: &Beyond,
+    level: usize,
+) {
     assert_eq!(before.in_section, level as u64, "{before:?}");
     assert_eq!(
         (during.running, during.in_section),

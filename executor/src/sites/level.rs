@@ -76,8 +76,12 @@ const RAMP_SAMPLES_BELOW: f64 = 2.0;
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// A probe ends once sections that started at the levels it probes have ended, enough for one
 /// of those levels to have figures that count (sections take longer at some levels than at
-/// others), or after this long.
+/// others), or after this long, or after [`PROBE_SECTIONS`] times as long as a section takes at
+/// the level in force if that is longer (at most [`MEMORY`]): a probe down has to wait for the
+/// sections in flight beyond its level to end before any section starts at it, and behind a
+/// slow lock (a loaded disk) a section may take far longer than this.
 const PROBE_FOR: Duration = Duration::from_millis(50);
+const PROBE_SECTIONS: f64 = 3.0;
 /// The level drops when the efficiency of the levels above the lower one is below this.
 const DOWN_BELOW: f64 = 0.5;
 /// The level rises when the efficiency of the levels above it is at least this.
@@ -209,7 +213,11 @@ impl Learner {
     /// The throughput of the sections that started with a level in `range`, pooled (a level's
     /// throughput is its level over its average duration, Little's law): the mean level, the
     /// throughput and the samples behind them, if any that count by age.
-    fn pooled(&self, now: Instant, range: std::ops::RangeInclusive<u32>) -> Option<(f64, f64, f64)> {
+    fn pooled(
+        &self,
+        now: Instant,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<(f64, f64, f64)> {
         let (mut levels, mut weight, mut total) = (0.0, 0.0, 0.0);
         for level in range {
             let figures = &self.levels[(level - 1) as usize];
@@ -225,13 +233,13 @@ impl Learner {
         (weight > 0.0 && total > 0.0).then(|| (levels / weight, levels / total, weight))
     }
 
-    /// The time one turn of the site's sections takes lately: the average duration of the
-    /// sections that had a replacement (levels up to the admitted one) divided by the level
-    /// they started at. Sections behind one lock take about `level` turns each; sections that
-    /// do not wait for each other take about one turn at any level, which this overstates by
-    /// at most the level. `None` without figures of those levels.
+    /// The time one turn of the site's sections takes lately: their durations divided by the
+    /// level each started at, pooled over the levels with recent figures. Sections behind one
+    /// lock take about `level` turns each; sections that do not wait for each other take about
+    /// one turn at any level, which this understates by up to the level. `None` without
+    /// recent figures.
     pub(crate) fn turn_time(&self, now: Instant) -> Option<Duration> {
-        let (_, throughput, _) = self.pooled(now, 1..=self.admitted())?;
+        let (_, throughput, _) = self.pooled(now, 1..=MAX_LEVEL)?;
         Some(Duration::from_secs_f64(1.0 / throughput))
     }
 
@@ -330,9 +338,12 @@ impl Learner {
         for figures in &mut self.levels[(*wanted.start() - 1) as usize..*wanted.end() as usize] {
             *figures = Figures::default();
         }
+        let section = current.map_or(0.0, |(l, at_l)| l as f64 / at_l);
+        let probe_for =
+            Duration::from_secs_f64((PROBE_SECTIONS * section).min(MEMORY.as_secs_f64()));
         self.probe = Some(Probe {
             level,
-            until: now + PROBE_FOR,
+            until: now + PROBE_FOR.max(probe_for),
             wanted,
             samples: 0,
         });
@@ -531,7 +542,8 @@ mod tests {
     #[test]
     fn a_fresh_site_whose_calls_do_not_contend_climbs_to_no_limit_within_a_few_steps() {
         for overflow in [0, 2] {
-            let (_, unlimited) = first_burst(Site::Independent, overflow, Duration::from_millis(200));
+            let (_, unlimited) =
+                first_burst(Site::Independent, overflow, Duration::from_millis(200));
             // Three doublings from `START_LEVEL`, a few sections' worth of figures each.
             let within = RAMP_STEP * 3 + UNIT * 40;
             assert!(

@@ -103,9 +103,9 @@ impl Managed {
 
     /// A section of the sync form that started with `level` in flight, held, had to be handed
     /// off after all (it outlived the held grace period), and ended after `took`. If it took
-    /// far longer than the site's sections that had a replacement would have at its level, it
-    /// was not waiting on those sections (for a lock, say, it waits about `level` of their
-    /// turns) but on something that needs a worker of its own, such as a reply from another
+    /// far longer than `level` turns of the site's sections (see [`Learner::turn_time`]: behind
+    /// a lock, a section waits about that long), it was not waiting on the site's other
+    /// sections but on something that needs a worker of its own, such as a reply from another
     /// task (a synchronous client in front of an async service): holding the site's sections
     /// stalls that work, so from now on the site's sync sections are never held; its level
     /// still paces the async form.
@@ -391,7 +391,10 @@ mod tests {
         }
         assert!(is_held(&managed), "the eighth section is beyond the level");
         managed.hold_failed(now, 8, Duration::from_millis(12));
-        assert!(is_held(&managed), "a wait the site's turns explain unheld it");
+        assert!(
+            is_held(&managed),
+            "a wait the site's turns explain unheld it"
+        );
     }
 
     #[test]
@@ -403,7 +406,10 @@ mod tests {
         assert!(is_held(&managed));
         // Waited for another task the hold kept from running, until the held grace period.
         managed.hold_failed(now, 8, Duration::from_millis(10));
-        assert!(!is_held(&managed), "holding stalls what the site's sections wait for");
+        assert!(
+            !is_held(&managed),
+            "holding stalls what the site's sections wait for"
+        );
     }
 
     #[test]
