@@ -19,9 +19,9 @@
 //! (the sync form's held sections beyond the level among them) are compared with those that
 //! started with fewer, their throughput pooled by Little's law (see [`Learner::ramp`]). The
 //! first comparison that finds an efficiency below [`DOWN_BELOW`] ends the ramp at half the
-//! level; reaching [`MAX_LEVEL`] ends it too, and so does [`PROBE_EVERY`] without enough
-//! figures to compare (a site whose sections never run few at once). The hill climb below
-//! goes on from there.
+//! level; reaching [`MAX_LEVEL`] ends it too (the next probe then waits [`PROBE_EVERY`]), and
+//! so does [`PROBE_EVERY`] without enough figures to compare (a site whose sections never run
+//! few at once). The hill climb below goes on from there.
 //!
 //! # One step
 //!
@@ -278,6 +278,10 @@ impl Learner {
             self.ramp = None;
             self.last_step = now;
             self.last_probe = now;
+            // A ramp that went all the way found the site scaling at every level it tried:
+            // the next probe can wait its turn (a probe down holds sections back). One that
+            // stopped for contention goes on down at the pace of the steps.
+            self.moved = self.level < MAX_LEVEL;
             return;
         }
         if now.saturating_duration_since(self.last_step) < STEP {
