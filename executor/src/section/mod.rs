@@ -46,7 +46,7 @@ use crate::context::{self, Polling};
 use crate::core::SectionSlot;
 use crate::shared::Shared;
 use crate::sites::admission::{Ticket, Turn};
-use crate::sites::Managed;
+use crate::sites::{Entered, Managed};
 use crate::stats::Counters;
 use crate::sync::Arc;
 
@@ -60,9 +60,9 @@ struct Current {
     eager_since: Option<Instant>,
     /// Whether this section was annotated as long (never used to learn).
     long: bool,
-    /// If the section is counted in its site's [`Managed`] record: how many of the site's
-    /// sections were in flight when it started, itself included.
-    level: Option<usize>,
+    /// If the section is counted in its site's [`Managed`] record: what it learnt at its
+    /// start (how many of the site's sections were in flight, itself included, and more).
+    entered: Option<Entered>,
     /// Whether it was held (beyond its site's level: no replacement unless it outlives the
     /// held grace period).
     held: bool,
@@ -73,8 +73,8 @@ struct Current {
 enum Start {
     /// Not counted in a managed record (long, or a site not known to block).
     Unmanaged,
-    /// Counted, as the `usize`th in flight; within the site's level (it hands off) or not.
-    Counted(usize, bool),
+    /// Counted in flight; within the site's level (it hands off) or not.
+    Counted(Entered),
 }
 
 /// A [`section_async`](baton_blocking::section_async) waiting for its site's turn: its ticket
@@ -144,9 +144,9 @@ impl WorkerHook {
         self.slot.count_section();
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
-        let (learnt, held, level) = match start {
+        let (learnt, held, entered) = match start {
             Start::Unmanaged => (!long && shared.sites.is_eager(site), false, None),
-            Start::Counted(level, within) => (true, !within, Some(level)),
+            Start::Counted(entered) => (true, !entered.within, Some(entered)),
         };
         let epoch = if held {
             Counters::add(&core.counters.held_sections, 1);
@@ -174,7 +174,7 @@ impl WorkerHook {
             site,
             eager_since: learnt.then(Instant::now),
             long,
-            level,
+            entered,
             held,
         })));
     }
@@ -206,10 +206,7 @@ impl Hook for WorkerHook {
             return;
         }
         let start = match self.managed(site, long) {
-            Some(managed) => {
-                let (level, within) = managed.enter();
-                Start::Counted(level, within)
-            }
+            Some(managed) => Start::Counted(managed.enter()),
             None => Start::Unmanaged,
         };
         self.start(site, long, start);
@@ -239,7 +236,7 @@ impl Hook for WorkerHook {
                 if let Some(waiting) = waiting {
                     waiting.armed = false;
                 }
-                self.start(site, false, Start::Counted(level, true));
+                self.start(site, false, Start::Counted(managed.took_turn(level)));
                 Poll::Ready(())
             }
             Turn::Waiting(ticket) => {
@@ -267,13 +264,6 @@ impl Hook for WorkerHook {
         if handed {
             context::count_handoff();
             context::note_handed_off();
-            if current.held {
-                // Held, and handed off all the same: holding this site's sections stalls
-                // what they wait for.
-                if let Some(managed) = shared.sites.managed_any(current.site) {
-                    managed.hold_failed();
-                }
-            }
         }
         // Counted running again (if it had stopped): back to the no-notify fast path.
         context::leave_section();
@@ -282,20 +272,32 @@ impl Hook for WorkerHook {
         }
         match (handed, current.eager_since) {
             // The monitor handed it off: it outlived the grace period.
-            (true, None) => shared.sites.record_blocked(current.site),
+            (true, None) => {
+                if let Some(managed) = shared.sites.record_blocked(current.site) {
+                    managed.uncounted_ended();
+                }
+            }
             // Eager: learn whether the site still blocks, and from its duration at its level.
             (_, Some(since)) => {
                 let now = Instant::now();
                 let took = now.saturating_duration_since(since);
-                if let (Some(level), Some(managed)) =
-                    (current.level, shared.sites.managed_any(current.site))
-                {
-                    managed.leave(now, level, took);
+                let managed = shared.sites.managed_any(current.site);
+                if let (Some(entered), Some(managed)) = (current.entered, managed) {
+                    if handed && current.held {
+                        // Held, and handed off all the same: unless the site's own sections
+                        // explain the wait, holding them stalls what they wait for.
+                        managed.hold_failed(now, entered, took);
+                    }
+                    managed.leave(now, entered.level, took);
+                } else if let Some(managed) = managed {
+                    managed.uncounted_ended();
                 }
                 if took < shared.config.grace {
                     shared.sites.record_quick(current.site);
                 }
             }
+            // Quick and lazy: its site is not eager, so none of its sections is held (nor
+            // waits for this one's end to count).
             (false, None) => shared.sites.record_quick(current.site),
         }
     }
@@ -319,3 +321,6 @@ impl Hook for WorkerHook {
         Ok(())
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -9,9 +9,23 @@
 //! do not contend keep their duration as the level rises (throughput grows with the level),
 //! calls serialised behind one lock take `level` times as long (throughput stays flat).
 //!
+//! # A fresh site's ramp
+//!
+//! A site starts at [`START_LEVEL`], not unlimited: its first burst of simultaneous sections
+//! comes before the learner has any figures, and if those sections wait for each other, an
+//! unlimited start would give each of them a replacement thread, up to the thread caps. From
+//! there the level doubles, at most once per [`RAMP_STEP`], as long as throughput rises with
+//! it (TCP's slow start): the sections that started with more than half the level in flight
+//! (the sync form's held sections beyond the level among them) are compared with those that
+//! started with fewer, their throughput pooled by Little's law (see [`Learner::ramp`]). The
+//! first comparison that finds an efficiency below [`DOWN_BELOW`] ends the ramp at half the
+//! level; reaching [`MAX_LEVEL`] ends it too (the next probe then waits [`PROBE_EVERY`]), and
+//! so does [`PROBE_EVERY`] without enough figures to compare (a site whose sections never run
+//! few at once). The hill climb below goes on from there.
+//!
 //! # One step
 //!
-//! At most once per [`STEP`], on a section's end:
+//! After the ramp, at most once per [`STEP`], on a section's end:
 //!
 //! 1. **Down.** With figures for the level in force `l` and for a level `a <= 3l/4`: if going
 //!    from `a` to `l` raised throughput by less than [`DOWN_BELOW`] of what linear scaling
@@ -50,12 +64,24 @@ const MIN_SAMPLES: u32 = 8;
 const MEMORY: Duration = Duration::from_millis(500);
 /// The shortest time between two changes of the level.
 const STEP: Duration = Duration::from_millis(5);
+/// The level a fresh site starts its ramp at (see the module docs).
+pub(crate) const START_LEVEL: u32 = 2 * MIN_LEVEL;
+/// The shortest time between two doublings of a fresh site's level.
+const RAMP_STEP: Duration = Duration::from_millis(2);
+/// Samples each side of a ramp's comparison needs: the lower side's come from the few
+/// sections that ran with little company (the burst's first ones), so it needs fewer.
+const RAMP_SAMPLES_ABOVE: f64 = 8.0;
+const RAMP_SAMPLES_BELOW: f64 = 2.0;
 /// How often the learner probes for missing figures.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// A probe ends once sections that started at the levels it probes have ended, enough for one
 /// of those levels to have figures that count (sections take longer at some levels than at
-/// others), or after this long.
+/// others), or after this long, or after [`PROBE_SECTIONS`] times as long as a section takes at
+/// the level in force if that is longer (at most [`MEMORY`]): a probe down has to wait for the
+/// sections in flight beyond its level to end before any section starts at it, and behind a
+/// slow lock (a loaded disk) a section may take far longer than this.
 const PROBE_FOR: Duration = Duration::from_millis(50);
+const PROBE_SECTIONS: f64 = 3.0;
 /// The level drops when the efficiency of the levels above the lower one is below this.
 const DOWN_BELOW: f64 = 0.5;
 /// The level rises when the efficiency of the levels above it is at least this.
@@ -111,20 +137,29 @@ pub(crate) struct Learner {
     /// Whether the last step changed the level: the next probe need not wait for
     /// [`PROBE_EVERY`], so a descent or a climb goes on at the pace of [`STEP`].
     moved: bool,
+    /// While a fresh site ramps up: when the ramp started or last doubled the level.
+    ramp: Option<Instant>,
 }
 
 impl Learner {
-    /// A learner that knows nothing yet: no limit.
+    /// A learner that knows nothing yet: it starts its ramp at [`START_LEVEL`].
     pub(crate) fn new(now: Instant) -> Learner {
         Learner {
             levels: [Figures::default(); MAX_LEVEL as usize],
-            level: MAX_LEVEL,
+            level: START_LEVEL,
             probe: None,
             last_step: now,
             last_probe: now,
-            // The first step may probe at once.
+            // The first step after the ramp may probe at once.
             moved: true,
+            ramp: Some(now),
         }
+    }
+
+    /// Whether the learner still ramps up (a fresh site).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn ramping(&self) -> bool {
+        self.ramp.is_some()
     }
 
     /// The level in force (without a probe).
@@ -175,8 +210,80 @@ impl Learner {
             .find_map(|level| Some((level, self.throughput(now, level)?)))
     }
 
+    /// The throughput of the sections that started with a level in `range`, pooled (a level's
+    /// throughput is its level over its average duration, Little's law): the mean level, the
+    /// throughput and the samples behind them, if any that count by age.
+    fn pooled(
+        &self,
+        now: Instant,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<(f64, f64, f64)> {
+        let (mut levels, mut weight, mut total) = (0.0, 0.0, 0.0);
+        for level in range {
+            let figures = &self.levels[(level - 1) as usize];
+            let fresh = figures
+                .newest
+                .is_some_and(|newest| now.saturating_duration_since(newest) <= MEMORY);
+            if fresh {
+                levels += level as f64 * figures.weight;
+                weight += figures.weight;
+                total += figures.total;
+            }
+        }
+        (weight > 0.0 && total > 0.0).then(|| (levels / weight, levels / total, weight))
+    }
+
+    /// The time one turn of the site's sections takes lately: their durations divided by the
+    /// level each started at, pooled over the levels with recent figures. Sections behind one
+    /// lock take about `level` turns each; sections that do not wait for each other take about
+    /// one turn at any level, which this understates by up to the level. `None` without
+    /// recent figures.
+    pub(crate) fn turn_time(&self, now: Instant) -> Option<Duration> {
+        let (_, throughput, _) = self.pooled(now, 1..=MAX_LEVEL)?;
+        Some(Duration::from_secs_f64(1.0 / throughput))
+    }
+
+    /// One step of a fresh site's ramp (see the module docs): whether the ramp goes on.
+    fn ramp(&mut self, now: Instant, since: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed < RAMP_STEP {
+            return true;
+        }
+        let half = self.level / 2;
+        let below = self.pooled(now, 1..=half);
+        let above = self.pooled(now, half + 1..=MAX_LEVEL);
+        let (Some((at, below, n_below)), Some((ah, above, n_above))) = (below, above) else {
+            return elapsed < PROBE_EVERY;
+        };
+        // Mean levels too close together say nothing about scaling.
+        if n_below < RAMP_SAMPLES_BELOW || n_above < RAMP_SAMPLES_ABOVE || ah < at * 1.25 {
+            return elapsed < PROBE_EVERY;
+        }
+        if efficiency_of((at, below), (ah, above)) < DOWN_BELOW {
+            // More at once did not raise throughput: half the level did as well.
+            self.level = half.max(MIN_LEVEL);
+            return false;
+        }
+        self.level = (self.level * 2).min(MAX_LEVEL);
+        self.ramp = Some(now);
+        self.level < MAX_LEVEL
+    }
+
     /// One step of the hill climb (see the module docs).
     fn step(&mut self, now: Instant) {
+        if let Some(since) = self.ramp {
+            if self.ramp(now, since) {
+                return;
+            }
+            self.ramp = None;
+            self.last_step = now;
+            self.last_probe = now;
+            // A ramp that went all the way found the site scaling at every level it tried:
+            // the next probe can wait its turn (a probe down holds sections back). One that
+            // stopped for contention goes on down at the pace of the steps.
+            self.moved = self.level < MAX_LEVEL;
+            return;
+        }
         if now.saturating_duration_since(self.last_step) < STEP {
             return;
         }
@@ -235,9 +342,12 @@ impl Learner {
         for figures in &mut self.levels[(*wanted.start() - 1) as usize..*wanted.end() as usize] {
             *figures = Figures::default();
         }
+        let section = current.map_or(0.0, |(l, at_l)| l as f64 / at_l);
+        let probe_for =
+            Duration::from_secs_f64((PROBE_SECTIONS * section).min(MEMORY.as_secs_f64()));
         self.probe = Some(Probe {
             level,
-            until: now + PROBE_FOR,
+            until: now + PROBE_FOR.max(probe_for),
             wanted,
             samples: 0,
         });
@@ -247,7 +357,12 @@ impl Learner {
 /// How much of linear scaling going from level `a` to a higher level `b` achieved: 1 when
 /// throughput grew in proportion, 0 when it did not grow.
 fn efficiency((a, at_a): (u32, f64), (b, at_b): (u32, f64)) -> f64 {
-    let ideal = b as f64 / a as f64 - 1.0;
+    efficiency_of((a as f64, at_a), (b as f64, at_b))
+}
+
+/// [`efficiency`] between two mean levels `a < b`.
+fn efficiency_of((a, at_a): (f64, f64), (b, at_b): (f64, f64)) -> f64 {
+    let ideal = b / a - 1.0;
     (at_b / at_a - 1.0) / ideal
 }
 
@@ -275,6 +390,8 @@ mod tests {
         seed: u64,
         /// Relative noise on each duration, in +/- this fraction.
         noise: f64,
+        /// Rounds run so far.
+        round: u32,
     }
 
     const UNIT: Duration = Duration::from_micros(500);
@@ -287,6 +404,7 @@ mod tests {
                 now,
                 seed: 0x2545_F491_4F6C_DD1D,
                 noise,
+                round: 0,
             }
         }
 
@@ -300,14 +418,17 @@ mod tests {
         }
 
         /// Runs for `time`: rounds in which the site runs as many sections as the admitted
-        /// level allows (plus `overflow`, within `demand`), each recorded as it ends.
+        /// level allows (plus `overflow`, within `demand`), each recorded as it ends. The
+        /// simulation's first rounds are a burst's start: one more section at once each round.
         fn run(&mut self, site: Site, demand: u32, overflow: u32, time: Duration) {
             let end = self.now + time;
-            let mut round = 0;
             while self.now < end {
-                round += 1;
-                let extra = round % (overflow + 1);
-                let level = (self.learner.admitted() + extra).min(demand).max(1);
+                self.round += 1;
+                let extra = self.round % (overflow + 1);
+                let level = (self.learner.admitted() + extra)
+                    .min(demand)
+                    .min(self.round)
+                    .max(1);
                 let base = match site {
                     Site::Independent => UNIT,
                     Site::OneLock => UNIT * level,
@@ -383,15 +504,57 @@ mod tests {
     }
 
     #[test]
-    fn without_figures_the_level_is_unlimited() {
+    fn without_figures_a_fresh_site_stays_at_its_start_level() {
         let now = Instant::now();
         let mut learner = Learner::new(now);
-        assert_eq!(learner.admitted(), MAX_LEVEL);
-        // Too few samples to count: nothing changes.
-        for i in 0..MIN_SAMPLES - 1 {
-            learner.record(now + STEP * (i + 1), 1, UNIT);
+        assert_eq!(learner.admitted(), START_LEVEL);
+        // Figures for few sections at once only: nothing to compare, nothing changes.
+        for i in 0..4 * MIN_SAMPLES {
+            learner.record(now + RAMP_STEP * (i + 1), 1, UNIT);
         }
-        assert_eq!(learner.level(), MAX_LEVEL);
+        assert_eq!(learner.level(), START_LEVEL);
+        assert!(learner.ramping());
+    }
+
+    /// The highest level a fresh site took over its first `time`, and the time it took to
+    /// reach `MAX_LEVEL`, if it did.
+    fn first_burst(site: Site, overflow: u32, time: Duration) -> (u32, Option<Duration>) {
+        let mut sim = Sim::new(0.2);
+        let start = sim.now;
+        let (mut high, mut unlimited) = (0, None);
+        while sim.now < start + time {
+            sim.run(site, 24, overflow, Duration::from_micros(100));
+            high = high.max(sim.learner.admitted());
+            if sim.learner.admitted() == MAX_LEVEL && unlimited.is_none() {
+                unlimited = Some(sim.now - start);
+            }
+        }
+        (high, unlimited)
+    }
+
+    #[test]
+    fn a_fresh_site_behind_one_lock_never_climbs_past_its_start_level() {
+        for overflow in [0, 2] {
+            let (high, _) = first_burst(Site::OneLock, overflow, Duration::from_millis(200));
+            assert!(
+                high <= START_LEVEL,
+                "overflow {overflow}: a burst behind one lock was let up to {high}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fresh_site_whose_calls_do_not_contend_climbs_to_no_limit_within_a_few_steps() {
+        for overflow in [0, 2] {
+            let (_, unlimited) =
+                first_burst(Site::Independent, overflow, Duration::from_millis(200));
+            // Three doublings from `START_LEVEL`, a few sections' worth of figures each.
+            let within = RAMP_STEP * 3 + UNIT * 40;
+            assert!(
+                unlimited.is_some_and(|took| took <= within),
+                "overflow {overflow}: no limit after {unlimited:?} (expected within {within:?})"
+            );
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! gets no replacement worker, and the async form of a section waits for its turn instead.
 
 pub(crate) mod admission;
-mod level;
+pub(crate) mod level;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -37,6 +37,13 @@ use crate::stats::SiteStats;
 const CAPACITY: usize = 1024;
 /// Slots probed before giving up on a lookup or insert.
 const MAX_PROBES: usize = 8;
+/// How many times longer than the site's sections could explain a held section that had to be
+/// handed off may take before holding is judged to stall what it waits for (see
+/// [`Managed::hold_failed`]): well above the noise of durations behind a lock.
+const HOLD_SLACK: f64 = 4.0;
+/// How long a site's sync sections are not held after a held one had to be handed off and
+/// nothing explained its wait (see [`Managed::hold_failed`]).
+const UNHELD_FOR: Duration = Duration::from_secs(1);
 /// The score a site gets when one of its sections blocks: it stays eager for this many quick
 /// sections in a row.
 pub(crate) const EAGER_SCORE: u32 = 3;
@@ -72,9 +79,26 @@ pub(crate) struct Managed {
     /// The learner, updated at each section's end. std's lock even under loom: statistics,
     /// not synchronisation.
     learner: Mutex<Learner>,
-    /// Set once a held section of the site had to be handed off anyway (see
-    /// [`Managed::hold_failed`]); a statistic-like hint: relaxed.
-    unheld: AtomicBool,
+    /// Sections of the site that ended since the record was made, counted or not (a
+    /// statistic: relaxed).
+    completed: AtomicU64,
+    /// When the record was made: the origin of `unheld_until`.
+    created: Instant,
+    /// Until when, in nanoseconds from `created`, the site's sync sections are not held, since
+    /// a held one had to be handed off after all (see [`Managed::hold_failed`]); 0 while they
+    /// are. A statistic-like hint: relaxed.
+    unheld_until: AtomicU64,
+}
+
+/// What a section of the sync form learns from [`Managed::enter`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entered {
+    /// Sections of the site in flight, itself included.
+    pub(crate) level: usize,
+    /// Whether it is within the admitted level (it may have a replacement).
+    pub(crate) within: bool,
+    /// The site's completed sections when it started (see [`Managed::hold_failed`]).
+    pub(crate) completed: u64,
 }
 
 impl Managed {
@@ -84,26 +108,75 @@ impl Managed {
             admission: Admission::new(),
             admitted: AtomicUsize::new(learner.admitted() as usize),
             learner: Mutex::new(learner),
-            unheld: AtomicBool::new(false),
+            completed: AtomicU64::new(0),
+            created: now,
+            unheld_until: AtomicU64::new(0),
         }
     }
 
-    /// A section of the sync form starts: counts it in flight. Returns the count, itself
-    /// included, and whether it is within the admitted level (it may have a replacement).
-    pub(crate) fn enter(&self) -> (usize, bool) {
+    /// A section of the sync form starts: counts it in flight.
+    pub(crate) fn enter(&self) -> Entered {
         let level = self.admission.enter();
-        let within =
-            level <= self.admitted.load(Ordering::Relaxed) || self.unheld.load(Ordering::Relaxed);
-        (level, within)
+        let within = level <= self.admitted.load(Ordering::Relaxed) || self.is_unheld();
+        Entered {
+            level,
+            within,
+            completed: self.completed.load(Ordering::Relaxed),
+        }
     }
 
-    /// A section of the sync form that was held had to be handed off after all (it outlived
-    /// the held grace period): its site's sections wait on something that needs a worker of
-    /// their own, such as a reply from another task (a synchronous client in front of an
-    /// async service), not on one another. Holding them stalls that work, so from now on the
-    /// site's sync sections are never held; its level still paces the async form.
-    pub(crate) fn hold_failed(&self) {
-        self.unheld.store(true, Ordering::Relaxed);
+    /// Whether the site's sync sections are not held for now (see [`Managed::hold_failed`]).
+    fn is_unheld(&self) -> bool {
+        let until = self.unheld_until.load(Ordering::Relaxed);
+        until != 0 && self.since_created(Instant::now()) < until
+    }
+
+    fn since_created(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.created).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// A section at the site that was not counted in flight ended (it started before the
+    /// record was made).
+    pub(crate) fn uncounted_ended(&self) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A section of the sync form, held, had to be handed off after all (it outlived the held
+    /// grace period), and ends at `now` after `took`; `entered` is what it learnt at its start.
+    ///
+    /// If the site's other sections went on ending meanwhile, or it took about as long as
+    /// `level` turns of the site's sections (see [`Learner::turn_time`]; behind a lock, a
+    /// section waits about that long), it waited on the site's other sections, which the hold
+    /// does not stall. Otherwise it waited on something that needs a worker of its own, such as
+    /// a reply from another task (a synchronous client in front of an async service): holding
+    /// the site's sections stalls that work, so for [`UNHELD_FOR`] the site's sync sections
+    /// are not held (its level still paces the async form). The same holds if a disk stalled
+    /// every section of a lock-bound site at once: hence for a while, not for good.
+    pub(crate) fn hold_failed(&self, now: Instant, entered: Entered, took: Duration) {
+        let progress = self
+            .completed
+            .load(Ordering::Relaxed)
+            .saturating_sub(entered.completed);
+        let turn = {
+            let learner = self.learner.lock().unwrap_or_else(PoisonError::into_inner);
+            learner.turn_time(now)
+        };
+        let explained = turn.is_some_and(|turn| {
+            took.as_secs_f64() <= HOLD_SLACK * turn.as_secs_f64() * entered.level as f64
+        });
+        if progress == 0 && !explained {
+            let until = self.since_created(now + UNHELD_FOR).max(1);
+            self.unheld_until.store(until, Ordering::Relaxed);
+        }
+    }
+
+    /// What a section of the async form that took its turn as the `level`th in flight learns.
+    pub(crate) fn took_turn(&self, level: usize) -> Entered {
+        Entered {
+            level,
+            within: true,
+            completed: self.completed.load(Ordering::Relaxed),
+        }
     }
 
     /// The async form asks for a turn (see [`Admission::poll_turn`]).
@@ -117,9 +190,26 @@ impl Managed {
         self.admission.cancel(ticket);
     }
 
+    /// Teaches the learner that a section which started with `level` in flight ended at `now`
+    /// after `took`, without counting anything in flight: tests drive the learning with a
+    /// fake clock, then watch how the runtime treats the site's sections.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn learn(&self, now: Instant, level: usize, took: Duration) {
+        let mut learner = self.learner.lock().unwrap_or_else(PoisonError::into_inner);
+        let admitted = learner.record(now, u32::try_from(level).unwrap_or(u32::MAX), took);
+        self.admitted.store(admitted as usize, Ordering::Relaxed);
+    }
+
+    /// How many of the site's sections may run at once with a replacement now.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Relaxed)
+    }
+
     /// A section counted by [`Managed::enter`] or a turn ends at `now`: it started with
     /// `level` in flight and took `took`. Learns from it and wakes the waiters it may let in.
     pub(crate) fn leave(&self, now: Instant, level: usize, took: Duration) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
         let admitted = {
             let mut learner = self.learner.lock().unwrap_or_else(PoisonError::into_inner);
             learner.record(now, u32::try_from(level).unwrap_or(u32::MAX), took) as usize
@@ -195,14 +285,15 @@ impl Sites {
         self.find(site).is_some_and(|s| s.is_eager())
     }
 
-    /// A section at `site` outlived the grace period.
-    pub(crate) fn record_blocked(&self, site: &'static Location<'static>) {
-        if let Some(s) = self.find_or_insert(site) {
-            s.record.score.store(EAGER_SCORE, Ordering::Relaxed);
+    /// A section at `site` outlived the grace period. Returns the site's managed record.
+    pub(crate) fn record_blocked(&self, site: &'static Location<'static>) -> Option<&Managed> {
+        let s = self.find_or_insert(site)?;
+        s.record.score.store(EAGER_SCORE, Ordering::Relaxed);
+        Some(
             s.record
                 .managed
-                .get_or_init(|| Box::new(Managed::new(Instant::now())));
-        }
+                .get_or_init(|| Box::new(Managed::new(Instant::now()))),
+        )
     }
 
     /// The managed concurrency of `site`, if it is eager (its sections are known to block).
@@ -326,6 +417,88 @@ mod tests {
             sites.record_quick(a);
         }
         assert!(!sites.is_watched(a), "back to normal after quick polls");
+    }
+
+    /// A managed record taught that its sections with a replacement took `turn` per section in
+    /// flight (a lock's turn), at levels 1 and 2.
+    fn taught(turn: Duration) -> (Managed, Instant) {
+        let start = Instant::now();
+        let managed = Managed::new(start);
+        let mut now = start;
+        for _ in 0..8 {
+            for level in 1..=2 {
+                now += turn * level as u32;
+                managed.learn(now, level, turn * level as u32);
+            }
+        }
+        (managed, now)
+    }
+
+    /// Whether a section entering now would be held.
+    fn is_held(managed: &Managed) -> bool {
+        let within = managed.enter().within;
+        managed.admission.leave();
+        !within
+    }
+
+    /// The eighth section in flight at `managed`, which is beyond its level.
+    fn eighth(managed: &Managed) -> Entered {
+        for _ in 0..7 {
+            managed.enter();
+        }
+        let entered = managed.enter();
+        assert_eq!(entered.level, 8);
+        assert!(!entered.within, "the eighth section is beyond the level");
+        entered
+    }
+
+    #[test]
+    fn a_held_section_that_waited_for_its_sites_turns_keeps_the_site_held() {
+        let (managed, now) = taught(Duration::from_millis(1));
+        // It waited for about as many turns as sections were in flight, none of which ended
+        // meanwhile (a disk stalled, say).
+        let entered = eighth(&managed);
+        managed.hold_failed(now, entered, Duration::from_millis(12));
+        assert!(
+            is_held(&managed),
+            "a wait the site's turns explain unheld it"
+        );
+    }
+
+    #[test]
+    fn a_held_section_whose_site_went_on_keeps_the_site_held() {
+        let (managed, now) = taught(Duration::from_micros(20));
+        let entered = eighth(&managed);
+        // Far longer than its turns explain, but the site's other sections went on ending:
+        // an unfair lock let them in first.
+        managed.uncounted_ended();
+        managed.hold_failed(now, entered, Duration::from_millis(10));
+        assert!(is_held(&managed), "a site that made progress was unheld");
+    }
+
+    #[test]
+    fn a_held_section_that_stalled_its_site_unholds_it_for_a_while() {
+        let (managed, now) = taught(Duration::from_micros(20));
+        let entered = eighth(&managed);
+        // Waited for another task the hold kept from running, until the held grace period,
+        // and no section of the site ended meanwhile.
+        managed.hold_failed(now, entered, Duration::from_millis(10));
+        assert!(
+            !is_held(&managed),
+            "holding stalls what the site's sections wait for"
+        );
+        managed
+            .unheld_until
+            .store(managed.since_created(Instant::now()), Ordering::Relaxed);
+        assert!(is_held(&managed), "held again once the while is over");
+    }
+
+    #[test]
+    fn a_held_section_handed_off_before_any_figures_unholds_the_site() {
+        let managed = Managed::new(Instant::now());
+        let entered = eighth(&managed);
+        managed.hold_failed(Instant::now(), entered, Duration::from_millis(10));
+        assert!(!is_held(&managed));
     }
 
     #[test]
