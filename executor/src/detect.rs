@@ -34,6 +34,8 @@
 //! grace period instead of the detection threshold. So a spawn site that blocks is handed off
 //! almost as fast as an annotated call site.
 
+mod switches;
+
 use std::time::{Duration, Instant};
 
 use crate::core::{Core, SectionSlot, SeenPoll};
@@ -42,6 +44,8 @@ use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{self, ThreadProbe};
 use crate::trace;
+
+pub(crate) use switches::{SwitchThread, WorkerEvent};
 
 /// How long a poll outside any section may keep its worker busy on the CPU before the monitor
 /// takes its core over anyway (the kernel's 10 ms for CPU-intensive work items).
@@ -130,7 +134,10 @@ impl Detector {
                     .watches
                     .iter()
                     .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
-                let quick = seen.is_watched() || flagged || previous.is_some_and(|w| w.quick);
+                // A watched poll whose worker's context switches are watched is caught
+                // blocking by the switch thread: judged here at the threshold, for hogs.
+                let watched = seen.is_watched() && !switches::covers(shared, slot);
+                let quick = watched || flagged || previous.is_some_and(|w| w.quick);
                 if !full && !quick {
                     // Not this call's business: carry the watch over unchanged.
                     if let Some(w) = previous {
@@ -175,7 +182,7 @@ impl Detector {
                     }
                     // A flagged poll found busy (on the CPU, or preempted: its peer cannot tell)
                     // goes back to the threshold's pace, towards the hog threshold.
-                    quick &= seen.is_watched() || verdict != Some(Verdict::Busy);
+                    quick &= watched || verdict != Some(Verdict::Busy);
                 }
                 watching |= quick;
                 watches.push(Watch {

@@ -62,7 +62,8 @@ use concurrent_queue::PushError;
 
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
-use crate::stats::{Counters, QueueStats, Stats};
+use crate::stats::{Counters, Detection, QueueStats, Stats};
+use crate::sys;
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
@@ -109,6 +110,9 @@ pub(crate) struct Shared {
     /// The pool that runs `unblock` jobs, apart from the cores (std `Arc`: its threads are
     /// plain std threads that loom models never start).
     pub(crate) unbound: std::sync::Arc<UnboundPool>,
+    /// The context-switch events of the workers, once the monitor has tried to set them up
+    /// (`None` inside if the kernel refused or they are off; see `crate::detect`).
+    pub(crate) switches: std::sync::OnceLock<Option<std::sync::Arc<sys::SwitchWatch>>>,
 }
 
 /// Where a task scheduled from inside a poll on one of the runtime's workers goes.
@@ -185,6 +189,8 @@ pub(crate) struct Config {
     pub(crate) detect: bool,
     /// How long a poll may run outside a section before the monitor checks it.
     pub(crate) detection_threshold: Duration,
+    /// Whether detection may use per-thread context-switch events where the kernel allows.
+    pub(crate) perf_events: bool,
     /// How long a core with work may start no poll before the stall is reported, if at all.
     pub(crate) stall_timeout: Option<Duration>,
 }
@@ -206,6 +212,7 @@ impl std::fmt::Debug for Config {
             .field("cpus", &self.cpus)
             .field("detect", &self.detect)
             .field("detection_threshold", &self.detection_threshold)
+            .field("perf_events", &self.perf_events)
             .field("stall_timeout", &self.stall_timeout)
             .finish()
     }
@@ -249,6 +256,23 @@ impl Shared {
             tokio: TokioRuntime::new(),
             frontends: std::sync::Mutex::new(Frontends::default()),
             threads: std::sync::Mutex::new(Vec::new()),
+            switches: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The workers' context-switch events, if the monitor set them up.
+    pub(crate) fn switch_watch(&self) -> Option<&sys::SwitchWatch> {
+        self.switches.get().and_then(Option::as_deref)
+    }
+
+    /// How the runtime notices polls that block without a section.
+    fn detection(&self) -> Detection {
+        if !self.config.detect || !cfg!(target_os = "linux") {
+            Detection::Off
+        } else if self.switch_watch().is_some() {
+            Detection::SwitchEvents
+        } else {
+            Detection::Monitor
         }
     }
 
@@ -898,6 +922,7 @@ impl Shared {
             retired_queues,
             sites: self.sites.detections(),
             unblock: self.unbound.stats(),
+            detection: self.detection(),
         }
     }
 }

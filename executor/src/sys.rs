@@ -1,5 +1,13 @@
 //! The few OS calls baton makes beyond std, kept in one place.
 
+#[cfg(all(target_os = "linux", not(loom)))]
+mod perf;
+#[cfg(not(all(target_os = "linux", not(loom))))]
+#[path = "no_perf.rs"]
+mod perf;
+
+pub(crate) use perf::{SwitchEvent, SwitchWatch, Woken};
+
 /// Asks the kernel to wake the calling thread's timed sleeps within about a microsecond of
 /// their deadline instead of the default 50 µs of slack, so the monitor's ticks keep to the
 /// grace period. Best effort: an error leaves the default slack.

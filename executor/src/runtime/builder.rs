@@ -151,6 +151,36 @@ impl Builder {
         self
     }
 
+    /// Sets whether detection may learn from the kernel, at once, that a worker thread in a
+    /// poll of a watched spawn site (one whose polls blocked before) left its CPU (default:
+    /// on).
+    ///
+    /// Where `perf_event_open` grants per-thread context-switch events, each worker opens one
+    /// at its first poll of a watched spawn site, and a small thread of the runtime waits on
+    /// them: a worker that goes to sleep in such a poll has its core handed to a spare at once,
+    /// and the monitor need not look every tick while those polls run. Where the kernel
+    /// refuses (no privilege to count kernel events under `perf_event_paranoid` above 1, a
+    /// seccomp filter, another system), detection silently keeps to the monitor's looks.
+    /// [`Stats::detection`](crate::Stats::detection) says which is in use. Without
+    /// [`detect_blocking`](Builder::detect_blocking) this does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // Detection by the monitor's looks only.
+    /// let rt = baton_executor::Runtime::builder()
+    ///     .detect_with_perf_events(false)
+    ///     .build()?;
+    /// assert_eq!(rt.stats().detection, baton_executor::Detection::Monitor);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detect_with_perf_events(mut self, on: bool) -> Builder {
+        self.config.perf_events = on;
+        self
+    }
+
     /// Sets how long a core with tasks queued may start none before the runtime reports the
     /// stall on standard error, once per stall, with where the tasks its workers poll were
     /// spawned (default [`DEFAULT_STALL_TIMEOUT`]); `None` turns the watchdog off. Each core's
@@ -398,6 +428,7 @@ impl Default for Config {
             placement: Vec::new(),
             detect: true,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
+            perf_events: true,
             stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
         }
     }
