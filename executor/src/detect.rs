@@ -33,6 +33,11 @@
 //! every tick, reads the CPU clock at first sight, and judges them once they outlive the
 //! grace period instead of the detection threshold. So a spawn site that blocks is handed off
 //! almost as fast as an annotated call site.
+//!
+//! Where the kernel grants per-thread context-switch events, a watched poll is caught sooner
+//! still, when its worker thread goes to sleep, by the switch thread rather than the monitor
+//! (see `switches.rs`); the monitor then neither ticks for watched polls nor is rung by them,
+//! and judges them at the detection threshold like other polls, for CPU hogs.
 
 mod switches;
 
