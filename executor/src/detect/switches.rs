@@ -91,7 +91,7 @@ fn run(shared: &Shared, watch: &SwitchWatch) {
         }
         if let Woken::Switched(tokens) = woken {
             for token in tokens {
-                switched(shared, token);
+                switched(shared, watch, token);
             }
         }
     }
@@ -103,7 +103,7 @@ pub(crate) fn token(slot: &Arc<SectionSlot>) -> u64 {
 }
 
 /// The worker whose event has `token` left its CPU: step 3 of the module docs.
-fn switched(shared: &Shared, token: u64) {
+fn switched(shared: &Shared, watch: &SwitchWatch, token: u64) {
     for core in shared.cores.iter() {
         core.for_each_slot(|slot| {
             if self::token(slot) != token {
@@ -114,7 +114,7 @@ fn switched(shared: &Shared, token: u64) {
                 return;
             }
             // Where the state cannot be read, a switch in a watched poll counts as blocked.
-            if slot.probe().and_then(|p| p.is_asleep()) == Some(false) {
+            if watch.is_asleep(token) == Some(false) {
                 return;
             }
             if super::take_over(shared, core, slot, seen, true) {
@@ -127,7 +127,7 @@ fn switched(shared: &Shared, token: u64) {
 /// A worker's event, added to the runtime's watch; removed and closed on drop.
 #[derive(Debug)]
 pub(crate) struct WorkerEvent {
-    event: SwitchEvent,
+    event: std::sync::Arc<SwitchEvent>,
     token: u64,
     shared: Arc<Shared>,
 }
@@ -138,7 +138,7 @@ impl WorkerEvent {
     /// or not here) or the kernel refuses.
     pub(crate) fn open(shared: &Arc<Shared>, slot: &Arc<SectionSlot>) -> Option<WorkerEvent> {
         let watch = shared.switch_watch()?;
-        let event = SwitchEvent::for_current_thread().ok()?;
+        let event = std::sync::Arc::new(SwitchEvent::for_current_thread().ok()?);
         let token = token(slot);
         watch.add(&event, token).ok()?;
         Some(WorkerEvent {

@@ -37,7 +37,7 @@ impl SwitchWatch {
     }
 
     /// Never called: no watch exists.
-    pub(crate) fn add(&self, _event: &SwitchEvent, _token: u64) -> io::Result<()> {
+    pub(crate) fn add(&self, _event: &std::sync::Arc<SwitchEvent>, _token: u64) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
@@ -47,6 +47,11 @@ impl SwitchWatch {
     /// Never called: no watch exists.
     pub(crate) fn covers(&self, _token: u64) -> bool {
         false
+    }
+
+    /// Never called: no watch exists.
+    pub(crate) fn is_asleep(&self, _token: u64) -> Option<bool> {
+        None
     }
 
     /// Never called: no watch exists.

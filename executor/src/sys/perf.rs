@@ -51,6 +51,8 @@ const MAPPED_PAGES: usize = 2;
 #[derive(Debug)]
 pub(crate) struct SwitchEvent {
     fd: OwnedFd,
+    /// The thread's `/proc` stat file, kept open: re-reading it costs one `pread`.
+    stat: std::fs::File,
     /// The event's ring buffer mapping, which a sample's wake-up needs.
     ring: *mut libc::c_void,
     ring_len: usize,
@@ -114,7 +116,24 @@ impl SwitchEvent {
         if ring == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(SwitchEvent { fd, ring, ring_len })
+        let event = SwitchEvent {
+            fd,
+            stat: std::fs::File::open("/proc/thread-self/stat")?,
+            ring,
+            ring_len,
+        };
+        Ok(event)
+    }
+
+    /// Whether the thread that opened the event is asleep (waiting on something) rather than
+    /// running or runnable; `None` if its state cannot be read.
+    pub(crate) fn is_asleep(&self) -> Option<bool> {
+        use std::os::unix::fs::FileExt;
+        /// Enough for the state, which follows the thread's name (at most 64 bytes).
+        const LEN: usize = 128;
+        let mut buf = [0u8; LEN];
+        let n = self.stat.read_at(&mut buf, 0).ok()?;
+        super::is_asleep(std::str::from_utf8(&buf[..n]).ok()?)
     }
 }
 
@@ -152,8 +171,8 @@ pub(crate) struct SwitchWatch {
     epoll: OwnedFd,
     /// An eventfd added with [`WAKE_TOKEN`].
     wake: OwnedFd,
-    /// The tokens of the events added and not removed.
-    tokens: std::sync::Mutex<Vec<u64>>,
+    /// The events added and not removed, with their tokens.
+    events: std::sync::Mutex<Vec<(u64, std::sync::Arc<SwitchEvent>)>>,
 }
 
 /// The token of the watch's own wake-up descriptor.
@@ -183,7 +202,7 @@ impl SwitchWatch {
         let watch = SwitchWatch {
             epoll,
             wake,
-            tokens: std::sync::Mutex::default(),
+            events: std::sync::Mutex::default(),
         };
         watch.add_fd(watch.wake.as_raw_fd(), WAKE_TOKEN)?;
         Ok(watch)
@@ -194,22 +213,30 @@ impl SwitchWatch {
     /// # Errors
     ///
     /// The kernel's refusal (out of memory, or the event already added).
-    pub(crate) fn add(&self, event: &SwitchEvent, token: u64) -> io::Result<()> {
+    pub(crate) fn add(&self, event: &std::sync::Arc<SwitchEvent>, token: u64) -> io::Result<()> {
         assert_ne!(token, WAKE_TOKEN, "the token u64::MAX is the watch's own");
         self.add_fd(event.fd.as_raw_fd(), token)?;
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(token);
+        self.lock_events().push((token, std::sync::Arc::clone(event)));
         Ok(())
+    }
+
+    fn lock_events(&self) -> std::sync::MutexGuard<'_, Vec<(u64, std::sync::Arc<SwitchEvent>)>> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether an event was added with `token` and not removed.
     pub(crate) fn covers(&self, token: u64) -> bool {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&token)
+        self.lock_events().iter().any(|(t, _)| *t == token)
+    }
+
+    /// Whether the thread of the event added with `token` is asleep, if it can be told.
+    pub(crate) fn is_asleep(&self, token: u64) -> Option<bool> {
+        let event = self
+            .lock_events()
+            .iter()
+            .find(|(t, _)| *t == token)
+            .map(|(_, e)| std::sync::Arc::clone(e))?;
+        event.is_asleep()
     }
 
     fn add_fd(&self, fd: libc::c_int, token: u64) -> io::Result<()> {
@@ -235,10 +262,7 @@ impl SwitchWatch {
 
     /// Removes `event`, added with `token`.
     pub(crate) fn remove(&self, event: &SwitchEvent, token: u64) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|&t| t != token);
+        self.lock_events().retain(|(t, _)| *t != token);
         // SAFETY: both descriptors are open; EPOLL_CTL_DEL ignores the event argument, which
         // may be null since Linux 2.6.9.
         unsafe {
@@ -328,7 +352,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let sleeper = std::thread::spawn(move || {
-            let event = SwitchEvent::for_current_thread();
+            let event = SwitchEvent::for_current_thread().map(std::sync::Arc::new);
             let opened = event.is_ok();
             tx.send(event).unwrap();
             if opened {
@@ -345,12 +369,15 @@ mod tests {
             }
         };
         watch.add(&event, 7).unwrap();
+        // Blocked in `recv` until told to go, or about to be.
+        assert_ne!(watch.is_asleep(8), Some(true), "no such event");
         go_tx.send(()).unwrap();
         // The sleeper leaves its CPU at least once (receiving, sleeping); a minute is a hang
         // guard.
         let woken = watch.wait(Some(Duration::from_secs(60)));
         assert_eq!(woken, Woken::Switched(vec![7]));
         sleeper.join().unwrap();
+        assert_eq!(watch.is_asleep(7), None, "the thread is gone");
         assert!(watch.covers(7));
         watch.remove(&event, 7);
         assert!(!watch.covers(7));
