@@ -39,9 +39,9 @@
 //! (annotations any library can use without depending on the executor) and `baton-macros`.
 
 pub use baton_executor::{
-    current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, CpuAffinity, Detection,
-    EnterGuard, Handle, JoinError, JoinHandle, Runtime, SiteStats, Stats, StatsReporter, TaskId,
-    TryCurrentError, UnblockStats, YieldNow, MAX_CORES,
+    current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, CpuAffinity,
+    Detection, EnterGuard, Handle, JoinError, JoinHandle, Runtime, SiteStats, Stats, StatsReporter,
+    TaskId, TryCurrentError, UnblockStats, YieldNow, MAX_CORES,
 };
 
 pub use baton_executor::{

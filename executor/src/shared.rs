@@ -63,8 +63,8 @@ use concurrent_queue::PushError;
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
 use crate::stats::{Counters, Detection, QueueStats, Stats};
-use crate::sys;
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
+use crate::sys;
 use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
 

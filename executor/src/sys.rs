@@ -3,7 +3,7 @@
 #[cfg(all(target_os = "linux", not(loom)))]
 mod perf;
 #[cfg(not(all(target_os = "linux", not(loom))))]
-#[path = "no_perf.rs"]
+#[path = "sys/no_perf.rs"]
 mod perf;
 
 pub(crate) use perf::{SwitchEvent, SwitchWatch, Woken};

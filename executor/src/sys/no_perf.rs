@@ -17,6 +17,7 @@ impl SwitchEvent {
 
 /// What a [`SwitchWatch::wait`] returned.
 #[derive(Debug, PartialEq, Eq)]
+#[allow(dead_code)] // The interface of `perf.rs`; no watch exists here to wait on.
 pub(crate) enum Woken {
     /// Events fired: the tokens they were added with.
     Switched(Vec<u64>),

@@ -216,7 +216,8 @@ impl SwitchWatch {
     pub(crate) fn add(&self, event: &std::sync::Arc<SwitchEvent>, token: u64) -> io::Result<()> {
         assert_ne!(token, WAKE_TOKEN, "the token u64::MAX is the watch's own");
         self.add_fd(event.fd.as_raw_fd(), token)?;
-        self.lock_events().push((token, std::sync::Arc::clone(event)));
+        self.lock_events()
+            .push((token, std::sync::Arc::clone(event)));
         Ok(())
     }
 
@@ -246,14 +247,8 @@ impl SwitchWatch {
         };
         // SAFETY: both descriptors are open (owned by `self` and by the caller's borrow), and
         // `event` is a valid `epoll_event` for the call.
-        let rc = unsafe {
-            libc::epoll_ctl(
-                self.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                fd,
-                &mut event,
-            )
-        };
+        let rc =
+            unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
