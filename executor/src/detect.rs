@@ -109,23 +109,23 @@ impl Detector {
     /// Looks at the workers' polls (see the module docs): watched polls at every call, the
     /// others once per detection threshold. A watched poll seen for the first time is dated
     /// from `first_seen` (when the bell that woke the monitor rang, as for sections). Returns
-    /// what it saw of the polls judged after the grace period, for the monitor's pace.
-    pub(crate) fn look(&mut self, shared: &Shared, now: Instant, first_seen: Instant) -> Quick {
+    /// whether a watched poll is running, so that the monitor keeps looking every tick.
+    pub(crate) fn look(&mut self, shared: &Shared, now: Instant, first_seen: Instant) -> bool {
         let Some(threshold) = self.threshold else {
-            return Quick::default();
+            return false;
         };
         if !sys::heavy_barrier_available() {
             // Registration may still be under way, or its thread could not be started: ask
             // again (a failed compare-exchange while it is under way or was refused).
             sys::prepare_heavy_barrier();
-            return Quick::default();
+            return false;
         }
         let full = now >= self.next_look;
         if full {
             self.next_look = now.checked_add(threshold).unwrap_or(now);
         }
         let grace = shared.config.grace;
-        let mut seen_quick = Quick::default();
+        let mut watching = false;
         let mut watches = Vec::with_capacity(self.watches.len());
         for core in shared.cores.iter() {
             // A worker of another core saw this core's poll outlive the threshold.
@@ -143,7 +143,6 @@ impl Detector {
                 // blocking by the switch thread: judged here at the threshold, for hogs.
                 let watched = seen.is_watched() && !switches::covers(shared, slot);
                 let quick = watched || flagged || previous.is_some_and(|w| w.quick);
-                seen_quick.outlived |= quick && previous.is_some();
                 if !full && !quick {
                     // Not this call's business: carry the watch over unchanged.
                     if let Some(w) = previous {
@@ -190,7 +189,7 @@ impl Detector {
                     // goes back to the threshold's pace, towards the hog threshold.
                     quick &= watched || verdict != Some(Verdict::Busy);
                 }
-                seen_quick.running += usize::from(quick);
+                watching |= quick;
                 watches.push(Watch {
                     slot: Arc::clone(slot),
                     seen,
@@ -201,18 +200,8 @@ impl Detector {
             });
         }
         self.watches = watches;
-        seen_quick
+        watching
     }
-}
-
-/// What one look saw of the polls judged after the grace period (watched, or flagged).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Quick {
-    /// How many are running and were not taken over.
-    pub(crate) running: usize,
-    /// Whether one seen at the previous look was still running at this one (whether or not
-    /// it was taken over now).
-    pub(crate) outlived: bool,
 }
 
 /// Reads the CPU time of `slot`'s worker thread, with when it was read.

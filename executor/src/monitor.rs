@@ -179,15 +179,8 @@ impl Pace {
     }
 
     /// Learns from a look at `now` that saw `sections`.
-    #[cfg(test)]
     fn learn(&mut self, now: Instant, sections: &Sections) {
-        self.learn_from(now, sections.running, sections.outlived);
-    }
-
-    /// Learns from a look at `now` that saw `running` lazy sections and watched polls, of
-    /// which one seen at the previous look had `outlived` it.
-    fn learn_from(&mut self, now: Instant, running: usize, outlived: bool) {
-        if running == 0 && !outlived {
+        if sections.running == 0 && !sections.outlived {
             // Nothing seen: an episode ends once no section was seen for a while.
             if self
                 .last_seen
@@ -197,7 +190,7 @@ impl Pace {
             }
             return;
         }
-        self.interval = if outlived || self.last_seen.is_none() {
+        self.interval = if sections.outlived || self.last_seen.is_none() {
             self.tick
         } else {
             // Every section seen before had ended by this look, and others run now.
@@ -254,7 +247,7 @@ impl Monitor {
         while !self.shared.is_shutdown() {
             let now = Instant::now();
             let sections = self.hand_off_overdue(now);
-            let quick = self
+            let watching = self
                 .detector
                 .look(&self.shared, now, self.rung.unwrap_or(now));
             self.stalls.check(&self.shared, now);
@@ -262,20 +255,19 @@ impl Monitor {
             self.wake_stranded();
             self.ensure_spares(now);
             self.reap(now);
-            // Watched polls are judged after the grace period, as lazy sections are: they set
-            // the pace together.
-            self.pace.learn_from(
-                now,
-                sections.running + quick.running,
-                sections.outlived || quick.outlived,
-            );
+            self.pace.learn(now, &sections);
             let bell = &self.shared.idle.bell;
-            let short = self.pace.short_sections();
+            // Watched polls are judged after the grace period: they keep the monitor ticking.
+            let short = if watching {
+                None
+            } else {
+                self.pace.short_sections()
+            };
             let rung = if let Some(short) = short {
                 // Fast mode, so that section entries do not ring (see `Pace`).
                 interval = tick;
                 bell.tick(short, false)
-            } else if sections.running > 0 || quick.running > 0 {
+            } else if sections.running > 0 || watching {
                 interval = tick;
                 match sections.next {
                     // A timed wait overshoots (the kernel's wake-up latency, more on a virtual
