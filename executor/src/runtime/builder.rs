@@ -134,9 +134,14 @@ impl Builder {
     /// # Caveats
     ///
     /// Detection sees only polls that block for longer than the threshold, and needs Linux
-    /// (`membarrier` and per-thread CPU clocks; elsewhere it stays off). Annotating blocking
-    /// calls with a section is still better where you can: a section hands its core off within
-    /// the grace period, or at once at a call site known to block, and costs less.
+    /// (`membarrier` and per-thread CPU clocks; elsewhere it stays off). Polls of spawn sites
+    /// that blocked before are judged after the grace period instead, or the moment their
+    /// thread goes to sleep where the kernel grants context-switch events (see
+    /// [`detect_with_perf_events`](Builder::detect_with_perf_events)). A thread that never
+    /// sleeps (a busy wait) is a CPU hog to detection, not a block. Annotating blocking calls
+    /// with a section is still better where you can: a section hands its core off within the
+    /// grace period, or at once (before the thread sleeps) at a call site known to block, and
+    /// costs less.
     pub fn detect_blocking(mut self, on: bool) -> Builder {
         self.config.detect = on;
         self
