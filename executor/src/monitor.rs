@@ -226,7 +226,7 @@ impl Monitor {
         let tick = tick(shared.config.grace);
         Monitor {
             detector: Detector::new(&shared),
-            switches: SwitchThread::start(&shared),
+            switches: None,
             stalls: Stalls::new(&shared),
             starved: vec![None; shared.cores.len()],
             shared,
@@ -250,6 +250,11 @@ impl Monitor {
             let watching = self
                 .detector
                 .look(&self.shared, now, self.rung.unwrap_or(now));
+            if watching && self.shared.switches.get().is_none() {
+                // The first watched poll: only now are context-switch events worth their
+                // thread and descriptors.
+                self.switches = SwitchThread::start(&self.shared);
+            }
             self.stalls.check(&self.shared, now);
             self.mayday(now);
             self.wake_stranded();

@@ -212,12 +212,13 @@ pub enum Detection {
     #[default]
     Off,
     /// The monitor looks at the workers' polls while the runtime is busy, every tick while
-    /// polls of watched spawn sites run.
+    /// polls of watched spawn sites run. Also what a runtime says before its first watched
+    /// poll, since context-switch events are only set up then.
     Monitor,
     /// As [`Detection::Monitor`], and the kernel tells the runtime at once when a worker thread
     /// in a poll of a watched spawn site leaves its CPU (`perf_event_open` context-switch
-    /// events), so the monitor need not tick for them. Chosen at run time where the kernel
-    /// allows it (see
+    /// events), so the monitor need not tick for them. Chosen at run time, at the first poll
+    /// of a watched spawn site, where the kernel allows it (see
     /// [`Builder::detect_with_perf_events`](crate::Builder::detect_with_perf_events)).
     SwitchEvents,
 }

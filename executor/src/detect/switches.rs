@@ -2,10 +2,11 @@
 //! (per-thread context-switch events, see [`SwitchEvent`]) instead of seen at the monitor's
 //! next look.
 //!
-//! 1. The monitor, when it starts, makes a [`SwitchWatch`] and tries to open an event on its
-//!    own thread. If both work, it starts the switch thread, which waits on the watch; if the
-//!    kernel refuses, or [`Builder::detect_with_perf_events`] turned it off, the runtime keeps
-//!    to the monitor's looks ([`Detection::Monitor`]).
+//! 1. The monitor, the first time it sees a watched poll (so a runtime where nothing blocks
+//!    unannotated pays no thread and no descriptor), makes a [`SwitchWatch`] and tries to open
+//!    an event on its own thread. If both work, it starts the switch thread, which waits on
+//!    the watch; if the kernel refuses, or [`Builder::detect_with_perf_events`] turned it off,
+//!    the runtime keeps to the monitor's looks ([`Detection::Monitor`]).
 //! 2. A worker about to poll a task of a watched spawn site opens its own event the first time
 //!    (once per worker thread; it is closed when the worker exits) and adds it to the watch,
 //!    keyed by its section slot. From then on its watched polls ring no bell and do not keep
