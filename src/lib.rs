@@ -45,7 +45,7 @@
 
 pub use baton_executor::{
     current_core, spawn, spawn_on, yield_now, BuildError, Builder, CoreStats, CpuAffinity,
-    EnterGuard, Handle, JoinError, JoinHandle, Runtime, SetCoresError, SiteStats, Stats,
+    Detection, EnterGuard, Handle, JoinError, JoinHandle, Runtime, SetCoresError, SiteStats, Stats,
     StatsReporter, TaskId, TryCurrentError, UnblockStats, YieldNow, MAX_CORES,
 };
 

@@ -3,6 +3,7 @@
 //! Reads each runtime thread's context-switch counters from /proc (Linux only).
 #![cfg(target_os = "linux")]
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Sum of voluntary and involuntary context switches of this process's threads whose name
@@ -34,8 +35,13 @@ fn switches(prefix: &str) -> (u64, usize) {
     (total, threads)
 }
 
+/// Held by each test: a runtime at work (they share the process's reactor) may wake another
+/// runtime's threads, so the tests take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn an_idle_runtime_does_not_wake_up() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let rt = baton::Runtime::builder()
         .cores(2)
         .thread_name("idleprobe")
@@ -55,4 +61,42 @@ fn an_idle_runtime_does_not_wake_up() {
     let (after, threads_after) = switches("idleprobe");
     assert_eq!(threads, threads_after);
     assert_eq!(after - before, 0, "runtime threads woke up while idle");
+}
+
+#[test]
+fn an_idle_runtime_whose_workers_hold_switch_events_does_not_wake_up() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .thread_name("idleswitch")
+        .keep_alive(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    // Polls that block without a section, from one spawn site: after the first is taken over
+    // the site is watched, and the workers that poll it open context-switch events where the
+    // kernel grants them. Each waits for a task queued behind it, so it ends only once taken
+    // over.
+    rt.block_on(async {
+        for _ in 0..3 {
+            baton::spawn(async {
+                let (tx, rx) = std::sync::mpsc::channel();
+                baton::spawn_on(0, async move { tx.send(()).unwrap() });
+                rx.recv_timeout(Duration::from_secs(60)).unwrap();
+            })
+            .await
+            .unwrap();
+        }
+    });
+    // Long enough for surplus spares to be let go after their keep-alive.
+    std::thread::sleep(Duration::from_millis(500));
+    let (before, threads) = switches("idleswitch");
+    std::thread::sleep(Duration::from_secs(1));
+    let (after, threads_after) = switches("idleswitch");
+    assert_eq!(threads, threads_after);
+    assert_eq!(
+        after - before,
+        0,
+        "runtime threads woke up while idle (detection: {})",
+        rt.stats().detection.name()
+    );
 }

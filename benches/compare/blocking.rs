@@ -211,8 +211,10 @@ impl Mix {
                     _ => Call::Plain,
                 };
                 let samples = repeat(|| observe(|| baton_mix(&rt, Some(call), shape)));
-                if call == Call::Section {
-                    print_stats("baton section", &rt);
+                match call {
+                    Call::Section => print_stats("baton section", &rt),
+                    Call::Plain => print_detections("baton unannotated", &rt),
+                    Call::Unblock => {}
                 }
                 drop(rt);
                 samples
@@ -248,6 +250,26 @@ fn print_stats(name: &str, rt: &baton::Runtime) {
             core.threads_started,
             core.threads_reaped,
             core.cap_hits,
+            core.workers,
+        );
+    }
+}
+
+/// Prints the per-core detection counters of a mix runtime, summed over all its runs.
+fn print_detections(name: &str, rt: &baton::Runtime) {
+    let stats = rt.stats();
+    for core in &stats.cores {
+        println!(
+            "{name}, core {}: detection {}, {} detected blocks ({} watched, {} at a context \
+             switch), {} CPU hogs, {} retirements, {} threads started, {} workers now",
+            core.core,
+            stats.detection.name(),
+            core.detected_blocks,
+            core.watched_detections,
+            core.switch_detections,
+            core.cpu_hogs,
+            core.retirements,
+            core.threads_started,
             core.workers,
         );
     }

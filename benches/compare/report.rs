@@ -25,7 +25,16 @@ static COLUMNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// `BATON_BENCH_AFFINITY` asks for (`locked`, the default, or `unlocked`), so that one command
 /// compares the two placements on every workload.
 pub(crate) fn baton_builder(cores: usize) -> baton::Builder {
-    baton::Runtime::builder().cores(cores).affinity(affinity())
+    baton::Runtime::builder()
+        .cores(cores)
+        .affinity(affinity())
+        .detect_with_perf_events(perf_events())
+}
+
+/// Whether detection may use context-switch events: off if `BATON_BENCH_PERF_EVENTS` is
+/// `off`, to compare with the monitor's looks alone.
+fn perf_events() -> bool {
+    std::env::var("BATON_BENCH_PERF_EVENTS").as_deref() != Ok("off")
 }
 
 /// The affinity `BATON_BENCH_AFFINITY` asks for.
@@ -45,6 +54,10 @@ pub(crate) fn title(competing: usize) {
         "baton's workers: {:?} (`BATON_BENCH_AFFINITY`); competing CPU-bound threads in \
          another process: {competing} (`BATON_BENCH_COMPETE`).",
         affinity()
+    );
+    println!(
+        "baton's detection may use context-switch events: {} (`BATON_BENCH_PERF_EVENTS`).",
+        perf_events()
     );
     println!();
     println!("Each cell is a median over several runs, after one warm-up. The figure in brackets");

@@ -33,6 +33,13 @@
 //! every tick, reads the CPU clock at first sight, and judges them once they outlive the
 //! grace period instead of the detection threshold. So a spawn site that blocks is handed off
 //! almost as fast as an annotated call site.
+//!
+//! Where the kernel grants per-thread context-switch events, a watched poll is caught sooner
+//! still, when its worker thread goes to sleep, by the switch thread rather than the monitor
+//! (see `switches.rs`); the monitor then neither ticks for watched polls nor is rung by them,
+//! and judges them at the detection threshold like other polls, for CPU hogs.
+
+mod switches;
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +49,8 @@ use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{self, ThreadProbe};
 use crate::trace;
+
+pub(crate) use switches::{SwitchThread, WorkerEvent};
 
 /// How long a poll outside any section may keep its worker busy on the CPU before the monitor
 /// takes its core over anyway (the kernel's 10 ms for CPU-intensive work items).
@@ -131,7 +140,10 @@ impl Detector {
                     .watches
                     .iter()
                     .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
-                let quick = seen.is_watched() || flagged || previous.is_some_and(|w| w.quick);
+                // A watched poll whose worker's context switches are watched is caught
+                // blocking by the switch thread: judged here at the threshold, for hogs.
+                let watched = seen.is_watched() && !switches::covers(shared, slot);
+                let quick = watched || flagged || previous.is_some_and(|w| w.quick);
                 if !full && !quick {
                     // Not this call's business: carry the watch over unchanged.
                     if let Some(w) = previous {
@@ -176,7 +188,7 @@ impl Detector {
                     }
                     // A flagged poll found busy (on the CPU, or preempted: its peer cannot tell)
                     // goes back to the threshold's pace, towards the hog threshold.
-                    quick &= seen.is_watched() || verdict != Some(Verdict::Busy);
+                    quick &= watched || verdict != Some(Verdict::Busy);
                 }
                 watching |= quick;
                 watches.push(Watch {

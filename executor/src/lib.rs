@@ -54,7 +54,7 @@ pub use runtime::{
     DEFAULT_MAX_THREADS, DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_MAX_UNBLOCK_THREADS,
     DEFAULT_STALL_TIMEOUT, DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };
-pub use stats::{CoreStats, QueueStats, SiteStats, Stats, StatsReporter, UnblockStats};
+pub use stats::{CoreStats, Detection, QueueStats, SiteStats, Stats, StatsReporter, UnblockStats};
 pub use task::{yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use workqueue::{
     Affinity, QueueBuildError, SpawnError, WorkQueue, WorkQueueBuilder, DEFAULT_MAX_ACTIVE,

@@ -39,7 +39,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::core::{SectionSlot, Seen};
-use crate::detect::Detector;
+use crate::detect::{Detector, SwitchThread};
 use crate::shared::Shared;
 use crate::stall::Stalls;
 use crate::sync::Arc;
@@ -126,6 +126,9 @@ struct Monitor {
     detector: Detector,
     /// The stall watchdog.
     stalls: Stalls,
+    /// The thread that takes over watched polls when their worker goes to sleep, if the
+    /// kernel grants context-switch events (see `crate::detect`).
+    switches: Option<SwitchThread>,
     /// Per core, while it is starved: since when, and when the rescuers were last called.
     starved: Vec<Option<(Instant, Option<Instant>)>>,
 }
@@ -223,6 +226,7 @@ impl Monitor {
         let tick = tick(shared.config.grace);
         Monitor {
             detector: Detector::new(&shared),
+            switches: None,
             stalls: Stalls::new(&shared),
             starved: vec![None; shared.cores.len()],
             shared,
@@ -246,6 +250,11 @@ impl Monitor {
             let watching = self
                 .detector
                 .look(&self.shared, now, self.rung.unwrap_or(now));
+            if watching && self.shared.switches.get().is_none() {
+                // The first watched poll: only now are context-switch events worth their
+                // thread and descriptors.
+                self.switches = SwitchThread::start(&self.shared);
+            }
             self.stalls.check(&self.shared, now);
             self.mayday(now);
             self.wake_stranded();
@@ -305,6 +314,9 @@ impl Monitor {
                 bell.sleep(timeout, || self.is_active() || self.shared.is_shutdown())
             };
             self.rung = rung.map(|rung| rung.max(now));
+        }
+        if let Some(switches) = self.switches.take() {
+            switches.stop();
         }
     }
 

@@ -86,8 +86,9 @@ use concurrent_queue::PushError;
 
 use crate::queue::{self, Queue, Runnable};
 use crate::sites::Sites;
-use crate::stats::{CoreStats, Counters, QueueStats, Stats};
+use crate::stats::{CoreStats, Counters, Detection, QueueStats, Stats};
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::sys;
 use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
 
@@ -141,6 +142,9 @@ pub(crate) struct Shared {
     /// The runtime's clock: real, or paused for tests (std `Arc`: timers that outlive a poll
     /// keep it).
     pub(crate) clock: std::sync::Arc<crate::clock::Clock>,
+    /// The context-switch events of the workers, once the monitor has tried to set them up
+    /// (`None` inside if the kernel refused or they are off; see `crate::detect`).
+    pub(crate) switches: std::sync::OnceLock<Option<std::sync::Arc<sys::SwitchWatch>>>,
 }
 
 /// Where a task scheduled from inside a poll on one of the runtime's workers goes.
@@ -217,6 +221,8 @@ pub(crate) struct Config {
     pub(crate) detect: bool,
     /// How long a poll may run outside a section before the monitor checks it.
     pub(crate) detection_threshold: Duration,
+    /// Whether detection may use per-thread context-switch events where the kernel allows.
+    pub(crate) perf_events: bool,
     /// How long a core with work may start no poll before the stall is reported, if at all.
     pub(crate) stall_timeout: Option<Duration>,
 }
@@ -238,6 +244,7 @@ impl std::fmt::Debug for Config {
             .field("cpus", &self.cpus)
             .field("detect", &self.detect)
             .field("detection_threshold", &self.detection_threshold)
+            .field("perf_events", &self.perf_events)
             .field("stall_timeout", &self.stall_timeout)
             .finish()
     }
@@ -284,6 +291,23 @@ impl Shared {
             frontends: std::sync::Mutex::new(Frontends::default()),
             threads: std::sync::Mutex::new(Vec::new()),
             clock: std::sync::Arc::default(),
+            switches: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The workers' context-switch events, if the monitor set them up.
+    pub(crate) fn switch_watch(&self) -> Option<&sys::SwitchWatch> {
+        self.switches.get().and_then(Option::as_deref)
+    }
+
+    /// How the runtime notices polls that block without a section.
+    fn detection(&self) -> Detection {
+        if !self.config.detect || !cfg!(target_os = "linux") {
+            Detection::Off
+        } else if self.switch_watch().is_some() {
+            Detection::SwitchEvents
+        } else {
+            Detection::Monitor
         }
     }
 
@@ -1052,6 +1076,7 @@ impl Shared {
             retired_queues,
             sites: self.sites.detections(),
             unblock: self.unbound.stats(),
+            detection: self.detection(),
         }
     }
 }

@@ -61,6 +61,9 @@ pub(crate) struct Counters {
     /// Of those two, polls taken over within the grace period because their task's spawn site
     /// had been taken over before.
     pub(crate) watched_detections: AtomicU64,
+    /// Of those, polls taken over when their worker thread left its CPU (context-switch
+    /// events).
+    pub(crate) switch_detections: AtomicU64,
     /// Stalls reported: the core had work and started no poll for the stall timeout.
     pub(crate) stalls: AtomicU64,
 }
@@ -139,6 +142,10 @@ pub struct CoreStats {
     /// Of `detected_blocks` and `cpu_hogs`, polls taken over within the grace period because
     /// their task's spawn site had been taken over before (watched spawn sites).
     pub watched_detections: u64,
+    /// Of `watched_detections`, polls taken over as soon as their worker thread left its CPU,
+    /// told by a context-switch event rather than seen at the monitor's next look (see
+    /// [`Detection::SwitchEvents`]).
+    pub switch_detections: u64,
     /// Stalls reported: the core had tasks queued and started none for the stall timeout.
     pub stalls: u64,
 }
@@ -182,6 +189,58 @@ pub struct Stats {
     pub sites: Vec<SiteStats>,
     /// The pool that runs `unblock` jobs.
     pub unblock: UnblockStats,
+    /// How the runtime notices polls that block without a section.
+    pub detection: Detection,
+}
+
+/// How a runtime notices polls that block without a section (see
+/// [`Builder::detect_blocking`](crate::Builder::detect_blocking)), in [`Stats::detection`].
+///
+/// # Examples
+///
+/// ```
+/// use baton_executor::Detection;
+///
+/// let rt = baton_executor::Runtime::builder()
+///     .detect_with_perf_events(false)
+///     .build()?;
+/// assert_ne!(rt.stats().detection, Detection::SwitchEvents);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum Detection {
+    /// Detection is off, or this system lacks what it needs.
+    #[default]
+    Off,
+    /// The monitor looks at the workers' polls while the runtime is busy, every tick while
+    /// polls of watched spawn sites run. Also what a runtime says before its first watched
+    /// poll, since context-switch events are only set up then.
+    Monitor,
+    /// As [`Detection::Monitor`], and the kernel tells the runtime at once when a worker thread
+    /// in a poll of a watched spawn site leaves its CPU (`perf_event_open` context-switch
+    /// events), so the monitor need not tick for them. Chosen at run time, at the first poll
+    /// of a watched spawn site, where the kernel allows it (see
+    /// [`Builder::detect_with_perf_events`](crate::Builder::detect_with_perf_events)).
+    SwitchEvents,
+}
+
+impl Detection {
+    /// The name shown in a printed [`Stats`]: `off`, `monitor` or `switch_events`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_executor::Detection::Monitor.name(), "monitor");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Detection::Off => "off",
+            Detection::Monitor => "monitor",
+            Detection::SwitchEvents => "switch_events",
+        }
+    }
 }
 
 /// A snapshot of the pool that runs [`unblock`](baton_blocking::unblock) jobs, apart from the

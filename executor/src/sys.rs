@@ -1,5 +1,13 @@
 //! The few OS calls baton makes beyond std, kept in one place.
 
+#[cfg(all(target_os = "linux", not(loom)))]
+mod perf;
+#[cfg(not(all(target_os = "linux", not(loom))))]
+#[path = "sys/no_perf.rs"]
+mod perf;
+
+pub(crate) use perf::{SwitchEvent, SwitchWatch, Woken};
+
 /// Asks the kernel to wake the calling thread's timed sleeps within about a microsecond of
 /// their deadline instead of the default 50 µs of slack, so the monitor's ticks keep to the
 /// grace period. Best effort: an error leaves the default slack.
@@ -360,22 +368,29 @@ impl ThreadProbe {
     #[cfg(target_os = "linux")]
     pub(crate) fn is_asleep(self) -> Option<bool> {
         let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", self.tid)).ok()?;
-        // "tid (name) S ...": the name may hold spaces and parentheses, so the state is the
-        // first field after the last ')'.
-        let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
-        // R: running or runnable. S: interruptible sleep. D: uninterruptible (disk, page
-        // fault). Anything else (stopped, traced, dead) is not ours to judge.
-        match state {
-            'R' => Some(false),
-            'S' | 'D' => Some(true),
-            _ => None,
-        }
+        is_asleep(&stat)
     }
 
     /// Other systems: unknown.
     #[cfg(not(target_os = "linux"))]
     pub(crate) fn is_asleep(self) -> Option<bool> {
         None
+    }
+}
+
+/// Whether a thread whose `/proc/.../stat` line is `stat` is asleep (see
+/// [`ThreadProbe::is_asleep`]).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn is_asleep(stat: &str) -> Option<bool> {
+    // "tid (name) S ...": the name may hold spaces and parentheses, so the state is the first
+    // field after the last ')'.
+    let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+    // R: running or runnable. S: interruptible sleep. D: uninterruptible (disk, page fault).
+    // Anything else (stopped, traced, dead) is not ours to judge.
+    match state {
+        'R' => Some(false),
+        'S' | 'D' => Some(true),
+        _ => None,
     }
 }
 

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use crate::compat::WorkerContext;
 use crate::context;
 use crate::core::{Core, SectionSlot};
+use crate::detect::WorkerEvent;
 use crate::handle::Handle;
 use crate::park::{Parker, Wake};
 use crate::queue::Runnable;
@@ -95,6 +96,8 @@ pub(crate) fn spawn(
         lifo_streak: 0,
         peers: Vec::new(),
         named: false,
+        switches: None,
+        switches_refused: false,
     };
     let target = &shared.cores[core];
     target.reserve_worker();
@@ -131,6 +134,10 @@ struct Worker {
     peers: Vec<(u32, Instant)>,
     /// Whether the task this worker polled last had a name (its slot shows it).
     named: bool,
+    /// This thread's context-switch event, once opened (see `crate::detect`).
+    switches: Option<WorkerEvent>,
+    /// Whether this worker gave up on a context-switch event (none to be had).
+    switches_refused: bool,
 }
 
 impl Worker {
@@ -376,10 +383,13 @@ impl Worker {
             self.named = self.slot.set_name(meta.name());
         }
         let watched = shared.sites.is_watched(site);
+        // Watched like a section: the monitor looks at it within the grace period, unless the
+        // kernel tells when this thread goes to sleep.
+        let ring = watched && !self.switches_cover();
+        let shared = &*self.shared;
         self.core().start_poll(self.tick);
         self.slot.start_poll(self.tick, watched, site);
-        if watched {
-            // Watched like a section: the monitor looks at it within the grace period.
+        if ring {
             shared.idle.bell.section_started();
         }
         context::start_poll();
@@ -395,6 +405,23 @@ impl Worker {
         } else if watched {
             shared.sites.record_quick(site);
         }
+    }
+
+    /// Whether this thread's context-switch event is on the runtime's watch, opening it the
+    /// first time the monitor has set the watch up.
+    fn switches_cover(&mut self) -> bool {
+        if self.switches.is_none() && !self.switches_refused {
+            match self.shared.switches.get() {
+                // The monitor has not tried yet: ask again at the next watched poll.
+                None => return false,
+                Some(None) => self.switches_refused = true,
+                Some(Some(_)) => {
+                    self.switches = WorkerEvent::open(&self.shared, &self.slot);
+                    self.switches_refused = self.switches.is_none();
+                }
+            }
+        }
+        self.switches.is_some()
     }
 
     /// Adds locally counted polls to the core's counter.

@@ -741,6 +741,7 @@ impl Core {
             detected_blocks: Counters::get(&c.detected_blocks),
             cpu_hogs: Counters::get(&c.cpu_hogs),
             watched_detections: Counters::get(&c.watched_detections),
+            switch_detections: Counters::get(&c.switch_detections),
             stalls: Counters::get(&c.stalls),
         }
     }

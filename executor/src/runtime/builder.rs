@@ -137,9 +137,14 @@ impl Builder {
     /// # Caveats
     ///
     /// Detection sees only polls that block for longer than the threshold, and needs Linux
-    /// (`membarrier` and per-thread CPU clocks; elsewhere it stays off). Annotating blocking
-    /// calls with a section is still better where you can: a section hands its core off within
-    /// the grace period, or at once at a call site known to block, and costs less.
+    /// (`membarrier` and per-thread CPU clocks; elsewhere it stays off). Polls of spawn sites
+    /// that blocked before are judged after the grace period instead, or the moment their
+    /// thread goes to sleep where the kernel grants context-switch events (see
+    /// [`detect_with_perf_events`](Builder::detect_with_perf_events)). A thread that never
+    /// sleeps (a busy wait) is a CPU hog to detection, not a block. Annotating blocking calls
+    /// with a section is still better where you can: a section hands its core off within the
+    /// grace period, or at once (before the thread sleeps) at a call site known to block, and
+    /// costs less.
     pub fn detect_blocking(mut self, on: bool) -> Builder {
         self.config.detect = on;
         self
@@ -151,6 +156,34 @@ impl Builder {
     /// two thresholds.
     pub fn detection_threshold(mut self, threshold: Duration) -> Builder {
         self.config.detection_threshold = threshold;
+        self
+    }
+
+    /// Sets whether detection may learn from the kernel, at once, that a worker thread in a
+    /// poll of a watched spawn site (one whose polls blocked before) left its CPU (default:
+    /// on).
+    ///
+    /// Where `perf_event_open` grants per-thread context-switch events, the runtime starts a
+    /// small thread at its first poll of a watched spawn site, and each worker opens an event
+    /// at its own first such poll, which that thread waits on: a worker that goes to sleep in such a poll has its core handed to a spare at once,
+    /// and the monitor need not look every tick while those polls run. Where the kernel
+    /// refuses (no privilege to count kernel events under `perf_event_paranoid` above 1, a
+    /// seccomp filter, another system), detection silently keeps to the monitor's looks.
+    /// [`Stats::detection`](crate::Stats::detection) says which is in use. Without
+    /// [`detect_blocking`](Builder::detect_blocking) this does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Detection by the monitor's looks only.
+    /// let rt = baton_executor::Runtime::builder()
+    ///     .detect_with_perf_events(false)
+    ///     .build()?;
+    /// assert_ne!(rt.stats().detection, baton_executor::Detection::SwitchEvents);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detect_with_perf_events(mut self, on: bool) -> Builder {
+        self.config.perf_events = on;
         self
     }
 
@@ -442,6 +475,7 @@ impl Default for Config {
             placement: Vec::new(),
             detect: true,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
+            perf_events: true,
             stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
         }
     }

@@ -32,6 +32,9 @@ impl Sub<&CoreStats> for &CoreStats {
             watched_detections: self
                 .watched_detections
                 .saturating_sub(earlier.watched_detections),
+            switch_detections: self
+                .switch_detections
+                .saturating_sub(earlier.switch_detections),
             stalls: self.stalls.saturating_sub(earlier.stalls),
             ..self.clone()
         }
@@ -111,6 +114,7 @@ impl Sub<&Stats> for &Stats {
                 .filter(|s| s.detected_blocks > 0 || s.cpu_hogs > 0)
                 .collect(),
             unblock: &self.unblock - &earlier.unblock,
+            detection: self.detection,
         }
     }
 }

@@ -38,6 +38,7 @@ const CORE_COLUMNS: &[Column<CoreStats>] = &[
     ("detected_blocks", |c| c.detected_blocks.to_string()),
     ("cpu_hogs", |c| c.cpu_hogs.to_string()),
     ("watched_detections", |c| c.watched_detections.to_string()),
+    ("switch_detections", |c| c.switch_detections.to_string()),
     ("stalls", |c| c.stalls.to_string()),
 ];
 
@@ -128,6 +129,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_table(f, CORE_COLUMNS, &self.cores.iter().collect::<Vec<_>>())?;
         writeln!(f, "injector_depth: {}", self.injector_depth)?;
+        writeln!(f, "detection: {}", self.detection.name())?;
         let mut queues: Vec<&QueueStats> = self.queues.iter().collect();
         if self.retired_queues.spawned > 0 {
             queues.push(&self.retired_queues);
