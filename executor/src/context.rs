@@ -16,6 +16,8 @@ thread_local! {
     static POLLING: Cell<Polling> = const { Cell::new(Polling::No) };
     /// Set when a section of the poll in progress on this thread had its baton passed on.
     static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
+    /// Set when the section in progress on this thread woke a task of its runtime.
+    static WOKE_IN_SECTION: Cell<bool> = const { Cell::new(false) };
     /// This worker thread's section word, or null off the runtime's workers.
     static SLOT: Cell<*const SectionSlot> = const { Cell::new(std::ptr::null()) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
@@ -97,6 +99,20 @@ pub(crate) fn polling() -> Polling {
 /// tracks, which starts in [`Polling::Baton`].
 pub(crate) fn enter_section() {
     POLLING.with(|p| p.set(Polling::Section));
+    WOKE_IN_SECTION.with(|w| w.set(false));
+}
+
+/// Records that the section in progress on this thread woke a task of its runtime on this
+/// core: a section that then waits may well wait for that task (a synchronous client in
+/// front of an async service), which needs a worker of the core to run.
+pub(crate) fn note_woke_in_section() {
+    WOKE_IN_SECTION.with(|w| w.set(true));
+}
+
+/// Whether the section in progress (or the last one) on this thread woke a task of its
+/// runtime on this core.
+pub(crate) fn woke_in_section() -> bool {
+    WOKE_IN_SECTION.with(Cell::get)
 }
 
 /// Marks the end of the section [`enter_section`] marked. Only a poll still marked inside a

@@ -542,6 +542,10 @@ impl Shared {
         }
         let core = &self.cores[here];
         let polling = context::polling();
+        if polling == Polling::Section {
+            // For the learning of held sections (see `Managed::hold_failed`).
+            context::note_woke_in_section();
+        }
         let runnable =
             if priority == Priority::Normal && place != Place::Back && polling != Polling::No {
                 match place_next(core, &self.injector, runnable, place) {

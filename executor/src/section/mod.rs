@@ -285,10 +285,14 @@ impl Hook for WorkerHook {
                 if let (Some(entered), Some(managed)) = (current.entered, managed) {
                     if handed && current.held {
                         // Held, and handed off all the same: unless the site's own sections
-                        // explain the wait, holding them stalls what they wait for.
-                        managed.hold_failed(now, entered, took);
+                        // explain the wait, holding them stalls what they wait for. A section
+                        // that woke a task of this core before it waited stalled that task for
+                        // sure, whatever the figures say.
+                        managed.hold_failed(now, entered, took, context::woke_in_section());
+                        managed.leave_unlearnt();
+                    } else {
+                        managed.leave(now, entered.level, took);
                     }
-                    managed.leave(now, entered.level, took);
                 } else if let Some(managed) = managed {
                     managed.uncounted_ended();
                 }

@@ -152,7 +152,18 @@ impl Managed {
     /// the site's sections stalls that work, so for [`UNHELD_FOR`] the site's sync sections
     /// are not held (its level still paces the async form). The same holds if a disk stalled
     /// every section of a lock-bound site at once: hence for a while, not for good.
-    pub(crate) fn hold_failed(&self, now: Instant, entered: Entered, took: Duration) {
+    ///
+    /// `woke_a_task` says the section woke a task of its core before it ended: the figures
+    /// cannot tell a section waiting on that task from one waiting its turn (the other
+    /// sections in flight may end meanwhile, their replies sent before this one held the
+    /// core), so that alone unholds the site for a while.
+    pub(crate) fn hold_failed(
+        &self,
+        now: Instant,
+        entered: Entered,
+        took: Duration,
+        woke_a_task: bool,
+    ) {
         let progress = self
             .completed
             .load(Ordering::Relaxed)
@@ -164,7 +175,7 @@ impl Managed {
         let explained = turn.is_some_and(|turn| {
             took.as_secs_f64() <= HOLD_SLACK * turn.as_secs_f64() * entered.level as f64
         });
-        if progress == 0 && !explained {
+        if woke_a_task || (progress == 0 && !explained) {
             let until = self.since_created(now + UNHELD_FOR).max(1);
             self.unheld_until.store(until, Ordering::Relaxed);
         }
@@ -204,6 +215,15 @@ impl Managed {
     #[cfg(all(test, not(loom)))]
     pub(crate) fn admitted(&self) -> usize {
         self.admitted.load(Ordering::Relaxed)
+    }
+
+    /// A held section that had to be handed off ([`Managed::hold_failed`]) ends: counted, but
+    /// not learnt from. Its duration is the hold's doing as much as the site's (a section
+    /// waiting on a task the hold kept from running takes the whole held grace period), and
+    /// learning it would make the next such wait look explained by the site's own turns.
+    pub(crate) fn leave_unlearnt(&self) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+        self.admission.leave();
     }
 
     /// A section counted by [`Managed::enter`] or a turn ends at `now`: it started with
@@ -458,7 +478,7 @@ mod tests {
         // It waited for about as many turns as sections were in flight, none of which ended
         // meanwhile (a disk stalled, say).
         let entered = eighth(&managed);
-        managed.hold_failed(now, entered, Duration::from_millis(12));
+        managed.hold_failed(now, entered, Duration::from_millis(12), false);
         assert!(
             is_held(&managed),
             "a wait the site's turns explain unheld it"
@@ -472,7 +492,7 @@ mod tests {
         // Far longer than its turns explain, but the site's other sections went on ending:
         // an unfair lock let them in first.
         managed.uncounted_ended();
-        managed.hold_failed(now, entered, Duration::from_millis(10));
+        managed.hold_failed(now, entered, Duration::from_millis(10), false);
         assert!(is_held(&managed), "a site that made progress was unheld");
     }
 
@@ -482,7 +502,7 @@ mod tests {
         let entered = eighth(&managed);
         // Waited for another task the hold kept from running, until the held grace period,
         // and no section of the site ended meanwhile.
-        managed.hold_failed(now, entered, Duration::from_millis(10));
+        managed.hold_failed(now, entered, Duration::from_millis(10), false);
         assert!(
             !is_held(&managed),
             "holding stalls what the site's sections wait for"
@@ -494,10 +514,24 @@ mod tests {
     }
 
     #[test]
+    fn a_held_section_that_woke_a_task_unholds_its_site_whatever_the_figures() {
+        let (managed, now) = taught(Duration::from_millis(1));
+        let entered = eighth(&managed);
+        // The figures explain the wait and the site went on (the case above keeps the site
+        // held), but the section woke a task of its core before it waited.
+        managed.uncounted_ended();
+        managed.hold_failed(now, entered, Duration::from_millis(12), true);
+        assert!(
+            !is_held(&managed),
+            "a section that woke a task kept its site held"
+        );
+    }
+
+    #[test]
     fn a_held_section_handed_off_before_any_figures_unholds_the_site() {
         let managed = Managed::new(Instant::now());
         let entered = eighth(&managed);
-        managed.hold_failed(Instant::now(), entered, Duration::from_millis(10));
+        managed.hold_failed(Instant::now(), entered, Duration::from_millis(10), false);
         assert!(!is_held(&managed));
     }
 
