@@ -132,8 +132,8 @@ impl<F: Future> Future for Traced<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
-        this.task.poll(cx)
+        let task = this.task;
+        this.span.in_span(|| task.poll(cx))
     }
 }
 
