@@ -12,13 +12,22 @@
 //! `chained-spawn`, `ordered-queue`, or `all`. Each runs once on a fresh two-core runtime; the
 //! count includes the runtime's start and shutdown, the same for every build compared. Build
 //! with `--features tracing` to count the feature's cost with no subscriber.
+//!
+//! Threads make the count vary by about 1% from run to run (stealing, parking): compare
+//! medians of several runs, alternating the builds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Cores of the runtime.
 const CORES: usize = 2;
+
+/// Detection stays on (its per-poll cost is counted) with a threshold no poll of these
+/// workloads reaches even under valgrind, which runs one thread at a time, many times slower:
+/// at the default threshold the monitor would take over polls that merely waited for their
+/// turn on valgrind's one CPU.
+const DETECTION_THRESHOLD: Duration = Duration::from_secs(1);
 
 /// Tasks of `spawn`.
 const SPAWN_TASKS: usize = 50_000;
@@ -65,6 +74,7 @@ fn main() {
     for (workload, run) in chosen {
         let rt = baton::Runtime::builder()
             .cores(CORES)
+            .detection_threshold(DETECTION_THRESHOLD)
             .build()
             .expect("cannot build the runtime");
         let start = Instant::now();
