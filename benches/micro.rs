@@ -46,8 +46,11 @@ const CHAIN_DEPTH: usize = 50_000;
 /// Jobs of `ordered-queue`.
 const JOBS: u64 = 50_000;
 
+/// A workload: its name, and what it runs on a fresh runtime.
+type Workload = (&'static str, fn(&baton::Runtime));
+
 /// The workloads, by name.
-const WORKLOADS: [(&str, fn(&baton::Runtime)); 5] = [
+const WORKLOADS: [Workload; 5] = [
     ("spawn", spawn),
     ("yield", yield_many),
     ("ping-pong", ping_pong),
