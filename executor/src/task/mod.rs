@@ -91,8 +91,11 @@ impl<T> TaskOutput<T> {
 
 impl<T> Drop for TaskOutput<T> {
     fn drop(&mut self) {
-        if let Some(outcome) = self.0.take() {
-            drop_quietly(outcome);
+        match self.0.take() {
+            // A value with no destructor: nothing can panic (a detached task's usual outcome).
+            Some(Ok(value)) if !std::mem::needs_drop::<T>() => std::mem::forget(value),
+            Some(outcome) => drop_quietly(outcome),
+            None => {}
         }
     }
 }
@@ -137,8 +140,8 @@ impl<F: Future> Future for Traced<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
-        this.task.poll(cx)
+        let task = this.task;
+        this.span.in_span(|| task.poll(cx))
     }
 }
 

@@ -12,10 +12,6 @@ pub(crate) struct TaskSpan;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WakeTag;
 
-/// The guard of an entered span: nothing without the feature.
-#[derive(Debug)]
-pub(crate) struct Entered;
-
 impl TaskSpan {
     /// No span.
     #[inline(always)]
@@ -28,10 +24,10 @@ impl TaskSpan {
         TaskSpan
     }
 
-    /// Nothing to enter.
+    /// Runs `poll`: no span to enter.
     #[inline(always)]
-    pub(crate) fn enter(&self) -> Entered {
-        Entered
+    pub(crate) fn in_span<R>(&self, poll: impl FnOnce() -> R) -> R {
+        poll()
     }
 
     /// Nothing to tag.

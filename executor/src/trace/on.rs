@@ -14,16 +14,59 @@ const TARGET: &str = "baton::runtime";
 #[derive(Debug)]
 pub(crate) struct TaskSpan(Option<Box<Span>>);
 
+impl Drop for TaskSpan {
+    /// Inline, the check for no span; the span is closed out of line.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            close(span);
+        }
+    }
+}
+
+/// Runs `poll` with `span` entered.
+#[cold]
+#[inline(never)]
+fn in_entered<R>(span: &Span, poll: impl FnOnce() -> R) -> R {
+    let _entered = span.enter();
+    poll()
+}
+
+/// Closes a task's span (dropping its last handle).
+#[cold]
+#[inline(never)]
+fn close(span: Box<Span>) {
+    drop(span);
+}
+
 /// The id of a task's span, for its wake-up events (`None` when no subscriber took the span).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WakeTag(Option<std::num::NonZeroU64>);
 
-/// The guard of an entered span.
-pub(crate) type Entered<'a> = Option<tracing::span::Entered<'a>>;
-
 impl TaskSpan {
     /// The span of a task spawned at `site`: a root span, whatever span the spawner is in.
+    ///
+    /// Inline, the one check that settles it while no subscriber wants `TRACE` (the check the
+    /// span macro begins with: one relaxed load); the span itself is built out of line, so
+    /// that the spawn path around it compiles as it does without the feature.
+    #[inline]
     pub(crate) fn new(
+        name: Option<&str>,
+        queue: Option<&str>,
+        site: &'static Location<'static>,
+        id: u64,
+    ) -> TaskSpan {
+        if tracing::level_enabled!(tracing::Level::TRACE) {
+            TaskSpan::build(name, queue, site, id)
+        } else {
+            TaskSpan(None)
+        }
+    }
+
+    /// The span, if a subscriber takes it.
+    #[cold]
+    #[inline(never)]
+    fn build(
         name: Option<&str>,
         queue: Option<&str>,
         site: &'static Location<'static>,
@@ -44,12 +87,18 @@ impl TaskSpan {
         TaskSpan((!span.is_disabled()).then(|| Box::new(span)))
     }
 
-    /// Enters the span for one poll.
-    pub(crate) fn enter(&self) -> Entered<'_> {
-        self.0.as_ref().map(|span| span.enter())
+    /// Runs `poll` (one poll of the task) inside the span, entered for it. Inline, only the
+    /// check for no span: the poll with a span entered is out of line.
+    #[inline]
+    pub(crate) fn in_span<R>(&self, poll: impl FnOnce() -> R) -> R {
+        match &self.0 {
+            None => poll(),
+            Some(span) => in_entered(span, poll),
+        }
     }
 
     /// The span's id, for wake-up events.
+    #[inline]
     pub(crate) fn wake_tag(&self) -> WakeTag {
         WakeTag(
             self.0
@@ -61,14 +110,33 @@ impl TaskSpan {
 }
 
 /// A wake-up scheduled the task tagged `tag`.
+#[inline]
 pub(crate) fn woken(tag: WakeTag) {
     if let Some(id) = tag.0 {
-        trace!(target: "runtime::waker", op = "waker.wake_by_ref", task.id = id.get());
+        woken_span(id);
     }
 }
 
-/// Reports a runtime event of core `core`.
+/// The wake-up event of a task whose span a subscriber took.
+#[cold]
+#[inline(never)]
+fn woken_span(id: std::num::NonZeroU64) {
+    trace!(target: "runtime::waker", op = "waker.wake_by_ref", task.id = id.get());
+}
+
+/// Reports a runtime event of core `core`. Inline, the check the event macros begin with
+/// (does any subscriber want `DEBUG`?); the events out of line.
+#[inline]
 pub(crate) fn event(core: usize, event: Event<'_>) {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        report_event(core, event);
+    }
+}
+
+/// Reports a runtime event, if a subscriber takes it.
+#[cold]
+#[inline(never)]
+fn report_event(core: usize, event: Event<'_>) {
     match event {
         Event::Handoff { eager } => debug!(target: TARGET, event = "handoff", core, eager),
         Event::Retirement => debug!(target: TARGET, event = "retirement", core),

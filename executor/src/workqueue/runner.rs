@@ -62,7 +62,7 @@ use std::time::{Duration, Instant};
 use async_task::ScheduleInfo;
 
 use super::inner::Inner;
-use super::task::{Held, Polling};
+use super::task::{Held, Marked, Timed};
 use crate::context;
 use crate::queue::Runnable;
 use crate::shared::Shared;
@@ -256,7 +256,7 @@ impl Runner {
             .and_then(|current| current.waker.take());
         PENDING.with(|p| p.set(kept));
         {
-            let _polling = Polling::enter(&self.inner);
+            let _marked = Marked::enter(&self.inner);
             if runnable.metadata().is_aborted() {
                 crate::task::cancel(runnable);
             } else {
@@ -282,10 +282,28 @@ impl Future for Runner {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
         // Once per poll, not per task: a task awaiting a later task's handle is told.
-        let _line = OrderedMark::enter(this.inner.id);
+        let _line = OrderedMark::enter(self.inner.id);
         let start = Instant::now();
+        let poll = self.turns(cx, start);
+        // The queue's poll time: the runner's whole poll, which runs the queue's tasks back to
+        // back (one look at the clock per poll rather than two per task).
+        drop(Timed::since(&self.inner, start));
+        poll
+    }
+}
+
+impl Runner {
+    /// The runner's poll, which began at `start`.
+    fn turns(&mut self, cx: &mut Context<'_>, start: Instant) -> Poll<()> {
+        let this = self;
+        // A poll the monitor took over (a task blocked outside any section) no longer holds
+        // the core: run nothing in it (so every task starts in a poll not taken over, and
+        // counts a takeover seen after its poll as its own).
+        if context::poll_taken_over() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         for turn in 1..=BUDGET {
             if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
                 break;

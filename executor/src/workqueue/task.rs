@@ -133,27 +133,42 @@ pub(super) fn submit(inner: &Inner, held: Held, how: Submit) {
 }
 
 /// Marks this thread as polling a task of the queue `inner` until dropped (also by
-/// unwinding): spawns from it pass a drain, its sections' handoffs count for the queue, and
-/// the time until then counts in the queue's poll time.
-pub(super) struct Polling<'a> {
+/// unwinding): spawns from it pass a drain, and its sections' handoffs count for the queue.
+pub(super) struct Marked {
     previous: *const AtomicU64,
-    poll_nanos: &'a AtomicU64,
-    since: Instant,
 }
 
-impl Polling<'_> {
-    pub(super) fn enter(inner: &Inner) -> Polling<'_> {
-        Polling {
+impl Marked {
+    pub(super) fn enter(inner: &Inner) -> Marked {
+        Marked {
             previous: context::set_queue_handoffs(&inner.stats.handoffs),
-            poll_nanos: &inner.stats.poll_nanos,
-            since: Instant::now(),
         }
     }
 }
 
-impl Drop for Polling<'_> {
+impl Drop for Marked {
     fn drop(&mut self) {
         context::set_queue_handoffs(self.previous);
+    }
+}
+
+/// Adds the time from `since` until dropped (also by unwinding) to the queue's poll time.
+pub(super) struct Timed<'a> {
+    poll_nanos: &'a AtomicU64,
+    since: Instant,
+}
+
+impl Timed<'_> {
+    pub(super) fn since(inner: &Inner, since: Instant) -> Timed<'_> {
+        Timed {
+            poll_nanos: &inner.stats.poll_nanos,
+            since,
+        }
+    }
+}
+
+impl Drop for Timed<'_> {
+    fn drop(&mut self) {
         let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.poll_nanos.fetch_add(nanos, Relaxed);
     }
@@ -190,18 +205,25 @@ impl<F: Future> Future for QueueTask<F> {
         let this = unsafe { self.get_unchecked_mut() };
         // A takeover of this poll by the monitor counts in the queue's detections, before the
         // task's handle can learn that it finished.
-        let taken_over = context::poll_taken_over();
-        let poll = if this.inner.ordered {
-            // Run by the runner, which marks the thread around the run.
+        if this.inner.ordered {
+            // Run by the runner, which marks the thread around the run, times its whole poll,
+            // and starts a task only in a poll not taken over (it looks before each): a
+            // takeover seen after this task's poll happened during it.
             // SAFETY: see above; `this.future` stays where it is.
             let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+            if context::poll_taken_over() {
+                this.inner.stats.detections.fetch_add(1, Relaxed);
+            }
             if poll.is_pending() {
                 // The runner must be able to cancel it while it waits (shutdown).
                 runner::job_pending(cx.waker());
             }
-            poll
-        } else {
-            let _polling = Polling::enter(&this.inner);
+            return poll;
+        }
+        let taken_over = context::poll_taken_over();
+        let poll = {
+            let _timed = Timed::since(&this.inner, Instant::now());
+            let _marked = Marked::enter(&this.inner);
             // SAFETY: see above; `this.future` stays where it is.
             unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
         };
