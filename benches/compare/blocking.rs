@@ -1,5 +1,5 @@
 //! Blocking workloads: the blocking mix, the cost of a section that does not block, and the
-//! handoff latency on one core (the targets in DESIGN.md).
+//! handoff latency on one core (the targets in docs/architecture.md).
 //!
 //! - **Blocking mix**: tasks of short CPU steps, one step in ten also calling a blocking function,
 //!   run on baton (with and without sections, and with its `unblock`), tokio (`block_in_place`, `spawn_blocking`) and

@@ -1,4 +1,4 @@
-//! SQLite through rusqlite, durable writes behind one lock (DESIGN.md rule 7): blocked calls
+//! SQLite through rusqlite, durable writes behind one lock (the *managed concurrency* rule of docs/architecture.md): blocked calls
 //! that contend with each other, where replacing a blocked worker cannot help.
 //!
 //! [`TASKS`] tasks each make [`CALLS`] inserts into one database through one shared

@@ -24,8 +24,8 @@
 //!    ([`Reactor::try_react_unless`]).
 //! 6. The reactor is shared by every runtime in the process, so a worker turned away from the
 //!    seat must not wait forever on its condition variable while the seat goes unused: it
-//!    registers on the reactor's standby list ([`Reactor::wait_for_seat`], reactor protocol
-//!    steps 8 and 9) with a waker that *pokes* its parker. A thread leaving the seat wakes the
+//!    registers on the reactor's standby list ([`Reactor::wait_for_seat`]; the reactor's
+//!    module docs describe the list) with a waker that *pokes* its parker. A thread leaving the seat wakes the
 //!    oldest standby worker, which tries the seat again; a worker woken for work instead
 //!    cancels its registration.
 //! 7. A worker told of a vacancy (poked, or the seat found free) that leaves with a token

@@ -131,7 +131,7 @@ pub struct CoreStats {
     pub cap_hits: u64,
     /// Sections that ran without a replacement because their call site had reached the level
     /// of concurrency the runtime learnt for it (more of them at once stopped raising its
-    /// throughput: DESIGN.md rule 7).
+    /// throughput: the *managed concurrency* rule of docs/architecture.md).
     pub held_sections: u64,
     /// Polls outside any section that the monitor found blocked (mostly off the CPU past the
     /// detection threshold) and handed off as if they were in a section.

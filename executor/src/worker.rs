@@ -179,7 +179,7 @@ impl Worker {
         }
         // Other runtimes' contexts (the `tokio` feature), entered at the first wake-up.
         let mut foreign = WorkerContext::new();
-        // A new worker starts parked (core protocol, step 1).
+        // A new worker starts parked (the core protocol in `crate::core`).
         let mut wake = Parker::park(&self.parker);
         while wake != Wake::Exit && !self.shared.is_shutdown() {
             foreign.ensure(&shared.tokio, || {
@@ -247,7 +247,8 @@ impl Worker {
             && !(core.high_streak_reached(HIGH_BURST)
                 && (core.has_normal_work() || !shared.injector.is_empty()));
         if look.is_some() {
-            // Busy workers drive I/O and timers too, without waiting (reactor protocol, step 9).
+            // Busy workers drive I/O and timers too, without waiting (the reactor's duty, see
+            // `crate::reactor`).
             let _ = Reactor::get().poll();
             let high = high_first
                 .then(|| shared.injector_high.pop().ok())
@@ -326,11 +327,11 @@ impl Worker {
         }
     }
 
-    /// Step 3, continued: before parking while another core runs, polls the reactor without
+    /// Step 4, first half: before parking while another core runs, polls the reactor without
     /// waiting: I/O that became ready while this worker ran its queue is the likeliest work,
     /// and collecting it here saves a park and a wake-up. There is no spinning here: a worker
     /// that parks takes the reactor's seat if it is free, and the seat spins while spinning
-    /// pays (reactor protocol, step 3a), watching for I/O and for new tasks (a task queued for
+    /// pays (the reactor's spin before a blocking wait), watching for I/O and for new tasks (a task queued for
     /// a parked worker notifies the reactor) at once.
     fn look_at_io(&mut self) -> Option<Runnable> {
         let shared = &*self.shared;

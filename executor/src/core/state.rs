@@ -131,9 +131,9 @@ pub(crate) enum Transition {
     Unreserve,
     /// A parked worker exits (surplus spare past its keep-alive, or shutdown).
     Exit,
-    /// A running worker parks: it ran out of work, or retires (rule 2).
+    /// A running worker parks: it ran out of work, or retires (*keep working*).
     Park,
-    /// A parked worker is woken to run the core's work (rule 1).
+    /// A parked worker is woken to run the core's work (*need more worker*).
     Wake,
     /// The baton of a worker in a section passes on: it stops counting as running.
     HandOff,

@@ -1,4 +1,4 @@
-//! Sections against the core protocol (step 5 and rule 2): a handoff racing new work, two
+//! Sections against the core protocol (its sections step and *keep working*, see `crate::core`): a handoff racing new work, two
 //! workers coming back from sections at once, and a retirement racing a wake-up.
 
 use super::{model, Tally};
@@ -178,7 +178,7 @@ fn handoff_racing_the_end_of_the_section() {
             );
             loom::thread::spawn(move || {
                 slot.leave(epoch, || core.return_from_section(&idle));
-                // The rest of the poll queues a task; then the poll boundary (rule 2).
+                // The rest of the poll queues a task; then the poll boundary (*keep working*).
                 core.queue.push(tally.task()).unwrap();
                 core.notify(&idle);
                 if !core.state().keep_working() {
@@ -307,7 +307,7 @@ fn retirement_racing_a_wake_up_loses_nothing() {
 /// baton to itself, starts its next poll; a spare woken on the strength of an earlier look at
 /// `running == 0` would start one too, and two workers would run the core outside any section.
 /// The wake-up counts the spare running only if nobody runs, in one step, so either the spare
-/// is not woken or the returning worker sees it and retires (rule 2).
+/// is not woken or the returning worker sees it and retires (*keep working*).
 #[test]
 fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
     model(3, || {

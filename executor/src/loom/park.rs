@@ -1,5 +1,5 @@
 //! Spawn racing park: a task queued while the core's only worker decides to park is never
-//! stranded (core protocol, steps 2 and 4).
+//! stranded (the core protocol's *need more worker* and parking steps, see `crate::core`).
 
 use super::{model, Tally};
 use crate::core::{Core, Idle, Recheck};

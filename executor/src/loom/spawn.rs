@@ -1,4 +1,4 @@
-//! A new worker thread joining its core (core protocol, step 1): the thread parks itself on the
+//! A new worker thread joining its core (the core protocol's *a new worker starts parked*, see `crate::core`): the thread parks itself on the
 //! idle stack once it runs, so a task queued while it starts, or a shutdown that drains the
 //! idle stacks meanwhile, must not miss it.
 

@@ -14,7 +14,7 @@
 //!    2 retires one of the two running workers.
 //! 4. **Learning.** A section the monitor had to hand off marks its call site eager; a quick
 //!    section at an eager site lowers its score, so sites that stop blocking go back to lazy.
-//! 5. **Managed concurrency** (DESIGN.md rule 7). The sections of an eager site count
+//! 5. **Managed concurrency** (the *managed concurrency* rule of docs/architecture.md). The sections of an eager site count
 //!    themselves in the site's [`Managed`] record, which learns from their durations how many
 //!    of them can usefully run at once. A section beyond that level is *held*: it keeps its
 //!    worker's baton (no eager handoff, and the monitor neither hands it off nor takes its poll

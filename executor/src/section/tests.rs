@@ -1,4 +1,4 @@
-//! How the runtime treats the sections of a site whose level it learnt (DESIGN.md rule 7):
+//! How the runtime treats the sections of a site whose level it learnt (the *managed concurrency* rule of docs/architecture.md):
 //! the learner is taught with a fake clock, so the level is known, and real sections on a
 //! one-core runtime show what it does to them.
 //!

@@ -1,5 +1,5 @@
 //! How many sections of one call site may run at once with a replacement worker: the level
-//! learnt by hill climbing (DESIGN.md rule 7, the kernel's `max_active` learnt instead of
+//! learnt by hill climbing (the *managed concurrency* rule of docs/architecture.md, the kernel's `max_active` learnt instead of
 //! configured).
 //!
 //! Replacing a blocked worker helps only while the blocked calls do not wait for each other.

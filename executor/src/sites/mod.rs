@@ -15,7 +15,7 @@
 //! grace period rather than the detection threshold). Such a site stays watched for
 //! [`SPAWN_EAGER_SCORE`] quick polls in a row, since a task blocks in few of its polls.
 //!
-//! A site that blocked also gets its [`Managed`] concurrency (DESIGN.md rule 7): its sections
+//! A site that blocked also gets its [`Managed`] concurrency (the *managed concurrency* rule of docs/architecture.md): its sections
 //! in flight and those waiting for a turn ([`admission`]), and the level past which more
 //! sections at once stopped raising its throughput ([`level`]). A section beyond that level
 //! gets no replacement worker, and the async form of a section waits for its turn instead.
