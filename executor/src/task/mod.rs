@@ -123,6 +123,30 @@ struct TaskFuture<F> {
     /// usually fits in a niche of the future's own state, so it costs no memory.)
     future: Option<F>,
     registered: Option<(Arc<Registry>, Slot)>,
+    /// The task's metadata, in the header of the allocation this future lives in: each poll
+    /// reads its abort flag (see `cancel_requested`). Null until the task is allocated.
+    meta: MetaRef,
+}
+
+/// A pointer to a task's [`TaskMeta`], kept by the task's own future.
+struct MetaRef(*const TaskMeta);
+
+// SAFETY: `TaskMeta` is `Sync` (atomics and fields never written after the spawn), so sharing a
+// pointer to it between threads is sound; the pointer is only dereferenced while the future
+// that holds it is alive (see `MetaRef::get`).
+unsafe impl Send for MetaRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for MetaRef {}
+
+impl MetaRef {
+    /// The metadata, if the task was allocated.
+    fn get(&self) -> Option<&TaskMeta> {
+        // SAFETY: the pointer is null or was taken from the `&TaskMeta` that async-task passes
+        // when it allocates the task, which points into the task's header, pinned there for
+        // the allocation's whole life. This future lives in the same allocation and async-task
+        // drops it before it drops the header, so the metadata outlives every use here.
+        unsafe { self.0.as_ref() }
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -132,6 +156,14 @@ pin_project_lite::pin_project! {
         #[pin]
         task: TaskFuture<F>,
         span: TaskSpan,
+    }
+}
+
+impl<F> Traced<F> {
+    /// The future, told where its task's metadata lies (async-task's header, see [`MetaRef`]).
+    fn with_meta(mut self, meta: &TaskMeta) -> Traced<F> {
+        self.task.meta = MetaRef(meta);
+        self
     }
 }
 
@@ -170,10 +202,14 @@ impl<F> TaskFuture<F> {
         result
     }
 
-    /// Whether this task must be cancelled instead of polled: [`cancel`] runs it, or it is
+    /// Whether this task must be cancelled instead of polled: [`cancel`] runs it, its handle
+    /// asked for it (checked here, at the start of the poll, not only before the worker runs
+    /// the task: an abort that lands between that look and the poll finds the task still
+    /// scheduled, so its wake-up changes nothing, and only this look sees it), or it is
     /// registered with a runtime that is shutting down.
     fn cancel_requested(&self) -> bool {
         CANCELLING.with(|c| c.replace(false))
+            || self.meta.get().is_some_and(TaskMeta::is_aborted)
             || self
                 .registered
                 .as_ref()
@@ -290,7 +326,7 @@ where
         let (wrapped, meta, task) = Prepared::new(future, how, registered);
         let (runnable, raw) = async_task::Builder::new()
             .metadata(meta)
-            .spawn(move |_| wrapped, task.schedule(schedule));
+            .spawn(move |meta| wrapped.with_meta(meta), task.schedule(schedule));
         task.finish(runnable, raw)
     })
 }
@@ -313,7 +349,7 @@ where
         let (wrapped, meta, task) = Prepared::new(future, how, registered);
         let (runnable, raw) = async_task::Builder::new()
             .metadata(meta)
-            .spawn_local(move |_| wrapped, task.schedule(schedule));
+            .spawn_local(move |meta| wrapped.with_meta(meta), task.schedule(schedule));
         task.finish(runnable, raw)
     })
 }
@@ -368,6 +404,7 @@ impl Prepared {
             task: TaskFuture {
                 future: Some(future),
                 registered,
+                meta: MetaRef(std::ptr::null()),
             },
             span,
         };
