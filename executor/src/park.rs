@@ -31,11 +31,11 @@
 //! 7. A worker told of a vacancy (poked, or the seat found free) that leaves with a token
 //!    instead of trying the seat, or whose registration a kick already took when it cancels
 //!    it, passes the vacancy on to the next standby thread
-//!    ([`Reactor::pass_on_vacancy`]), so no kick is swallowed.
+//!    ([`Reactor::hand_over_duty`]), so no kick is swallowed.
 //!
 //! [`Reactor::wait_for_seat`]: crate::reactor::Reactor::wait_for_seat
 //! [`Reactor::try_react_unless`]: crate::reactor::Reactor::try_react_unless
-//! [`Reactor::pass_on_vacancy`]: crate::reactor::Reactor::pass_on_vacancy
+//! [`Reactor::hand_over_duty`]: crate::reactor::Reactor::hand_over_duty
 
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
@@ -91,7 +91,7 @@ impl Parker {
                 parker.in_reactor.store(false, Ordering::Relaxed);
                 if told_free {
                     // Step 7: leaving with a token, the vacancy goes to another thread.
-                    reactor::pass_on_vacancy();
+                    reactor::hand_over_duty();
                 }
                 return wake;
             }
@@ -109,7 +109,7 @@ impl Parker {
                         // Step 7: an entry already gone was taken by a thread that vacated
                         // the seat, telling this one to take it: pass that on.
                         if !reactor::cancel_wait(this) {
-                            reactor::pass_on_vacancy();
+                            reactor::hand_over_duty();
                         }
                         return wake;
                     }
@@ -243,8 +243,8 @@ mod reactor {
     }
 
     /// Wakes another standby thread for a vacancy this one was told of but does not take.
-    pub(super) fn pass_on_vacancy() {
-        Reactor::get().pass_on_vacancy();
+    pub(super) fn hand_over_duty() {
+        Reactor::get().hand_over_duty();
     }
 
     /// Makes the thread waiting in the reactor return.
@@ -275,7 +275,7 @@ mod reactor {
         true
     }
 
-    pub(super) fn pass_on_vacancy() {}
+    pub(super) fn hand_over_duty() {}
 
     pub(super) fn notify() {}
 }
