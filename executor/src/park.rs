@@ -149,7 +149,7 @@ impl Parker {
     }
 
     /// Whether a token waits (read by the reactor before it blocks this worker in its seat).
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg(not(loom))]
     fn has_token(&self) -> bool {
         lock(&self.state).wake.is_some()
     }
@@ -173,14 +173,13 @@ impl Parker {
     }
 
     /// Stores the token without waking the parked thread (for tests that wake it otherwise).
-    #[cfg(test)]
-    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn give_token_quietly(&self, wake: Wake) {
         lock(&self.state).wake = Some(wake);
     }
 
     /// Asks a worker waiting on its condition variable to try the reactor's seat again.
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg(not(loom))]
     fn poke(&self) {
         let on_condvar = {
             let mut state = lock(&self.state);
