@@ -1,9 +1,10 @@
 //! The reactor: I/O readiness (epoll, or `polling` elsewhere) and timers, driven by idle threads.
 //!
 //! There is one reactor per process, like async-io's. No thread is dedicated to it: an idle
-//! worker (or a thread in [`block_on`]) *sits in* the reactor, waiting in the poller until a
-//! source is ready, a timer is due or someone calls [`Reactor::notify`]; busy workers poll it
-//! without waiting every few dozen task polls, so I/O and timers progress under load.
+//! worker (or a thread in [`block_on`](fn@block_on)) *sits in* the reactor, waiting in the
+//! poller until a source is ready, a timer is due or someone calls [`Reactor::notify`]; busy
+//! workers poll it without waiting every few dozen task polls, so I/O and timers progress
+//! under load.
 //!
 //! - [`poller`]: the OS poller, one backend per platform family.
 //! - [`source`]: a registered file descriptor, its readiness word and its wakers.
