@@ -110,12 +110,14 @@ impl<T: AsFd> Async<T> {
             .expect("the I/O object is present until drop")
     }
 
-    /// A mutable reference for the `Read` / `Write` impls; not public, so the object cannot be
-    /// replaced while its descriptor is registered.
-    fn io_mut(&mut self) -> &mut T {
-        self.io
+    /// The source and a mutable reference to the object, for the `Read` / `Write` impls; not
+    /// public, so the object cannot be replaced while its descriptor is registered.
+    fn parts_mut(&mut self) -> (&Source, &mut T) {
+        let io = self
+            .io
             .as_mut()
-            .expect("the I/O object is present until drop")
+            .expect("the I/O object is present until drop");
+        (&self.source, io)
     }
 
     /// Deregisters the I/O object and returns it, still in non-blocking mode.
@@ -299,26 +301,9 @@ impl<T: AsFd> Async<T> {
             dir,
             slot: None,
         };
-        std::future::poll_fn(|cx| {
-            let charge = ready!(coop::poll_proceed(cx));
-            loop {
-                let seen = self.source.readiness();
-                if seen.is_ready(dir) {
-                    match op(self.get_ref()) {
-                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                            self.source.clear_readiness(dir, seen);
-                        }
-                        res => {
-                            charge.made_progress();
-                            return Poll::Ready(res);
-                        }
-                    }
-                }
-                // Not ready (or just cleared): wait for a report, then try again.
-                ready!(self.source.poll_ready_slot(dir, &mut slot.slot, cx));
-            }
-        })
-        .await
+        let io = self.get_ref();
+        std::future::poll_fn(|cx| poll_io(&self.source, dir, Some(&mut slot.slot), cx, || op(io)))
+            .await
     }
 
     /// Polls `dir`'s readiness, confirmed with `poll(2)`; `slot` selects the waker slot (`None`:
@@ -354,22 +339,8 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let charge = ready!(coop::poll_proceed(cx));
-        loop {
-            let seen = self.source.readiness();
-            if seen.is_ready(dir) {
-                match op(self.io_mut()) {
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        self.source.clear_readiness(dir, seen);
-                    }
-                    res => {
-                        charge.made_progress();
-                        return Poll::Ready(res);
-                    }
-                }
-            }
-            ready!(self.source.poll_ready(dir, cx));
-        }
+        let (source, io) = self.parts_mut();
+        poll_io(source, dir, None, cx, || op(io))
     }
 
     /// One attempt of a `poll_read` / `poll_write` style operation on `&T`.
@@ -379,22 +350,42 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let charge = ready!(coop::poll_proceed(cx));
-        loop {
-            let seen = self.source.readiness();
-            if seen.is_ready(dir) {
-                match op(self.get_ref()) {
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        self.source.clear_readiness(dir, seen);
-                    }
-                    res => {
-                        charge.made_progress();
-                        return Poll::Ready(res);
-                    }
+        let io = self.get_ref();
+        poll_io(&self.source, dir, None, cx, || op(io))
+    }
+}
+
+/// Runs `op` while `source` is ready for `dir`, until it returns something other than
+/// `WouldBlock`; each `WouldBlock` clears the readiness it was tried on, and the poll then waits
+/// for the next report (in waker slot `slot`, or the per-direction waker if `None`). Charges
+/// the cooperative budget once, and counts progress only when `op` completes.
+fn poll_io<R>(
+    source: &Source,
+    dir: Direction,
+    mut slot: Option<&mut Option<usize>>,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    let charge = ready!(coop::poll_proceed(cx));
+    loop {
+        let seen = source.readiness();
+        if seen.is_ready(dir) {
+            match op() {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    source.clear_readiness(dir, seen);
+                }
+                res => {
+                    charge.made_progress();
+                    return Poll::Ready(res);
                 }
             }
-            ready!(self.source.poll_ready(dir, cx));
         }
+        // Not ready (or just cleared): wait for a report, then try again.
+        let polled = match slot.as_deref_mut() {
+            Some(slot) => source.poll_ready_slot(dir, slot, cx),
+            None => source.poll_ready(dir, cx),
+        };
+        ready!(polled);
     }
 }
 

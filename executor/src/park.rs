@@ -31,11 +31,11 @@
 //! 7. A worker told of a vacancy (poked, or the seat found free) that leaves with a token
 //!    instead of trying the seat, or whose registration a kick already took when it cancels
 //!    it, passes the vacancy on to the next standby thread
-//!    ([`Reactor::pass_on_vacancy`]), so no kick is swallowed.
+//!    ([`Reactor::hand_over_duty`]), so no kick is swallowed.
 //!
 //! [`Reactor::wait_for_seat`]: crate::reactor::Reactor::wait_for_seat
 //! [`Reactor::try_react_unless`]: crate::reactor::Reactor::try_react_unless
-//! [`Reactor::pass_on_vacancy`]: crate::reactor::Reactor::pass_on_vacancy
+//! [`Reactor::hand_over_duty`]: crate::reactor::Reactor::hand_over_duty
 
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
@@ -91,7 +91,7 @@ impl Parker {
                 parker.in_reactor.store(false, Ordering::Relaxed);
                 if told_free {
                     // Step 7: leaving with a token, the vacancy goes to another thread.
-                    reactor::pass_on_vacancy();
+                    reactor::hand_over_duty();
                 }
                 return wake;
             }
@@ -109,7 +109,7 @@ impl Parker {
                         // Step 7: an entry already gone was taken by a thread that vacated
                         // the seat, telling this one to take it: pass that on.
                         if !reactor::cancel_wait(this) {
-                            reactor::pass_on_vacancy();
+                            reactor::hand_over_duty();
                         }
                         return wake;
                     }
@@ -149,7 +149,7 @@ impl Parker {
     }
 
     /// Whether a token waits (read by the reactor before it blocks this worker in its seat).
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg(not(loom))]
     fn has_token(&self) -> bool {
         lock(&self.state).wake.is_some()
     }
@@ -173,14 +173,13 @@ impl Parker {
     }
 
     /// Stores the token without waking the parked thread (for tests that wake it otherwise).
-    #[cfg(test)]
-    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn give_token_quietly(&self, wake: Wake) {
         lock(&self.state).wake = Some(wake);
     }
 
     /// Asks a worker waiting on its condition variable to try the reactor's seat again.
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg(not(loom))]
     fn poke(&self) {
         let on_condvar = {
             let mut state = lock(&self.state);
@@ -243,8 +242,8 @@ mod reactor {
     }
 
     /// Wakes another standby thread for a vacancy this one was told of but does not take.
-    pub(super) fn pass_on_vacancy() {
-        Reactor::get().pass_on_vacancy();
+    pub(super) fn hand_over_duty() {
+        Reactor::get().hand_over_duty();
     }
 
     /// Makes the thread waiting in the reactor return.
@@ -275,7 +274,7 @@ mod reactor {
         true
     }
 
-    pub(super) fn pass_on_vacancy() {}
+    pub(super) fn hand_over_duty() {}
 
     pub(super) fn notify() {}
 }

@@ -127,7 +127,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         wait_for_wake(reactor, &parker, &kick);
     };
     // Step 8: this thread will not come back to the seat; a standby thread takes it.
-    reactor.after_leaving(true);
+    reactor.hand_over_duty();
     out
 }
 

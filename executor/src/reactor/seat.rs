@@ -78,7 +78,9 @@ impl Seat {
     }
 
     /// Marks a seated `block_on` thread for take-over; true if this caller won the mark and
-    /// must now call [`Seat::wait_handoff`].
+    /// must now call [`Seat::wait_handoff`]. (Only a parking worker takes a seat over, and
+    /// loom models park without the reactor.)
+    #[cfg(not(loom))]
     pub(super) fn try_mark_takeover(&self) -> bool {
         // Relaxed: the seat's ownership passes through the `handed` mutex, not this word.
         self.state
@@ -93,6 +95,7 @@ impl Seat {
 
     /// Waits until the `block_on` thread marked by [`Seat::try_mark_takeover`] hands the seat
     /// over; the caller then sits as a worker.
+    #[cfg(not(loom))]
     pub(super) fn wait_handoff(&self) {
         let mut handed = lock(&self.handed);
         while !*handed {
