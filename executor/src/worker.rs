@@ -186,7 +186,7 @@ impl Worker {
                 Handle::from_shared(Arc::clone(&shared)).thread_start()
             });
             self.searching = wake == Wake::Search;
-            wake = self.work(&hook);
+            wake = self.work(core, &hook);
         }
         self.flush();
         self.core().remove_slot(&self.slot);
@@ -195,10 +195,10 @@ impl Worker {
         }
     }
 
-    /// Runs tasks while this worker holds the baton; returns how it was woken after it last
-    /// parked.
-    fn work(&mut self, hook: &WorkerHook) -> Wake {
-        self.pace.restart(self.core().injector_interval());
+    /// Runs tasks while this worker holds the baton of `core` (its own, looked up once per
+    /// thread rather than at every poll); returns how it was woken after it last parked.
+    fn work(&mut self, core: &Core, hook: &WorkerHook) -> Wake {
+        self.pace.restart(core.injector_interval());
         loop {
             if self.shared.is_shutdown() {
                 return Wake::Work;
@@ -210,9 +210,9 @@ impl Worker {
                 self.flush();
                 return self.park();
             };
-            self.run_task(runnable, hook);
+            self.run_task(runnable, core, hook);
             // Rule 2: a worker back from a section retires if its replacement runs.
-            if !self.core().state().keep_working() {
+            if !core.state().keep_working() {
                 self.flush();
                 if let Some(wake) = self.retire() {
                     return wake;
@@ -361,9 +361,9 @@ impl Worker {
         }
     }
 
-    /// Polls one task, unless it was aborted, in which case it is dropped (its future's
-    /// destructor running as a poll does).
-    fn run_task(&mut self, runnable: Runnable, hook: &WorkerHook) {
+    /// Polls one task of `core` (this worker's), unless it was aborted, in which case it is
+    /// dropped (its future's destructor running as a poll does).
+    fn run_task(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
         if runnable.metadata().is_aborted() {
             // The future's destructor runs here, on a worker holding the baton, as a poll
             // would: a blocking section in it hands the core off like one in a poll.
@@ -376,35 +376,62 @@ impl Worker {
         if self.unflushed_polls >= FLUSH_INTERVAL {
             self.flush();
         }
-        let shared = &*self.shared;
         let meta = runnable.metadata();
-        let site = meta.site();
         if self.named || meta.name().is_some() {
             // For reports; only while named tasks come (a load and a test otherwise).
             self.named = self.slot.set_name(meta.name());
         }
-        let watched = shared.sites.is_watched(site);
-        // Watched like a section: the monitor looks at it within the grace period, unless the
-        // kernel tells when this thread goes to sleep.
-        let ring = watched && !self.switches_cover();
-        let shared = &*self.shared;
-        self.core().start_poll(self.tick);
+        if self.shared.sites.watches_spawn_sites() {
+            self.poll_watchable(runnable, core, hook);
+        } else {
+            // No spawn site is learnt, so no poll is watched: one relaxed load decides, and
+            // this copy of the poll is compiled without any of the watching.
+            self.poll(runnable, false, core, hook);
+        }
+    }
+
+    /// [`Worker::poll`] once a spawn site is learnt: looks the task's spawn site up first.
+    #[inline(never)]
+    fn poll_watchable(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
+        let watched = self.shared.sites.is_watched(runnable.metadata().site());
+        self.poll(runnable, watched, core, hook);
+    }
+
+    /// Polls one task, publishing the poll for detection (see [`crate::detect`]): the core's
+    /// turn for its peers and stealers, the worker's poll word and the task's spawn site for
+    /// the monitor. A `watched` poll (its spawn site blocked before) is watched like a section:
+    /// the monitor looks at it within the grace period, unless the kernel tells when this
+    /// thread goes to sleep.
+    ///
+    /// Inlined into both callers, so the common one, with `watched` false, carries none of the
+    /// watching.
+    #[inline(always)]
+    fn poll(&mut self, runnable: Runnable, watched: bool, core: &Core, hook: &WorkerHook) {
+        let site = runnable.metadata().site();
+        core.start_poll(self.tick);
         self.slot.start_poll(self.tick, watched, site);
-        if ring {
-            shared.idle.bell.section_started();
+        if watched && !self.switches_cover() {
+            self.shared.idle.bell.section_started();
         }
         context::start_poll();
         crate::coop::budget(|| runnable.run());
         context::end_poll();
-        if self.slot.end_poll(self.tick, || hook.has_open_section()) {
-            // The monitor took this poll over because it blocked: count this worker running
-            // again, as at the end of a handed-off section; `keep_working` retires one of the
-            // two running workers at this poll boundary. Tasks spawned where this one was are
-            // watched from now on.
-            shared.cores[self.core].return_from_section(&shared.idle);
-            shared.sites.record_taken_over(site);
+        if self.slot.end_poll(|| hook.has_open_section()) {
+            self.taken_over(core);
         } else if watched {
-            shared.sites.record_quick(site);
+            self.shared.sites.record_quick(site);
+        }
+    }
+
+    /// The monitor took the poll that just ended over because it blocked: counts this worker
+    /// running again, as at the end of a handed-off section; `keep_working` retires one of the
+    /// two running workers of `core` at this poll boundary. Tasks spawned where this one was
+    /// (the slot keeps its spawn site, so the poll need not) are watched from now on.
+    #[cold]
+    fn taken_over(&self, core: &Core) {
+        core.return_from_section(&self.shared.idle);
+        if let Some(site) = self.slot.site() {
+            self.shared.sites.record_taken_over(site);
         }
     }
 

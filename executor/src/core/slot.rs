@@ -49,6 +49,9 @@ const HELD: u32 = 0b100;
 /// Shift of the epoch.
 const EPOCH_SHIFT: u32 = 3;
 
+/// The poll word between polls: no flag set, and no poll count either, so that ending a poll
+/// stores a constant (the count only has to tell one poll from the next while they run).
+const BETWEEN_POLLS: u32 = 0;
 /// Set in the poll word while the worker is inside a poll.
 const POLLING: u32 = 1;
 /// Set in the poll word while the poll is watched closely (its task's spawn site blocked
@@ -110,8 +113,8 @@ enum Entry {
 #[derive(Debug, Default)]
 pub(crate) struct SectionSlot {
     word: AtomicU32,
-    /// The worker's poll count, shifted left by [`TURN_SHIFT`], with [`POLLING`] set during a
-    /// poll and [`WATCHED`] during a watched one.
+    /// During a poll, the worker's poll count shifted left by [`TURN_SHIFT`], with [`POLLING`]
+    /// set, and [`WATCHED`] too during a watched one; [`BETWEEN_POLLS`] otherwise.
     poll: AtomicU32,
     /// The spawn site of the task the worker polls or polled last, for stall reports (std's
     /// atomic even under loom: a hint, not synchronisation).
@@ -275,15 +278,15 @@ impl SectionSlot {
             .store((turn << TURN_SHIFT) | watched | POLLING, Ordering::Relaxed);
     }
 
-    /// Worker: poll number `turn` ends. Returns whether the monitor took the poll over (step 3
-    /// of the module docs), in which case the worker must count itself running again, as at
-    /// the end of a handed-off section.
+    /// Worker: the poll ends. Returns whether the monitor took the poll over (step 3 of the
+    /// module docs), in which case the worker must count itself running again, as at the end
+    /// of a handed-off section.
     ///
     /// With a section still open (a guard kept across an `.await`, which `section_open` tells),
     /// the section word is the section's: a takeover of the poll passed to the section when it
     /// started, and the section's end returns it.
-    pub(crate) fn end_poll(&self, turn: u32, section_open: impl FnOnce() -> bool) -> bool {
-        self.poll.store(turn << TURN_SHIFT, Ordering::Relaxed);
+    pub(crate) fn end_poll(&self, section_open: impl FnOnce() -> bool) -> bool {
+        self.poll.store(BETWEEN_POLLS, Ordering::Relaxed);
         // Pairs with the heavy barrier in `claim_poll`: either the monitor's read of the poll
         // word after its barrier sees this store, or the load below sees its claim.
         sys::light_barrier();
@@ -443,7 +446,7 @@ mod tests {
             "its poll is in a section: no takeover either"
         );
         assert!(!slot.leave(epoch, || {}), "its baton never passed on");
-        assert!(!slot.end_poll(1, || false));
+        assert!(!slot.end_poll(|| false));
         // The next section of the worker is lazy again.
         let epoch = slot.enter(false, || unreachable!());
         assert!(slot.look().is_in_lazy_section());
@@ -493,18 +496,18 @@ mod tests {
         let claimed = slot.claim_poll(seen).expect("the poll is still running");
         slot.publish(claimed);
         assert!(
-            slot.end_poll(1, || false),
+            slot.end_poll(|| false),
             "the worker learns its poll was taken over"
         );
-        assert!(!slot.end_poll(1, || false), "and only once");
+        assert!(!slot.end_poll(|| false), "and only once");
 
         // A claim on a poll that has ended is given back.
         slot.start_poll(2, false, Location::caller());
         let seen = slot.look_poll();
-        assert!(!slot.end_poll(2, || false));
+        assert!(!slot.end_poll(|| false));
         slot.start_poll(3, false, Location::caller());
         assert!(slot.claim_poll(seen).is_none());
-        assert!(!slot.end_poll(3, || false));
+        assert!(!slot.end_poll(|| false));
     }
 
     #[test]
@@ -525,7 +528,7 @@ mod tests {
             "the section returns the baton it found passed on"
         );
         assert!(
-            !slot.end_poll(1, || false),
+            !slot.end_poll(|| false),
             "and the poll's end has nothing more to return"
         );
     }

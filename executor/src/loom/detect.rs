@@ -35,7 +35,7 @@ fn takeover_racing_the_end_of_the_poll() {
             let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
             loom::thread::spawn(move || take_over(&core, &idle, &slot, seen))
         };
-        let returned = slot.end_poll(1, || false);
+        let returned = slot.end_poll(|| false);
         if returned {
             core.return_from_section(&idle);
         }
@@ -47,7 +47,7 @@ fn takeover_racing_the_end_of_the_poll() {
             "the worker learns of exactly the takeovers that happened"
         );
         assert!(
-            !slot.end_poll(2, || false),
+            !slot.end_poll(|| false),
             "a later poll is not taken over on an old look"
         );
         let [running, idle, in_section, workers] = counts(&core);
@@ -79,7 +79,7 @@ fn takeover_racing_an_eager_section() {
         if slot.leave(epoch, || core.return_from_section(&idle)) {
             returns += 1;
         }
-        if slot.end_poll(1, || false) {
+        if slot.end_poll(|| false) {
             core.return_from_section(&idle);
             returns += 1;
         }
@@ -114,7 +114,7 @@ fn takeover_racing_the_end_of_a_handed_off_section() {
             })
         };
         assert!(slot.leave(epoch, || core.return_from_section(&idle)));
-        let taken = slot.end_poll(1, || false);
+        let taken = slot.end_poll(|| false);
         if taken {
             core.return_from_section(&idle);
         }

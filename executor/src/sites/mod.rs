@@ -329,10 +329,16 @@ impl Sites {
             .and_then(|s| s.record.managed.get().map(|m| &**m))
     }
 
+    /// Whether any spawn site was learnt (see [`Sites::record_taken_over`]): until one is, no
+    /// poll is watched, and a worker need not look its task's spawn site up. One relaxed load.
+    pub(crate) fn watches_spawn_sites(&self) -> bool {
+        self.spawn_sites.load(Ordering::Relaxed)
+    }
+
     /// Whether the polls of tasks spawned at `site` are watched closely: one relaxed load
     /// while no spawn site has been learnt.
     pub(crate) fn is_watched(&self, site: &'static Location<'static>) -> bool {
-        self.spawn_sites.load(Ordering::Relaxed) && self.is_eager(site)
+        self.watches_spawn_sites() && self.is_eager(site)
     }
 
     /// The monitor took over a poll of a task spawned at `site`.
