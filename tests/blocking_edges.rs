@@ -52,8 +52,12 @@ fn a_one_core_runtime_hands_off_like_any_other() {
             .expect("the task behind the section never ran");
     }
     let stats = settle(&rt);
-    assert!(stats.cores[0].handoffs >= 3, "{stats}");
-    assert!(stats.cores[0].workers >= 2, "{stats}");
+    // Each round's core went to a spare: by the section's handoff, or, on a loaded machine,
+    // by detection, which may judge the poll blocked (its thread asleep in the section, its
+    // poll seen before the section began) and take it over first.
+    let core = &stats.cores[0];
+    assert!(core.handoffs + core.detected_blocks >= 3, "{stats}");
+    assert!(core.workers >= 2, "{stats}");
 }
 
 #[test]
