@@ -152,6 +152,16 @@ fn spin(d: Duration) {
 // Blocking mix
 // ---------------------------------------------------------------------------------------------
 
+impl Sample {
+    /// The sample with `foreign` threads (see [`foreign_threads`]) taken off its peak: what the
+    /// system itself had running at most. (smol's `blocking` pool is the process's, and kept:
+    /// a later smol run reuses the threads an earlier one left, which count as foreign then.)
+    pub(crate) fn without(mut self, foreign: usize) -> Sample {
+        self.peak_threads = self.peak_threads.saturating_sub(foreign);
+        self
+    }
+}
+
 /// What one run of the mix measured.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sample {
@@ -199,9 +209,15 @@ impl Mix {
 
     /// The samples of the timed runs (the warm-up's dropped) on a fresh runtime.
     fn samples(self, shape: Shape) -> Vec<Sample> {
-        // Pools of the systems that ran before (smol's `blocking` threads linger for a while)
-        // would count in this system's peak threads.
-        settle_threads();
+        let foreign = foreign_threads();
+        self.run_samples(shape)
+            .into_iter()
+            .map(|sample| sample.without(foreign))
+            .collect()
+    }
+
+    /// [`Mix::samples`], with every thread of the process counted.
+    fn run_samples(self, shape: Shape) -> Vec<Sample> {
         match self {
             Mix::BatonSection | Mix::BatonUnannotated | Mix::BatonUnblock => {
                 let rt = baton_runtime(CORES);
@@ -514,20 +530,11 @@ impl Sampler {
 }
 
 /// The process's thread count, from `/proc/self/status` (0 where there is none).
-/// Waits (up to 5 s) until the process's thread count has stopped falling for 700 ms: idle
-/// threads of earlier runs' pools (smol's `blocking` pool keeps them 500 ms) are gone.
-fn settle_threads() {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut lowest = thread_count();
-    let mut since = Instant::now();
-    while Instant::now() < deadline && since.elapsed() < Duration::from_millis(700) {
-        thread::sleep(Duration::from_millis(50));
-        let now = thread_count();
-        if now < lowest {
-            lowest = now;
-            since = Instant::now();
-        }
-    }
+/// Threads of the process besides the main thread, before a system starts: the pools that
+/// earlier systems left behind (smol's `blocking` pool keeps its idle threads), which a
+/// system's peak must not count (see [`Sample::without`]).
+pub(crate) fn foreign_threads() -> usize {
+    thread_count().saturating_sub(1)
 }
 
 fn thread_count() -> usize {

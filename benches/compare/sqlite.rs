@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::blocking::{baton_runtime, observe, percentile, tokio_runtime, Sample, CORES};
+use crate::blocking::{
+    baton_runtime, foreign_threads, observe, percentile, tokio_runtime, Sample, CORES,
+};
 use crate::core::AsyncExecutor;
 use crate::report;
 
@@ -128,6 +130,7 @@ pub(crate) fn run(filter: &str) {
 
 /// The timed runs of `way` (the warm-up's dropped), each on a fresh database.
 fn runs(way: Way) -> Vec<Run> {
+    let foreign = foreign_threads();
     let mut runs = Vec::new();
     match way {
         Way::BatonSection | Way::BatonAsync | Way::BatonUnannotated => {
@@ -173,6 +176,9 @@ fn runs(way: Way) -> Vec<Run> {
         }
     }
     runs.remove(0);
+    for run in &mut runs {
+        run.sample = run.sample.without(foreign);
+    }
     runs
 }
 
