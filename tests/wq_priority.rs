@@ -61,11 +61,19 @@ fn one_core_runs_high_then_normal_then_idle() {
     );
 }
 
-#[test]
-fn a_flood_of_high_work_lets_normal_work_through() {
-    const HIGH_TASKS: usize = 200;
+/// `High` tasks of the flood.
+const HIGH_TASKS: usize = 200;
+
+/// On one core, a task queues [`HIGH_TASKS`] `High` tasks on a work queue, then one task
+/// labelled `label` with `spawn_after` (given a handle to the runtime); returns how many `High`
+/// tasks ran before it.
+fn high_tasks_before(
+    label: &'static str,
+    spawn_after: impl FnOnce(baton::Handle, Labels) -> baton::JoinHandle<()> + Send + 'static,
+) -> usize {
     let rt = one_core();
-    let order = Arc::new(Mutex::new(Vec::new()));
+    let handle = rt.handle().clone();
+    let order: Labels = Arc::new(Mutex::new(Vec::new()));
     let handles = rt
         .block_on(rt.spawn({
             let order = order.clone();
@@ -77,11 +85,7 @@ fn a_flood_of_high_work_lets_normal_work_through() {
                         high.spawn(async move { order.lock().unwrap().push("high") })
                     })
                     .collect();
-                // Queued after all of them, on plain `spawn` (the default class).
-                let order = order.clone();
-                handles.push(baton::spawn(async move {
-                    order.lock().unwrap().push("normal");
-                }));
+                handles.push(spawn_after(handle, order));
                 handles
             }
         }))
@@ -91,7 +95,18 @@ fn a_flood_of_high_work_lets_normal_work_through() {
     }
     let order = order.lock().unwrap().clone();
     assert_eq!(order.len(), HIGH_TASKS + 1);
-    let position = order.iter().position(|&l| l == "normal").unwrap();
+    order.iter().position(|&l| l == label).unwrap()
+}
+
+/// The labels of the tasks that ran, in the order they ran.
+type Labels = Arc<Mutex<Vec<&'static str>>>;
+
+#[test]
+fn a_flood_of_high_work_lets_normal_work_through() {
+    // Queued after all of them, on plain `spawn` (the default class).
+    let position = high_tasks_before("normal", |_, order| {
+        baton::spawn(async move { order.lock().unwrap().push("normal") })
+    });
     assert!(
         position <= 16,
         "the normal task ran after {position} high tasks (bound: 16)"
@@ -135,38 +150,15 @@ fn idle_work_waits_while_normal_work_keeps_coming() {
 
 #[test]
 fn a_flood_of_high_work_lets_a_task_spawned_from_outside_through() {
-    const HIGH_TASKS: usize = 200;
-    let rt = one_core();
-    let handle = rt.handle().clone();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let handles = rt
-        .block_on(rt.spawn({
-            let order = order.clone();
-            async move {
-                let high = queue("flood", Priority::High);
-                let mut handles: Vec<_> = (0..HIGH_TASKS)
-                    .map(|_| {
-                        let order = order.clone();
-                        high.spawn(async move { order.lock().unwrap().push("high") })
-                    })
-                    .collect();
-                // Spawned from a thread of no runtime: it waits in the injector, not on the
-                // core, behind the flood.
-                let order = order.clone();
-                let outside = std::thread::spawn(move || {
-                    handle.spawn(async move { order.lock().unwrap().push("outside") })
-                });
-                handles.push(outside.join().unwrap());
-                handles
-            }
-        }))
-        .unwrap();
-    for h in handles {
-        rt.block_on(h).unwrap();
-    }
-    let order = order.lock().unwrap().clone();
-    assert_eq!(order.len(), HIGH_TASKS + 1);
-    let position = order.iter().position(|&l| l == "outside").unwrap();
+    // Spawned from a thread of no runtime: it waits in the injector, not on the core, behind
+    // the flood.
+    let position = high_tasks_before("outside", |handle, order| {
+        std::thread::spawn(move || {
+            handle.spawn(async move { order.lock().unwrap().push("outside") })
+        })
+        .join()
+        .unwrap()
+    });
     assert!(
         position <= 16,
         "the task spawned from outside ran after {position} high tasks (bound: 16)"
