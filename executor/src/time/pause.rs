@@ -340,7 +340,12 @@ impl<F: Future> Future for Watched<F> {
         let this = self.project();
         let clock = &this.shared.clock;
         if !clock.is_paused() {
+            // Counted busy all the same: the future may pause the clock and go on (spawning,
+            // say) in this very poll, and the reactor's check must not find the runtime idle
+            // and advance the clock meanwhile.
+            clock.enter_busy();
             let out = this.future.poll(cx);
+            clock.leave_busy();
             if out.is_pending() && clock.is_paused() {
                 // Paused during this poll: the future kept a waker that counts nothing. Count
                 // a wake-up now and poll again at once, with the waker that counts.
