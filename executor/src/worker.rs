@@ -364,14 +364,9 @@ impl Worker {
     /// Polls one task of `core` (this worker's), unless it was aborted, in which case it is
     /// dropped (its future's destructor running as a poll does).
     fn run_task(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
-        if runnable.metadata().is_aborted() {
-            // The future's destructor runs here, on a worker holding the baton, as a poll
-            // would: a blocking section in it hands the core off like one in a poll.
-            context::start_poll();
-            crate::task::cancel(runnable);
-            context::end_poll();
-            return;
-        }
+        // An aborted task is polled like any other: its poll sees the abort and drops the
+        // future there, on a worker holding the baton, so a blocking section in a destructor
+        // hands the core off like one in a poll (see `task::TaskFuture::cancel_requested`).
         self.unflushed_polls += 1;
         if self.unflushed_polls >= FLUSH_INTERVAL {
             self.flush();

@@ -203,10 +203,14 @@ impl<F> TaskFuture<F> {
     }
 
     /// Whether this task must be cancelled instead of polled: [`cancel`] runs it, its handle
-    /// asked for it (checked here, at the start of the poll, not only before the worker runs
-    /// the task: an abort that lands between that look and the poll finds the task still
-    /// scheduled, so its wake-up changes nothing, and only this look sees it), or it is
-    /// registered with a runtime that is shutting down.
+    /// asked for it, or it is registered with a runtime that is shutting down.
+    ///
+    /// The abort is looked for here, inside the poll, and nowhere before it: a look before
+    /// `Runnable::run` could miss an abort landing between the look and the poll, whose
+    /// wake-up finds the task still scheduled and changes nothing. Here, async-task's state
+    /// word orders the two: the abort's flag is set before its wake-up's update of that word,
+    /// which the run's own update acquires, or the wake-up comes after the run began and
+    /// schedules the task again.
     fn cancel_requested(&self) -> bool {
         CANCELLING.with(|c| c.replace(false))
             || self.meta.get().is_some_and(TaskMeta::is_aborted)

@@ -150,12 +150,8 @@ impl Rescuer {
     }
 }
 
-/// Polls a rescued task once on the rescuer's thread (or drops it, if it was aborted), as a
-/// worker would, with the task's cooperative budget.
+/// Polls a rescued task once on the rescuer's thread (an aborted task's poll drops its
+/// future instead), as a worker would, with the task's cooperative budget.
 fn run(runnable: Runnable) {
-    if runnable.metadata().is_aborted() {
-        crate::task::cancel(runnable);
-    } else {
-        crate::coop::budget(|| runnable.run());
-    }
+    crate::coop::budget(|| runnable.run());
 }

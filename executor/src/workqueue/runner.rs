@@ -257,11 +257,8 @@ impl Runner {
         PENDING.with(|p| p.set(kept));
         {
             let _marked = Marked::enter(&self.inner);
-            if runnable.metadata().is_aborted() {
-                crate::task::cancel(runnable);
-            } else {
-                runnable.run();
-            }
+            // An aborted task's poll drops its future instead.
+            runnable.run();
         }
         let pending = PENDING.with(Cell::take);
         if JOB_DONE.with(|d| d.replace(false)) {
