@@ -5,16 +5,29 @@ use std::time::Duration;
 
 /// Generous, so that a quick section is never mistaken for a blocked one on a loaded machine.
 const GRACE: Duration = Duration::from_millis(20);
-/// Far beyond the grace period: the monitor certainly hands this section off.
-const BLOCK: Duration = Duration::from_millis(200);
-
-/// The one call site under test: every call runs its section at the same location.
-fn at_the_site(block_for: Duration) {
+/// The one call site under test: every call runs its section at the same location. A section
+/// that `blocks` sleeps until the runtime counts one handoff more than at its entry, however
+/// long the monitor takes to look on a loaded machine (a hang guard aside), so it certainly
+/// blocked past the grace period and was handed off; the others return at once.
+fn at_the_site(blocks: bool) {
+    let handle = baton::Handle::current();
+    let before = handoffs_of(&handle.stats());
     baton::blocking::section(|| {
-        if !block_for.is_zero() {
-            std::thread::sleep(block_for);
+        if blocks {
+            let start = std::time::Instant::now();
+            while handoffs_of(&handle.stats()) == before {
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "a section blocked for a minute and was never handed off"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
     });
+}
+
+fn handoffs_of(stats: &baton::Stats) -> u64 {
+    stats.cores.iter().map(|c| c.handoffs).sum()
 }
 
 fn eager_handoffs(rt: &baton::Runtime) -> u64 {
@@ -22,7 +35,7 @@ fn eager_handoffs(rt: &baton::Runtime) -> u64 {
 }
 
 fn handoffs(rt: &baton::Runtime) -> u64 {
-    rt.stats().cores.iter().map(|c| c.handoffs).sum()
+    handoffs_of(&rt.stats())
 }
 
 #[test]
@@ -33,25 +46,25 @@ fn a_site_that_blocked_is_handed_off_eagerly_then_unlearnt() {
         .build()
         .unwrap();
     // Each step runs in its own task, on the runtime's worker.
-    let run = |block_for: Duration| rt.block_on(rt.spawn(async move { at_the_site(block_for) }));
+    let run = |blocks: bool| rt.block_on(rt.spawn(async move { at_the_site(blocks) }));
 
     // A quick section at an unknown site is lazy: no handoff at all.
-    run(Duration::ZERO).unwrap();
+    run(false).unwrap();
     assert_eq!(eager_handoffs(&rt), 0, "{}", rt.stats());
 
     // It blocks: the monitor hands it off (not eagerly) and the site is learnt.
-    run(BLOCK).unwrap();
+    run(true).unwrap();
     assert!(handoffs(&rt) >= 1, "{}", rt.stats());
     assert_eq!(eager_handoffs(&rt), 0, "{}", rt.stats());
 
     // The next section at the site hands off at entry, although it is quick.
-    run(Duration::ZERO).unwrap();
+    run(false).unwrap();
     let after_first = eager_handoffs(&rt);
     assert_eq!(after_first, 1, "{}", rt.stats());
 
     // Quick sections lower the site's score: after a few it is lazy again, and stays so.
     for _ in 0..10 {
-        run(Duration::ZERO).unwrap();
+        run(false).unwrap();
     }
     let settled = eager_handoffs(&rt);
     assert!(
@@ -60,7 +73,7 @@ fn a_site_that_blocked_is_handed_off_eagerly_then_unlearnt() {
         rt.stats()
     );
     for _ in 0..50 {
-        run(Duration::ZERO).unwrap();
+        run(false).unwrap();
     }
     assert_eq!(
         eager_handoffs(&rt),
@@ -70,8 +83,8 @@ fn a_site_that_blocked_is_handed_off_eagerly_then_unlearnt() {
     );
 
     // Blocking again makes it eager again.
-    run(BLOCK).unwrap();
-    run(Duration::ZERO).unwrap();
+    run(true).unwrap();
+    run(false).unwrap();
     assert_eq!(eager_handoffs(&rt), settled + 1, "{}", rt.stats());
 }
 
@@ -82,7 +95,7 @@ fn another_site_is_not_made_eager() {
         .grace_period(GRACE)
         .build()
         .unwrap();
-    rt.block_on(rt.spawn(async { at_the_site(BLOCK) })).unwrap();
+    rt.block_on(rt.spawn(async { at_the_site(true) })).unwrap();
     rt.block_on(rt.spawn(async {
         for _ in 0..20 {
             // A different call site.

@@ -28,9 +28,10 @@ fn panic_message_of(f: impl FnOnce() + Send + 'static) -> String {
 
 #[test]
 fn timers_and_sockets_polled_after_the_last_runtime_is_dropped_panic_clearly() {
-    // A sleep first polled, by another executor, after the runtime was dropped.
+    // A sleep first polled, by another executor, after the runtime was dropped (long enough
+    // that it cannot have elapsed by then, however slowly the machine runs this test).
     let rt = baton::Runtime::new().unwrap();
-    let sleep = baton::time::sleep(Duration::from_millis(50));
+    let sleep = baton::time::sleep(Duration::from_secs(3600));
     drop(rt);
     let message = panic_message_of(move || futures::executor::block_on(sleep));
     assert!(message.contains("no baton runtime running"), "{message}");

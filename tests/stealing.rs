@@ -6,7 +6,13 @@ use std::time::Duration;
 
 #[test]
 fn tasks_queued_behind_a_busy_worker_run_on_the_other_core() {
-    let rt = baton::Runtime::builder().cores(2).build().unwrap();
+    // Detection off: the busy task blocks in `sleep`, and a takeover of its poll would let a
+    // spare of its own core run the queued tasks before the other core steals them.
+    let rt = baton::Runtime::builder()
+        .cores(2)
+        .detect_blocking(false)
+        .build()
+        .unwrap();
     let release = Arc::new(AtomicBool::new(false));
     let stolen = rt.block_on(rt.spawn({
         let release = release.clone();

@@ -5,12 +5,15 @@
 //! job's poll starts, down when the job enters a section, and down at the end of its poll if it
 //! did not enter one. A job whose poll starts while the count of its core is not zero polls
 //! beside another worker of the core. (The rest of a poll after a handed-off section is not
-//! counted: the core protocol lets a worker back from a section finish its poll.)
+//! counted: the core protocol lets a worker back from a section finish its poll.) A poll that had
+//! already run for the detection threshold when another began beside it is excused: on a loaded
+//! machine a preempted job can be judged a CPU hog and taken out of its core's running count,
+//! as the detection rule says, and the next job then rightly runs beside it.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -19,18 +22,23 @@ use std::time::{Duration, Instant};
 const QUEUES: usize = 3;
 /// Jobs per queue.
 const JOBS: usize = 120;
+/// No poll is taken over before it has run this long.
+const DETECTION_THRESHOLD: Duration = baton::DEFAULT_DETECTION_THRESHOLD;
 
 thread_local! {
     /// The core whose count the job polling on this thread added to, if it still counts.
     static COUNTED: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// Per-core counts of jobs polling outside sections, and the overlaps seen.
+/// Per-core counts of jobs polling outside sections, when the latest of them began, and the
+/// overlaps seen.
 ///
 /// The counts are read-modify-writes of one atomic per core, so each sees the latest value
-/// whatever the ordering: Relaxed suffices.
+/// whatever the ordering: Relaxed suffices. The start times only excuse overlaps.
 struct Watch {
     outside: Vec<AtomicUsize>,
+    began: Vec<AtomicU64>,
+    epoch: Instant,
     overlaps: AtomicUsize,
 }
 
@@ -38,6 +46,8 @@ impl Watch {
     fn new(cores: usize) -> Watch {
         Watch {
             outside: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            began: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            epoch: Instant::now(),
             overlaps: AtomicUsize::new(0),
         }
     }
@@ -45,7 +55,10 @@ impl Watch {
     /// A job's poll starts on this thread.
     fn start(&self) {
         let core = baton::current_core().expect("jobs run on workers");
-        if self.outside[core].fetch_add(1, Ordering::Relaxed) > 0 {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let other = self.began[core].swap(now, Ordering::Relaxed);
+        let excused = now.saturating_sub(other) >= DETECTION_THRESHOLD.as_nanos() as u64;
+        if self.outside[core].fetch_add(1, Ordering::Relaxed) > 0 && !excused {
             self.overlaps.fetch_add(1, Ordering::Relaxed);
         }
         COUNTED.with(|c| c.set(Some(core)));
