@@ -30,8 +30,8 @@ thread_local! {
     static COUNTED: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// Per-core counts of jobs polling outside sections, when the latest of them began, and the
-/// overlaps seen.
+/// Per-core counts of jobs polling outside sections, when the first of them began (the one a
+/// takeover would have let another run beside), and the overlaps seen.
 ///
 /// The counts are read-modify-writes of one atomic per core, so each sees the latest value
 /// whatever the ordering: Relaxed suffices. The start times only excuse overlaps.
@@ -56,10 +56,13 @@ impl Watch {
     fn start(&self) {
         let core = baton::current_core().expect("jobs run on workers");
         let now = self.epoch.elapsed().as_nanos() as u64;
-        let other = self.began[core].swap(now, Ordering::Relaxed);
-        let excused = now.saturating_sub(other) >= DETECTION_THRESHOLD.as_nanos() as u64;
-        if self.outside[core].fetch_add(1, Ordering::Relaxed) > 0 && !excused {
-            self.overlaps.fetch_add(1, Ordering::Relaxed);
+        if self.outside[core].fetch_add(1, Ordering::Relaxed) == 0 {
+            self.began[core].store(now, Ordering::Relaxed);
+        } else {
+            let other = self.began[core].load(Ordering::Relaxed);
+            if now.saturating_sub(other) < DETECTION_THRESHOLD.as_nanos() as u64 {
+                self.overlaps.fetch_add(1, Ordering::Relaxed);
+            }
         }
         COUNTED.with(|c| c.set(Some(core)));
     }
@@ -101,8 +104,8 @@ fn spin(d: Duration) {
 /// in a section (long, or lazy and blocking past the grace period), or with `unannotated`
 /// blocking outside any section until a task queued on its core has run (which only the
 /// monitor's takeover of its poll allows), the others spinning a little; returns the overlaps
-/// seen. Fails if that does not finish within a generous time.
-fn overlaps(cores: usize, unannotated: bool) -> usize {
+/// seen, with the runtime's stats. Fails if that does not finish within a generous time.
+fn overlaps(cores: usize, unannotated: bool) -> (usize, String) {
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = baton::Runtime::builder().cores(cores).build().unwrap();
@@ -157,7 +160,10 @@ fn overlaps(cores: usize, unannotated: bool) -> usize {
             rt.block_on(job).unwrap();
         }
         done_tx
-            .send(watch.overlaps.load(Ordering::Relaxed))
+            .send((
+                watch.overlaps.load(Ordering::Relaxed),
+                rt.stats().to_string(),
+            ))
             .unwrap();
     });
     done_rx
@@ -167,29 +173,29 @@ fn overlaps(cores: usize, unannotated: bool) -> usize {
 
 #[test]
 fn one_core_runs_one_job_at_a_time_outside_sections() {
+    let (overlaps, stats) = overlaps(1, false);
     assert_eq!(
-        overlaps(1, false),
-        0,
-        "jobs polled beside another worker of the core"
+        overlaps, 0,
+        "jobs polled beside another worker of the core: {stats}"
     );
 }
 
 #[test]
 fn two_cores_run_one_job_at_a_time_each_outside_sections() {
+    let (overlaps, stats) = overlaps(2, false);
     assert_eq!(
-        overlaps(2, false),
-        0,
-        "jobs polled beside another worker of their core"
+        overlaps, 0,
+        "jobs polled beside another worker of their core: {stats}"
     );
 }
 
 #[test]
 fn a_job_that_blocks_without_a_section_stops_the_runner_once_taken_over() {
     for cores in [1, 2] {
+        let (overlaps, stats) = overlaps(cores, true);
         assert_eq!(
-            overlaps(cores, true),
-            0,
-            "jobs polled beside another worker of the core on {cores} cores"
+            overlaps, 0,
+            "jobs polled beside another worker of the core on {cores} cores: {stats}"
         );
     }
 }
