@@ -44,7 +44,7 @@ mod switches;
 use std::time::{Duration, Instant};
 
 use crate::core::{Core, SectionSlot, SeenPoll};
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{self, ThreadProbe};

@@ -3,9 +3,9 @@
 //!
 //! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
 //! anything high): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`,
-//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `shared`, `handle`, `time`,
+//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `scheduler`, `handle`, `time`,
 //! `net`, `io`; `section`;
-//! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
+//! `scheduler::worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
 
 mod clock;
 mod compat;
@@ -18,8 +18,8 @@ mod monitor;
 mod park;
 mod queue;
 mod runtime;
+mod scheduler;
 mod section;
-mod shared;
 mod sites;
 mod stall;
 mod stats;
@@ -28,7 +28,6 @@ mod sys;
 pub mod task;
 mod trace;
 mod unbound;
-mod worker;
 mod workqueue;
 
 #[cfg(all(test, loom))]
@@ -63,7 +62,7 @@ pub use workqueue::{
 
 use std::future::Future;
 
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 
 /// Spawns a task on the current runtime; it may run on any core.
 ///

@@ -12,7 +12,7 @@ use super::model;
 use crate::core::Recheck;
 use crate::park::{Parker, Wake};
 use crate::queue::Runnable;
-use crate::shared::{core_queues, Config, Shared};
+use crate::scheduler::{core_queues, Config, Shared};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::task::{JoinHandle, Spawn};
 

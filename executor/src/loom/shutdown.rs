@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 use super::{model, Tally};
 use crate::core::{HandOff, Recheck};
 use crate::park::{Parker, Wake};
-use crate::shared::{Config, Shared};
+use crate::scheduler::{Config, Shared};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::task::JoinHandle;
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::clock::{self, Clock, Misuse};
 use crate::handle::Handle;
 use crate::reactor::Reactor;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::sync::Arc;
 
 /// How long after a paused clock's timer was armed, or after the runtime was last found busy,

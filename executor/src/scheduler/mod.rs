@@ -92,6 +92,8 @@ use crate::sys;
 use crate::task::{self, JoinHandle, Registry, Spawn};
 use crate::unbound::UnboundPool;
 
+pub(crate) mod worker;
+
 /// What threads of one runtime share.
 pub(crate) struct Shared {
     /// Distinguishes this runtime's workers from other runtimes'.
