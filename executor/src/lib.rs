@@ -1,11 +1,12 @@
 //! The executor behind [baton](https://docs.rs/baton): per-core run queues, workers that pass a
 //! baton between them, the reactor, timers, networking and stats.
 //!
-//! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
-//! anything high): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`,
-//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `scheduler`, `handle`, `time`,
-//! `net`, `io`; `section`;
-//! `scheduler::worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
+//! Use it through the `baton` facade crate. Layering, bottom to top (imports should point
+//! down): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`,
+//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `scheduler` (but its
+//! `worker` loop), `handle`, `time`, `net`, `io`; `section`; `scheduler::worker`; `detect`,
+//! `stall`, `monitor`; `workqueue`; `runtime`. `docs/architecture.md` maps the modules and names
+//! the imports that do not point down yet.
 
 mod clock;
 mod compat;

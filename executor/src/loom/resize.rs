@@ -1,8 +1,9 @@
 //! Cores going offline (`Shared::set_online`) racing the scheduling of tasks pinned to them (the
-//! shared module's notes on cores that go offline): a pinned task spawned or woken while its
-//! core goes offline ends up queued exactly once, on an online core; nothing is left on the
-//! offline core, where no worker would run it. If the resizer's evacuation and the scheduler's
-//! look at the online count both missed, the task would stay on core 1 and the models fail.
+//! scheduler's notes on cores that go offline, `scheduler/online.rs`): a pinned task spawned or
+//! woken while its core goes offline ends up queued exactly once, on an online core; nothing is
+//! left on the offline core, where no worker would run it. If the resizer's evacuation and the
+//! scheduler's look at the online count both missed, the task would stay on core 1 and the models
+//! fail.
 
 use std::future::Future;
 use std::pin::Pin;

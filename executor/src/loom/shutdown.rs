@@ -1,7 +1,7 @@
-//! Shutdown racing the tasks it cancels (the shutdown notes in `shared.rs`): a task spawned or
-//! woken while the runtime shuts down is cancelled exactly once, by the shutdown thread or, once
-//! shutdown is done, by its scheduler; never inside a `wake()` before shutdown is done (the
-//! waker's caller may hold a lock the task's drop needs: modelled by `list`, as event-listener
+//! Shutdown racing the tasks it cancels (the shutdown notes in `scheduler/shutdown.rs`): a task
+//! spawned or woken while the runtime shuts down is cancelled exactly once, by the shutdown thread
+//! or, once shutdown is done, by its scheduler; never inside a `wake()` before shutdown is done
+//! (the waker's caller may hold a lock the task's drop needs: modelled by `list`, as event-listener
 //! holds its list lock while it wakes, and a listener's drop takes it); and nothing is left in a
 //! queue or in the registry. Shutdown racing a retirement: the retiring worker never parks after
 //! shutdown's wake-up.

@@ -224,7 +224,7 @@ impl Runtime {
     }
 
     /// Cancels every pending task, then waits for the workers (at most until `timeout`), then
-    /// cancels what is left (the protocol is in the shutdown notes of `shared.rs`).
+    /// cancels what is left (the protocol is in the shutdown notes of `scheduler/shutdown.rs`).
     fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
         let shared = Arc::clone(self.handle.shared());
         shared.begin_shutdown();

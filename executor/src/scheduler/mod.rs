@@ -61,8 +61,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
     /// What has been learnt about blocking call sites.
     pub(crate) sites: Sites,
-    /// How many cores are online: cores `0..online` take work (see the module docs on cores
-    /// that go offline).
+    /// How many cores are online: cores `0..online` take work (see the [`online`] module
+    /// docs).
     online: AtomicUsize,
     /// Held while the online count changes, so that two resizes do not interleave.
     resizing: Mutex<()>,

@@ -1,3 +1,5 @@
+//! Resizing: cores that go offline and come back ([`Handle::set_cores`](crate::Handle::set_cores)).
+//!
 //! # Cores that go offline and come back
 //!
 //! [`Handle::set_cores`](crate::Handle::set_cores) keeps a prefix of the cores online: cores

@@ -1,3 +1,5 @@
+//! Placement: where a task goes when it is spawned, woken or submitted.
+//!
 //! # Where a task goes when it is scheduled
 //!
 //! 1. A task pinned to a core (`spawn_on`) goes to that core's pinned queue, and that core is
@@ -155,8 +157,8 @@ impl Shared {
     /// one in `Core::hand_off`: either the core's count shows no running worker here, or the
     /// parking worker (or the handoff) sees the task.
     ///
-    /// The same fence orders the look at the online count (see the module docs on cores that
-    /// go offline): a core taken offline meanwhile has its tasks moved on here.
+    /// The same fence orders the look at the online count (see the [`online`](super::online)
+    /// module docs): a core taken offline meanwhile has its tasks moved on here.
     pub(super) fn notify_here(&self, here: usize) {
         // `notify` issues the fence that also orders the sibling check below.
         if !self.cores[here].notify(&self.idle) && self.idle.should_wake_sibling() {

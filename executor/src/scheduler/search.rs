@@ -35,10 +35,10 @@ impl Shared {
     }
 
     /// The last look of a worker of `here` about to park (after its fence), or of a handoff:
-    /// whether the worker should stay up, because another core's queue or the injector has
-    /// work, or because shutdown began after the worker last checked (shutdown notes, step 1:
-    /// `begin_shutdown` wakes only the workers already parked when it drains the idle stacks,
-    /// under the same lock the parking worker pushed itself with).
+    /// whether the worker should stay up, because another core's queue or the injector has work, or
+    /// because shutdown began after the worker last checked ([shutdown notes](super::shutdown),
+    /// beginning: `begin_shutdown` wakes only the workers already parked when it drains the idle
+    /// stacks, under the same lock the parking worker pushed itself with).
     pub(crate) fn recheck(&self, here: usize) -> Recheck {
         self.recheck_parking(here, false)
     }
@@ -163,9 +163,9 @@ impl Shared {
     }
 
     /// Takes the tasks marked with queue `id` ([`TaskMeta::queue_id`](queue::TaskMeta)), a
-    /// rescuer's queue, out of the injectors and the queues of `cores`, leaving the other tasks in their order, for the
-    /// rescuer to run. Wakes the cores for what is left, in case a worker came back from its
-    /// section and parked while its queue was briefly empty.
+    /// rescuer's queue, out of the injectors and the queues of `cores`, leaving the other tasks in
+    /// their order, for the rescuer to run. Wakes the cores for what is left, in case a worker came
+    /// back from its section and parked while its queue was briefly empty.
     pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
         let mut taken = Vec::new();
         let injectors = [&self.injector_high, &self.injector, &self.injector_low];

@@ -1,3 +1,6 @@
+//! Shutdown of the scheduler: stopping intake, cancelling what is pending, and cancelling
+//! what is scheduled after the end.
+//!
 //! # Shutdown
 //!
 //! Shutdown cancels before it joins, and never drops a task inside the `wake()` that scheduled
