@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use super::model;
 use crate::core::Recheck;
 use crate::park::{Parker, Wake};
-use crate::queue::Runnable;
+use crate::queue::{Priority, Runnable};
 use crate::scheduler::{core_queues, Config, Shared};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::task::{JoinHandle, Spawn};
@@ -49,11 +49,9 @@ fn the_one_queued_task(shared: &Shared) -> Runnable {
             }
         }
     }
-    for injector in [
-        &shared.injector,
-        &shared.injector_high,
-        &shared.injector_low,
-    ] {
+    for injector in
+        [Priority::High, Priority::Normal, Priority::Idle].map(|p| shared.injector_for(p))
+    {
         while let Ok(runnable) = injector.pop() {
             found.push(runnable);
         }
@@ -198,7 +196,7 @@ fn an_offline_cores_worker_moves_what_its_poll_queued() {
         );
         let moved: usize = core_queues(&shared.cores[0])
             .into_iter()
-            .chain([&shared.injector])
+            .chain([shared.injector_for(Priority::Normal)])
             .map(|q| q.len())
             .sum();
         assert_eq!(

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::compat::TokioRuntime;
 use crate::context;
 use crate::core::{Core, Idle};
-use crate::queue::{self, Queue, Runnable};
+use crate::queue::{self, Priority, Queue, Runnable};
 use crate::sites::Sites;
 use crate::stats::{CoreStats, Detection, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex};
@@ -46,12 +46,10 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     /// The cores, indexed by core number.
     pub(crate) cores: Box<[Core]>,
-    /// Tasks scheduled from outside the runtime's workers, and local-queue overflow.
-    pub(crate) injector: Queue,
-    /// `High` tasks scheduled from outside the runtime's workers.
-    pub(crate) injector_high: Queue,
-    /// `Idle` tasks scheduled from outside the runtime's workers.
-    pub(crate) injector_low: Queue,
+    /// Tasks scheduled from outside the runtime's workers, one injector per class indexed by
+    /// [`Priority::index`] (see [`Shared::injector_for`]); the `Normal` one also takes
+    /// local-queue overflow.
+    injectors: [Queue; Priority::COUNT],
     /// Set the first time a task of a class other than `Normal` is scheduled; until then
     /// workers skip the class queues.
     classes_used: AtomicBool,
@@ -111,9 +109,7 @@ impl Shared {
         Shared {
             id: context::next_runtime_id(),
             cores: (0..cores).map(Core::new).collect(),
-            injector: queue::unbounded_queue(),
-            injector_high: queue::unbounded_queue(),
-            injector_low: queue::unbounded_queue(),
+            injectors: std::array::from_fn(|_| queue::unbounded_queue()),
             classes_used: AtomicBool::new(false),
             idle: Idle::new(cores),
             // One shard per core for spawns from workers, one for spawns from elsewhere.
@@ -244,9 +240,7 @@ impl Shared {
                     ..core.stats()
                 })
                 .collect(),
-            injector_depth: self.injector.len()
-                + self.injector_high.len()
-                + self.injector_low.len(),
+            injector_depth: self.injectors.iter().map(Queue::len).sum(),
             queues,
             retired_queues,
             sites: self.sites.detections(),

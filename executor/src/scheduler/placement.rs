@@ -117,7 +117,7 @@ impl Shared {
         }
         let runnable =
             if priority == Priority::Normal && place != Place::Back && polling != Polling::No {
-                match place_next(core, &self.injector, runnable, place) {
+                match place_next(core, self.injector_for(Priority::Normal), runnable, place) {
                     // Outside a section, no fence and no notify for the slot: this worker holds
                     // the baton and looks at the slot at its next poll boundary, before it could
                     // park (and if it retires there instead, the worker that keeps the baton runs
@@ -145,7 +145,9 @@ impl Shared {
             };
         match core.class(priority) {
             Some(class) => push(&class.queue, runnable),
-            None => queue::push_or_spill(&core.queue, &self.injector, runnable),
+            None => {
+                queue::push_or_spill(&core.queue, self.injector_for(Priority::Normal), runnable)
+            }
         }
         self.notify_here(here);
     }
@@ -180,12 +182,8 @@ impl Shared {
     }
 
     /// The injector for tasks of class `priority`.
-    fn injector_for(&self, priority: Priority) -> &Queue {
-        match priority {
-            Priority::High => &self.injector_high,
-            Priority::Normal => &self.injector,
-            Priority::Idle => &self.injector_low,
-        }
+    pub(crate) fn injector_for(&self, priority: Priority) -> &Queue {
+        &self.injectors[priority.index()]
     }
 
     /// Pushes onto one of the injectors and wakes an idle core if nobody searches.

@@ -5,7 +5,7 @@
 use super::{core_queues, Shared};
 use crate::core::{Core, Recheck};
 use crate::park::Wake;
-use crate::queue::{self, Runnable};
+use crate::queue::{self, Priority, Runnable};
 use crate::stats::Counters;
 
 impl Shared {
@@ -63,9 +63,7 @@ impl Shared {
     /// for a slot its owner is about to take; otherwise (a hint, on busier paths) a full slot
     /// counts at once.
     pub(crate) fn has_stealable_work(&self, except: usize, patient: bool) -> bool {
-        !self.injector.is_empty()
-            || !self.injector_high.is_empty()
-            || !self.injector_low.is_empty()
+        self.has_injected_work()
             || self
                 .cores
                 .iter()
@@ -74,7 +72,7 @@ impl Shared {
 
     /// Takes a task for core `here` from the injector, moving a batch into its local queue.
     pub(crate) fn take_from_injector(&self, here: usize) -> Option<Runnable> {
-        queue::steal_into(&self.injector, &self.cores[here].queue)
+        queue::steal_into(self.injector_for(Priority::Normal), &self.cores[here].queue)
     }
 
     /// Searches beyond core `here` for `High` then `Normal` work: the injectors, then the other
@@ -89,7 +87,7 @@ impl Shared {
         }
         if self.classes_used() {
             let high = &self.cores[here].high.queue;
-            let found = queue::steal_into(&self.injector_high, high).or_else(|| {
+            let found = queue::steal_into(self.injector_for(Priority::High), high).or_else(|| {
                 self.steal_with(here, |core| queue::steal_into(&core.high.queue, high))
             });
             if found.is_some() {
@@ -108,7 +106,7 @@ impl Shared {
         }
         let low = &self.cores[here].low;
         low.pop()
-            .or_else(|| queue::steal_into(&self.injector_low, &low.queue))
+            .or_else(|| queue::steal_into(self.injector_for(Priority::Idle), &low.queue))
             .or_else(|| {
                 self.steal_with(here, |core| queue::steal_into(&core.low.queue, &low.queue))
             })
@@ -158,8 +156,8 @@ impl Shared {
     }
 
     /// Whether any injector holds a task.
-    fn has_injected_work(&self) -> bool {
-        !self.injector.is_empty() || !self.injector_high.is_empty() || !self.injector_low.is_empty()
+    pub(crate) fn has_injected_work(&self) -> bool {
+        self.injectors.iter().any(|injector| !injector.is_empty())
     }
 
     /// Takes the tasks marked with queue `id` ([`TaskMeta::queue_id`](queue::TaskMeta)), a
@@ -168,8 +166,7 @@ impl Shared {
     /// back from its section and parked while its queue was briefly empty.
     pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
         let mut taken = Vec::new();
-        let injectors = [&self.injector_high, &self.injector, &self.injector_low];
-        let scanned = injectors.into_iter().chain(
+        let scanned = self.injectors.iter().chain(
             cores
                 .iter()
                 .flat_map(|&core| core_queues(&self.cores[core])),
@@ -184,7 +181,7 @@ impl Shared {
                 } else {
                     // Only the next-task slot and the `Normal` local queue are bounded; what
                     // they no longer hold goes to the injector, as on any overflow.
-                    queue::push_or_spill(queue, &self.injector, runnable);
+                    queue::push_or_spill(queue, self.injector_for(Priority::Normal), runnable);
                 }
             }
         }

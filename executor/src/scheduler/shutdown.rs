@@ -156,14 +156,8 @@ impl Shared {
 
     /// Every queue a task may wait in.
     fn queues(&self) -> impl Iterator<Item = &Queue> {
-        let injectors = [
-            &self.to_cancel,
-            &self.injector,
-            &self.injector_high,
-            &self.injector_low,
-        ];
-        injectors
-            .into_iter()
+        std::iter::once(&self.to_cancel)
+            .chain(&self.injectors)
             .chain(self.cores.iter().flat_map(core_queues))
     }
 }

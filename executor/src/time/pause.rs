@@ -250,9 +250,7 @@ fn is_idle(shared: &Shared) -> bool {
     });
     let unblock = shared.unbound.stats();
     cores_idle
-        && shared.injector.is_empty()
-        && shared.injector_high.is_empty()
-        && shared.injector_low.is_empty()
+        && !shared.has_injected_work()
         && unblock.threads == unblock.idle
         && unblock.queued == 0
 }
