@@ -12,23 +12,18 @@ mod clock;
 mod compat;
 mod context;
 mod core;
-mod detect;
 mod error;
 mod handle;
-mod monitor;
+mod manager;
 mod park;
 mod queue;
 mod runtime;
 mod scheduler;
-mod section;
-mod sites;
-mod stall;
 mod stats;
 mod sync;
 mod sys;
 pub mod task;
 mod trace;
-mod unbound;
 mod workqueue;
 
 #[cfg(all(test, loom))]
@@ -41,6 +36,9 @@ pub mod io;
 pub mod net;
 mod reactor;
 pub mod time;
+
+// The concurrency manager's modules, at the paths the rest of the crate names them by.
+use manager::{detect, monitor, section, sites, stall, unbound};
 
 #[cfg(feature = "tokio")]
 pub use compat::TOKIO_WORKER_THREADS;
