@@ -2,9 +2,10 @@
 //!
 //! `Async<T>` puts `T` in non-blocking mode and retries its operations when the reactor
 //! reports readiness. Each operation that completes spends a unit of the task's [cooperative
-//! budget](crate::coop), so a loop over an object that is always ready still yields. It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`]
-//! when `T` implements [`Read`] and [`Write`] (and `&Async<T>` does when `&T` does, as for
-//! sockets), so the adapters of the futures and smol ecosystems work on it.
+//! budget](crate::coop), so a loop over an object that is always ready still yields. It
+//! implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`] when `T` implements
+//! [`Read`](std::io::Read) and [`Write`](std::io::Write) (and `&Async<T>` does when `&T` does,
+//! as for sockets), so the adapters of the futures and smol ecosystems work on it.
 //!
 //! # Examples
 //!

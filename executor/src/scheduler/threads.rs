@@ -8,7 +8,8 @@ use crate::stats::Counters;
 impl Shared {
     /// After a section's handoff on `core` (eager or by the monitor): if no spare was there,
     /// see [`Shared::no_spare`]; and the reactor's duty passes on, since the blocked worker
-    /// may be the one that drives it ([`Reactor::hand_over_duty`]).
+    /// may be the one that drives it
+    /// ([`Reactor::hand_over_duty`](crate::reactor::Reactor::hand_over_duty)).
     pub(crate) fn after_hand_off(&self, core: usize, outcome: HandOff) {
         if outcome == HandOff::NoSpare {
             self.no_spare(core);

@@ -76,9 +76,9 @@ pub(crate) const AUTO_ADVANCE_CHECK: Duration = Duration::from_micros(200);
 /// # });
 /// ```
 ///
-/// [`sleep`]: super::sleep
-/// [`timeout`]: super::timeout
-/// [`interval`]: super::interval
+/// [`sleep`]: fn@super::sleep
+/// [`timeout`]: fn@super::timeout
+/// [`interval`]: fn@super::interval
 #[track_caller]
 pub fn pause() {
     let handle = current("pause");
