@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::compat::{self, ThreadStart};
 use crate::context::{self, Polling};
 use crate::error::{SetCoresError, TryCurrentError};
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::stats::{Stats, StatsReporter};
 use crate::sync::Arc;
 use crate::task::{JoinHandle, Spawn};

@@ -1,34 +1,29 @@
 //! The executor behind [baton](https://docs.rs/baton): per-core run queues, workers that pass a
 //! baton between them, the reactor, timers, networking and stats.
 //!
-//! Use it through the `baton` facade crate. Layering, bottom to top (nothing low imports
-//! anything high): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`,
-//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `shared`, `handle`, `time`,
-//! `net`, `io`; `section`;
-//! `worker`; `detect`, `stall`, `monitor`; `workqueue`; `runtime`.
+//! Use it through the `baton` facade crate. Layering, bottom to top (imports should point
+//! down): `sync`, `trace`; `core` (the per-core protocol), `queue`, `park`, `stats`,
+//! `context`, `coop`, `sites`, `sys`, `reactor`; `task`, `unbound`; `scheduler` (but its
+//! `worker` loop), `handle`, `time`, `net`, `io`; `section`; `scheduler::worker`; `detect`,
+//! `stall`, `monitor`; `workqueue`; `runtime`. `docs/architecture.md` maps the modules and names
+//! the imports that do not point down yet.
 
 mod clock;
 mod compat;
 mod context;
 mod core;
-mod detect;
 mod error;
 mod handle;
-mod monitor;
+mod manager;
 mod park;
 mod queue;
 mod runtime;
-mod section;
-mod shared;
-mod sites;
-mod stall;
+mod scheduler;
 mod stats;
 mod sync;
 mod sys;
 pub mod task;
 mod trace;
-mod unbound;
-mod worker;
 mod workqueue;
 
 #[cfg(all(test, loom))]
@@ -41,6 +36,9 @@ pub mod io;
 pub mod net;
 mod reactor;
 pub mod time;
+
+// The concurrency manager's modules, at the paths the rest of the crate names them by.
+use manager::{detect, monitor, section, sites, stall, unbound};
 
 #[cfg(feature = "tokio")]
 pub use compat::TOKIO_WORKER_THREADS;
@@ -63,7 +61,7 @@ pub use workqueue::{
 
 use std::future::Future;
 
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 
 /// Spawns a task on the current runtime; it may run on any core.
 ///

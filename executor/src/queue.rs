@@ -44,6 +44,10 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// How many classes there are: arrays of one item per class are indexed by
+    /// [`Priority::index`].
+    pub(crate) const COUNT: usize = 3;
+
     /// The class's index: 0 for `High`, 1 for `Normal`, 2 for `Idle`.
     pub(crate) fn index(self) -> usize {
         match self {

@@ -1,11 +1,11 @@
 //! Other ecosystems' runtime contexts and traits over baton, each behind a feature.
 //!
-//! - [`tokio`](self::tokio) (feature `tokio`): a small tokio runtime owned by the baton runtime,
+//! - `tokio` (feature `tokio`): a small tokio runtime owned by the baton runtime,
 //!   whose context every baton thread that runs tasks enters, so `tokio::spawn`, `tokio::time`,
 //!   `tokio::net` and the libraries built on them work inside baton tasks. Without the feature
 //!   the same names are empty shims, so the worker loop and `block_on` call them
 //!   unconditionally and pay nothing.
-//! - [`hyper`](crate::hyper) (feature `hyper`, a public module): hyper 1.x's executor, timer
+//! - `hyper` (feature `hyper`, a public module): hyper 1.x's executor, timer
 //!   and I/O traits, and hyper-util's connector, over baton.
 
 #[cfg(feature = "tokio")]

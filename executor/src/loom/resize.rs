@@ -1,8 +1,9 @@
 //! Cores going offline (`Shared::set_online`) racing the scheduling of tasks pinned to them (the
-//! shared module's notes on cores that go offline): a pinned task spawned or woken while its
-//! core goes offline ends up queued exactly once, on an online core; nothing is left on the
-//! offline core, where no worker would run it. If the resizer's evacuation and the scheduler's
-//! look at the online count both missed, the task would stay on core 1 and the models fail.
+//! scheduler's notes on cores that go offline, `scheduler/online.rs`): a pinned task spawned or
+//! woken while its core goes offline ends up queued exactly once, on an online core; nothing is
+//! left on the offline core, where no worker would run it. If the resizer's evacuation and the
+//! scheduler's look at the online count both missed, the task would stay on core 1 and the models
+//! fail.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,8 +12,8 @@ use std::task::{Context, Poll, Waker};
 use super::model;
 use crate::core::Recheck;
 use crate::park::{Parker, Wake};
-use crate::queue::Runnable;
-use crate::shared::{core_queues, Config, Shared};
+use crate::queue::{Priority, Runnable};
+use crate::scheduler::{core_queues, Config, Shared};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::task::{JoinHandle, Spawn};
 
@@ -48,11 +49,9 @@ fn the_one_queued_task(shared: &Shared) -> Runnable {
             }
         }
     }
-    for injector in [
-        &shared.injector,
-        &shared.injector_high,
-        &shared.injector_low,
-    ] {
+    for injector in
+        [Priority::High, Priority::Normal, Priority::Idle].map(|p| shared.injector_for(p))
+    {
         while let Ok(runnable) = injector.pop() {
             found.push(runnable);
         }
@@ -197,7 +196,7 @@ fn an_offline_cores_worker_moves_what_its_poll_queued() {
         );
         let moved: usize = core_queues(&shared.cores[0])
             .into_iter()
-            .chain([&shared.injector])
+            .chain([shared.injector_for(Priority::Normal)])
             .map(|q| q.len())
             .sum();
         assert_eq!(

@@ -1,7 +1,7 @@
-//! Shutdown racing the tasks it cancels (the shutdown notes in `shared.rs`): a task spawned or
-//! woken while the runtime shuts down is cancelled exactly once, by the shutdown thread or, once
-//! shutdown is done, by its scheduler; never inside a `wake()` before shutdown is done (the
-//! waker's caller may hold a lock the task's drop needs: modelled by `list`, as event-listener
+//! Shutdown racing the tasks it cancels (the shutdown notes in `scheduler/shutdown.rs`): a task
+//! spawned or woken while the runtime shuts down is cancelled exactly once, by the shutdown thread
+//! or, once shutdown is done, by its scheduler; never inside a `wake()` before shutdown is done
+//! (the waker's caller may hold a lock the task's drop needs: modelled by `list`, as event-listener
 //! holds its list lock while it wakes, and a listener's drop takes it); and nothing is left in a
 //! queue or in the registry. Shutdown racing a retirement: the retiring worker never parks after
 //! shutdown's wake-up.
@@ -14,7 +14,8 @@ use std::task::{Context, Poll, Waker};
 use super::{model, Tally};
 use crate::core::{HandOff, Recheck};
 use crate::park::{Parker, Wake};
-use crate::shared::{Config, Shared};
+use crate::queue::Priority;
+use crate::scheduler::{Config, Shared};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::task::JoinHandle;
 
@@ -100,7 +101,7 @@ fn shut_down(shared: &Shared) {
 
 /// Checks that shutdown left nothing behind.
 fn assert_nothing_left(shared: &Shared) {
-    assert!(shared.injector.is_empty());
+    assert!(shared.injector_for(Priority::Normal).is_empty());
     assert!(shared.to_cancel.is_empty());
     assert_eq!(shared.registry.len(), 0);
 }
@@ -153,7 +154,11 @@ fn a_wake_racing_shutdown_hands_the_task_to_shutdown() {
         };
         let handle = Shared::spawn(&shared, parked, None, std::panic::Location::caller());
         // Polled once, as a worker would: now registered, idle, its waker out in the world.
-        shared.injector.pop().expect("the spawned task").run();
+        shared
+            .injector_for(Priority::Normal)
+            .pop()
+            .expect("the spawned task")
+            .run();
         let waker = lock(&slot).take().expect("the task left its waker");
         let waker_shared = shared.clone();
         // The waker's caller wakes under its list lock.

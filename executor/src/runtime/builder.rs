@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::placement::{self, CpuAffinity};
 use super::Runtime;
 use crate::error::BuildError;
-use crate::shared::Config;
+use crate::scheduler::Config;
 use crate::sys;
 
 /// The most cores a runtime may have.

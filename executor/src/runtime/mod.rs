@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::BuildError;
 use crate::handle::Handle;
+use crate::monitor;
 use crate::reactor::Driver;
-use crate::shared::{Config, Shared};
+use crate::scheduler::worker;
+use crate::scheduler::{Config, Shared};
 use crate::stats::Stats;
 use crate::sync::Arc;
 use crate::task::JoinHandle;
-use crate::{monitor, worker};
 
 /// The longest shutdown sleeps between two looks at a worker it waits for (it is woken at once
 /// when a task is queued for it to cancel).
@@ -223,7 +224,7 @@ impl Runtime {
     }
 
     /// Cancels every pending task, then waits for the workers (at most until `timeout`), then
-    /// cancels what is left (the protocol is in the shutdown notes of `shared.rs`).
+    /// cancels what is left (the protocol is in the shutdown notes of `scheduler/shutdown.rs`).
     fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
         let shared = Arc::clone(self.handle.shared());
         shared.begin_shutdown();

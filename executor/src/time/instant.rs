@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// A measurement of the current runtime's clock: `std::time::Instant`, except that
 /// [`Instant::now`] reads the runtime's paused clock while it is paused (see
-/// [`pause`](super::pause)).
+/// [`pause`](fn@super::pause)).
 ///
 /// It converts to and from `std::time::Instant` (a paused clock's readings are instants the
 /// real clock stood at when paused, plus the time it was advanced by), so the timer functions

@@ -5,9 +5,9 @@
 //! is about 66 µs; the poller's wait is rounded up to its timeout resolution). An idle runtime with
 //! no pending timer has no periodic wake-ups.
 //!
-//! - [`sleep`] and [`sleep_until`] return a [`Sleep`] future.
-//! - [`timeout`] and [`timeout_at`] bound a future; they fail with [`Elapsed`].
-//! - [`interval`] and [`interval_at`] tick periodically, with a [`MissedTickBehavior`].
+//! - [`sleep`](fn@sleep) and [`sleep_until`] return a [`Sleep`] future.
+//! - [`timeout`](fn@timeout) and [`timeout_at`] bound a future; they fail with [`Elapsed`].
+//! - [`interval`](fn@interval) and [`interval_at`] tick periodically, with a [`MissedTickBehavior`].
 //!
 //! # Examples
 //!

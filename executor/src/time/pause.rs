@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::clock::{self, Clock, Misuse};
 use crate::handle::Handle;
 use crate::reactor::Reactor;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::sync::Arc;
 
 /// How long after a paused clock's timer was armed, or after the runtime was last found busy,
@@ -76,9 +76,9 @@ pub(crate) const AUTO_ADVANCE_CHECK: Duration = Duration::from_micros(200);
 /// # });
 /// ```
 ///
-/// [`sleep`]: super::sleep
-/// [`timeout`]: super::timeout
-/// [`interval`]: super::interval
+/// [`sleep`]: fn@super::sleep
+/// [`timeout`]: fn@super::timeout
+/// [`interval`]: fn@super::interval
 #[track_caller]
 pub fn pause() {
     let handle = current("pause");
@@ -250,9 +250,7 @@ fn is_idle(shared: &Shared) -> bool {
     });
     let unblock = shared.unbound.stats();
     cores_idle
-        && shared.injector.is_empty()
-        && shared.injector_high.is_empty()
-        && shared.injector_low.is_empty()
+        && !shared.has_injected_work()
         && unblock.threads == unblock.idle
         && unblock.queued == 0
 }

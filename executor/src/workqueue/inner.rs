@@ -18,7 +18,7 @@ use super::task::{self, Held, QueueTask, Submit};
 use crate::context;
 use crate::coop;
 use crate::queue::{Priority, Runnable};
-use crate::shared::{Frontend, Shared};
+use crate::scheduler::{Frontend, Shared};
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
 use crate::task::{JoinHandle, Spawn};

@@ -82,7 +82,7 @@
 //!
 //! # Shutdown
 //!
-//! Every queue registers with its runtime as a [`Frontend`](crate::shared::Frontend). Shutdown
+//! Every queue registers with its runtime as a [`Frontend`](crate::scheduler::Frontend). Shutdown
 //! drops the tasks a queue still holds back (and delayed tasks, through their timer tasks), so
 //! their handles report cancellation; from then on the queue refuses spawns.
 

@@ -36,7 +36,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use super::inner::Inner;
 use crate::handle::Handle;
 use crate::queue::Runnable;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 
 /// What a queue and its rescuer thread share. Plain std synchronisation, like the unbound
 /// pool's: loom models never start a rescuer.

@@ -65,7 +65,7 @@ use super::inner::Inner;
 use super::task::{Held, Marked, Timed};
 use crate::context;
 use crate::queue::Runnable;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::sync::{lock, Arc as SyncArc};
 
 /// Tasks the runner runs in one poll before it yields to the core's other tasks (unless

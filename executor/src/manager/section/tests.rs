@@ -11,7 +11,7 @@ use std::panic::Location;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::sites::level::{MAX_LEVEL, START_LEVEL};
 use crate::sites::Managed;
 use crate::{CoreStats, Runtime};

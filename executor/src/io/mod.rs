@@ -2,9 +2,10 @@
 //!
 //! `Async<T>` puts `T` in non-blocking mode and retries its operations when the reactor
 //! reports readiness. Each operation that completes spends a unit of the task's [cooperative
-//! budget](crate::coop), so a loop over an object that is always ready still yields. It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`]
-//! when `T` implements [`Read`] and [`Write`] (and `&Async<T>` does when `&T` does, as for
-//! sockets), so the adapters of the futures and smol ecosystems work on it.
+//! budget](crate::coop), so a loop over an object that is always ready still yields. It
+//! implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`] when `T` implements
+//! [`Read`](std::io::Read) and [`Write`](std::io::Write) (and `&Async<T>` does when `&T` does,
+//! as for sockets), so the adapters of the futures and smol ecosystems work on it.
 //!
 //! # Examples
 //!
@@ -24,10 +25,8 @@
 //! # }).unwrap();
 //! ```
 
-use std::future::Future;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 pub use futures_io::{AsyncRead, AsyncWrite};
@@ -35,6 +34,12 @@ pub use futures_io::{AsyncRead, AsyncWrite};
 use crate::coop;
 use crate::reactor::{Direction, Reactor, Source};
 use crate::sync::Arc;
+
+mod ready;
+mod traits;
+
+pub use ready::Ready;
+use ready::{fd_is_ready, poll_io, SlotGuard};
 
 /// An I/O object registered with the reactor, in non-blocking mode.
 ///
@@ -355,127 +360,6 @@ impl<T: AsFd> Async<T> {
     }
 }
 
-/// Runs `op` while `source` is ready for `dir`, until it returns something other than
-/// `WouldBlock`; each `WouldBlock` clears the readiness it was tried on, and the poll then waits
-/// for the next report (in waker slot `slot`, or the per-direction waker if `None`). Charges
-/// the cooperative budget once, and counts progress only when `op` completes.
-fn poll_io<R>(
-    source: &Source,
-    dir: Direction,
-    mut slot: Option<&mut Option<usize>>,
-    cx: &mut Context<'_>,
-    mut op: impl FnMut() -> io::Result<R>,
-) -> Poll<io::Result<R>> {
-    let charge = ready!(coop::poll_proceed(cx));
-    loop {
-        let seen = source.readiness();
-        if seen.is_ready(dir) {
-            match op() {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    source.clear_readiness(dir, seen);
-                }
-                res => {
-                    charge.made_progress();
-                    return Poll::Ready(res);
-                }
-            }
-        }
-        // Not ready (or just cleared): wait for a report, then try again.
-        let polled = match slot.as_deref_mut() {
-            Some(slot) => source.poll_ready_slot(dir, slot, cx),
-            None => source.poll_ready(dir, cx),
-        };
-        ready!(polled);
-    }
-}
-
-/// Whether `fd` is ready for `dir` right now, by `poll(2)` with a zero timeout. Errors and
-/// hang-ups count as ready: the operation will report them.
-fn fd_is_ready(fd: BorrowedFd<'_>, dir: Direction) -> io::Result<bool> {
-    use rustix::event::{poll, PollFd, PollFlags};
-    let flags = match dir {
-        Direction::Read => PollFlags::IN | PollFlags::PRI,
-        Direction::Write => PollFlags::OUT,
-    };
-    let mut fds = [PollFd::new(&fd, flags)];
-    match poll(&mut fds, Some(&rustix::event::Timespec::default())) {
-        Ok(n) => Ok(n > 0),
-        Err(rustix::io::Errno::INTR) => Ok(true),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// Releases a future's waker slot when the future is dropped.
-struct SlotGuard<'a> {
-    /// The source holding the slot.
-    source: &'a Source,
-    /// The slot's direction.
-    dir: Direction,
-    /// The slot, once allocated.
-    slot: Option<usize>,
-}
-
-impl Drop for SlotGuard<'_> {
-    fn drop(&mut self) {
-        self.source.release_slot(self.dir, &mut self.slot);
-    }
-}
-
-/// The future of [`Async::readable`] and [`Async::writable`].
-///
-/// # Examples
-///
-/// ```
-/// use std::os::unix::net::UnixStream;
-/// use baton::io::Async;
-/// # baton::Runtime::new().unwrap().block_on(async {
-/// let (a, _b) = UnixStream::pair()?;
-/// let a = Async::new(a)?;
-/// let ready: baton::io::Ready<'_, UnixStream> = a.writable();
-/// ready.await?;
-/// # std::io::Result::Ok(())
-/// # }).unwrap();
-/// ```
-#[must_use = "a readiness future does nothing unless awaited"]
-pub struct Ready<'a, T: AsFd> {
-    /// The object waited on.
-    io: &'a Async<T>,
-    /// The waker slot of this future.
-    slot: SlotGuard<'a>,
-}
-
-impl<'a, T: AsFd> Ready<'a, T> {
-    /// A future waiting for `dir` on `io`.
-    fn new(io: &'a Async<T>, dir: Direction) -> Ready<'a, T> {
-        Ready {
-            io,
-            slot: SlotGuard {
-                source: &io.source,
-                dir,
-                slot: None,
-            },
-        }
-    }
-}
-
-impl<T: AsFd> std::fmt::Debug for Ready<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ready")
-            .field("direction", &self.slot.dir)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: AsFd> Future for Ready<'_, T> {
-    type Output = io::Result<()>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let dir = this.slot.dir;
-        this.io.poll_verified(dir, Some(&mut this.slot.slot), cx)
-    }
-}
-
 impl<T: AsFd> AsFd for Async<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
@@ -499,110 +383,12 @@ impl<T: AsFd> Drop for Async<T> {
     }
 }
 
-impl<T: AsFd + Read + Unpin> AsyncRead for Async<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_op_mut(Direction::Read, cx, |io| io.read(buf))
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_op_mut(Direction::Read, cx, |io| io.read_vectored(bufs))
-    }
-}
-
-impl<T: AsFd> AsyncRead for &Async<T>
-where
-    for<'a> &'a T: Read,
-{
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_op(Direction::Read, cx, |mut io| io.read(buf))
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_op(Direction::Read, cx, |mut io| io.read_vectored(bufs))
-    }
-}
-
-impl<T: AsFd + Write + Unpin> AsyncWrite for Async<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_op_mut(Direction::Write, cx, |io| io.write(buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_op_mut(Direction::Write, cx, |io| io.write_vectored(bufs))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut()
-            .poll_op_mut(Direction::Write, cx, |io| io.flush())
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
-}
-
-impl<T: AsFd> AsyncWrite for &Async<T>
-where
-    for<'a> &'a T: Write,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_op(Direction::Write, cx, |mut io| io.write(buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_op(Direction::Write, cx, |mut io| io.write_vectored(bufs))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_op(Direction::Write, cx, |mut io| io.flush())
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::reactor::block_on;
     use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use std::io::Read;
     use std::os::unix::net::UnixStream;
 
     #[test]

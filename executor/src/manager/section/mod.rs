@@ -44,7 +44,7 @@ use baton_blocking::hook::{Hook, Job, Place};
 
 use crate::context::{self, Polling};
 use crate::core::SectionSlot;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::sites::admission::{Ticket, Turn};
 use crate::sites::{Entered, Managed};
 use crate::stats::Counters;

@@ -30,7 +30,7 @@
 use std::io;
 
 use crate::core::SectionSlot;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{SwitchEvent, SwitchWatch, Woken};
@@ -169,7 +169,7 @@ pub(crate) fn covers(shared: &Shared, slot: &Arc<SectionSlot>) -> bool {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::shared::Config;
+    use crate::scheduler::Config;
 
     fn shared(perf_events: bool) -> Arc<Shared> {
         let config = Config {

@@ -40,10 +40,11 @@ use std::time::{Duration, Instant};
 
 use crate::core::{SectionSlot, Seen};
 use crate::detect::{Detector, SwitchThread};
-use crate::shared::Shared;
+use crate::scheduler::worker;
+use crate::scheduler::Shared;
 use crate::stall::Stalls;
 use crate::sync::Arc;
-use crate::{sys, worker};
+use crate::sys;
 
 /// How long a held section (its call site at its learnt level, see [`crate::sites`]) runs
 /// before the monitor hands it off all the same: a held section that waits for another task of

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::core::Core;
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::stats::Counters;
 use crate::trace;
 

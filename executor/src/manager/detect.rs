@@ -5,7 +5,7 @@
 //! runtime is busy. One look:
 //!
 //! 1. For every worker in a poll outside any section (its poll word, see
-//!    [`SectionSlot`](crate::core::SectionSlot)), the detector remembers the poll, when it
+//!    [`SectionSlot`]), the detector remembers the poll, when it
 //!    first saw it, and how much CPU time the worker's thread had used then.
 //! 2. A poll seen at least the detection threshold after its first sight is judged by the CPU
 //!    time its thread used since and by its scheduling state now:
@@ -44,7 +44,7 @@ mod switches;
 use std::time::{Duration, Instant};
 
 use crate::core::{Core, SectionSlot, SeenPoll};
-use crate::shared::Shared;
+use crate::scheduler::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys::{self, ThreadProbe};

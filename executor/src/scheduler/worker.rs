@@ -41,10 +41,10 @@ use crate::core::{Core, SectionSlot};
 use crate::detect::WorkerEvent;
 use crate::handle::Handle;
 use crate::park::{Parker, Wake};
-use crate::queue::Runnable;
+use crate::queue::{Priority, Runnable};
 use crate::reactor::Reactor;
+use crate::scheduler::Shared;
 use crate::section::WorkerHook;
-use crate::shared::Shared;
 use crate::stats::{Counters, FLUSH_INTERVAL};
 use crate::sync::Arc;
 use crate::sys;
@@ -245,15 +245,17 @@ impl Worker {
         // waits (on this core or in the injector).
         let high_first = classes
             && !(core.high_streak_reached(HIGH_BURST)
-                && (core.has_normal_work() || !shared.injector.is_empty()));
+                && (core.has_normal_work() || !shared.injector_for(Priority::Normal).is_empty()));
         if look.is_some() {
             // Busy workers drive I/O and timers too, without waiting (the reactor's duty, see
             // `crate::reactor`).
             let _ = Reactor::get().poll();
             let high = high_first
-                .then(|| shared.injector_high.pop().ok())
+                .then(|| shared.injector_for(Priority::High).pop().ok())
                 .flatten();
-            if let Some(runnable) = high.or_else(|| shared.injector.pop().ok()) {
+            if let Some(runnable) =
+                high.or_else(|| shared.injector_for(Priority::Normal).pop().ok())
+            {
                 return Some(runnable);
             }
         }
