@@ -948,8 +948,8 @@ impl Shared {
     }
 
     /// Cancels every task that is not running, on this thread (shutdown notes: cancelling):
-    /// the work queues' held tasks, every queued or deferred task and every registered task, round after
-    /// round until a round finds nothing more to cancel.
+    /// the work queues' held tasks, every queued or deferred task and every registered task,
+    /// round after round until a round finds nothing more to cancel.
     pub(crate) fn cancel_pending(&self) {
         for frontend in self.frontends() {
             frontend.cancel_held();
