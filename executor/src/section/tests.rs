@@ -221,8 +221,9 @@ fn assert_held(
     assert_eq!(after.handoffs, before.handoffs, "{after:?}");
 }
 
-#[test]
-fn a_section_beyond_a_lock_bound_sites_level_is_held_and_still_completes() {
+/// A runtime whose `lock_bound` site learnt the low level of calls behind one lock; returns
+/// it and that level.
+fn lock_bound_runtime() -> (Runtime, usize) {
     let rt = runtime();
     let shared = Arc::clone(rt.handle().shared());
     let managed = learnt(&shared, lock_bound(None));
@@ -230,6 +231,12 @@ fn a_section_beyond_a_lock_bound_sites_level_is_held_and_still_completes() {
     teach(managed, |round| round.min(8), |level| UNIT * level);
     let level = managed.admitted();
     assert!(level <= 2, "a lock-bound site learnt a level of {level}");
+    (rt, level)
+}
+
+#[test]
+fn a_section_beyond_a_lock_bound_sites_level_is_held_and_still_completes() {
+    let (rt, level) = lock_bound_runtime();
     let beyond = one_beyond_the_level(&rt, lock_bound, level);
     assert_held(&beyond, level);
 }
@@ -328,13 +335,8 @@ async fn until_deferred(handle: &crate::Handle, before: &CoreStats, n: u64) {
 
 #[test]
 fn a_task_of_a_site_at_its_level_waits_for_a_turn_instead_of_holding_its_core() {
-    let rt = runtime();
+    let (rt, level) = lock_bound_runtime();
     let handle = rt.handle();
-    let shared = Arc::clone(handle.shared());
-    let managed = learnt(&shared, lock_bound(None));
-    teach(managed, |round| round.min(8), |level| UNIT * level);
-    let level = managed.admitted();
-    assert!(level <= 2, "a lock-bound site learnt a level of {level}");
     let polled = Arc::new(AtomicBool::new(false));
     let (before, during) = rt
         .block_on(rt.spawn({
@@ -375,12 +377,8 @@ fn a_task_of_a_site_at_its_level_waits_for_a_turn_instead_of_holding_its_core() 
 
 #[test]
 fn tasks_deferred_at_a_site_whose_sections_wait_on_them_are_let_go() {
-    let rt = runtime();
+    let (rt, level) = lock_bound_runtime();
     let handle = rt.handle();
-    let shared = Arc::clone(handle.shared());
-    let managed = learnt(&shared, lock_bound(None));
-    teach(managed, |round| round.min(8), |level| UNIT * level);
-    let level = managed.admitted();
     let polled = Arc::new(AtomicBool::new(false));
     rt.block_on(rt.spawn({
         let (handle, polled) = (handle.clone(), Arc::clone(&polled));
