@@ -8,6 +8,9 @@
 //! form (`section_async`, which waits for the call site's turn without holding a core), and
 //! unannotated; on tokio unannotated, with `block_in_place` and with `spawn_blocking`; on
 //! async-executor with `blocking::unblock`. Reported: wall time, peak threads, ticker lag.
+//!
+//! `BATON_BENCH_SYSTEMS`, a comma-separated list, runs only the ways whose names contain one
+//! of its entries (`BATON_BENCH_SYSTEMS=baton` for baton's three): short A/B runs of one side.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -87,8 +90,16 @@ pub(crate) fn run(filter: &str) {
         "### {NAME}, with a 1 ms ticker (WAL, synchronous = FULL; median of {RUNS} runs, \
          lag quantiles over every tick of them)"
     );
+    let systems = std::env::var("BATON_BENCH_SYSTEMS").unwrap_or_default();
+    let chosen = |way: Way| {
+        systems.is_empty()
+            || systems
+                .split(',')
+                .any(|entry| !entry.is_empty() && way.name().contains(entry))
+    };
     let results: Vec<(&str, Vec<Run>)> = Way::ALL
         .iter()
+        .filter(|&&way| chosen(way))
         .map(|&way| (way.name(), runs(way)))
         .collect();
     let median = |runs: &[Run], key: &dyn Fn(&Run) -> f64| {
@@ -145,12 +156,14 @@ fn runs(way: Way) -> Vec<Run> {
             let sum = |f: fn(&baton::CoreStats) -> u64| stats.cores.iter().map(f).sum::<u64>();
             println!(
                 "{}: {} sections, {} handoffs ({} eager), {} held at their site's level, \
-                 {} cap hits, {} blocked polls detected, {} threads started",
+                 {} tasks deferred for a turn, {} cap hits, {} blocked polls detected, \
+                 {} threads started",
                 way.name(),
                 sum(|c| c.sections),
                 sum(|c| c.handoffs),
                 sum(|c| c.eager_handoffs),
                 sum(|c| c.held_sections),
+                sum(|c| c.deferred_tasks),
                 sum(|c| c.cap_hits),
                 sum(|c| c.detected_blocks),
                 sum(|c| c.threads_started),

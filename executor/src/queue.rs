@@ -20,9 +20,14 @@ pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 2;
 const MAX_BATCH: usize = 32;
 
 /// The bits of the metadata word that hold the pin.
-const PIN_BITS: u32 = (1 << 29) - 1;
+const PIN_BITS: u32 = (1 << 16) - 1;
 /// The pin value of a task with no core pin.
 const NOT_PINNED: u32 = PIN_BITS;
+/// Where the site hint sits in the metadata word, and its bits (see [`TaskMeta::site_hint`]).
+const HINT_SHIFT: u32 = 16;
+const HINT_BITS: u32 = ((1 << 13) - 1) << HINT_SHIFT;
+/// The largest site hint the word holds.
+pub(crate) const MAX_SITE_HINT: u32 = HINT_BITS >> HINT_SHIFT;
 /// Where the priority class sits in the metadata word.
 const PRIORITY_SHIFT: u32 = 29;
 /// The flag bit set by `JoinHandle::abort`.
@@ -100,8 +105,9 @@ pub(crate) struct TaskMeta {
     site: &'static Location<'static>,
     /// The task's name, if it was given one.
     name: Option<Name>,
-    /// The low 29 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
-    /// two: the priority class's index. The top bit: set by `JoinHandle::abort`, after which
+    /// The low 16 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
+    /// 13: the site hint (see [`TaskMeta::site_hint`]). The next two: the priority class's
+    /// index. The top bit: set by `JoinHandle::abort`, after which
     /// the task is dropped instead of polled the next time it is picked to run.
     word: AtomicU32,
     /// The id of the task's work queue if that queue has a rescuer or is ordered, else 0 (see
@@ -123,7 +129,7 @@ impl TaskMeta {
             u32::try_from(core)
                 .ok()
                 .filter(|&c| c < NOT_PINNED)
-                .expect("core index below 2^29 - 1")
+                .expect("core index below 2^16 - 1")
         });
         // `index` is at most 2, so the cast is lossless.
         let class = (priority.index() as u32) << PRIORITY_SHIFT;
@@ -167,6 +173,27 @@ impl TaskMeta {
     /// The task's priority class.
     pub(crate) fn priority(&self) -> Priority {
         Priority::from_bits((self.word.load(Ordering::Relaxed) >> PRIORITY_SHIFT) & 0b11)
+    }
+
+    /// The call site whose sections the task's polls entered lately, if any: a number the site
+    /// table gave it (`crate::sites`), or 0. Tasks of a site that has all the sections in flight
+    /// it can use wait for their turn before their next poll (see `crate::sites::defer`).
+    pub(crate) fn site_hint(&self) -> u32 {
+        (self.word.load(Ordering::Relaxed) & HINT_BITS) >> HINT_SHIFT
+    }
+
+    /// Sets the site hint (0: none). Hints above [`MAX_SITE_HINT`] are not kept.
+    pub(crate) fn set_site_hint(&self, hint: u32) {
+        if hint > MAX_SITE_HINT {
+            return;
+        }
+        // Relaxed: a hint read by whichever worker takes the task next, published to it by the
+        // queue the task goes through; the abort flag's writers touch other bits.
+        let _ = self
+            .word
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                Some(word & !HINT_BITS | hint << HINT_SHIFT)
+            });
     }
 
     /// Requests cancellation at the task's next turn.
@@ -295,5 +322,34 @@ mod tests {
         let meta = TaskMeta::new(Some(3), Priority::Idle, Location::caller(), None);
         assert!(meta.name().is_none());
         assert_eq!((meta.pin(), meta.priority()), (Some(3), Priority::Idle));
+    }
+
+    #[test]
+    fn the_site_hint_shares_the_word_without_touching_the_rest() {
+        let meta = TaskMeta::new(Some(0xFFFE), Priority::High, Location::caller(), None);
+        assert_eq!(meta.site_hint(), 0);
+        meta.set_site_hint(MAX_SITE_HINT);
+        meta.abort();
+        assert_eq!(meta.site_hint(), MAX_SITE_HINT);
+        assert_eq!(
+            (meta.pin(), meta.priority()),
+            (Some(0xFFFE), Priority::High)
+        );
+        assert!(meta.is_aborted());
+        meta.set_site_hint(5);
+        assert_eq!(meta.site_hint(), 5);
+        meta.set_site_hint(MAX_SITE_HINT + 1);
+        assert_eq!(
+            meta.site_hint(),
+            5,
+            "a hint the word cannot hold is not kept"
+        );
+        meta.set_site_hint(0);
+        assert_eq!(meta.site_hint(), 0);
+        assert_eq!(
+            (meta.pin(), meta.priority()),
+            (Some(0xFFFE), Priority::High)
+        );
+        assert!(meta.is_aborted());
     }
 }

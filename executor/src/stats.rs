@@ -53,6 +53,8 @@ pub(crate) struct Counters {
     /// Sections that ran without a replacement because their call site had reached its learnt
     /// level of concurrency.
     pub(crate) held_sections: AtomicU64,
+    /// Tasks that waited for their call site's turn before a poll (see `crate::sites::defer`).
+    pub(crate) deferred_tasks: AtomicU64,
     /// Polls outside any section that the monitor found blocked, and handed off.
     pub(crate) detected_blocks: AtomicU64,
     /// Polls outside any section that the monitor found running on the CPU past the hog
@@ -133,6 +135,10 @@ pub struct CoreStats {
     /// of concurrency the runtime learnt for it (more of them at once stopped raising its
     /// throughput: the *managed concurrency* rule of docs/architecture.md).
     pub held_sections: u64,
+    /// Tasks of such a call site that, taken to be polled while the site had as many sections
+    /// in flight as its level admits, waited for one of them to end before their poll instead
+    /// of holding this core (the kernel's inactive list of a workqueue at its `max_active`).
+    pub deferred_tasks: u64,
     /// Polls outside any section that the monitor found blocked (mostly off the CPU past the
     /// detection threshold) and handed off as if they were in a section.
     pub detected_blocks: u64,

@@ -738,6 +738,7 @@ impl Core {
             threads_reaped: Counters::get(&c.threads_reaped),
             cap_hits: Counters::get(&c.cap_hits),
             held_sections: Counters::get(&c.held_sections),
+            deferred_tasks: Counters::get(&c.deferred_tasks),
             detected_blocks: Counters::get(&c.detected_blocks),
             cpu_hogs: Counters::get(&c.cpu_hogs),
             watched_detections: Counters::get(&c.watched_detections),

@@ -25,7 +25,9 @@
 //!    core that has work and no running worker: the
 //!    notify protocol makes that impossible for tasks queued from outside the core's polls,
 //!    but a poll the monitor took over (it blocks outside any section) does not know it, and
-//!    queues the tasks it wakes for its own next poll boundary, which may be far off.
+//!    queues the tasks it wakes for its own next poll boundary, which may be far off. Let the
+//!    tasks deferred at a call site go if none of its sections ended for long
+//!    ([`crate::sites::defer`]).
 //! 5. Sleep: while lazy sections run, until the first of them reaches its grace period (at most
 //!    a tick: half the grace period, kept within [`MIN_TICK`] and [`MAX_INTERVAL`]); the wait
 //!    ends early by the average lateness of the monitor's recent wake-ups, and the monitor spins
@@ -258,6 +260,7 @@ impl Monitor {
             }
             self.stalls.check(&self.shared, now);
             self.mayday(now);
+            self.shared.sites.release_overdue(now);
             self.wake_stranded();
             self.ensure_spares(now);
             self.reap(now);
@@ -329,12 +332,13 @@ impl Monitor {
         cores.len() > 1 && cores.iter().all(|core| core.state().running() > 0)
     }
 
-    /// Whether any core runs, has a worker in a section, or has work waiting.
+    /// Whether any core runs, has a worker in a section, or has work waiting (queued, or
+    /// deferred for its call site's turn).
     fn is_active(&self) -> bool {
         self.shared.cores.iter().any(|core| {
             let state = core.state();
             state.running() > 0 || state.in_section() > 0 || core.has_work()
-        })
+        }) || self.shared.sites.has_deferred()
     }
 
     /// Step 1.

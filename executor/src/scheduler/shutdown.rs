@@ -110,14 +110,14 @@ impl Shared {
     }
 
     /// Cancels every task that is not running, on this thread (shutdown notes: cancelling):
-    /// the work queues' held tasks, every queued task and every registered task, round after
-    /// round until a round finds nothing more to cancel.
+    /// the work queues' held tasks, every queued or deferred task and every registered task,
+    /// round after round until a round finds nothing more to cancel.
     pub(crate) fn cancel_pending(&self) {
         for frontend in self.frontends() {
             frontend.cancel_held();
         }
         loop {
-            let mut cancelled = self.cancel_queued();
+            let mut cancelled = self.cancel_queued() + self.cancel_deferred();
             // A task that is not running is scheduled by its wake (into `to_cancel`); a running
             // one is scheduled when its poll ends.
             for waker in self.registry.wakers() {
@@ -140,6 +140,15 @@ impl Shared {
         // queued before that fence, or its scheduler sees the done flag and cancels it.
         fence(Ordering::SeqCst);
         self.cancel_queued();
+    }
+
+    /// Cancels the tasks waiting for their call site's turn (`crate::sites::defer`); returns
+    /// how many.
+    fn cancel_deferred(&self) -> usize {
+        let deferred = self.sites.take_deferred();
+        let cancelled = deferred.len();
+        deferred.into_iter().for_each(task::cancel);
+        cancelled
     }
 
     /// Cancels every queued task on this thread ([`task::cancel`]); returns how many.

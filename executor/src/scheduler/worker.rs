@@ -366,6 +366,13 @@ impl Worker {
     /// Polls one task of `core` (this worker's), unless it was aborted, in which case it is
     /// dropped (its future's destructor running as a poll does).
     fn run_task(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
+        // A task of a call site that has all the sections in flight it can use waits for a
+        // turn instead (see `crate::sites::defer`).
+        let hint = runnable.metadata().site_hint();
+        let Some(runnable) = self.shared.sites.admit(runnable) else {
+            Counters::add(&core.counters.deferred_tasks, 1);
+            return;
+        };
         // An aborted task is polled like any other: its poll sees the abort and drops the
         // future there, on a worker holding the baton, so a blocking section in a destructor
         // hands the core off like one in a poll (see `task::TaskFuture::cancel_requested`).
@@ -384,6 +391,9 @@ impl Worker {
             // No spawn site is learnt, so no poll is watched: one relaxed load decides, and
             // this copy of the poll is compiled without any of the watching.
             self.poll(runnable, false, core, hook);
+        }
+        if hint != 0 {
+            self.shared.sites.polled(hint, hook.entered());
         }
     }
 
@@ -411,7 +421,9 @@ impl Worker {
             self.shared.idle.bell.section_started();
         }
         context::start_poll();
+        hook.set_task(runnable.metadata());
         crate::coop::budget(|| runnable.run());
+        hook.clear_task();
         context::end_poll();
         if self.slot.end_poll(|| hook.has_open_section()) {
             self.taken_over(core);

@@ -27,6 +27,7 @@ impl Sub<&CoreStats> for &CoreStats {
             threads_reaped: self.threads_reaped.saturating_sub(earlier.threads_reaped),
             cap_hits: self.cap_hits.saturating_sub(earlier.cap_hits),
             held_sections: self.held_sections.saturating_sub(earlier.held_sections),
+            deferred_tasks: self.deferred_tasks.saturating_sub(earlier.deferred_tasks),
             detected_blocks: self.detected_blocks.saturating_sub(earlier.detected_blocks),
             cpu_hogs: self.cpu_hogs.saturating_sub(earlier.cpu_hogs),
             watched_detections: self

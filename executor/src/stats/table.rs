@@ -35,6 +35,7 @@ const CORE_COLUMNS: &[Column<CoreStats>] = &[
     ("spawn_failures", |c| c.spawn_failures.to_string()),
     ("cap_hits", |c| c.cap_hits.to_string()),
     ("held_sections", |c| c.held_sections.to_string()),
+    ("deferred_tasks", |c| c.deferred_tasks.to_string()),
     ("detected_blocks", |c| c.detected_blocks.to_string()),
     ("cpu_hogs", |c| c.cpu_hogs.to_string()),
     ("watched_detections", |c| c.watched_detections.to_string()),

@@ -20,7 +20,10 @@
 //!    worker's baton (no eager handoff, and the monitor neither hands it off nor takes its poll
 //!    over), so calls that only wait for each other do not each cost a replacement thread. The
 //!    async form (`baton_blocking::section_async`) waits for a turn instead, as a pending
-//!    task, so it holds no core either: see [`WorkerHook::poll_enter`].
+//!    task, so it holds no core either: see [`WorkerHook::poll_enter`]. While the site's level
+//!    is limited, the task whose poll entered the section carries the site's hint, and waits
+//!    for a turn before its next poll instead of holding a core then (see
+//!    [`crate::sites::defer`]).
 //!
 //! A core at its thread cap has no spare to wake: the section runs without replacement and
 //! the core's `cap_hits` counts it.
@@ -44,6 +47,7 @@ use baton_blocking::hook::{Hook, Job, Place};
 
 use crate::context::{self, Polling};
 use crate::core::SectionSlot;
+use crate::queue::TaskMeta;
 use crate::scheduler::Shared;
 use crate::sites::admission::{Ticket, Turn};
 use crate::sites::{Entered, Managed};
@@ -114,6 +118,12 @@ pub(crate) struct WorkerHook {
     core: usize,
     slot: Arc<SectionSlot>,
     current: Cell<Option<Open>>,
+    /// The metadata of the task this worker polls, or null between polls (see
+    /// [`WorkerHook::set_task`]).
+    task: Cell<*const TaskMeta>,
+    /// The hint of the last site whose sections the task polled last entered, or 0 (see
+    /// [`WorkerHook::entered`]).
+    entered: Cell<u32>,
 }
 
 impl WorkerHook {
@@ -124,6 +134,44 @@ impl WorkerHook {
             core,
             slot,
             current: Cell::new(None),
+            task: Cell::new(std::ptr::null()),
+            entered: Cell::new(0),
+        }
+    }
+
+    /// The worker is about to poll the task whose metadata is `task` (until
+    /// [`WorkerHook::clear_task`]): its sections give it their site's hint.
+    pub(crate) fn set_task(&self, task: &TaskMeta) {
+        self.task.set(task);
+        self.entered.set(0);
+    }
+
+    /// The hint of the last site with a limited level whose sections the task polled last
+    /// entered, or 0: a task let in for its site's turn that did not take it passes it on.
+    pub(crate) fn entered(&self) -> u32 {
+        self.entered.get()
+    }
+
+    /// The poll [`WorkerHook::set_task`] announced is over.
+    pub(crate) fn clear_task(&self) {
+        self.task.set(std::ptr::null());
+    }
+
+    /// A section of the task being polled entered `managed`'s site: the task carries the
+    /// site's hint, if its tasks may wait for a turn (see [`crate::sites::defer`]).
+    fn hint(&self, managed: &Managed) {
+        let Some(hint) = managed.task_hint() else {
+            return;
+        };
+        self.entered.set(hint);
+        // SAFETY: a non-null pointer was set by the worker from the `Runnable` it is running,
+        // and is reset once `run` returns; async-task keeps the task's header, where the
+        // metadata lies, alive while the task runs. Tracked sections start only within that
+        // poll, on this thread.
+        if let Some(task) = unsafe { self.task.get().as_ref() } {
+            if task.site_hint() != hint {
+                task.set_site_hint(hint);
+            }
         }
     }
 
@@ -206,7 +254,10 @@ impl Hook for WorkerHook {
             return;
         }
         let start = match self.managed(site, long) {
-            Some(managed) => Start::Counted(managed.enter()),
+            Some(managed) => {
+                self.hint(managed);
+                Start::Counted(managed.enter())
+            }
             None => Start::Unmanaged,
         };
         self.start(site, long, start);
@@ -236,6 +287,7 @@ impl Hook for WorkerHook {
                 if let Some(waiting) = waiting {
                     waiting.armed = false;
                 }
+                self.hint(managed);
                 self.start(site, false, Start::Counted(managed.took_turn(level)));
                 Poll::Ready(())
             }

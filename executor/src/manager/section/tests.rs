@@ -8,7 +8,10 @@
 //! off behind the test's back, and nothing depends on timing.
 
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use futures::channel::oneshot;
 use std::time::{Duration, Instant};
 
 use crate::scheduler::Shared;
@@ -218,8 +221,9 @@ fn assert_held(
     assert_eq!(after.handoffs, before.handoffs, "{after:?}");
 }
 
-#[test]
-fn a_section_beyond_a_lock_bound_sites_level_is_held_and_still_completes() {
+/// A runtime whose `lock_bound` site learnt the low level of calls behind one lock; returns
+/// it and that level.
+fn lock_bound_runtime() -> (Runtime, usize) {
     let rt = runtime();
     let shared = Arc::clone(rt.handle().shared());
     let managed = learnt(&shared, lock_bound(None));
@@ -227,6 +231,12 @@ fn a_section_beyond_a_lock_bound_sites_level_is_held_and_still_completes() {
     teach(managed, |round| round.min(8), |level| UNIT * level);
     let level = managed.admitted();
     assert!(level <= 2, "a lock-bound site learnt a level of {level}");
+    (rt, level)
+}
+
+#[test]
+fn a_section_beyond_a_lock_bound_sites_level_is_held_and_still_completes() {
+    let (rt, level) = lock_bound_runtime();
     let beyond = one_beyond_the_level(&rt, lock_bound, level);
     assert_held(&beyond, level);
 }
@@ -278,4 +288,119 @@ fn an_independent_sites_sections_keep_their_replacements() {
         before.eager_handoffs + n as u64,
         "{during:?}"
     );
+}
+
+/// Spawns a task that enters a quick section at `site`, then waits for `go` and sets `polled`;
+/// waits (yielding) until its section is over, and returns its handle and the sender of `go`.
+async fn entered_then_waiting(
+    site: fn(Option<&dyn Fn()>) -> &'static Location<'static>,
+    polled: &Arc<AtomicBool>,
+    after: impl FnOnce() + Send + 'static,
+) -> (crate::JoinHandle<()>, oneshot::Sender<()>) {
+    let (go, wait) = oneshot::channel();
+    let entered = Arc::new(AtomicBool::new(false));
+    let task = crate::spawn({
+        let (entered, polled) = (Arc::clone(&entered), Arc::clone(polled));
+        async move {
+            site(Some(&|| {}));
+            entered.store(true, Ordering::SeqCst);
+            wait.await.unwrap();
+            polled.store(true, Ordering::SeqCst);
+            after();
+        }
+    });
+    let deadline = Instant::now() + HANG;
+    while !entered.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the task never entered its section"
+        );
+        crate::yield_now().await;
+    }
+    (task, go)
+}
+
+/// Yields until the core counts `n` deferred tasks more than `before`.
+async fn until_deferred(handle: &crate::Handle, before: &CoreStats, n: u64) {
+    let deadline = Instant::now() + HANG;
+    loop {
+        let core = handle.stats().cores[0].clone();
+        if core.deferred_tasks >= before.deferred_tasks + n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no task was deferred: {core:?}");
+        crate::yield_now().await;
+    }
+}
+
+#[test]
+fn a_task_of_a_site_at_its_level_waits_for_a_turn_instead_of_holding_its_core() {
+    let (rt, level) = lock_bound_runtime();
+    let handle = rt.handle();
+    let polled = Arc::new(AtomicBool::new(false));
+    let (before, during) = rt
+        .block_on(rt.spawn({
+            let (handle, polled) = (handle.clone(), Arc::clone(&polled));
+            async move {
+                // A task whose last poll entered the site, woken while the site has all the
+                // sections in flight its level admits.
+                let (task, go) = entered_then_waiting(lock_bound, &polled, || {}).await;
+                let gate = Arc::new(Gate::default());
+                let tasks = blocked_at(&handle, level, lock_bound, &gate).await;
+                let before = handle.stats().cores[0].clone();
+                go.send(()).unwrap();
+                until_deferred(&handle, &before, 1).await;
+                assert!(
+                    !polled.load(Ordering::SeqCst),
+                    "the deferred task was polled while the site was at its level"
+                );
+                let during = handle.stats().cores[0].clone();
+                gate.open();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                task.await.unwrap();
+                (before, during)
+            }
+        }))
+        .unwrap();
+    assert!(
+        polled.load(Ordering::SeqCst),
+        "a section's end let the task go"
+    );
+    assert_eq!(
+        (during.held_sections, during.running),
+        (before.held_sections, 1),
+        "the deferred task held its core: {during:?}"
+    );
+}
+
+#[test]
+fn tasks_deferred_at_a_site_whose_sections_wait_on_them_are_let_go() {
+    let (rt, level) = lock_bound_runtime();
+    let handle = rt.handle();
+    let polled = Arc::new(AtomicBool::new(false));
+    rt.block_on(rt.spawn({
+        let (handle, polled) = (handle.clone(), Arc::clone(&polled));
+        async move {
+            // The sections in flight wait for the deferred task itself (several kinds of calls
+            // share one site): only the monitor's look can let it go.
+            let gate = Arc::new(Gate::default());
+            let (task, go) = entered_then_waiting(lock_bound, &polled, {
+                let gate = Arc::clone(&gate);
+                move || gate.open()
+            })
+            .await;
+            let tasks = blocked_at(&handle, level, lock_bound, &gate).await;
+            let before = handle.stats().cores[0].clone();
+            go.send(()).unwrap();
+            until_deferred(&handle, &before, 1).await;
+            for task in tasks {
+                task.await.unwrap();
+            }
+            task.await.unwrap();
+        }
+    }))
+    .unwrap();
+    assert!(polled.load(Ordering::SeqCst));
 }

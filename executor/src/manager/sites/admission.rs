@@ -177,7 +177,6 @@ impl Admission {
     }
 
     /// Sections of the site in flight.
-    #[cfg(all(test, not(loom)))]
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }

@@ -19,8 +19,11 @@
 //! in flight and those waiting for a turn ([`admission`]), and the level past which more
 //! sections at once stopped raising its throughput ([`level`]). A section beyond that level
 //! gets no replacement worker, and the async form of a section waits for its turn instead.
+//! A task that entered the site's sections lately waits for a turn before its next poll
+//! ([`defer`]), so tasks beyond the level do not each hold a core.
 
 pub(crate) mod admission;
+pub(crate) mod defer;
 pub(crate) mod level;
 
 use std::panic::Location;
@@ -29,9 +32,12 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use admission::{Admission, Ticket, Turn};
-use level::Learner;
+use defer::Deferred;
+use level::{Learner, MAX_LEVEL};
 
+use crate::queue::{Runnable, MAX_SITE_HINT};
 use crate::stats::SiteStats;
+use crate::sync::{fence, Ordering as SyncOrdering};
 
 /// Number of records; sites beyond it are never learnt (their sections stay lazy).
 const CAPACITY: usize = 1024;
@@ -88,6 +94,10 @@ pub(crate) struct Managed {
     /// a held one had to be handed off after all (see [`Managed::hold_failed`]); 0 while they
     /// are. A statistic-like hint: relaxed.
     unheld_until: AtomicU64,
+    /// The hint the site's tasks carry (see [`defer`]): its record's number, from 1.
+    hint: u32,
+    /// The tasks waiting for a turn before their next poll.
+    deferred: Deferred,
 }
 
 /// What a section of the sync form learns from [`Managed::enter`].
@@ -102,7 +112,7 @@ pub(crate) struct Entered {
 }
 
 impl Managed {
-    fn new(now: Instant) -> Managed {
+    fn new(now: Instant, hint: u32) -> Managed {
         let learner = Learner::new(now);
         Managed {
             admission: Admission::new(),
@@ -111,7 +121,84 @@ impl Managed {
             completed: AtomicU64::new(0),
             created: now,
             unheld_until: AtomicU64::new(0),
+            hint,
+            deferred: Deferred::new(),
         }
+    }
+
+    /// The hint a task whose poll entered one of the site's sections carries, if its tasks
+    /// may be deferred: while its level is limited (see [`defer`]).
+    pub(crate) fn task_hint(&self) -> Option<u32> {
+        let limited = self.admitted.load(Ordering::Relaxed) < MAX_LEVEL as usize;
+        (limited && self.hint <= MAX_SITE_HINT).then_some(self.hint)
+    }
+
+    /// Whether the site has as many sections in flight as its level admits, and a section
+    /// beyond it would be held: a task of the site waits for a turn before its poll.
+    fn is_saturated(&self) -> bool {
+        let admitted = self.admitted.load(Ordering::Relaxed);
+        admitted < MAX_LEVEL as usize && self.admission.in_flight() >= admitted && !self.is_unheld()
+    }
+
+    /// A worker took `runnable`, a task of this site, to poll it: returns the task to poll now
+    /// (it, or one deferred before it), or `None` if it waits on the site's list (see
+    /// [`defer`]).
+    pub(crate) fn defer(&self, runnable: Runnable) -> Option<Runnable> {
+        if !self.is_saturated() {
+            return Some(runnable);
+        }
+        self.deferred.push(
+            runnable,
+            Instant::now(),
+            self.completed.load(Ordering::Relaxed),
+        );
+        // Pairs with the fence in `Admission::leave`: either the look below sees the turn a
+        // section gave back, or that section's leaver sees this task queued.
+        fence(SyncOrdering::SeqCst);
+        if self.is_saturated() {
+            None
+        } else {
+            self.deferred.pop()
+        }
+    }
+
+    /// Sends up to `n` deferred tasks back to the run queues while turns are free (a section
+    /// ended, or the level rose). Called after the fence of [`Admission::leave`].
+    pub(crate) fn release(&self, n: usize) {
+        for _ in 0..n {
+            if self.deferred.len() == 0 || self.is_saturated() {
+                return;
+            }
+            match self.deferred.pop() {
+                Some(runnable) => runnable.schedule(),
+                None => return,
+            }
+        }
+    }
+
+    /// The monitor's look (see [`defer`]): if a task waited [`defer::DEFER_GRACE`] while no
+    /// section of the site ended, lets every deferred task go and stops holding the site's
+    /// sections for [`UNHELD_FOR`]; if it waited that long while a turn was free, lets it go.
+    fn release_overdue(&self, now: Instant) {
+        let Some(completed) = self.deferred.overdue(now) else {
+            return;
+        };
+        if !self.is_saturated() {
+            // A turn is free that no section's end passed on (a task let in for one took
+            // another path to its poll): it goes to the first task.
+            self.release(1);
+            return;
+        }
+        if self.completed.load(Ordering::Relaxed) != completed {
+            // The site goes on: its sections' ends let its tasks go.
+            return;
+        }
+        let until = self.since_created(now + UNHELD_FOR).max(1);
+        self.unheld_until.store(until, Ordering::Relaxed);
+        self.deferred
+            .drain()
+            .into_iter()
+            .for_each(Runnable::schedule);
     }
 
     /// A section of the sync form starts: counts it in flight.
@@ -224,6 +311,7 @@ impl Managed {
     pub(crate) fn leave_unlearnt(&self) {
         self.completed.fetch_add(1, Ordering::Relaxed);
         self.admission.leave();
+        self.release(1);
     }
 
     /// A section counted by [`Managed::enter`] or a turn ends at `now`: it started with
@@ -236,9 +324,11 @@ impl Managed {
         };
         let before = self.admitted.swap(admitted, Ordering::Relaxed);
         self.admission.leave();
-        if admitted > before {
-            self.admission.wake(admitted - before);
+        let risen = admitted.saturating_sub(before);
+        if risen > 0 {
+            self.admission.wake(risen);
         }
+        self.release(1 + risen);
     }
 }
 
@@ -248,6 +338,9 @@ pub(crate) struct Sites {
     records: Box<[Record]>,
     /// Set once a spawn site is learnt: until then no poll looks the table up.
     spawn_sites: AtomicBool,
+    /// Set once a task was deferred (see [`defer`]): until then the monitor does not look at
+    /// the sites' lists.
+    deferring: AtomicBool,
 }
 
 /// A learnt site, returned by [`Sites::find`].
@@ -271,6 +364,7 @@ impl Sites {
         Sites {
             records: (0..CAPACITY).map(|_| Record::default()).collect(),
             spawn_sites: AtomicBool::new(false),
+            deferring: AtomicBool::new(false),
         }
     }
 
@@ -283,21 +377,107 @@ impl Sites {
         })
     }
 
-    /// The record of `site`, inserted if needed; `None` if the table is full around it.
-    fn find_or_insert(&self, site: &'static Location<'static>) -> Option<Site<'_>> {
+    /// The record of `site`, inserted if needed, and its number (from 1); `None` if the table
+    /// is full around it.
+    fn find_or_insert(&self, site: &'static Location<'static>) -> Option<(Site<'_>, u32)> {
         let key = key_of(site);
         for probe in 0..MAX_PROBES {
-            let record = &self.records[slot_of(key, probe)];
+            let index = slot_of(key, probe);
+            let record = &self.records[index];
             match record
                 .key
                 .compare_exchange(0, key, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return Some(Site { record }),
-                Err(existing) if existing == key => return Some(Site { record }),
+                Ok(_) => return Some((Site { record }, index as u32 + 1)),
+                Err(existing) if existing == key => {
+                    return Some((Site { record }, index as u32 + 1))
+                }
                 Err(_) => {}
             }
         }
         None
+    }
+
+    /// A worker took `runnable` to poll it: returns the task to poll now, or `None` if it
+    /// waits for its site's turn (see [`defer`]). One relaxed load for a task without a hint.
+    #[inline]
+    pub(crate) fn admit(&self, runnable: Runnable) -> Option<Runnable> {
+        if runnable.metadata().site_hint() == 0 {
+            return Some(runnable);
+        }
+        self.admit_hinted(runnable)
+    }
+
+    #[inline(never)]
+    fn admit_hinted(&self, runnable: Runnable) -> Option<Runnable> {
+        let hint = runnable.metadata().site_hint() as usize;
+        let managed = self
+            .records
+            .get(hint - 1)
+            .filter(|record| record.score.load(Ordering::Relaxed) > 0)
+            .and_then(|record| record.managed.get());
+        let runnable = match managed {
+            Some(managed) => {
+                self.deferring.store(true, Ordering::Relaxed);
+                managed.defer(runnable)?
+            }
+            None => runnable,
+        };
+        // Polled now: it keeps the hint only if this poll enters the site's sections again.
+        runnable.metadata().set_site_hint(0);
+        Some(runnable)
+    }
+
+    /// A task with the site hint `hint` was polled, and its poll entered the sections of the
+    /// site with the hint `entered` last (0: none). If it was let in for a turn at its site
+    /// and did not take it, the turn goes to the next task deferred there.
+    #[inline(never)]
+    pub(crate) fn polled(&self, hint: u32, entered: u32) {
+        if entered == hint {
+            return;
+        }
+        if let Some(managed) = self
+            .records
+            .get(hint as usize - 1)
+            .and_then(|record| record.managed.get())
+        {
+            managed.release(1);
+        }
+    }
+
+    /// Whether any task waits for its site's turn: the monitor keeps looking meanwhile (see
+    /// [`defer`]).
+    pub(crate) fn has_deferred(&self) -> bool {
+        self.deferring.load(Ordering::Relaxed)
+            && self
+                .records
+                .iter()
+                .filter_map(|record| record.managed.get())
+                .any(|managed| managed.deferred.len() > 0)
+    }
+
+    /// The monitor's look at the deferred tasks (see [`defer`]).
+    pub(crate) fn release_overdue(&self, now: Instant) {
+        if !self.deferring.load(Ordering::Relaxed) {
+            return;
+        }
+        for record in self.records.iter() {
+            if let Some(managed) = record.managed.get() {
+                managed.release_overdue(now);
+            }
+        }
+    }
+
+    /// Takes every deferred task off the sites' lists (shutdown cancels them).
+    pub(crate) fn take_deferred(&self) -> Vec<Runnable> {
+        if !self.deferring.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        self.records
+            .iter()
+            .filter_map(|record| record.managed.get())
+            .flat_map(|managed| managed.deferred.drain())
+            .collect()
     }
 
     /// Whether sections at `site` should hand off at once.
@@ -307,12 +487,12 @@ impl Sites {
 
     /// A section at `site` outlived the grace period. Returns the site's managed record.
     pub(crate) fn record_blocked(&self, site: &'static Location<'static>) -> Option<&Managed> {
-        let s = self.find_or_insert(site)?;
+        let (s, hint) = self.find_or_insert(site)?;
         s.record.score.store(EAGER_SCORE, Ordering::Relaxed);
         Some(
             s.record
                 .managed
-                .get_or_init(|| Box::new(Managed::new(Instant::now()))),
+                .get_or_init(|| Box::new(Managed::new(Instant::now(), hint))),
         )
     }
 
@@ -343,7 +523,7 @@ impl Sites {
 
     /// The monitor took over a poll of a task spawned at `site`.
     pub(crate) fn record_taken_over(&self, site: &'static Location<'static>) {
-        if let Some(s) = self.find_or_insert(site) {
+        if let Some((s, _)) = self.find_or_insert(site) {
             s.record.score.store(SPAWN_EAGER_SCORE, Ordering::Relaxed);
             self.spawn_sites.store(true, Ordering::Relaxed);
         }
@@ -351,7 +531,7 @@ impl Sites {
 
     /// The monitor took over a poll of a task spawned at `site`: it was `blocked`, or a CPU hog.
     pub(crate) fn record_detection(&self, site: &'static Location<'static>, blocked: bool) {
-        if let Some(s) = self.find_or_insert(site) {
+        if let Some((s, _)) = self.find_or_insert(site) {
             let _ = s.record.spawned_at.set(site);
             let counter = if blocked {
                 &s.record.detected_blocks
@@ -449,7 +629,7 @@ mod tests {
     /// flight (a lock's turn), at levels 1 and 2.
     fn taught(turn: Duration) -> (Managed, Instant) {
         let start = Instant::now();
-        let managed = Managed::new(start);
+        let managed = Managed::new(start, 1);
         let mut now = start;
         for _ in 0..8 {
             for level in 1..=2 {
@@ -535,7 +715,7 @@ mod tests {
 
     #[test]
     fn a_held_section_handed_off_before_any_figures_unholds_the_site() {
-        let managed = Managed::new(Instant::now());
+        let managed = Managed::new(Instant::now(), 1);
         let entered = eighth(&managed);
         managed.hold_failed(Instant::now(), entered, Duration::from_millis(10), false);
         assert!(!is_held(&managed));
