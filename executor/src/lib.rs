@@ -15,6 +15,7 @@ mod detect;
 mod error;
 mod handle;
 mod monitor;
+mod origin;
 mod park;
 mod queue;
 mod runtime;
