@@ -37,32 +37,42 @@ unsafe impl Sync for Origin {}
 
 impl Origin {
     /// The origin of a task spawned at `site`, named `name` if given.
+    #[inline]
     pub(crate) fn new(site: &'static Location<'static>, name: Option<Name>) -> Origin {
         match name {
             None => Origin(NonNull::from(site).cast()),
-            Some(name) => {
-                let named = NonNull::from(Box::leak(Box::new(Named { site, name })));
-                Origin(named.cast::<()>().map_addr(|addr| addr | NAMED))
-            }
+            Some(name) => Origin::named_at(site, name),
         }
+    }
+
+    /// The origin of a named task: the box, tagged.
+    #[cold]
+    fn named_at(site: &'static Location<'static>, name: Name) -> Origin {
+        let named = NonNull::from(Box::leak(Box::new(Named { site, name })));
+        Origin(named.cast::<()>().map_addr(|addr| addr | NAMED))
+    }
+
+    /// Whether the task has a name.
+    #[inline]
+    fn is_named(&self) -> bool {
+        self.0.as_ptr().addr() & NAMED != 0
     }
 
     /// The box of a named task's origin, or `None` for an unnamed one.
+    #[inline]
     fn named(&self) -> Option<&Named> {
-        if self.0.addr().get() & NAMED == 0 {
+        if !self.is_named() {
             return None;
         }
-        let named = self.0.map_addr(|addr| {
-            // The tag bit is set, so clearing it leaves the box's address, which is not 0.
-            std::num::NonZeroUsize::new(addr.get() & !NAMED).expect("a box's address is not 0")
-        });
+        let named = self.0.as_ptr().map_addr(|addr| addr & !NAMED).cast::<Named>();
         // SAFETY: a tagged pointer was made in `new` from a leaked `Box<Named>`, with the same
         // provenance and the tag bit added; the box is freed only by `drop`, so it is alive
         // while `self` is.
-        Some(unsafe { named.cast::<Named>().as_ref() })
+        Some(unsafe { &*named })
     }
 
     /// Where the task was spawned.
+    #[inline]
     pub(crate) fn site(&self) -> &'static Location<'static> {
         match self.named() {
             Some(named) => named.site,
@@ -72,6 +82,7 @@ impl Origin {
     }
 
     /// The task's name, if it has one.
+    #[inline]
     pub(crate) fn name(&self) -> Option<&Name> {
         self.named().map(|named| &named.name)
     }

@@ -145,11 +145,13 @@ impl TaskMeta {
     }
 
     /// Where the task was spawned.
+    #[inline]
     pub(crate) fn site(&self) -> &'static Location<'static> {
         self.origin.site()
     }
 
     /// The task's name, if it has one.
+    #[inline]
     pub(crate) fn name(&self) -> Option<&Name> {
         self.origin.name()
     }
