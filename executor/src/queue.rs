@@ -219,6 +219,22 @@ pub(crate) fn put_in_slot(
     true
 }
 
+/// Pops `queue`'s first task, if it looks non-empty.
+///
+/// A worker's own queues are mostly empty when it looks at them (the pinned queue almost
+/// always, the next-task slot after each task it takes), and `ConcurrentQueue::pop` on an empty
+/// queue costs a full fence (bounded, unbounded) or a failed compare-exchange (one slot);
+/// `is_empty` costs two plain loads. A task pushed as this looks may be missed, as by a pop
+/// racing the push: parking's fence and last look find it.
+#[inline]
+pub(crate) fn pop_if_any(queue: &Queue) -> Option<Runnable> {
+    if queue.is_empty() {
+        None
+    } else {
+        queue.pop().ok()
+    }
+}
+
 /// The runtime's injector (and each core's pinned queue): unbounded.
 pub(crate) fn unbounded_queue() -> Queue {
     ConcurrentQueue::unbounded()
