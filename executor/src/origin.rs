@@ -64,7 +64,11 @@ impl Origin {
         if !self.is_named() {
             return None;
         }
-        let named = self.0.as_ptr().map_addr(|addr| addr & !NAMED).cast::<Named>();
+        let named = self
+            .0
+            .as_ptr()
+            .map_addr(|addr| addr & !NAMED)
+            .cast::<Named>();
         // SAFETY: a tagged pointer was made in `new` from a leaked `Box<Named>`, with the same
         // provenance and the tag bit added; the box is freed only by `drop`, so it is alive
         // while `self` is.
