@@ -15,6 +15,7 @@ mod core;
 mod error;
 mod handle;
 mod manager;
+mod origin;
 mod park;
 mod queue;
 mod runtime;

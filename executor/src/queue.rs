@@ -9,6 +9,8 @@ use std::panic::Location;
 
 use concurrent_queue::{ConcurrentQueue, PushError};
 
+use crate::origin::Origin;
+
 /// Capacity of a core's local queue; overflow goes to the runtime's injector.
 #[cfg(not(loom))]
 pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
@@ -96,15 +98,14 @@ impl std::fmt::Display for Name {
 }
 
 /// Per-task data kept in the task's header, readable from both its `Runnable` and its handle:
-/// one word, the spawn site and the name's pointer, so that an idle task costs as little memory
-/// as possible.
+/// one word, and the spawn site and name in one pointer, so that an idle task costs as little
+/// memory as possible.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
     /// Where the task was spawned (`#[track_caller]` through the spawn functions): the key of
-    /// what the runtime learns about tasks that block without a section.
-    site: &'static Location<'static>,
-    /// The task's name, if it was given one.
-    name: Option<Name>,
+    /// what the runtime learns about tasks that block without a section; and the task's name,
+    /// if it was given one.
+    origin: Origin,
     /// The low 16 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
     /// 13: the site hint (see [`TaskMeta::site_hint`]). The next two: the priority class's
     /// index. The top bit: set by `JoinHandle::abort`, after which
@@ -134,8 +135,7 @@ impl TaskMeta {
         // `index` is at most 2, so the cast is lossless.
         let class = (priority.index() as u32) << PRIORITY_SHIFT;
         TaskMeta {
-            site,
-            name,
+            origin: Origin::new(site, name),
             word: AtomicU32::new(pin | class),
             queue_id: AtomicU32::new(0),
         }
@@ -155,13 +155,15 @@ impl TaskMeta {
     }
 
     /// Where the task was spawned.
+    #[inline]
     pub(crate) fn site(&self) -> &'static Location<'static> {
-        self.site
+        self.origin.site()
     }
 
     /// The task's name, if it has one.
+    #[inline]
     pub(crate) fn name(&self) -> Option<&Name> {
-        self.name.as_ref()
+        self.origin.name()
     }
 
     /// The core the task is pinned to, if any.
@@ -248,6 +250,22 @@ pub(crate) fn put_in_slot(
     true
 }
 
+/// Pops `queue`'s first task, if it looks non-empty.
+///
+/// A worker's own queues are mostly empty when it looks at them (the pinned queue almost
+/// always, the next-task slot after each task it takes), and `ConcurrentQueue::pop` on an empty
+/// queue costs a full fence (bounded, unbounded) or a failed compare-exchange (one slot);
+/// `is_empty` costs two plain loads. A task pushed as this looks may be missed, as by a pop
+/// racing the push: parking's fence and last look find it.
+#[inline]
+pub(crate) fn pop_if_any(queue: &Queue) -> Option<Runnable> {
+    if queue.is_empty() {
+        None
+    } else {
+        queue.pop().ok()
+    }
+}
+
 /// The runtime's injector (and each core's pinned queue): unbounded.
 pub(crate) fn unbounded_queue() -> Queue {
     ConcurrentQueue::unbounded()
@@ -304,12 +322,11 @@ mod tests {
 
     #[test]
     fn task_metadata_keeps_the_queue_id_in_padding() {
-        // The queue id sits in the padding after the word: an idle task costs no more.
+        // The queue id sits in the padding after the word, and the spawn site shares its
+        // pointer with the name: an idle task's metadata is two words.
         assert_eq!(
             std::mem::size_of::<TaskMeta>(),
-            std::mem::size_of::<&'static Location<'static>>()
-                + std::mem::size_of::<Option<Name>>()
-                + 8
+            std::mem::size_of::<Origin>() + 8
         );
     }
 

@@ -41,7 +41,7 @@ use crate::core::{Core, SectionSlot};
 use crate::detect::WorkerEvent;
 use crate::handle::Handle;
 use crate::park::{Parker, Wake};
-use crate::queue::{Priority, Runnable};
+use crate::queue::{self, Priority, Runnable};
 use crate::reactor::Reactor;
 use crate::scheduler::Shared;
 use crate::section::WorkerHook;
@@ -266,7 +266,7 @@ impl Worker {
             }
         }
         if self.lifo_streak < MAX_LIFO_STREAK {
-            if let Ok(runnable) = core.lifo.pop() {
+            if let Some(runnable) = queue::pop_if_any(&core.lifo) {
                 self.lifo_streak += 1;
                 self.end_search();
                 return Some(runnable);
@@ -274,11 +274,11 @@ impl Worker {
         }
         self.lifo_streak = 0;
         let local = if self.tick % 2 == 0 {
-            core.pinned.pop().or_else(|_| core.queue.pop())
+            queue::pop_if_any(&core.pinned).or_else(|| queue::pop_if_any(&core.queue))
         } else {
-            core.queue.pop().or_else(|_| core.pinned.pop())
+            queue::pop_if_any(&core.queue).or_else(|| queue::pop_if_any(&core.pinned))
         };
-        if let Ok(runnable) = local.or_else(|_| core.lifo.pop()) {
+        if let Some(runnable) = local.or_else(|| queue::pop_if_any(&core.lifo)) {
             self.end_search();
             return Some(runnable);
         }
