@@ -277,13 +277,15 @@ fn print_detections(name: &str, rt: &baton::Runtime) {
     for core in &stats.cores {
         println!(
             "{name}, core {}: detection {}, {} detected blocks ({} watched, {} at a context \
-             switch), {} CPU hogs, {} retirements, {} threads started, {} workers now",
+             switch), {} CPU hogs, {} polls handed off at their start, {} retirements, {} \
+             threads started, {} workers now",
             core.core,
             stats.detection.name(),
             core.detected_blocks,
             core.watched_detections,
             core.switch_detections,
             core.cpu_hogs,
+            core.eager_polls,
             core.retirements,
             core.threads_started,
             core.workers,
