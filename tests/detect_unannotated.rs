@@ -197,7 +197,9 @@ fn a_spawn_site_that_blocked_is_watched_and_handed_off_early() {
     });
     assert!(all_ran, "every task behind a blocker ran while it blocked");
     let stats = rt.stats();
-    assert!(stats.cores[0].detected_blocks >= 6, "{stats}");
+    // Once enough of the site's polls blocked, the later ones are handed off at their start.
+    let core = &stats.cores[0];
+    assert!(core.detected_blocks + core.eager_polls >= 6, "{stats}");
     assert!(
         stats.cores[0].watched_detections >= 1,
         "polls of the learnt spawn site were taken over as watched polls: {stats}"

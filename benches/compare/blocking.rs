@@ -277,13 +277,15 @@ fn print_detections(name: &str, rt: &baton::Runtime) {
     for core in &stats.cores {
         println!(
             "{name}, core {}: detection {}, {} detected blocks ({} watched, {} at a context \
-             switch), {} CPU hogs, {} retirements, {} threads started, {} workers now",
+             switch), {} CPU hogs, {} polls handed off at their start, {} retirements, {} \
+             threads started, {} workers now",
             core.core,
             stats.detection.name(),
             core.detected_blocks,
             core.watched_detections,
             core.switch_detections,
             core.cpu_hogs,
+            core.eager_polls,
             core.retirements,
             core.threads_started,
             core.workers,
@@ -312,7 +314,16 @@ fn mix(filter: &str) {
     }
 }
 
-/// The blocking mix of one shape on every system, with the ideal time.
+/// The systems `BATON_BENCH_MIX_SYSTEMS` names (comma-separated column names, such as
+/// `baton unannotated,baton section`) for short A/B runs of the mix; `None`, every system and
+/// the CPU-only reference, if it is not set.
+fn mix_systems() -> Option<Vec<String>> {
+    let names = std::env::var("BATON_BENCH_MIX_SYSTEMS").ok()?;
+    Some(names.split(',').map(|n| n.trim().to_owned()).collect())
+}
+
+/// The blocking mix of one shape on every system (or those [`mix_systems`] names), with the
+/// ideal time.
 fn mix_shape(shape: Shape) {
     let ideal = MIX_STEP * (MIX_TASKS * MIX_STEPS) as u32 / CORES as u32;
     println!();
@@ -321,14 +332,23 @@ fn mix_shape(shape: Shape) {
          (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)",
         shape.name, shape.blocking,
     );
-    let rt = baton_runtime(CORES);
-    let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None, shape)).wall);
-    drop(rt);
-    println!(
-        "(reference: the same mix without its blocking calls takes {cpu_only:.1?} on baton here)"
-    );
+    let systems = mix_systems();
+    if systems.is_none() {
+        let rt = baton_runtime(CORES);
+        let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None, shape)).wall);
+        drop(rt);
+        println!(
+            "(reference: the same mix without its blocking calls takes {cpu_only:.1?} on baton \
+             here)"
+        );
+    }
     let results: Vec<(&str, Vec<Sample>)> = Mix::ALL
         .iter()
+        .filter(|system| {
+            systems
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| system.name() == n.as_str()))
+        })
         .map(|&system| (system.name(), system.samples(shape)))
         .collect();
     let median = |samples: &[Sample], key: &dyn Fn(&Sample) -> f64| {

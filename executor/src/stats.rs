@@ -66,6 +66,8 @@ pub(crate) struct Counters {
     /// Of those, polls taken over when their worker thread left its CPU (context-switch
     /// events).
     pub(crate) switch_detections: AtomicU64,
+    /// Polls handed off at their start, their spawn site's polls blocking often.
+    pub(crate) eager_polls: AtomicU64,
     /// Stalls reported: the core had work and started no poll for the stall timeout.
     pub(crate) stalls: AtomicU64,
 }
@@ -152,6 +154,10 @@ pub struct CoreStats {
     /// told by a context-switch event rather than seen at the monitor's next look (see
     /// [`Detection::SwitchEvents`]).
     pub switch_detections: u64,
+    /// Polls outside any section whose core was handed off as they started, as for an eager
+    /// section: their task's spawn site had been taken over before, and enough of its polls
+    /// block that watching each one costs more than handing it off.
+    pub eager_polls: u64,
     /// Stalls reported: the core had tasks queued and started none for the stall timeout.
     pub stalls: u64,
 }

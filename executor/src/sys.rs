@@ -310,6 +310,23 @@ pub(crate) fn heavy_barrier_available() -> bool {
     false
 }
 
+/// How many times the calling thread has left its CPU of its own accord (to wait on something:
+/// a sleep, a lock, a read) so far; `None` if the system does not tell. One system call.
+#[cfg(target_os = "linux")]
+pub(crate) fn voluntary_switches() -> Option<u64> {
+    // SAFETY: `rusage` is plain old data, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage`; RUSAGE_THREAD reads the calling thread.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    (rc == 0).then(|| u64::try_from(usage.ru_nvcsw).unwrap_or(0))
+}
+
+/// Other systems: unknown.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn voluntary_switches() -> Option<u64> {
+    None
+}
+
 /// What another thread is doing, as far as the OS tells: its CPU-time clock and its
 /// scheduling state.
 #[derive(Clone, Copy, Debug)]

@@ -743,6 +743,7 @@ impl Core {
             cpu_hogs: Counters::get(&c.cpu_hogs),
             watched_detections: Counters::get(&c.watched_detections),
             switch_detections: Counters::get(&c.switch_detections),
+            eager_polls: Counters::get(&c.eager_polls),
             stalls: Counters::get(&c.stalls),
         }
     }

@@ -34,6 +34,11 @@
 //! grace period instead of the detection threshold. So a spawn site that blocks is handed off
 //! almost as fast as an annotated call site.
 //!
+//! A spawn site enough of whose polls block (see [`crate::sites::spawn`]) is not watched but
+//! handed off: its worker hands the core off as each of its polls starts, as for an eager
+//! section, so nothing has to notice the poll going to sleep; the monitor and the switch
+//! thread leave such polls alone (their section word shows the handoff).
+//!
 //! Where the kernel grants per-thread context-switch events, a watched poll is caught sooner
 //! still, when its worker thread goes to sleep, by the switch thread rather than the monitor
 //! (see `switches.rs`); the monitor then neither ticks for watched polls nor is rung by them,

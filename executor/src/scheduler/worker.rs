@@ -45,6 +45,7 @@ use crate::queue::{self, Priority, Runnable};
 use crate::reactor::Reactor;
 use crate::scheduler::Shared;
 use crate::section::WorkerHook;
+use crate::sites::spawn::{PollMeasure, PollMode};
 use crate::stats::{Counters, FLUSH_INTERVAL};
 use crate::sync::Arc;
 use crate::sys;
@@ -397,11 +398,59 @@ impl Worker {
         }
     }
 
-    /// [`Worker::poll`] once a spawn site is learnt: looks the task's spawn site up first.
+    /// [`Worker::poll`] once a spawn site is learnt: looks the task's spawn site up first,
+    /// and polls it as its site's record says (see [`crate::sites::spawn`]).
     #[inline(never)]
     fn poll_watchable(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
-        let watched = self.shared.sites.is_watched(runnable.metadata().site());
-        self.poll(runnable, watched, core, hook);
+        match self.shared.sites.poll_mode(runnable.metadata().site()) {
+            PollMode::Plain => self.poll(runnable, false, core, hook),
+            // A section kept open across an `.await` owns the section word.
+            PollMode::Eager if !hook.has_open_section() => {
+                self.poll_handed_off(runnable, core, hook)
+            }
+            PollMode::Watched | PollMode::Eager => self.poll(runnable, true, core, hook),
+        }
+    }
+
+    /// Polls a task whose spawn site's polls mostly block (see [`crate::sites::spawn`]): the
+    /// core is handed off as the poll starts, as for an eager section, so a spare runs the
+    /// queue while it blocks, and at its end the worker counts itself running again
+    /// (`keep_working` then retires one of the two). Learns whether the poll blocked.
+    ///
+    /// The worker stays in [`Polling::Baton`](crate::context::Polling) (a `block_on` in the
+    /// poll panics as in any poll); the section word shows the handoff, so tasks the poll
+    /// wakes take the notify path, and a section in the poll starts with its baton passed on.
+    #[cold]
+    fn poll_handed_off(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
+        let shared = &*self.shared;
+        let site = runnable.metadata().site();
+        core.start_poll(self.tick);
+        self.slot.start_poll(self.tick, false, site);
+        context::start_poll();
+        let mut outcome = None;
+        let epoch = self.slot.enter(true, || {
+            outcome = Some(core.hand_off(&shared.idle, || shared.recheck(self.core)));
+        });
+        // `None`: the monitor took the poll over first (its baton had passed on already).
+        if let Some(outcome) = outcome {
+            Counters::add(&core.counters.eager_polls, 1);
+            shared.after_hand_off(self.core, outcome);
+        }
+        let measure = PollMeasure::start();
+        hook.set_task(runnable.metadata());
+        crate::coop::budget(|| runnable.run());
+        hook.clear_task();
+        context::end_poll();
+        // A section of the poll that ended counted the worker back already.
+        self.slot
+            .leave(epoch, || core.return_from_section(&shared.idle));
+        // The monitor may take the poll over in the few instructions between the two, as a
+        // CPU hog if this thread was preempted there long enough.
+        if self.slot.end_poll(|| false) {
+            self.taken_over(core);
+        }
+        let blocked = measure.blocked(shared.config.grace);
+        shared.sites.record_handed_off_poll(site, blocked);
     }
 
     /// Polls one task, publishing the poll for detection (see [`crate::detect`]): the core's
@@ -417,18 +466,31 @@ impl Worker {
         let site = runnable.metadata().site();
         core.start_poll(self.tick);
         self.slot.start_poll(self.tick, watched, site);
-        if watched && !self.switches_cover() {
-            self.shared.idle.bell.section_started();
-        }
+        let measure = watched.then(|| {
+            if let Some(switches) = self.switch_event() {
+                switches.set_enabled(true);
+            } else {
+                self.shared.idle.bell.section_started();
+            }
+            PollMeasure::start()
+        });
         context::start_poll();
         hook.set_task(runnable.metadata());
         crate::coop::budget(|| runnable.run());
         hook.clear_task();
         context::end_poll();
-        if self.slot.end_poll(|| hook.has_open_section()) {
+        let taken_over = self.slot.end_poll(|| hook.has_open_section());
+        if taken_over {
             self.taken_over(core);
-        } else if watched {
-            self.shared.sites.record_quick(site);
+        }
+        if let Some(measure) = measure {
+            if let Some(switches) = &self.switches {
+                switches.set_enabled(false);
+            }
+            let blocked = measure.blocked(self.shared.config.grace);
+            self.shared
+                .sites
+                .record_watched_poll(site, blocked, taken_over);
         }
     }
 
@@ -444,13 +506,13 @@ impl Worker {
         }
     }
 
-    /// Whether this thread's context-switch event is on the runtime's watch, opening it the
+    /// This thread's context-switch event, if it is on the runtime's watch, opening it the
     /// first time the monitor has set the watch up.
-    fn switches_cover(&mut self) -> bool {
+    fn switch_event(&mut self) -> Option<&WorkerEvent> {
         if self.switches.is_none() && !self.switches_refused {
             match self.shared.switches.get() {
                 // The monitor has not tried yet: ask again at the next watched poll.
-                None => return false,
+                None => return None,
                 Some(None) => self.switches_refused = true,
                 Some(Some(_)) => {
                     self.switches = WorkerEvent::open(&self.shared, &self.slot);
@@ -458,7 +520,7 @@ impl Worker {
                 }
             }
         }
-        self.switches.is_some()
+        self.switches.as_ref()
     }
 
     /// Adds locally counted polls to the core's counter.

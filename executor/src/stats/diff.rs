@@ -36,6 +36,7 @@ impl Sub<&CoreStats> for &CoreStats {
             switch_detections: self
                 .switch_detections
                 .saturating_sub(earlier.switch_detections),
+            eager_polls: self.eager_polls.saturating_sub(earlier.eager_polls),
             stalls: self.stalls.saturating_sub(earlier.stalls),
             ..self.clone()
         }

@@ -40,6 +40,7 @@ const CORE_COLUMNS: &[Column<CoreStats>] = &[
     ("cpu_hogs", |c| c.cpu_hogs.to_string()),
     ("watched_detections", |c| c.watched_detections.to_string()),
     ("switch_detections", |c| c.switch_detections.to_string()),
+    ("eager_polls", |c| c.eager_polls.to_string()),
     ("stalls", |c| c.stalls.to_string()),
 ];
 

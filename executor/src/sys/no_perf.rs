@@ -13,6 +13,9 @@ impl SwitchEvent {
     pub(crate) fn for_current_thread() -> io::Result<SwitchEvent> {
         Err(io::ErrorKind::Unsupported.into())
     }
+
+    /// Never called: no event exists.
+    pub(crate) fn set_enabled(&self, _on: bool) {}
 }
 
 /// What a [`SwitchWatch::wait`] returned.

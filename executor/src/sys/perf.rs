@@ -42,6 +42,12 @@ const TYPE_SOFTWARE: u32 = 1;
 const COUNT_SW_CONTEXT_SWITCHES: u64 = 3;
 /// `perf_event_attr.exclude_hv`: the hypervisor's share is of no interest.
 const FLAG_EXCLUDE_HV: u64 = 1 << 6;
+/// `perf_event_attr.disabled`: the event starts off, until [`SwitchEvent::set_enabled`].
+const FLAG_DISABLED: u64 = 1 << 0;
+/// `PERF_EVENT_IOC_ENABLE` (`_IO('$', 0)`).
+const IOC_ENABLE: u64 = 0x2400;
+/// `PERF_EVENT_IOC_DISABLE` (`_IO('$', 1)`).
+const IOC_DISABLE: u64 = 0x2401;
 /// `PERF_FLAG_FD_CLOEXEC`.
 const FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 /// Pages of an event's mapping: the control page and one page of ring.
@@ -65,7 +71,8 @@ unsafe impl Send for SwitchEvent {}
 unsafe impl Sync for SwitchEvent {}
 
 impl SwitchEvent {
-    /// Opens an event counting the calling thread's context switches, enabled at once.
+    /// Opens an event counting the calling thread's context switches, disabled: it fires only
+    /// while [`SwitchEvent::set_enabled`] has it on.
     ///
     /// # Errors
     ///
@@ -77,7 +84,7 @@ impl SwitchEvent {
             size: std::mem::size_of::<Attr>() as u32,
             config: COUNT_SW_CONTEXT_SWITCHES,
             sample_period: 1,
-            flags: FLAG_EXCLUDE_HV,
+            flags: FLAG_EXCLUDE_HV | FLAG_DISABLED,
             wakeup_events: 1,
             ..Attr::default()
         };
@@ -123,6 +130,17 @@ impl SwitchEvent {
             ring_len,
         };
         Ok(event)
+    }
+
+    /// Turns the event on or off: off, the thread's context switches wake nobody.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        let request = if on { IOC_ENABLE } else { IOC_DISABLE };
+        // SAFETY: the descriptor is open (owned by `self`); these requests take an integer
+        // argument (0: this event alone, not its group) and touch no memory of ours. A failure
+        // leaves the event as it was, which costs wake-ups, never correctness.
+        unsafe {
+            libc::ioctl(self.fd.as_raw_fd(), request as _, 0 as libc::c_ulong);
+        }
     }
 
     /// Whether the thread that opened the event is asleep (waiting on something) rather than
@@ -348,10 +366,11 @@ mod tests {
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let sleeper = std::thread::spawn(move || {
             let event = SwitchEvent::for_current_thread().map(std::sync::Arc::new);
-            let opened = event.is_ok();
+            let mine = event.as_ref().ok().map(std::sync::Arc::clone);
             tx.send(event).unwrap();
-            if opened {
+            if let Some(event) = mine {
                 go_rx.recv().unwrap();
+                event.set_enabled(true);
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
@@ -366,6 +385,12 @@ mod tests {
         watch.add(&event, 7).unwrap();
         // Blocked in `recv` until told to go, or about to be.
         assert_ne!(watch.is_asleep(8), Some(true), "no such event");
+        // Blocked in `recv` meanwhile, and perhaps switched out: the event starts off.
+        assert_eq!(
+            watch.wait(Some(Duration::from_millis(20))),
+            Woken::TimedOut,
+            "an event that is off woke the watch"
+        );
         go_tx.send(()).unwrap();
         // The sleeper leaves its CPU at least once (receiving, sleeping); a minute is a hang
         // guard.

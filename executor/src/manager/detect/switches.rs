@@ -9,7 +9,9 @@
 //!    the runtime keeps to the monitor's looks ([`Detection::Monitor`]).
 //! 2. A worker about to poll a task of a watched spawn site opens its own event the first time
 //!    (once per worker thread; it is closed when the worker exits) and adds it to the watch,
-//!    keyed by its section slot. From then on its watched polls ring no bell and do not keep
+//!    keyed by its section slot. The event is on only during the worker's watched polls: the
+//!    worker turns it on as such a poll starts and off as it ends, so its other context
+//!    switches (parks, retirements, other polls) do not wake the switch thread. From then on its watched polls ring no bell and do not keep
 //!    the monitor ticking: the monitor judges them at the detection threshold like any other
 //!    poll (for CPU hogs), and the switch thread catches them blocking.
 //! 3. The event fires at every context switch of the worker thread; the switch thread then
@@ -147,6 +149,15 @@ impl WorkerEvent {
             token,
             shared: Arc::clone(shared),
         })
+    }
+}
+
+impl WorkerEvent {
+    /// Turns the event on for a watched poll, off at its end: a worker's other context
+    /// switches (parks, retirements, plain polls and polls handed off at their start) wake
+    /// nobody.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        self.event.set_enabled(on);
     }
 }
 

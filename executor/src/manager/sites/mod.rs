@@ -25,6 +25,7 @@
 pub(crate) mod admission;
 pub(crate) mod defer;
 pub(crate) mod level;
+pub(crate) mod spawn;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 use admission::{Admission, Ticket, Turn};
 use defer::Deferred;
 use level::{Learner, MAX_LEVEL};
+use spawn::{PollMode, PollRate};
 
 use crate::queue::{Runnable, MAX_SITE_HINT};
 use crate::stats::SiteStats;
@@ -69,6 +71,8 @@ struct Record {
     spawned_at: std::sync::OnceLock<&'static Location<'static>>,
     /// Polls of tasks spawned here that the monitor found blocked, and took over.
     detected_blocks: AtomicU64,
+    /// How often the watched polls of tasks spawned here block (see [`spawn`]).
+    poll_rate: PollRate,
     /// Polls of tasks spawned here that the monitor found hogging the CPU, and took over.
     cpu_hogs: AtomicU64,
     /// The site's managed concurrency, from the first time one of its sections blocked.
@@ -515,10 +519,45 @@ impl Sites {
         self.spawn_sites.load(Ordering::Relaxed)
     }
 
-    /// Whether the polls of tasks spawned at `site` are watched closely: one relaxed load
+    /// How the polls of tasks spawned at `site` are run (see [`spawn`]): one relaxed load
     /// while no spawn site has been learnt.
-    pub(crate) fn is_watched(&self, site: &'static Location<'static>) -> bool {
-        self.watches_spawn_sites() && self.is_eager(site)
+    pub(crate) fn poll_mode(&self, site: &'static Location<'static>) -> PollMode {
+        if !self.watches_spawn_sites() {
+            return PollMode::Plain;
+        }
+        match self.find(site) {
+            Some(s) if s.is_eager() => s.record.poll_rate.mode(),
+            _ => PollMode::Plain,
+        }
+    }
+
+    /// A poll of a task spawned at `site`, handed off at its start, ended: it `blocked` (its
+    /// site stays watched, as after a takeover), or not (a quick poll).
+    pub(crate) fn record_handed_off_poll(&self, site: &'static Location<'static>, blocked: bool) {
+        if let Some(s) = self.find(site) {
+            s.record.poll_rate.record(blocked);
+            if blocked {
+                s.record.score.store(SPAWN_EAGER_SCORE, Ordering::Relaxed);
+            } else {
+                s.lower_score();
+            }
+        }
+    }
+
+    /// A watched poll of a task spawned at `site` ended: it `blocked` or not, and it was
+    /// `taken_over` (see [`Sites::record_taken_over`]) or not (a quick poll).
+    pub(crate) fn record_watched_poll(
+        &self,
+        site: &'static Location<'static>,
+        blocked: bool,
+        taken_over: bool,
+    ) {
+        if let Some(s) = self.find(site) {
+            s.record.poll_rate.record(blocked);
+            if !taken_over {
+                s.lower_score();
+            }
+        }
     }
 
     /// The monitor took over a poll of a task spawned at `site`.
@@ -567,15 +606,20 @@ impl Sites {
     /// spawned at `site` ended without being taken over).
     pub(crate) fn record_quick(&self, site: &'static Location<'static>) {
         if let Some(s) = self.find(site) {
-            let score = s.record.score.load(Ordering::Relaxed);
-            if score > 0 {
-                s.record.score.store(score - 1, Ordering::Relaxed);
-            }
+            s.lower_score();
         }
     }
 }
 
 impl Site<'_> {
+    /// Lowers the site's score by one, if it is eager.
+    fn lower_score(self) {
+        let score = self.record.score.load(Ordering::Relaxed);
+        if score > 0 {
+            self.record.score.store(score - 1, Ordering::Relaxed);
+        }
+    }
+
     /// Whether this site's sections hand off at once.
     pub(crate) fn is_eager(self) -> bool {
         self.record.score.load(Ordering::Relaxed) > 0
@@ -614,15 +658,23 @@ mod tests {
     fn a_spawn_site_whose_task_blocked_is_watched_until_its_polls_stay_quick() {
         let sites = Sites::new();
         let a = here();
-        assert!(!sites.is_watched(a));
+        assert_eq!(sites.poll_mode(a), PollMode::Plain);
         sites.record_taken_over(a);
-        assert!(sites.is_watched(a));
-        assert!(!sites.is_watched(here()), "learning is per spawn site");
+        assert_eq!(sites.poll_mode(a), PollMode::Watched);
+        assert_eq!(
+            sites.poll_mode(here()),
+            PollMode::Plain,
+            "learning is per spawn site"
+        );
         for _ in 0..SPAWN_EAGER_SCORE {
-            assert!(sites.is_watched(a));
-            sites.record_quick(a);
+            assert_ne!(sites.poll_mode(a), PollMode::Plain);
+            sites.record_watched_poll(a, false, false);
         }
-        assert!(!sites.is_watched(a), "back to normal after quick polls");
+        assert_eq!(
+            sites.poll_mode(a),
+            PollMode::Plain,
+            "back to normal after quick polls"
+        );
     }
 
     /// A managed record taught that its sections with a replacement took `turn` per section in
