@@ -257,7 +257,8 @@ fn print_stats(name: &str, rt: &baton::Runtime) {
     for core in rt.stats().cores {
         println!(
             "{name}, core {}: {} sections, {} handoffs ({} eager), {} retirements, \
-             {} threads started, {} reaped, {} cap hits, {} workers now",
+             {} threads started, {} reaped, {} cap hits, {} held, {} parks, {} wake-ups, \
+             {} workers now",
             core.core,
             core.sections,
             core.handoffs,
@@ -266,6 +267,9 @@ fn print_stats(name: &str, rt: &baton::Runtime) {
             core.threads_started,
             core.threads_reaped,
             core.cap_hits,
+            core.held_sections,
+            core.parks,
+            core.wake_ups,
             core.workers,
         );
     }
@@ -329,6 +333,7 @@ fn mix_shape(shape: Shape) {
     );
     let results: Vec<(&str, Vec<Sample>)> = Mix::ALL
         .iter()
+        .filter(|system| report::system_selected(system.name()))
         .map(|&system| (system.name(), system.samples(shape)))
         .collect();
     let median = |samples: &[Sample], key: &dyn Fn(&Sample) -> f64| {
