@@ -257,7 +257,8 @@ fn print_stats(name: &str, rt: &baton::Runtime) {
     for core in rt.stats().cores {
         println!(
             "{name}, core {}: {} sections, {} handoffs ({} eager), {} retirements, \
-             {} threads started, {} reaped, {} cap hits, {} workers now",
+             {} threads started, {} reaped, {} cap hits, {} held, {} parks, {} wake-ups, \
+             {} workers now",
             core.core,
             core.sections,
             core.handoffs,
@@ -266,6 +267,9 @@ fn print_stats(name: &str, rt: &baton::Runtime) {
             core.threads_started,
             core.threads_reaped,
             core.cap_hits,
+            core.held_sections,
+            core.parks,
+            core.wake_ups,
             core.workers,
         );
     }
@@ -314,16 +318,8 @@ fn mix(filter: &str) {
     }
 }
 
-/// The systems `BATON_BENCH_MIX_SYSTEMS` names (comma-separated column names, such as
-/// `baton unannotated,baton section`) for short A/B runs of the mix; `None`, every system and
-/// the CPU-only reference, if it is not set.
-fn mix_systems() -> Option<Vec<String>> {
-    let names = std::env::var("BATON_BENCH_MIX_SYSTEMS").ok()?;
-    Some(names.split(',').map(|n| n.trim().to_owned()).collect())
-}
-
-/// The blocking mix of one shape on every system (or those [`mix_systems`] names), with the
-/// ideal time.
+/// The blocking mix of one shape on every system (or those `BATON_BENCH_SYSTEMS` selects, see
+/// [`report::system_selected`]), with the ideal time.
 fn mix_shape(shape: Shape) {
     let ideal = MIX_STEP * (MIX_TASKS * MIX_STEPS) as u32 / CORES as u32;
     println!();
@@ -332,8 +328,8 @@ fn mix_shape(shape: Shape) {
          (ideal: CPU work ÷ {CORES} cores = {ideal:?}; median of {MIX_RUNS} runs)",
         shape.name, shape.blocking,
     );
-    let systems = mix_systems();
-    if systems.is_none() {
+    // The reference only when every system runs: a short A/B run of one column skips it.
+    if report::every_system_selected() {
         let rt = baton_runtime(CORES);
         let cpu_only = report::measure(MIX_RUNS, || observe(|| baton_mix(&rt, None, shape)).wall);
         drop(rt);
@@ -344,11 +340,7 @@ fn mix_shape(shape: Shape) {
     }
     let results: Vec<(&str, Vec<Sample>)> = Mix::ALL
         .iter()
-        .filter(|system| {
-            systems
-                .as_ref()
-                .is_none_or(|names| names.iter().any(|n| system.name() == n.as_str()))
-        })
+        .filter(|system| report::system_selected(system.name()))
         .map(|&system| (system.name(), system.samples(shape)))
         .collect();
     let median = |samples: &[Sample], key: &dyn Fn(&Sample) -> f64| {

@@ -4,6 +4,8 @@
 //! cargo bench --bench compare            # every workload
 //! cargo bench --bench compare -- spawn   # the workloads whose name contains "spawn"
 //! cargo bench --bench compare --features hyper -- hyper   # the HTTP row (needs `wrk`)
+//! BATON_BENCH_SYSTEMS="baton section" cargo bench --bench compare -- "blocking mix"
+//!                                        # the mixes' baton section column alone (A/B runs)
 //! ```
 //!
 //! Each workload runs on every system in turn, with two cores (baton) or two worker threads

@@ -45,6 +45,23 @@ fn affinity() -> baton::CpuAffinity {
     }
 }
 
+/// Whether the system named `name` runs: `BATON_BENCH_SYSTEMS`, if set, is a comma-separated
+/// list of parts of names (`BATON_BENCH_SYSTEMS="baton section"` runs that column alone), for
+/// short A/B runs of one system. Workloads that honour it say so.
+pub(crate) fn system_selected(name: &str) -> bool {
+    match std::env::var("BATON_BENCH_SYSTEMS") {
+        Ok(systems) if !systems.trim().is_empty() => systems
+            .split(',')
+            .any(|part| !part.trim().is_empty() && name.contains(part.trim())),
+        _ => true,
+    }
+}
+
+/// Whether `BATON_BENCH_SYSTEMS` leaves every system in.
+pub(crate) fn every_system_selected() -> bool {
+    std::env::var("BATON_BENCH_SYSTEMS").map_or(true, |systems| systems.trim().is_empty())
+}
+
 /// Prints the heading that explains the table.
 pub(crate) fn title(competing: usize) {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);

@@ -90,13 +90,7 @@ pub(crate) fn run(filter: &str) {
         "### {NAME}, with a 1 ms ticker (WAL, synchronous = FULL; median of {RUNS} runs, \
          lag quantiles over every tick of them)"
     );
-    let systems = std::env::var("BATON_BENCH_SYSTEMS").unwrap_or_default();
-    let chosen = |way: Way| {
-        systems.is_empty()
-            || systems
-                .split(',')
-                .any(|entry| !entry.is_empty() && way.name().contains(entry))
-    };
+    let chosen = |way: Way| report::system_selected(way.name());
     let results: Vec<(&str, Vec<Run>)> = Way::ALL
         .iter()
         .filter(|&&way| chosen(way))

@@ -111,7 +111,14 @@ impl Reactor {
     ///   again until its section ends;
     /// - a worker thread that was on duty exits;
     /// - a `block_on` call returns, so its thread will not come back to the seat.
+    ///
+    /// A worker seated in the reactor drives it already, and leaves it on duty or kicks a
+    /// standby thread itself: then nobody is woken (a handoff would otherwise wake a standby
+    /// thread only to turn it away again, at every section that hands off).
     pub(crate) fn hand_over_duty(&self) {
+        if self.seat.held_by_worker() {
+            return;
+        }
         self.kick_standby(true);
     }
 

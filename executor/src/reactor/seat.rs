@@ -77,6 +77,13 @@ impl Seat {
         self.state.load(Ordering::Relaxed) == FREE
     }
 
+    /// Whether a runtime worker sits in the reactor. A stale yes names a worker that has just
+    /// left the seat, which then is on duty (step 10) or has kicked a standby thread itself.
+    pub(super) fn held_by_worker(&self) -> bool {
+        // Relaxed: see above; no data is read through it.
+        self.state.load(Ordering::Relaxed) == WORKER
+    }
+
     /// Marks a seated `block_on` thread for take-over; true if this caller won the mark and
     /// must now call [`Seat::wait_handoff`]. (Only a parking worker takes a seat over, and
     /// loom models park without the reactor.)

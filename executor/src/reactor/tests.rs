@@ -255,3 +255,37 @@ fn vacancy_told_to_a_worker_with_work() {
     second.unpark(Token::Work);
     assert_eq!(second_thread.join().unwrap(), Token::Work);
 }
+
+#[test]
+fn handing_over_the_duty_wakes_nobody_while_a_worker_sits() {
+    run_alone("reactor::tests::duty_handed_over_with_a_worker_seated");
+}
+
+/// A thread waits on standby while a worker sits in the seat. A worker whose section is
+/// handed off hands over the duty: the seated worker drives the reactor, so waking the
+/// standby thread would only turn it away again. Once the seat is free, the same call wakes it.
+#[test]
+#[ignore = "run in its own process by handing_over_the_duty_wakes_nobody_while_a_worker_sits"]
+fn duty_handed_over_with_a_worker_seated() {
+    if std::env::var_os(ALONE).is_none() {
+        return;
+    }
+    let reactor = Reactor::get();
+    assert!(reactor.seat.try_take(Sitter::Worker), "nobody else is here");
+    let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    assert!(reactor.wait_for_seat(&waker), "the seat is taken");
+    reactor.hand_over_duty();
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        0,
+        "woken while a worker sits"
+    );
+    assert!(
+        reactor.standby.contains(&waker),
+        "taken off the standby list"
+    );
+    reactor.seat.leave(Sitter::Worker);
+    reactor.hand_over_duty();
+    assert_eq!(count.0.load(Ordering::SeqCst), 1, "not told of the vacancy");
+}

@@ -24,6 +24,9 @@
 //!    is limited, the task whose poll entered the section carries the site's hint, and waits
 //!    for a turn before its next poll instead of holding a core then (see
 //!    [`crate::sites::defer`]).
+//!    The durations learnt leave out the time the section's thread waited for a CPU ([`delay`]):
+//!    that wait grows with the sections in flight whether or not they contend, and read as
+//!    contention it held sections that do not wait for each other, leaving their cores idle.
 //!
 //! A core at its thread cap has no spare to wake: the section runs without replacement and
 //! the core's `cap_hits` counts it.
@@ -70,6 +73,9 @@ struct Current {
     /// Whether it was held (beyond its site's level: no replacement unless it outlives the
     /// held grace period).
     held: bool,
+    /// If it is counted in its site's record: how long the thread had waited for a CPU when
+    /// it started (see [`delay`]), if the system tells.
+    run_delay: Option<std::time::Duration>,
 }
 
 /// How a section at an eager site starts.
@@ -224,6 +230,7 @@ impl WorkerHook {
             long,
             entered,
             held,
+            run_delay: entered.and_then(|_| delay::run_delay()),
         })));
     }
 
@@ -332,7 +339,12 @@ impl Hook for WorkerHook {
             // Eager: learn whether the site still blocks, and from its duration at its level.
             (_, Some(since)) => {
                 let now = Instant::now();
-                let took = now.saturating_duration_since(since);
+                // What the site took: not the wait for a CPU once the blocking call returned.
+                let took = delay::own_time(
+                    now.saturating_duration_since(since),
+                    current.run_delay,
+                    current.run_delay.and_then(|_| delay::run_delay()),
+                );
                 let managed = shared.sites.managed_any(current.site);
                 if let (Some(entered), Some(managed)) = (current.entered, managed) {
                     if handed && current.held {
@@ -377,6 +389,8 @@ impl Hook for WorkerHook {
         Ok(())
     }
 }
+
+mod delay;
 
 #[cfg(all(test, not(loom)))]
 mod tests;
