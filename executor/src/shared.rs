@@ -79,6 +79,7 @@ use std::time::Duration;
 
 use crate::compat::TokioRuntime;
 use crate::context::{self, Polling};
+use crate::core::boost::Boosts;
 use crate::core::{Core, HandOff, Idle, Recheck};
 use crate::park::Wake;
 use crate::queue::Priority;
@@ -107,6 +108,8 @@ pub(crate) struct Shared {
     /// Set the first time a task of a class other than `Normal` is scheduled; until then
     /// workers skip the class queues.
     classes_used: AtomicBool,
+    /// The raise epochs the cores' queues were swept at (priority inheritance).
+    pub(crate) boosts: Boosts,
     /// Counts of idle cores and searching workers.
     pub(crate) idle: Idle,
     /// Live tasks, for shutdown.
@@ -270,6 +273,7 @@ impl Shared {
             injector_high: queue::unbounded_queue(),
             injector_low: queue::unbounded_queue(),
             classes_used: AtomicBool::new(false),
+            boosts: Boosts::new(cores),
             idle: Idle::new(cores),
             // One shard per core for spawns from workers, one for spawns from elsewhere.
             registry: Arc::new(Registry::new(cores + 1)),
