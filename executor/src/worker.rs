@@ -226,17 +226,25 @@ impl Worker {
 
     /// Steps 1 to 3: the next task to run, if there is one anywhere.
     fn next_task(&mut self) -> Option<Runnable> {
-        let classes = self.shared.classes_used();
-        if classes && self.shared.boosts.due(self.core) {
+        if !self.shared.classes_used() {
+            return self.find_task(false);
+        }
+        self.next_task_in_classes()
+    }
+
+    /// [`Worker::next_task`] once classes are used: sweeps raised tasks out of the lower
+    /// queues if one was raised since the core's last sweep, counts the class of the task
+    /// found for the `High` burst, and marks the thread with it (priority inheritance: a `High`
+    /// task's waits raise what they await).
+    #[inline(never)]
+    fn next_task_in_classes(&mut self) -> Option<Runnable> {
+        if self.shared.boosts.due(self.core) {
             self.sweep_raised();
         }
-        let runnable = self.find_task(classes)?;
-        if classes {
-            let priority = runnable.metadata().priority();
-            self.core().count_class(priority);
-            // Priority inheritance: a `High` task's waits raise what they await.
-            crate::task::boost::mark_polling(priority);
-        }
+        let runnable = self.find_task(true)?;
+        let priority = runnable.metadata().priority();
+        self.core().count_class(priority);
+        crate::task::boost::mark_polling(priority);
         Some(runnable)
     }
 
