@@ -5,17 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use baton::{Priority, WorkQueue};
 
-/// A one-core runtime whose order of polls is the classes' alone: detection of unannotated
-/// blocking is off, since on a loaded machine it may judge the spawning poll a CPU hog (a
-/// runnable thread off the CPU holds its core all the same) and hand the core to a spare
-/// while that poll still spawns, so tasks would start before the test has queued them all.
-fn one_core() -> baton::Runtime {
-    baton::Runtime::builder()
-        .cores(1)
-        .detect_blocking(false)
-        .build()
-        .unwrap()
-}
+mod common;
+
+use common::one_core_in_class_order as one_core;
 
 /// Builds a queue of class `priority` on the current runtime.
 fn queue(name: &str, priority: Priority) -> WorkQueue {

@@ -32,6 +32,8 @@ const HINT_BITS: u32 = ((1 << 13) - 1) << HINT_SHIFT;
 pub(crate) const MAX_SITE_HINT: u32 = HINT_BITS >> HINT_SHIFT;
 /// Where the priority class sits in the metadata word.
 const PRIORITY_SHIFT: u32 = 29;
+/// The bits of the metadata word that hold the priority class.
+const CLASS_BITS: u32 = 0b11 << PRIORITY_SHIFT;
 /// The flag bit set by `JoinHandle::abort`.
 const ABORTED: u32 = 1 << 31;
 
@@ -39,6 +41,42 @@ const ABORTED: u32 = 1 << 31;
 ///
 /// Tasks spawned with [`spawn`](crate::spawn) are `Normal`; a
 /// [`WorkQueue`](crate::WorkQueue) may choose another class for its tasks.
+///
+/// # Priority inheritance
+///
+/// A `High` task that waits for lower work raises that work to `High`, so that it does not wait
+/// behind the very tasks it was meant to go before (GCD's QoS override):
+///
+/// - awaiting a [`JoinHandle`](crate::JoinHandle) whose task has not finished raises that task;
+/// - awaiting [`WorkQueue::flush`](crate::WorkQueue::flush) raises the tasks the flush waits
+///   for that the queue still holds back (see there).
+///
+/// A raised task stays `High` until it completes, whether or not anyone still waits for it: a
+/// `High` task that gives up waiting (a timeout, a `select!`) does not lower it again. A
+/// raised task counts as `High` when it awaits in turn, so a chain of tasks awaiting one
+/// another is raised link by link. A raised task already queued behind `Normal` or `Idle`
+/// tasks moves to its core's `High` queue at that core's next look at its queues; a wake-up
+/// that queued it in the very instant of the raise may leave it one run in its old class.
+/// Only the awaiting of a task polled as `High` raises anything: a program that uses no
+/// classes pays nothing for this. `Normal` tasks polled inside a `High` task's poll (those of
+/// a [`LocalSet`](crate::task::LocalSet) it drives) count as `High` too.
+///
+/// # Examples
+///
+/// ```
+/// use baton::{Priority, WorkQueue};
+/// let rt = baton::Runtime::new()?;
+/// let urgent = WorkQueue::builder("urgent")
+///     .priority(Priority::High)
+///     .build(&rt.handle())?;
+/// let answer = rt.block_on(async move {
+///     let normal = baton::spawn(async { 42 });
+///     // Awaited by a `High` task, `normal` runs as `High` from then on.
+///     urgent.spawn(async move { normal.await.unwrap() }).await
+/// })?;
+/// assert_eq!(answer, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Priority {
     /// Served before everything else on its core, up to a bound that keeps `Normal` going.
@@ -172,7 +210,8 @@ impl TaskMeta {
         (pin != NOT_PINNED).then_some(pin as usize)
     }
 
-    /// The task's priority class.
+    /// The task's priority class (raised to `High` if a `High` task awaited it, see
+    /// [`TaskMeta::raise`]).
     pub(crate) fn priority(&self) -> Priority {
         Priority::from_bits((self.word.load(Ordering::Relaxed) >> PRIORITY_SHIFT) & 0b11)
     }
@@ -198,16 +237,29 @@ impl TaskMeta {
             });
     }
 
-    /// Requests cancellation at the task's next turn.
-    pub(crate) fn abort(&self) {
-        // Relaxed: the flag is published to the worker by the wake that follows it (the task's
-        // state word in async-task orders the two).
-        self.word.fetch_or(ABORTED, Ordering::Relaxed);
+    /// Raises the task's class to `High` for the rest of its life (priority inheritance, see
+    /// [`Priority`]); returns whether it was lower.
+    pub(crate) fn raise(&self) -> bool {
+        // `High` is class 0: raising clears the class bits. Relaxed: whoever queues the task
+        // next reads its class from this word; a wake-up racing the raise may still read the
+        // old class (the documented last run in it), and the sweep that moves queued tasks
+        // learns of the raise through its own Release/Acquire pair (`core::boost`).
+        if self.word.load(Ordering::Relaxed) & CLASS_BITS == 0 {
+            return false;
+        }
+        self.word.fetch_and(!CLASS_BITS, Ordering::Relaxed) & CLASS_BITS != 0
     }
 
     /// Whether cancellation was requested.
     pub(crate) fn is_aborted(&self) -> bool {
         self.word.load(Ordering::Relaxed) & ABORTED != 0
+    }
+
+    /// Requests cancellation at the task's next turn.
+    pub(crate) fn abort(&self) {
+        // Relaxed: the flag is published to the worker by the wake that follows it (the task's
+        // state word in async-task orders the two).
+        self.word.fetch_or(ABORTED, Ordering::Relaxed);
     }
 }
 
@@ -328,6 +380,20 @@ mod tests {
             std::mem::size_of::<TaskMeta>(),
             std::mem::size_of::<Origin>() + 8
         );
+    }
+
+    #[test]
+    fn a_raise_keeps_the_pin_and_the_abort_flag() {
+        let meta = TaskMeta::new(Some(5), Priority::Idle, Location::caller(), None);
+        meta.abort();
+        assert!(meta.raise(), "Idle is lower than High");
+        assert!(!meta.raise(), "raised once");
+        assert_eq!((meta.pin(), meta.priority()), (Some(5), Priority::High));
+        assert!(meta.is_aborted());
+        let normal = TaskMeta::new(None, Priority::Normal, Location::caller(), None);
+        assert!(normal.raise());
+        assert_eq!(normal.priority(), Priority::High);
+        assert!(!TaskMeta::new(None, Priority::High, Location::caller(), None).raise());
     }
 
     #[test]

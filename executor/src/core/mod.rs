@@ -38,6 +38,7 @@
 //! core is searching wakes that core, so no task is stranded behind a busy worker.
 
 mod bell;
+pub(crate) mod boost;
 mod slot;
 mod state;
 

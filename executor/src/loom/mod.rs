@@ -8,6 +8,7 @@
 //! (its docs name the functions).
 
 mod admission;
+mod boost;
 mod detect;
 mod handoff;
 mod park;

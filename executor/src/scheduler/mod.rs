@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::compat::TokioRuntime;
 use crate::context;
+use crate::core::boost::Boosts;
 use crate::core::{Core, Idle};
 use crate::queue::{self, Priority, Queue, Runnable};
 use crate::sites::Sites;
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     /// Set the first time a task of a class other than `Normal` is scheduled; until then
     /// workers skip the class queues.
     classes_used: AtomicBool,
+    /// The raise epochs the cores' queues were swept at (priority inheritance).
+    pub(crate) boosts: Boosts,
     /// Counts of idle cores and searching workers.
     pub(crate) idle: Idle,
     /// Live tasks, for shutdown.
@@ -111,6 +114,7 @@ impl Shared {
             cores: (0..cores).map(Core::new).collect(),
             injectors: std::array::from_fn(|_| queue::unbounded_queue()),
             classes_used: AtomicBool::new(false),
+            boosts: Boosts::new(cores),
             idle: Idle::new(cores),
             // One shard per core for spawns from workers, one for spawns from elsewhere.
             registry: Arc::new(Registry::new(cores + 1)),

@@ -16,6 +16,8 @@
 //!    `Normal` tasks wait on the core or in the injector. The streak is the core's, counted by
 //!    whichever of its workers runs the task, so the bound holds while a section or a takeover
 //!    has two workers running the core, and a look at the injectors or a search honours it too.
+//!    Once classes are used, a worker whose core was last swept before a task was raised
+//!    (priority inheritance, see [`crate::core::boost`]) sweeps the core's lower queues first.
 //! 3. With nothing local, it searches: the injector, then the other cores' local queues (and,
 //!    when their queues are empty, their next-task slots), taking a batch at a time, `High`
 //!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's,
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use crate::compat::WorkerContext;
 use crate::context;
+use crate::core::boost::Injectors;
 use crate::core::{Core, SectionSlot};
 use crate::detect::WorkerEvent;
 use crate::handle::Handle;
@@ -224,12 +227,39 @@ impl Worker {
 
     /// Steps 1 to 3: the next task to run, if there is one anywhere.
     fn next_task(&mut self) -> Option<Runnable> {
-        let classes = self.shared.classes_used();
-        let runnable = self.find_task(classes)?;
-        if classes {
-            self.core().count_class(runnable.metadata().priority());
+        if !self.shared.classes_used() {
+            return self.find_task(false);
         }
+        self.next_task_in_classes()
+    }
+
+    /// [`Worker::next_task`] once classes are used: sweeps raised tasks out of the lower
+    /// queues if one was raised since the core's last sweep, counts the class of the task
+    /// found for the `High` burst, and marks the thread with it (priority inheritance: a `High`
+    /// task's waits raise what they await).
+    #[inline(never)]
+    fn next_task_in_classes(&mut self) -> Option<Runnable> {
+        if self.shared.boosts.due(self.core) {
+            self.sweep_raised();
+        }
+        let runnable = self.find_task(true)?;
+        let priority = runnable.metadata().priority();
+        self.core().count_class(priority);
+        crate::task::boost::mark_polling(priority);
         Some(runnable)
+    }
+
+    /// Priority inheritance: a task was raised to `High` since this core last looked, so raised
+    /// tasks queued behind lower work move to the `High` queues (see [`crate::core::boost`]).
+    #[cold]
+    fn sweep_raised(&self) {
+        let shared = &*self.shared;
+        let injectors = Injectors {
+            high: &shared.injector_high,
+            normal: &shared.injector,
+            low: &shared.injector_low,
+        };
+        shared.boosts.sweep(self.core(), injectors);
     }
 
     /// Steps 1 to 3 for [`Worker::next_task`], which counts the class of what this returns.

@@ -18,6 +18,14 @@ use crate::queue::{Name, TaskMeta};
 /// (aborted, or dropped by the runtime's shutdown). Dropping the handle detaches the task: it
 /// keeps running and its output is dropped.
 ///
+/// # Priority inheritance
+///
+/// A [`High`](crate::Priority::High) task awaiting the handle of an unfinished task raises
+/// that task to `High` until it completes: it is queued ahead of `Normal` and `Idle` work,
+/// moved there if it already waits behind such work, and what it awaits is raised in turn.
+/// Giving up the wait (dropping the handle, a timeout) does not lower it again. A task of any
+/// other class awaiting a handle changes nothing. See [`Priority`](crate::Priority).
+///
 /// # Examples
 ///
 /// ```
@@ -213,6 +221,10 @@ impl<T> Future for JoinHandle<T> {
         let output = match Pin::new(task).poll(cx) {
             Poll::Pending => {
                 self.check_not_behind();
+                if super::boost::awaiter_is_high() {
+                    // SAFETY: as in `abort`: `task` is alive while the handle is polled.
+                    super::boost::raise(unsafe { self.meta.as_ref() });
+                }
                 return Poll::Pending;
             }
             // Closed before it ran to the end: its `Runnable` was dropped.

@@ -26,6 +26,7 @@
 //!   still inside `catch_unwind` (the handle reports cancellation, the drop's panic is
 //!   discarded).
 
+pub(crate) mod boost;
 mod builder;
 mod id;
 mod join;

@@ -73,13 +73,32 @@ impl<E> Admission<E> {
 
     /// Records that an in-flight task with `key` finished. Returns the task that starts in its
     /// place, if any (it counts as in flight).
+    #[cfg(test)]
     pub(crate) fn finish(&mut self, key: Option<u64>) -> Option<E> {
+        self.finish_preferring(key, |_| false)
+    }
+
+    /// [`Admission::finish`], except that the task that starts is the oldest of the ready FIFO
+    /// for which `raised` holds, if any (priority inheritance: a task a `High` task awaits
+    /// passes the others waiting only for a slot; a lane's tasks keep their order).
+    pub(crate) fn finish_preferring(
+        &mut self,
+        key: Option<u64>,
+        raised: impl Fn(&E) -> bool,
+    ) -> Option<E> {
         if !self.release(key) {
             return None;
         }
-        let (next, _) = self.ready.pop_front()?;
+        let at = self.ready.iter().position(|(e, _)| raised(e)).unwrap_or(0);
+        let (next, _) = self.ready.remove(at)?;
         self.in_flight += 1;
         Some(next)
+    }
+
+    /// Calls `f` with every waiting task (in the ready FIFO or a lane).
+    pub(crate) fn for_each_waiting(&self, mut f: impl FnMut(&E)) {
+        self.ready.iter().for_each(|(e, _)| f(e));
+        self.lanes.values().flatten().for_each(f);
     }
 
     /// Records that an in-flight task with `key` finished, without starting another (the next
@@ -314,6 +333,27 @@ mod tests {
         assert_eq!(a.waiting(), 0);
         assert_eq!(a.finish(Some(7)), None);
         assert!(a.lanes.is_empty());
+    }
+
+    #[test]
+    fn a_raised_task_starts_before_older_ones_but_not_before_its_lane() {
+        let mut a = Admission::new(1);
+        assert_eq!(a.push(0, None), Some(0));
+        for (task, key) in [(1, None), (2, Some(7)), (3, Some(7)), (4, None)] {
+            assert_eq!(a.push(task, key), None);
+        }
+        let mut waiting = Vec::new();
+        a.for_each_waiting(|&t| waiting.push(t));
+        waiting.sort_unstable();
+        assert_eq!(waiting, [1, 2, 3, 4]);
+        // 4 and 3 are raised: 4 passes 1 and 2 in the ready FIFO; 3 waits behind 2, its lane.
+        let raised = |t: &i32| *t == 4 || *t == 3;
+        assert_eq!(a.finish_preferring(None, raised), Some(4));
+        assert_eq!(a.finish_preferring(None, raised), Some(1));
+        assert_eq!(a.finish_preferring(None, raised), Some(2));
+        assert_eq!(a.finish_preferring(Some(7), raised), Some(3));
+        assert_eq!(a.finish_preferring(Some(7), raised), None);
+        assert_eq!(a.in_flight(), 0);
     }
 
     #[test]

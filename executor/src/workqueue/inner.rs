@@ -404,7 +404,11 @@ impl Inner {
                 state.admission.release(key);
                 None
             } else {
-                state.admission.finish(key)
+                let raised = crate::core::boost::any_raised();
+                let queue = self.priority;
+                state
+                    .admission
+                    .finish_preferring(key, |held| raised && held.is_raised(queue))
             }
         };
         let mut wake = counted && state.generations.remove(generation);

@@ -401,6 +401,16 @@ impl WorkQueue {
     /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed
     /// tasks still pending are not either (see the module docs).
     ///
+    /// # Priority inheritance
+    ///
+    /// Awaited by a [`High`](crate::Priority::High) task, the flush raises the tasks it waits
+    /// for that the queue still holds back (beyond `max_active`, or behind their key) to `High`
+    /// until they complete: once admitted they are queued ahead of `Normal` and `Idle` work.
+    /// Admission order stays the queue's: its backlog keeps its order, a key's tasks start one
+    /// after another, and an ordered queue stays strictly FIFO (its runner keeps the queue's
+    /// class). Tasks the queue already admitted keep their class unless a `High` task awaits
+    /// their [`JoinHandle`].
+    ///
     /// # Panics
     ///
     /// The returned future panics when it is made and awaited in the queue's own tasks: the task
@@ -437,6 +447,22 @@ impl WorkQueue {
                      complete; flush from outside the queue (another task, or `block_on`)",
                     inner.name
                 );
+            }
+            if let Some(target) = target.filter(|_| crate::task::boost::awaiter_is_high()) {
+                // Priority inheritance: the tasks it waits for that the queue holds back.
+                let state = lock(&inner.state);
+                let mut raised = false;
+                state
+                    .admission
+                    .for_each_waiting(|held| raised |= held.raise_until(target));
+                for held in &state.line.waiting {
+                    raised |= held.raise_until(target);
+                }
+                drop(state);
+                if raised {
+                    // Admission prefers raised tasks from now on.
+                    crate::core::boost::request_sweep();
+                }
             }
             inner
                 .wait_until(|state| state.generations.done(target))

@@ -90,6 +90,25 @@ impl Held {
         self.generation
     }
 
+    /// Whether the task was raised to `High` (priority inheritance) while its queue's class is
+    /// lower.
+    pub(super) fn is_raised(&self, queue: crate::queue::Priority) -> bool {
+        queue != crate::queue::Priority::High
+            && self
+                .runnable
+                .as_ref()
+                .is_some_and(|r| r.metadata().priority() == crate::queue::Priority::High)
+    }
+
+    /// Raises the task to `High` if it counts in generation `target` or earlier (a flush
+    /// awaited by a `High` task waits for it); returns whether it was lower.
+    pub(super) fn raise_until(&self, target: u64) -> bool {
+        self.runnable
+            .as_ref()
+            .filter(|_| self.generation <= target)
+            .is_some_and(|runnable| runnable.metadata().raise())
+    }
+
     /// Takes the runnable to run or submit it: the task now has a slot.
     pub(super) fn take(mut self) -> Runnable {
         self.runnable.take().expect("a held task is submitted once")
