@@ -14,10 +14,13 @@ impl Wake for Count {
     }
 }
 
-/// Runs `f` while no other test sits in the reactor, so `try_react` gets the seat.
+/// Runs `f` while no other test sits in the reactor, so `try_react` gets the seat, and as a
+/// driver of the reactor (the test drives it), so that another test dropping the process's last
+/// runtime meanwhile does not wake every timer and socket early (see [`super::drivers`]).
 fn exclusive<R>(f: impl FnOnce() -> R) -> R {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _driver = super::drivers::Driver::start();
     f()
 }
 

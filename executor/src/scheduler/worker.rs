@@ -255,9 +255,9 @@ impl Worker {
     fn sweep_raised(&self) {
         let shared = &*self.shared;
         let injectors = Injectors {
-            high: &shared.injector_high,
-            normal: &shared.injector,
-            low: &shared.injector_low,
+            high: shared.injector_for(Priority::High),
+            normal: shared.injector_for(Priority::Normal),
+            low: shared.injector_for(Priority::Idle),
         };
         shared.boosts.sweep(self.core(), injectors);
     }
