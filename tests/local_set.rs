@@ -65,8 +65,10 @@ fn not_send_tasks_run_only_on_the_sets_thread_whoever_wakes_them() {
     });
     assert_eq!(total, (0..20).map(|i| i * 3 + 1).sum::<u64>());
     let seen = seen.borrow();
-    // Each task was polled at least once per wake-up above.
-    assert!(seen.len() >= 20 * 4, "{} polls", seen.len());
+    // Each task was polled at least three times: first, after its yield, after its sleep. (The
+    // join and the channel may be ready at their first poll: the other thread can be done
+    // before it is awaited.)
+    assert!(seen.len() >= 20 * 3, "{} polls", seen.len());
     assert!(
         seen.iter().all(|&id| id == here),
         "a local task ran on another thread"
