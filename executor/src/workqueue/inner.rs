@@ -11,10 +11,9 @@ use std::time::Duration;
 use event_listener::Event;
 
 use super::admission::{Admission, Generations};
-use super::builder::{Refusal, SpawnError};
+use super::refusal::{Refusal, SpawnError};
 use super::rescuer::Rescuer;
-use super::runner::{self, Runner};
-use super::task::{self, Held, QueueTask, Submit};
+use super::held::{Held, Submit};
 use crate::context;
 use crate::coop;
 use crate::queue::{Priority, Runnable};
@@ -28,7 +27,7 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// A fresh queue id: unique in the process, never 0 (the id of "no queue" in a task's
 /// metadata).
-pub(super) fn next_id() -> u32 {
+fn next_id() -> u32 {
     // Relaxed: ids only need to be unique.
     let id = NEXT_ID.fetch_add(1, Relaxed);
     assert_ne!(id, 0, "work queue ids ran out");
@@ -43,10 +42,10 @@ pub(crate) struct Inner {
     pub(super) max_active: usize,
     pub(super) ordered: bool,
     pub(super) priority: Priority,
-    pub(super) placement: Placement,
+    placement: Placement,
     pub(super) state: Mutex<State>,
     /// Notified when a generation empties or the queue empties (flush and drain wait on it).
-    pub(super) event: Event,
+    event: Event,
     pub(super) stats: Counters,
     /// The queue's id: unique in the process, never 0 (see [`next_id`]).
     pub(super) id: u32,
@@ -118,12 +117,30 @@ pub(super) struct Counters {
     pub(super) ran: AtomicU64,
     /// Mayday calls the queue sent its rescuer.
     pub(super) mayday_calls: AtomicU64,
-    /// Polls of the queue's tasks (or of an ordered queue's runner) its rescuer made.
-    pub(super) rescued: AtomicU64,
     /// Nanoseconds spent polling the queue's tasks (an ordered queue's runner's whole runs).
     pub(super) poll_nanos: AtomicU64,
     /// Polls of the queue's tasks that the monitor took over.
     pub(super) detections: AtomicU64,
+}
+
+/// Tasks an ordered queue's runner finished and has not reported to the state yet (they are
+/// counted at once, in `Counters::ran`).
+#[derive(Default)]
+pub(super) struct Done {
+    /// `(generation, tasks)`, in the order they finished.
+    pub(super) generations: Vec<(u64, usize)>,
+    /// Tasks in `generations`.
+    pub(super) tasks: usize,
+}
+
+impl Done {
+    pub(super) fn add(&mut self, generation: u64) {
+        self.tasks += 1;
+        match self.generations.last_mut() {
+            Some((last, n)) if *last == generation => *n += 1,
+            _ => self.generations.push((generation, 1)),
+        }
+    }
 }
 
 /// Ends a drain, even if its future is dropped early.
@@ -135,15 +152,43 @@ impl Drop for DrainGuard {
     }
 }
 
-/// What to submit once the state lock is released.
-enum Start {
-    /// A task admitted (a queue that is not ordered).
-    Task(Held),
-    /// A new runner for an ordered queue whose line was empty.
-    Runner(Runnable),
-}
-
 impl Inner {
+    /// A new queue's state, as built, with a rescuer (its thread not started yet) if
+    /// `rescuer`.
+    pub(super) fn new(
+        name: std::sync::Arc<str>,
+        shared: SyncArc<Shared>,
+        max_active: usize,
+        ordered: bool,
+        priority: Priority,
+        placement: Placement,
+        rescuer: bool,
+    ) -> Inner {
+        let id = next_id();
+        Inner {
+            name,
+            shared,
+            max_active,
+            ordered,
+            priority,
+            placement,
+            state: Mutex::new(State {
+                admission: Admission::new(max_active),
+                line: Line::default(),
+                generations: Generations::default(),
+                draining: 0,
+                closed: false,
+                shut_down: false,
+                delayed: 0,
+                counts: Counts::default(),
+            }),
+            event: Event::new(),
+            stats: Counters::default(),
+            id,
+            rescuer: rescuer.then(|| Rescuer::new(id)),
+        }
+    }
+
     /// Why a spawn now would be refused, if it would.
     pub(super) fn refusal(&self, state: &State) -> Option<Refusal> {
         if state.shut_down || self.shared.is_shutdown() {
@@ -181,139 +226,6 @@ impl Inner {
     /// Whether this thread is polling one of this queue's tasks.
     pub(super) fn is_polled_here(&self) -> bool {
         std::ptr::eq(context::queue_handoffs(), &self.stats.handoffs)
-    }
-
-    /// Accepts a task (lane `key`), to join the queue now or after `delay`; or refuses it.
-    /// The caller's location is the task's spawn site.
-    #[track_caller]
-    pub(super) fn accept<F>(
-        self: &std::sync::Arc<Self>,
-        future: F,
-        key: Option<u64>,
-        delay: Option<Duration>,
-    ) -> Result<JoinHandle<F::Output>, SpawnError<F>>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let key = if self.ordered { None } else { key };
-        // One lock acquisition per spawn, held while the task is allocated: acceptance, its
-        // generation and its place in the FIFO are one step, a refusal can give the future
-        // back, and the spawner pulls the lock's cache line over once (measured a little
-        // faster than two short critical sections around an unlocked allocation).
-        let mut state = lock(&self.state);
-        if let Some(reason) = self.refusal(&state) {
-            return Err(SpawnError::new(future, reason));
-        }
-        let generation = state.generations.current();
-        let (held, handle) = self.allocate(future, key, generation);
-        state.counts.spawned += 1;
-        let Some(delay) = delay else {
-            state.generations.add(generation);
-            let start = self.admit(&mut state, held, key);
-            drop(state);
-            self.start(start);
-            return Ok(handle);
-        };
-        state.delayed += 1;
-        drop(state);
-        let held = held.delayed();
-        let queue = std::sync::Arc::clone(self);
-        let timer = async move {
-            crate::time::sleep(delay).await;
-            queue.expire(held);
-        };
-        drop(Shared::spawn(
-            &self.shared,
-            timer,
-            None,
-            std::panic::Location::caller(),
-        ));
-        Ok(handle)
-    }
-
-    /// Allocates a task of this queue, not yet submitted, spawned at the caller's location.
-    #[track_caller]
-    fn allocate<F>(
-        self: &std::sync::Arc<Self>,
-        future: F,
-        key: Option<u64>,
-        generation: u64,
-    ) -> (Held, JoinHandle<F::Output>)
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let site = std::panic::Location::caller();
-        let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
-        let how = Spawn {
-            pin: None,
-            priority: self.priority,
-            queue: Some(&self.name),
-            site,
-            name: None,
-        };
-        let (runnable, handle) = if self.ordered {
-            // Run by the queue's runner, never scheduled on the cores: not in the registry
-            // (the runner and `cancel_held` cancel what shutdown must reach).
-            let schedule = runner::schedule_fn(self);
-            crate::task::spawn(wrapped, how, None, schedule)
-        } else {
-            let how = Spawn {
-                pin: self.pin(),
-                ..how
-            };
-            Shared::spawn_unscheduled(&self.shared, wrapped, how)
-        };
-        debug_assert_eq!(runnable.metadata().priority(), self.priority);
-        self.mark(&runnable);
-        (Held::new(runnable, generation), handle)
-    }
-
-    /// Marks a task (or a runner) with the queue's id before its first submission, if the
-    /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
-    /// task's handle is told, see [`runner`]).
-    fn mark(&self, runnable: &Runnable) {
-        if self.rescuer.is_some() || self.ordered {
-            runnable.metadata().set_queue_id(self.id);
-        }
-    }
-
-    /// Offers an accepted task (counted in its generation) to admission, under the lock.
-    fn admit(
-        self: &std::sync::Arc<Self>,
-        state: &mut State,
-        held: Held,
-        key: Option<u64>,
-    ) -> Option<Start> {
-        if !self.ordered {
-            return state.admission.push(held, key).map(Start::Task);
-        }
-        state.line.waiting.push_back(held);
-        if state.line.runner.is_some() {
-            return None;
-        }
-        // The line was idle: a new runner takes it (allocated under the lock, like a task).
-        let runner = Runner::new(std::sync::Arc::clone(self));
-        let how = Spawn {
-            pin: self.pin(),
-            priority: self.priority,
-            ..Spawn::at(std::panic::Location::caller())
-        };
-        let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
-        drop(handle);
-        self.mark(&runnable);
-        state.line.runner = Some(runnable.waker());
-        Some(Start::Runner(runnable))
-    }
-
-    /// Submits what admission started, after the lock is released.
-    fn start(&self, start: Option<Start>) {
-        match start {
-            None => {}
-            Some(Start::Task(held)) => task::submit(self, held, Submit::Spawned),
-            Some(Start::Runner(runnable)) => self.submit(runnable, Submit::Spawned),
-        }
     }
 
     /// Submits a task (or a runner) to the runtime, placed as the queue's affinity says.
@@ -368,22 +280,6 @@ impl Inner {
         }
     }
 
-    /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
-    pub(super) fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
-        let mut state = lock(&self.state);
-        if state.shut_down {
-            drop(state);
-            // Dropped while still delayed: uncounted in its generation, as it never was.
-            drop(held);
-            return;
-        }
-        state.delayed -= 1;
-        state.generations.add(held.count());
-        let start = self.admit(&mut state, held, None);
-        drop(state);
-        self.start(start);
-    }
-
     /// A task's future was dropped, outside an ordered queue's runner. `started`: it had a
     /// slot; `counted`: it counted in its generation (every task but a delayed one whose delay
     /// had not expired).
@@ -415,14 +311,14 @@ impl Inner {
         wake |= self.live(&state) == 0;
         drop(state);
         if let Some(next) = next {
-            task::submit(self, next, Submit::Next);
+            self.submit(next.take(), Submit::Next);
         }
         self.wake_waiters(wake);
     }
 
     /// The runner reports the tasks it finished (their generations, for flush and drain).
     /// Returns the in-flight task if it was woken from elsewhere meanwhile.
-    pub(super) fn report(&self, done: &mut runner::Done) -> Option<Runnable> {
+    pub(super) fn report(&self, done: &mut Done) -> Option<Runnable> {
         let (resumed, wake) = self.report_locked(&mut lock(&self.state), done);
         self.wake_waiters(wake);
         resumed
@@ -435,7 +331,7 @@ impl Inner {
     pub(super) fn report_locked(
         &self,
         state: &mut State,
-        done: &mut runner::Done,
+        done: &mut Done,
     ) -> (Option<Runnable>, bool) {
         let mut wake = false;
         if done.tasks > 0 {
@@ -480,7 +376,7 @@ impl Inner {
             .saturating_sub(cancelled);
         stats.handoffs = self.stats.handoffs.load(Relaxed);
         stats.mayday_calls = self.stats.mayday_calls.load(Relaxed);
-        stats.rescued = self.stats.rescued.load(Relaxed);
+        stats.rescued = self.rescuer.as_ref().map_or(0, |r| r.rescued());
         stats.poll_time = Duration::from_nanos(self.stats.poll_nanos.load(Relaxed));
         stats.detections = self.stats.detections.load(Relaxed);
         stats

@@ -88,12 +88,17 @@
 
 mod admission;
 mod builder;
+mod held;
 mod inner;
+mod marks;
+mod refusal;
 mod rescuer;
 mod runner;
+mod spawn;
 mod task;
 
-pub use builder::{Affinity, QueueBuildError, SpawnError, WorkQueueBuilder};
+pub use builder::{Affinity, QueueBuildError, WorkQueueBuilder};
+pub use refusal::SpawnError;
 pub use builder::{DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT};
 
 #[cfg(all(test, loom))]
@@ -236,33 +241,19 @@ impl WorkQueue {
                 next: AtomicUsize::new(0),
             },
         };
-        let id = inner::next_id();
-        let inner = std::sync::Arc::new(Inner {
-            name: b.name.into(),
-            shared: SyncArc::clone(handle.shared()),
+        let inner = std::sync::Arc::new(Inner::new(
+            b.name.into(),
+            SyncArc::clone(handle.shared()),
             max_active,
-            ordered: b.ordered,
-            priority: b.priority,
+            b.ordered,
+            b.priority,
             placement,
-            state: Mutex::new(State {
-                admission: admission::Admission::new(max_active),
-                line: Line::default(),
-                generations: Generations::default(),
-                draining: 0,
-                closed: false,
-                shut_down: false,
-                delayed: 0,
-                counts: Counts::default(),
-            }),
-            event: Event::new(),
-            stats: Counters::default(),
-            id,
-            rescuer: b.rescuer.then(|| Rescuer::new(id)),
-        });
-        let weak = std::sync::Arc::downgrade(&inner);
+            b.rescuer,
+        ));
         if let Some(rescuer) = &inner.rescuer {
-            rescuer.start(handle.shared(), std::sync::Weak::clone(&weak))?;
+            rescuer.start(handle.shared())?;
         }
+        let weak = std::sync::Arc::downgrade(&inner);
         handle.shared().add_frontend(weak);
         Ok(WorkQueue { inner })
     }

@@ -30,13 +30,13 @@
 //! 4. **End**: the thread exits when the queue is dropped or the runtime shuts down (shutdown
 //!    joins it with the workers).
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
-use super::inner::Inner;
 use crate::handle::Handle;
 use crate::queue::Runnable;
 use crate::scheduler::Shared;
+use crate::sync::Arc as SyncArc;
 
 /// What a queue and its rescuer thread share. Plain std synchronisation, like the unbound
 /// pool's: loom models never start a rescuer.
@@ -47,6 +47,8 @@ pub(super) struct Rescuer {
     calls: Mutex<Calls>,
     /// Rung by a mayday call and by `stop`.
     rung: Condvar,
+    /// Polls of the queue's tasks (or of an ordered queue's runner) this rescuer made.
+    rescued: AtomicU64,
 }
 
 /// Calls not yet answered.
@@ -65,24 +67,28 @@ impl Rescuer {
             id,
             calls: Mutex::new(Calls::default()),
             rung: Condvar::new(),
+            rescued: AtomicU64::new(0),
         })
     }
 
-    /// Starts the rescuer's thread for `queue`, on `shared`'s runtime; shutdown joins it.
-    pub(super) fn start(
-        self: &Arc<Self>,
-        shared: &Shared,
-        queue: Weak<Inner>,
-    ) -> std::io::Result<()> {
+    /// Starts the rescuer's thread on `shared`'s runtime; shutdown joins it. The thread holds
+    /// the runtime until it is stopped (step 4), which the queue's drop and shutdown both do.
+    pub(super) fn start(self: &Arc<Self>, shared: &SyncArc<Shared>) -> std::io::Result<()> {
         let mut builder =
             std::thread::Builder::new().name(format!("{}-rescuer", shared.config.thread_name));
         if let Some(size) = shared.config.stack_size {
             builder = builder.stack_size(size);
         }
         let rescuer = Arc::clone(self);
-        let thread = builder.spawn(move || rescuer.run(&queue))?;
+        let runtime = SyncArc::clone(shared);
+        let thread = builder.spawn(move || rescuer.run(&runtime))?;
         shared.add_thread(thread);
         Ok(())
+    }
+
+    /// Polls of the queue's tasks this rescuer made (the queue's `rescued`).
+    pub(super) fn rescued(&self) -> u64 {
+        self.rescued.load(Ordering::Relaxed)
     }
 
     /// Protocol step 2: a mayday call naming the starved `cores`.
@@ -104,22 +110,16 @@ impl Rescuer {
     }
 
     /// The thread's body.
-    fn run(&self, queue: &Weak<Inner>) {
+    fn run(&self, shared: &SyncArc<Shared>) {
+        let _runtime = Handle::from_shared(SyncArc::clone(shared)).enter();
         while let Some(cores) = self.wait() {
-            let Some(inner) = queue.upgrade() else {
-                return;
-            };
-            let shared = crate::sync::Arc::clone(&inner.shared);
-            let _runtime = Handle::from_shared(crate::sync::Arc::clone(&shared)).enter();
             // Protocol step 3.
             while !shared.is_shutdown() && !self.lock().stop {
                 let tasks = shared.take_marked(&cores, self.id);
                 if tasks.is_empty() {
                     break;
                 }
-                inner
-                    .stats
-                    .rescued
+                self.rescued
                     .fetch_add(tasks.len() as u64, Ordering::Relaxed);
                 for runnable in tasks {
                     run(runnable);

@@ -61,8 +61,9 @@ use std::time::{Duration, Instant};
 
 use async_task::ScheduleInfo;
 
-use super::inner::Inner;
-use super::task::{Held, Marked, Timed};
+use super::held::Held;
+use super::inner::{Done, Inner};
+use super::marks::{self, Marked, Timed};
 use crate::context;
 use crate::queue::Runnable;
 use crate::scheduler::Shared;
@@ -82,50 +83,8 @@ const SLICE: Duration = Duration::from_millis(1);
 const CHECK_EVERY: usize = 64;
 
 thread_local! {
-    /// Set when the task the runner is running on this thread finished (its future dropped).
-    static JOB_DONE: Cell<bool> = const { Cell::new(false) };
     /// The task the runner is running on this thread, woken while it ran.
     static RESUMED: Cell<Option<Runnable>> = const { Cell::new(None) };
-    /// The waker of the task the runner is running on this thread, if it returned `Pending`.
-    static PENDING: Cell<Option<Waker>> = const { Cell::new(None) };
-}
-
-/// The task being run on this thread by its queue's runner returned `Pending` (called by its
-/// wrapper's poll): the runner keeps its waker, to cancel it if the runner is dropped first.
-pub(super) fn job_pending(waker: &Waker) {
-    PENDING.with(|p| {
-        let current = p.take();
-        p.set(Some(match current {
-            Some(current) if current.will_wake(waker) => current,
-            _ => waker.clone(),
-        }));
-    });
-}
-
-/// The task being run on this thread by its queue's runner finished (called by its wrapper's
-/// drop).
-pub(super) fn job_done() {
-    JOB_DONE.with(|d| d.set(true));
-}
-
-/// Finished tasks not reported to the state yet (they are counted at once, in
-/// `Counters::ran`).
-#[derive(Default)]
-pub(super) struct Done {
-    /// `(generation, tasks)`, in the order they finished.
-    pub(super) generations: Vec<(u64, usize)>,
-    /// Tasks in `generations`.
-    pub(super) tasks: usize,
-}
-
-impl Done {
-    fn add(&mut self, generation: u64) {
-        self.tasks += 1;
-        match self.generations.last_mut() {
-            Some((last, n)) if *last == generation => *n += 1,
-            _ => self.generations.push((generation, 1)),
-        }
-    }
 }
 
 /// The address of a queue's `Inner`, for the schedule function of its tasks.
@@ -249,19 +208,19 @@ impl Runner {
     /// Runs the task in flight once (cancels it if it was aborted, as a worker does). Returns
     /// whether it finished.
     fn run(&mut self, runnable: Runnable) -> bool {
-        // The waker kept from the task's last `Pending`, so `job_pending` can keep it.
+        // The waker kept from the task's last `Pending`, so `marks::job_pending` can keep it.
         let kept = self
             .current
             .as_mut()
             .and_then(|current| current.waker.take());
-        PENDING.with(|p| p.set(kept));
+        marks::keep_pending(kept);
         {
             let _marked = Marked::enter(&self.inner);
             // An aborted task's poll drops its future instead.
             runnable.run();
         }
-        let pending = PENDING.with(Cell::take);
-        if JOB_DONE.with(|d| d.replace(false)) {
+        let (finished, pending) = marks::take_job_outcome();
+        if finished {
             if let Some(current) = self.current.take() {
                 self.done.add(current.generation);
             }

@@ -1,0 +1,178 @@
+//! Spawning onto a work queue: a task accepted (or refused), allocated with its future wrapped
+//! in a [`QueueTask`], offered to admission, and submitted once admitted; an ordered queue's
+//! runner started when its line was idle; a delayed task joining when its delay expires.
+//!
+//! This is the top of the queue's files: it builds tasks ([`super::task`]) and runners
+//! ([`super::runner`]) over the queue's state ([`super::inner`]), which knows neither.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::refusal::SpawnError;
+use super::held::{Held, Submit};
+use super::inner::{Inner, State};
+use super::runner::{self, Runner};
+use super::task::QueueTask;
+use crate::queue::Runnable;
+use crate::scheduler::Shared;
+use crate::sync::lock;
+use crate::task::{JoinHandle, Spawn};
+
+/// What to submit once the state lock is released.
+enum Start {
+    /// A task admitted (a queue that is not ordered).
+    Task(Held),
+    /// A new runner for an ordered queue whose line was empty.
+    Runner(Runnable),
+}
+
+impl Inner {
+    /// Accepts a task (lane `key`), to join the queue now or after `delay`; or refuses it.
+    /// The caller's location is the task's spawn site.
+    #[track_caller]
+    pub(super) fn accept<F>(
+        self: &std::sync::Arc<Self>,
+        future: F,
+        key: Option<u64>,
+        delay: Option<Duration>,
+    ) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let key = if self.ordered { None } else { key };
+        // One lock acquisition per spawn, held while the task is allocated: acceptance, its
+        // generation and its place in the FIFO are one step, a refusal can give the future
+        // back, and the spawner pulls the lock's cache line over once (measured a little
+        // faster than two short critical sections around an unlocked allocation).
+        let mut state = lock(&self.state);
+        if let Some(reason) = self.refusal(&state) {
+            return Err(SpawnError::new(future, reason));
+        }
+        let generation = state.generations.current();
+        let (held, handle) = self.allocate(future, key, generation);
+        state.counts.spawned += 1;
+        let Some(delay) = delay else {
+            state.generations.add(generation);
+            let start = self.admit(&mut state, held, key);
+            drop(state);
+            self.start(start);
+            return Ok(handle);
+        };
+        state.delayed += 1;
+        drop(state);
+        let held = held.delayed();
+        let queue = std::sync::Arc::clone(self);
+        let timer = async move {
+            crate::time::sleep(delay).await;
+            queue.expire(held);
+        };
+        drop(Shared::spawn(
+            &self.shared,
+            timer,
+            None,
+            std::panic::Location::caller(),
+        ));
+        Ok(handle)
+    }
+
+    /// Allocates a task of this queue, not yet submitted, spawned at the caller's location.
+    #[track_caller]
+    fn allocate<F>(
+        self: &std::sync::Arc<Self>,
+        future: F,
+        key: Option<u64>,
+        generation: u64,
+    ) -> (Held, JoinHandle<F::Output>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let site = std::panic::Location::caller();
+        let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
+        let how = Spawn {
+            pin: None,
+            priority: self.priority,
+            queue: Some(&self.name),
+            site,
+            name: None,
+        };
+        let (runnable, handle) = if self.ordered {
+            // Run by the queue's runner, never scheduled on the cores: not in the registry
+            // (the runner and `cancel_held` cancel what shutdown must reach).
+            let schedule = runner::schedule_fn(self);
+            crate::task::spawn(wrapped, how, None, schedule)
+        } else {
+            let how = Spawn {
+                pin: self.pin(),
+                ..how
+            };
+            Shared::spawn_unscheduled(&self.shared, wrapped, how)
+        };
+        debug_assert_eq!(runnable.metadata().priority(), self.priority);
+        self.mark(&runnable);
+        (Held::new(runnable, generation), handle)
+    }
+
+    /// Marks a task (or a runner) with the queue's id before its first submission, if the
+    /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
+    /// task's handle is told, see [`runner`]).
+    fn mark(&self, runnable: &Runnable) {
+        if self.rescuer.is_some() || self.ordered {
+            runnable.metadata().set_queue_id(self.id);
+        }
+    }
+
+    /// Offers an accepted task (counted in its generation) to admission, under the lock.
+    fn admit(
+        self: &std::sync::Arc<Self>,
+        state: &mut State,
+        held: Held,
+        key: Option<u64>,
+    ) -> Option<Start> {
+        if !self.ordered {
+            return state.admission.push(held, key).map(Start::Task);
+        }
+        state.line.waiting.push_back(held);
+        if state.line.runner.is_some() {
+            return None;
+        }
+        // The line was idle: a new runner takes it (allocated under the lock, like a task).
+        let runner = Runner::new(std::sync::Arc::clone(self));
+        let how = Spawn {
+            pin: self.pin(),
+            priority: self.priority,
+            ..Spawn::at(std::panic::Location::caller())
+        };
+        let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
+        drop(handle);
+        self.mark(&runnable);
+        state.line.runner = Some(runnable.waker());
+        Some(Start::Runner(runnable))
+    }
+
+    /// Submits what admission started, after the lock is released.
+    fn start(&self, start: Option<Start>) {
+        match start {
+            None => {}
+            Some(Start::Task(held)) => self.submit(held.take(), Submit::Spawned),
+            Some(Start::Runner(runnable)) => self.submit(runnable, Submit::Spawned),
+        }
+    }
+
+    /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
+    pub(super) fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
+        let mut state = lock(&self.state);
+        if state.shut_down {
+            drop(state);
+            // Dropped while still delayed: uncounted in its generation, as it never was.
+            drop(held);
+            return;
+        }
+        state.delayed -= 1;
+        state.generations.add(held.count());
+        let start = self.admit(&mut state, held, None);
+        drop(state);
+        self.start(start);
+    }
+}
