@@ -119,7 +119,6 @@ pub(super) enum Submit {
     Next,
 }
 
-
 /// How far the task whose wrapper is being dropped on this thread got (see [`Dropping`]); resets
 /// the flag.
 pub(super) fn take_dropping() -> Dropping {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use event_listener::Event;
 
 use super::admission::{Admission, Generations};
-use super::refusal::{Refusal, SpawnError};
-use super::rescuer::Rescuer;
 use super::held::{Held, Submit};
+use super::refusal::Refusal;
+use super::rescuer::Rescuer;
 use crate::context;
 use crate::coop;
 use crate::queue::{Priority, Runnable};

@@ -38,7 +38,10 @@ pub(super) fn job_done() {
 /// For the runner, after a task's run: whether it finished ([`job_done`]), and its waker if it
 /// returned `Pending` ([`job_pending`]). Resets both.
 pub(super) fn take_job_outcome() -> (bool, Option<Waker>) {
-    (JOB_DONE.with(|d| d.replace(false)), PENDING.with(Cell::take))
+    (
+        JOB_DONE.with(|d| d.replace(false)),
+        PENDING.with(Cell::take),
+    )
 }
 
 /// Sets the waker the runner keeps for the task it runs on this thread (see [`job_pending`]).
@@ -87,4 +90,3 @@ impl Drop for Timed<'_> {
         self.poll_nanos.fetch_add(nanos, Relaxed);
     }
 }
-

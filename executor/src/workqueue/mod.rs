@@ -98,11 +98,11 @@ mod spawn;
 mod task;
 
 pub use builder::{Affinity, QueueBuildError, WorkQueueBuilder};
-pub use refusal::SpawnError;
 pub use builder::{DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT};
+pub use refusal::SpawnError;
 
 #[cfg(all(test, loom))]
-pub(crate) use admission::Admission;
+pub(crate) use admission::{Admission, Generations};
 #[cfg(all(test, loom))]
 pub(crate) use inner::wait_until;
 
@@ -111,15 +111,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use event_listener::Event;
-
 use crate::handle::Handle;
 use crate::stats::QueueStats;
-use crate::sync::{lock, Arc as SyncArc, Mutex};
+use crate::sync::{lock, Arc as SyncArc};
 use crate::task::JoinHandle;
-pub(crate) use admission::Generations;
-use inner::{Counters, Counts, DrainGuard, Inner, Line, Placement, State};
-use rescuer::Rescuer;
+use inner::{DrainGuard, Inner, Placement};
 
 /// A named queue of tasks with its own concurrency policy.
 ///

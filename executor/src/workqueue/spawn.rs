@@ -8,9 +8,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::refusal::SpawnError;
 use super::held::{Held, Submit};
 use super::inner::{Inner, State};
+use super::refusal::SpawnError;
 use super::runner::{self, Runner};
 use super::task::QueueTask;
 use crate::queue::Runnable;

@@ -19,7 +19,7 @@
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -28,7 +28,6 @@ use super::held::{self, Dropping};
 use super::inner::Inner;
 use super::marks::{self, Marked, Timed};
 use crate::context;
-use crate::queue::Runnable;
 
 /// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
 /// ordered queue's runner does it around the whole run), and frees its slot when dropped.
