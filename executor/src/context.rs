@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::core::SectionSlot;
+use crate::core::SectionWord;
 use crate::sys;
 
 thread_local! {
@@ -19,7 +19,7 @@ thread_local! {
     /// Set when the section in progress on this thread woke a task of its runtime.
     static WOKE_IN_SECTION: Cell<bool> = const { Cell::new(false) };
     /// This worker thread's section word, or null off the runtime's workers.
-    static SLOT: Cell<*const SectionSlot> = const { Cell::new(std::ptr::null()) };
+    static SLOT: Cell<*const SectionWord> = const { Cell::new(std::ptr::null()) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
     static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
     /// The id of the ordered work queue whose runner this thread is polling, or 0.
@@ -147,7 +147,7 @@ pub(crate) fn next_runtime_id() -> u64 {
 
 /// Records this worker thread's section word until the guard drops; the caller keeps `slot`
 /// alive meanwhile.
-pub(crate) fn enter_slot(slot: &SectionSlot) -> SlotGuard {
+pub(crate) fn enter_slot(slot: &SectionWord) -> SlotGuard {
     let previous = SLOT.with(|s| s.replace(std::ptr::from_ref(slot)));
     SlotGuard { previous }
 }
@@ -155,7 +155,7 @@ pub(crate) fn enter_slot(slot: &SectionSlot) -> SlotGuard {
 /// Restores the previous section word when dropped.
 #[derive(Debug)]
 pub(crate) struct SlotGuard {
-    previous: *const SectionSlot,
+    previous: *const SectionWord,
 }
 
 impl Drop for SlotGuard {
@@ -176,7 +176,7 @@ pub(crate) fn poll_taken_over() -> bool {
     let slot = SLOT.with(Cell::get);
     // SAFETY: a non-null pointer was set by `enter_slot` from the worker's own section word,
     // which the worker keeps alive until the guard has reset it.
-    unsafe { slot.as_ref() }.is_some_and(SectionSlot::in_section)
+    unsafe { slot.as_ref() }.is_some_and(SectionWord::in_section)
 }
 
 /// Marks the current thread as a worker of `runtime`'s `core` until the guard drops.

@@ -3,7 +3,7 @@
 //! A [`Parker`] is a one-token latch: [`Parker::unpark`] stores the token and wakes the thread,
 //! [`Parker::park`] waits for the token and consumes it. An unpark that comes first makes the
 //! next park return at once, so no wake-up is lost between deciding to park and parking. The
-//! token says why the worker was woken (see [`Wake`]).
+//! token says why the worker was woken (see [`WakeFor`]).
 //!
 //! # Waiting in the reactor
 //!
@@ -25,10 +25,10 @@
 //! 6. The reactor is shared by every runtime in the process, so a worker turned away from the
 //!    seat must not wait forever on its condition variable while the seat goes unused: it
 //!    registers on the reactor's standby list ([`Reactor::wait_for_seat`]; the reactor's
-//!    module docs describe the list) with a waker that *pokes* its parker. A thread leaving the seat wakes the
+//!    module docs describe the list) with a waker that *kicks* its parker. A thread leaving the seat wakes the
 //!    oldest standby worker, which tries the seat again; a worker woken for work instead
 //!    cancels its registration.
-//! 7. A worker told of a vacancy (poked, or the seat found free) that leaves with a token
+//! 7. A worker told of a vacancy (kicked, or the seat found free) that leaves with a token
 //!    instead of trying the seat, or whose registration a kick already took when it cancels
 //!    it, passes the vacancy on to the next standby thread
 //!    ([`Reactor::hand_over_duty`]), so no kick is swallowed.
@@ -41,7 +41,7 @@ use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
 /// Why a parked worker was woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Wake {
+pub(crate) enum WakeFor {
     /// To run its own core's work (or to see that the runtime shuts down).
     Work,
     /// To search other cores and the injector for work; the waker counted it as searching.
@@ -53,9 +53,9 @@ pub(crate) enum Wake {
 /// A worker's parking spot.
 #[derive(Debug, Default)]
 pub(crate) struct Parker {
-    /// The token, and whether the worker was poked to try the reactor's seat again.
+    /// The token, and whether the worker was kicked to try the reactor's seat again.
     state: Mutex<Token>,
-    /// Signalled by `unpark` and by pokes.
+    /// Signalled by `unpark` and by kicks.
     cvar: Condvar,
     /// Whether the parked thread waits in the reactor.
     in_reactor: AtomicBool,
@@ -64,8 +64,8 @@ pub(crate) struct Parker {
 /// What a parked worker waits for.
 #[derive(Debug, Default)]
 struct Token {
-    wake: Option<Wake>,
-    poked: bool,
+    wake: Option<WakeFor>,
+    kicked: bool,
     /// Whether the parked thread waits on the condition variable, so a signal is needed (a
     /// signal costs a system call even with nobody waiting).
     on_condvar: bool,
@@ -80,7 +80,7 @@ impl Parker {
     /// Waits until [`Parker::unpark`] is called, then consumes the token and returns it.
     ///
     /// (An associated function: loom's `Arc` cannot be a `self` type.)
-    pub(crate) fn park(this: &Arc<Parker>) -> Wake {
+    pub(crate) fn park(this: &Arc<Parker>) -> WakeFor {
         let parker = &**this;
         // Whether this thread learnt that the seat is free and has not tried it since.
         let mut told_free = false;
@@ -113,7 +113,7 @@ impl Parker {
                         }
                         return wake;
                     }
-                    // Poked: the seat was vacated; try it again. The poke may be a stale one
+                    // Kicked: the seat was vacated; try it again. The kick may be a stale one
                     // (a kick that came after this thread stopped waiting) while the entry
                     // registered just now is still listed: remove it, or a later vacancy
                     // would be told to a thread that is not waiting.
@@ -127,16 +127,16 @@ impl Parker {
     }
 
     /// Waits on the condition variable for the token (the reactor's seat was taken), or for a
-    /// poke (`None`).
-    fn wait_on_condvar(&self) -> Option<Wake> {
+    /// kick (`None`).
+    fn wait_on_condvar(&self) -> Option<WakeFor> {
         let mut state = lock(&self.state);
         loop {
             if let Some(wake) = state.wake.take() {
-                // A poke that came with the token is handled through the standby entry.
-                state.poked = false;
+                // A kick that came with the token is handled through the standby entry.
+                state.kicked = false;
                 return Some(wake);
             }
-            if std::mem::take(&mut state.poked) {
+            if std::mem::take(&mut state.kicked) {
                 return None;
             }
             state.on_condvar = true;
@@ -155,7 +155,7 @@ impl Parker {
     }
 
     /// Stores the token and wakes the parked thread, wherever it waits (step 2).
-    pub(crate) fn unpark(&self, wake: Wake) {
+    pub(crate) fn unpark(&self, wake: WakeFor) {
         // Under the lock, before the reactor notify below: see `Reactor::try_react_unless`.
         let on_condvar = {
             let mut state = lock(&self.state);
@@ -174,16 +174,16 @@ impl Parker {
 
     /// Stores the token without waking the parked thread (for tests that wake it otherwise).
     #[cfg(all(test, not(loom)))]
-    pub(crate) fn give_token_quietly(&self, wake: Wake) {
+    pub(crate) fn give_token_quietly(&self, wake: WakeFor) {
         lock(&self.state).wake = Some(wake);
     }
 
     /// Asks a worker waiting on its condition variable to try the reactor's seat again.
     #[cfg(not(loom))]
-    fn poke(&self) {
+    fn kick(&self) {
         let on_condvar = {
             let mut state = lock(&self.state);
-            state.poked = true;
+            state.kicked = true;
             state.on_condvar
         };
         if on_condvar {
@@ -212,14 +212,14 @@ mod reactor {
         TurnedAway,
     }
 
-    /// The parker's standby waker: waking it pokes the parker (step 6).
+    /// The parker's standby waker: waking it kicks the parker (step 6).
     impl std::task::Wake for Parker {
         fn wake(self: Arc<Self>) {
-            self.poke();
+            self.kick();
         }
 
         fn wake_by_ref(self: &Arc<Self>) {
-            self.poke();
+            self.kick();
         }
     }
 

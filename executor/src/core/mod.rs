@@ -3,26 +3,26 @@
 //! # The core protocol
 //!
 //! This is the kernel's concurrency-managed workqueue pool, adapted. Per core, [`State`] counts
-//! `running` (workers holding the baton and not in a blocking section), `idle` (workers parked on
-//! the core's idle stack), `in_section` (workers whose baton passed on while they block) and
+//! `running` (workers holding the baton and not in a blocking section), `spares` (workers parked on
+//! the core's spare stack), `in_section` (workers whose baton passed on while they block) and
 //! `workers` (all threads of the core).
 //!
 //! 1. **A new worker starts parked.** Its spawner reserves it first ([`Core::reserve_worker`]:
 //!    it counts towards `workers` and the thread caps, not as idle, so nobody can wake it). Once
-//!    its thread runs, [`Core::add_worker`] pushes its parker on the idle stack, so a thread
+//!    its thread runs, [`Core::add_worker`] pushes its parker on the spare stack, so a thread
 //!    never polls a task it was not handed, then performs the end of step 4 (the fence and a
 //!    last look for work) so that work queued meanwhile is not stranded. If the OS refuses the
 //!    thread, [`Core::cancel_worker`] drops the reservation and nothing else changed: no
 //!    waker can have counted a worker that does not exist as running.
 //! 2. **`need_more_worker`.** Whoever queues work for the core calls [`Core::notify`]: after a
-//!    `fence(SeqCst)` it reads `running`; if it is zero and a worker is idle, it takes the idle
-//!    lock, checks again, pops the most recently parked worker (cache-hot), counts it running
+//!    `fence(SeqCst)` it reads `running`; if it is zero and a spare is parked, it takes the
+//!    spare stack's lock, checks again, pops the most recently parked worker (cache-hot), counts it running
 //!    and unparks it. Because the check and the pop happen under the lock, two notifiers never
 //!    wake two workers for one core.
 //! 3. **`keep_working`.** A worker finishing a poll keeps going while `running <= 1`; when it
 //!    is above one (a worker came back from a section while its replacement runs) the worker
-//!    retires to the idle stack at that poll boundary ([`Core::park`]).
-//! 4. **Parking.** A worker out of work pushes itself on the idle stack and counts itself idle
+//!    retires to the spare stack at that poll boundary ([`Core::park`]).
+//! 4. **Parking.** A worker out of work pushes itself on the spare stack and counts itself a spare
 //!    under the lock, then issues `fence(SeqCst)` and looks once more: first whether the
 //!    runtime shuts down (then it takes itself back off the stack and does not park, whatever
 //!    the queues hold), then at the core's queues. The fence pairs with the one in step 2:
@@ -34,19 +34,19 @@
 //!    ([`Transition::Return`]); step 3 then retires one of the two.
 //!
 //! Stealing between cores sits on top of this in the worker loop: a core that runs out of work
-//! counts itself in [`Idle`], and a worker that queues a task while another core is idle and no
+//! counts itself in [`Siblings`], and a worker that queues a task while another core is idle and no
 //! core is searching wakes that core, so no task is stranded behind a busy worker.
 
 mod bell;
 pub(crate) mod boost;
-mod slot;
 mod state;
+mod word;
 
 pub(crate) use bell::Bell;
-pub(crate) use slot::{SectionSlot, Seen, SeenPoll};
 pub(crate) use state::{State, Transition};
+pub(crate) use word::{SectionWord, Seen, SeenPoll};
 
-use crate::park::{Parker, Wake};
+use crate::park::{Parker, WakeFor};
 use crate::queue::{self, Priority, Queue};
 use crate::stats::{CoreStats, Counters};
 use crate::trace;
@@ -83,9 +83,9 @@ pub(crate) struct Core {
     /// The worker counts (see the module docs).
     state: AtomicState,
     /// Parked workers, most recently parked last, with when they parked.
-    idle: Mutex<Vec<Parked>>,
+    spares: Mutex<Vec<Parked>>,
     /// The section words of the core's workers, for the monitor.
-    slots: Mutex<Vec<Arc<SectionSlot>>>,
+    slots: Mutex<Vec<Arc<SectionWord>>>,
     /// Always-on counters.
     pub(crate) counters: Counters,
     /// Set by a worker of another core that saw this core's poll run past the detection
@@ -140,7 +140,7 @@ impl ClassQueues {
     }
 }
 
-/// A parked worker on a core's idle stack.
+/// A parked worker on a core's spare stack.
 #[derive(Debug)]
 struct Parked {
     parker: Arc<Parker>,
@@ -180,7 +180,7 @@ pub(crate) enum HandOff {
 
 /// Runtime-wide counts that let busy cores find idle ones cheaply.
 #[derive(Debug)]
-pub(crate) struct Idle {
+pub(crate) struct Siblings {
     /// Cores with no running worker.
     idle_cores: AtomicUsize,
     /// Workers looking for work in other cores' queues or the injector.
@@ -189,10 +189,10 @@ pub(crate) struct Idle {
     pub(crate) bell: Bell,
 }
 
-impl Idle {
+impl Siblings {
     /// Counts for a runtime whose cores all start idle.
-    pub(crate) fn new(cores: usize) -> Idle {
-        Idle {
+    pub(crate) fn new(cores: usize) -> Siblings {
+        Siblings {
             idle_cores: AtomicUsize::new(cores),
             searching: AtomicUsize::new(0),
             bell: Bell::new(),
@@ -203,13 +203,13 @@ impl Idle {
     /// nobody is already searching (a searcher will find the task).
     ///
     /// The caller has issued `fence(SeqCst)` after queueing; it pairs with the fence a searcher
-    /// issues in [`Idle::stop_searching`] before its last look.
+    /// issues in [`Siblings::stop_searching`] before its last look.
     pub(crate) fn should_wake_sibling(&self) -> bool {
         self.searching.load(Ordering::Relaxed) == 0 && self.idle_cores.load(Ordering::Relaxed) > 0
     }
 
     /// A worker starts looking for work beyond its core (or a waker counts the worker it wakes
-    /// with [`Wake::Search`]).
+    /// with [`WakeFor::Search`]).
     pub(crate) fn start_searching(&self) {
         self.searching.fetch_add(1, Ordering::Relaxed);
     }
@@ -239,7 +239,7 @@ impl Core {
             high: ClassQueues::new(),
             low: ClassQueues::new(),
             state: AtomicState::new(),
-            idle: Mutex::new(Vec::new()),
+            spares: Mutex::new(Vec::new()),
             slots: Mutex::new(Vec::new()),
             counters: Counters::default(),
             overdue: AtomicBool::new(false),
@@ -381,15 +381,15 @@ impl Core {
 
     /// Applies a transition that may move `running` across zero, keeping the runtime's count of
     /// idle cores in step.
-    fn transition(&self, transition: Transition, idle_counts: &Idle) -> State {
+    fn transition(&self, transition: Transition, siblings: &Siblings) -> State {
         let before = self.state.apply(transition);
         match transition {
             Transition::HandOff | Transition::Park if before.running() == 1 => {
-                idle_counts.idle_cores.fetch_add(1, Ordering::Relaxed);
+                siblings.idle_cores.fetch_add(1, Ordering::Relaxed);
             }
             Transition::Return | Transition::Wake if before.running() == 0 => {
-                idle_counts.idle_cores.fetch_sub(1, Ordering::Relaxed);
-                idle_counts.bell.core_started();
+                siblings.idle_cores.fetch_sub(1, Ordering::Relaxed);
+                siblings.bell.core_started();
             }
             _ => {}
         }
@@ -401,20 +401,20 @@ impl Core {
     /// elsewhere that the core should take), a spare is woken to run it.
     pub(crate) fn hand_off(
         &self,
-        idle_counts: &Idle,
+        siblings: &Siblings,
         recheck: impl FnOnce() -> Recheck,
     ) -> HandOff {
-        self.transition(Transition::HandOff, idle_counts);
+        self.transition(Transition::HandOff, siblings);
         // SeqCst: pairs with the fence in `notify`, as parking does (step 4): either a
         // notifier sees `running == 0`, or we see its task here.
         fence(Ordering::SeqCst);
         let woke = if self.has_work() {
-            self.wake_one(idle_counts, Wake::Work)
+            self.wake_one(siblings, WakeFor::Work)
         } else if recheck() == Recheck::Elsewhere {
-            idle_counts.start_searching();
-            let woke = self.wake_one(idle_counts, Wake::Search);
+            siblings.start_searching();
+            let woke = self.wake_one(siblings, WakeFor::Search);
             if !woke {
-                idle_counts.stop_searching();
+                siblings.stop_searching();
             }
             woke
         } else {
@@ -429,12 +429,12 @@ impl Core {
 
     /// Step 5, the end: a worker whose baton passed on leaves its section (or the monitor undoes
     /// a handoff it could not publish) and counts as running again.
-    pub(crate) fn return_from_section(&self, idle_counts: &Idle) {
-        self.transition(Transition::Return, idle_counts);
+    pub(crate) fn return_from_section(&self, siblings: &Siblings) {
+        self.transition(Transition::Return, siblings);
     }
 
     /// Counts a section of this core handed to another worker (`eager`: at once, by the
-    /// section's own worker). Call it after the section was counted ([`SectionSlot`]).
+    /// section's own worker). Call it after the section was counted ([`SectionWord`]).
     pub(crate) fn count_handoff(&self, eager: bool) {
         // Release, both: pairs with the Acquire loads in `stats`, which reads `eager_handoffs`,
         // then `handoffs`, then the sections, so each snapshot shows
@@ -447,12 +447,12 @@ impl Core {
     }
 
     /// Registers a worker's section word for the monitor.
-    pub(crate) fn add_slot(&self, slot: Arc<SectionSlot>) {
+    pub(crate) fn add_slot(&self, slot: Arc<SectionWord>) {
         lock(&self.slots).push(slot);
     }
 
     /// Unregisters a worker's section word, keeping its count of sections in the core's.
-    pub(crate) fn remove_slot(&self, slot: &Arc<SectionSlot>) {
+    pub(crate) fn remove_slot(&self, slot: &Arc<SectionWord>) {
         let mut slots = lock(&self.slots);
         // Under the lock `stats` sums the slots with: a snapshot counts the sections once.
         Counters::add(&self.counters.sections, slot.sections());
@@ -460,7 +460,7 @@ impl Core {
     }
 
     /// Calls `f` with each worker's section word.
-    pub(crate) fn for_each_slot(&self, mut f: impl FnMut(&Arc<SectionSlot>)) {
+    pub(crate) fn for_each_slot(&self, mut f: impl FnMut(&Arc<SectionWord>)) {
         for slot in lock(&self.slots).iter() {
             f(slot);
         }
@@ -482,7 +482,7 @@ impl Core {
     }
 
     /// Step 1, the new thread: parks its worker (reserved by [`Core::reserve_worker`]) on the
-    /// idle stack, unless `stopping` (checked under the idle lock) says the runtime shuts down,
+    /// spare stack, unless `stopping` (checked under the spare stack's lock) says the runtime shuts down,
     /// in which case it drops the reservation and returns false: the thread must exit.
     ///
     /// Then, as a parking worker does (step 4), it issues the fence and looks for work queued
@@ -492,19 +492,19 @@ impl Core {
     pub(crate) fn add_worker(
         &self,
         parker: &Arc<Parker>,
-        idle_counts: &Idle,
+        siblings: &Siblings,
         stopping: impl FnOnce() -> bool,
         recheck: impl FnOnce() -> Recheck,
     ) -> bool {
         {
-            let mut idle = lock(&self.idle);
-            // Shutdown drains the idle stacks under this lock after setting its flag: either
+            let mut spares = lock(&self.spares);
+            // Shutdown drains the spare stacks under this lock after setting its flag: either
             // that drain comes later and wakes this worker, or the flag is seen here.
             if stopping() {
                 self.state.apply(Transition::Unreserve);
                 return false;
             }
-            idle.push(Parked::now(Arc::clone(parker)));
+            spares.push(Parked::now(Arc::clone(parker)));
             self.state.apply(Transition::Start);
         }
         Counters::add(&self.counters.threads_started, 1);
@@ -513,12 +513,12 @@ impl Core {
         // worker idle, or this look sees its task.
         fence(Ordering::SeqCst);
         if self.has_work() {
-            self.wake_one(idle_counts, Wake::Work);
+            self.wake_one(siblings, WakeFor::Work);
         } else if recheck() == Recheck::Elsewhere {
-            // Counted on the woken worker's behalf, as `Wake::Search` promises.
-            idle_counts.start_searching();
-            if !self.wake_one(idle_counts, Wake::Search) {
-                idle_counts.stop_searching();
+            // Counted on the woken worker's behalf, as `WakeFor::Search` promises.
+            siblings.start_searching();
+            if !self.wake_one(siblings, WakeFor::Search) {
+                siblings.stop_searching();
             }
         }
         true
@@ -527,13 +527,13 @@ impl Core {
     /// Step 2, the fast path: after queueing work for this core, wakes a worker if none runs.
     ///
     /// Costs a fence and a load when the core is running.
-    pub(crate) fn notify(&self, idle_counts: &Idle) -> bool {
+    pub(crate) fn notify(&self, siblings: &Siblings) -> bool {
         // SeqCst: pairs with the fence in `park` (step 4) so that either this load sees the
         // parking worker's `running` decrement, or that worker's re-check sees our task.
         fence(Ordering::SeqCst);
         let state = self.state.load();
-        if state.need_more_worker(true) && state.idle() > 0 {
-            self.wake_one(idle_counts, Wake::Work)
+        if state.need_more_worker(true) && state.spares() > 0 {
+            self.wake_one(siblings, WakeFor::Work)
         } else {
             false
         }
@@ -541,27 +541,27 @@ impl Core {
 
     /// Step 2, the slow path: pops the most recently parked worker and hands it the baton,
     /// unless a worker already runs. `wake` tells the worker why.
-    pub(crate) fn wake_one(&self, idle_counts: &Idle, wake: Wake) -> bool {
-        let mut idle = lock(&self.idle);
-        // The lock keeps the idle stack and the idle count in step; the running count can
+    pub(crate) fn wake_one(&self, siblings: &Siblings, wake: WakeFor) -> bool {
+        let mut spares = lock(&self.spares);
+        // The lock keeps the spare stack and the spares count in step; the running count can
         // still move under us (a worker back from a section), so the check and the count
         // are one compare-exchange.
-        if idle.is_empty() || !self.state.wake_if_none_running() {
+        if spares.is_empty() || !self.state.wake_if_none_running() {
             return false;
         }
-        let Some(Parked { parker, .. }) = idle.pop() else {
-            unreachable!("the idle stack was not empty under its lock");
+        let Some(Parked { parker, .. }) = spares.pop() else {
+            unreachable!("the spare stack was not empty under its lock");
         };
         // `running` went from zero to one, as `transition` counts for `Wake`.
-        idle_counts.idle_cores.fetch_sub(1, Ordering::Relaxed);
-        idle_counts.bell.core_started();
-        drop(idle);
+        siblings.idle_cores.fetch_sub(1, Ordering::Relaxed);
+        siblings.bell.core_started();
+        drop(spares);
         Counters::add(&self.counters.wakeups, 1);
         parker.unpark(wake);
         true
     }
 
-    /// Step 4: the calling worker, which counts as running, parks on the idle stack until it
+    /// Step 4: the calling worker, which counts as running, parks on the spare stack until it
     /// is handed the baton again. Returns at once (the worker running again) if work arrived
     /// meanwhile, or if `recheck` reports work elsewhere or that the worker must not park.
     ///
@@ -571,16 +571,16 @@ impl Core {
     pub(crate) fn park(
         &self,
         parker: &Arc<Parker>,
-        idle_counts: &Idle,
+        siblings: &Siblings,
         recheck: impl FnOnce(bool) -> Recheck,
-    ) -> Wake {
+    ) -> WakeFor {
         {
-            let mut idle = lock(&self.idle);
-            idle.push(Parked::now(Arc::clone(parker)));
-            self.transition(Transition::Park, idle_counts);
+            let mut spares = lock(&self.spares);
+            spares.push(Parked::now(Arc::clone(parker)));
+            self.transition(Transition::Park, siblings);
         }
         Counters::add(&self.counters.parks, 1);
-        self.recheck_and_park(parker, idle_counts, recheck)
+        self.recheck_and_park(parker, siblings, recheck)
     }
 
     /// Step 3: at a poll boundary, parks the calling worker if another worker of the core also
@@ -589,19 +589,19 @@ impl Core {
     pub(crate) fn retire(
         &self,
         parker: &Arc<Parker>,
-        idle_counts: &Idle,
+        siblings: &Siblings,
         recheck: impl FnOnce(bool) -> Recheck,
-    ) -> Option<Wake> {
+    ) -> Option<WakeFor> {
         {
-            let mut idle = lock(&self.idle);
+            let mut spares = lock(&self.spares);
             if !self.state.retire_if_surplus() {
                 return None;
             }
-            idle.push(Parked::now(Arc::clone(parker)));
+            spares.push(Parked::now(Arc::clone(parker)));
         }
         Counters::add(&self.counters.retirements, 1);
         trace::event(self.index, trace::Event::Retirement);
-        Some(self.recheck_and_park(parker, idle_counts, recheck))
+        Some(self.recheck_and_park(parker, siblings, recheck))
     }
 
     /// The end of steps 3 and 4: the fence, the last look for work, and the wait.
@@ -614,27 +614,27 @@ impl Core {
     fn recheck_and_park(
         &self,
         parker: &Arc<Parker>,
-        idle_counts: &Idle,
+        siblings: &Siblings,
         recheck: impl FnOnce(bool) -> Recheck,
-    ) -> Wake {
+    ) -> WakeFor {
         // SeqCst: pairs with the fence in `notify` (see there).
         fence(Ordering::SeqCst);
         let work_here = self.has_work();
         match recheck(work_here) {
             Recheck::Stop => {
-                if self.take_back(parker, idle_counts) {
-                    return Wake::Work;
+                if self.take_back(parker, siblings) {
+                    return WakeFor::Work;
                 }
                 // Already popped by a waker: its token is on the way.
             }
             _ if work_here => {
-                self.wake_one(idle_counts, Wake::Work);
+                self.wake_one(siblings, WakeFor::Work);
             }
             Recheck::Elsewhere => {
-                // Counted on the woken worker's behalf, as `Wake::Search` promises.
-                idle_counts.start_searching();
-                if !self.wake_one(idle_counts, Wake::Search) {
-                    idle_counts.stop_searching();
+                // Counted on the woken worker's behalf, as `WakeFor::Search` promises.
+                siblings.start_searching();
+                if !self.wake_one(siblings, WakeFor::Search) {
+                    siblings.stop_searching();
                 }
             }
             Recheck::Nothing => {}
@@ -642,23 +642,23 @@ impl Core {
         Parker::park(parker)
     }
 
-    /// Takes the calling worker back off the idle stack, counting it running; false if a
+    /// Takes the calling worker back off the spare stack, counting it running; false if a
     /// waker popped it first.
-    fn take_back(&self, parker: &Arc<Parker>, idle_counts: &Idle) -> bool {
-        let mut idle = lock(&self.idle);
-        let Some(i) = idle.iter().position(|p| Arc::ptr_eq(&p.parker, parker)) else {
+    fn take_back(&self, parker: &Arc<Parker>, siblings: &Siblings) -> bool {
+        let mut spares = lock(&self.spares);
+        let Some(i) = spares.iter().position(|p| Arc::ptr_eq(&p.parker, parker)) else {
             return false;
         };
-        idle.remove(i);
-        self.transition(Transition::Wake, idle_counts);
+        spares.remove(i);
+        self.transition(Transition::Wake, siblings);
         true
     }
 
     /// Shutdown: wakes every parked worker so it can see the runtime is shutting down and exit.
     pub(crate) fn wake_all(&self) {
-        let parked: Vec<_> = std::mem::take(&mut *lock(&self.idle));
+        let parked: Vec<_> = std::mem::take(&mut *lock(&self.spares));
         for p in parked {
-            p.parker.unpark(Wake::Work);
+            p.parker.unpark(WakeFor::Work);
         }
     }
 
@@ -667,21 +667,21 @@ impl Core {
     pub(crate) fn reap(&self, keep_alive: Duration, min_workers: u64, now: Instant) -> u64 {
         let mut reaped = Vec::new();
         {
-            let mut idle = lock(&self.idle);
+            let mut spares = lock(&self.spares);
             // A keep-alive too long for the clock never runs out.
-            while idle.len() > 1
+            while spares.len() > 1
                 && self.state.load().workers() > min_workers
-                && idle[0]
+                && spares[0]
                     .since
                     .checked_add(keep_alive)
                     .is_some_and(|end| end <= now)
             {
-                reaped.push(idle.remove(0).parker);
+                reaped.push(spares.remove(0).parker);
                 self.state.apply(Transition::Exit);
             }
         }
         for parker in &reaped {
-            parker.unpark(Wake::Exit);
+            parker.unpark(WakeFor::Exit);
         }
         let n = reaped.len() as u64;
         Counters::add(&self.counters.threads_reaped, n);
@@ -694,9 +694,9 @@ impl Core {
     /// When the oldest surplus spare's keep-alive runs out, if the core has one and the
     /// keep-alive is not too long for the clock.
     pub(crate) fn next_reap(&self, keep_alive: Duration, min_workers: u64) -> Option<Instant> {
-        let idle = lock(&self.idle);
-        (idle.len() > 1 && self.state.load().workers() > min_workers)
-            .then(|| idle[0].since.checked_add(keep_alive))
+        let spares = lock(&self.spares);
+        (spares.len() > 1 && self.state.load().workers() > min_workers)
+            .then(|| spares[0].since.checked_add(keep_alive))
             .flatten()
     }
 
@@ -727,7 +727,7 @@ impl Core {
                 + self.high.len()
                 + self.low.len(),
             running: state.running(),
-            spares: state.idle(),
+            spares: state.spares(),
             in_section: state.in_section(),
             workers: state.workers(),
             sections,

@@ -15,19 +15,19 @@ const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
 
 /// Shift of the count of workers holding the baton and not in a section.
 const RUNNING_SHIFT: u32 = 0;
-/// Shift of the count of workers parked on the core's idle stack (spares, or the last active
+/// Shift of the count of workers parked on the core's spare stack (spares, or the last active
 /// worker once the core ran out of work).
-const IDLE_SHIFT: u32 = FIELD_BITS;
+const SPARES_SHIFT: u32 = FIELD_BITS;
 /// Shift of the count of workers running blocking code whose baton was passed on.
 const SECTION_SHIFT: u32 = 2 * FIELD_BITS;
 /// Shift of the count of all worker threads that belong to the core, including those being
-/// started (reserved, and not yet parked on the idle stack).
+/// started (reserved, and not yet parked on the spare stack).
 const WORKERS_SHIFT: u32 = 3 * FIELD_BITS;
 
 /// One running worker.
 pub(crate) const ONE_RUNNING: u64 = 1 << RUNNING_SHIFT;
 /// One idle (parked) worker.
-pub(crate) const ONE_IDLE: u64 = 1 << IDLE_SHIFT;
+pub(crate) const ONE_IDLE: u64 = 1 << SPARES_SHIFT;
 /// One worker in a section whose baton was passed on.
 pub(crate) const ONE_IN_SECTION: u64 = 1 << SECTION_SHIFT;
 /// One worker thread.
@@ -50,7 +50,7 @@ impl State {
         );
         State(
             (running << RUNNING_SHIFT)
-                | (idle << IDLE_SHIFT)
+                | (idle << SPARES_SHIFT)
                 | (in_section << SECTION_SHIFT)
                 | (workers << WORKERS_SHIFT),
         )
@@ -61,9 +61,9 @@ impl State {
         (self.0 >> RUNNING_SHIFT) & FIELD_MASK
     }
 
-    /// Workers parked on the idle stack.
-    pub(crate) fn idle(self) -> u64 {
-        (self.0 >> IDLE_SHIFT) & FIELD_MASK
+    /// Spares: workers parked on the core's spare stack.
+    pub(crate) fn spares(self) -> u64 {
+        (self.0 >> SPARES_SHIFT) & FIELD_MASK
     }
 
     /// Workers in a section whose baton was passed on.
@@ -76,10 +76,10 @@ impl State {
         (self.0 >> WORKERS_SHIFT) & FIELD_MASK
     }
 
-    /// Worker threads reserved for the core whose thread has not joined the idle stack yet: it
+    /// Worker threads reserved for the core whose thread has not joined the spare stack yet: it
     /// is being started, or the OS is about to refuse it.
     pub(crate) fn starting(self) -> u64 {
-        self.workers() - self.running() - self.idle() - self.in_section()
+        self.workers() - self.running() - self.spares() - self.in_section()
     }
 
     /// Rule 1, `need_more_worker`: the core has queued work and nobody runs it.
@@ -96,7 +96,7 @@ impl State {
 
     /// Panics with the value seen unless the counts add up.
     fn check(self) {
-        if self.running() + self.idle() + self.in_section() > self.workers() {
+        if self.running() + self.spares() + self.in_section() > self.workers() {
             panic!("inconsistent core state: {self:?}");
         }
     }
@@ -106,7 +106,7 @@ impl fmt::Debug for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("State")
             .field("running", &self.running())
-            .field("idle", &self.idle())
+            .field("spares", &self.spares())
             .field("in_section", &self.in_section())
             .field("workers", &self.workers())
             .finish()
@@ -124,7 +124,7 @@ pub(crate) enum Transition {
     /// A worker thread is about to be started for the core: it counts towards the core's
     /// threads (and so the caps) from now on, but not as idle, so nobody can wake it yet.
     Reserve,
-    /// A reserved worker thread has started and parks on the idle stack.
+    /// A reserved worker thread has started and parks on the spare stack.
     Start,
     /// A reserved worker thread will never join: the OS refused it, or the runtime shut down
     /// before it started.
@@ -161,7 +161,7 @@ impl Transition {
         match self {
             Transition::Reserve => state.workers() < MAX_FIELD,
             Transition::Start | Transition::Unreserve => state.starting() > 0,
-            Transition::Exit | Transition::Wake => state.idle() > 0,
+            Transition::Exit | Transition::Wake => state.spares() > 0,
             Transition::Park | Transition::HandOff => state.running() > 0,
             Transition::Return => state.in_section() > 0,
         }
@@ -260,16 +260,16 @@ mod tests {
     fn fields_round_trip() {
         let s = State::new(1, 2, 3, 6);
         assert_eq!(
-            (s.running(), s.idle(), s.in_section(), s.workers()),
+            (s.running(), s.spares(), s.in_section(), s.workers()),
             (1, 2, 3, 6)
         );
         let max = State::new(MAX_FIELD, 0, 0, MAX_FIELD);
         assert_eq!(max.running(), MAX_FIELD);
-        assert_eq!(max.idle(), 0);
+        assert_eq!(max.spares(), 0);
         assert_eq!(max.workers(), MAX_FIELD);
         assert_eq!(
             format!("{s:?}"),
-            "State { running: 1, idle: 2, in_section: 3, workers: 6 }"
+            "State { running: 1, spares: 2, in_section: 3, workers: 6 }"
         );
     }
 

@@ -4,13 +4,13 @@
 
 use super::handoff::{add_worker, counts, running_core};
 use super::model;
-use crate::core::{Core, Idle, Recheck, SectionSlot, SeenPoll};
+use crate::core::{Core, Recheck, SectionWord, SeenPoll, Siblings};
 use crate::sync::Arc;
 use std::panic::Location;
 
 /// The monitor's takeover of the poll it saw as `seen`: claim, uncount, publish. Returns
 /// whether it took the poll over.
-fn take_over(core: &Core, idle: &Idle, slot: &SectionSlot, seen: SeenPoll) -> bool {
+fn take_over(core: &Core, idle: &Siblings, slot: &SectionWord, seen: SeenPoll) -> bool {
     let Some(claimed) = slot.claim_poll(seen) else {
         return false;
     };
@@ -27,7 +27,7 @@ fn takeover_racing_the_end_of_the_poll() {
     model(3, || {
         let (core, idle, _worker) = running_core();
         add_worker(&core, &idle);
-        let slot = Arc::new(SectionSlot::new());
+        let slot = Arc::new(SectionWord::new());
         slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
 
@@ -64,7 +64,7 @@ fn takeover_racing_an_eager_section() {
     model(3, || {
         let (core, idle, _worker) = running_core();
         add_worker(&core, &idle);
-        let slot = Arc::new(SectionSlot::new());
+        let slot = Arc::new(SectionWord::new());
         slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
 
@@ -100,7 +100,7 @@ fn takeover_racing_the_end_of_a_handed_off_section() {
     model(3, || {
         let (core, idle, _worker) = running_core();
         add_worker(&core, &idle);
-        let slot = Arc::new(SectionSlot::new());
+        let slot = Arc::new(SectionWord::new());
         slot.start_poll(1, false, Location::caller());
         let epoch = slot.enter(true, || {
             core.hand_off(&idle, || Recheck::Nothing);

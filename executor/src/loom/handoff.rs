@@ -2,8 +2,8 @@
 //! workers coming back from sections at once, and a retirement racing a wake-up.
 
 use super::{model, Tally};
-use crate::core::{Core, HandOff, Idle, Recheck, SectionSlot, Seen};
-use crate::park::{Parker, Wake};
+use crate::core::{Core, HandOff, Recheck, SectionWord, Seen, Siblings};
+use crate::park::{Parker, WakeFor};
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
 /// Set once the model's task has run; the thread waiting for it sleeps on the condvar, so a
@@ -37,7 +37,7 @@ impl Done {
 /// A worker of `core` holding the baton: runs the queued task, and parks while there is none.
 /// Returns once the model's task has run (here or elsewhere); a worker parked when it ran is
 /// woken by `Core::wake_all` and sees it through its recheck.
-fn work(core: &Core, idle: &Idle, parker: &Arc<Parker>, done: &Done) {
+fn work(core: &Core, siblings: &Siblings, parker: &Arc<Parker>, done: &Done) {
     loop {
         if done.is_set() {
             return;
@@ -49,43 +49,48 @@ fn work(core: &Core, idle: &Idle, parker: &Arc<Parker>, done: &Done) {
                 return;
             }
             Err(_) => {
-                core.park(parker, idle, stop_when_done(done));
+                core.park(parker, siblings, stop_when_done(done));
             }
         }
     }
 }
 
 /// Hands worker `parker` of `core` the baton, as a notify would.
-fn start(core: &Core, idle: &Idle, parker: &Arc<Parker>) {
-    assert!(core.wake_one(idle, Wake::Work));
-    assert_eq!(Parker::park(parker), Wake::Work);
+fn start(core: &Core, siblings: &Siblings, parker: &Arc<Parker>) {
+    assert!(core.wake_one(siblings, WakeFor::Work));
+    assert_eq!(Parker::park(parker), WakeFor::Work);
 }
 
-/// A core whose one worker holds the baton: the core, the runtime's idle counts, the worker.
-pub(super) fn running_core() -> (Arc<Core>, Arc<Idle>, Arc<Parker>) {
+/// A core whose one worker holds the baton: the core, the runtime's cross-core counts (`Siblings`), the worker.
+pub(super) fn running_core() -> (Arc<Core>, Arc<Siblings>, Arc<Parker>) {
     let core = Arc::new(Core::new(0));
-    let idle = Arc::new(Idle::new(1));
-    let worker = add_worker(&core, &idle);
-    start(&core, &idle, &worker);
-    (core, idle, worker)
+    let siblings = Arc::new(Siblings::new(1));
+    let worker = add_worker(&core, &siblings);
+    start(&core, &siblings, &worker);
+    (core, siblings, worker)
 }
 
-/// Registers a new worker on `core`, parked on its idle stack, as `worker::spawn` and the new
+/// Registers a new worker on `core`, parked on its spare stack, as `worker::spawn` and the new
 /// thread do.
-pub(super) fn add_worker(core: &Core, idle: &Idle) -> Arc<Parker> {
+pub(super) fn add_worker(core: &Core, siblings: &Siblings) -> Arc<Parker> {
     let parker = Arc::new(Parker::new());
     core.reserve_worker();
-    assert!(core.add_worker(&parker, idle, || false, || Recheck::Nothing));
+    assert!(core.add_worker(&parker, siblings, || false, || Recheck::Nothing));
     parker
 }
 
 /// The monitor's handoff of the section it saw as `seen`: claim, uncount, publish. `None` if
 /// the claim failed (the section had ended).
-fn monitor_hand_off(core: &Core, idle: &Idle, slot: &SectionSlot, seen: Seen) -> Option<HandOff> {
+fn monitor_hand_off(
+    core: &Core,
+    siblings: &Siblings,
+    slot: &SectionWord,
+    seen: Seen,
+) -> Option<HandOff> {
     if !slot.claim(seen) {
         return None;
     }
-    let outcome = core.hand_off(idle, || Recheck::Nothing);
+    let outcome = core.hand_off(siblings, || Recheck::Nothing);
     slot.publish(seen);
     Some(outcome)
 }
@@ -101,12 +106,12 @@ fn stop_when_done(done: &Done) -> impl FnOnce(bool) -> Recheck + '_ {
     }
 }
 
-/// The core's counts: running, idle, in a section, all workers.
+/// The core's counts: running, spares, in a section, all workers.
 pub(super) fn counts(core: &Core) -> [u64; 4] {
     let state = core.state();
     [
         state.running(),
-        state.idle(),
+        state.spares(),
         state.in_section(),
         state.workers(),
     ]
@@ -117,35 +122,35 @@ pub(super) fn counts(core: &Core) -> [u64; 4] {
 #[test]
 fn handoff_racing_new_work_runs_the_work() {
     model(3, || {
-        let (core, idle, _blocked) = running_core();
-        let spare = add_worker(&core, &idle);
+        let (core, siblings, _blocked) = running_core();
+        let spare = add_worker(&core, &siblings);
         // The running worker enters a lazy section and stays in it for the whole model.
-        let slot = Arc::new(SectionSlot::new());
+        let slot = Arc::new(SectionWord::new());
         let _epoch = slot.enter(false, || unreachable!());
 
         let monitor = {
-            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            let (core, siblings, slot) = (core.clone(), siblings.clone(), slot.clone());
             loom::thread::spawn(move || {
                 let seen = slot.look();
                 assert!(seen.is_in_lazy_section());
-                let outcome = monitor_hand_off(&core, &idle, &slot, seen);
+                let outcome = monitor_hand_off(&core, &siblings, &slot, seen);
                 assert_ne!(outcome, Some(HandOff::NoSpare), "the spare is parked");
                 outcome.is_some()
             })
         };
         let tally = Tally::new();
         let spawner = {
-            let (core, idle, tally) = (core.clone(), idle.clone(), tally.clone());
+            let (core, siblings, tally) = (core.clone(), siblings.clone(), tally.clone());
             loom::thread::spawn(move || {
                 core.queue.push(tally.task()).unwrap();
-                core.notify(&idle);
+                core.notify(&siblings);
             })
         };
         // The spare: parked until handed the baton, then a worker. If neither the handoff nor
         // the notify woke it, this park never returns and loom reports a deadlock.
         let done = Done::default();
-        assert_eq!(Parker::park(&spare), Wake::Work);
-        work(&core, &idle, &spare, &done);
+        assert_eq!(Parker::park(&spare), WakeFor::Work);
+        work(&core, &siblings, &spare, &done);
 
         assert!(monitor.join().unwrap(), "the section never ended");
         spawner.join().unwrap();
@@ -160,50 +165,50 @@ fn handoff_racing_new_work_runs_the_work() {
 #[test]
 fn handoff_racing_the_end_of_the_section() {
     model(3, || {
-        let (core, idle, blocked) = running_core();
-        let spare = add_worker(&core, &idle);
-        let slot = Arc::new(SectionSlot::new());
+        let (core, siblings, blocked) = running_core();
+        let spare = add_worker(&core, &siblings);
+        let slot = Arc::new(SectionWord::new());
         let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
         let done = Arc::new(Done::default());
         let tally = Tally::new();
 
         let worker = {
-            let (core, idle, slot, done, tally) = (
+            let (core, siblings, slot, done, tally) = (
                 core.clone(),
-                idle.clone(),
+                siblings.clone(),
                 slot.clone(),
                 done.clone(),
                 tally.clone(),
             );
             loom::thread::spawn(move || {
-                slot.leave(epoch, || core.return_from_section(&idle));
+                slot.leave(epoch, || core.return_from_section(&siblings));
                 // The rest of the poll queues a task; then the poll boundary (*keep working*).
                 core.queue.push(tally.task()).unwrap();
-                core.notify(&idle);
+                core.notify(&siblings);
                 if !core.state().keep_working() {
-                    core.retire(&blocked, &idle, stop_when_done(&done));
+                    core.retire(&blocked, &siblings, stop_when_done(&done));
                 }
-                work(&core, &idle, &blocked, &done);
+                work(&core, &siblings, &blocked, &done);
             })
         };
         let spare_thread = {
-            let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+            let (core, siblings, done) = (core.clone(), siblings.clone(), done.clone());
             loom::thread::spawn(move || {
                 // Woken by a handoff or a notify, or at the end by `wake_all`.
                 Parker::park(&spare);
-                work(&core, &idle, &spare, &done);
+                work(&core, &siblings, &spare, &done);
             })
         };
-        monitor_hand_off(&core, &idle, &slot, seen);
+        monitor_hand_off(&core, &siblings, &slot, seen);
         done.wait();
         core.wake_all();
         worker.join().unwrap();
         spare_thread.join().unwrap();
         assert_eq!(tally.polls(), 1);
-        let [running, idle, in_section, workers] = counts(&core);
+        let [running, siblings, in_section, workers] = counts(&core);
         assert_eq!(in_section, 0, "{:?}", core.state());
-        assert_eq!(running + idle, workers, "{:?}", core.state());
+        assert_eq!(running + siblings, workers, "{:?}", core.state());
     });
 }
 
@@ -213,41 +218,45 @@ fn handoff_racing_the_end_of_the_section() {
 fn two_workers_back_from_sections_keep_one_baton() {
     model(3, || {
         let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
+        let siblings = Arc::new(Siblings::new(1));
         let a = Arc::new(Parker::new());
         let b = Arc::new(Parker::new());
         let spare = Arc::new(Parker::new());
         for p in [&a, &b] {
             core.reserve_worker();
-            assert!(core.add_worker(p, &idle, || false, || Recheck::Nothing));
-            start(&core, &idle, p);
+            assert!(core.add_worker(p, &siblings, || false, || Recheck::Nothing));
+            start(&core, &siblings, p);
             // Its section is handed off; the core has no work, so nobody is woken.
-            assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
+            assert_eq!(
+                core.hand_off(&siblings, || Recheck::Nothing),
+                HandOff::NoWork
+            );
         }
         core.reserve_worker();
-        assert!(core.add_worker(&spare, &idle, || false, || Recheck::Nothing));
+        assert!(core.add_worker(&spare, &siblings, || false, || Recheck::Nothing));
         assert_eq!(counts(&core), [0, 1, 2, 3], "{:?}", core.state());
 
         // Each returns, then decides at its poll boundary. The one that keeps the baton lets the
         // retired one go (it would otherwise stay parked until there is work).
-        let back = |me: Arc<Parker>, other: Arc<Parker>, core: Arc<Core>, idle: Arc<Idle>| {
-            core.return_from_section(&idle);
-            match core.retire(&me, &idle, |_| Recheck::Nothing) {
-                Some(wake) => {
-                    assert_eq!(wake, Wake::Exit);
-                    true
+        let back =
+            |me: Arc<Parker>, other: Arc<Parker>, core: Arc<Core>, siblings: Arc<Siblings>| {
+                core.return_from_section(&siblings);
+                match core.retire(&me, &siblings, |_| Recheck::Nothing) {
+                    Some(wake) => {
+                        assert_eq!(wake, WakeFor::Exit);
+                        true
+                    }
+                    None => {
+                        other.unpark(WakeFor::Exit);
+                        false
+                    }
                 }
-                None => {
-                    other.unpark(Wake::Exit);
-                    false
-                }
-            }
-        };
+            };
         let there = {
-            let (a, b, core, idle) = (a.clone(), b.clone(), core.clone(), idle.clone());
-            loom::thread::spawn(move || back(a, b, core, idle))
+            let (a, b, core, siblings) = (a.clone(), b.clone(), core.clone(), siblings.clone());
+            loom::thread::spawn(move || back(a, b, core, siblings))
         };
-        let here = back(b, a, core.clone(), idle.clone());
+        let here = back(b, a, core.clone(), siblings.clone());
         let there = there.join().unwrap();
         assert!(here ^ there, "exactly one retires: {here} {there}");
         assert_eq!(counts(&core), [1, 2, 0, 3], "{:?}", core.state());
@@ -261,12 +270,15 @@ fn two_workers_back_from_sections_keep_one_baton() {
 #[test]
 fn retirement_racing_a_wake_up_loses_nothing() {
     model(3, || {
-        let (core, idle, back) = running_core();
-        let replacement = add_worker(&core, &idle);
-        assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
-        start(&core, &idle, &replacement);
+        let (core, siblings, back) = running_core();
+        let replacement = add_worker(&core, &siblings);
+        assert_eq!(
+            core.hand_off(&siblings, || Recheck::Nothing),
+            HandOff::NoWork
+        );
+        start(&core, &siblings, &replacement);
         // `back` leaves its section: two workers run.
-        core.return_from_section(&idle);
+        core.return_from_section(&siblings);
         assert_eq!(core.state().running(), 2);
 
         let done = Arc::new(Done::default());
@@ -274,19 +286,19 @@ fn retirement_racing_a_wake_up_loses_nothing() {
             .into_iter()
             .enumerate()
             .map(|(i, parker)| {
-                let (core, idle, done) = (core.clone(), idle.clone(), done.clone());
+                let (core, siblings, done) = (core.clone(), siblings.clone(), done.clone());
                 loom::thread::spawn(move || {
                     // `back` is at a poll boundary; the replacement just finished its poll.
                     if i == 0 {
-                        core.retire(&parker, &idle, stop_when_done(&done));
+                        core.retire(&parker, &siblings, stop_when_done(&done));
                     }
-                    work(&core, &idle, &parker, &done);
+                    work(&core, &siblings, &parker, &done);
                 })
             })
             .collect();
         let tally = Tally::new();
         core.queue.push(tally.task()).unwrap();
-        core.notify(&idle);
+        core.notify(&siblings);
         done.wait();
         // Let whoever is still parked go, as shutdown does.
         core.wake_all();
@@ -296,9 +308,9 @@ fn retirement_racing_a_wake_up_loses_nothing() {
         assert_eq!(tally.polls(), 1);
         // (Not `running <= 1`: a worker that parks after the task ran stops, as at shutdown,
         // taking itself back as running.)
-        let [running, idle, in_section, workers] = counts(&core);
+        let [running, siblings, in_section, workers] = counts(&core);
         assert_eq!(in_section, 0, "{:?}", core.state());
-        assert_eq!(running + idle, workers, "{:?}", core.state());
+        assert_eq!(running + siblings, workers, "{:?}", core.state());
     });
 }
 
@@ -311,15 +323,18 @@ fn retirement_racing_a_wake_up_loses_nothing() {
 #[test]
 fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
     model(3, || {
-        let (core, idle, back) = running_core();
-        let spare = add_worker(&core, &idle);
-        assert_eq!(core.hand_off(&idle, || Recheck::Nothing), HandOff::NoWork);
+        let (core, siblings, back) = running_core();
+        let spare = add_worker(&core, &siblings);
+        assert_eq!(
+            core.hand_off(&siblings, || Recheck::Nothing),
+            HandOff::NoWork
+        );
         let waker = {
-            let (core, idle) = (core.clone(), idle.clone());
-            loom::thread::spawn(move || core.wake_one(&idle, Wake::Work))
+            let (core, siblings) = (core.clone(), siblings.clone());
+            loom::thread::spawn(move || core.wake_one(&siblings, WakeFor::Work))
         };
         // `back` leaves its section and reaches its poll boundary.
-        core.return_from_section(&idle);
+        core.return_from_section(&siblings);
         let keeps_going = core.state().keep_working();
         let woke = waker.join().unwrap();
         assert!(
@@ -328,7 +343,7 @@ fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
             core.state()
         );
         if woke {
-            assert_eq!(Parker::park(&spare), Wake::Work);
+            assert_eq!(Parker::park(&spare), WakeFor::Work);
         }
         drop(back);
     });
@@ -341,28 +356,28 @@ fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
 #[test]
 fn monitor_handoff_racing_the_next_eager_section() {
     model(2, || {
-        let (core, idle, _worker) = running_core();
-        add_worker(&core, &idle);
-        let slot = Arc::new(SectionSlot::new());
+        let (core, siblings, _worker) = running_core();
+        add_worker(&core, &siblings);
+        let slot = Arc::new(SectionWord::new());
         let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
 
         let monitor = {
-            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            let (core, siblings, slot) = (core.clone(), siblings.clone(), slot.clone());
             loom::thread::spawn(move || {
-                monitor_hand_off(&core, &idle, &slot, seen);
+                monitor_hand_off(&core, &siblings, &slot, seen);
             })
         };
         // The worker: its lazy section ends, and the same poll enters an eager section
         // (`section_long`, or a learnt site), which hands the core off at entry.
-        slot.leave(epoch, || core.return_from_section(&idle));
+        slot.leave(epoch, || core.return_from_section(&siblings));
         let epoch = slot.enter(true, || {
-            core.hand_off(&idle, || Recheck::Nothing);
+            core.hand_off(&siblings, || Recheck::Nothing);
         });
-        slot.leave(epoch, || core.return_from_section(&idle));
+        slot.leave(epoch, || core.return_from_section(&siblings));
         monitor.join().unwrap();
-        let [running, idle, _, workers] = counts(&core);
-        assert_eq!(running + idle, workers, "{:?}", core.state());
+        let [running, siblings, _, workers] = counts(&core);
+        assert_eq!(running + siblings, workers, "{:?}", core.state());
     });
 }
 
@@ -375,23 +390,23 @@ fn monitor_handoff_racing_the_next_eager_section() {
 #[test]
 fn wake_from_a_section_racing_its_handoff() {
     model(3, || {
-        let (core, idle, _blocked) = running_core();
-        let spare = add_worker(&core, &idle);
-        let slot = Arc::new(SectionSlot::new());
+        let (core, siblings, _blocked) = running_core();
+        let spare = add_worker(&core, &siblings);
+        let slot = Arc::new(SectionWord::new());
         let epoch = slot.enter(false, || unreachable!());
 
         let monitor = {
-            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            let (core, siblings, slot) = (core.clone(), siblings.clone(), slot.clone());
             loom::thread::spawn(move || {
                 let seen = slot.look();
-                monitor_hand_off(&core, &idle, &slot, seen).is_some()
+                monitor_hand_off(&core, &siblings, &slot, seen).is_some()
             })
         };
         let done = Arc::new(Done::default());
         let spare_thread = {
             let (core, done) = (core.clone(), done.clone());
             loom::thread::spawn(move || {
-                assert_eq!(Parker::park(&spare), Wake::Work);
+                assert_eq!(Parker::park(&spare), WakeFor::Work);
                 match core.lifo.pop() {
                     Ok(runnable) => {
                         runnable.run();
@@ -404,12 +419,12 @@ fn wake_from_a_section_racing_its_handoff() {
         // The worker, inside its section: wakes the service task, then waits for it.
         let tally = Tally::new();
         core.lifo.push(tally.task()).unwrap();
-        core.notify(&idle);
+        core.notify(&siblings);
         done.wait();
         assert!(monitor.join().unwrap(), "the section was still running");
         spare_thread.join().unwrap();
         assert!(
-            slot.leave(epoch, || core.return_from_section(&idle)),
+            slot.leave(epoch, || core.return_from_section(&siblings)),
             "the section was handed off"
         );
         assert_eq!(tally.polls(), 1);

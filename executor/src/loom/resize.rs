@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::model;
 use crate::core::Recheck;
-use crate::park::{Parker, Wake};
+use crate::park::{Parker, WakeFor};
 use crate::queue::{Priority, Runnable};
 use crate::scheduler::{core_queues, Config, Shared};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -154,9 +154,9 @@ fn an_offline_cores_worker_moves_what_its_poll_queued() {
         let core = &shared.cores[1];
         core.reserve_worker();
         let parker = Arc::new(Parker::new());
-        assert!(core.add_worker(&parker, &shared.idle, || false, || Recheck::Nothing));
-        assert!(core.wake_one(&shared.idle, Wake::Work));
-        assert_eq!(Parker::park(&parker), Wake::Work);
+        assert!(core.add_worker(&parker, &shared.siblings, || false, || Recheck::Nothing));
+        assert!(core.wake_one(&shared.siblings, WakeFor::Work));
+        assert_eq!(Parker::park(&parker), WakeFor::Work);
         let done = Arc::new(AtomicBool::new(false));
         let stopped = Arc::new(AtomicBool::new(false));
         let worker = {
@@ -177,7 +177,7 @@ fn an_offline_cores_worker_moves_what_its_poll_queued() {
                         stopped.store(true, Ordering::SeqCst);
                         return;
                     }
-                    core.park(&parker, &shared.idle, |work_here| {
+                    core.park(&parker, &shared.siblings, |work_here| {
                         shared.recheck_parking(1, work_here)
                     });
                 }

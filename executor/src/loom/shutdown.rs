@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{model, Tally};
 use crate::core::{HandOff, Recheck};
-use crate::park::{Parker, Wake};
+use crate::park::{Parker, WakeFor};
 use crate::queue::Priority;
 use crate::scheduler::{Config, Shared};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
@@ -192,20 +192,25 @@ fn retirement_racing_shutdown_does_not_park_for_good() {
         let core = &shared.cores[0];
         let back = Arc::new(Parker::new());
         core.reserve_worker();
-        assert!(core.add_worker(&back, &shared.idle, || false, || Recheck::Nothing));
-        assert!(core.wake_one(&shared.idle, Wake::Work));
-        assert_eq!(Parker::park(&back), Wake::Work);
+        assert!(core.add_worker(&back, &shared.siblings, || false, || Recheck::Nothing));
+        assert!(core.wake_one(&shared.siblings, WakeFor::Work));
+        assert_eq!(Parker::park(&back), WakeFor::Work);
         // Its section is handed off with nothing queued; a replacement takes the baton; the
         // section ends: two workers run.
         assert_eq!(
-            core.hand_off(&shared.idle, || Recheck::Nothing),
+            core.hand_off(&shared.siblings, || Recheck::Nothing),
             HandOff::NoWork
         );
         let replacement = Arc::new(Parker::new());
         core.reserve_worker();
-        assert!(core.add_worker(&replacement, &shared.idle, || false, || Recheck::Nothing));
-        assert!(core.wake_one(&shared.idle, Wake::Work));
-        core.return_from_section(&shared.idle);
+        assert!(core.add_worker(
+            &replacement,
+            &shared.siblings,
+            || false,
+            || Recheck::Nothing
+        ));
+        assert!(core.wake_one(&shared.siblings, WakeFor::Work));
+        core.return_from_section(&shared.siblings);
         assert_eq!(core.state().running(), 2, "{:?}", core.state());
         let tally = Tally::new();
         core.queue.push(tally.task()).unwrap();
@@ -215,14 +220,18 @@ fn retirement_racing_shutdown_does_not_park_for_good() {
             loom::thread::spawn(move || {
                 // If this parks for good, the join below never returns: loom reports a
                 // deadlock.
-                shared.cores[0].retire(&back, &shared.idle, |work_here| {
+                shared.cores[0].retire(&back, &shared.siblings, |work_here| {
                     shared.recheck_parking(0, work_here)
                 })
             })
         };
         shared.begin_shutdown();
         let wake = retiring.join().unwrap();
-        assert_eq!(wake, Some(Wake::Work), "the worker retired and was let go");
+        assert_eq!(
+            wake,
+            Some(WakeFor::Work),
+            "the worker retired and was let go"
+        );
         assert_eq!(tally.polls(), 0);
     });
 }

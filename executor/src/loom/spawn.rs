@@ -1,42 +1,42 @@
 //! A new worker thread joining its core (the core protocol's *a new worker starts parked*, see `crate::core`): the thread parks itself on the
-//! idle stack once it runs, so a task queued while it starts, or a shutdown that drains the
-//! idle stacks meanwhile, must not miss it.
+//! spare stack once it runs, so a task queued while it starts, or a shutdown that drains the
+//! spare stacks meanwhile, must not miss it.
 
 use super::{model, Tally};
-use crate::core::{Core, Idle, Recheck};
-use crate::park::{Parker, Wake};
+use crate::core::{Core, Recheck, Siblings};
+use crate::park::{Parker, WakeFor};
 use crate::sync::{Arc, AtomicBool, Ordering};
 
 /// A task queued on a core with no worker running and none parked, while a new worker thread
-/// (reserved by its spawner) parks itself: either the notifier sees the new worker idle and
+/// (reserved by its spawner) parks itself: either the notifier sees the new worker parked and
 /// wakes it, or the new worker's last look sees the task. If both missed, the new worker would
 /// park for good and loom would report a deadlock.
 #[test]
 fn a_task_queued_while_a_worker_starts_runs() {
     model(3, || {
         let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
+        let siblings = Arc::new(Siblings::new(1));
         core.reserve_worker();
 
         let tally = Tally::new();
         let spawner = {
-            let (core, idle, tally) = (core.clone(), idle.clone(), tally.clone());
+            let (core, siblings, tally) = (core.clone(), siblings.clone(), tally.clone());
             loom::thread::spawn(move || {
                 core.queue.push(tally.task()).unwrap();
-                core.notify(&idle);
+                core.notify(&siblings);
             })
         };
         // The new thread: park itself, then run what it is handed.
         let parker = Arc::new(Parker::new());
-        assert!(core.add_worker(&parker, &idle, || false, || Recheck::Nothing));
-        assert_eq!(Parker::park(&parker), Wake::Work);
+        assert!(core.add_worker(&parker, &siblings, || false, || Recheck::Nothing));
+        assert_eq!(Parker::park(&parker), WakeFor::Work);
         let runnable = core.queue.pop().expect("woken with no task queued");
         runnable.run();
         spawner.join().unwrap();
         assert_eq!(tally.polls(), 1);
         let state = core.state();
         assert_eq!(
-            (state.running(), state.idle(), state.workers()),
+            (state.running(), state.spares(), state.workers()),
             (1, 0, 1),
             "{state:?}"
         );
@@ -50,7 +50,7 @@ fn a_task_queued_while_a_worker_starts_runs() {
 fn a_worker_starting_during_shutdown_is_not_stranded() {
     model(3, || {
         let core = Arc::new(Core::new(0));
-        let idle = Arc::new(Idle::new(1));
+        let siblings = Arc::new(Siblings::new(1));
         let shutdown = Arc::new(AtomicBool::new(false));
         core.reserve_worker();
 
@@ -64,12 +64,12 @@ fn a_worker_starting_during_shutdown_is_not_stranded() {
         let parker = Arc::new(Parker::new());
         let joined = core.add_worker(
             &parker,
-            &idle,
+            &siblings,
             || shutdown.load(Ordering::SeqCst),
             || Recheck::Nothing,
         );
         if joined {
-            assert_eq!(Parker::park(&parker), Wake::Work);
+            assert_eq!(Parker::park(&parker), WakeFor::Work);
         } else {
             // It never joined: the reservation is dropped.
             assert_eq!(core.state().workers(), 0, "{:?}", core.state());

@@ -5,7 +5,7 @@
 //! runtime is busy. One look:
 //!
 //! 1. For every worker in a poll outside any section (its poll word, see
-//!    [`SectionSlot`]), the detector remembers the poll, when it
+//!    [`SectionWord`]), the detector remembers the poll, when it
 //!    first saw it, and how much CPU time the worker's thread had used then.
 //! 2. A poll seen at least the detection threshold after its first sight is judged by the CPU
 //!    time its thread used since and by its scheduling state now:
@@ -48,7 +48,7 @@ mod switches;
 
 use std::time::{Duration, Instant};
 
-use crate::core::{Core, SectionSlot, SeenPoll};
+use crate::core::{Core, SectionWord, SeenPoll};
 use crate::scheduler::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -63,7 +63,7 @@ pub const HOG_THRESHOLD: Duration = Duration::from_millis(10);
 
 /// A poll the detector has seen, and since when.
 struct Watch {
-    slot: Arc<SectionSlot>,
+    slot: Arc<SectionWord>,
     seen: SeenPoll,
     since: Instant,
     /// When the worker thread's CPU time was first read during the poll, and what it was.
@@ -211,7 +211,7 @@ impl Detector {
 }
 
 /// Reads the CPU time of `slot`'s worker thread, with when it was read.
-fn read_cpu(slot: &SectionSlot, now: Instant) -> Option<(Instant, Duration)> {
+fn read_cpu(slot: &SectionWord, now: Instant) -> Option<(Instant, Duration)> {
     Some((now, slot.probe()?.cpu_time()?))
 }
 
@@ -240,7 +240,7 @@ fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>
 fn take_over(
     shared: &Shared,
     core: &Core,
-    slot: &SectionSlot,
+    slot: &SectionWord,
     seen: SeenPoll,
     blocked: bool,
 ) -> bool {
@@ -248,7 +248,7 @@ fn take_over(
         return false;
     };
     report(shared, core, slot, blocked, seen.is_watched());
-    let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
+    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
     slot.publish(claimed);
     shared.after_hand_off(core.index(), outcome);
     true
@@ -256,7 +256,7 @@ fn take_over(
 
 /// Counts a poll of `slot`'s worker that was taken over, `blocked` or a CPU hog, per core and
 /// per spawn site, and tells `tracing`.
-fn report(shared: &Shared, core: &Core, slot: &SectionSlot, blocked: bool, watched: bool) {
+fn report(shared: &Shared, core: &Core, slot: &SectionWord, blocked: bool, watched: bool) {
     let counters = &core.counters;
     Counters::add(
         if blocked {

@@ -40,7 +40,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::core::{SectionSlot, Seen};
+use crate::core::{SectionWord, Seen};
 use crate::detect::{Detector, SwitchThread};
 use crate::scheduler::worker;
 use crate::scheduler::Shared;
@@ -93,7 +93,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<
 }
 
 /// Spins until `deadline`, or until the section word `slot` no longer shows `seen`.
-fn spin_until(deadline: Instant, slot: &SectionSlot, seen: Seen) {
+fn spin_until(deadline: Instant, slot: &SectionWord, seen: Seen) {
     while Instant::now() < deadline && slot.look() == seen {
         for _ in 0..SPINS_PER_LOOK {
             std::hint::spin_loop();
@@ -103,7 +103,7 @@ fn spin_until(deadline: Instant, slot: &SectionSlot, seen: Seen) {
 
 /// A section seen by the monitor, and since when.
 struct Look {
-    slot: Arc<SectionSlot>,
+    slot: Arc<SectionWord>,
     seen: Seen,
     since: Instant,
     /// How long it may run before it is handed off.
@@ -213,7 +213,7 @@ impl Pace {
 /// When the grace period of the section `seen` in the word `slot` runs out.
 struct Deadline {
     at: Instant,
-    slot: Arc<SectionSlot>,
+    slot: Arc<SectionWord>,
     seen: Seen,
 }
 
@@ -265,7 +265,7 @@ impl Monitor {
             self.ensure_spares(now);
             self.reap(now);
             self.pace.learn(now, &sections);
-            let bell = &self.shared.idle.bell;
+            let bell = &self.shared.siblings.bell;
             // Watched polls are judged after the grace period: they keep the monitor ticking.
             let short = if watching {
                 None
@@ -381,7 +381,7 @@ impl Monitor {
                 // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
                 if slot.claim(seen) {
                     core.count_handoff(false);
-                    let outcome = core.hand_off(&shared.idle, || shared.recheck(core.index()));
+                    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
                     slot.publish(seen);
                     shared.after_hand_off(core.index(), outcome);
                 }
@@ -434,8 +434,8 @@ impl Monitor {
         let shared = &*self.shared;
         for core in shared.cores.iter() {
             let state = core.state();
-            if state.running() == 0 && state.idle() > 0 && core.has_work() {
-                core.notify(&shared.idle);
+            if state.running() == 0 && state.spares() > 0 && core.has_work() {
+                core.notify(&shared.siblings);
             }
         }
     }
@@ -457,7 +457,7 @@ impl Monitor {
             let state = core.state();
             // A spare being started counts: it parks itself, and wakes itself if the core
             // waits for a worker.
-            if state.idle() > 0
+            if state.spares() > 0
                 || state.starting() > 0
                 || self.spawn_budget == 0
                 || shared.at_thread_cap(core)

@@ -101,7 +101,7 @@ fn report(core: &Core, stalled_for: Duration) -> String {
         core.stats().queue_depth,
         state.running(),
         state.in_section(),
-        state.idle(),
+        state.spares(),
         state.workers(),
     );
     core.for_each_slot(|slot| {

@@ -220,7 +220,7 @@ fn a_vacancy_is_passed_on_by_a_worker_that_leaves_for_work() {
 #[test]
 #[ignore = "run in its own process by a_vacancy_is_passed_on_by_a_worker_that_leaves_for_work"]
 fn vacancy_told_to_a_worker_with_work() {
-    use crate::park::{Parker, Wake as Token};
+    use crate::park::{Parker, WakeFor as Token};
     if std::env::var_os(ALONE).is_none() {
         return;
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::compat::TokioRuntime;
 use crate::context;
 use crate::core::boost::Boosts;
-use crate::core::{Core, Idle};
+use crate::core::{Core, Siblings};
 use crate::queue::{self, Priority, Queue, Runnable};
 use crate::sites::Sites;
 use crate::stats::{CoreStats, Detection, Stats};
@@ -57,7 +57,7 @@ pub(crate) struct Shared {
     /// The raise epochs the cores' queues were swept at (priority inheritance).
     pub(crate) boosts: Boosts,
     /// Counts of idle cores and searching workers.
-    pub(crate) idle: Idle,
+    pub(crate) siblings: Siblings,
     /// Live tasks, for shutdown.
     pub(crate) registry: Arc<Registry>,
     /// What has been learnt about blocking call sites.
@@ -115,7 +115,7 @@ impl Shared {
             injectors: std::array::from_fn(|_| queue::unbounded_queue()),
             classes_used: AtomicBool::new(false),
             boosts: Boosts::new(cores),
-            idle: Idle::new(cores),
+            siblings: Siblings::new(cores),
             // One shard per core for spawns from workers, one for spawns from elsewhere.
             registry: Arc::new(Registry::new(cores + 1)),
             sites: Sites::new(),

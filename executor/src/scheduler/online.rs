@@ -26,7 +26,7 @@
 
 use super::placement::Place;
 use super::{core_queues, Shared};
-use crate::park::Wake;
+use crate::park::WakeFor;
 use crate::sync::{fence, lock, Ordering};
 
 impl Shared {
@@ -85,11 +85,11 @@ impl Shared {
         }
         for core in before..n {
             let core = &self.cores[core];
-            self.idle.start_searching();
-            if !core.wake_one(&self.idle, Wake::Search) {
-                self.idle.stop_searching();
+            self.siblings.start_searching();
+            if !core.wake_one(&self.siblings, WakeFor::Search) {
+                self.siblings.stop_searching();
                 // No spare parked (all in sections, or reaped): it gets one from the monitor.
-                self.idle.bell.ring();
+                self.siblings.bell.ring();
             }
         }
     }

@@ -82,7 +82,7 @@ impl Shared {
                 let core = &self.cores[target];
                 push(core.pinned_queue(priority), runnable);
                 // `notify` issues the fence the resize check needs.
-                core.notify(&self.idle);
+                core.notify(&self.siblings);
                 self.move_if_offline(target);
             }
             (None, Some(here)) => self.schedule_here(here, runnable, priority, place),
@@ -126,7 +126,7 @@ impl Shared {
                     Ok(true) if polling == Polling::Baton && !context::poll_taken_over() => {
                         // A task moved to the back of the queue, which other cores may want.
                         fence(Ordering::SeqCst);
-                        if self.idle.should_wake_sibling() {
+                        if self.siblings.should_wake_sibling() {
                             self.wake_sibling(here);
                         }
                         self.move_if_offline(here);
@@ -163,7 +163,7 @@ impl Shared {
     /// module docs): a core taken offline meanwhile has its tasks moved on here.
     pub(super) fn notify_here(&self, here: usize) {
         // `notify` issues the fence that also orders the sibling check below.
-        if !self.cores[here].notify(&self.idle) && self.idle.should_wake_sibling() {
+        if !self.cores[here].notify(&self.siblings) && self.siblings.should_wake_sibling() {
             self.wake_sibling(here);
         }
         self.move_if_offline(here);
@@ -189,9 +189,9 @@ impl Shared {
     /// Pushes onto one of the injectors and wakes an idle core if nobody searches.
     fn inject(&self, injector: &Queue, runnable: Runnable) {
         push(injector, runnable);
-        // SeqCst: pairs with the fence in `Idle::stop_searching` and `Core::park`.
+        // SeqCst: pairs with the fence in `Siblings::stop_searching` and `Core::park`.
         fence(Ordering::SeqCst);
-        if self.idle.should_wake_sibling() {
+        if self.siblings.should_wake_sibling() {
             self.wake_sibling(self.cores.len());
         }
     }

@@ -4,7 +4,7 @@
 
 use super::{core_queues, Shared};
 use crate::core::{Core, Recheck};
-use crate::park::Wake;
+use crate::park::WakeFor;
 use crate::queue::{self, Priority, Runnable};
 use crate::stats::Counters;
 
@@ -23,12 +23,12 @@ impl Shared {
             }
             let core = &self.cores[index];
             let state = core.state();
-            if state.running() == 0 && state.idle() > 0 {
-                self.idle.start_searching();
-                if core.wake_one(&self.idle, Wake::Search) {
+            if state.running() == 0 && state.spares() > 0 {
+                self.siblings.start_searching();
+                if core.wake_one(&self.siblings, WakeFor::Search) {
                     return true;
                 }
-                self.idle.stop_searching();
+                self.siblings.stop_searching();
             }
         }
         false
@@ -146,7 +146,7 @@ impl Shared {
     pub(crate) fn is_starved(&self, index: usize) -> bool {
         let stuck = |core: &Core| {
             let state = core.state();
-            state.running() == 0 && state.idle() == 0 && state.starting() == 0
+            state.running() == 0 && state.spares() == 0 && state.starting() == 0
         };
         let core = &self.cores[index];
         stuck(core)

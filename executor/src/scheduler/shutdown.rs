@@ -61,7 +61,7 @@ impl Shared {
         // the flag in its recheck).
         fence(Ordering::SeqCst);
         self.wake_all_workers();
-        self.idle.bell.ring();
+        self.siblings.bell.ring();
     }
 
     /// Wakes every parked worker (shutdown).

@@ -26,7 +26,7 @@ impl Shared {
             Counters::add(&core.counters.cap_hits, 1);
             crate::trace::event(core.index(), crate::trace::Event::CapHit);
         } else {
-            self.idle.bell.ring();
+            self.siblings.bell.ring();
         }
     }
 

@@ -23,12 +23,12 @@
 //!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's,
 //!    then the `Idle` injector's, then other cores'.
 //! 4. With nothing anywhere, it polls the reactor once without waiting if another core runs
-//!    (ready I/O is the likeliest work then), then parks on its core's idle stack (the core
+//!    (ready I/O is the likeliest work then), then parks on its core's spare stack (the core
 //!    protocol in [`crate::core`]) and waits to be handed the baton again, in the reactor's
 //!    seat if it is free.
 //! 5. After each poll it applies `keep_working`: if another worker of the core also runs (it
 //!    came back from a blocking section while its replacement ran), one of the two retires to
-//!    the idle stack.
+//!    the spare stack.
 //! 6. At each poll boundary, if its core went offline ([`Handle::set_cores`]), it moves the
 //!    core's queued tasks on ([`Shared::evacuate`]) and parks until the core is online again.
 
@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 use crate::compat::WorkerContext;
 use crate::context;
 use crate::core::boost::Injectors;
-use crate::core::{Core, SectionSlot};
+use crate::core::{Core, SectionWord};
 use crate::detect::WorkerEvent;
 use crate::handle::Handle;
-use crate::park::{Parker, Wake};
+use crate::park::{Parker, WakeFor};
 use crate::queue::{self, Priority, Runnable};
 use crate::reactor::Reactor;
 use crate::scheduler::Shared;
@@ -69,7 +69,7 @@ const MAX_LIFO_STREAK: u32 = 3;
 /// flood of `High` work, `Normal` still gets one poll in every `HIGH_BURST + 1`.
 pub(crate) const HIGH_BURST: u32 = 16;
 
-/// Starts a new worker thread for `core`; once it runs, it parks on the core's idle stack.
+/// Starts a new worker thread for `core`; once it runs, it parks on the core's spare stack.
 ///
 /// The thread counts towards the core's workers at once (so the thread caps hold, and the
 /// monitor starts no second spare meanwhile), but it can be woken only once it has parked
@@ -92,7 +92,7 @@ pub(crate) fn spawn(
         shared: Arc::clone(shared),
         core,
         parker: Arc::new(Parker::new()),
-        slot: Arc::new(SectionSlot::new()),
+        slot: Arc::new(SectionWord::new()),
         searching: false,
         tick: 0,
         pace: InjectorPace::new(),
@@ -122,8 +122,8 @@ struct Worker {
     core: usize,
     parker: Arc<Parker>,
     /// This worker's section word, shared with the monitor.
-    slot: Arc<SectionSlot>,
-    /// Whether this worker counts in `Idle::searching`.
+    slot: Arc<SectionWord>,
+    /// Whether this worker counts in `Siblings::searching`.
     searching: bool,
     /// Turns of the loop made (for alternating the local queues, and for stealers).
     tick: u32,
@@ -157,7 +157,7 @@ impl Worker {
         core.add_slot(Arc::clone(&self.slot));
         let joined = core.add_worker(
             &self.parker,
-            &shared.idle,
+            &shared.siblings,
             || shared.is_shutdown(),
             || shared.recheck(here),
         );
@@ -185,11 +185,11 @@ impl Worker {
         let mut foreign = WorkerContext::new();
         // A new worker starts parked (the core protocol in `crate::core`).
         let mut wake = Parker::park(&self.parker);
-        while wake != Wake::Exit && !self.shared.is_shutdown() {
+        while wake != WakeFor::Exit && !self.shared.is_shutdown() {
             foreign.ensure(&shared.tokio, || {
                 Handle::from_shared(Arc::clone(&shared)).thread_start()
             });
-            self.searching = wake == Wake::Search;
+            self.searching = wake == WakeFor::Search;
             wake = self.work(core, &hook);
         }
         self.flush();
@@ -201,11 +201,11 @@ impl Worker {
 
     /// Runs tasks while this worker holds the baton of `core` (its own, looked up once per
     /// thread rather than at every poll); returns how it was woken after it last parked.
-    fn work(&mut self, core: &Core, hook: &WorkerHook) -> Wake {
+    fn work(&mut self, core: &Core, hook: &WorkerHook) -> WakeFor {
         self.pace.restart(core.injector_interval());
         loop {
             if self.shared.is_shutdown() {
-                return Wake::Work;
+                return WakeFor::Work;
             }
             if !self.shared.is_online(self.core) {
                 return self.go_offline();
@@ -315,7 +315,7 @@ impl Worker {
         }
         if !self.searching {
             self.searching = true;
-            shared.idle.start_searching();
+            shared.siblings.start_searching();
         }
         let found = shared
             .search(self.core, high_first)
@@ -355,7 +355,7 @@ impl Worker {
                 // Once per threshold at most, while the same poll goes on.
                 seen.1 = now;
                 core.flag_overdue_poll();
-                shared.idle.bell.ring();
+                shared.siblings.bell.ring();
             }
         }
     }
@@ -389,7 +389,8 @@ impl Worker {
             return;
         }
         self.searching = false;
-        if self.shared.idle.stop_searching() && self.shared.has_stealable_work(self.core, false) {
+        if self.shared.siblings.stop_searching() && self.shared.has_stealable_work(self.core, false)
+        {
             self.shared.wake_sibling(self.core);
         }
     }
@@ -459,7 +460,7 @@ impl Worker {
         context::start_poll();
         let mut outcome = None;
         let epoch = self.slot.enter(true, || {
-            outcome = Some(core.hand_off(&shared.idle, || shared.recheck(self.core)));
+            outcome = Some(core.hand_off(&shared.siblings, || shared.recheck(self.core)));
         });
         // `None`: the monitor took the poll over first (its baton had passed on already).
         if let Some(outcome) = outcome {
@@ -473,7 +474,7 @@ impl Worker {
         context::end_poll();
         // A section of the poll that ended counted the worker back already.
         self.slot
-            .leave(epoch, || core.return_from_section(&shared.idle));
+            .leave(epoch, || core.return_from_section(&shared.siblings));
         // The monitor may take the poll over in the few instructions between the two, as a
         // CPU hog if this thread was preempted there long enough.
         if self.slot.end_poll(|| false) {
@@ -500,7 +501,7 @@ impl Worker {
             if let Some(switches) = self.switch_event() {
                 switches.set_enabled(true);
             } else {
-                self.shared.idle.bell.section_started();
+                self.shared.siblings.bell.section_started();
             }
             PollMeasure::start()
         });
@@ -530,7 +531,7 @@ impl Worker {
     /// (the slot keeps its spawn site, so the poll need not) are watched from now on.
     #[cold]
     fn taken_over(&self, core: &Core) {
-        core.return_from_section(&self.shared.idle);
+        core.return_from_section(&self.shared.siblings);
         if let Some(site) = self.slot.site() {
             self.shared.sites.record_taken_over(site);
         }
@@ -565,16 +566,16 @@ impl Worker {
     fn drop_search(&mut self) {
         if self.searching {
             self.searching = false;
-            self.shared.idle.stop_searching();
+            self.shared.siblings.stop_searching();
         }
     }
 
     /// Step 4: parks until handed the baton again; returns why it was woken.
-    fn park(&mut self) -> Wake {
+    fn park(&mut self) -> WakeFor {
         self.drop_search();
         let shared = &*self.shared;
         let here = self.core;
-        shared.cores[here].park(&self.parker, &shared.idle, |work_here| {
+        shared.cores[here].park(&self.parker, &shared.siblings, |work_here| {
             shared.recheck_parking(here, work_here)
         })
     }
@@ -582,20 +583,20 @@ impl Worker {
     /// Step 6: the core is offline. Stops searching (passing the search on if it was the last
     /// searcher), moves the core's tasks on and parks. Parking's last look, after its fence,
     /// sees a task queued here meanwhile and wakes this worker to move it too.
-    fn go_offline(&mut self) -> Wake {
+    fn go_offline(&mut self) -> WakeFor {
         self.flush();
         self.end_search();
         self.shared.evacuate(self.core);
         self.park()
     }
 
-    /// Step 5: retires to the idle stack if another worker of the core runs; returns why it
+    /// Step 5: retires to the spare stack if another worker of the core runs; returns why it
     /// was woken afterwards, or `None` if it keeps the baton.
-    fn retire(&mut self) -> Option<Wake> {
+    fn retire(&mut self) -> Option<WakeFor> {
         self.drop_search();
         let shared = &*self.shared;
         let here = self.core;
-        shared.cores[here].retire(&self.parker, &shared.idle, |work_here| {
+        shared.cores[here].retire(&self.parker, &shared.siblings, |work_here| {
             shared.recheck_parking(here, work_here)
         })
     }

@@ -78,9 +78,10 @@ impl<E> Admission<E> {
         self.finish_preferring(key, |_| false)
     }
 
-    /// [`Admission::finish`], except that the task that starts is the oldest of the ready FIFO
-    /// for which `raised` holds, if any (priority inheritance: a task a `High` task awaits
-    /// passes the others waiting only for a slot; a lane's tasks keep their order).
+    /// Records that an in-flight task with `key` finished, and returns the task that starts in
+    /// its place, if any (it counts as in flight): the oldest ready task for which `raised`
+    /// holds, or else the one plain admission starts (priority inheritance: a task a `High`
+    /// task awaits passes the others waiting only for a slot; a lane's tasks keep their order).
     pub(crate) fn finish_preferring(
         &mut self,
         key: Option<u64>,

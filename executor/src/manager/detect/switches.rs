@@ -31,7 +31,7 @@
 
 use std::io;
 
-use crate::core::SectionSlot;
+use crate::core::SectionWord;
 use crate::scheduler::Shared;
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -101,8 +101,8 @@ fn run(shared: &Shared, watch: &SwitchWatch) {
 }
 
 /// The token of a worker's event: its section slot's address (compared, never dereferenced).
-pub(crate) fn token(slot: &Arc<SectionSlot>) -> u64 {
-    std::ptr::from_ref::<SectionSlot>(slot) as usize as u64
+pub(crate) fn token(slot: &Arc<SectionWord>) -> u64 {
+    std::ptr::from_ref::<SectionWord>(slot) as usize as u64
 }
 
 /// The worker whose event has `token` left its CPU: step 3 of the module docs.
@@ -139,7 +139,7 @@ impl WorkerEvent {
     /// Opens an event for the calling worker thread, whose section slot is `slot`, and adds it
     /// to `shared`'s watch (step 2 of the module docs). `None` if there is no watch (not yet,
     /// or not here) or the kernel refuses.
-    pub(crate) fn open(shared: &Arc<Shared>, slot: &Arc<SectionSlot>) -> Option<WorkerEvent> {
+    pub(crate) fn open(shared: &Arc<Shared>, slot: &Arc<SectionWord>) -> Option<WorkerEvent> {
         let watch = shared.switch_watch()?;
         let event = std::sync::Arc::new(SwitchEvent::for_current_thread().ok()?);
         let token = token(slot);
@@ -171,7 +171,7 @@ impl Drop for WorkerEvent {
 
 /// Whether the worker of `slot` has its event on `shared`'s watch, so that the switch thread
 /// catches its watched polls blocking.
-pub(crate) fn covers(shared: &Shared, slot: &Arc<SectionSlot>) -> bool {
+pub(crate) fn covers(shared: &Shared, slot: &Arc<SectionWord>) -> bool {
     shared
         .switch_watch()
         .is_some_and(|watch| watch.covers(token(slot)))

@@ -3,7 +3,7 @@
 //! # A section's life
 //!
 //! 1. **Entry** (only the outermost section of a thread reaches the hook). A lazy section bumps
-//!    the worker's section word ([`SectionSlot`]) and rings the monitor's bell if the monitor
+//!    the worker's section word ([`SectionWord`]) and rings the monitor's bell if the monitor
 //!    has backed off: a few stores and loads, no syscall. A section annotated as long, or at a
 //!    call site that blocked before ([`Sites`](crate::sites::Sites)), hands the core off at once: the worker leaves
 //!    the core's running count and wakes a spare if the core has work.
@@ -49,7 +49,7 @@ use std::time::Instant;
 use baton_blocking::hook::{Hook, Job, Place};
 
 use crate::context::{self, Polling};
-use crate::core::SectionSlot;
+use crate::core::SectionWord;
 use crate::queue::TaskMeta;
 use crate::scheduler::Shared;
 use crate::sites::admission::{Ticket, Turn};
@@ -122,7 +122,7 @@ enum Open {
 pub(crate) struct WorkerHook {
     shared: Arc<Shared>,
     core: usize,
-    slot: Arc<SectionSlot>,
+    slot: Arc<SectionWord>,
     current: Cell<Option<Open>>,
     /// The metadata of the task this worker polls, or null between polls (see
     /// [`WorkerHook::set_task`]).
@@ -134,7 +134,7 @@ pub(crate) struct WorkerHook {
 
 impl WorkerHook {
     /// The hook of a worker of `core`, whose section word is `slot`.
-    pub(crate) fn new(shared: Arc<Shared>, core: usize, slot: Arc<SectionSlot>) -> WorkerHook {
+    pub(crate) fn new(shared: Arc<Shared>, core: usize, slot: Arc<SectionWord>) -> WorkerHook {
         WorkerHook {
             shared,
             core,
@@ -208,7 +208,7 @@ impl WorkerHook {
         } else if long || learnt {
             let mut outcome = None;
             let epoch = self.slot.enter(true, || {
-                outcome = Some(core.hand_off(&shared.idle, || shared.recheck(self.core)));
+                outcome = Some(core.hand_off(&shared.siblings, || shared.recheck(self.core)));
             });
             // `None`: the monitor had taken this poll over, so the baton had passed on already.
             if let Some(outcome) = outcome {
@@ -220,7 +220,7 @@ impl WorkerHook {
             let epoch = self
                 .slot
                 .enter(false, || unreachable!("a lazy section hands off later"));
-            shared.idle.bell.section_started();
+            shared.siblings.bell.section_started();
             epoch
         };
         self.current.set(Some(Open::Tracked(Current {
@@ -318,7 +318,7 @@ impl Hook for WorkerHook {
         };
         let shared = &*self.shared;
         let handed = self.slot.leave(current.epoch, || {
-            shared.cores[self.core].return_from_section(&shared.idle);
+            shared.cores[self.core].return_from_section(&shared.siblings);
         });
         if handed {
             context::count_handoff();

@@ -111,7 +111,7 @@ enum Entry {
 
 /// One worker's section word and poll word.
 #[derive(Debug, Default)]
-pub(crate) struct SectionSlot {
+pub(crate) struct SectionWord {
     word: AtomicU32,
     /// During a poll, the worker's poll count shifted left by [`TURN_SHIFT`], with [`POLLING`]
     /// set, and [`WATCHED`] too during a watched one; [`BETWEEN_POLLS`] otherwise.
@@ -128,13 +128,13 @@ pub(crate) struct SectionSlot {
     probe: std::sync::OnceLock<sys::ThreadProbe>,
 }
 
-impl SectionSlot {
+impl SectionWord {
     /// A slot for a worker that is not in a section.
-    pub(crate) fn new() -> SectionSlot {
-        SectionSlot::default()
+    pub(crate) fn new() -> SectionWord {
+        SectionWord::default()
     }
 
-    /// Worker: a section starts; returns the word to pass to [`SectionSlot::leave`].
+    /// Worker: a section starts; returns the word to pass to [`SectionWord::leave`].
     ///
     /// An `eager` section passes its baton on at once: the slot calls `hand_off` (which takes
     /// the worker out of its core's running count) between marking the word `HANDING` and
@@ -146,8 +146,8 @@ impl SectionSlot {
     }
 
     /// Worker: a section starts that keeps its baton whatever happens (its site reached its
-    /// level); returns the word to pass to [`SectionSlot::leave`]. If the monitor already took
-    /// over the poll it runs in, its baton has passed on already, as for [`SectionSlot::enter`].
+    /// level); returns the word to pass to [`SectionWord::leave`]. If the monitor already took
+    /// over the poll it runs in, its baton has passed on already, as for [`SectionWord::enter`].
     pub(crate) fn enter_held(&self) -> u32 {
         self.enter_as(Entry::Held, || {
             unreachable!("a held section never hands off")
@@ -244,7 +244,7 @@ impl SectionSlot {
 
     /// Monitor: claims the section `seen` earlier for a handoff, if it is still the same
     /// section and still counts as running. On success the caller takes the worker out of the
-    /// core's running count and then calls [`SectionSlot::publish`]; until then the worker
+    /// core's running count and then calls [`SectionWord::publish`]; until then the worker
     /// cannot leave its section.
     pub(crate) fn claim(&self, seen: Seen) -> bool {
         debug_assert!(seen.is_in_lazy_section() || seen.is_in_held_section());
@@ -332,7 +332,7 @@ impl SectionSlot {
 
     /// Monitor: claims the poll `seen` earlier (step 1 of the module docs), if the worker is
     /// still in it and outside any section. On success the caller takes the worker out of the
-    /// core's running count and then calls [`SectionSlot::publish`] with the returned word;
+    /// core's running count and then calls [`SectionWord::publish`] with the returned word;
     /// until then the worker cannot end the poll or enter a section.
     pub(crate) fn claim_poll(&self, seen: SeenPoll) -> Option<Seen> {
         debug_assert!(seen.is_polling_outside_section());
@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn a_section_not_handed_off_leaves_cheaply() {
-        let slot = SectionSlot::new();
+        let slot = SectionWord::new();
         let epoch = slot.enter(false, || unreachable!());
         assert!(slot.look().is_in_lazy_section());
         assert!(!slot.leave(epoch, || {}));
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_held_section_is_not_lazy_and_its_poll_is_not_taken_over() {
-        let slot = SectionSlot::new();
+        let slot = SectionWord::new();
         slot.start_poll(1, false, Location::caller());
         let epoch = slot.enter_held();
         assert!(
@@ -455,7 +455,7 @@ mod tests {
 
     #[test]
     fn the_monitor_hands_off_only_the_section_it_saw() {
-        let slot = SectionSlot::new();
+        let slot = SectionWord::new();
         let epoch = slot.enter(false, || unreachable!());
         let seen = slot.look();
         assert!(slot.claim(seen));
@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn an_eager_section_reports_its_handoff() {
-        let slot = SectionSlot::new();
+        let slot = SectionWord::new();
         let mut handed = false;
         let epoch = slot.enter(true, || handed = true);
         assert!(handed, "an eager section passes its baton on");
@@ -489,7 +489,7 @@ mod tests {
             sys::wait_for_heavy_barrier(),
             "membarrier is available on Linux"
         );
-        let slot = SectionSlot::new();
+        let slot = SectionWord::new();
         slot.start_poll(1, false, Location::caller());
         let seen = slot.look_poll();
         assert!(seen.is_polling_outside_section());
@@ -517,7 +517,7 @@ mod tests {
             sys::wait_for_heavy_barrier(),
             "membarrier is available on Linux"
         );
-        let slot = SectionSlot::new();
+        let slot = SectionWord::new();
         slot.start_poll(1, false, Location::caller());
         let claimed = slot.claim_poll(slot.look_poll()).unwrap();
         slot.publish(claimed);
