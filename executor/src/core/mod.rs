@@ -16,8 +16,8 @@
 //!    waker can have counted a worker that does not exist as running.
 //! 2. **`need_more_worker`.** Whoever queues work for the core calls [`Core::notify`]: after a
 //!    `fence(SeqCst)` it reads `running`; if it is zero and a spare is parked, it takes the
-//!    spare stack's lock, checks again, pops the most recently parked worker (cache-hot), counts it running
-//!    and unparks it. Because the check and the pop happen under the lock, two notifiers never
+//!    spare stack's lock, checks again, pops the most recently parked worker (cache-hot), counts
+//!    it running and unparks it. Because the check and the pop happen under the lock, two notifiers never
 //!    wake two workers for one core.
 //! 3. **`keep_working`.** A worker finishing a poll keeps going while `running <= 1`; when it
 //!    is above one (a worker came back from a section while its replacement runs) the worker
@@ -482,8 +482,9 @@ impl Core {
     }
 
     /// Step 1, the new thread: parks its worker (reserved by [`Core::reserve_worker`]) on the
-    /// spare stack, unless `stopping` (checked under the spare stack's lock) says the runtime shuts down,
-    /// in which case it drops the reservation and returns false: the thread must exit.
+    /// spare stack, unless `stopping` (checked under the spare stack's lock) says the runtime
+    /// shuts down, in which case it drops the reservation and returns false: the thread must
+    /// exit.
     ///
     /// Then, as a parking worker does (step 4), it issues the fence and looks for work queued
     /// on the core (or, through `recheck`, elsewhere) by notifiers that found no idle worker

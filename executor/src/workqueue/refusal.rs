@@ -3,7 +3,8 @@
 use std::error::Error;
 use std::fmt;
 
-/// Why a work queue refused a task, from [`WorkQueue::try_spawn`](super::WorkQueue::try_spawn); gives the future back.
+/// Why a work queue refused a task, from [`WorkQueue::try_spawn`](super::WorkQueue::try_spawn);
+/// gives the future back.
 ///
 /// # Examples
 ///

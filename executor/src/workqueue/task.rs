@@ -5,9 +5,9 @@
 //! 1. `spawn` ([`super::spawn`]) allocates the task (async-task) with its future wrapped in a
 //!    [`QueueTask`], and offers its `Runnable`, as a [`Held`](super::held::Held), to admission.
 //! 2. Admitted at once, or later when another task finishes, the `Held` is submitted to the
-//!    runtime ([`Inner::submit`]): a task admitted at its spawn like any new task, one admitted because
-//!    the task being polled finished to the core's next-task slot (it runs next, cache-hot, as
-//!    a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
+//!    runtime ([`Inner::submit`]): a task admitted at its spawn like any new task, one admitted
+//!    because the task being polled finished to the core's next-task slot (it runs next,
+//!    cache-hot, as a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
 //!    never submitted: its runner runs them (see [`super::runner`]).
 //! 3. The task's future is dropped when the task completes, panics (the panic was caught
 //!    inside), or is cancelled (aborted, or by shutdown; see [`crate::task`]). The
