@@ -115,9 +115,11 @@ fn sweep_core(core: &Core, overflow: &Queue) {
         queue::push_or_spill(&core.queue, overflow, r)
     });
     move_raised(&core.pinned, &high.pinned, |r| push(&core.pinned, r));
-    move_raised(&core.low.queue, &high.queue, |r| push(&core.low.queue, r));
-    move_raised(&core.low.pinned, &high.pinned, |r| {
-        push(&core.low.pinned, r)
+    move_raised(&core.idle_class.queue, &high.queue, |r| {
+        push(&core.idle_class.queue, r)
+    });
+    move_raised(&core.idle_class.pinned, &high.pinned, |r| {
+        push(&core.idle_class.pinned, r)
     });
 }
 

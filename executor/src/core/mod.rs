@@ -79,7 +79,7 @@ pub(crate) struct Core {
     /// takeover has two workers running the core. Touched only once classes are used.
     high_streak: AtomicU32,
     /// `Idle` tasks queued on this core.
-    pub(crate) low: ClassQueues,
+    pub(crate) idle_class: ClassQueues,
     /// The worker counts (see the module docs).
     state: AtomicState,
     /// Parked workers, most recently parked last, with when they parked.
@@ -237,7 +237,7 @@ impl Core {
             turn: OwnLine(AtomicU32::new(0)),
             high_streak: AtomicU32::new(0),
             high: ClassQueues::new(),
-            low: ClassQueues::new(),
+            idle_class: ClassQueues::new(),
             state: AtomicState::new(),
             spares: Mutex::new(Vec::new()),
             slots: Mutex::new(Vec::new()),
@@ -259,7 +259,7 @@ impl Core {
 
     /// Whether the core has tasks queued that its own workers should run.
     pub(crate) fn has_work(&self) -> bool {
-        self.has_normal_work() || self.high.has_work() || self.low.has_work()
+        self.has_normal_work() || self.high.has_work() || self.idle_class.has_work()
     }
 
     /// Whether the core has `Normal` tasks queued.
@@ -291,7 +291,7 @@ impl Core {
         match priority {
             Priority::High => Some(&self.high),
             Priority::Normal => None,
-            Priority::Idle => Some(&self.low),
+            Priority::Idle => Some(&self.idle_class),
         }
     }
 
@@ -307,7 +307,7 @@ impl Core {
     pub(crate) fn has_stealable_work(&self, patient: bool) -> bool {
         !self.queue.is_empty()
             || !self.high.queue.is_empty()
-            || !self.low.queue.is_empty()
+            || !self.idle_class.queue.is_empty()
             || if patient {
                 self.next_is_stuck()
             } else {
@@ -726,7 +726,7 @@ impl Core {
                 + self.queue.len()
                 + self.pinned.len()
                 + self.high.len()
-                + self.low.len(),
+                + self.idle_class.len(),
             running: state.running(),
             spares: state.spares(),
             in_section: state.in_section(),

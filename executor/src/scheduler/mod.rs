@@ -263,8 +263,8 @@ pub(crate) fn core_queues(c: &Core) -> [&Queue; 7] {
         &c.pinned,
         &c.high.queue,
         &c.high.pinned,
-        &c.low.queue,
-        &c.low.pinned,
+        &c.idle_class.queue,
+        &c.idle_class.pinned,
     ]
 }
 

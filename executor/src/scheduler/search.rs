@@ -104,11 +104,13 @@ impl Shared {
         if !self.classes_used() {
             return None;
         }
-        let low = &self.cores[here].low;
+        let low = &self.cores[here].idle_class;
         low.pop()
             .or_else(|| queue::steal_into(self.injector_for(Priority::Idle), &low.queue))
             .or_else(|| {
-                self.steal_with(here, |core| queue::steal_into(&core.low.queue, &low.queue))
+                self.steal_with(here, |core| {
+                    queue::steal_into(&core.idle_class.queue, &low.queue)
+                })
             })
     }
 

@@ -43,10 +43,10 @@ pub(crate) struct Inner {
     pub(super) ordered: bool,
     pub(super) priority: Priority,
     placement: Placement,
-    pub(super) state: Mutex<State>,
+    pub(super) state: Mutex<QueueState>,
     /// Notified when a generation empties or the queue empties (flush and drain wait on it).
     event: Event,
-    pub(super) stats: Counters,
+    pub(super) stats: QueueCounters,
     /// The queue's id: unique in the process, never 0 (see [`next_id`]).
     pub(super) id: u32,
     /// The queue's rescuer, if it was built with one.
@@ -67,7 +67,7 @@ pub(super) enum Placement {
 }
 
 /// A queue's mutable state, under one lock.
-pub(super) struct State {
+pub(super) struct QueueState {
     /// Who may start, for a queue that is not ordered.
     pub(super) admission: Admission<Held>,
     /// An ordered queue's line of tasks and its runner.
@@ -99,7 +99,7 @@ pub(super) struct Line {
 
 /// Per-queue task counts, under the state lock. `started` and the live count are derived:
 /// `completed + in_flight`, and `spawned - completed - cancelled`. An ordered queue's runner
-/// counts the tasks it ran in [`Counters`] instead (see [`Inner::completed`]).
+/// counts the tasks it ran in [`QueueCounters`] instead (see [`Inner::completed`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Counts {
     pub(super) spawned: u64,
@@ -109,7 +109,7 @@ pub(super) struct Counts {
 
 /// Per-queue counters updated outside the lock, relaxed: statistics, not synchronisation.
 #[derive(Default)]
-pub(super) struct Counters {
+pub(super) struct QueueCounters {
     /// Sections of the queue's tasks whose core was handed off. Also marks the thread as
     /// polling one of the queue's tasks (`context::set_queue_handoffs`).
     pub(super) handoffs: AtomicU64,
@@ -124,7 +124,7 @@ pub(super) struct Counters {
 }
 
 /// Tasks an ordered queue's runner finished and has not reported to the state yet (they are
-/// counted at once, in `Counters::ran`).
+/// counted at once, in `QueueCounters::ran`).
 #[derive(Default)]
 pub(super) struct Done {
     /// `(generation, tasks)`, in the order they finished.
@@ -172,7 +172,7 @@ impl Inner {
             ordered,
             priority,
             placement,
-            state: Mutex::new(State {
+            state: Mutex::new(QueueState {
                 admission: Admission::new(max_active),
                 line: Line::default(),
                 generations: Generations::default(),
@@ -183,14 +183,14 @@ impl Inner {
                 counts: Counts::default(),
             }),
             event: Event::new(),
-            stats: Counters::default(),
+            stats: QueueCounters::default(),
             id,
             rescuer: rescuer.then(|| Rescuer::new(id)),
         }
     }
 
     /// Why a spawn now would be refused, if it would.
-    pub(super) fn refusal(&self, state: &State) -> Option<Refusal> {
+    pub(super) fn refusal(&self, state: &QueueState) -> Option<Refusal> {
         if state.shut_down || self.shared.is_shutdown() {
             Some(Refusal::Shutdown)
         } else if state.closed {
@@ -203,19 +203,19 @@ impl Inner {
     }
 
     /// Tasks completed (panicked or aborted after they started), given the state.
-    pub(super) fn completed(&self, state: &State) -> u64 {
+    pub(super) fn completed(&self, state: &QueueState) -> u64 {
         state.counts.completed + self.stats.ran.load(Relaxed)
     }
 
     /// Tasks accepted and not finished, delayed ones included, given the state.
-    pub(super) fn live(&self, state: &State) -> u64 {
+    pub(super) fn live(&self, state: &QueueState) -> u64 {
         state.counts.spawned - self.completed(state) - state.counts.cancelled
     }
 
     /// Tasks in flight now, given the state. An ordered queue's oldest unfinished task that is
     /// due has the turn: it counts as in flight (started) from its spawn, as admission counts
     /// a task of the other queues, whether or not the runner has reached it.
-    fn in_flight(&self, state: &State) -> u64 {
+    fn in_flight(&self, state: &QueueState) -> u64 {
         if self.ordered {
             (self.live(state) - state.delayed).min(1)
         } else {
@@ -330,7 +330,7 @@ impl Inner {
     /// queue, whose wake-up takes the lock).
     pub(super) fn report_locked(
         &self,
-        state: &mut State,
+        state: &mut QueueState,
         done: &mut Done,
     ) -> (Option<Runnable>, bool) {
         let mut wake = false;
@@ -352,7 +352,7 @@ impl Inner {
     }
 
     /// Waits until `done` holds for the state.
-    pub(super) async fn wait_until(&self, done: impl Fn(&State) -> bool) {
+    pub(super) async fn wait_until(&self, done: impl Fn(&QueueState) -> bool) {
         wait_until(&self.state, &self.event, done).await;
     }
 

@@ -52,7 +52,7 @@
 //!
 //! # Locking
 //!
-//! One mutex per queue guards its [`State`](inner::State): admission, an ordered queue's line,
+//! One mutex per queue guards its [`QueueState`](inner::QueueState): admission, an ordered queue's line,
 //! generations and the task counts. A spawn takes it once, and allocates the task under it (so acceptance,
 //! the task's generation and its FIFO place are one step); a finishing task takes it once (an
 //! ordered queue's runner when it reports, see [`runner`]). Lock order: the state lock, then

@@ -33,7 +33,7 @@
 //! entry, no run-queue push, no lock on the way out. A new runner is placed like a spawned
 //! task (the spawner's next-task slot, when free): it starts once the spawner yields.
 //!
-//! Finished tasks are counted at once (`Counters::ran`) and reported to the state (their
+//! Finished tasks are counted at once (`QueueCounters::ran`) and reported to the state (their
 //! generations for `flush`, the live count for `drain`) when the runner waits, takes a new
 //! line or exits, before it starts a task of a later generation than the finished ones (a
 //! flush opens a new generation, so a flush never waits for a task spawned after it), and at

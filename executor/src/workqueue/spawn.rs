@@ -9,7 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::held::{Held, Submit};
-use super::inner::{Inner, State};
+use super::inner::{Inner, QueueState};
 use super::refusal::SpawnError;
 use super::runner::{self, Runner};
 use super::task::QueueTask;
@@ -126,7 +126,7 @@ impl Inner {
     /// Offers an accepted task (counted in its generation) to admission, under the lock.
     fn admit(
         self: &std::sync::Arc<Self>,
-        state: &mut State,
+        state: &mut QueueState,
         held: Held,
         key: Option<u64>,
     ) -> Option<Start> {
