@@ -25,6 +25,8 @@ const MAX_BATCH: usize = 32;
 const PIN_BITS: u32 = (1 << 16) - 1;
 /// The pin value of a task with no core pin.
 const NOT_PINNED: u32 = PIN_BITS;
+// Every core a runtime can have fits in the pin bits, below `NOT_PINNED`.
+const _: () = assert!(crate::runtime::MAX_CORES < NOT_PINNED as usize);
 /// Where the site hint sits in the metadata word, and its bits (see [`TaskMeta::site_hint`]).
 const HINT_SHIFT: u32 = 16;
 const HINT_BITS: u32 = ((1 << 13) - 1) << HINT_SHIFT;
