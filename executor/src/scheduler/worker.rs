@@ -401,7 +401,7 @@ impl Worker {
         // A task of a call site that has all the sections in flight it can use waits for a
         // turn instead (see `crate::sites::defer`).
         let hint = runnable.metadata().site_hint();
-        let Some(runnable) = self.shared.sites.admit(runnable) else {
+        let Some(runnable) = self.shared.sites.admit(hint, runnable) else {
             Counters::add(&core.counters.deferred_tasks, 1);
             return;
         };

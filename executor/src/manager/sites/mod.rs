@@ -137,22 +137,22 @@ impl Sites {
         None
     }
 
-    /// A worker took `runnable` to poll it: returns the task to poll now, or `None` if it
-    /// waits for its site's turn (see [`defer`]). One relaxed load for a task without a hint.
+    /// A worker took `runnable`, whose site hint it read as `hint`, to poll it: returns the task
+    /// to poll now, or `None` if it waits for its site's turn (see [`defer`]). Nothing more
+    /// than a test for a task without a hint.
     #[inline]
-    pub(crate) fn admit(&self, runnable: Runnable) -> Option<Runnable> {
-        if runnable.metadata().site_hint() == 0 {
+    pub(crate) fn admit(&self, hint: u32, runnable: Runnable) -> Option<Runnable> {
+        if hint == 0 {
             return Some(runnable);
         }
-        self.admit_hinted(runnable)
+        self.admit_hinted(hint, runnable)
     }
 
     #[inline(never)]
-    fn admit_hinted(&self, runnable: Runnable) -> Option<Runnable> {
-        let hint = runnable.metadata().site_hint() as usize;
+    fn admit_hinted(&self, hint: u32, runnable: Runnable) -> Option<Runnable> {
         let managed = self
             .records
-            .get(hint - 1)
+            .get(hint as usize - 1)
             .filter(|record| record.score.load(Ordering::Relaxed) > 0)
             .and_then(|record| record.managed.get());
         let runnable = match managed {
