@@ -28,16 +28,20 @@ pub(crate) fn run_delay() -> Option<Duration> {
         /// This thread's schedstat file, opened at the first read (`None` if it cannot be).
         static SCHEDSTAT: OnceCell<Option<File>> = const { OnceCell::new() };
     }
-    SCHEDSTAT.with(|file| {
-        // `thread-self` resolves at open: the descriptor stays this thread's.
-        let file = file
-            .get_or_init(|| File::open("/proc/thread-self/schedstat").ok())
-            .as_ref()?;
-        // Three decimal counts: far below 96 bytes. A read at offset 0 regenerates the text.
-        let mut buf = [0u8; 96];
-        let n = file.read_at(&mut buf, 0).ok()?;
-        parse(std::str::from_utf8(&buf[..n]).ok()?)
-    })
+    // `try_with`: a section in a thread-local's destructor, at thread exit, learns nothing.
+    SCHEDSTAT
+        .try_with(|file| {
+            // `thread-self` resolves at open: the descriptor stays this thread's.
+            let file = file
+                .get_or_init(|| File::open("/proc/thread-self/schedstat").ok())
+                .as_ref()?;
+            // Three decimal counts: far below 96 bytes. A read at offset 0 regenerates the text.
+            let mut buf = [0u8; 96];
+            let n = file.read_at(&mut buf, 0).ok()?;
+            parse(std::str::from_utf8(&buf[..n]).ok()?)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Elsewhere (and in loom models): unknown.
