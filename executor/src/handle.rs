@@ -128,6 +128,18 @@ impl Handle {
         }
     }
 
+    /// [`Handle::enter`], unless this thread's thread-locals are being destroyed (a runtime
+    /// kept in a thread-local drops at thread exit): then nothing is entered.
+    pub(crate) fn enter_if_possible(&self) -> Option<EnterGuard> {
+        let previous = CURRENT
+            .try_with(|current| current.replace(Some(self.clone())))
+            .ok()?;
+        Some(EnterGuard {
+            previous,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+
     /// A function that makes this runtime current on the thread that calls it, for as long as
     /// what it returns lives: for other runtimes' threads (the `tokio` feature).
     pub(crate) fn thread_start(&self) -> ThreadStart {
@@ -419,6 +431,7 @@ pub struct EnterGuard {
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        CURRENT.with(|current| *current.borrow_mut() = previous);
+        // `try_with`: a guard may drop while the thread's thread-locals are destroyed.
+        let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
     }
 }

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::BuildError;
-use crate::handle::Handle;
+use crate::handle::{EnterGuard, Handle};
 use crate::monitor;
 use crate::reactor::Driver;
 use crate::scheduler::worker;
@@ -197,6 +197,25 @@ impl Runtime {
         self.handle.clone()
     }
 
+    /// Makes this runtime the current one on this thread until the guard drops, so that
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work outside tasks (as
+    /// [`Handle::enter`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton::Runtime::new()?;
+    /// let task = {
+    ///     let _guard = rt.enter();
+    ///     baton::spawn(async { 3 })
+    /// };
+    /// assert_eq!(rt.block_on(task).unwrap(), 3);
+    /// # Ok::<(), baton::BuildError>(())
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        self.handle.enter()
+    }
+
     /// A snapshot of the runtime's counters, per core.
     pub fn stats(&self) -> Stats {
         self.handle.stats()
@@ -223,9 +242,30 @@ impl Runtime {
         self.shutdown(Some(timeout))
     }
 
+    /// Shuts the runtime down without waiting for polls still running on the workers: as
+    /// [`shutdown_timeout`](Runtime::shutdown_timeout) with a zero timeout. Every task that
+    /// has not finished is cancelled; a worker still inside a poll exits once the poll ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = baton::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_background();
+    /// assert!(futures::executor::block_on(task).unwrap_err().is_cancelled());
+    /// # Ok::<(), baton::BuildError>(())
+    /// ```
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
     /// Cancels every pending task, then waits for the workers (at most until `timeout`), then
     /// cancels what is left (the protocol is in the shutdown notes of `scheduler/shutdown.rs`).
     fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
+        // The tasks cancelled on this thread are dropped in the runtime's context, as on its
+        // workers: a destructor may call `spawn` or `Handle::current` (its spawn is cancelled).
+        // Not at thread exit, once the thread-locals are being destroyed.
+        let _context = self.handle.enter_if_possible();
         let shared = Arc::clone(self.handle.shared());
         shared.begin_shutdown();
         // A timeout too long for the clock is no deadline at all.

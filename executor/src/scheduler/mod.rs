@@ -190,7 +190,15 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (runnable, handle) = Shared::spawn_unscheduled(this, future, how);
-        this.submit(runnable);
+        if this.is_shutdown() {
+            // Spawned once shutdown began (a destructor of a task being cancelled, say): no
+            // worker will run it, so it is cancelled now, on the spawner's thread, which is not
+            // inside a `wake()`. Its handle reports cancellation at once, even to a spawner
+            // that waits for it on the thread shutting the runtime down.
+            task::cancel(runnable);
+        } else {
+            this.submit(runnable);
+        }
         handle
     }
 
