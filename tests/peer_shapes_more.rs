@@ -408,3 +408,82 @@ fn a_section_per_core_blocks_while_a_timer_must_fire() {
         });
     });
 }
+
+/// What a destructor of a task cancelled at shutdown waits for, in [`waits_in_destructors`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Wait {
+    QueueJob,
+    OrderedJob,
+    Unblock,
+    Section,
+    Flush,
+}
+
+/// Drops a runtime whose tasks' destructors each wait for one of `waits` (with
+/// `futures::executor::block_on`, as code that knows nothing of the runtime would); returns
+/// what each wait gave: `Ok(())`, or the panic message.
+fn waits_in_destructors(waits: &[Wait]) -> Vec<(Wait, Result<(), String>)> {
+    let rt = rt(2);
+    let queue = baton::WorkQueue::builder("q").build(&rt.handle()).unwrap();
+    let ordered = baton::WorkQueue::builder("o")
+        .ordered()
+        .build(&rt.handle())
+        .unwrap();
+    let (outcome_tx, outcome_rx) = mpsc::channel();
+    let (started_tx, started_rx) = mpsc::channel();
+    for &wait in waits {
+        let outcome_tx = outcome_tx.clone();
+        let started_tx = started_tx.clone();
+        let queue = queue.clone();
+        let ordered = ordered.clone();
+        rt.spawn(async move {
+            let _waits_when_dropped = OnDrop(move || {
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match wait {
+                        Wait::QueueJob => {
+                            let _ = futures::executor::block_on(queue.spawn(async {}));
+                        }
+                        Wait::OrderedJob => {
+                            let _ = futures::executor::block_on(ordered.spawn(async {}));
+                        }
+                        Wait::Unblock => {
+                            futures::executor::block_on(baton::blocking::unblock(|| {}))
+                        }
+                        Wait::Section => baton::blocking::section(|| {}),
+                        Wait::Flush => futures::executor::block_on(queue.flush()),
+                    }));
+                let outcome = outcome
+                    .map_err(|panic| panic.downcast_ref::<String>().cloned().unwrap_or_default());
+                let _ = outcome_tx.send((wait, outcome));
+            });
+            started_tx.send(()).unwrap();
+            std::future::pending::<()>().await
+        });
+    }
+    drop(outcome_tx);
+    for _ in waits {
+        started_rx.recv().unwrap();
+    }
+    drop(rt);
+    outcome_rx.iter().collect()
+}
+
+#[test]
+fn destructors_at_shutdown_that_wait_for_queues_unblock_and_sections_finish() {
+    bounded("waits in destructors at shutdown", || {
+        let waits = [
+            Wait::QueueJob,
+            Wait::OrderedJob,
+            Wait::Unblock,
+            Wait::Section,
+            Wait::Flush,
+        ];
+        let mut outcomes = waits_in_destructors(&waits);
+        outcomes.sort_by_key(|(wait, _)| waits.iter().position(|w| w == wait));
+        assert_eq!(outcomes.len(), waits.len(), "{outcomes:?}");
+        for ((wait, outcome), expected) in outcomes.into_iter().zip(waits) {
+            assert_eq!(wait, expected);
+            assert_eq!(outcome, Ok(()), "{wait:?}");
+        }
+    });
+}

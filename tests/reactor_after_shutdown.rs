@@ -1,6 +1,7 @@
 //! A baton timer or socket polled once every runtime is gone panics and says why, instead of
 //! never waking: both a sleep first polled after the drop, and one already waiting (in another
-//! executor) when the last runtime is dropped. One test in this file, so no other runtime of
+//! executor) when the last runtime is dropped, and one waited for in a destructor of a task
+//! that the last runtime's shutdown cancels. One test in this file, so no other runtime of
 //! the process keeps the reactor driven meanwhile.
 
 use std::future::Future;
@@ -75,7 +76,52 @@ fn timers_and_sockets_polled_after_the_last_runtime_is_dropped_panic_clearly() {
     });
     assert!(message.contains("baton socket"), "{message}");
 
+    // A sleep waited for (by another executor) in the destructor of a task that shutdown
+    // cancels: the runtime drives the reactor no more once its shutdown began.
+    let rt = baton::Runtime::new().unwrap();
+    let (message_tx, message_rx) = mpsc::channel();
+    let (started_tx, started_rx) = mpsc::channel();
+    rt.spawn(async move {
+        let _sleeps_when_dropped = OnDrop(move || {
+            let outcome = std::panic::catch_unwind(|| {
+                futures::executor::block_on(baton::time::sleep(Duration::from_secs(3600)))
+            });
+            let message = outcome.err().map(|payload| {
+                payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default()
+            });
+            let _ = message_tx.send(message);
+        });
+        started_tx.send(()).unwrap();
+        std::future::pending::<()>().await
+    });
+    started_rx.recv().unwrap();
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(rt);
+        let _ = dropped_tx.send(());
+    });
+    dropped_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("hung: a sleep in a destructor at shutdown never woke");
+    let message = message_rx
+        .recv()
+        .unwrap()
+        .expect("the hour-long sleep completed");
+    assert!(message.contains("shutting down"), "{message}");
+
     // Inside a new runtime, a timer made anywhere works again.
     let rt = baton::Runtime::new().unwrap();
     rt.block_on(baton::time::sleep(Duration::from_millis(1)));
+}
+
+/// Runs `f` when dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
 }

@@ -2,7 +2,8 @@
 //! instead of never waking.
 //!
 //! The reactor has no thread of its own: the workers of live runtimes and threads inside
-//! `block_on` drive it. Each of those counts as a *driver* while it lives ([`Driver`]). A timer
+//! `block_on` drive it. Each of those counts as a *driver* while it lives ([`Driver`]); a
+//! runtime stops counting when its shutdown begins. A timer
 //! armed or a socket waited for with no driver would never fire: its future was created in a
 //! runtime that is gone, or is polled by another executor in a process whose baton runtimes
 //! are all dropped.
@@ -62,9 +63,9 @@ pub(crate) fn assert_driven(what: &str) {
     // SeqCst: see `Driver::drop`.
     if DRIVERS.load(Ordering::SeqCst) == 0 {
         panic!(
-            "baton: {what} was polled with no baton runtime running (its runtime was dropped, \
-             or none was built): nothing would ever wake it. Poll it inside a baton task or \
-             `block_on` of a live runtime"
+            "baton: {what} was polled with no baton runtime running (its runtime was dropped \
+             or is shutting down, or none was built): nothing would ever wake it. Poll it \
+             inside a baton task or `block_on` of a live runtime"
         );
     }
 }

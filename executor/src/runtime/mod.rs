@@ -71,8 +71,11 @@ pub struct Runtime {
     handle: Handle,
     /// The monitor thread; `None` once joined.
     monitor: Option<std::thread::JoinHandle<()>>,
-    /// Counts this runtime among the reactor's drivers until it is dropped, after shutdown.
-    _driver: Driver,
+    /// Counts this runtime among the reactor's drivers until its shutdown begins: from then
+    /// on its workers drive the reactor no more (they exit at their next poll boundary), so a
+    /// timer or socket that only this runtime would drive panics clearly instead of waiting for
+    /// ever (a destructor of a cancelled task that waits for a sleep, say).
+    driver: Option<Driver>,
 }
 
 impl Runtime {
@@ -98,7 +101,7 @@ impl Runtime {
         let mut runtime = Runtime {
             handle: Handle::from_shared(Arc::clone(&shared)),
             monitor: None,
-            _driver: Driver::start(),
+            driver: Some(Driver::start()),
         };
         // On error, dropping `runtime` stops the threads already started.
         let (started, all_started) = mpsc::channel::<()>();
@@ -268,6 +271,7 @@ impl Runtime {
         let _context = self.handle.enter_if_possible();
         let shared = Arc::clone(self.handle.shared());
         shared.begin_shutdown();
+        drop(self.driver.take());
         // A timeout too long for the clock is no deadline at all.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.cancel_pending();
