@@ -51,7 +51,7 @@ pub use baton_executor::{
 
 pub use baton_executor::{
     Affinity, Priority, QueueBuildError, QueueStats, SpawnError, WorkQueue, WorkQueueBuilder,
-    DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT, MAYDAY_DELAY, MAYDAY_INTERVAL,
+    CAP_RESCUE_DELAY, DEFAULT_MAX_ACTIVE, MAX_ACTIVE_LIMIT, MAYDAY_DELAY, MAYDAY_INTERVAL,
 };
 
 pub use baton_executor::{

@@ -1,13 +1,16 @@
-//! Thread caps: a core at its cap runs sections without replacement (counted in `cap_hits`),
-//! never exceeds the cap, and still completes everything; caps too small are rejected.
+//! Thread caps: a runtime at its cap runs sections without replacement (counted in
+//! `cap_hits`), never exceeds the cap, and still completes everything; a core starved at its
+//! per-core cap gets a worker beyond it (the cap rescue), so sections that wait for tasks
+//! queued behind them complete; caps too small are rejected.
 
+use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
 #[test]
-fn a_core_at_its_thread_cap_runs_sections_without_replacement() {
+fn a_runtime_at_its_thread_cap_runs_sections_without_replacement() {
     let rt = baton::Runtime::builder()
         .cores(1)
-        .max_threads_per_core(2)
+        .max_threads(2)
         .build()
         .unwrap();
     let tasks: Vec<_> = (0..16u64)
@@ -50,6 +53,93 @@ fn a_core_at_its_thread_cap_runs_sections_without_replacement() {
         "more threads than the cap were started: {stats}"
     );
     assert!(stats.cores[0].cap_hits > 0, "{stats}");
+    assert_eq!(stats.cores[0].cap_rescues, 0, "{stats}");
+}
+
+/// Sections on a barrier: each waits until all of them run at once, so with more sections than
+/// the per-core cap allows workers, the last ones wait in the core's queue behind sections that
+/// wait for them.
+#[test]
+fn sections_that_wait_for_each_other_beyond_the_per_core_cap_complete() {
+    const SECTIONS: usize = 6;
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .max_threads_per_core(2)
+        .build()
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(SECTIONS));
+    let tasks: Vec<_> = (0..SECTIONS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            rt.spawn(async move {
+                baton::blocking::section(move || {
+                    barrier.wait();
+                })
+            })
+        })
+        .collect();
+    let (done, finished) = mpsc::channel();
+    let handle = rt.handle();
+    std::thread::spawn(move || {
+        handle.block_on(async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        let _ = done.send(());
+    });
+    if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+        panic!("the sections never all ran at once: {}", rt.stats());
+    }
+    let stats = rt.stats();
+    // Two workers fit the cap; each other section needed a rescue.
+    assert!(
+        stats.cores[0].cap_rescues >= (SECTIONS - 2) as u64,
+        "{stats}"
+    );
+    assert!(stats.cores[0].cap_hits > 0, "{stats}");
+}
+
+/// The runtime's cap is hard: at it, a starved core gets no rescue (it waits, as here, until
+/// what its sections wait for comes from outside).
+#[test]
+fn no_rescue_beyond_the_runtime_cap() {
+    let rt = baton::Runtime::builder()
+        .cores(1)
+        .max_threads(2)
+        .build()
+        .unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Arc::new(std::sync::Mutex::new(released));
+    let (ran_tx, ran_rx) = mpsc::channel::<()>();
+    let blockers: Vec<_> = (0..2)
+        .map(|_| {
+            let released = released.clone();
+            rt.spawn(async move {
+                baton::blocking::section(move || {
+                    let _ = released.lock().unwrap().recv();
+                })
+            })
+        })
+        .collect();
+    // Queued behind the two sections, which hold both threads the runtime may have.
+    let queued = rt.spawn(async move { ran_tx.send(()).unwrap() });
+    // Starved for many rescue delays: nothing beyond the cap starts, the queued task waits.
+    assert!(
+        ran_rx.recv_timeout(baton::CAP_RESCUE_DELAY * 6).is_err(),
+        "a task ran beyond the runtime's cap: {}",
+        rt.stats()
+    );
+    let stats = rt.stats();
+    assert_eq!(stats.cores[0].cap_rescues, 0, "{stats}");
+    assert!(stats.cores[0].workers <= 2, "{stats}");
+    drop(release);
+    rt.block_on(async move {
+        for blocker in blockers {
+            blocker.await.unwrap();
+        }
+        queued.await.unwrap();
+    });
 }
 
 #[test]

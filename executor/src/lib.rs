@@ -46,7 +46,7 @@ pub use compat::TOKIO_WORKER_THREADS;
 pub use detect::HOG_THRESHOLD;
 pub use error::{BuildError, SetCoresError, TryCurrentError};
 pub use handle::{EnterGuard, Handle};
-pub use monitor::{MAYDAY_DELAY, MAYDAY_INTERVAL};
+pub use monitor::{CAP_RESCUE_DELAY, MAYDAY_DELAY, MAYDAY_INTERVAL};
 pub use queue::Priority;
 pub use runtime::{
     Builder, CpuAffinity, Runtime, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE,

@@ -50,6 +50,8 @@ pub(crate) struct Counters {
     pub(crate) threads_reaped: AtomicU64,
     /// Sections that had to run without a replacement because a thread cap was reached.
     pub(crate) cap_hits: AtomicU64,
+    /// Workers started beyond the per-core cap for a core starved at it.
+    pub(crate) cap_rescues: AtomicU64,
     /// Sections that ran without a replacement because their call site had reached its learnt
     /// level of concurrency.
     pub(crate) held_sections: AtomicU64,
@@ -133,6 +135,14 @@ pub struct CoreStats {
     pub threads_reaped: u64,
     /// Sections that ran without a replacement because a thread cap was reached.
     pub cap_hits: u64,
+    /// Workers started beyond the per-core cap ([`Builder::max_threads_per_core`]) because the
+    /// core stayed starved at it: every worker blocked in a section, tasks queued, none
+    /// started for [`CAP_RESCUE_DELAY`](crate::CAP_RESCUE_DELAY). Within the runtime's cap
+    /// ([`Builder::max_threads`]).
+    ///
+    /// [`Builder::max_threads_per_core`]: crate::Builder::max_threads_per_core
+    /// [`Builder::max_threads`]: crate::Builder::max_threads
+    pub cap_rescues: u64,
     /// Sections that ran without a replacement because their call site had reached the level
     /// of concurrency the runtime learnt for it (more of them at once stopped raising its
     /// throughput: the *managed concurrency* rule of docs/architecture.md).

@@ -739,6 +739,7 @@ impl Core {
             spawn_failures: Counters::get(&c.spawn_failures),
             threads_reaped: Counters::get(&c.threads_reaped),
             cap_hits: Counters::get(&c.cap_hits),
+            cap_rescues: Counters::get(&c.cap_rescues),
             held_sections: Counters::get(&c.held_sections),
             deferred_tasks: Counters::get(&c.deferred_tasks),
             detected_blocks: Counters::get(&c.detected_blocks),

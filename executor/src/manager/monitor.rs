@@ -21,7 +21,9 @@
 //! 4. Look at polls that run outside sections ([`crate::detect`]), and for stalls
 //!    ([`crate::stall`]). Call the work queues' rescuers for the cores starved
 //!    ([`Shared::is_starved`]) for [`MAYDAY_DELAY`], and again every [`MAYDAY_INTERVAL`] while
-//!    they stay starved (the rescuer protocol is in `workqueue/rescuer.rs`). Wake a spare on a
+//!    they stay starved (the rescuer protocol is in `workqueue/rescuer.rs`). Start a worker
+//!    beyond the per-core cap on a core starved at that cap for [`CAP_RESCUE_DELAY`], within
+//!    the runtime's cap and the spawn retry (the *cap rescue*). Wake a spare on a
 //!    core that has work and no running worker: the
 //!    notify protocol makes that impossible for tasks queued from outside the core's polls,
 //!    but a poll the monitor took over (it blocks outside any section) does not know it, and
@@ -45,6 +47,7 @@ use crate::detect::{Detector, SwitchThread};
 use crate::scheduler::worker;
 use crate::scheduler::Shared;
 use crate::stall::Stalls;
+use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys;
 
@@ -83,6 +86,12 @@ pub const MAYDAY_DELAY: Duration = Duration::from_millis(10);
 /// How often the monitor calls the rescuers again while a core stays starved: the kernel's
 /// `MAYDAY_INTERVAL`.
 pub const MAYDAY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a core must stay starved at its per-core thread cap before the monitor starts a
+/// worker beyond that cap (within the runtime's): the cap bounds replacement while sections
+/// end, but sections that wait for tasks queued behind them (a barrier, a reply) would
+/// otherwise never end. Longer than sections that merely take a while on a loaded machine.
+pub const CAP_RESCUE_DELAY: Duration = Duration::from_millis(50);
 
 /// Starts the monitor thread.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<()>> {
@@ -410,12 +419,16 @@ impl Monitor {
     fn mayday(&mut self, now: Instant) {
         let shared = &*self.shared;
         let mut due = Vec::new();
+        let mut over_cap = Vec::new();
         for (index, starved) in self.starved.iter_mut().enumerate() {
             if !shared.is_starved(index) {
                 *starved = None;
                 continue;
             }
             let (since, called) = starved.get_or_insert((now, None));
+            if now.duration_since(*since) >= CAP_RESCUE_DELAY {
+                over_cap.push(index);
+            }
             let waited = now.duration_since(*since) >= MAYDAY_DELAY;
             if waited && called.is_none_or(|at| now.duration_since(at) >= MAYDAY_INTERVAL) {
                 *called = Some(now);
@@ -425,6 +438,40 @@ impl Monitor {
         if !due.is_empty() {
             for frontend in shared.frontends() {
                 frontend.mayday(&due);
+            }
+        }
+        for index in over_cap {
+            self.rescue_at_cap(index, now);
+        }
+    }
+
+    /// Step 4, the cap rescue: core `index` stayed starved for [`CAP_RESCUE_DELAY`]; if its
+    /// per-core cap is what keeps it from a spare, starts one beyond that cap. The new worker
+    /// counts as starting, so the core is no longer starved; if that worker blocks in a section
+    /// too, the next rescue comes after another delay.
+    fn rescue_at_cap(&mut self, index: usize, now: Instant) {
+        let shared = &self.shared;
+        let core = &shared.cores[index];
+        if !shared.at_thread_cap(core)
+            || shared.at_runtime_cap()
+            || self.spawn_retry.is_some_and(|(_, at)| now < at)
+        {
+            // Below the cap the spares step starts one; at the runtime's cap nothing may.
+            return;
+        }
+        match worker::spawn(shared, index, None) {
+            Ok(thread) => {
+                self.spawn_retry = None;
+                shared.add_thread(thread);
+                Counters::add(&core.counters.cap_rescues, 1);
+                self.starved[index] = None;
+            }
+            Err(_) => {
+                let wait = self
+                    .spawn_retry
+                    .map_or(SPAWN_RETRY_MIN, |(wait, _)| wait.saturating_mul(2))
+                    .min(SPAWN_RETRY_MAX);
+                self.spawn_retry = Some((wait, now + wait));
             }
         }
     }

@@ -252,6 +252,15 @@ impl Builder {
     /// Caps the worker threads of one core: its running worker, its spares, and its workers
     /// blocked in sections (default [`DEFAULT_MAX_THREADS_PER_CORE`], at least 2). At the cap,
     /// a section runs without replacement and the core's `cap_hits` counts it.
+    ///
+    /// The cap bounds replacement while sections end. A core *starved* at it (every worker
+    /// blocked in a section, tasks queued, none started) for [`CAP_RESCUE_DELAY`] gets one
+    /// worker beyond it, and another after each further delay while it stays starved, within
+    /// [`Builder::max_threads`] (the hard cap): sections that wait for tasks queued behind them
+    /// (a barrier, a reply) complete instead of waiting for ever. `cap_rescues` counts those
+    /// workers.
+    ///
+    /// [`CAP_RESCUE_DELAY`]: crate::CAP_RESCUE_DELAY
     pub fn max_threads_per_core(mut self, max: usize) -> Builder {
         self.config.max_threads_per_core = max;
         self
@@ -259,6 +268,9 @@ impl Builder {
 
     /// Caps the worker threads of the whole runtime, at least 2 per core. The default is
     /// [`DEFAULT_MAX_THREADS`], or [`DEFAULT_THREADS_PER_CORE_SHARE`] per core if that is more.
+    /// This cap is hard: no rescue goes beyond it (see [`Builder::max_threads_per_core`]), so
+    /// at it, sections that wait for tasks queued behind them wait until something else ends
+    /// (the stall watchdog reports it).
     pub fn max_threads(mut self, max: usize) -> Builder {
         self.max_threads = Some(max);
         self

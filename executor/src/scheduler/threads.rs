@@ -32,9 +32,14 @@ impl Shared {
 
     /// Whether `core` may not have another worker thread.
     pub(crate) fn at_thread_cap(&self, core: &Core) -> bool {
+        core.state().workers() >= self.config.max_threads_per_core as u64 || self.at_runtime_cap()
+    }
+
+    /// Whether the runtime may not have another worker thread, on any core (the hard cap: a
+    /// core starved at its own cap may exceed that one, see the monitor's cap rescue).
+    pub(crate) fn at_runtime_cap(&self) -> bool {
         let total: u64 = self.cores.iter().map(|c| c.state().workers()).sum();
-        core.state().workers() >= self.config.max_threads_per_core as u64
-            || total >= self.config.max_threads as u64
+        total >= self.config.max_threads as u64
     }
 
     /// Keeps a worker thread's handle to join at shutdown.

@@ -26,6 +26,7 @@ impl Sub<&CoreStats> for &CoreStats {
             spawn_failures: self.spawn_failures.saturating_sub(earlier.spawn_failures),
             threads_reaped: self.threads_reaped.saturating_sub(earlier.threads_reaped),
             cap_hits: self.cap_hits.saturating_sub(earlier.cap_hits),
+            cap_rescues: self.cap_rescues.saturating_sub(earlier.cap_rescues),
             held_sections: self.held_sections.saturating_sub(earlier.held_sections),
             deferred_tasks: self.deferred_tasks.saturating_sub(earlier.deferred_tasks),
             detected_blocks: self.detected_blocks.saturating_sub(earlier.detected_blocks),

@@ -34,6 +34,7 @@ const CORE_COLUMNS: &[Column<CoreStats>] = &[
     ("threads_reaped", |c| c.threads_reaped.to_string()),
     ("spawn_failures", |c| c.spawn_failures.to_string()),
     ("cap_hits", |c| c.cap_hits.to_string()),
+    ("cap_rescues", |c| c.cap_rescues.to_string()),
     ("held_sections", |c| c.held_sections.to_string()),
     ("deferred_tasks", |c| c.deferred_tasks.to_string()),
     ("detected_blocks", |c| c.detected_blocks.to_string()),

@@ -192,6 +192,7 @@ pub(crate) fn stats(delta: &crate::Stats) {
             threads_reaped = c.threads_reaped,
             spawn_failures = c.spawn_failures,
             cap_hits = c.cap_hits,
+            cap_rescues = c.cap_rescues,
             detected_blocks = c.detected_blocks,
             cpu_hogs = c.cpu_hogs,
             stalls = c.stalls,
