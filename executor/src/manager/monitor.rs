@@ -22,8 +22,9 @@
 //!    ([`crate::stall`]). Call the work queues' rescuers for the cores starved
 //!    ([`Shared::is_starved`]) for [`MAYDAY_DELAY`], and again every [`MAYDAY_INTERVAL`] while
 //!    they stay starved (the rescuer protocol is in `workqueue/rescuer.rs`). Start a worker
-//!    beyond the per-core cap on a core starved at that cap for [`CAP_RESCUE_DELAY`], within
-//!    the runtime's cap and the spawn retry (the *cap rescue*). Wake a spare on a
+//!    beyond the per-core cap on a core starved at that cap while no poll started on any core
+//!    for [`CAP_RESCUE_DELAY`], within the runtime's cap and the spawn retry (the *cap
+//!    rescue*). Wake a spare on a
 //!    core that has work and no running worker: the
 //!    notify protocol makes that impossible for tasks queued from outside the core's polls,
 //!    but a poll the monitor took over (it blocks outside any section) does not know it, and
@@ -87,11 +88,12 @@ pub const MAYDAY_DELAY: Duration = Duration::from_millis(10);
 /// `MAYDAY_INTERVAL`.
 pub const MAYDAY_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long a core must stay starved at its per-core thread cap before the monitor starts a
-/// worker beyond that cap (within the runtime's): the cap bounds replacement while sections
-/// end, but sections that wait for tasks queued behind them (a barrier, a reply) would
-/// otherwise never end. Longer than sections that merely take a while on a loaded machine.
-pub const CAP_RESCUE_DELAY: Duration = Duration::from_millis(50);
+/// How long a core must stay starved at its per-core thread cap, with no poll starting on any
+/// core, before the monitor starts a worker beyond that cap (within the runtime's): the cap
+/// bounds replacement while sections end, but sections that wait for tasks queued behind them
+/// (a barrier, a reply) would otherwise never end. While polls start somewhere, sections are
+/// ending (sections contending for one lock, say), and more threads would only contend more.
+pub const CAP_RESCUE_DELAY: Duration = Duration::from_millis(200);
 
 /// Starts the monitor thread.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<()>> {
@@ -143,6 +145,9 @@ struct Monitor {
     switches: Option<SwitchThread>,
     /// Per core, while it is starved: since when, and when the rescuers were last called.
     starved: Vec<Option<(Instant, Option<Instant>)>>,
+    /// The cores' turns at the last look, and since when none has changed: while one does,
+    /// polls start somewhere and sections end, so no cap rescue is due.
+    turns: (Vec<u32>, Instant),
 }
 
 /// What the lazy sections looked like at one look.
@@ -241,6 +246,7 @@ impl Monitor {
             switches: None,
             stalls: Stalls::new(&shared),
             starved: vec![None; shared.cores.len()],
+            turns: (Vec::new(), Instant::now()),
             shared,
             looks: Vec::new(),
             spawn_budget: SPAWN_BURST,
@@ -420,13 +426,18 @@ impl Monitor {
         let shared = &*self.shared;
         let mut due = Vec::new();
         let mut over_cap = Vec::new();
+        let turns: Vec<u32> = shared.cores.iter().map(|core| core.turn()).collect();
+        if turns != self.turns.0 {
+            self.turns = (turns, now);
+        }
+        let still = now.duration_since(self.turns.1) >= CAP_RESCUE_DELAY;
         for (index, starved) in self.starved.iter_mut().enumerate() {
             if !shared.is_starved(index) {
                 *starved = None;
                 continue;
             }
             let (since, called) = starved.get_or_insert((now, None));
-            if now.duration_since(*since) >= CAP_RESCUE_DELAY {
+            if still && now.duration_since(*since) >= CAP_RESCUE_DELAY {
                 over_cap.push(index);
             }
             let waited = now.duration_since(*since) >= MAYDAY_DELAY;

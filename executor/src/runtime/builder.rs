@@ -254,8 +254,8 @@ impl Builder {
     /// a section runs without replacement and the core's `cap_hits` counts it.
     ///
     /// The cap bounds replacement while sections end. A core *starved* at it (every worker
-    /// blocked in a section, tasks queued, none started) for [`CAP_RESCUE_DELAY`] gets one
-    /// worker beyond it, and another after each further delay while it stays starved, within
+    /// blocked in a section, tasks queued, none started) while no poll starts on any core for
+    /// [`CAP_RESCUE_DELAY`] gets one worker beyond it, and another after each further delay while it stays starved, within
     /// [`Builder::max_threads`] (the hard cap): sections that wait for tasks queued behind them
     /// (a barrier, a reply) complete instead of waiting for ever. `cap_rescues` counts those
     /// workers.
