@@ -45,7 +45,7 @@ use crate::stats::{Counters, UnblockStats};
 
 /// The unbound pool of one runtime. Plain std synchronisation: loom models never start it.
 pub(crate) struct UnboundPool {
-    state: Mutex<State>,
+    state: Mutex<PoolState>,
     /// Idle threads wait here for a job (or for shutdown).
     available: Condvar,
     max_threads: usize,
@@ -57,7 +57,7 @@ pub(crate) struct UnboundPool {
 
 /// What the pool's mutex guards.
 #[derive(Default)]
-struct State {
+struct PoolState {
     /// Jobs submitted and not yet taken, oldest first.
     jobs: VecDeque<Job>,
     /// Threads of the pool, counted from the moment they are started.
@@ -99,7 +99,7 @@ impl UnboundPool {
         stack_size: Option<usize>,
     ) -> UnboundPool {
         UnboundPool {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(PoolState::default()),
             available: Condvar::new(),
             max_threads,
             keep_alive,
@@ -221,7 +221,7 @@ impl UnboundPool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
