@@ -22,12 +22,12 @@
 //!    worker about to take the seat may be used up by the thread seated before it. So a worker
 //!    that took the seat looks at its token once more before it blocks
 //!    ([`Reactor::try_react_unless`]).
-//! 6. The reactor is shared by every runtime in the process, so a worker turned away from the
-//!    seat must not wait forever on its condition variable while the seat goes unused: it
-//!    registers on the reactor's standby list ([`Reactor::wait_for_seat`]; the reactor's
-//!    module docs describe the list) with a waker that *kicks* its parker. A thread leaving the seat wakes the
-//!    oldest standby worker, which tries the seat again; a worker woken for work instead
-//!    cancels its registration.
+//! 6. The reactor is shared by every runtime in the process, so a worker turned away from the seat
+//!    must not wait forever on its condition variable while the seat goes unused: it registers on
+//!    the reactor's standby list ([`Reactor::wait_for_seat`]; the reactor's module docs describe
+//!    the list) with a waker that *kicks* its parker. A thread leaving the seat wakes the oldest
+//!    standby worker, which tries the seat again; a worker woken for work instead cancels its
+//!    registration.
 //! 7. A worker told of a vacancy (kicked, or the seat found free) that leaves with a token
 //!    instead of trying the seat, or whose registration a kick already took when it cancels
 //!    it, passes the vacancy on to the next standby thread

@@ -1,5 +1,6 @@
-//! Sections against the core protocol (its sections step and *keep working*, see `crate::core`): a handoff racing new work, two
-//! workers coming back from sections at once, and a retirement racing a wake-up.
+//! Sections against the core protocol (its sections step and *keep working*, see `crate::core`): a
+//! handoff racing new work, two workers coming back from sections at once, and a retirement racing
+//! a wake-up.
 
 use super::{model, Tally};
 use crate::core::{Core, HandOff, Recheck, SectionWord, Seen, Siblings};
@@ -61,7 +62,8 @@ fn start(core: &Core, siblings: &Siblings, parker: &Arc<Parker>) {
     assert_eq!(Parker::park(parker), WakeFor::Work);
 }
 
-/// A core whose one worker holds the baton: the core, the runtime's cross-core counts (`Siblings`), the worker.
+/// A core whose one worker holds the baton: the core, the runtime's cross-core counts (`Siblings`),
+/// the worker.
 pub(super) fn running_core() -> (Arc<Core>, Arc<Siblings>, Arc<Parker>) {
     let core = Arc::new(Core::new(0));
     let siblings = Arc::new(Siblings::new(1));

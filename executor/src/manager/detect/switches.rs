@@ -8,12 +8,12 @@
 //!    the watch; if the kernel refuses, or [`Builder::detect_with_perf_events`] turned it off,
 //!    the runtime keeps to the monitor's looks ([`Detection::Monitor`]).
 //! 2. A worker about to poll a task of a watched spawn site opens its own event the first time
-//!    (once per worker thread; it is closed when the worker exits) and adds it to the watch,
-//!    keyed by its section slot. The event is on only during the worker's watched polls: the
-//!    worker turns it on as such a poll starts and off as it ends, so its other context
-//!    switches (parks, retirements, other polls) do not wake the switch thread. From then on its watched polls ring no bell and do not keep
-//!    the monitor ticking: the monitor judges them at the detection threshold like any other
-//!    poll (for CPU hogs), and the switch thread catches them blocking.
+//!    (once per worker thread; it is closed when the worker exits) and adds it to the watch, keyed
+//!    by its section slot. The event is on only during the worker's watched polls: the worker turns
+//!    it on as such a poll starts and off as it ends, so its other context switches (parks,
+//!    retirements, other polls) do not wake the switch thread. From then on its watched polls ring
+//!    no bell and do not keep the monitor ticking: the monitor judges them at the detection
+//!    threshold like any other poll (for CPU hogs), and the switch thread catches them blocking.
 //! 3. The event fires at every context switch of the worker thread; the switch thread then
 //!    looks at the worker's poll word. If the worker is in a watched poll outside any section
 //!    and its thread is asleep (not merely preempted: it would be runnable), the poll is taken

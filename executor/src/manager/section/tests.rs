@@ -1,6 +1,6 @@
-//! How the runtime treats the sections of a site whose level it learnt (the *managed concurrency* rule of docs/architecture.md):
-//! the learner is taught with a fake clock, so the level is known, and real sections on a
-//! one-core runtime show what it does to them.
+//! How the runtime treats the sections of a site whose level it learnt (the *managed concurrency*
+//! rule of docs/architecture.md): the learner is taught with a fake clock, so the level is known,
+//! and real sections on a one-core runtime show what it does to them.
 //!
 //! The runtimes here have a grace period of minutes and no detection of polls that block
 //! outside sections: the monitor hands a held section off only after the longer of the grace
