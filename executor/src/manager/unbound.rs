@@ -109,8 +109,8 @@ impl UnboundPool {
         }
     }
 
-    /// Protocol step 1: queues `job` to run on one of the pool's threads. Hands it back if the
-    /// pool shut down, or if it has no thread and the OS refuses to start one.
+    /// The *submit* step of the [protocol](self): queues `job` to run on one of the pool's threads.
+    /// Hands it back if the pool shut down, or if it has no thread and the OS refuses to start one.
     pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), Job> {
         let mut state = self.lock();
         if state.shutdown {
@@ -159,7 +159,7 @@ impl UnboundPool {
         Ok(handle)
     }
 
-    /// A thread's body: protocol steps 2 and 3.
+    /// A thread's body: the *run* and *wait* steps of the [protocol](self).
     fn run(&self) {
         let mut state = self.lock();
         loop {
@@ -191,8 +191,8 @@ impl UnboundPool {
         state.threads -= 1;
     }
 
-    /// Protocol step 4: refuses jobs from now on, drops those queued, wakes the idle threads,
-    /// and returns every thread's handle for the runtime to join.
+    /// The *shutdown* step of the [protocol](self): refuses jobs from now on, drops those queued,
+    /// wakes the idle threads, and returns every thread's handle for the runtime to join.
     pub(crate) fn shut_down(&self) -> Vec<JoinHandle<()>> {
         let (jobs, handles) = {
             let mut state = self.lock();
