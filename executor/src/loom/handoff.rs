@@ -351,10 +351,10 @@ fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
     });
 }
 
-/// The monitor's handoff racing the end of the section and the next, eager, one. With the old
-/// "uncount, then publish" order the worker could leave its section in between without counting
-/// itself running again, then hand off eagerly from `running == 0` (an inconsistent state).
-/// The claim makes the worker wait for the publish.
+/// The monitor's handoff racing the end of the section and the next, eager, one. Were the
+/// monitor to uncount, then publish, without a claim, the worker could leave its section in
+/// between without counting itself running again, then hand off eagerly from `running == 0` (an
+/// inconsistent state). The claim makes the worker wait for the publish.
 #[test]
 fn monitor_handoff_racing_the_next_eager_section() {
     model(2, || {
