@@ -77,7 +77,7 @@ impl Builder {
         }
     }
 
-    /// Sets the number of cores (scheduling slots, each with one running worker).
+    /// Sets the number of cores (scheduling units, each with one running worker).
     ///
     /// The default is the number of CPUs in the runtime's set ([`Builder::cpus`]), or else the
     /// number of CPUs this process may use: its CPU affinity mask, and its cgroup's CPU quota

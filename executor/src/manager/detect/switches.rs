@@ -9,7 +9,7 @@
 //!    runtime keeps to the monitor's looks ([`Detection::Monitor`]).
 //! 2. **Watch a worker.** A worker about to poll a task of a watched spawn site opens its own event
 //!    the first time (once per worker thread; it is closed when the worker exits) and adds it to
-//!    the watch, keyed by its section slot. The event is on only during the worker's watched polls:
+//!    the watch, keyed by its section word. The event is on only during the worker's watched polls:
 //!    the worker turns it on as such a poll starts and off as it ends, so its other context
 //!    switches (parks, retirements, other polls) do not wake the switch thread. From then on its
 //!    watched polls ring no bell and do not keep the monitor ticking: the monitor judges them at
@@ -101,20 +101,20 @@ fn run(shared: &Shared, watch: &SwitchWatch) {
     }
 }
 
-/// The token of a worker's event: its section slot's address (compared, never dereferenced).
-pub(crate) fn token(slot: &Arc<SectionWord>) -> u64 {
-    std::ptr::from_ref::<SectionWord>(slot) as usize as u64
+/// The token of a worker's event: its section word's address (compared, never dereferenced).
+pub(crate) fn token(word: &Arc<SectionWord>) -> u64 {
+    std::ptr::from_ref::<SectionWord>(word) as usize as u64
 }
 
 /// The worker whose event has `token` left its CPU: the *take over* step of the
 /// [module docs](self).
 fn switched(shared: &Shared, watch: &SwitchWatch, token: u64) {
     for core in shared.cores.iter() {
-        core.for_each_slot(|slot| {
-            if self::token(slot) != token {
+        core.for_each_slot(|word| {
+            if self::token(word) != token {
                 return;
             }
-            let seen = slot.look_poll();
+            let seen = word.look_poll();
             if !seen.is_polling_outside_section() || !seen.is_watched() {
                 return;
             }
@@ -122,7 +122,7 @@ fn switched(shared: &Shared, watch: &SwitchWatch, token: u64) {
             if watch.is_asleep(token) == Some(false) {
                 return;
             }
-            if super::take_over(shared, core, slot, seen, true) {
+            if super::take_over(shared, core, word, seen, true) {
                 Counters::add(&core.counters.switch_detections, 1);
             }
         });
@@ -138,13 +138,13 @@ pub(crate) struct WorkerEvent {
 }
 
 impl WorkerEvent {
-    /// Opens an event for the calling worker thread, whose section slot is `slot`, and adds it to
+    /// Opens an event for the calling worker thread, whose section word is `word`, and adds it to
     /// `shared`'s watch (the *watch a worker* step of the [module docs](self)). `None` if there is
     /// no watch (not yet, or not here) or the kernel refuses.
-    pub(crate) fn open(shared: &Arc<Shared>, slot: &Arc<SectionWord>) -> Option<WorkerEvent> {
+    pub(crate) fn open(shared: &Arc<Shared>, word: &Arc<SectionWord>) -> Option<WorkerEvent> {
         let watch = shared.switch_watch()?;
         let event = std::sync::Arc::new(SwitchEvent::for_current_thread().ok()?);
-        let token = token(slot);
+        let token = token(word);
         watch.add(&event, token).ok()?;
         Some(WorkerEvent {
             event,
@@ -171,12 +171,12 @@ impl Drop for WorkerEvent {
     }
 }
 
-/// Whether the worker of `slot` has its event on `shared`'s watch, so that the switch thread
+/// Whether the worker of `word` has its event on `shared`'s watch, so that the switch thread
 /// catches its watched polls blocking.
-pub(crate) fn covers(shared: &Shared, slot: &Arc<SectionWord>) -> bool {
+pub(crate) fn covers(shared: &Shared, word: &Arc<SectionWord>) -> bool {
     shared
         .switch_watch()
-        .is_some_and(|watch| watch.covers(token(slot)))
+        .is_some_and(|watch| watch.covers(token(word)))
 }
 
 #[cfg(all(test, not(loom)))]

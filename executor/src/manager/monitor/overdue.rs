@@ -17,7 +17,7 @@ const SPINS_PER_LOOK: u32 = 16;
 
 /// A section seen by the monitor, and since when.
 struct Look {
-    slot: Arc<SectionWord>,
+    word: Arc<SectionWord>,
     seen: Seen,
     since: Instant,
     /// How long it may run before it is handed off.
@@ -41,17 +41,17 @@ pub(super) struct Sections {
     pub(super) next: Option<Deadline>,
 }
 
-/// When the grace period of the section `seen` in the word `slot` runs out.
+/// When the grace period of the section `seen` in the section word `word` runs out.
 pub(super) struct Deadline {
     pub(super) at: Instant,
-    slot: Arc<SectionWord>,
+    word: Arc<SectionWord>,
     seen: Seen,
 }
 
 impl Deadline {
     /// Spins until the deadline, or until its section word no longer shows the section.
     pub(super) fn spin_until(&self) {
-        while Instant::now() < self.at && self.slot.look() == self.seen {
+        while Instant::now() < self.at && self.word.look() == self.seen {
             for _ in 0..SPINS_PER_LOOK {
                 std::hint::spin_loop();
             }
@@ -74,8 +74,8 @@ impl Overdue {
         let mut outlived = false;
         // An offline core's sections need no replacement: the core takes no work.
         for core in shared.cores[..shared.online()].iter() {
-            core.for_each_slot(|slot| {
-                let seen = slot.look();
+            core.for_each_slot(|word| {
+                let seen = word.look();
                 let grace = if seen.is_in_lazy_section() {
                     grace
                 } else if seen.is_in_held_section() {
@@ -86,12 +86,12 @@ impl Overdue {
                 let before = self
                     .looks
                     .iter()
-                    .find(|l| Arc::ptr_eq(&l.slot, slot) && l.seen == seen);
+                    .find(|l| Arc::ptr_eq(&l.word, word) && l.seen == seen);
                 outlived |= before.is_some();
                 let since = before.map_or(first_seen, |l| l.since);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
-                        slot: Arc::clone(slot),
+                        word: Arc::clone(word),
                         seen,
                         since,
                         grace,
@@ -101,10 +101,10 @@ impl Overdue {
                 // Claim, uncount, publish: the worker cannot leave its section in between, so
                 // it never acts on counts that do not yet show the handoff. Counted before the
                 // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
-                if slot.claim(seen) {
+                if word.claim(seen) {
                     core.count_handoff(false);
                     let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
-                    slot.publish(seen);
+                    word.publish(seen);
                     shared.after_hand_off(core.index(), outcome);
                 }
             });
@@ -119,7 +119,7 @@ impl Overdue {
                 .min_by_key(|(at, _)| *at)
                 .map(|(at, l)| Deadline {
                     at,
-                    slot: Arc::clone(&l.slot),
+                    word: Arc::clone(&l.word),
                     seen: l.seen,
                 }),
         };

@@ -122,7 +122,7 @@ enum Open {
 pub(crate) struct WorkerHook {
     shared: Arc<Shared>,
     core: usize,
-    slot: Arc<SectionWord>,
+    word: Arc<SectionWord>,
     current: Cell<Option<Open>>,
     /// The metadata of the task this worker polls, or null between polls (see
     /// [`WorkerHook::set_task`]).
@@ -133,12 +133,12 @@ pub(crate) struct WorkerHook {
 }
 
 impl WorkerHook {
-    /// The hook of a worker of `core`, whose section word is `slot`.
-    pub(crate) fn new(shared: Arc<Shared>, core: usize, slot: Arc<SectionWord>) -> WorkerHook {
+    /// The hook of a worker of `core`, whose section word is `word`.
+    pub(crate) fn new(shared: Arc<Shared>, core: usize, word: Arc<SectionWord>) -> WorkerHook {
         WorkerHook {
             shared,
             core,
-            slot,
+            word,
             current: Cell::new(None),
             task: Cell::new(std::ptr::null()),
             entered: Cell::new(0),
@@ -195,7 +195,7 @@ impl WorkerHook {
         // the section): from here a wake on this thread takes the notify path.
         context::enter_section();
         // Counted before the section word shows it, so before any handoff of it.
-        self.slot.count_section();
+        self.word.count_section();
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
         let (learnt, held, entered) = match start {
@@ -204,10 +204,10 @@ impl WorkerHook {
         };
         let epoch = if held {
             Counters::add(&core.counters.held_sections, 1);
-            self.slot.enter_held()
+            self.word.enter_held()
         } else if long || learnt {
             let mut outcome = None;
-            let epoch = self.slot.enter(true, || {
+            let epoch = self.word.enter(true, || {
                 outcome = Some(core.hand_off(&shared.siblings, || shared.recheck(self.core)));
             });
             // `None`: the monitor had taken this poll over, so the baton had passed on already.
@@ -218,7 +218,7 @@ impl WorkerHook {
             epoch
         } else {
             let epoch = self
-                .slot
+                .word
                 .enter(false, || unreachable!("a lazy section hands off later"));
             shared.siblings.bell.section_started();
             epoch
@@ -317,7 +317,7 @@ impl Hook for WorkerHook {
             return;
         };
         let shared = &*self.shared;
-        let handed = self.slot.leave(current.epoch, || {
+        let handed = self.word.leave(current.epoch, || {
             shared.cores[self.core].return_from_section(&shared.siblings);
         });
         if handed {

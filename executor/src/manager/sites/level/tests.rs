@@ -78,18 +78,17 @@ impl Sim {
         }
     }
 
-    /// The level in force after running for `time`, and the highest and lowest it took in
-    /// the second half of that time.
+    /// Runs for `time`; returns the lowest and the highest level in force in its second half.
     fn settle(&mut self, site: Site, demand: u32, overflow: u32, time: Duration) -> (u32, u32) {
         self.run(site, demand, overflow, time / 2);
-        let (mut low, mut high) = (u32::MAX, 0);
+        let (mut lowest, mut highest) = (u32::MAX, 0);
         let end = self.now + time / 2;
         while self.now < end {
             self.run(site, demand, overflow, Duration::from_millis(1));
-            low = low.min(self.learner.level());
-            high = high.max(self.learner.level());
+            lowest = lowest.min(self.learner.level());
+            highest = highest.max(self.learner.level());
         }
-        (low, high)
+        (lowest, highest)
     }
 }
 
@@ -97,10 +96,10 @@ impl Sim {
 fn a_site_behind_one_lock_settles_at_a_low_level() {
     for overflow in [0, 2] {
         let mut sim = Sim::new(0.2);
-        let (low, high) = sim.settle(Site::OneLock, 24, overflow, Duration::from_secs(2));
+        let (lowest, highest) = sim.settle(Site::OneLock, 24, overflow, Duration::from_secs(2));
         assert!(
-            high <= 2,
-            "overflow {overflow}: the level went up to {high} (down to {low})"
+            highest <= 2,
+            "overflow {overflow}: the level went up to {highest} (down to {lowest})"
         );
     }
 }
@@ -109,8 +108,11 @@ fn a_site_behind_one_lock_settles_at_a_low_level() {
 fn a_site_whose_calls_do_not_contend_keeps_replacing() {
     for overflow in [0, 2] {
         let mut sim = Sim::new(0.2);
-        let (low, _) = sim.settle(Site::Independent, 24, overflow, Duration::from_secs(2));
-        assert!(low >= 24, "overflow {overflow}: the level dropped to {low}");
+        let (lowest, _) = sim.settle(Site::Independent, 24, overflow, Duration::from_secs(2));
+        assert!(
+            lowest >= 24,
+            "overflow {overflow}: the level dropped to {lowest}"
+        );
     }
 }
 
@@ -123,18 +125,21 @@ fn a_site_whose_contention_ends_recovers() {
             contended <= 2,
             "overflow {overflow}: contended at {contended}"
         );
-        let (low, _) = sim.settle(Site::Independent, 24, overflow, Duration::from_secs(2));
-        assert!(low >= 24, "overflow {overflow}: recovered only to {low}");
+        let (lowest, _) = sim.settle(Site::Independent, 24, overflow, Duration::from_secs(2));
+        assert!(
+            lowest >= 24,
+            "overflow {overflow}: recovered only to {lowest}"
+        );
     }
 }
 
 #[test]
 fn a_site_whose_contention_starts_comes_down() {
     let mut sim = Sim::new(0.2);
-    let (low, _) = sim.settle(Site::Independent, 24, 2, Duration::from_secs(1));
-    assert!(low >= 24);
-    let (_, high) = sim.settle(Site::OneLock, 24, 2, Duration::from_secs(2));
-    assert!(high <= 2, "contended at up to {high}");
+    let (lowest, _) = sim.settle(Site::Independent, 24, 2, Duration::from_secs(1));
+    assert!(lowest >= 24);
+    let (_, highest) = sim.settle(Site::OneLock, 24, 2, Duration::from_secs(2));
+    assert!(highest <= 2, "contended at up to {highest}");
 }
 
 #[test]
@@ -155,24 +160,24 @@ fn without_figures_a_fresh_site_stays_at_its_start_level() {
 fn first_burst(site: Site, overflow: u32, time: Duration) -> (u32, Option<Duration>) {
     let mut sim = Sim::new(0.2);
     let start = sim.now;
-    let (mut high, mut unlimited) = (0, None);
+    let (mut highest, mut unlimited) = (0, None);
     while sim.now < start + time {
         sim.run(site, 24, overflow, Duration::from_micros(100));
-        high = high.max(sim.learner.admitted());
+        highest = highest.max(sim.learner.admitted());
         if sim.learner.admitted() == MAX_LEVEL && unlimited.is_none() {
             unlimited = Some(sim.now - start);
         }
     }
-    (high, unlimited)
+    (highest, unlimited)
 }
 
 #[test]
 fn a_fresh_site_behind_one_lock_never_climbs_past_its_start_level() {
     for overflow in [0, 2] {
-        let (high, _) = first_burst(Site::OneLock, overflow, Duration::from_millis(200));
+        let (highest, _) = first_burst(Site::OneLock, overflow, Duration::from_millis(200));
         assert!(
-            high <= START_LEVEL,
-            "overflow {overflow}: a burst behind one lock was let up to {high}"
+            highest <= START_LEVEL,
+            "overflow {overflow}: a burst behind one lock was let up to {highest}"
         );
     }
 }
