@@ -248,10 +248,19 @@ fn take_over(
         return false;
     };
     report(shared, core, word, blocked, seen.is_watched());
-    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
-    word.publish(claimed);
-    shared.after_hand_off(core.index(), outcome);
+    hand_off_claimed(shared, core, || word.publish(claimed));
     true
+}
+
+/// The rest of a takeover once the caller claimed a worker's poll or section in its section
+/// word: takes the worker out of `core`'s running count (waking a spare if the core has work),
+/// shows the handoff in the word (`publish`), then does what follows every handoff
+/// ([`Shared::after_hand_off`]). Until the publish the worker cannot leave its poll or section,
+/// so it never acts on counts that do not yet show the handoff.
+pub(crate) fn hand_off_claimed(shared: &Shared, core: &Core, publish: impl FnOnce()) {
+    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
+    publish();
+    shared.after_hand_off(core.index(), outcome);
 }
 
 /// Counts a poll of `word`'s worker that was taken over, `blocked` or a CPU hog, per core and

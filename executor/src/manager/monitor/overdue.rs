@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::core::{SectionWord, Seen};
+use crate::detect;
 use crate::scheduler::Shared;
 use crate::sync::Arc;
 
@@ -103,9 +104,7 @@ impl Overdue {
                 // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
                 if word.claim(seen) {
                     core.count_handoff(false);
-                    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
-                    word.publish(seen);
-                    shared.after_hand_off(core.index(), outcome);
+                    detect::hand_off_claimed(shared, core, || word.publish(seen));
                 }
             });
         }
