@@ -73,6 +73,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<std::thread::JoinHandle<
         .spawn(move || Monitor::new(shared).run())
 }
 
+/// The monitor thread's state from one tick to the next.
 struct Monitor {
     shared: Arc<Shared>,
     /// The sections seen at the previous look.
