@@ -1,9 +1,9 @@
 //! An abort is never lost: `JoinHandle::abort` racing the task's poll cancels it whenever the
 //! abort lands (before the worker looks at the task, between that look and the poll, during
 //! the poll, or after it), so awaiting the handle returns a cancellation and the future is
-//! dropped. Before the fix, an abort landing between the worker's look at the abort flag and
-//! the poll found the task still scheduled, its wake-up changed nothing, and the task stayed
-//! pending for ever: about one round in 500 hung with four copies of this test at once.
+//! dropped. The narrow window is an abort landing between the worker's look at the abort flag
+//! and the poll: the task is still scheduled then, so the abort's wake-up changes nothing, and
+//! unless the poll looks at the flag again the task stays pending for ever.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};

@@ -2,29 +2,12 @@
 //! a job spent it, the runner yields to the core instead of running that job again and again
 //! while every leaf future it awaits returns `Pending` for want of budget.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use baton::time::sleep;
-
-/// Counts the polls of the future it wraps.
-struct Polls<F> {
-    future: Pin<Box<F>>,
-    polls: Arc<AtomicUsize>,
-}
-
-impl<F: Future> Future for Polls<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.polls.fetch_add(1, Ordering::Relaxed);
-        self.future.as_mut().poll(cx)
-    }
-}
+use baton_testing::Polls;
 
 /// Jobs in the queue.
 const JOBS: usize = 20;
@@ -41,14 +24,14 @@ fn jobs_of_an_ordered_queue_are_not_polled_in_vain() {
     let polls = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..JOBS)
         .map(|_| {
-            q.spawn(Polls {
-                future: Box::pin(async {
+            q.spawn(Polls::new(
+                async {
                     for _ in 0..READY {
                         sleep(Duration::ZERO).await;
                     }
-                }),
-                polls: polls.clone(),
-            })
+                },
+                &polls,
+            ))
         })
         .collect();
     rt.block_on(async {

@@ -2,29 +2,13 @@
 //! futures run to the end in one poll, where a budgeted future yields every so often.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use baton::coop::unconstrained;
 use baton::time::sleep;
-
-/// Counts the polls of the future it wraps.
-struct Polls<F> {
-    future: Pin<Box<F>>,
-    polls: Arc<AtomicUsize>,
-}
-
-impl<F: Future> Future for Polls<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.polls.fetch_add(1, Ordering::Relaxed);
-        self.future.as_mut().poll(cx)
-    }
-}
+use baton_testing::Polls;
 
 /// Ready leaves awaited in a row: more than a budget's worth.
 const READY: usize = 1000;
@@ -65,16 +49,9 @@ fn polls_on<F: Future<Output = ()> + Send + 'static>(
     make: impl Fn() -> F,
 ) -> (usize, usize) {
     let in_block_on = Arc::new(AtomicUsize::new(0));
-    rt.block_on(Polls {
-        future: Box::pin(make()),
-        polls: in_block_on.clone(),
-    });
+    rt.block_on(Polls::new(make(), &in_block_on));
     let in_task = Arc::new(AtomicUsize::new(0));
-    rt.block_on(rt.spawn(Polls {
-        future: Box::pin(make()),
-        polls: in_task.clone(),
-    }))
-    .unwrap();
+    rt.block_on(rt.spawn(Polls::new(make(), &in_task))).unwrap();
     (
         in_block_on.load(Ordering::Relaxed),
         in_task.load(Ordering::Relaxed),

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// Runs `f` on a thread of its own; returns its panic message, or panics if it returned
-/// normally or had not finished after a minute (a hang guard: the bug is a hang).
+/// normally or had not finished after a minute (a hang guard: the failure this guards against is a hang).
 fn panic_message_of(f: impl FnOnce() + Send + 'static) -> String {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

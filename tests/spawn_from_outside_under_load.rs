@@ -67,8 +67,8 @@ fn step(run: Arc<AtomicBool>, steps: Arc<AtomicUsize>) {
 
 /// tokio's `test_tuning` shape: on one core, a chain of long polls keeps the worker busy while a
 /// thread outside spawns tasks one after another; each reports how many steps of the chain ran
-/// between its spawn and its run. With polls that long, the worker looks at the injector after a few
-/// of them, not after a fixed count meant for short polls.
+/// between its spawn and its run. With polls that long, the worker looks at the injector after a
+/// few of them, not after a fixed count meant for short polls.
 #[test]
 fn long_polls_make_the_worker_look_at_the_injector_sooner() {
     /// Samples taken after the warm-up.

@@ -3,34 +3,15 @@
 //! caps.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use baton_testing::Gate;
 
 /// Jobs that block at once: more than a core may have worker threads.
 const JOBS: usize = 40;
 /// How long the test waits for the new task before it calls the cores starved.
 const WATCHDOG: Duration = Duration::from_secs(30);
-
-/// A gate the jobs wait at until the test opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
 
 #[test]
 fn a_task_spawned_while_unblock_jobs_block_runs() {

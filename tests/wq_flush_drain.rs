@@ -162,7 +162,7 @@ fn flush_or_drain_awaited_from_the_queues_own_task_panics_instead_of_hanging() {
             let flush = q.spawn(async move { inner.flush().await });
             let inner = q.clone();
             let drain = q.spawn(async move { inner.drain().await });
-            // A hang guard only: the old code waited here for ever.
+            // A hang guard only: a flush or drain that waits for itself would wait here for ever.
             let guard = Duration::from_secs(60);
             let flushed = baton::time::timeout(guard, flush).await.expect("hung");
             let message = panic_message(flushed.unwrap_err());

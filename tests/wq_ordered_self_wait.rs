@@ -1,6 +1,6 @@
 //! An ordered queue's task that awaits a later task of its own queue is told so (its handle's
 //! poll panics, naming the awaited task) instead of waiting for ever; awaiting finished tasks,
-//! or tasks of another queue, works as before.
+//! or tasks of another queue, works.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 mod common;
 use common::panic_message;
 
-/// A hang guard only: the old code waited here for ever.
+/// A hang guard only: a task awaiting a later task of its own ordered queue would wait for ever.
 const GUARD: Duration = Duration::from_secs(60);
 
 #[test]

@@ -44,12 +44,12 @@ pub(crate) struct Clock {
     /// `block_on` calls of the runtime polling their future, or woken and not yet polled
     /// again, while the clock is paused: the runtime is not idle meanwhile.
     busy: AtomicUsize,
-    state: Mutex<State>,
+    state: Mutex<ClockState>,
 }
 
 /// A clock's state.
 #[derive(Debug, Default)]
-struct State {
+struct ClockState {
     /// The reading while paused.
     frozen: Option<Instant>,
     /// Nanoseconds the clock is ahead of the real one (negative: behind) while running.
@@ -72,7 +72,7 @@ pub(crate) enum Misuse {
 }
 
 impl Clock {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, ClockState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -240,7 +240,7 @@ impl Drop for Clock {
 }
 
 /// Removes the timers due at `now` and returns their wakers, earliest first.
-fn take_due(state: &mut State, now: Instant) -> Vec<Waker> {
+fn take_due(state: &mut ClockState, now: Instant) -> Vec<Waker> {
     let mut wakers = Vec::new();
     while let Some(entry) = state.timers.first_entry() {
         if entry.key().0 > now {

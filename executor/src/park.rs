@@ -11,26 +11,27 @@
 //! serves I/O and timers without a dedicated reactor thread; otherwise it waits on its condition
 //! variable.
 //!
-//! 1. `park` sets `in_reactor`, then checks the token under the lock, then waits in the reactor.
-//! 2. `unpark` stores the token under the lock, then reads `in_reactor`; if set, it calls the
-//!    reactor's `notify`, which makes a wait in progress (or about to start) return.
-//! 3. The lock orders the two: if `unpark`'s critical section comes first, `park`'s check sees
-//!    the token; if it comes second, `unpark`'s read sees `in_reactor` (SeqCst on both).
-//! 4. Returning from the reactor (I/O, a timer, or a notify) without a token, the worker waits
-//!    again, in the reactor if it can take the seat.
-//! 5. Whoever holds the reactor's seat consumes a pending notification, so one meant for a
-//!    worker about to take the seat may be used up by the thread seated before it. So a worker
-//!    that took the seat looks at its token once more before it blocks
+//! 1. **Park.** `park` sets `in_reactor`, then checks the token under the lock, then waits in the
+//!    reactor.
+//! 2. **Unpark.** `unpark` stores the token under the lock, then reads `in_reactor`; if set, it
+//!    calls the reactor's `notify`, which makes a wait in progress (or about to start) return.
+//! 3. **Ordering.** The lock orders the two: if `unpark`'s critical section comes first, `park`'s
+//!    check sees the token; if it comes second, `unpark`'s read sees `in_reactor` (SeqCst on both).
+//! 4. **Wait again.** Returning from the reactor (I/O, a timer, or a notify) without a token, the
+//!    worker waits again, in the reactor if it can take the seat.
+//! 5. **Look before blocking.** Whoever holds the reactor's seat consumes a pending notification,
+//!    so one meant for a worker about to take the seat may be used up by the thread seated before
+//!    it. So a worker that took the seat looks at its token once more before it blocks
 //!    ([`Reactor::try_react_unless`]).
-//! 6. The reactor is shared by every runtime in the process, so a worker turned away from the
-//!    seat must not wait forever on its condition variable while the seat goes unused: it
-//!    registers on the reactor's standby list ([`Reactor::wait_for_seat`]; the reactor's
-//!    module docs describe the list) with a waker that *kicks* its parker. A thread leaving the seat wakes the
-//!    oldest standby worker, which tries the seat again; a worker woken for work instead
+//! 6. **Standby.** The reactor is shared by every runtime in the process, so a worker turned away
+//!    from the seat must not wait forever on its condition variable while the seat goes unused: it
+//!    registers on the reactor's standby list ([`Reactor::wait_for_seat`]; the reactor's module
+//!    docs describe the list) with a waker that *kicks* its parker. A thread leaving the seat wakes
+//!    the oldest standby worker, which tries the seat again; a worker woken for work instead
 //!    cancels its registration.
-//! 7. A worker told of a vacancy (kicked, or the seat found free) that leaves with a token
-//!    instead of trying the seat, or whose registration a kick already took when it cancels
-//!    it, passes the vacancy on to the next standby thread
+//! 7. **Pass the vacancy on.** A worker told of a vacancy (kicked, or the seat found free) that
+//!    leaves with a token instead of trying the seat, or whose registration a kick already took
+//!    when it cancels it, passes the vacancy on to the next standby thread
 //!    ([`Reactor::hand_over_duty`]), so no kick is swallowed.
 //!
 //! [`Reactor::wait_for_seat`]: crate::reactor::Reactor::wait_for_seat
@@ -85,12 +86,13 @@ impl Parker {
         // Whether this thread learnt that the seat is free and has not tried it since.
         let mut told_free = false;
         loop {
-            // Step 1 (SeqCst: see step 3).
+            // Park (SeqCst: see *ordering* in the module docs).
             parker.in_reactor.store(true, Ordering::SeqCst);
             if let Some(wake) = lock(&parker.state).wake.take() {
                 parker.in_reactor.store(false, Ordering::Relaxed);
                 if told_free {
-                    // Step 7: leaving with a token, the vacancy goes to another thread.
+                    // Pass the vacancy on: leaving with a token, the vacancy goes to another
+                    // thread.
                     reactor::hand_over_duty();
                 }
                 return wake;
@@ -99,15 +101,15 @@ impl Parker {
             parker.in_reactor.store(false, Ordering::Relaxed);
             told_free = false;
             match outcome {
-                // Step 4: back from the reactor; look for the token again.
+                // Wait again: back from the reactor; look for the token again.
                 reactor::Outcome::Reacted => {}
                 // The seat was found free again: try it at once.
                 reactor::Outcome::SeatFree => told_free = true,
-                // Step 6: on standby for the seat, or without a reactor.
+                // Standby: for the seat, or without a reactor.
                 reactor::Outcome::TurnedAway => match parker.wait_on_condvar() {
                     Some(wake) => {
-                        // Step 7: an entry already gone was taken by a thread that vacated
-                        // the seat, telling this one to take it: pass that on.
+                        // Pass the vacancy on: an entry already gone was taken by a thread that
+                        // vacated the seat, telling this one to take it: pass that on.
                         if !reactor::cancel_wait(this) {
                             reactor::hand_over_duty();
                         }
@@ -154,7 +156,8 @@ impl Parker {
         lock(&self.state).wake.is_some()
     }
 
-    /// Stores the token and wakes the parked thread, wherever it waits (step 2).
+    /// Stores the token and wakes the parked thread, wherever it waits (the *unpark* step of the
+    /// [module docs](self)).
     pub(crate) fn unpark(&self, wake: WakeFor) {
         // Under the lock, before the reactor notify below: see `Reactor::try_react_unless`.
         let on_condvar = {
@@ -166,7 +169,7 @@ impl Parker {
         if on_condvar {
             self.cvar.notify_one();
         }
-        // SeqCst: see step 3.
+        // SeqCst: see *ordering* in the module docs.
         if self.in_reactor.load(Ordering::SeqCst) {
             reactor::notify();
         }
@@ -212,7 +215,8 @@ mod reactor {
         TurnedAway,
     }
 
-    /// The parker's standby waker: waking it kicks the parker (step 6).
+    /// The parker's standby waker: waking it kicks the parker (the *standby* step of the
+    /// [module docs](super)).
     impl std::task::Wake for Parker {
         fn wake(self: Arc<Self>) {
             self.kick();

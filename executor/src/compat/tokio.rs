@@ -3,29 +3,28 @@
 //!
 //! # How it works
 //!
-//! 1. The baton runtime owns a [`TokioRuntime`]: a multi-thread tokio runtime of
+//! 1. **Start.** The baton runtime owns a [`TokioRuntime`]: a multi-thread tokio runtime of
 //!    [`TOKIO_WORKER_THREADS`] threads with its I/O and time drivers, started the first time a
 //!    baton thread takes work or `block_on` is called (a runtime that never runs a task never
 //!    starts it).
-//! 2. Each baton worker enters that runtime's context (`tokio::runtime::Handle::enter`) the
-//!    first time it is handed work, and stays in it for the rest of its life
-//!    ([`WorkerContext`]): one check per wake-up, nothing per poll. `Runtime::block_on` enters
-//!    it for the length of the call. So `tokio::spawn`, `tokio::time::sleep`,
+//! 2. **Enter.** Each baton worker enters that runtime's context (`tokio::runtime::Handle::enter`)
+//!    the first time it is handed work, and stays in it for the rest of its life
+//!    ([`WorkerContext`]): one check per wake-up, nothing per poll. `Runtime::block_on` enters it
+//!    for the length of the call. So `tokio::spawn`, `tokio::time::sleep`,
 //!    `tokio::net::TcpStream::connect` and everything built on them work in every baton task,
 //!    children included, with no wrapper.
-//! 3. tokio's I/O and timers are driven by tokio's own threads, which wake the baton tasks
-//!    that wait on them; futures passed to `tokio::spawn` run on those threads, which are in
+//! 3. **Drive.** tokio's I/O and timers are driven by tokio's own threads, which wake the baton
+//!    tasks that wait on them; futures passed to `tokio::spawn` run on those threads, which are in
 //!    the baton runtime's context too (`baton::spawn` and `Handle::current` work there).
-//! 4. When the baton runtime shuts down, its tasks are cancelled and its workers joined first,
-//!    then the tokio runtime is shut down: waiting for its blocking threads as long as the
-//!    baton shutdown waits (all of it on `drop`, until the timeout with
-//!    `Runtime::shutdown_timeout`), or in the background when the thread shutting down is
-//!    itself inside a tokio runtime, where blocking is not allowed.
-//! 5. `Runtime::block_on` called on a thread of another tokio runtime goes through
-//!    [`leave_foreign_runtime`]: on a multi-thread runtime's worker it first hands that
+//! 4. **Shut down.** When the baton runtime shuts down, its tasks are cancelled and its workers
+//!    joined first, then the tokio runtime is shut down: waiting for its blocking threads as long
+//!    as the baton shutdown waits (all of it on `drop`, until the timeout with
+//!    `Runtime::shutdown_timeout`), or in the background when the thread shutting down is itself
+//!    inside a tokio runtime, where blocking is not allowed.
+//! 5. **Foreign runtimes.** `Runtime::block_on` called on a thread of another tokio runtime goes
+//!    through [`leave_foreign_runtime`]: on a multi-thread runtime's worker it first hands that
 //!    worker's tokio core over (`tokio::task::block_in_place`), so tokio goes on; on a
-//!    current-thread runtime, which cannot go on without its one thread, it panics and says
-//!    so.
+//!    current-thread runtime, which cannot go on without its one thread, it panics and says so.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -117,8 +116,8 @@ impl TokioRuntime {
         self.handle(baton).map(Handle::enter)
     }
 
-    /// Shuts the tokio runtime down (step 4 of the module docs), waiting for its blocking
-    /// threads at most until `deadline` if given.
+    /// Shuts the tokio runtime down (the *shut down* step of the [module docs](self)), waiting for
+    /// its blocking threads at most until `deadline` if given.
     pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
         let runtime = {
             let mut runtime = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,7 +143,7 @@ impl TokioRuntime {
     }
 }
 
-/// A baton worker thread's stay in the tokio context (step 2 of the module docs).
+/// A baton worker thread's stay in the tokio context (the *enter* step of the [module docs](self)).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerContext<'a> {
     guard: Option<EnterGuard<'a>>,
@@ -171,7 +170,7 @@ impl<'a> WorkerContext<'a> {
 }
 
 /// Runs `f`, a `block_on` called at `caller`, so that it cannot stall a tokio runtime whose
-/// thread this is (step 5 of the module docs).
+/// thread this is (the *foreign runtimes* step of the [module docs](self)).
 ///
 /// # Panics
 ///

@@ -10,12 +10,12 @@ use std::panic::Location;
 
 /// The monitor's takeover of the poll it saw as `seen`: claim, uncount, publish. Returns
 /// whether it took the poll over.
-fn take_over(core: &Core, idle: &Siblings, slot: &SectionWord, seen: SeenPoll) -> bool {
-    let Some(claimed) = slot.claim_poll(seen) else {
+fn take_over(core: &Core, siblings: &Siblings, word: &SectionWord, seen: SeenPoll) -> bool {
+    let Some(claimed) = word.claim_poll(seen) else {
         return false;
     };
-    core.hand_off(idle, || Recheck::Nothing);
-    slot.publish(claimed);
+    core.hand_off(siblings, || Recheck::Nothing);
+    word.publish(claimed);
     true
 }
 
@@ -25,35 +25,35 @@ fn take_over(core: &Core, idle: &Siblings, slot: &SectionWord, seen: SeenPoll) -
 #[test]
 fn takeover_racing_the_end_of_the_poll() {
     model(3, || {
-        let (core, idle, _worker) = running_core();
-        add_worker(&core, &idle);
-        let slot = Arc::new(SectionWord::new());
-        slot.start_poll(1, false, Location::caller());
-        let seen = slot.look_poll();
+        let (core, siblings, _worker) = running_core();
+        add_worker(&core, &siblings);
+        let word = Arc::new(SectionWord::new());
+        word.start_poll(1, false, Location::caller());
+        let seen = word.look_poll();
 
         let monitor = {
-            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
-            loom::thread::spawn(move || take_over(&core, &idle, &slot, seen))
+            let (core, siblings, word) = (core.clone(), siblings.clone(), word.clone());
+            loom::thread::spawn(move || take_over(&core, &siblings, &word, seen))
         };
-        let returned = slot.end_poll(|| false);
+        let returned = word.end_poll(|| false);
         if returned {
-            core.return_from_section(&idle);
+            core.return_from_section(&siblings);
         }
         // The worker goes on to its next poll, which the old look must not take over.
-        slot.start_poll(2, false, Location::caller());
+        word.start_poll(2, false, Location::caller());
         let took = monitor.join().unwrap();
         assert_eq!(
             took, returned,
             "the worker learns of exactly the takeovers that happened"
         );
         assert!(
-            !slot.end_poll(|| false),
+            !word.end_poll(|| false),
             "a later poll is not taken over on an old look"
         );
-        let [running, idle, in_section, workers] = counts(&core);
+        let [running, spares, in_section, workers] = counts(&core);
         assert_eq!(in_section, 0, "{:?}", core.state());
         assert_eq!(running, 1);
-        assert_eq!(running + idle, workers, "{:?}", core.state());
+        assert_eq!(running + spares, workers, "{:?}", core.state());
     });
 }
 
@@ -62,32 +62,32 @@ fn takeover_racing_the_end_of_the_poll() {
 #[test]
 fn takeover_racing_an_eager_section() {
     model(3, || {
-        let (core, idle, _worker) = running_core();
-        add_worker(&core, &idle);
-        let slot = Arc::new(SectionWord::new());
-        slot.start_poll(1, false, Location::caller());
-        let seen = slot.look_poll();
+        let (core, siblings, _worker) = running_core();
+        add_worker(&core, &siblings);
+        let word = Arc::new(SectionWord::new());
+        word.start_poll(1, false, Location::caller());
+        let seen = word.look_poll();
 
         let monitor = {
-            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
-            loom::thread::spawn(move || take_over(&core, &idle, &slot, seen))
+            let (core, siblings, word) = (core.clone(), siblings.clone(), word.clone());
+            loom::thread::spawn(move || take_over(&core, &siblings, &word, seen))
         };
-        let epoch = slot.enter(true, || {
-            core.hand_off(&idle, || Recheck::Nothing);
+        let epoch = word.enter(true, || {
+            core.hand_off(&siblings, || Recheck::Nothing);
         });
         let mut returns = 0;
-        if slot.leave(epoch, || core.return_from_section(&idle)) {
+        if word.leave(epoch, || core.return_from_section(&siblings)) {
             returns += 1;
         }
-        if slot.end_poll(|| false) {
-            core.return_from_section(&idle);
+        if word.end_poll(|| false) {
+            core.return_from_section(&siblings);
             returns += 1;
         }
         monitor.join().unwrap();
         assert_eq!(returns, 1, "the baton came back once");
-        let [running, idle, in_section, workers] = counts(&core);
+        let [running, spares, in_section, workers] = counts(&core);
         assert_eq!((running, in_section), (1, 0), "{:?}", core.state());
-        assert_eq!(running + idle, workers, "{:?}", core.state());
+        assert_eq!(running + spares, workers, "{:?}", core.state());
     });
 }
 
@@ -98,29 +98,29 @@ fn takeover_racing_an_eager_section() {
 #[test]
 fn takeover_racing_the_end_of_a_handed_off_section() {
     model(3, || {
-        let (core, idle, _worker) = running_core();
-        add_worker(&core, &idle);
-        let slot = Arc::new(SectionWord::new());
-        slot.start_poll(1, false, Location::caller());
-        let epoch = slot.enter(true, || {
-            core.hand_off(&idle, || Recheck::Nothing);
+        let (core, siblings, _worker) = running_core();
+        add_worker(&core, &siblings);
+        let word = Arc::new(SectionWord::new());
+        word.start_poll(1, false, Location::caller());
+        let epoch = word.enter(true, || {
+            core.hand_off(&siblings, || Recheck::Nothing);
         });
 
         let monitor = {
-            let (core, idle, slot) = (core.clone(), idle.clone(), slot.clone());
+            let (core, siblings, word) = (core.clone(), siblings.clone(), word.clone());
             loom::thread::spawn(move || {
-                let seen = slot.look_poll();
-                seen.is_polling_outside_section() && take_over(&core, &idle, &slot, seen)
+                let seen = word.look_poll();
+                seen.is_polling_outside_section() && take_over(&core, &siblings, &word, seen)
             })
         };
-        assert!(slot.leave(epoch, || core.return_from_section(&idle)));
-        let taken = slot.end_poll(|| false);
+        assert!(word.leave(epoch, || core.return_from_section(&siblings)));
+        let taken = word.end_poll(|| false);
         if taken {
-            core.return_from_section(&idle);
+            core.return_from_section(&siblings);
         }
         assert_eq!(monitor.join().unwrap(), taken);
-        let [running, idle, in_section, workers] = counts(&core);
+        let [running, spares, in_section, workers] = counts(&core);
         assert_eq!((running, in_section), (1, 0), "{:?}", core.state());
-        assert_eq!(running + idle, workers, "{:?}", core.state());
+        assert_eq!(running + spares, workers, "{:?}", core.state());
     });
 }

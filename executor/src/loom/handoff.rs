@@ -1,5 +1,6 @@
-//! Sections against the core protocol (its sections step and *keep working*, see `crate::core`): a handoff racing new work, two
-//! workers coming back from sections at once, and a retirement racing a wake-up.
+//! Sections against the core protocol (its sections step and *keep working*, see `crate::core`): a
+//! handoff racing new work, two workers coming back from sections at once, and a retirement racing
+//! a wake-up.
 
 use super::{model, Tally};
 use crate::core::{Core, HandOff, Recheck, SectionWord, Seen, Siblings};
@@ -61,7 +62,8 @@ fn start(core: &Core, siblings: &Siblings, parker: &Arc<Parker>) {
     assert_eq!(Parker::park(parker), WakeFor::Work);
 }
 
-/// A core whose one worker holds the baton: the core, the runtime's cross-core counts (`Siblings`), the worker.
+/// A core whose one worker holds the baton: the core, the runtime's cross-core counts (`Siblings`),
+/// the worker.
 pub(super) fn running_core() -> (Arc<Core>, Arc<Siblings>, Arc<Parker>) {
     let core = Arc::new(Core::new(0));
     let siblings = Arc::new(Siblings::new(1));
@@ -84,14 +86,14 @@ pub(super) fn add_worker(core: &Core, siblings: &Siblings) -> Arc<Parker> {
 fn monitor_hand_off(
     core: &Core,
     siblings: &Siblings,
-    slot: &SectionWord,
+    word: &SectionWord,
     seen: Seen,
 ) -> Option<HandOff> {
-    if !slot.claim(seen) {
+    if !word.claim(seen) {
         return None;
     }
     let outcome = core.hand_off(siblings, || Recheck::Nothing);
-    slot.publish(seen);
+    word.publish(seen);
     Some(outcome)
 }
 
@@ -125,15 +127,15 @@ fn handoff_racing_new_work_runs_the_work() {
         let (core, siblings, _blocked) = running_core();
         let spare = add_worker(&core, &siblings);
         // The running worker enters a lazy section and stays in it for the whole model.
-        let slot = Arc::new(SectionWord::new());
-        let _epoch = slot.enter(false, || unreachable!());
+        let word = Arc::new(SectionWord::new());
+        let _epoch = word.enter(false, || unreachable!());
 
         let monitor = {
-            let (core, siblings, slot) = (core.clone(), siblings.clone(), slot.clone());
+            let (core, siblings, word) = (core.clone(), siblings.clone(), word.clone());
             loom::thread::spawn(move || {
-                let seen = slot.look();
+                let seen = word.look();
                 assert!(seen.is_in_lazy_section());
-                let outcome = monitor_hand_off(&core, &siblings, &slot, seen);
+                let outcome = monitor_hand_off(&core, &siblings, &word, seen);
                 assert_ne!(outcome, Some(HandOff::NoSpare), "the spare is parked");
                 outcome.is_some()
             })
@@ -167,22 +169,22 @@ fn handoff_racing_the_end_of_the_section() {
     model(3, || {
         let (core, siblings, blocked) = running_core();
         let spare = add_worker(&core, &siblings);
-        let slot = Arc::new(SectionWord::new());
-        let epoch = slot.enter(false, || unreachable!());
-        let seen = slot.look();
+        let word = Arc::new(SectionWord::new());
+        let epoch = word.enter(false, || unreachable!());
+        let seen = word.look();
         let done = Arc::new(Done::default());
         let tally = Tally::new();
 
         let worker = {
-            let (core, siblings, slot, done, tally) = (
+            let (core, siblings, word, done, tally) = (
                 core.clone(),
                 siblings.clone(),
-                slot.clone(),
+                word.clone(),
                 done.clone(),
                 tally.clone(),
             );
             loom::thread::spawn(move || {
-                slot.leave(epoch, || core.return_from_section(&siblings));
+                word.leave(epoch, || core.return_from_section(&siblings));
                 // The rest of the poll queues a task; then the poll boundary (*keep working*).
                 core.queue.push(tally.task()).unwrap();
                 core.notify(&siblings);
@@ -200,7 +202,7 @@ fn handoff_racing_the_end_of_the_section() {
                 work(&core, &siblings, &spare, &done);
             })
         };
-        monitor_hand_off(&core, &siblings, &slot, seen);
+        monitor_hand_off(&core, &siblings, &word, seen);
         done.wait();
         core.wake_all();
         worker.join().unwrap();
@@ -349,32 +351,32 @@ fn a_wake_up_racing_a_return_from_a_section_leaves_one_runner() {
     });
 }
 
-/// The monitor's handoff racing the end of the section and the next, eager, one. With the old
-/// "uncount, then publish" order the worker could leave its section in between without counting
-/// itself running again, then hand off eagerly from `running == 0` (an inconsistent state).
-/// The claim makes the worker wait for the publish.
+/// The monitor's handoff racing the end of the section and the next, eager, one. Were the
+/// monitor to uncount, then publish, without a claim, the worker could leave its section in
+/// between without counting itself running again, then hand off eagerly from `running == 0` (an
+/// inconsistent state). The claim makes the worker wait for the publish.
 #[test]
 fn monitor_handoff_racing_the_next_eager_section() {
     model(2, || {
         let (core, siblings, _worker) = running_core();
         add_worker(&core, &siblings);
-        let slot = Arc::new(SectionWord::new());
-        let epoch = slot.enter(false, || unreachable!());
-        let seen = slot.look();
+        let word = Arc::new(SectionWord::new());
+        let epoch = word.enter(false, || unreachable!());
+        let seen = word.look();
 
         let monitor = {
-            let (core, siblings, slot) = (core.clone(), siblings.clone(), slot.clone());
+            let (core, siblings, word) = (core.clone(), siblings.clone(), word.clone());
             loom::thread::spawn(move || {
-                monitor_hand_off(&core, &siblings, &slot, seen);
+                monitor_hand_off(&core, &siblings, &word, seen);
             })
         };
         // The worker: its lazy section ends, and the same poll enters an eager section
         // (`section_long`, or a learnt site), which hands the core off at entry.
-        slot.leave(epoch, || core.return_from_section(&siblings));
-        let epoch = slot.enter(true, || {
+        word.leave(epoch, || core.return_from_section(&siblings));
+        let epoch = word.enter(true, || {
             core.hand_off(&siblings, || Recheck::Nothing);
         });
-        slot.leave(epoch, || core.return_from_section(&siblings));
+        word.leave(epoch, || core.return_from_section(&siblings));
         monitor.join().unwrap();
         let [running, siblings, _, workers] = counts(&core);
         assert_eq!(running + siblings, workers, "{:?}", core.state());
@@ -392,14 +394,14 @@ fn wake_from_a_section_racing_its_handoff() {
     model(3, || {
         let (core, siblings, _blocked) = running_core();
         let spare = add_worker(&core, &siblings);
-        let slot = Arc::new(SectionWord::new());
-        let epoch = slot.enter(false, || unreachable!());
+        let word = Arc::new(SectionWord::new());
+        let epoch = word.enter(false, || unreachable!());
 
         let monitor = {
-            let (core, siblings, slot) = (core.clone(), siblings.clone(), slot.clone());
+            let (core, siblings, word) = (core.clone(), siblings.clone(), word.clone());
             loom::thread::spawn(move || {
-                let seen = slot.look();
-                monitor_hand_off(&core, &siblings, &slot, seen).is_some()
+                let seen = word.look();
+                monitor_hand_off(&core, &siblings, &word, seen).is_some()
             })
         };
         let done = Arc::new(Done::default());
@@ -412,7 +414,10 @@ fn wake_from_a_section_racing_its_handoff() {
                         runnable.run();
                         done.set();
                     }
-                    Err(_) => panic!("woken with nothing in the slot: {:?}", core.state()),
+                    Err(_) => panic!(
+                        "woken with nothing in the next-task slot: {:?}",
+                        core.state()
+                    ),
                 }
             })
         };
@@ -424,7 +429,7 @@ fn wake_from_a_section_racing_its_handoff() {
         assert!(monitor.join().unwrap(), "the section was still running");
         spare_thread.join().unwrap();
         assert!(
-            slot.leave(epoch, || core.return_from_section(&siblings)),
+            word.leave(epoch, || core.return_from_section(&siblings)),
             "the section was handed off"
         );
         assert_eq!(tally.polls(), 1);

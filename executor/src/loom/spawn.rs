@@ -1,6 +1,6 @@
-//! A new worker thread joining its core (the core protocol's *a new worker starts parked*, see `crate::core`): the thread parks itself on the
-//! spare stack once it runs, so a task queued while it starts, or a shutdown that drains the
-//! spare stacks meanwhile, must not miss it.
+//! A new worker thread joining its core (the core protocol's *a new worker starts parked*, see
+//! `crate::core`): the thread parks itself on the spare stack once it runs, so a task queued while
+//! it starts, or a shutdown that drains the spare stacks meanwhile, must not miss it.
 
 use super::{model, Tally};
 use crate::core::{Core, Recheck, Siblings};

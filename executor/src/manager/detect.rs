@@ -63,7 +63,7 @@ pub const HOG_THRESHOLD: Duration = Duration::from_millis(10);
 
 /// A poll the detector has seen, and since when.
 struct Watch {
-    slot: Arc<SectionWord>,
+    word: Arc<SectionWord>,
     seen: SeenPoll,
     since: Instant,
     /// When the worker thread's CPU time was first read during the poll, and what it was.
@@ -136,24 +136,24 @@ impl Detector {
         for core in shared.cores[..shared.online()].iter() {
             // A worker of another core saw this core's poll outlive the threshold.
             let flagged = core.take_overdue_flag();
-            core.for_each_slot(|slot| {
-                let seen = slot.look_poll();
+            core.for_each_slot(|word| {
+                let seen = word.look_poll();
                 if !seen.is_polling_outside_section() {
                     return;
                 }
                 let previous = self
                     .watches
                     .iter()
-                    .find(|w| Arc::ptr_eq(&w.slot, slot) && w.seen == seen);
+                    .find(|w| Arc::ptr_eq(&w.word, word) && w.seen == seen);
                 // A watched poll whose worker's context switches are watched is caught
                 // blocking by the switch thread: judged here at the threshold, for hogs.
-                let watched = seen.is_watched() && !switches::covers(shared, slot);
+                let watched = seen.is_watched() && !switches::covers(shared, word);
                 let quick = watched || flagged || previous.is_some_and(|w| w.quick);
                 if !full && !quick {
                     // Not this call's business: carry the watch over unchanged.
                     if let Some(w) = previous {
                         watches.push(Watch {
-                            slot: Arc::clone(slot),
+                            word: Arc::clone(word),
                             ..*w
                         });
                     }
@@ -162,15 +162,15 @@ impl Detector {
                 // The CPU clock is read at a poll's first sight (a system call per worker
                 // and look while the runtime is busy), so the poll can be judged at the next.
                 let (since, cpu) = match previous {
-                    None if quick => (first_seen, read_cpu(slot, now)),
-                    None => (now, read_cpu(slot, now)),
-                    Some(w) => (w.since, w.cpu.or_else(|| read_cpu(slot, now))),
+                    None if quick => (first_seen, read_cpu(word, now)),
+                    None => (now, read_cpu(word, now)),
+                    Some(w) => (w.since, w.cpu.or_else(|| read_cpu(word, now))),
                 };
                 let limit = if quick { grace } else { threshold };
                 let running_for = now.saturating_duration_since(since);
                 let mut quick = quick;
                 if running_for >= limit {
-                    let verdict = match (slot.probe(), cpu) {
+                    let verdict = match (word.probe(), cpu) {
                         (Some(probe), Some((sampled, before))) if sampled < now => {
                             judge(probe, before, now.duration_since(sampled))
                         }
@@ -187,7 +187,7 @@ impl Detector {
                         Some(Verdict::Busy) => observed >= HOG_THRESHOLD,
                         None => false,
                     };
-                    if due && take_over(shared, core, slot, seen, verdict == Some(Verdict::Blocked))
+                    if due && take_over(shared, core, word, seen, verdict == Some(Verdict::Blocked))
                     {
                         return;
                     }
@@ -197,7 +197,7 @@ impl Detector {
                 }
                 watching |= quick;
                 watches.push(Watch {
-                    slot: Arc::clone(slot),
+                    word: Arc::clone(word),
                     seen,
                     since,
                     cpu,
@@ -210,9 +210,9 @@ impl Detector {
     }
 }
 
-/// Reads the CPU time of `slot`'s worker thread, with when it was read.
-fn read_cpu(slot: &SectionWord, now: Instant) -> Option<(Instant, Duration)> {
-    Some((now, slot.probe()?.cpu_time()?))
+/// Reads the CPU time of `word`'s worker thread, with when it was read.
+fn read_cpu(word: &SectionWord, now: Instant) -> Option<(Instant, Duration)> {
+    Some((now, word.probe()?.cpu_time()?))
 }
 
 /// Judges a poll that ran for `wall` on the thread `probe` since the thread had used `before`
@@ -232,31 +232,40 @@ fn verdict(used: Duration, wall: Duration, asleep: impl FnOnce() -> Option<bool>
     }
 }
 
-/// Takes over the poll `seen` on `slot`, a worker of `core`: claim, uncount, publish. Returns
-/// false if the poll ended (or entered a section) first.
+/// Takes over the poll `seen` in the section word `word` of a worker of `core`: claim, uncount,
+/// publish. Returns false if the poll ended (or entered a section) first.
 ///
 /// The takeover is counted and reported (see [`report`]) before the spare is woken: the tasks
 /// the spare runs can see it in a stats snapshot.
 fn take_over(
     shared: &Shared,
     core: &Core,
-    slot: &SectionWord,
+    word: &SectionWord,
     seen: SeenPoll,
     blocked: bool,
 ) -> bool {
-    let Some(claimed) = slot.claim_poll(seen) else {
+    let Some(claimed) = word.claim_poll(seen) else {
         return false;
     };
-    report(shared, core, slot, blocked, seen.is_watched());
-    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
-    slot.publish(claimed);
-    shared.after_hand_off(core.index(), outcome);
+    report(shared, core, word, blocked, seen.is_watched());
+    hand_off_claimed(shared, core, || word.publish(claimed));
     true
 }
 
-/// Counts a poll of `slot`'s worker that was taken over, `blocked` or a CPU hog, per core and
+/// The rest of a takeover once the caller claimed a worker's poll or section in its section
+/// word: takes the worker out of `core`'s running count (waking a spare if the core has work),
+/// shows the handoff in the word (`publish`), then does what follows every handoff
+/// ([`Shared::after_hand_off`]). Until the publish the worker cannot leave its poll or section,
+/// so it never acts on counts that do not yet show the handoff.
+pub(crate) fn hand_off_claimed(shared: &Shared, core: &Core, publish: impl FnOnce()) {
+    let outcome = core.hand_off(&shared.siblings, || shared.recheck(core.index()));
+    publish();
+    shared.after_hand_off(core.index(), outcome);
+}
+
+/// Counts a poll of `word`'s worker that was taken over, `blocked` or a CPU hog, per core and
 /// per spawn site, and tells `tracing`.
-fn report(shared: &Shared, core: &Core, slot: &SectionWord, blocked: bool, watched: bool) {
+fn report(shared: &Shared, core: &Core, word: &SectionWord, blocked: bool, watched: bool) {
     let counters = &core.counters;
     Counters::add(
         if blocked {
@@ -269,11 +278,11 @@ fn report(shared: &Shared, core: &Core, slot: &SectionWord, blocked: bool, watch
     if watched {
         Counters::add(&counters.watched_detections, 1);
     }
-    let site = slot.site();
+    let site = word.site();
     if let Some(site) = site {
         shared.sites.record_detection(site, blocked);
     }
-    let name = slot.name();
+    let name = word.name();
     let name = name.as_ref().map(|n| n.as_str());
     trace::event(
         core.index(),

@@ -104,19 +104,19 @@ fn report(core: &Core, stalled_for: Duration) -> String {
         state.spares(),
         state.workers(),
     );
-    core.for_each_slot(|slot| {
-        if !slot.is_polling() {
+    core.for_each_slot(|word| {
+        if !word.is_polling() {
             return;
         }
-        let what = if slot.in_section() {
+        let what = if word.in_section() {
             "in a blocking section"
         } else {
             "in one poll"
         };
-        let site = slot
+        let site = word
             .site()
             .map_or_else(|| "an unknown place".to_owned(), ToString::to_string);
-        let task = match slot.name() {
+        let task = match word.name() {
             Some(name) => format!("task {:?}", name.as_str()),
             None => "a task".to_owned(),
         };

@@ -45,7 +45,7 @@ use crate::stats::{Counters, UnblockStats};
 
 /// The unbound pool of one runtime. Plain std synchronisation: loom models never start it.
 pub(crate) struct UnboundPool {
-    state: Mutex<State>,
+    state: Mutex<PoolState>,
     /// Idle threads wait here for a job (or for shutdown).
     available: Condvar,
     max_threads: usize,
@@ -57,7 +57,7 @@ pub(crate) struct UnboundPool {
 
 /// What the pool's mutex guards.
 #[derive(Default)]
-struct State {
+struct PoolState {
     /// Jobs submitted and not yet taken, oldest first.
     jobs: VecDeque<Job>,
     /// Threads of the pool, counted from the moment they are started.
@@ -99,7 +99,7 @@ impl UnboundPool {
         stack_size: Option<usize>,
     ) -> UnboundPool {
         UnboundPool {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(PoolState::default()),
             available: Condvar::new(),
             max_threads,
             keep_alive,
@@ -109,8 +109,8 @@ impl UnboundPool {
         }
     }
 
-    /// Protocol step 1: queues `job` to run on one of the pool's threads. Hands it back if the
-    /// pool shut down, or if it has no thread and the OS refuses to start one.
+    /// The *submit* step of the [protocol](self): queues `job` to run on one of the pool's threads.
+    /// Hands it back if the pool shut down, or if it has no thread and the OS refuses to start one.
     pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), Job> {
         let mut state = self.lock();
         if state.shutdown {
@@ -159,7 +159,7 @@ impl UnboundPool {
         Ok(handle)
     }
 
-    /// A thread's body: protocol steps 2 and 3.
+    /// A thread's body: the *run* and *wait* steps of the [protocol](self).
     fn run(&self) {
         let mut state = self.lock();
         loop {
@@ -191,8 +191,8 @@ impl UnboundPool {
         state.threads -= 1;
     }
 
-    /// Protocol step 4: refuses jobs from now on, drops those queued, wakes the idle threads,
-    /// and returns every thread's handle for the runtime to join.
+    /// The *shutdown* step of the [protocol](self): refuses jobs from now on, drops those queued,
+    /// wakes the idle threads, and returns every thread's handle for the runtime to join.
     pub(crate) fn shut_down(&self) -> Vec<JoinHandle<()>> {
         let (jobs, handles) = {
             let mut state = self.lock();
@@ -221,7 +221,7 @@ impl UnboundPool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -1,6 +1,24 @@
 //! Trait impls that every socket type forwards to its registered `inner` object, written
-//! once as macros: `impl_fd!` (descriptor access) and `impl_stream!` (the `futures-io`
-//! traits of a connected stream, on the type and on a shared reference to it).
+//! once as macros: `impl_try_from!` (registering a std socket), `impl_fd!` (descriptor access)
+//! and `impl_stream!` (the `futures-io` traits of a connected stream, on the type and on a
+//! shared reference to it).
+
+/// `TryFrom` the std socket type `$std` for a type whose `inner` field is an
+/// `Arc<Async<$std>>`: the conversion registers the socket with the reactor.
+macro_rules! impl_try_from {
+    ($ty:ident, $std:ty) => {
+        impl TryFrom<$std> for $ty {
+            type Error = std::io::Error;
+
+            /// Registers the std socket (it is put in non-blocking mode).
+            fn try_from(socket: $std) -> std::io::Result<$ty> {
+                Ok($ty {
+                    inner: $crate::sync::Arc::new($crate::io::Async::new(socket)?),
+                })
+            }
+        }
+    };
+}
 
 /// `AsFd` and `AsRawFd` for a type whose `inner` field (an `Arc<Async<_>>`) owns
 /// the descriptor.
@@ -86,3 +104,4 @@ macro_rules! impl_stream {
 
 pub(crate) use impl_fd;
 pub(crate) use impl_stream;
+pub(crate) use impl_try_from;

@@ -5,7 +5,7 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use super::forward::{impl_fd, impl_stream};
+use super::forward::{impl_fd, impl_stream, impl_try_from};
 use crate::io::Async;
 use crate::sync::Arc;
 
@@ -117,16 +117,7 @@ impl UnixListener {
     }
 }
 
-impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
-    type Error = io::Error;
-
-    /// Registers a std listener (it is put in non-blocking mode).
-    fn try_from(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            inner: Arc::new(Async::new(listener)?),
-        })
-    }
-}
+impl_try_from!(UnixListener, std::os::unix::net::UnixListener);
 
 impl_fd!(UnixListener);
 
@@ -270,15 +261,6 @@ impl UnixStream {
     }
 }
 
-impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
-    type Error = io::Error;
-
-    /// Registers a connected std stream (it is put in non-blocking mode).
-    fn try_from(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            inner: Arc::new(Async::new(stream)?),
-        })
-    }
-}
+impl_try_from!(UnixStream, std::os::unix::net::UnixStream);
 
 impl_stream!(UnixStream);

@@ -5,7 +5,7 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use super::forward::impl_fd;
+use super::forward::{impl_fd, impl_try_from};
 use crate::io::Async;
 use crate::sync::Arc;
 
@@ -263,15 +263,6 @@ impl UnixDatagram {
     }
 }
 
-impl TryFrom<std::os::unix::net::UnixDatagram> for UnixDatagram {
-    type Error = io::Error;
-
-    /// Registers a std socket (it is put in non-blocking mode).
-    fn try_from(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram {
-            inner: Arc::new(Async::new(socket)?),
-        })
-    }
-}
+impl_try_from!(UnixDatagram, std::os::unix::net::UnixDatagram);
 
 impl_fd!(UnixDatagram);

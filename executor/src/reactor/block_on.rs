@@ -17,7 +17,7 @@ pub(super) type ParkerRef = std::sync::Arc<Parker>;
 
 /// What a `block_on` thread waits for, all behind one mutex.
 #[derive(Debug, Default)]
-struct State {
+struct ParkerState {
     /// The future's waker fired since the last poll.
     woken: bool,
     /// The thread is seated in the reactor: a wake must also `notify` the reactor.
@@ -30,7 +30,7 @@ struct State {
 #[derive(Debug, Default)]
 pub(super) struct Parker {
     /// The flags above.
-    state: Mutex<State>,
+    state: Mutex<ParkerState>,
     /// Signalled when `woken` or `kicked` is set.
     cvar: Condvar,
 }

@@ -77,7 +77,7 @@ impl Builder {
         }
     }
 
-    /// Sets the number of cores (scheduling slots, each with one running worker).
+    /// Sets the number of cores (scheduling units, each with one running worker).
     ///
     /// The default is the number of CPUs in the runtime's set ([`Builder::cpus`]), or else the
     /// number of CPUs this process may use: its CPU affinity mask, and its cgroup's CPU quota
@@ -163,14 +163,14 @@ impl Builder {
     /// poll of a watched spawn site (one whose polls blocked before) left its CPU (default:
     /// on).
     ///
-    /// Where `perf_event_open` grants per-thread context-switch events, the runtime starts a
-    /// small thread at its first poll of a watched spawn site, and each worker opens an event
-    /// at its own first such poll, which that thread waits on: a worker that goes to sleep in such a poll has its core handed to a spare at once,
-    /// and the monitor need not look every tick while those polls run. Where the kernel
-    /// refuses (no privilege to count kernel events under `perf_event_paranoid` above 1, a
-    /// seccomp filter, another system), detection silently keeps to the monitor's looks.
-    /// [`Stats::detection`](crate::Stats::detection) says which is in use. Without
-    /// [`detect_blocking`](Builder::detect_blocking) this does nothing.
+    /// Where `perf_event_open` grants per-thread context-switch events, the runtime starts a small
+    /// thread at its first poll of a watched spawn site, and each worker opens an event at its own
+    /// first such poll, which that thread waits on: a worker that goes to sleep in such a poll has
+    /// its core handed to a spare at once, and the monitor need not look every tick while those
+    /// polls run. Where the kernel refuses (no privilege to count kernel events under
+    /// `perf_event_paranoid` above 1, a seccomp filter, another system), detection silently keeps
+    /// to the monitor's looks. [`Stats::detection`](crate::Stats::detection) says which is in use.
+    /// Without [`detect_blocking`](Builder::detect_blocking) this does nothing.
     ///
     /// # Examples
     ///

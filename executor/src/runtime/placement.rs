@@ -1,6 +1,6 @@
 //! Where a runtime's worker threads may run: the CPU set, and how cores map onto it.
 //!
-//! A runtime's cores are scheduling slots, not CPUs: there may be fewer cores than CPUs (a
+//! A runtime's cores are scheduling units, not CPUs: there may be fewer cores than CPUs (a
 //! cgroup quota, a runtime that shares the machine) or more (virtual cores, as in Dillon's
 //! userland schedulers). [`CpuAffinity`] says whether each core's workers are locked to CPUs of
 //! their own or left to the OS within the runtime's set:

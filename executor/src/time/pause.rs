@@ -3,16 +3,16 @@
 //! The clock itself is [`crate::clock::Clock`]; this module finds the current runtime's clock,
 //! and auto-advances a paused clock once the runtime is idle:
 //!
-//! 1. A runtime is *idle* when its core has no worker running a task or blocking code, no task
-//!    queued (on the core or the injectors), no `unblock` job running or queued, and no
+//! 1. **Idle.** A runtime is *idle* when its core has no worker running a task or blocking code, no
+//!    task queued (on the core or the injectors), no `unblock` job running or queued, and no
 //!    `block_on` call polling its future or woken and not yet polled again.
-//! 2. Every poll of a `block_on` future that returns `Pending` checks at once (the common case:
-//!    a test body awaiting a sleep or a timeout).
-//! 3. Otherwise (the last task goes idle on a worker), a check armed in the reactor, due
-//!    [`AUTO_ADVANCE_CHECK`] of real time later, runs while timers of the paused clock are
-//!    pending, and is armed again until it finds the runtime idle.
-//! 4. An idle runtime's paused clock jumps to its earliest timer's deadline, and the timers
-//!    then due are woken, earliest first.
+//! 2. **Check at once.** Every poll of a `block_on` future that returns `Pending` checks at once
+//!    (the common case: a test body awaiting a sleep or a timeout).
+//! 3. **Check later.** Otherwise (the last task goes idle on a worker), a check armed in the
+//!    reactor, due [`AUTO_ADVANCE_CHECK`] of real time later, runs while timers of the paused clock
+//!    are pending, and is armed again until it finds the runtime idle.
+//! 4. **Advance.** An idle runtime's paused clock jumps to its earliest timer's deadline, and the
+//!    timers then due are woken, earliest first.
 //!
 //! Pausing needs a runtime with one core: with several, the idle check would read the cores'
 //! counts one after another, and a task moving between cores meanwhile could make an idle
@@ -30,8 +30,9 @@ use crate::reactor::Reactor;
 use crate::scheduler::Shared;
 use crate::sync::Arc;
 
-/// How long after a paused clock's timer was armed, or after the runtime was last found busy,
-/// the runtime is checked for idleness again (in real time; step 3 of the module docs).
+/// How long after a paused clock's timer was armed, or after the runtime was last found busy, the
+/// runtime is checked for idleness again (in real time; the *check later* step of the [module
+/// docs](self)).
 pub(crate) const AUTO_ADVANCE_CHECK: Duration = Duration::from_micros(200);
 
 /// Pauses the current runtime's clock.
@@ -200,12 +201,12 @@ pub(crate) fn now() -> Instant {
     Handle::with_current(|handle| handle.shared().clock.now()).unwrap_or_else(|_| Instant::now())
 }
 
-/// Arms the check of step 3 in the module docs for the current runtime (see [`arm_check`]).
+/// Arms the *check later* of the [module docs](self) for the current runtime (see [`arm_check`]).
 pub(crate) fn arm_check_current() {
     let _ = Handle::with_current(|handle| arm_check(handle.shared()));
 }
 
-/// Arms the check of step 3 in the module docs, unless one is armed or the clock has no
+/// Arms the *check later* of the [module docs](self), unless one is armed or the clock has no
 /// pending timer.
 pub(crate) fn arm_check(shared: &Arc<Shared>) {
     if shared.clock.arm_check() {
@@ -214,7 +215,7 @@ pub(crate) fn arm_check(shared: &Arc<Shared>) {
     }
 }
 
-/// The check of step 3 in the module docs: a reactor timer's waker. (It keeps the runtime's
+/// The *check later* of the [module docs](self): a reactor timer's waker. (It keeps the runtime's
 /// shared state until it fires, at most [`AUTO_ADVANCE_CHECK`] after it was armed while a
 /// thread drives the reactor.)
 struct Check(Arc<Shared>);
@@ -229,7 +230,7 @@ impl Wake for Check {
 }
 
 /// Moves a paused clock to its earliest timer if the runtime is idle, and wakes the timers
-/// then due (step 4).
+/// then due (the *advance* step).
 fn auto_advance(shared: &Shared) {
     if is_idle(shared) {
         if let Some(wakers) = shared.clock.advance_to_next() {
@@ -238,7 +239,7 @@ fn auto_advance(shared: &Shared) {
     }
 }
 
-/// Whether the runtime is idle (step 1 of the module docs).
+/// Whether the runtime is idle (the *idle* step of the [module docs](self)).
 fn is_idle(shared: &Shared) -> bool {
     // `block_on` calls first: one that stopped being busy queued its tasks before.
     if shared.clock.is_busy() {
@@ -256,7 +257,8 @@ fn is_idle(shared: &Shared) -> bool {
 }
 
 pin_project_lite::pin_project! {
-    /// A `block_on` future watched for auto-advance (steps 1 and 2 of the module docs).
+    /// A `block_on` future watched for auto-advance (the *idle* and *check at once* steps of the
+    /// [module docs](self)).
     pub(crate) struct Watched<F> {
         #[pin]
         future: F,

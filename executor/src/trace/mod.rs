@@ -4,11 +4,12 @@
 //!
 //! # What a subscriber sees
 //!
-//! - **A span per task**, named `runtime.spawn` (target `baton::task`, level `TRACE`, no
-//!   parent), with the fields `kind` (`task`), `task.name` (the name given to [`task::Builder`](crate::task::Builder), if any),
-//!   `task.id`, `loc.file`, `loc.line` and `loc.col` (the spawn site), and `queue`, the name of
-//!   the work queue the task belongs to: a work queue's job is its task. The span is entered
-//!   for every poll of the task and closed when its future is dropped.
+//! - **A span per task**, named `runtime.spawn` (target `baton::task`, level `TRACE`, no parent),
+//!   with the fields `kind` (`task`), `task.name` (the name given to
+//!   [`task::Builder`](crate::task::Builder), if any), `task.id`, `loc.file`, `loc.line` and
+//!   `loc.col` (the spawn site), and `queue`, the name of the work queue the task belongs to: a
+//!   work queue's job is its task. The span is entered for every poll of the task and closed when
+//!   its future is dropped.
 //! - **Waker events**, target `runtime::waker`, fields `op = "waker.wake_by_ref"` and
 //!   `task.id` (the span's id): one per wake-up that schedules the task.
 //! - **Runtime events**, target `baton::runtime`, field `event` naming it, `core`, and more

@@ -2,22 +2,23 @@
 //! (per-thread context-switch events, see [`SwitchEvent`]) instead of seen at the monitor's
 //! next look.
 //!
-//! 1. The monitor, the first time it sees a watched poll (so a runtime where nothing blocks
-//!    unannotated pays no thread and no descriptor), makes a [`SwitchWatch`] and tries to open
-//!    an event on its own thread. If both work, it starts the switch thread, which waits on
-//!    the watch; if the kernel refuses, or [`Builder::detect_with_perf_events`] turned it off,
-//!    the runtime keeps to the monitor's looks ([`Detection::Monitor`]).
-//! 2. A worker about to poll a task of a watched spawn site opens its own event the first time
-//!    (once per worker thread; it is closed when the worker exits) and adds it to the watch,
-//!    keyed by its section slot. The event is on only during the worker's watched polls: the
-//!    worker turns it on as such a poll starts and off as it ends, so its other context
-//!    switches (parks, retirements, other polls) do not wake the switch thread. From then on its watched polls ring no bell and do not keep
-//!    the monitor ticking: the monitor judges them at the detection threshold like any other
-//!    poll (for CPU hogs), and the switch thread catches them blocking.
-//! 3. The event fires at every context switch of the worker thread; the switch thread then
-//!    looks at the worker's poll word. If the worker is in a watched poll outside any section
-//!    and its thread is asleep (not merely preempted: it would be runnable), the poll is taken
-//!    over as the monitor takes over a blocked poll: claim, uncount, publish, with the same
+//! 1. **Start.** The monitor, the first time it sees a watched poll (so a runtime where nothing
+//!    blocks unannotated pays no thread and no descriptor), makes a [`SwitchWatch`] and tries to
+//!    open an event on its own thread. If both work, it starts the switch thread, which waits on
+//!    the watch; if the kernel refuses, or [`Builder::detect_with_perf_events`] turned it off, the
+//!    runtime keeps to the monitor's looks ([`Detection::Monitor`]).
+//! 2. **Watch a worker.** A worker about to poll a task of a watched spawn site opens its own event
+//!    the first time (once per worker thread; it is closed when the worker exits) and adds it to
+//!    the watch, keyed by its section word. The event is on only during the worker's watched polls:
+//!    the worker turns it on as such a poll starts and off as it ends, so its other context
+//!    switches (parks, retirements, other polls) do not wake the switch thread. From then on its
+//!    watched polls ring no bell and do not keep the monitor ticking: the monitor judges them at
+//!    the detection threshold like any other poll (for CPU hogs), and the switch thread catches
+//!    them blocking.
+//! 3. **Take over.** The event fires at every context switch of the worker thread; the switch
+//!    thread then looks at the worker's poll word. If the worker is in a watched poll outside any
+//!    section and its thread is asleep (not merely preempted: it would be runnable), the poll is
+//!    taken over as the monitor takes over a blocked poll: claim, uncount, publish, with the same
 //!    counters, plus [`CoreStats::switch_detections`]. Switches out of unwatched polls, sections
 //!    and parks are ignored: the monitor's looks handle the first two, and a parked worker has
 //!    nothing to take over.
@@ -45,9 +46,9 @@ pub(crate) struct SwitchThread {
 }
 
 impl SwitchThread {
-    /// Sets up `shared`'s context-switch events (step 1 of the module docs), if its settings
-    /// ask for them and the kernel grants them; records the outcome in `shared.switches`
-    /// either way.
+    /// Sets up `shared`'s context-switch events (the *start* step of the [module docs](self)), if
+    /// its settings ask for them and the kernel grants them; records the outcome in
+    /// `shared.switches` either way.
     pub(crate) fn start(shared: &Arc<Shared>) -> Option<SwitchThread> {
         let started = if shared.config.detect && shared.config.perf_events {
             SwitchThread::try_start(shared).ok()
@@ -100,19 +101,20 @@ fn run(shared: &Shared, watch: &SwitchWatch) {
     }
 }
 
-/// The token of a worker's event: its section slot's address (compared, never dereferenced).
-pub(crate) fn token(slot: &Arc<SectionWord>) -> u64 {
-    std::ptr::from_ref::<SectionWord>(slot) as usize as u64
+/// The token of a worker's event: its section word's address (compared, never dereferenced).
+pub(crate) fn token(word: &Arc<SectionWord>) -> u64 {
+    std::ptr::from_ref::<SectionWord>(word) as usize as u64
 }
 
-/// The worker whose event has `token` left its CPU: step 3 of the module docs.
+/// The worker whose event has `token` left its CPU: the *take over* step of the
+/// [module docs](self).
 fn switched(shared: &Shared, watch: &SwitchWatch, token: u64) {
     for core in shared.cores.iter() {
-        core.for_each_slot(|slot| {
-            if self::token(slot) != token {
+        core.for_each_slot(|word| {
+            if self::token(word) != token {
                 return;
             }
-            let seen = slot.look_poll();
+            let seen = word.look_poll();
             if !seen.is_polling_outside_section() || !seen.is_watched() {
                 return;
             }
@@ -120,7 +122,7 @@ fn switched(shared: &Shared, watch: &SwitchWatch, token: u64) {
             if watch.is_asleep(token) == Some(false) {
                 return;
             }
-            if super::take_over(shared, core, slot, seen, true) {
+            if super::take_over(shared, core, word, seen, true) {
                 Counters::add(&core.counters.switch_detections, 1);
             }
         });
@@ -136,13 +138,13 @@ pub(crate) struct WorkerEvent {
 }
 
 impl WorkerEvent {
-    /// Opens an event for the calling worker thread, whose section slot is `slot`, and adds it
-    /// to `shared`'s watch (step 2 of the module docs). `None` if there is no watch (not yet,
-    /// or not here) or the kernel refuses.
-    pub(crate) fn open(shared: &Arc<Shared>, slot: &Arc<SectionWord>) -> Option<WorkerEvent> {
+    /// Opens an event for the calling worker thread, whose section word is `word`, and adds it to
+    /// `shared`'s watch (the *watch a worker* step of the [module docs](self)). `None` if there is
+    /// no watch (not yet, or not here) or the kernel refuses.
+    pub(crate) fn open(shared: &Arc<Shared>, word: &Arc<SectionWord>) -> Option<WorkerEvent> {
         let watch = shared.switch_watch()?;
         let event = std::sync::Arc::new(SwitchEvent::for_current_thread().ok()?);
-        let token = token(slot);
+        let token = token(word);
         watch.add(&event, token).ok()?;
         Some(WorkerEvent {
             event,
@@ -169,12 +171,12 @@ impl Drop for WorkerEvent {
     }
 }
 
-/// Whether the worker of `slot` has its event on `shared`'s watch, so that the switch thread
+/// Whether the worker of `word` has its event on `shared`'s watch, so that the switch thread
 /// catches its watched polls blocking.
-pub(crate) fn covers(shared: &Shared, slot: &Arc<SectionWord>) -> bool {
+pub(crate) fn covers(shared: &Shared, word: &Arc<SectionWord>) -> bool {
     shared
         .switch_watch()
-        .is_some_and(|watch| watch.covers(token(slot)))
+        .is_some_and(|watch| watch.covers(token(word)))
 }
 
 #[cfg(all(test, not(loom)))]

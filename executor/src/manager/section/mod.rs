@@ -2,27 +2,27 @@
 //!
 //! # A section's life
 //!
-//! 1. **Entry** (only the outermost section of a thread reaches the hook). A lazy section bumps
-//!    the worker's section word ([`SectionWord`]) and rings the monitor's bell if the monitor
-//!    has backed off: a few stores and loads, no syscall. A section annotated as long, or at a
-//!    call site that blocked before ([`Sites`](crate::sites::Sites)), hands the core off at once: the worker leaves
-//!    the core's running count and wakes a spare if the core has work.
+//! 1. **Entry** (only the outermost section of a thread reaches the hook). A lazy section bumps the
+//!    worker's section word ([`SectionWord`]) and rings the monitor's bell if the monitor has
+//!    backed off: a few stores and loads, no syscall. A section annotated as long, or at a call
+//!    site that blocked before ([`Sites`](crate::sites::Sites)), hands the core off at once: the
+//!    worker leaves the core's running count and wakes a spare if the core has work.
 //! 2. **Grace period.** The monitor looks at section words every tick. A lazy section still
 //!    running after the grace period is handed off by the monitor the same way.
 //! 3. **Exit.** A section whose baton did not pass on costs one swap. Otherwise the worker
-//!    counts itself running again, and at the end of the current poll the core protocol's rule
-//!    2 retires one of the two running workers.
+//!    counts itself running again, and at the end of the current poll the core protocol's *keep
+//!    working* rule retires one of the two running workers.
 //! 4. **Learning.** A section the monitor had to hand off marks its call site eager; a quick
 //!    section at an eager site lowers its score, so sites that stop blocking go back to lazy.
-//! 5. **Managed concurrency** (the *managed concurrency* rule of docs/architecture.md). The sections of an eager site count
-//!    themselves in the site's [`Managed`] record, which learns from their durations how many
-//!    of them can usefully run at once. A section beyond that level is *held*: it keeps its
-//!    worker's baton (no eager handoff, and the monitor neither hands it off nor takes its poll
-//!    over), so calls that only wait for each other do not each cost a replacement thread. The
-//!    async form (`baton_blocking::section_async`) waits for a turn instead, as a pending
-//!    task, so it holds no core either: see [`WorkerHook::poll_enter`]. While the site's level
-//!    is limited, the task whose poll entered the section carries the site's hint, and waits
-//!    for a turn before its next poll instead of holding a core then (see
+//! 5. **Managed concurrency** (the *managed concurrency* rule of docs/architecture.md). The
+//!    sections of an eager site count themselves in the site's [`Managed`] record, which learns
+//!    from their durations how many of them can usefully run at once. A section beyond that level
+//!    is *held*: it keeps its worker's baton (no eager handoff, and the monitor neither hands it
+//!    off nor takes its poll over), so calls that only wait for each other do not each cost a
+//!    replacement thread. The async form (`baton_blocking::section_async`) waits for a turn
+//!    instead, as a pending task, so it holds no core either: see [`WorkerHook::poll_enter`]. While
+//!    the site's level is limited, the task whose poll entered the section carries the site's hint,
+//!    and waits for a turn before its next poll instead of holding a core then (see
 //!    [`crate::sites::defer`]).
 //!    The durations learnt leave out the time the section's thread waited for a CPU ([`delay`]):
 //!    that wait grows with the sections in flight whether or not they contend, and read as
@@ -122,7 +122,7 @@ enum Open {
 pub(crate) struct WorkerHook {
     shared: Arc<Shared>,
     core: usize,
-    slot: Arc<SectionWord>,
+    word: Arc<SectionWord>,
     current: Cell<Option<Open>>,
     /// The metadata of the task this worker polls, or null between polls (see
     /// [`WorkerHook::set_task`]).
@@ -133,12 +133,12 @@ pub(crate) struct WorkerHook {
 }
 
 impl WorkerHook {
-    /// The hook of a worker of `core`, whose section word is `slot`.
-    pub(crate) fn new(shared: Arc<Shared>, core: usize, slot: Arc<SectionWord>) -> WorkerHook {
+    /// The hook of a worker of `core`, whose section word is `word`.
+    pub(crate) fn new(shared: Arc<Shared>, core: usize, word: Arc<SectionWord>) -> WorkerHook {
         WorkerHook {
             shared,
             core,
-            slot,
+            word,
             current: Cell::new(None),
             task: Cell::new(std::ptr::null()),
             entered: Cell::new(0),
@@ -195,7 +195,7 @@ impl WorkerHook {
         // the section): from here a wake on this thread takes the notify path.
         context::enter_section();
         // Counted before the section word shows it, so before any handoff of it.
-        self.slot.count_section();
+        self.word.count_section();
         let shared = &*self.shared;
         let core = &shared.cores[self.core];
         let (learnt, held, entered) = match start {
@@ -204,10 +204,10 @@ impl WorkerHook {
         };
         let epoch = if held {
             Counters::add(&core.counters.held_sections, 1);
-            self.slot.enter_held()
+            self.word.enter_held()
         } else if long || learnt {
             let mut outcome = None;
-            let epoch = self.slot.enter(true, || {
+            let epoch = self.word.enter(true, || {
                 outcome = Some(core.hand_off(&shared.siblings, || shared.recheck(self.core)));
             });
             // `None`: the monitor had taken this poll over, so the baton had passed on already.
@@ -218,7 +218,7 @@ impl WorkerHook {
             epoch
         } else {
             let epoch = self
-                .slot
+                .word
                 .enter(false, || unreachable!("a lazy section hands off later"));
             shared.siblings.bell.section_started();
             epoch
@@ -317,7 +317,7 @@ impl Hook for WorkerHook {
             return;
         };
         let shared = &*self.shared;
-        let handed = self.slot.leave(current.epoch, || {
+        let handed = self.word.leave(current.epoch, || {
             shared.cores[self.core].return_from_section(&shared.siblings);
         });
         if handed {

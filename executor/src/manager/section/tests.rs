@@ -1,6 +1,6 @@
-//! How the runtime treats the sections of a site whose level it learnt (the *managed concurrency* rule of docs/architecture.md):
-//! the learner is taught with a fake clock, so the level is known, and real sections on a
-//! one-core runtime show what it does to them.
+//! How the runtime treats the sections of a site whose level it learnt (the *managed concurrency*
+//! rule of docs/architecture.md): the learner is taught with a fake clock, so the level is known,
+//! and real sections on a one-core runtime show what it does to them.
 //!
 //! The runtimes here have a grace period of minutes and no detection of polls that block
 //! outside sections: the monitor hands a held section off only after the longer of the grace
@@ -9,8 +9,9 @@
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
+use baton_testing::{Gate, HANG};
 use futures::channel::oneshot;
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,6 @@ use crate::{CoreStats, Runtime};
 
 /// Far longer than any test here: the monitor never hands a section off by itself.
 const GRACE: Duration = Duration::from_secs(600);
-/// A hang guard only.
-const HANG: Duration = Duration::from_secs(60);
 /// One section's duration when it runs alone, in the figures the learner is taught.
 const UNIT: Duration = Duration::from_micros(500);
 
@@ -93,29 +92,6 @@ fn teach(managed: &Managed, in_flight: impl Fn(u32) -> u32, took: impl Fn(u32) -
         for _ in 0..level {
             managed.learn(now, level as usize, took);
         }
-    }
-}
-
-/// A gate that sections wait at until the test opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let open = self.open.lock().unwrap();
-        let (open, timeout) = self
-            .opened
-            .wait_timeout_while(open, HANG, |open| !*open)
-            .unwrap();
-        assert!(*open && !timeout.timed_out(), "the gate never opened");
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
     }
 }
 

@@ -15,13 +15,12 @@
 //! grace period rather than the detection threshold). Such a site stays watched for
 //! [`SPAWN_EAGER_SCORE`] quick polls in a row, since a task blocks in few of its polls.
 //!
-//! A site that blocked also gets its [`Managed`] concurrency (the *managed concurrency* rule of docs/architecture.md): its sections
-//! in flight and those waiting for a turn ([`admission`]), and the level past which more
-//! sections at once stopped raising its throughput ([`level`]). A section beyond that level
-//! gets no replacement worker, and the async form of a section waits for its turn instead.
-//! A task that entered the site's sections lately waits for a turn before its next poll
+//! A site that blocked also gets its [`Managed`] concurrency (the *managed concurrency* rule of
+//! docs/architecture.md): its sections in flight and those waiting for a turn ([`admission`]), and
+//! the level past which more sections at once stopped raising its throughput ([`level`]). A section
+//! beyond that level gets no replacement worker, and the async form of a section waits for its turn
+//! instead. A task that entered the site's sections lately waits for a turn before its next poll
 //! ([`defer`]), so tasks beyond the level do not each hold a core.
-
 pub(crate) mod admission;
 pub(crate) mod defer;
 pub(crate) mod level;

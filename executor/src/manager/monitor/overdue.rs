@@ -1,0 +1,128 @@
+//! The monitor's look at the sections: dating each one, and handing off those that outlived
+//! their grace period (the *hand off overdue sections* step of the [monitor's tick](super)).
+
+use std::time::{Duration, Instant};
+
+use crate::core::{SectionWord, Seen};
+use crate::detect;
+use crate::scheduler::Shared;
+use crate::sync::Arc;
+
+/// How long a held section (its call site at its learnt level, see [`crate::sites`]) runs
+/// before the monitor hands it off all the same: a held section that waits for another task of
+/// the runtime (a synchronous client of an async service) must not keep every core from
+/// running that task. The kernel's CPU-hog threshold.
+pub(super) const HELD_GRACE: Duration = Duration::from_millis(10);
+/// Spin-loop hints between two looks at the clock while spinning to a deadline.
+const SPINS_PER_LOOK: u32 = 16;
+
+/// A section seen by the monitor, and since when.
+struct Look {
+    word: Arc<SectionWord>,
+    seen: Seen,
+    since: Instant,
+    /// How long it may run before it is handed off.
+    grace: Duration,
+}
+
+/// The sections the monitor saw running at its previous look, and since when.
+#[derive(Default)]
+pub(super) struct Overdue {
+    looks: Vec<Look>,
+}
+
+/// What the lazy sections looked like at one look.
+pub(super) struct Sections {
+    /// How many are running.
+    pub(super) running: usize,
+    /// Whether a section seen at the previous look was still running at this one (whether or
+    /// not it was handed off now).
+    pub(super) outlived: bool,
+    /// The first of them to reach its grace period, and when it does.
+    pub(super) next: Option<Deadline>,
+}
+
+/// When the grace period of the section `seen` in the section word `word` runs out.
+pub(super) struct Deadline {
+    pub(super) at: Instant,
+    word: Arc<SectionWord>,
+    seen: Seen,
+}
+
+impl Deadline {
+    /// Spins until the deadline, or until its section word no longer shows the section.
+    pub(super) fn spin_until(&self) {
+        while Instant::now() < self.at && self.word.look() == self.seen {
+            for _ in 0..SPINS_PER_LOOK {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+impl Overdue {
+    /// Looks at every online worker's section word at `now`, and hands off the sections that
+    /// ran for their grace period. A section seen for the first time is dated from
+    /// `first_seen`.
+    pub(super) fn hand_off(
+        &mut self,
+        shared: &Shared,
+        now: Instant,
+        first_seen: Instant,
+    ) -> Sections {
+        let grace = shared.config.grace;
+        let mut looks = Vec::with_capacity(self.looks.len());
+        let mut outlived = false;
+        // An offline core's sections need no replacement: the core takes no work.
+        for core in shared.cores[..shared.online()].iter() {
+            core.for_each_slot(|word| {
+                let seen = word.look();
+                let grace = if seen.is_in_lazy_section() {
+                    grace
+                } else if seen.is_in_held_section() {
+                    grace.max(HELD_GRACE)
+                } else {
+                    return;
+                };
+                let before = self
+                    .looks
+                    .iter()
+                    .find(|l| Arc::ptr_eq(&l.word, word) && l.seen == seen);
+                outlived |= before.is_some();
+                let since = before.map_or(first_seen, |l| l.since);
+                if now.duration_since(since) < grace {
+                    looks.push(Look {
+                        word: Arc::clone(word),
+                        seen,
+                        since,
+                        grace,
+                    });
+                    return;
+                }
+                // Claim, uncount, publish: the worker cannot leave its section in between, so
+                // it never acts on counts that do not yet show the handoff. Counted before the
+                // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
+                if word.claim(seen) {
+                    core.count_handoff(false);
+                    detect::hand_off_claimed(shared, core, || word.publish(seen));
+                }
+            });
+        }
+        let sections = Sections {
+            running: looks.len(),
+            outlived,
+            // A grace period too long for the clock never runs out.
+            next: looks
+                .iter()
+                .filter_map(|l| Some((l.since.checked_add(l.grace)?, l)))
+                .min_by_key(|(at, _)| *at)
+                .map(|(at, l)| Deadline {
+                    at,
+                    word: Arc::clone(&l.word),
+                    seen: l.seen,
+                }),
+        };
+        self.looks = looks;
+        sections
+    }
+}
