@@ -72,16 +72,22 @@ impl<E> Admission<E> {
     }
 
     /// Records that an in-flight task with `key` finished. Returns the task that starts in its
-    /// place, if any (it counts as in flight).
-    #[cfg(test)]
+    /// place, if any (it counts as in flight): the front of the ready FIFO.
     pub(crate) fn finish(&mut self, key: Option<u64>) -> Option<E> {
-        self.finish_preferring(key, |_| false)
+        if !self.release(key) {
+            return None;
+        }
+        let (next, _) = self.ready.pop_front()?;
+        self.in_flight += 1;
+        Some(next)
     }
 
     /// Records that an in-flight task with `key` finished, and returns the task that starts in
     /// its place, if any (it counts as in flight): the oldest ready task for which `raised`
     /// holds, or else the one plain admission starts (priority inheritance: a task a `High`
     /// task awaits passes the others waiting only for a slot; a lane's tasks keep their order).
+    ///
+    /// It looks at every ready task: [`Admission::finish`] is for when none can be raised.
     pub(crate) fn finish_preferring(
         &mut self,
         key: Option<u64>,

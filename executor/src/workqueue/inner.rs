@@ -299,12 +299,14 @@ impl Inner {
                 // so no chain of tasks dropped on submission builds up here.
                 state.admission.release(key);
                 None
-            } else {
-                let raised = crate::core::boost::any_raised();
+            } else if crate::core::boost::any_raised() {
                 let queue = self.priority;
                 state
                     .admission
-                    .finish_preferring(key, |held| raised && held.is_raised(queue))
+                    .finish_preferring(key, |held| held.is_raised(queue))
+            } else {
+                // No task was ever raised: none to prefer, and no backlog to look through.
+                state.admission.finish(key)
             }
         };
         let mut wake = counted && state.generations.remove(generation);
