@@ -102,12 +102,6 @@ impl<E> Admission<E> {
         Some(next)
     }
 
-    /// Calls `f` with every waiting task (in the ready FIFO or a lane).
-    pub(crate) fn for_each_waiting(&self, mut f: impl FnMut(&E)) {
-        self.ready.iter().for_each(|(e, _)| f(e));
-        self.lanes.values().flatten().for_each(f);
-    }
-
     /// Records that an in-flight task with `key` finished, without starting another (the next
     /// of its lane joins the ready FIFO): once the runtime shuts down, nothing starts, and the
     /// tasks left waiting are taken by [`Admission::take_waiting`]. Returns whether a task was
@@ -349,10 +343,7 @@ mod tests {
         for (task, key) in [(1, None), (2, Some(7)), (3, Some(7)), (4, None)] {
             assert_eq!(a.push(task, key), None);
         }
-        let mut waiting = Vec::new();
-        a.for_each_waiting(|&t| waiting.push(t));
-        waiting.sort_unstable();
-        assert_eq!(waiting, [1, 2, 3, 4]);
+        assert_eq!(a.waiting(), 4);
         // 4 and 3 are raised: 4 passes 1 and 2 in the ready FIFO; 3 waits behind 2, its lane.
         let raised = |t: &i32| *t == 4 || *t == 3;
         assert_eq!(a.finish_preferring(None, raised), Some(4));
