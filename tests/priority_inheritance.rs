@@ -80,6 +80,16 @@ fn summary(log: &[String]) -> String {
     out.join(", ")
 }
 
+/// Spawns a `High` task that flushes `q`, then logs "flushed".
+fn high_flush(log: &Log, q: WorkQueue) -> JoinHandle<()> {
+    let high = queue("high", Priority::High, 1);
+    let log = log.clone();
+    high.spawn(async move {
+        q.flush().await;
+        log.lock().unwrap().push("flushed".into());
+    })
+}
+
 /// Where `label` sits in `log`.
 fn position(log: &[String], label: &str) -> usize {
     log.iter()
@@ -230,12 +240,7 @@ fn a_flush_awaited_by_a_high_task_raises_the_backlog() {
             .map(|i| q.spawn(logged(&log, format!("q{i}"))))
             .collect();
         handles.extend(flood(&log));
-        let high = queue("high", Priority::High, 1);
-        let log_h = log.clone();
-        handles.push(high.spawn(async move {
-            q.flush().await;
-            log_h.lock().unwrap().push("flushed".into());
-        }));
+        handles.push(high_flush(&log, q));
         handles
     });
     let flushed = position(&log, "flushed");
@@ -281,29 +286,26 @@ fn high_flush_of_admitted_tasks(class: Priority) {
         let mut handles = flood(&log);
         let q = queue("admitted", class, TASKS);
         handles.extend((0..TASKS).map(|i| q.spawn(logged(&log, format!("q{i}")))));
-        let high = queue("high", Priority::High, 1);
-        let log_h = log.clone();
-        handles.push(high.spawn(async move {
-            q.flush().await;
-            log_h.lock().unwrap().push("flushed".into());
-        }));
+        handles.push(high_flush(&log, q));
         handles
     });
     let mut first: Vec<_> = log[..TASKS].to_vec();
     first.sort();
     let expected: Vec<_> = (0..TASKS).map(|i| format!("q{i}")).collect();
-    assert_eq!(first, expected, "{}", summary(&log));
-    assert_eq!(position(&log, "flushed"), TASKS, "{}", summary(&log));
+    assert_eq!(first, expected, "{class:?}: {}", summary(&log));
+    assert_eq!(
+        position(&log, "flushed"),
+        TASKS,
+        "{class:?}: {}",
+        summary(&log)
+    );
 }
 
 #[test]
-fn a_high_flush_raises_the_normal_tasks_already_admitted() {
-    high_flush_of_admitted_tasks(Priority::Normal);
-}
-
-#[test]
-fn a_high_flush_raises_the_idle_tasks_already_admitted() {
-    high_flush_of_admitted_tasks(Priority::Idle);
+fn a_high_flush_raises_the_tasks_already_admitted() {
+    for class in [Priority::Normal, Priority::Idle] {
+        high_flush_of_admitted_tasks(class);
+    }
 }
 
 #[test]
@@ -346,12 +348,7 @@ fn a_high_flush_queues_the_next_wake_up_of_a_waiting_task_as_high() {
                     plain_tx.try_send(()).unwrap();
                 })];
                 handles.extend(flood(&log));
-                let high = queue("high", Priority::High, 1);
-                let log_h = log.clone();
-                handles.push(high.spawn(async move {
-                    q.flush().await;
-                    log_h.lock().unwrap().push("flushed".into());
-                }));
+                handles.push(high_flush(&log, q));
                 handles
             }
         }))
