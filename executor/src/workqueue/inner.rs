@@ -79,6 +79,10 @@ pub(super) struct QueueState {
     /// The latest generation a flush awaited by a `High` task waits for, if any: its tasks
     /// are raised (priority inheritance, see [`Inner::raise_until`]).
     pub(super) raised_until: Option<u64>,
+    /// The raise epoch (`core::boost::raise_epoch`) at which admission's ready FIFO held no
+    /// raised task, or 0: until the epoch moves, only tasks joining it from a lane can be
+    /// raised, and admission looks at those alone. A delayed task joining raised resets it.
+    pub(super) clean_at: u64,
     /// Drains in progress.
     pub(super) draining: usize,
     /// Set by `close`.
@@ -236,6 +240,7 @@ impl Inner {
                 generations: Generations::default(),
                 live: LiveTasks::default(),
                 raised_until: None,
+                clean_at: 0,
                 draining: 0,
                 closed: false,
                 shut_down: false,
@@ -367,14 +372,22 @@ impl Inner {
                 // so no chain of tasks dropped on submission builds up here.
                 state.admission.release(key);
                 None
-            } else if crate::core::boost::any_raised() {
-                let queue = self.priority;
-                state
-                    .admission
-                    .finish_preferring(key, |held| held.is_raised(queue))
             } else {
-                // No task was ever raised: none to prefer, and no backlog to look through.
-                state.admission.finish(key)
+                match crate::core::boost::raise_epoch() {
+                    // No task was ever raised: none to prefer, no backlog to look through.
+                    0 => state.admission.finish(key),
+                    epoch => {
+                        let queue = self.priority;
+                        let clean = state.clean_at == epoch;
+                        let (next, clean) = state.admission.finish_preferring(
+                            key,
+                            |held| held.is_raised(queue),
+                            clean,
+                        );
+                        state.clean_at = if clean { epoch } else { 0 };
+                        next
+                    }
+                }
             }
         };
         let mut wake = counted && state.generations.remove(generation);

@@ -207,6 +207,10 @@ impl Inner {
         state.generations.add(generation);
         let live = held.live();
         state.live.count(live, generation);
+        if held.is_raised(self.priority) {
+            // Raised while delayed (a `High` task awaits it): admission must look for it.
+            state.clean_at = 0;
+        }
         let start = self.admit(&mut state, held, None);
         let raised = waited && (state.live.raise(live) | state.line.raise_runner());
         drop(state);
