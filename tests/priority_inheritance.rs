@@ -80,6 +80,16 @@ fn summary(log: &[String]) -> String {
     out.join(", ")
 }
 
+/// Spawns a `High` task that flushes `q`, then logs "flushed".
+fn high_flush(log: &Log, q: WorkQueue) -> JoinHandle<()> {
+    let high = queue("high", Priority::High, 1);
+    let log = log.clone();
+    high.spawn(async move {
+        q.flush().await;
+        log.lock().unwrap().push("flushed".into());
+    })
+}
+
 /// Where `label` sits in `log`.
 fn position(log: &[String], label: &str) -> usize {
     log.iter()
@@ -230,12 +240,7 @@ fn a_flush_awaited_by_a_high_task_raises_the_backlog() {
             .map(|i| q.spawn(logged(&log, format!("q{i}"))))
             .collect();
         handles.extend(flood(&log));
-        let high = queue("high", Priority::High, 1);
-        let log_h = log.clone();
-        handles.push(high.spawn(async move {
-            q.flush().await;
-            log_h.lock().unwrap().push("flushed".into());
-        }));
+        handles.push(high_flush(&log, q));
         handles
     });
     let flushed = position(&log, "flushed");
@@ -270,4 +275,212 @@ fn a_held_task_a_high_task_awaits_is_admitted_first() {
     });
     // q0 was admitted at its spawn, into the core's next-task slot; q3 passes q1 and q2.
     assert_eq!(log[..3], ["q0", "q3", "high"], "{}", summary(&log));
+}
+
+/// A `High` task flushes a queue of class `class` whose tasks (`max_active` of them, all
+/// admitted at their spawn) were queued behind the flood: the flush raises them, so they run
+/// before the flood, and the flush completes before it too.
+fn high_flush_of_admitted_tasks(class: Priority) {
+    const TASKS: usize = 4;
+    let log = run(move |log| {
+        let mut handles = flood(&log);
+        let q = queue("admitted", class, TASKS);
+        handles.extend((0..TASKS).map(|i| q.spawn(logged(&log, format!("q{i}")))));
+        handles.push(high_flush(&log, q));
+        handles
+    });
+    let mut first: Vec<_> = log[..TASKS].to_vec();
+    first.sort();
+    let expected: Vec<_> = (0..TASKS).map(|i| format!("q{i}")).collect();
+    assert_eq!(first, expected, "{class:?}: {}", summary(&log));
+    assert_eq!(
+        position(&log, "flushed"),
+        TASKS,
+        "{class:?}: {}",
+        summary(&log)
+    );
+}
+
+#[test]
+fn a_high_flush_raises_the_tasks_already_admitted() {
+    for class in [Priority::Normal, Priority::Idle] {
+        high_flush_of_admitted_tasks(class);
+    }
+}
+
+#[test]
+fn a_high_flush_queues_the_next_wake_up_of_a_waiting_task_as_high() {
+    let rt = one_core();
+    let log = Log::default();
+    let q = WorkQueue::builder("waiting").build(&rt.handle()).unwrap();
+    // The queue's task starts and waits for a message; so does a plain task.
+    let (tx, rx) = async_channel::bounded::<()>(1);
+    let (plain_tx, plain_rx) = async_channel::bounded::<()>(1);
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let waiting = |label: &'static str, rx: async_channel::Receiver<()>| {
+        let (log, started) = (log.clone(), started.clone());
+        async move {
+            started.fetch_add(1, Ordering::Relaxed);
+            rx.recv().await.unwrap();
+            log.lock().unwrap().push(label.into());
+        }
+    };
+    let task = q.spawn(waiting("q", rx));
+    let plain = rt.spawn(waiting("plain", plain_rx));
+    // A hang guard, not a timing: both run at the core's next turns.
+    for _ in 0..1_000_000 {
+        if started.load(Ordering::Relaxed) == 2 {
+            break;
+        }
+        rt.block_on(baton::yield_now());
+    }
+    assert_eq!(started.load(Ordering::Relaxed), 2);
+    // A task that wakes the queue's task, then the plain one: a `Normal` task woken last takes
+    // the core's next-task slot, so the queue's task waits behind the flood, unless it was
+    // raised and goes to the `High` queue. It runs from the slot, after the `High` task that
+    // flushes the queue (and raises its waiting task) polled once.
+    let handles = rt
+        .block_on(rt.spawn({
+            let log = log.clone();
+            async move {
+                let mut handles = vec![baton::spawn(async move {
+                    tx.try_send(()).unwrap();
+                    plain_tx.try_send(()).unwrap();
+                })];
+                handles.extend(flood(&log));
+                handles.push(high_flush(&log, q));
+                handles
+            }
+        }))
+        .unwrap();
+    for handle in handles.into_iter().chain([task, plain]) {
+        rt.block_on(handle).unwrap();
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log[..3], ["q", "flushed", "plain"], "{}", summary(&log));
+}
+
+/// An ordered queue of class `class` with `jobs` jobs queued behind the flood, flushed by a
+/// `High` task, and `later` jobs spawned after the flush: returns the log.
+fn high_flush_of_an_ordered_queue(class: Priority, jobs: usize, later: usize) -> Vec<String> {
+    run(move |log| {
+        let mut handles = flood(&log);
+        let q = WorkQueue::builder("ordered")
+            .ordered()
+            .priority(class)
+            .build(&baton::Handle::current())
+            .unwrap();
+        handles.extend((0..jobs).map(|i| q.spawn(logged(&log, format!("j{i}")))));
+        let high = queue("high", Priority::High, 1);
+        let log_h = log.clone();
+        let flush = q.flush();
+        handles.extend((jobs..jobs + later).map(|i| q.spawn(logged(&log, format!("j{i}")))));
+        handles.push(high.spawn(async move {
+            flush.await;
+            log_h.lock().unwrap().push("flushed".into());
+        }));
+        handles
+    })
+}
+
+#[test]
+fn a_high_flush_raises_an_ordered_queues_runner() {
+    for class in [Priority::Normal, Priority::Idle] {
+        let log = high_flush_of_an_ordered_queue(class, 5, 0);
+        let expected: Vec<_> = (0..5)
+            .map(|i| format!("j{i}"))
+            .chain(["flushed".to_owned()])
+            .collect();
+        assert_eq!(log[..6], expected, "{class:?}: {}", summary(&log));
+    }
+}
+
+#[test]
+fn a_raised_runner_goes_back_to_its_class_after_the_flushed_jobs() {
+    let log = high_flush_of_an_ordered_queue(Priority::Normal, 3, 3);
+    assert_eq!(log[..4], ["j0", "j1", "j2", "flushed"], "{}", summary(&log));
+    // The jobs spawned after the flush call run in the queue's class again: after the flood,
+    // still in order.
+    assert_eq!(
+        log[4..4 + FLOOD].iter().filter(|l| *l == "flood").count(),
+        FLOOD
+    );
+    assert_eq!(log[4 + FLOOD..], ["j3", "j4", "j5"], "{}", summary(&log));
+}
+
+#[test]
+fn a_raised_queue_keeps_its_order_and_max_active() {
+    const TASKS: usize = 4;
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // A task that logs its start, yields twice (so the tasks of a queue with room overlap),
+    // and logs its end, counting how many of its queue's tasks run at once.
+    let job = {
+        let (in_flight, most) = (in_flight.clone(), most.clone());
+        move |log: &Log, label: String| {
+            let (log, in_flight, most) = (log.clone(), in_flight.clone(), most.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                most.fetch_max(now, Ordering::Relaxed);
+                log.lock().unwrap().push(format!("{label} start"));
+                baton::yield_now().await;
+                baton::yield_now().await;
+                log.lock().unwrap().push(format!("{label} end"));
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    };
+    // An ordered queue: one job at a time, in submission order, ahead of the flood.
+    let ordered_job = job.clone();
+    let log = run(move |log| {
+        let mut handles = flood(&log);
+        let q = WorkQueue::builder("ordered")
+            .ordered()
+            .build(&baton::Handle::current())
+            .unwrap();
+        handles.extend((0..TASKS).map(|i| q.spawn(ordered_job(&log, format!("j{i}")))));
+        let high = queue("high", Priority::High, 1);
+        handles.push(high.spawn(async move { q.flush().await }));
+        handles
+    });
+    let expected: Vec<_> = (0..TASKS)
+        .flat_map(|i| [format!("j{i} start"), format!("j{i} end")])
+        .collect();
+    assert_eq!(log[..2 * TASKS], expected, "{}", summary(&log));
+    assert_eq!(most.load(Ordering::Relaxed), 1);
+    // A queue of two at a time, half of its tasks in one key's lane: never more than two in
+    // flight, the key's tasks one after the other, all ahead of the flood.
+    most.store(0, Ordering::Relaxed);
+    let log = run(move |log| {
+        let mut handles = flood(&log);
+        let q = queue("two", Priority::Normal, 2);
+        handles.extend((0..TASKS).map(|i| {
+            let task = job(&log, format!("t{i}"));
+            if i % 2 == 0 {
+                q.spawn_keyed("even", task)
+            } else {
+                q.spawn(task)
+            }
+        }));
+        let high = queue("high", Priority::High, 1);
+        handles.push(high.spawn(async move { q.flush().await }));
+        handles
+    });
+    assert!(
+        log[..2 * TASKS].iter().all(|l| l.starts_with('t')),
+        "{}",
+        summary(&log)
+    );
+    assert_eq!(most.load(Ordering::Relaxed), 2, "{}", summary(&log));
+    let even: Vec<_> = log
+        .iter()
+        .filter(|l| l.starts_with("t0 ") || l.starts_with("t2 "))
+        .cloned()
+        .collect();
+    assert_eq!(
+        even,
+        ["t0 start", "t0 end", "t2 start", "t2 end"],
+        "the key's tasks one at a time, in order: {}",
+        summary(&log)
+    );
 }

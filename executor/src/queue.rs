@@ -50,15 +50,19 @@ const ABORTED: u32 = 1 << 31;
 /// behind the very tasks it was meant to go before (GCD's QoS override):
 ///
 /// - awaiting a [`JoinHandle`](crate::JoinHandle) whose task has not finished raises that task;
-/// - awaiting [`WorkQueue::flush`](crate::WorkQueue::flush) raises the tasks the flush waits
-///   for that the queue still holds back (see there).
+/// - awaiting [`WorkQueue::flush`](crate::WorkQueue::flush) raises every task the flush waits
+///   for: those the queue holds back and those it already admitted, queued, running or waiting
+///   (an ordered queue's runner, for its tasks; see there).
 ///
 /// A raised task stays `High` until it completes, whether or not anyone still waits for it: a
-/// `High` task that gives up waiting (a timeout, a `select!`) does not lower it again. A
-/// raised task counts as `High` when it awaits in turn, so a chain of tasks awaiting one
-/// another is raised link by link. A raised task already queued behind `Normal` or `Idle`
-/// tasks moves to its core's `High` queue at that core's next look at its queues; a wake-up
-/// that queued it in the very instant of the raise may leave it one run in its old class.
+/// `High` task that gives up waiting (a timeout, a `select!`) does not lower it again. (An
+/// ordered queue's runner is the exception: it is raised only until the flushed tasks are
+/// done.) A raised task counts as `High` when it awaits in turn, so a chain of tasks awaiting
+/// one another is raised link by link; one raised while it already waits raises what it awaits
+/// at its next poll. A raised task already queued behind `Normal` or `Idle` tasks moves to its
+/// core's `High` queue at that core's next look at its queues; one running keeps its class
+/// until that poll ends, and every later wake-up queues it as `High`; a wake-up that queued it
+/// in the very instant of the raise may leave it one run in its old class.
 /// Only the awaiting of a task polled as `High` raises anything: a program that uses no
 /// classes pays nothing for this. `Normal` tasks polled inside a `High` task's poll (those of
 /// a [`LocalSet`](crate::task::LocalSet) it drives) count as `High` too.

@@ -35,10 +35,13 @@ pub(crate) fn request_sweep() {
     EPOCH.fetch_add(1, std::sync::atomic::Ordering::Release);
 }
 
-/// Whether any task was ever raised in this process (work queues then prefer raised tasks
-/// when they admit the next one; until then they need not look).
-pub(crate) fn any_raised() -> bool {
-    EPOCH.load(std::sync::atomic::Ordering::Relaxed) != 0
+/// The raise epoch: how many raises may have left a task queued in a lower class, 0 while
+/// no task was ever raised in this process. Work queues prefer raised tasks when they admit
+/// the next one, and look for them again only once the epoch moved (a raise bumps it after it
+/// wrote the task's class).
+pub(crate) fn raise_epoch() -> u64 {
+    // Relaxed: a hint; a raise seen late costs one admission its preference.
+    EPOCH.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A runtime's record of the raise epochs its queues were swept at.

@@ -5,7 +5,8 @@
 //! its thread as polling a `High` task, or not, before the poll ([`mark_polling`]). Before any
 //! class other than `Normal` is used, nothing marks anything. A
 //! [`JoinHandle`](super::JoinHandle) whose task has not finished, polled while the mark is set,
-//! raises its task ([`raise`]); so does a work queue's flush for the tasks it holds back. A
+//! raises its task ([`raise`]); so does a work queue's flush for the tasks it waits for (the
+//! queue's live tasks, or an ordered queue's runner: see `workqueue::live`). A
 //! raised task is run as `High` from then on, so what it awaits is raised in turn; so are the
 //! tasks an ordered queue's runner runs inline in its poll, and those of a `LocalSet` a `High`
 //! task drives.

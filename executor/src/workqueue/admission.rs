@@ -72,34 +72,49 @@ impl<E> Admission<E> {
     }
 
     /// Records that an in-flight task with `key` finished. Returns the task that starts in its
-    /// place, if any (it counts as in flight).
-    #[cfg(test)]
+    /// place, if any (it counts as in flight): the front of the ready FIFO.
     pub(crate) fn finish(&mut self, key: Option<u64>) -> Option<E> {
-        self.finish_preferring(key, |_| false)
+        if !self.release(key) {
+            return None;
+        }
+        let (next, _) = self.ready.pop_front()?;
+        self.in_flight += 1;
+        Some(next)
     }
 
     /// Records that an in-flight task with `key` finished, and returns the task that starts in
     /// its place, if any (it counts as in flight): the oldest ready task for which `raised`
     /// holds, or else the one plain admission starts (priority inheritance: a task a `High`
     /// task awaits passes the others waiting only for a slot; a lane's tasks keep their order).
+    ///
+    /// `clean` says that no ready task was raised when the FIFO was last looked through: then
+    /// only the task that joins it now from `key`'s lane is looked at, not the whole FIFO.
+    /// Also returns whether the FIFO is clean afterwards (it was looked through, or was clean,
+    /// and holds no raised task). [`Admission::finish`] is for when none can be raised.
     pub(crate) fn finish_preferring(
         &mut self,
         key: Option<u64>,
         raised: impl Fn(&E) -> bool,
-    ) -> Option<E> {
-        if !self.release(key) {
-            return None;
-        }
-        let at = self.ready.iter().position(|(e, _)| raised(e)).unwrap_or(0);
-        let (next, _) = self.ready.remove(at)?;
+        clean: bool,
+    ) -> (Option<E>, bool) {
+        let Some(moved) = self.release_lane(key) else {
+            return (None, clean);
+        };
+        let moved_raised = moved && self.ready.back().is_some_and(|(e, _)| raised(e));
+        let at = if clean && !moved_raised {
+            None
+        } else {
+            self.ready.iter().position(|(e, _)| raised(e))
+        };
+        let next = match at {
+            Some(at) => self.ready.remove(at),
+            None => self.ready.pop_front(),
+        };
+        let Some((next, _)) = next else {
+            return (None, true);
+        };
         self.in_flight += 1;
-        Some(next)
-    }
-
-    /// Calls `f` with every waiting task (in the ready FIFO or a lane).
-    pub(crate) fn for_each_waiting(&self, mut f: impl FnMut(&E)) {
-        self.ready.iter().for_each(|(e, _)| f(e));
-        self.lanes.values().flatten().for_each(f);
+        (Some(next), at.is_none())
     }
 
     /// Records that an in-flight task with `key` finished, without starting another (the next
@@ -110,25 +125,35 @@ impl<E> Admission<E> {
     /// Called from a task's drop, where a panic could abort the process: a finish with
     /// nothing in flight (a bug) panics in debug builds and is ignored in release builds.
     pub(crate) fn release(&mut self, key: Option<u64>) -> bool {
+        self.release_lane(key).is_some()
+    }
+
+    /// [`Admission::release`], returning `None` if no task was in flight, else whether the
+    /// next task of `key`'s lane joined the back of the ready FIFO.
+    fn release_lane(&mut self, key: Option<u64>) -> Option<bool> {
         debug_assert!(
             self.in_flight > 0,
             "finish with nothing in flight ({} waiting)",
             self.waiting()
         );
         if self.in_flight == 0 {
-            return false;
+            return None;
         }
         self.in_flight -= 1;
-        if let Some(key) = key {
-            let lane = self.lanes.get_mut(&key);
-            match lane.and_then(VecDeque::pop_front) {
-                Some(next) => self.ready.push_back((next, Some(key))),
-                None => {
-                    self.lanes.remove(&key);
-                }
+        let Some(key) = key else {
+            return Some(false);
+        };
+        let lane = self.lanes.get_mut(&key);
+        match lane.and_then(VecDeque::pop_front) {
+            Some(next) => {
+                self.ready.push_back((next, Some(key)));
+                Some(true)
+            }
+            None => {
+                self.lanes.remove(&key);
+                Some(false)
             }
         }
-        true
     }
 
     /// Takes every waiting task (for cancellation), leaving the in-flight count as it is.
@@ -343,17 +368,30 @@ mod tests {
         for (task, key) in [(1, None), (2, Some(7)), (3, Some(7)), (4, None)] {
             assert_eq!(a.push(task, key), None);
         }
-        let mut waiting = Vec::new();
-        a.for_each_waiting(|&t| waiting.push(t));
-        waiting.sort_unstable();
-        assert_eq!(waiting, [1, 2, 3, 4]);
+        assert_eq!(a.waiting(), 4);
         // 4 and 3 are raised: 4 passes 1 and 2 in the ready FIFO; 3 waits behind 2, its lane.
         let raised = |t: &i32| *t == 4 || *t == 3;
-        assert_eq!(a.finish_preferring(None, raised), Some(4));
-        assert_eq!(a.finish_preferring(None, raised), Some(1));
-        assert_eq!(a.finish_preferring(None, raised), Some(2));
-        assert_eq!(a.finish_preferring(Some(7), raised), Some(3));
-        assert_eq!(a.finish_preferring(Some(7), raised), None);
+        assert_eq!(a.finish_preferring(None, raised, false), (Some(4), false));
+        assert_eq!(a.finish_preferring(None, raised, false), (Some(1), true));
+        // Clean: the FIFO is not looked through again.
+        assert_eq!(a.finish_preferring(None, raised, true), (Some(2), true));
+        assert_eq!(a.finish_preferring(Some(7), raised, true), (Some(3), false));
+        assert_eq!(a.finish_preferring(Some(7), raised, false), (None, true));
+        assert_eq!(a.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_task_joining_a_clean_fifo_from_its_lane_is_looked_at() {
+        let raised = |t: &i32| *t == 3;
+        let mut a = Admission::new(1);
+        assert_eq!(a.push(0, Some(7)), Some(0));
+        assert_eq!(a.push(1, None), None);
+        assert_eq!(a.push(3, Some(7)), None);
+        // 0 finishes: 3 joins the clean FIFO from its lane, raised, and starts before 1.
+        assert_eq!(a.finish_preferring(Some(7), raised, true), (Some(3), false));
+        // Not known clean any more: looked through, the FIFO is (1 is not raised).
+        assert_eq!(a.finish_preferring(Some(7), raised, false), (Some(1), true));
+        assert_eq!(a.finish_preferring(None, raised, true), (None, true));
         assert_eq!(a.in_flight(), 0);
     }
 

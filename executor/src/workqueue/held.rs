@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 
+use super::live::LiveId;
 use crate::queue::{Priority, Runnable};
 
 thread_local! {
@@ -31,6 +32,8 @@ pub(super) struct Held {
     generation: u64,
     /// A delayed task whose delay has not expired.
     delayed: bool,
+    /// Its entry among the queue's live tasks.
+    live: LiveId,
 }
 
 impl std::fmt::Debug for Held {
@@ -40,11 +43,12 @@ impl std::fmt::Debug for Held {
 }
 
 impl Held {
-    pub(super) fn new(runnable: Runnable, generation: u64) -> Held {
+    pub(super) fn new(runnable: Runnable, generation: u64, live: LiveId) -> Held {
         Held {
             runnable: Some(runnable),
             generation,
             delayed: false,
+            live,
         }
     }
 
@@ -66,6 +70,11 @@ impl Held {
         self.generation
     }
 
+    /// Its entry among the queue's live tasks.
+    pub(super) fn live(&self) -> LiveId {
+        self.live
+    }
+
     /// Whether the task was raised to `High` (priority inheritance) while its queue's class is
     /// lower.
     pub(super) fn is_raised(&self, queue: Priority) -> bool {
@@ -74,15 +83,6 @@ impl Held {
                 .runnable
                 .as_ref()
                 .is_some_and(|r| r.metadata().priority() == Priority::High)
-    }
-
-    /// Raises the task to `High` if it counts in generation `target` or earlier (a flush
-    /// awaited by a `High` task waits for it); returns whether it was lower.
-    pub(super) fn raise_until(&self, target: u64) -> bool {
-        self.runnable
-            .as_ref()
-            .filter(|_| self.generation <= target)
-            .is_some_and(|runnable| runnable.metadata().raise())
     }
 
     /// Takes the runnable to run or submit it: the task now has a slot.

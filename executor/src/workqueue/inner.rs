@@ -12,11 +12,12 @@ use event_listener::Event;
 
 use super::admission::{Admission, Generations};
 use super::held::{Held, Submit};
+use super::live::{LiveId, LiveTasks};
 use super::refusal::Refusal;
 use super::rescuer::Rescuer;
 use crate::context;
 use crate::coop;
-use crate::queue::{Priority, Runnable};
+use crate::queue::{Priority, Runnable, TaskMeta};
 use crate::scheduler::{Frontend, Shared};
 use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex};
@@ -73,6 +74,15 @@ pub(super) struct QueueState {
     /// An ordered queue's line of tasks and its runner.
     pub(super) line: Line,
     pub(super) generations: Generations,
+    /// The metadata of the live tasks of a queue that is not ordered (priority inheritance).
+    pub(super) live: LiveTasks,
+    /// The latest generation a flush awaited by a `High` task waits for, if any: its tasks
+    /// are raised (priority inheritance, see [`Inner::raise_until`]).
+    pub(super) raised_until: Option<u64>,
+    /// The raise epoch (`core::boost::raise_epoch`) at which admission's ready FIFO held no
+    /// raised task, or 0: until the epoch moves, only tasks joining it from a lane can be
+    /// raised, and admission looks at those alone. A delayed task joining raised resets it.
+    pub(super) clean_at: u64,
     /// Drains in progress.
     pub(super) draining: usize,
     /// Set by `close`.
@@ -91,10 +101,39 @@ pub(super) struct QueueState {
 pub(super) struct Line {
     /// Tasks accepted and not yet taken by the runner, oldest first.
     pub(super) waiting: VecDeque<Held>,
-    /// The runner's waker while a runner is active (it runs until the line is empty).
-    pub(super) runner: Option<Waker>,
+    /// The runner while one is active (it runs until the line is empty).
+    pub(super) runner: Option<LineRunner>,
     /// The task in flight, woken from elsewhere while the runner waits for it.
     pub(super) resumed: Option<Runnable>,
+}
+
+/// An active runner, as its line knows it.
+pub(super) struct LineRunner {
+    /// Wakes it (and keeps its allocation alive).
+    pub(super) waker: Waker,
+    /// Its metadata, in the header of the allocation `waker` keeps alive.
+    meta: std::ptr::NonNull<TaskMeta>,
+}
+
+// SAFETY: `Waker` is `Send`; `TaskMeta` is `Sync` (atomics, and fields never written after the
+// spawn) and the pointer is only read while `waker` keeps its allocation alive.
+unsafe impl Send for LineRunner {}
+
+impl LineRunner {
+    /// The line's record of the runner `runnable`.
+    pub(super) fn new(runnable: &Runnable) -> LineRunner {
+        LineRunner {
+            waker: runnable.waker(),
+            meta: std::ptr::NonNull::from(runnable.metadata()),
+        }
+    }
+
+    /// The runner's metadata.
+    fn meta(&self) -> &TaskMeta {
+        // SAFETY: the metadata lies in the header of the runner's allocation, which does not
+        // move, and `self.waker` holds a reference to that allocation.
+        unsafe { self.meta.as_ref() }
+    }
 }
 
 /// Per-queue task counts, under the state lock. `started` and the live count are derived:
@@ -131,6 +170,29 @@ pub(super) struct Done {
     pub(super) generations: Vec<(u64, usize)>,
     /// Tasks in `generations`.
     pub(super) tasks: usize,
+}
+
+impl QueueState {
+    /// Whether a raising flush waits for a task of `generation` that joins now (a delayed task
+    /// whose delay expired), asked before the task is counted.
+    pub(super) fn raise_waits_for(&self, generation: u64) -> bool {
+        self.raised_until
+            .is_some_and(|until| generation <= until && !self.generations.done(Some(until)))
+    }
+}
+
+impl Line {
+    /// Raises the runner, if one is active; returns whether it was lower.
+    pub(super) fn raise_runner(&self) -> bool {
+        self.runner.as_ref().is_some_and(|r| r.meta().raise())
+    }
+
+    /// Whether the active runner's class is `High`.
+    fn runner_is_high(&self) -> bool {
+        self.runner
+            .as_ref()
+            .is_some_and(|r| r.meta().priority() == Priority::High)
+    }
 }
 
 impl Done {
@@ -176,6 +238,9 @@ impl Inner {
                 admission: Admission::new(max_active),
                 line: Line::default(),
                 generations: Generations::default(),
+                live: LiveTasks::default(),
+                raised_until: None,
+                clean_at: 0,
                 draining: 0,
                 closed: false,
                 shut_down: false,
@@ -282,9 +347,17 @@ impl Inner {
 
     /// A task's future was dropped, outside an ordered queue's runner. `started`: it had a
     /// slot; `counted`: it counted in its generation (every task but a delayed one whose delay
-    /// had not expired).
-    pub(super) fn finished(&self, key: Option<u64>, generation: u64, started: bool, counted: bool) {
+    /// had not expired); `live`: its entry among the live tasks.
+    pub(super) fn finished(
+        &self,
+        key: Option<u64>,
+        generation: u64,
+        live: LiveId,
+        started: bool,
+        counted: bool,
+    ) {
         let mut state = lock(&self.state);
+        state.live.free(live);
         let next = if !started {
             state.counts.cancelled += 1;
             state.delayed -= u64::from(!counted);
@@ -300,11 +373,21 @@ impl Inner {
                 state.admission.release(key);
                 None
             } else {
-                let raised = crate::core::boost::any_raised();
-                let queue = self.priority;
-                state
-                    .admission
-                    .finish_preferring(key, |held| raised && held.is_raised(queue))
+                match crate::core::boost::raise_epoch() {
+                    // No task was ever raised: none to prefer, no backlog to look through.
+                    0 => state.admission.finish(key),
+                    epoch => {
+                        let queue = self.priority;
+                        let clean = state.clean_at == epoch;
+                        let (next, clean) = state.admission.finish_preferring(
+                            key,
+                            |held| held.is_raised(queue),
+                            clean,
+                        );
+                        state.clean_at = if clean { epoch } else { 0 };
+                        next
+                    }
+                }
             }
         };
         let mut wake = counted && state.generations.remove(generation);
@@ -314,6 +397,34 @@ impl Inner {
             self.submit(next.take(), Submit::Next);
         }
         self.wake_waiters(wake);
+    }
+
+    /// Priority inheritance: a flush waiting for generation `target` is awaited by a `High`
+    /// task. Raises every task of that generation or an earlier one, held back or admitted (an
+    /// ordered queue's runner, which runs them), and has the cores move those already queued
+    /// behind lower work.
+    pub(super) fn raise_until(&self, target: u64) {
+        if self.priority == Priority::High {
+            return;
+        }
+        let mut state = lock(&self.state);
+        if state.generations.done(Some(target)) {
+            return;
+        }
+        state.raised_until = state.raised_until.max(Some(target));
+        let raised = state.live.raise_until(target) | state.line.raise_runner();
+        drop(state);
+        if raised {
+            crate::core::boost::request_sweep();
+        }
+    }
+
+    /// Whether the line's runner, about to start a task of `generation`, was raised by a flush
+    /// that does not wait for that task: the raise ends there (see [`super::runner`]).
+    pub(super) fn raise_ends_at(&self, state: &QueueState, generation: u64) -> bool {
+        self.priority != Priority::High
+            && state.line.runner_is_high()
+            && state.raised_until.is_none_or(|until| generation > until)
     }
 
     /// The runner reports the tasks it finished (their generations, for flush and drain).

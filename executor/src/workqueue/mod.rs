@@ -5,6 +5,8 @@
 //! - [`builder`]: settings, validation, errors.
 //! - [`admission`]: the pure state machine deciding which task may start.
 //! - [`inner`]: the queue's shared state and its operations (accept, finish, wait, cancel).
+//! - [`live`]: the metadata of the queue's live tasks, which a flush raises (priority
+//!   inheritance).
 //! - [`task`]: the future wrapped around each task and the runnable a queue holds back.
 //! - [`runner`]: an ordered queue's runner, which runs its tasks one after another, inline.
 //! - [`rescuer`]: the thread reserved for a queue built with
@@ -90,6 +92,7 @@ mod admission;
 mod builder;
 mod held;
 mod inner;
+mod live;
 mod marks;
 mod refusal;
 mod rescuer;
@@ -390,13 +393,24 @@ impl WorkQueue {
     ///
     /// # Priority inheritance
     ///
-    /// Awaited by a [`High`](crate::Priority::High) task, the flush raises the tasks it waits
-    /// for that the queue still holds back (beyond `max_active`, or behind their key) to `High`
-    /// until they complete: once admitted they are queued ahead of `Normal` and `Idle` work.
+    /// Awaited by a [`High`](crate::Priority::High) task, the flush raises every task it waits
+    /// for to `High` until that task completes (see [`Priority`](crate::Priority)):
+    ///
+    /// - tasks the queue still holds back (beyond `max_active`, or behind their key): once
+    ///   admitted, they are queued ahead of `Normal` and `Idle` work, and admitted before the
+    ///   tasks that wait only for a slot;
+    /// - tasks the queue already admitted: those queued behind lower work move to the `High`
+    ///   queues, and those running or waiting are queued as `High` at every later wake-up;
+    /// - in an ordered queue, its runner, which runs the tasks one after another: it runs as
+    ///   `High` until it comes to a task the flush does not wait for (one spawned after the
+    ///   call), and hands the rest of the line to a new runner of the queue's class there. A
+    ///   raise for the rest of the runner's life would lift every later task of a busy queue,
+    ///   whose runner never stops, for good.
+    ///
+    /// A delayed task that becomes due while the flush waits is raised as it joins the queue.
     /// Admission order stays the queue's: its backlog keeps its order, a key's tasks start one
-    /// after another, and an ordered queue stays strictly FIFO (its runner keeps the queue's
-    /// class). Tasks the queue already admitted keep their class unless a `High` task awaits
-    /// their [`JoinHandle`].
+    /// after another, at most `max_active` are in flight, and an ordered queue stays strictly
+    /// FIFO. A flush that a `Normal` or `Idle` task awaits raises nothing.
     ///
     /// # Panics
     ///
@@ -436,20 +450,7 @@ impl WorkQueue {
                 );
             }
             if let Some(target) = target.filter(|_| crate::task::boost::awaiter_is_high()) {
-                // Priority inheritance: the tasks it waits for that the queue holds back.
-                let state = lock(&inner.state);
-                let mut raised = false;
-                state
-                    .admission
-                    .for_each_waiting(|held| raised |= held.raise_until(target));
-                for held in &state.line.waiting {
-                    raised |= held.raise_until(target);
-                }
-                drop(state);
-                if raised {
-                    // Admission prefers raised tasks from now on.
-                    crate::core::boost::request_sweep();
-                }
+                inner.raise_until(target);
             }
             inner
                 .wait_until(|state| state.generations.done(target))

@@ -40,6 +40,16 @@
 //! the latest every [`BUDGET`] tasks. Flush and drain waiters are woken after the state lock
 //! is released: a waiter may be a task of this queue, whose wake-up takes the lock.
 //!
+//! # Priority inheritance
+//!
+//! A flush awaited by a `High` task raises the runner (through the line, which keeps its
+//! metadata), and with it every task it runs: they are polled as `High`, so what they await is
+//! raised in turn. The raise ends where the flushed tasks end: when the runner comes to a task
+//! of a generation the raising flush does not wait for, it gives its line back, that task
+//! first, to a new runner of the queue's class and exits, so the queue's later work does not
+//! stay `High` for as long as the line never empties. Only generation changes are checked,
+//! under the lock the report there takes anyway: nothing per task.
+//!
 //! # Shutdown
 //!
 //! The runner is in the registry like any task, so shutdown reaches it; once shutdown began it
@@ -142,7 +152,7 @@ fn resume(inner: &Inner, runnable: Runnable) -> Then {
         return Then::Nothing;
     }
     let mut state = lock(&inner.state);
-    let Some(runner) = state.line.runner.clone() else {
+    let Some(runner) = state.line.runner.as_ref().map(|r| r.waker.clone()) else {
         // No runner (it was cancelled by shutdown): the task is cancelled.
         return Then::Cancel(runnable, SyncArc::clone(&inner.shared));
     };
@@ -167,12 +177,15 @@ pub(super) struct Runner {
     /// The task in flight, woken while it ran: it runs at the runner's next poll.
     resumed: Option<Runnable>,
     done: Done,
-    /// The line was empty and the runner gave it up.
+    /// The line was empty and the runner gave it up, or it handed the line over.
     exited: bool,
+    /// The generation of the task started last (or to start first).
+    generation: u64,
 }
 
 impl Runner {
-    pub(super) fn new(inner: Arc<Inner>) -> Runner {
+    /// A runner for `inner`'s line, whose first task counts in `generation`.
+    pub(super) fn new(inner: Arc<Inner>, generation: u64) -> Runner {
         Runner {
             inner,
             batch: VecDeque::new(),
@@ -180,6 +193,7 @@ impl Runner {
             resumed: None,
             done: Done::default(),
             exited: false,
+            generation,
         }
     }
 
@@ -284,18 +298,16 @@ impl Runner {
                     return Poll::Ready(());
                 };
                 let generation = held.generation();
-                if this
-                    .done
-                    .generations
-                    .last()
-                    .is_some_and(|&(last, _)| last != generation)
-                {
-                    // A flush lies between the tasks finished so far and this one (a flush
-                    // opens a new generation): report them now, so the flush does not wait
-                    // for this task, which may block or wait for the flusher.
-                    let resumed = this.inner.report(&mut this.done);
-                    debug_assert!(resumed.is_none(), "a task resumed with none in flight");
-                }
+                let held = if generation == this.generation {
+                    held
+                } else {
+                    this.generation = generation;
+                    match this.enter_generation(held) {
+                        Some(held) => held,
+                        // Handed over: the line goes on in a new runner.
+                        None => return Poll::Ready(()),
+                    }
+                };
                 let runnable = held.take();
                 this.current = Some(Current {
                     waker: None,
@@ -332,6 +344,39 @@ impl Runner {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl Runner {
+    /// About to start `held`, of another generation than the task started before it: a flush
+    /// lies between the two (a flush opens a new generation). Reports the tasks finished so
+    /// far, so the flush does not wait for `held`, which may block or wait for the flusher.
+    ///
+    /// If a flush awaited by a `High` task raised this runner and does not wait for `held`,
+    /// the raise ends here: the rest of the line, `held` first, goes to a new runner of the
+    /// queue's class, and this one exits (returns `None`). A raised runner thus runs as `High`
+    /// only the tasks such a flush waits for and those ahead of them in the line.
+    fn enter_generation(&mut self, held: Held) -> Option<Held> {
+        let inner = Arc::clone(&self.inner);
+        let mut state = lock(&inner.state);
+        let (resumed, wake) = inner.report_locked(&mut state, &mut self.done);
+        debug_assert!(resumed.is_none(), "a task resumed with none in flight");
+        if !inner.raise_ends_at(&state, held.generation()) {
+            drop(state);
+            inner.wake_waiters(wake);
+            return Some(held);
+        }
+        let generation = held.generation();
+        let mut line = std::mem::take(&mut self.batch);
+        line.push_front(held);
+        line.append(&mut state.line.waiting);
+        state.line.waiting = line;
+        let runner = inner.new_runner(&mut state, generation);
+        self.exited = true;
+        drop(state);
+        inner.wake_waiters(wake);
+        inner.start_runner(runner);
+        None
     }
 }
 

@@ -9,7 +9,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::held::{Held, Submit};
-use super::inner::{Inner, QueueState};
+use super::inner::{Inner, LineRunner, QueueState};
+use super::live::LiveId;
 use super::refusal::SpawnError;
 use super::runner::{self, Runner};
 use super::task::QueueTask;
@@ -50,7 +51,7 @@ impl Inner {
             return Err(SpawnError::new(future, reason));
         }
         let generation = state.generations.current();
-        let (held, handle) = self.allocate(future, key, generation);
+        let (held, handle) = self.allocate(&mut state, future, key, generation, delay.is_none());
         state.counts.spawned += 1;
         let Some(delay) = delay else {
             state.generations.add(generation);
@@ -76,20 +77,29 @@ impl Inner {
         Ok(handle)
     }
 
-    /// Allocates a task of this queue, not yet submitted, spawned at the caller's location.
+    /// Allocates a task of this queue, not yet submitted, spawned at the caller's location,
+    /// and keeps its metadata among the live tasks (unless the queue is ordered). `counted`:
+    /// it counts in `generation` at once (it is not delayed).
     #[track_caller]
     fn allocate<F>(
         self: &std::sync::Arc<Self>,
+        state: &mut QueueState,
         future: F,
         key: Option<u64>,
         generation: u64,
+        counted: bool,
     ) -> (Held, JoinHandle<F::Output>)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let site = std::panic::Location::caller();
-        let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation);
+        let live = if self.ordered {
+            LiveId::NONE
+        } else {
+            state.live.reserve()
+        };
+        let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation, live);
         let how = Spawn {
             pin: None,
             priority: self.priority,
@@ -97,7 +107,7 @@ impl Inner {
             site,
             name: None,
         };
-        let (runnable, handle) = if self.ordered {
+        let (runnable, handle) = if live == LiveId::NONE {
             // Run by the queue's runner, never scheduled on the cores: not in the registry
             // (the runner and `cancel_held` cancel what shutdown must reach).
             let schedule = runner::schedule_fn(self);
@@ -107,11 +117,15 @@ impl Inner {
                 pin: self.pin(),
                 ..how
             };
-            Shared::spawn_unscheduled(&self.shared, wrapped, how)
+            let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, wrapped, how);
+            state
+                .live
+                .fill(live, runnable.metadata(), counted.then_some(generation));
+            (runnable, handle)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
         self.mark(&runnable);
-        (Held::new(runnable, generation), handle)
+        (Held::new(runnable, generation, live), handle)
     }
 
     /// Marks a task (or a runner) with the queue's id before its first submission, if the
@@ -133,12 +147,23 @@ impl Inner {
         if !self.ordered {
             return state.admission.push(held, key).map(Start::Task);
         }
+        let generation = held.generation();
         state.line.waiting.push_back(held);
         if state.line.runner.is_some() {
             return None;
         }
-        // The line was idle: a new runner takes it (allocated under the lock, like a task).
-        let runner = Runner::new(std::sync::Arc::clone(self));
+        // The line was idle: a new runner takes it.
+        Some(Start::Runner(self.new_runner(state, generation)))
+    }
+
+    /// A new runner for the line, whose first task counts in `generation`: allocated under
+    /// the lock, like a task, with the queue's class; the line keeps it.
+    pub(super) fn new_runner(
+        self: &std::sync::Arc<Self>,
+        state: &mut QueueState,
+        generation: u64,
+    ) -> Runnable {
+        let runner = Runner::new(std::sync::Arc::clone(self), generation);
         let how = Spawn {
             pin: self.pin(),
             priority: self.priority,
@@ -147,8 +172,13 @@ impl Inner {
         let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
         drop(handle);
         self.mark(&runnable);
-        state.line.runner = Some(runnable.waker());
-        Some(Start::Runner(runnable))
+        state.line.runner = Some(LineRunner::new(&runnable));
+        runnable
+    }
+
+    /// Submits a new runner (from [`Inner::new_runner`]), after the lock is released.
+    pub(super) fn start_runner(&self, runnable: Runnable) {
+        self.start(Some(Start::Runner(runnable)));
     }
 
     /// Submits what admission started, after the lock is released.
@@ -170,9 +200,23 @@ impl Inner {
             return;
         }
         state.delayed -= 1;
-        state.generations.add(held.count());
+        let generation = held.count();
+        // A flush awaited by a `High` task waits for it now: it is raised too (its runner, in
+        // an ordered queue, which may be new).
+        let waited = state.raise_waits_for(generation);
+        state.generations.add(generation);
+        let live = held.live();
+        state.live.count(live, generation);
+        if held.is_raised(self.priority) {
+            // Raised while delayed (a `High` task awaits it): admission must look for it.
+            state.clean_at = 0;
+        }
         let start = self.admit(&mut state, held, None);
+        let raised = waited && (state.live.raise(live) | state.line.raise_runner());
         drop(state);
+        if raised {
+            crate::core::boost::request_sweep();
+        }
         self.start(start);
     }
 }

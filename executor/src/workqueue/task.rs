@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use super::held::{self, Dropping};
 use super::inner::Inner;
+use super::live::LiveId;
 use super::marks::{self, Marked, Timed};
 use crate::context;
 
@@ -37,15 +38,24 @@ pub(super) struct QueueTask<F> {
     inner: Arc<Inner>,
     key: Option<u64>,
     generation: u64,
+    /// Its entry among the queue's live tasks, freed when it is dropped.
+    live: LiveId,
 }
 
 impl<F> QueueTask<F> {
-    pub(super) fn new(future: F, inner: Arc<Inner>, key: Option<u64>, generation: u64) -> Self {
+    pub(super) fn new(
+        future: F,
+        inner: Arc<Inner>,
+        key: Option<u64>,
+        generation: u64,
+        live: LiveId,
+    ) -> Self {
         QueueTask {
             future: ManuallyDrop::new(future),
             inner,
             key,
             generation,
+            live,
         }
     }
 }
@@ -96,6 +106,7 @@ impl<F> Drop for QueueTask<F> {
             inner: &self.inner,
             key: self.key,
             generation: self.generation,
+            live: self.live,
             how,
         };
         // SAFETY: the future is dropped in place, once, and never touched again: `self` is
@@ -109,6 +120,7 @@ struct Finish<'a> {
     inner: &'a Inner,
     key: Option<u64>,
     generation: u64,
+    live: LiveId,
     how: Dropping,
 }
 
@@ -125,6 +137,7 @@ impl Drop for Finish<'_> {
         self.inner.finished(
             self.key,
             self.generation,
+            self.live,
             started,
             self.how != Dropping::Delayed,
         );
