@@ -290,6 +290,8 @@ pub(crate) struct Spawn<'a> {
     pub(crate) priority: Priority,
     /// The name of the work queue it belongs to, if any (its handle's errors name it).
     pub(crate) queue: Option<&'a std::sync::Arc<str>>,
+    /// The id its work queue marks it with ([`TaskMeta::queue_id`]), or 0.
+    pub(crate) queue_id: u32,
     /// Where it was spawned.
     pub(crate) site: &'static std::panic::Location<'static>,
     /// Its name, if it was given one.
@@ -297,12 +299,13 @@ pub(crate) struct Spawn<'a> {
 }
 
 impl Spawn<'_> {
-    /// A `Normal` task with no pin, queue or name, spawned at `site`.
+    /// A `Normal` task with no pin, queue, mark or name, spawned at `site`.
     pub(crate) fn at(site: &'static std::panic::Location<'static>) -> Spawn<'static> {
         Spawn {
             pin: None,
             priority: Priority::Normal,
             queue: None,
+            queue_id: 0,
             site,
             name: None,
         }
@@ -315,7 +318,7 @@ impl Spawn<'_> {
 /// queue's ordered runner cancels the tasks it holds and runs).
 ///
 /// `schedule` is called each time the task is woken; `how` says where it may run, its class,
-/// queue, spawn site and name.
+/// queue and mark, spawn site and name.
 pub(crate) fn spawn<F, S>(
     future: F,
     how: Spawn<'_>,
@@ -394,6 +397,7 @@ impl Prepared {
             pin,
             priority,
             queue,
+            queue_id,
             site,
             name,
         } = how;
@@ -413,7 +417,7 @@ impl Prepared {
             },
             span,
         };
-        let meta = TaskMeta::new(pin, priority, site, name);
+        let meta = TaskMeta::new(pin, priority, site, name, queue_id);
         let prepared = Prepared {
             tag,
             id,
