@@ -123,7 +123,11 @@ struct TaskFuture<F> {
     /// `None` once dropped, in place, by `drop_future`. (An `Option` rather than a flag: it
     /// usually fits in a niche of the future's own state, so it costs no memory.)
     future: Option<F>,
-    registered: Option<(Arc<Registry>, Slot)>,
+    /// The registry the task is in, if any, until the future is dropped.
+    registered: Option<Arc<Registry>>,
+    /// Where in `registered` (meaningless when that is `None`). Apart from the registry so that
+    /// a small future packs into the same word (six bytes, aligned to 2; see [`Slot`]).
+    slot: Slot,
     /// The task's metadata, in the header of the allocation this future lives in: each poll
     /// reads its abort flag (see `cancel_requested`). Null until the task is allocated.
     meta: MetaRef,
@@ -197,8 +201,8 @@ impl<F> TaskFuture<F> {
                 result
             }
         };
-        if let Some((registry, slot)) = self.registered.take() {
-            registry.remove(slot);
+        if let Some(registry) = self.registered.take() {
+            registry.remove(self.slot);
         }
         result
     }
@@ -218,7 +222,7 @@ impl<F> TaskFuture<F> {
             || self
                 .registered
                 .as_ref()
-                .is_some_and(|(registry, _)| registry.is_closed())
+                .is_some_and(|registry| registry.is_closed())
     }
 }
 
@@ -409,10 +413,12 @@ impl Prepared {
             id.as_u64(),
         );
         let tag = span.wake_tag();
+        let (registered, slot) = registered.unzip();
         let wrapped = Traced {
             task: TaskFuture {
                 future: Some(future),
                 registered,
+                slot: slot.unwrap_or_default(),
                 meta: MetaRef(std::ptr::null()),
             },
             span,
@@ -446,5 +452,32 @@ impl Prepared {
     ) -> (Runnable, JoinHandle<T>) {
         let handle = JoinHandle::new(raw, runnable.waker(), self.id, self.queue);
         (runnable, handle)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_future_packs_into_the_wrappers_last_word() {
+        // The registry's `Arc`, the metadata pointer, and the slot (six bytes) with a future
+        // of one byte (an `async fn` that captures nothing) and its `Option`'s niche: three
+        // words, which is also the size of the task's outcome (`TaskOutput<()>` and async-task's
+        // own `Result` around it), so the allocation's future/output union is no larger.
+        async fn idle() {
+            std::future::pending::<()>().await;
+        }
+        fn wrapper_size<F>(_: &F) -> usize {
+            std::mem::size_of::<TaskFuture<F>>()
+        }
+        let future = idle();
+        assert_eq!(std::mem::size_of_val(&future), 1);
+        assert_eq!(wrapper_size(&future), 3 * std::mem::size_of::<usize>());
+        assert_eq!(std::mem::size_of::<Slot>(), 6);
+        assert_eq!(
+            std::mem::size_of::<Result<TaskOutput<()>, Panic>>(),
+            3 * std::mem::size_of::<usize>()
+        );
     }
 }
