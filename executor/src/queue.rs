@@ -142,33 +142,34 @@ impl std::fmt::Display for Name {
 }
 
 /// Per-task data kept in the task's header, readable from both its `Runnable` and its handle:
-/// one word, and the spawn site and name in one pointer, so that an idle task costs as little
-/// memory as possible.
+/// an atomic word, and the spawn site, name and work queue mark in one pointer aligned to 4
+/// bytes (see [`Origin`]), so that an idle task costs as little memory as possible: 12 bytes,
+/// which with async-task's flag byte fill its header's last word.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
     /// Where the task was spawned (`#[track_caller]` through the spawn functions): the key of
-    /// what the runtime learns about tasks that block without a section; and the task's name,
-    /// if it was given one.
+    /// what the runtime learns about tasks that block without a section; the task's name, if
+    /// it was given one; and the id of the task's work queue if that queue has a rescuer or is
+    /// ordered, else 0 (see `workqueue`): a rescuer takes its queue's tasks out of the cores'
+    /// queues by it, and an ordered queue's task that awaits a later task of its queue is told
+    /// by it.
     origin: Origin,
     /// The low 16 bits: the core the task must run on (`spawn_on`), or `NOT_PINNED`. The next
     /// 13: the site hint (see [`TaskMeta::site_hint`]). The next two: the priority class's
     /// index. The top bit: set by `JoinHandle::abort`, after which
     /// the task is dropped instead of polled the next time it is picked to run.
     word: AtomicU32,
-    /// The id of the task's work queue if that queue has a rescuer or is ordered, else 0 (see
-    /// `workqueue`): a rescuer takes its queue's tasks out of the cores' queues by it, and an
-    /// ordered queue's task that awaits a later task of its queue is told by it. It fills the
-    /// padding after `word`: it costs no memory.
-    queue_id: AtomicU32,
 }
 
 impl TaskMeta {
-    /// Metadata for a task of class `priority` that may run on `pin`'s core only, or anywhere.
+    /// Metadata for a task of class `priority` that may run on `pin`'s core only, or anywhere,
+    /// spawned at `site`, named `name`, and marked with work queue `queue_id` (if not 0).
     pub(crate) fn new(
         pin: Option<usize>,
         priority: Priority,
         site: &'static Location<'static>,
         name: Option<Name>,
+        queue_id: u32,
     ) -> TaskMeta {
         let pin = pin.map_or(NOT_PINNED, |core| {
             u32::try_from(core)
@@ -179,23 +180,15 @@ impl TaskMeta {
         // `index` is at most 2, so the cast is lossless.
         let class = (priority.index() as u32) << PRIORITY_SHIFT;
         TaskMeta {
-            origin: Origin::new(site, name),
+            origin: Origin::new(site, name, queue_id),
             word: AtomicU32::new(pin | class),
-            queue_id: AtomicU32::new(0),
         }
     }
 
-    /// Marks the task as one of work queue `id`. Called before the task is first submitted
-    /// and before its handle is returned.
-    pub(crate) fn set_queue_id(&self, id: u32) {
-        // Relaxed: published to whoever takes the task from a queue by the queue's push, and
-        // to the handle's owner by whatever passed the handle on.
-        self.queue_id.store(id, Ordering::Relaxed);
-    }
-
-    /// The id of the task's work queue, if marked, or 0.
+    /// The id of the work queue that marked the task, or 0.
+    #[inline]
     pub(crate) fn queue_id(&self) -> u32 {
-        self.queue_id.load(Ordering::Relaxed)
+        self.origin.queue_id()
     }
 
     /// Where the task was spawned.
@@ -379,27 +372,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn task_metadata_keeps_the_queue_id_in_padding() {
-        // The queue id sits in the padding after the word, and the spawn site shares its
-        // pointer with the name: an idle task's metadata is two words.
+    fn task_metadata_is_twelve_bytes_aligned_to_four() {
+        // The spawn site shares its pointer with the name and the queue mark, and that pointer
+        // is aligned to 4 bytes: with async-task's flag byte, the metadata fills the header's
+        // last two words, where an 8-byte alignment would take a third.
+        assert_eq!(std::mem::size_of::<TaskMeta>(), 12);
+        assert_eq!(std::mem::align_of::<TaskMeta>(), 4);
+    }
+
+    #[test]
+    fn a_mark_keeps_the_rest_of_the_metadata() {
+        let here = Location::caller();
+        let marked = TaskMeta::new(Some(2), Priority::Idle, here, None, 7);
+        assert_eq!(marked.queue_id(), 7);
+        assert_eq!(marked.site(), here);
+        assert!(marked.name().is_none());
+        assert_eq!((marked.pin(), marked.priority()), (Some(2), Priority::Idle));
         assert_eq!(
-            std::mem::size_of::<TaskMeta>(),
-            std::mem::size_of::<Origin>() + 8
+            TaskMeta::new(None, Priority::Normal, here, None, 0).queue_id(),
+            0
         );
     }
 
     #[test]
     fn a_raise_keeps_the_pin_and_the_abort_flag() {
-        let meta = TaskMeta::new(Some(5), Priority::Idle, Location::caller(), None);
+        let meta = TaskMeta::new(Some(5), Priority::Idle, Location::caller(), None, 0);
         meta.abort();
         assert!(meta.raise(), "Idle is lower than High");
         assert!(!meta.raise(), "raised once");
         assert_eq!((meta.pin(), meta.priority()), (Some(5), Priority::High));
         assert!(meta.is_aborted());
-        let normal = TaskMeta::new(None, Priority::Normal, Location::caller(), None);
+        let normal = TaskMeta::new(None, Priority::Normal, Location::caller(), None, 0);
         assert!(normal.raise());
         assert_eq!(normal.priority(), Priority::High);
-        assert!(!TaskMeta::new(None, Priority::High, Location::caller(), None).raise());
+        assert!(!TaskMeta::new(None, Priority::High, Location::caller(), None, 0).raise());
     }
 
     #[test]
@@ -408,14 +414,14 @@ mod tests {
             std::mem::size_of::<Option<Name>>(),
             std::mem::size_of::<usize>()
         );
-        let meta = TaskMeta::new(Some(3), Priority::Idle, Location::caller(), None);
+        let meta = TaskMeta::new(Some(3), Priority::Idle, Location::caller(), None, 0);
         assert!(meta.name().is_none());
         assert_eq!((meta.pin(), meta.priority()), (Some(3), Priority::Idle));
     }
 
     #[test]
     fn the_site_hint_shares_the_word_without_touching_the_rest() {
-        let meta = TaskMeta::new(Some(0xFFFE), Priority::High, Location::caller(), None);
+        let meta = TaskMeta::new(Some(0xFFFE), Priority::High, Location::caller(), None, 0);
         assert_eq!(meta.site_hint(), 0);
         meta.set_site_hint(MAX_SITE_HINT);
         meta.abort();

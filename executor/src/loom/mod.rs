@@ -82,6 +82,7 @@ impl Tally {
                 crate::queue::Priority::Normal,
                 std::panic::Location::caller(),
                 None,
+                0,
             ))
             .spawn(move |_| future, drop);
         task.detach();

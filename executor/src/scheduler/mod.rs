@@ -297,11 +297,11 @@ mod tests {
                 let (runnable, handle) = Shared::spawn_unscheduled(
                     &shared,
                     async move { i },
-                    Spawn::at(Location::caller()),
+                    Spawn {
+                        queue_id: if i % 2 == 0 { RESCUER } else { 0 },
+                        ..Spawn::at(Location::caller())
+                    },
                 );
-                if i % 2 == 0 {
-                    runnable.metadata().set_queue_id(RESCUER);
-                }
                 push(if i == 0 { &core.lifo } else { &core.pinned }, runnable);
                 handle
             })

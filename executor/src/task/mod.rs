@@ -123,7 +123,11 @@ struct TaskFuture<F> {
     /// `None` once dropped, in place, by `drop_future`. (An `Option` rather than a flag: it
     /// usually fits in a niche of the future's own state, so it costs no memory.)
     future: Option<F>,
-    registered: Option<(Arc<Registry>, Slot)>,
+    /// The registry the task is in, if any, until the future is dropped.
+    registered: Option<Arc<Registry>>,
+    /// Where in `registered` (meaningless when that is `None`). Apart from the registry so that
+    /// a small future packs into the same word (six bytes, aligned to 2; see [`Slot`]).
+    slot: Slot,
     /// The task's metadata, in the header of the allocation this future lives in: each poll
     /// reads its abort flag (see `cancel_requested`). Null until the task is allocated.
     meta: MetaRef,
@@ -197,8 +201,8 @@ impl<F> TaskFuture<F> {
                 result
             }
         };
-        if let Some((registry, slot)) = self.registered.take() {
-            registry.remove(slot);
+        if let Some(registry) = self.registered.take() {
+            registry.remove(self.slot);
         }
         result
     }
@@ -218,7 +222,7 @@ impl<F> TaskFuture<F> {
             || self
                 .registered
                 .as_ref()
-                .is_some_and(|(registry, _)| registry.is_closed())
+                .is_some_and(|registry| registry.is_closed())
     }
 }
 
@@ -290,6 +294,8 @@ pub(crate) struct Spawn<'a> {
     pub(crate) priority: Priority,
     /// The name of the work queue it belongs to, if any (its handle's errors name it).
     pub(crate) queue: Option<&'a std::sync::Arc<str>>,
+    /// The id its work queue marks it with ([`TaskMeta::queue_id`]), or 0.
+    pub(crate) queue_id: u32,
     /// Where it was spawned.
     pub(crate) site: &'static std::panic::Location<'static>,
     /// Its name, if it was given one.
@@ -297,12 +303,13 @@ pub(crate) struct Spawn<'a> {
 }
 
 impl Spawn<'_> {
-    /// A `Normal` task with no pin, queue or name, spawned at `site`.
+    /// A `Normal` task with no pin, queue, mark or name, spawned at `site`.
     pub(crate) fn at(site: &'static std::panic::Location<'static>) -> Spawn<'static> {
         Spawn {
             pin: None,
             priority: Priority::Normal,
             queue: None,
+            queue_id: 0,
             site,
             name: None,
         }
@@ -315,7 +322,7 @@ impl Spawn<'_> {
 /// queue's ordered runner cancels the tasks it holds and runs).
 ///
 /// `schedule` is called each time the task is woken; `how` says where it may run, its class,
-/// queue, spawn site and name.
+/// queue and mark, spawn site and name.
 pub(crate) fn spawn<F, S>(
     future: F,
     how: Spawn<'_>,
@@ -394,6 +401,7 @@ impl Prepared {
             pin,
             priority,
             queue,
+            queue_id,
             site,
             name,
         } = how;
@@ -405,15 +413,17 @@ impl Prepared {
             id.as_u64(),
         );
         let tag = span.wake_tag();
+        let (registered, slot) = registered.unzip();
         let wrapped = Traced {
             task: TaskFuture {
                 future: Some(future),
                 registered,
+                slot: slot.unwrap_or_default(),
                 meta: MetaRef(std::ptr::null()),
             },
             span,
         };
-        let meta = TaskMeta::new(pin, priority, site, name);
+        let meta = TaskMeta::new(pin, priority, site, name, queue_id);
         let prepared = Prepared {
             tag,
             id,
@@ -442,5 +452,32 @@ impl Prepared {
     ) -> (Runnable, JoinHandle<T>) {
         let handle = JoinHandle::new(raw, runnable.waker(), self.id, self.queue);
         (runnable, handle)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_future_packs_into_the_wrappers_last_word() {
+        // The registry's `Arc`, the metadata pointer, and the slot (six bytes) with a future
+        // of one byte (an `async fn` that captures nothing) and its `Option`'s niche: three
+        // words, which is also the size of the task's outcome (`TaskOutput<()>` and async-task's
+        // own `Result` around it), so the allocation's future/output union is no larger.
+        async fn idle() {
+            std::future::pending::<()>().await;
+        }
+        fn wrapper_size<F>(_: &F) -> usize {
+            std::mem::size_of::<TaskFuture<F>>()
+        }
+        let future = idle();
+        assert_eq!(std::mem::size_of_val(&future), 1);
+        assert_eq!(wrapper_size(&future), 3 * std::mem::size_of::<usize>());
+        assert_eq!(std::mem::size_of::<Slot>(), 6);
+        assert_eq!(
+            std::mem::size_of::<Result<TaskOutput<()>, Panic>>(),
+            3 * std::mem::size_of::<usize>()
+        );
     }
 }

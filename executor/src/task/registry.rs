@@ -20,6 +20,9 @@ use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 /// Shards per spawning core.
 const SPREAD: usize = 4;
 
+// Every shard index fits in a `Slot`.
+const _: () = assert!((crate::runtime::MAX_CORES + 1) * SPREAD <= u16::MAX as usize + 1);
+
 /// Live tasks' wakers, sharded.
 #[derive(Debug)]
 pub(crate) struct Registry {
@@ -28,11 +31,13 @@ pub(crate) struct Registry {
     closed: AtomicBool,
 }
 
-/// Where a task's waker sits in the registry.
-#[derive(Clone, Copy, Debug)]
+/// Where a task's waker sits in the registry: six bytes, aligned to 2, so that a task's
+/// future wrapper packs a small future (or its niche) into the word the slot shares.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(Rust, packed(2))]
 pub(crate) struct Slot {
-    shard: u32,
     key: u32,
+    shard: u16,
 }
 
 impl Registry {
@@ -69,8 +74,9 @@ impl Registry {
         let mut slab = lock(&self.shards[shard_index]);
         let entry = slab.vacant_entry();
         let slot = Slot {
-            shard: u32::try_from(shard_index).expect("shard index fits in u32"),
             key: u32::try_from(entry.key()).expect("fewer than 2^32 live tasks per shard"),
+            // At most `SPREAD` shards per core plus `SPREAD`, and `MAX_CORES` cores.
+            shard: u16::try_from(shard_index).expect("shard index fits in u16"),
         };
         let (out, waker) = make(slot);
         entry.insert(waker);
@@ -79,7 +85,8 @@ impl Registry {
 
     /// Removes a task's waker (its future is being dropped).
     pub(crate) fn remove(&self, slot: Slot) {
-        let waker = lock(&self.shards[slot.shard as usize]).try_remove(slot.key as usize);
+        let Slot { key, shard } = slot;
+        let waker = lock(&self.shards[usize::from(shard)]).try_remove(key as usize);
         // Dropped after the lock is released: dropping a waker may free the task.
         drop(waker);
     }

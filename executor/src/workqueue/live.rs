@@ -132,7 +132,7 @@ mod tests {
     use std::panic::Location;
 
     fn meta() -> TaskMeta {
-        TaskMeta::new(None, Priority::Normal, Location::caller(), None)
+        TaskMeta::new(None, Priority::Normal, Location::caller(), None, 0)
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Inner {
             pin: None,
             priority: self.priority,
             queue: Some(&self.name),
+            queue_id: self.mark(),
             site,
             name: None,
         };
@@ -124,16 +125,17 @@ impl Inner {
             (runnable, handle)
         };
         debug_assert_eq!(runnable.metadata().priority(), self.priority);
-        self.mark(&runnable);
         (Held::new(runnable, generation, live), handle)
     }
 
-    /// Marks a task (or a runner) with the queue's id before its first submission, if the
+    /// What a task (or a runner) is marked with when it is spawned: the queue's id if the
     /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
-    /// task's handle is told, see [`runner`]).
-    fn mark(&self, runnable: &Runnable) {
+    /// task's handle is told, see [`runner`]), else 0.
+    fn mark(&self) -> u32 {
         if self.rescuer.is_some() || self.ordered {
-            runnable.metadata().set_queue_id(self.id);
+            self.id
+        } else {
+            0
         }
     }
 
@@ -167,11 +169,11 @@ impl Inner {
         let how = Spawn {
             pin: self.pin(),
             priority: self.priority,
+            queue_id: self.mark(),
             ..Spawn::at(std::panic::Location::caller())
         };
         let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
         drop(handle);
-        self.mark(&runnable);
         state.line.runner = Some(LineRunner::new(&runnable));
         runnable
     }
