@@ -307,8 +307,17 @@ impl<T: AsFd> Async<T> {
             slot: None,
         };
         let io = self.get_ref();
-        std::future::poll_fn(|cx| poll_io(&self.source, dir, Some(&mut slot.slot), cx, || op(io)))
-            .await
+        std::future::poll_fn(|cx| {
+            poll_io(
+                &self.source,
+                dir,
+                Some(&mut slot.slot),
+                cx,
+                || op(io),
+                |_| false,
+            )
+        })
+        .await
     }
 
     /// Polls `dir`'s readiness, confirmed with `poll(2)`; `slot` selects the waker slot (`None`:
@@ -345,7 +354,7 @@ impl<T: AsFd> Async<T> {
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let (source, io) = self.parts_mut();
-        poll_io(source, dir, None, cx, || op(io))
+        poll_io(source, dir, None, cx, || op(io), |_| false)
     }
 
     /// One attempt of a `poll_read` / `poll_write` style operation on `&T`.
@@ -356,7 +365,34 @@ impl<T: AsFd> Async<T> {
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let io = self.get_ref();
-        poll_io(&self.source, dir, None, cx, || op(io))
+        poll_io(&self.source, dir, None, cx, || op(io), |_| false)
+    }
+
+    /// One attempt of a read or write of `len` bytes on a *stream socket* (TCP, Unix stream),
+    /// like [`poll_op`](Async::poll_op). A transfer of fewer bytes than `len`, but some, proves
+    /// the socket drained (reading) or its send buffer full (writing), as an edge-triggered
+    /// poller reports a new edge for whatever comes next: the readiness is cleared then, so the
+    /// next attempt waits for that edge instead of costing a `WouldBlock` syscall first (the
+    /// request-response pattern reads once per request, not twice).
+    ///
+    /// Only for stream sockets: a datagram or record socket, or a terminal, may return less
+    /// than asked for with more queued.
+    pub(crate) fn poll_stream_op(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let io = self.get_ref();
+        poll_io(
+            &self.source,
+            dir,
+            None,
+            cx,
+            || op(io),
+            |&n| 0 < n && n < len,
+        )
     }
 }
 
@@ -390,6 +426,7 @@ mod tests {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
     use std::io::Read;
     use std::os::unix::net::UnixStream;
+    use std::task::Poll;
 
     #[test]
     fn pair_round_trip_through_the_reactor() {
@@ -443,6 +480,65 @@ mod tests {
             // The readiness bit is still set, but nothing is left: `readable` must wait.
             let waited = crate::time::timeout(std::time::Duration::from_millis(20), a.readable());
             assert!(waited.await.is_err());
+        });
+    }
+
+    /// A connected pair of TCP streams over the loopback: (client, server).
+    fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (client, listener.accept().unwrap().0)
+    }
+
+    /// Reads once from `stream` into a 1 KiB buffer as a stream socket does; `None` if it
+    /// would wait.
+    fn read_now(stream: &Async<std::net::TcpStream>) -> Option<usize> {
+        let mut buf = [0u8; 1024];
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let len = buf.len();
+        match stream.poll_stream_op(Direction::Read, &mut cx, len, |mut s| s.read(&mut buf)) {
+            Poll::Ready(n) => Some(n.unwrap()),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Waits until the reactor has recorded a report of `stream`'s readability.
+    async fn reported_readable(stream: &Async<std::net::TcpStream>) {
+        stream
+            .source
+            .clear_readiness(Direction::Read, stream.source.readiness());
+        std::future::poll_fn(|cx| stream.source.poll_ready(Direction::Read, cx)).await;
+    }
+
+    #[test]
+    fn a_short_read_waits_for_the_next_edge() {
+        block_on(async {
+            let (mut client, server) = tcp_pair();
+            let server = Async::new(server).unwrap();
+            std::io::Write::write_all(&mut client, b"hi").unwrap();
+            reported_readable(&server).await;
+            assert_eq!(read_now(&server), Some(2));
+            // Fewer bytes than asked for: drained, so no read is tried until the next report.
+            assert!(!server.source.readiness().is_ready(Direction::Read));
+            assert_eq!(read_now(&server), None);
+            std::io::Write::write_all(&mut client, b"more").unwrap();
+            let mut buf = [0u8; 16];
+            assert_eq!(server.read_with(|mut s| s.read(&mut buf)).await.unwrap(), 4);
+        });
+    }
+
+    #[test]
+    fn a_short_read_of_the_last_bytes_leaves_the_end_to_read() {
+        block_on(async {
+            let (mut client, server) = tcp_pair();
+            let server = Async::new(server).unwrap();
+            std::io::Write::write_all(&mut client, b"bye").unwrap();
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            // The data and the end of stream are reported together, before the first read:
+            // no edge follows the short read, which must not clear the readiness.
+            reported_readable(&server).await;
+            assert_eq!(read_now(&server), Some(3));
+            assert_eq!(read_now(&server), Some(0));
         });
     }
 

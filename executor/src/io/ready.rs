@@ -13,14 +13,17 @@ use crate::reactor::{Direction, Source};
 
 /// Runs `op` while `source` is ready for `dir`, until it returns something other than
 /// `WouldBlock`; each `WouldBlock` clears the readiness it was tried on, and the poll then waits
-/// for the next report (in waker slot `slot`, or the per-direction waker if `None`). Charges
-/// the cooperative budget once, and counts progress only when `op` completes.
+/// for the next report (in waker slot `slot`, or the per-direction waker if `None`). A result
+/// that `drained` says proves the source drained for `dir` clears the readiness too (see
+/// [`Source::clear_drained`]), so the next attempt waits instead of failing with `WouldBlock`.
+/// Charges the cooperative budget once, and counts progress only when `op` completes.
 pub(super) fn poll_io<R>(
     source: &Source,
     dir: Direction,
     mut slot: Option<&mut Option<usize>>,
     cx: &mut Context<'_>,
     mut op: impl FnMut() -> io::Result<R>,
+    drained: impl Fn(&R) -> bool,
 ) -> Poll<io::Result<R>> {
     let charge = ready!(coop::poll_proceed(cx));
     loop {
@@ -31,6 +34,9 @@ pub(super) fn poll_io<R>(
                     source.clear_readiness(dir, seen);
                 }
                 res => {
+                    if res.as_ref().is_ok_and(&drained) {
+                        source.clear_drained(dir, seen);
+                    }
                     charge.made_progress();
                     return Poll::Ready(res);
                 }

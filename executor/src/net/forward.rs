@@ -38,10 +38,12 @@ macro_rules! impl_fd {
     };
 }
 
-/// `impl_fd!`, plus `AsyncRead` and `AsyncWrite` for a stream type and for a shared
-/// reference to it, forwarding to `&Async<_>` in the `inner: Arc<Async<_>>` field. Flushing
-/// is a no-op (sockets have no user-space buffer); closing shuts the write half down with the
-/// type's `shutdown(Shutdown::Write)`, so the peer reads end of stream.
+/// `impl_fd!`, plus `AsyncRead` and `AsyncWrite` for a stream socket type and for a shared
+/// reference to it, over the `inner: Arc<Async<_>>` field with
+/// [`Async::poll_stream_op`](crate::io::Async::poll_stream_op) (a short transfer clears the
+/// readiness: only for stream sockets). Flushing is a no-op (sockets have no user-space
+/// buffer); closing shuts the write half down with the type's `shutdown(Shutdown::Write)`, so
+/// the peer reads end of stream.
 macro_rules! impl_stream {
     ($ty:ident) => {
         $crate::net::forward::impl_fd!($ty);
@@ -55,7 +57,8 @@ macro_rules! impl_stream {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut &*self.inner), cx, buf)
+                let read = $crate::reactor::Direction::Read;
+                self.inner.poll_stream_op(read, cx, buf.len(), |mut io| std::io::Read::read(&mut io, buf))
             }
 
             fn poll_read_vectored(
@@ -63,7 +66,9 @@ macro_rules! impl_stream {
                 cx: &mut std::task::Context<'_>,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncRead::poll_read_vectored(std::pin::Pin::new(&mut &*self.inner), cx, bufs)
+                let read = $crate::reactor::Direction::Read;
+                let len = bufs.iter().map(|buf| buf.len()).sum();
+                self.inner.poll_stream_op(read, cx, len, |mut io| std::io::Read::read_vectored(&mut io, bufs))
             }
         }
 
@@ -73,7 +78,8 @@ macro_rules! impl_stream {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write(std::pin::Pin::new(&mut &*self.inner), cx, buf)
+                let write = $crate::reactor::Direction::Write;
+                self.inner.poll_stream_op(write, cx, buf.len(), |mut io| std::io::Write::write(&mut io, buf))
             }
 
             fn poll_write_vectored(
@@ -81,7 +87,9 @@ macro_rules! impl_stream {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write_vectored(std::pin::Pin::new(&mut &*self.inner), cx, bufs)
+                let write = $crate::reactor::Direction::Write;
+                let len = bufs.iter().map(|buf| buf.len()).sum();
+                self.inner.poll_stream_op(write, cx, len, |mut io| std::io::Write::write_vectored(&mut io, bufs))
             }
 
             fn poll_flush(

@@ -271,7 +271,7 @@ impl Reactor {
         let sources: Vec<Arc<Source>> =
             lock(&self.sources).iter().map(|(_, s)| s.clone()).collect();
         for source in sources {
-            source.set_ready(true, true, &mut wakers);
+            source.set_ready(source::Event::BOTH, &mut wakers);
         }
         for waker in wakers {
             waker.wake();

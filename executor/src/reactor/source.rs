@@ -7,6 +7,15 @@
 //! ([`Source::clear_readiness`]); a report that came in between leaves the bit set, so the
 //! task retries instead of waiting for an edge that already passed (tokio's `ScheduledIo`
 //! scheme).
+//!
+//! A read or write on a stream socket that moved fewer bytes than asked for, but some, proves
+//! the socket drained (or its send buffer full) at that moment, so it clears the bit the same
+//! way ([`Source::clear_drained`]) and the next attempt waits for the next edge instead of
+//! failing with `WouldBlock` first. That needs to know when a direction is closed for good (the
+//! peer shut its side down, the connection hung up or failed): a short read may return the
+//! last bytes before an end of stream that was reported together with them, and no further
+//! edge comes. So a report also records a *closed* bit per direction, which stays set, and a
+//! direction known closed is never cleared by a short transfer.
 
 use super::drivers::assert_driven;
 use std::task::{Context, Poll, Waker};
@@ -19,8 +28,12 @@ use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 const READABLE: usize = 1 << 0;
 /// Readiness bit: the source was reported writable since the last `WouldBlock` write.
 const WRITABLE: usize = 1 << 1;
-/// The tick (count of readiness reports) sits above the two bits.
-const TICK_SHIFT: u32 = 2;
+/// Sticky bit: a report said the read side may be closed for good.
+const READ_CLOSED: usize = 1 << 2;
+/// Sticky bit: a report said the write side may be closed for good.
+const WRITE_CLOSED: usize = 1 << 3;
+/// The tick (count of readiness reports) sits above the four bits.
+const TICK_SHIFT: u32 = 4;
 
 /// A direction of I/O on a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +53,55 @@ impl Direction {
         }
     }
 
+    /// The direction's sticky closed bit.
+    fn closed_bit(self) -> usize {
+        match self {
+            Direction::Read => READ_CLOSED,
+            Direction::Write => WRITE_CLOSED,
+        }
+    }
+
     /// The direction's index in `Source::wakers`.
     fn index(self) -> usize {
         match self {
             Direction::Read => 0,
             Direction::Write => 1,
         }
+    }
+}
+
+/// What one poller report says about a source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Event {
+    /// It became readable (or hung up, or failed).
+    pub(crate) readable: bool,
+    /// It became writable (or hung up, or failed).
+    pub(crate) writable: bool,
+    /// Its read side may be closed for good: the peer shut down its writing, or the
+    /// connection hung up or failed. A poller that cannot tell says yes with every read report.
+    pub(crate) read_closed: bool,
+    /// Its write side may be closed for good: the connection hung up or failed. A poller that
+    /// cannot tell says yes with every write report.
+    pub(crate) write_closed: bool,
+}
+
+impl Event {
+    /// Ready both ways.
+    pub(crate) const BOTH: Event = Event {
+        readable: true,
+        writable: true,
+        read_closed: false,
+        write_closed: false,
+    };
+
+    /// The readiness word's bits for this report; a closed bit comes only with its
+    /// direction's readiness.
+    fn bits(self) -> usize {
+        let bit = |set: bool, bit: usize| if set { bit } else { 0 };
+        bit(self.readable, READABLE)
+            | bit(self.writable, WRITABLE)
+            | bit(self.readable && self.read_closed, READ_CLOSED)
+            | bit(self.writable && self.write_closed, WRITE_CLOSED)
     }
 }
 
@@ -116,8 +172,8 @@ impl Source {
     }
 
     /// Records a readiness report and moves the wakers of the ready directions into `wakers`.
-    pub(super) fn set_ready(&self, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
-        let bits = if readable { READABLE } else { 0 } | if writable { WRITABLE } else { 0 };
+    pub(super) fn set_ready(&self, event: Event, wakers: &mut Vec<Waker>) {
+        let bits = event.bits();
         if bits == 0 {
             return;
         }
@@ -127,13 +183,13 @@ impl Source {
             .readiness
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
                 let tick = (word >> TICK_SHIFT).wrapping_add(1);
-                Some(tick << TICK_SHIFT | word & (READABLE | WRITABLE) | bits)
+                Some(tick << TICK_SHIFT | word & ((1 << TICK_SHIFT) - 1) | bits)
             });
         let mut waiters = lock(&self.wakers);
-        if readable {
+        if event.readable {
             waiters[Direction::Read.index()].drain_into(wakers);
         }
-        if writable {
+        if event.writable {
             waiters[Direction::Write.index()].drain_into(wakers);
         }
     }
@@ -141,11 +197,24 @@ impl Source {
     /// Clears `dir`'s bit after an attempt failed with `WouldBlock`, unless a report came in
     /// since `seen` was read.
     pub(crate) fn clear_readiness(&self, dir: Direction, seen: Readiness) {
+        self.clear_unless(dir, seen, 0);
+    }
+
+    /// Clears `dir`'s bit after a transfer on a stream socket moved fewer bytes than asked for
+    /// (but some), which proves the socket drained (reading) or its buffer full (writing):
+    /// unless a report came in since `seen` was read, or a report said `dir` may be closed for
+    /// good (then no further edge would come, and the next attempt must see the end).
+    pub(crate) fn clear_drained(&self, dir: Direction, seen: Readiness) {
+        self.clear_unless(dir, seen, dir.closed_bit());
+    }
+
+    /// Clears `dir`'s bit unless the tick moved since `seen` or a bit of `keep` is set.
+    fn clear_unless(&self, dir: Direction, seen: Readiness, keep: usize) {
         // Relaxed: see `set_ready`; a CAS loop so a concurrent report is never lost.
         let _ = self
             .readiness
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
-                (Readiness(word).tick() == seen.tick() && word & dir.bit() != 0)
+                (Readiness(word).tick() == seen.tick() && word & dir.bit() != 0 && word & keep == 0)
                     .then_some(word & !dir.bit())
             });
     }
@@ -214,6 +283,21 @@ mod tests {
 
     struct Count(StdCount);
 
+    /// A report of readability alone.
+    const READ: Event = Event {
+        readable: true,
+        writable: false,
+        read_closed: false,
+        write_closed: false,
+    };
+    /// A report of writability alone.
+    const WRITE: Event = Event {
+        readable: false,
+        writable: true,
+        read_closed: false,
+        write_closed: false,
+    };
+
     impl Wake for Count {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, SeqCst);
@@ -225,12 +309,12 @@ mod tests {
         let source = Source::new(0);
         source.clear_readiness(Direction::Write, source.readiness());
         let mut wakers = Vec::new();
-        source.set_ready(true, false, &mut wakers);
+        source.set_ready(READ, &mut wakers);
         let seen = source.readiness();
         assert!(seen.is_ready(Direction::Read));
         assert!(!seen.is_ready(Direction::Write));
         // A report arrives while the attempt runs: the clear must not erase it.
-        source.set_ready(true, false, &mut wakers);
+        source.set_ready(READ, &mut wakers);
         source.clear_readiness(Direction::Read, seen);
         assert!(source.readiness().is_ready(Direction::Read));
         // With no report in between, the clear takes effect.
@@ -240,7 +324,40 @@ mod tests {
     }
 
     #[test]
+    fn a_short_transfer_clears_unless_closed_or_reported_since() {
+        let source = Source::new(0);
+        let mut wakers = Vec::new();
+        source.set_ready(READ, &mut wakers);
+        let seen = source.readiness();
+        source.set_ready(READ, &mut wakers);
+        source.clear_drained(Direction::Read, seen);
+        assert!(
+            source.readiness().is_ready(Direction::Read),
+            "a report since"
+        );
+        source.clear_drained(Direction::Read, source.readiness());
+        assert!(!source.readiness().is_ready(Direction::Read));
+        // A report of a hang-up: the side stays readable for good.
+        let closed = Event {
+            read_closed: true,
+            ..READ
+        };
+        source.set_ready(closed, &mut wakers);
+        source.set_ready(READ, &mut wakers);
+        source.clear_drained(Direction::Read, source.readiness());
+        assert!(source.readiness().is_ready(Direction::Read), "closed");
+        // `WouldBlock` still clears it (the operation said so), and the write side is apart.
+        source.clear_readiness(Direction::Read, source.readiness());
+        assert!(!source.readiness().is_ready(Direction::Read));
+        source.clear_drained(Direction::Write, source.readiness());
+        assert!(!source.readiness().is_ready(Direction::Write));
+    }
+
+    #[test]
     fn report_wakes_only_its_direction() {
+        // Waiting on a source asserts that something drives the reactor: count as a driver,
+        // whether or not another test runs a runtime meanwhile.
+        let _driver = crate::reactor::Driver::start();
         let source = Source::new(0);
         for dir in [Direction::Read, Direction::Write] {
             source.clear_readiness(dir, source.readiness());
@@ -261,12 +378,12 @@ mod tests {
             )
             .is_pending());
         let mut wakers = Vec::new();
-        source.set_ready(true, false, &mut wakers);
+        source.set_ready(READ, &mut wakers);
         wakers.into_iter().for_each(Waker::wake);
         assert_eq!(reader.0.load(SeqCst), 1);
         assert_eq!(writer.0.load(SeqCst), 0);
         let mut wakers = Vec::new();
-        source.set_ready(false, true, &mut wakers);
+        source.set_ready(WRITE, &mut wakers);
         wakers.into_iter().for_each(Waker::wake);
         assert_eq!(writer.0.load(SeqCst), 1);
         source.release_slot(Direction::Write, &mut slot);

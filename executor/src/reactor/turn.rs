@@ -262,13 +262,9 @@ impl Reactor {
         let sources = lock(&self.sources);
         for report in events.iter() {
             match report {
-                Report::Source {
-                    key,
-                    readable,
-                    writable,
-                } => {
+                Report::Source { key, event } => {
                     if let Some(source) = sources.get(key) {
-                        source.set_ready(readable, writable, wakers);
+                        source.set_ready(event, wakers);
                     }
                 }
                 // Acquire: pairs with the seated thread's RMW setting `WAITING` (step 3); if it

@@ -16,6 +16,7 @@ use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::Report;
+use crate::reactor::source::Event;
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
@@ -39,6 +40,13 @@ const READ_FLAGS: EventFlags = EventFlags::IN
 const WRITE_FLAGS: EventFlags = EventFlags::OUT
     .union(EventFlags::HUP)
     .union(EventFlags::ERR);
+/// Event flags that close the read side for good: reads return the data left, then the end
+/// or the error, and never block again.
+const READ_CLOSED_FLAGS: EventFlags = EventFlags::HUP
+    .union(EventFlags::ERR)
+    .union(EventFlags::RDHUP);
+/// Event flags that close the write side for good.
+const WRITE_CLOSED_FLAGS: EventFlags = EventFlags::HUP.union(EventFlags::ERR);
 
 /// An epoll instance with its notifier.
 #[derive(Debug)]
@@ -87,8 +95,12 @@ impl Events {
             let flags = event.flags;
             Report::Source {
                 key: usize::try_from(key).expect("keys are slab indices"),
-                readable: flags.intersects(READ_FLAGS),
-                writable: flags.intersects(WRITE_FLAGS),
+                event: Event {
+                    readable: flags.intersects(READ_FLAGS),
+                    writable: flags.intersects(WRITE_FLAGS),
+                    read_closed: flags.intersects(READ_CLOSED_FLAGS),
+                    write_closed: flags.intersects(WRITE_CLOSED_FLAGS),
+                },
             }
         })
     }

@@ -15,6 +15,8 @@ mod portable;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(super) use portable::{Events, Poller};
 
+use super::source::Event;
+
 /// One entry of a wait's reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Report {
@@ -22,10 +24,8 @@ pub(super) enum Report {
     Source {
         /// The key it was registered with.
         key: usize,
-        /// It became readable (or hung up, or failed).
-        readable: bool,
-        /// It became writable (or hung up, or failed).
-        writable: bool,
+        /// What changed.
+        event: Event,
     },
     /// `Poller::notify` was called (reported by epoll only: `polling` keeps its notifications
     /// to itself).

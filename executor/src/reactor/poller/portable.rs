@@ -11,6 +11,7 @@ use std::time::Duration;
 use polling::{Event, PollMode};
 
 use super::Report;
+use crate::reactor::source::Event as SourceEvent;
 
 /// The `polling` poller.
 #[derive(Debug)]
@@ -42,10 +43,15 @@ impl Events {
 
     /// The last wait's reports.
     pub(in crate::reactor) fn iter(&self) -> impl Iterator<Item = Report> + '_ {
+        // `polling` does not say which reports are hang-ups: each may be one.
         self.list.iter().map(|event| Report::Source {
             key: event.key,
-            readable: event.readable,
-            writable: event.writable,
+            event: SourceEvent {
+                readable: event.readable,
+                writable: event.writable,
+                read_closed: true,
+                write_closed: true,
+            },
         })
     }
 }
