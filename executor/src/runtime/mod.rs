@@ -270,6 +270,7 @@ impl Runtime {
         // Not at thread exit, once the thread-locals are being destroyed.
         let _context = self.handle.enter_if_possible();
         let shared = Arc::clone(self.handle.shared());
+        let _shutting_down = shared.shutdown_thread_guard();
         shared.begin_shutdown();
         drop(self.driver.take());
         // A timeout too long for the clock is no deadline at all.

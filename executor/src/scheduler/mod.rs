@@ -190,11 +190,12 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (runnable, handle) = Shared::spawn_unscheduled(this, future, how);
-        if this.is_shutdown() {
-            // Spawned once shutdown began (a destructor of a task being cancelled, say): no
-            // worker will run it, so it is cancelled now, on the spawner's thread, which is not
-            // inside a `wake()`. Its handle reports cancellation at once, even to a spawner
-            // that waits for it on the thread shutting the runtime down.
+        if this.is_shutdown() && this.on_shutdown_thread() {
+            // Spawned by the thread shutting the runtime down (from a destructor of a task it
+            // cancels): cancelled now rather than queued for this same thread to cancel later,
+            // so a destructor that waits for the handle does not wait for itself. Spawns from
+            // other threads go the usual way (shutdown notes: cancelling), never dropped in
+            // the spawner's call, which may be inside a `wake()`.
             task::cancel(runnable);
         } else {
             this.submit(runnable);

@@ -29,12 +29,50 @@
 //!    may be a `wake()` that began before shutdown did, its caller holding a lock, so it
 //!    starts a thread that cancels the queued tasks.
 
+use std::cell::Cell;
+
 use super::{core_queues, push, Shared};
 use crate::queue::{Queue, Runnable};
 use crate::sync::{fence, Ordering};
 use crate::task;
 
+std::thread_local! {
+    /// The id of the runtime this thread is shutting down (`Runtime`'s drop or
+    /// `shutdown_timeout`), while it does.
+    static SHUTTING_DOWN: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Marks this thread as the one shutting `runtime` down until dropped (see
+/// [`Shared::on_shutdown_thread`]).
+pub(crate) struct ShutdownThread(Option<u64>);
+
+impl Drop for ShutdownThread {
+    fn drop(&mut self) {
+        // `try_with`: a runtime kept in a thread-local drops while the thread-locals go.
+        let _ = SHUTTING_DOWN.try_with(|s| s.set(self.0));
+    }
+}
+
 impl Shared {
+    /// Marks this thread as the one that shuts the runtime down, until the guard drops.
+    pub(crate) fn shutdown_thread_guard(&self) -> ShutdownThread {
+        ShutdownThread(
+            SHUTTING_DOWN
+                .try_with(|s| s.replace(Some(self.id)))
+                .ok()
+                .flatten(),
+        )
+    }
+
+    /// Whether this thread is shutting the runtime down: a task it spawns meanwhile (from a
+    /// destructor of a task it cancels) is cancelled at once, since this thread is the one
+    /// that would cancel it later, and its spawner may wait for its handle.
+    pub(crate) fn on_shutdown_thread(&self) -> bool {
+        SHUTTING_DOWN
+            .try_with(|s| s.get() == Some(self.id))
+            .unwrap_or(false)
+    }
+
     /// Whether shutdown has begun.
     pub(crate) fn is_shutdown(&self) -> bool {
         // Acquire: pairs with the SeqCst store in `begin_shutdown`.
