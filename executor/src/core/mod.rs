@@ -47,7 +47,7 @@ pub(crate) use state::{State, Transition};
 pub(crate) use word::{SectionWord, Seen, SeenPoll};
 
 use crate::park::{Parker, WakeFor};
-use crate::queue::{self, Priority, Queue};
+use crate::queue::{self, Priority, Queue, TaskSlot};
 use crate::stats::{CoreStats, Counters};
 use crate::trace;
 use std::time::{Duration, Instant};
@@ -66,7 +66,7 @@ pub(crate) struct Core {
     /// The task to run next: one woken by a task running on this core (a message's receiver,
     /// say), run while its data is still in cache. Part of the core, so it moves with the
     /// baton; idle cores may steal it.
-    pub(crate) lifo: Queue,
+    pub(crate) lifo: TaskSlot,
     /// Tasks pinned to this core (`spawn_on`); never stolen.
     pub(crate) pinned: Queue,
     /// Changes each time a worker of the core starts a poll: a stealer that sees it unchanged
@@ -232,7 +232,7 @@ impl Core {
         Core {
             index,
             queue: queue::local_queue(),
-            lifo: queue::slot(),
+            lifo: TaskSlot::new(),
             pinned: queue::unbounded_queue(),
             turn: OwnLine(AtomicU32::new(0)),
             high_streak: AtomicU32::new(0),
@@ -722,7 +722,7 @@ impl Core {
             steals: Counters::get(&c.steals),
             parks: Counters::get(&c.parks),
             wake_ups: Counters::get(&c.wakeups),
-            queue_depth: self.lifo.len()
+            queue_depth: usize::from(!self.lifo.is_empty())
                 + self.queue.len()
                 + self.pinned.len()
                 + self.high.len()

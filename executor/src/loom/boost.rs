@@ -73,9 +73,12 @@ fn sweep_racing_steal_and_wake_runs_each_task_once() {
         }
         waker.join().unwrap();
         let stolen = thief.join().unwrap();
-        let lower: Vec<_> = [&core.lifo, &core.queue, &*injector]
-            .iter()
-            .flat_map(|q| q.try_iter().collect::<Vec<_>>())
+        let lower: Vec<_> = core
+            .lifo
+            .pop()
+            .into_iter()
+            .chain(core.queue.try_iter())
+            .chain(injector.try_iter())
             .collect();
         assert!(
             lower

@@ -297,7 +297,7 @@ impl Worker {
             }
         }
         if self.lifo_streak < MAX_LIFO_STREAK {
-            if let Some(runnable) = queue::pop_if_any(&core.lifo) {
+            if let Some(runnable) = core.lifo.take() {
                 self.lifo_streak += 1;
                 self.end_search();
                 return Some(runnable);
@@ -309,7 +309,7 @@ impl Worker {
         } else {
             queue::pop_if_any(&core.queue).or_else(|| queue::pop_if_any(&core.pinned))
         };
-        if let Some(runnable) = local.or_else(|| queue::pop_if_any(&core.lifo)) {
+        if let Some(runnable) = local.or_else(|| core.lifo.take()) {
             self.end_search();
             return Some(runnable);
         }
