@@ -241,6 +241,9 @@ mod tests {
 
     #[test]
     fn report_wakes_only_its_direction() {
+        // `poll_ready` checks a driver lives (as a runtime would be): whether another test's
+        // runtime happens to be alive meanwhile must not decide this test.
+        let _driver = super::super::drivers::Driver::start();
         let source = Source::new(0);
         for dir in [Direction::Read, Direction::Write] {
             source.clear_readiness(dir, source.readiness());
