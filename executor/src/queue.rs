@@ -1,9 +1,10 @@
 //! Run queues: what they hold, the per-core local queue, the next-task slot, and stealing
 //! between queues.
 //!
-//! Every queue is a [`ConcurrentQueue`]: a core's local queue is popped by whichever worker
-//! holds the core's baton and, from the other end of the same FIFO, by idle cores that steal.
-//! The next-task slot holds one task and is a [`TaskSlot`], one pointer swapped in and out.
+//! A core's local queue is a bounded ring ([`ring`]), pushed and popped by whichever worker
+//! holds the core's baton and, from the same FIFO, by idle cores that steal; the unbounded
+//! queues (injectors, pinned and class queues) are [`ConcurrentQueue`]s. The next-task slot
+//! holds one task and is a [`TaskSlot`], one pointer swapped in and out.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -14,6 +15,10 @@ use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
 use crate::origin::Origin;
 use crate::sync::AtomicPtr;
+
+mod ring;
+
+use ring::Ring;
 
 /// Capacity of a core's local queue; overflow goes to the runtime's injector.
 #[cfg(not(loom))]
@@ -272,12 +277,68 @@ impl TaskMeta {
 /// A scheduled task, ready to be polled.
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
-/// A queue of runnable tasks.
-pub(crate) type Queue = ConcurrentQueue<Runnable>;
+/// A queue of runnable tasks: a core's bounded local queue, or an unbounded one.
+#[derive(Debug)]
+pub(crate) struct Queue(Kind);
+
+/// What a [`Queue`] is underneath.
+#[derive(Debug)]
+enum Kind {
+    /// A core's local queue.
+    Local(Ring),
+    /// An injector, a pinned queue or a class's queue.
+    Unbounded(ConcurrentQueue<Runnable>),
+}
+
+impl Queue {
+    /// Pushes at the back; hands the task back if the queue is full (only a local queue
+    /// fills up).
+    #[inline]
+    pub(crate) fn push(&self, runnable: Runnable) -> Result<(), PushError<Runnable>> {
+        match &self.0 {
+            Kind::Local(ring) => ring.push(runnable),
+            Kind::Unbounded(queue) => queue.push(runnable),
+        }
+    }
+
+    /// Pops from the front.
+    #[inline]
+    pub(crate) fn pop(&self) -> Result<Runnable, PopError> {
+        match &self.0 {
+            Kind::Local(ring) => ring.pop(),
+            Kind::Unbounded(queue) => queue.pop(),
+        }
+    }
+
+    /// How many tasks it holds.
+    pub(crate) fn len(&self) -> usize {
+        match &self.0 {
+            Kind::Local(ring) => ring.len(),
+            Kind::Unbounded(queue) => queue.len(),
+        }
+    }
+
+    /// Whether it holds no task.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        match &self.0 {
+            Kind::Local(ring) => ring.is_empty(),
+            Kind::Unbounded(queue) => queue.is_empty(),
+        }
+    }
+
+    /// How many tasks it holds at most, if bounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        match &self.0 {
+            Kind::Local(ring) => Some(ring.capacity()),
+            Kind::Unbounded(_) => None,
+        }
+    }
+}
 
 /// A core's local queue.
 pub(crate) fn local_queue() -> Queue {
-    ConcurrentQueue::bounded(LOCAL_QUEUE_CAPACITY)
+    Queue(Kind::Local(Ring::new(LOCAL_QUEUE_CAPACITY)))
 }
 
 /// A core's next-task slot: at most one task, put in and taken out with one atomic operation
@@ -401,11 +462,11 @@ pub(crate) trait TaskQueue {
 
 impl TaskQueue for Queue {
     fn pop(&self) -> Result<Runnable, PopError> {
-        ConcurrentQueue::pop(self)
+        Queue::pop(self)
     }
 
     fn len(&self) -> usize {
-        ConcurrentQueue::len(self)
+        Queue::len(self)
     }
 
     fn put_back(&self, runnable: Runnable, overflow: &Queue) {
@@ -449,7 +510,7 @@ pub(crate) fn pop_if_any(queue: &Queue) -> Option<Runnable> {
 
 /// The runtime's injector (and each core's pinned queue): unbounded.
 pub(crate) fn unbounded_queue() -> Queue {
-    ConcurrentQueue::unbounded()
+    Queue(Kind::Unbounded(ConcurrentQueue::unbounded()))
 }
 
 /// Pushes onto `queue`, spilling into `overflow` when it is full.

@@ -24,6 +24,16 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// Waits a moment in a loop on another thread's progress of a few instructions: a spin hint,
+/// or loom's yield so that models explore the other thread.
+#[inline]
+pub(crate) fn spin() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// Runs `f` on a new detached thread named `name` (a loom thread under loom). If the thread
 /// cannot be started, `f` is dropped unrun and the error returned.
 pub(crate) fn spawn_detached(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
