@@ -2,12 +2,14 @@
 //!
 //! # One turn of the loop
 //!
-//! 1. Every so many polls the worker polls the reactor without waiting and looks at the
-//!    injector first, so I/O, timers and tasks from outside cannot be starved by tasks that
-//!    keep waking each other. How many is retuned at each look from how long the polls since
-//!    the previous look took, so that looks come about every [`INJECTOR_TARGET`] of polling:
-//!    every [`INJECTOR_INTERVAL`] polls when polls are short, every [`MIN_INJECTOR_INTERVAL`]
-//!    when they are long. The clock is read once per look, not once per poll.
+//! 1. Every so many polls the worker looks at the injector first, and polls the reactor
+//!    without waiting if it has not for [`REACTOR_INTERVAL`], so I/O, timers and tasks from
+//!    outside cannot be starved by tasks that keep waking each other. How many is retuned at
+//!    each look from how long the polls since the previous look took, so that looks come about
+//!    every [`INJECTOR_TARGET`] of polling: every [`INJECTOR_INTERVAL`] polls when polls are
+//!    short, every [`MIN_INJECTOR_INTERVAL`] when they are long. The clock is read once per
+//!    look, not once per poll. The reactor's poll is a system call (half a microsecond or so):
+//!    at every look, short polls would spend a tenth of their time in it.
 //! 2. Otherwise it takes its core's next-task slot (at most [`MAX_LIFO_STREAK`] times in a
 //!    row), then pops its core's queues, alternating the pinned queue and the local queue
 //!    first, so neither starves the other. A task that wakes itself went to the back of the local
@@ -62,6 +64,10 @@ const MIN_INJECTOR_INTERVAL: u32 = 2;
 /// time, on how long a task from outside (or ready I/O, or a due timer) waits behind a busy
 /// core's own tasks, as long as the polls since the previous look were typical.
 const INJECTOR_TARGET: Duration = Duration::from_micros(200);
+/// The least time between two polls of the reactor by a busy worker (at its looks at the
+/// injector): the bound on how long ready I/O or a due timer waits behind short polls, on top
+/// of the look's own interval.
+const REACTOR_INTERVAL: Duration = Duration::from_micros(50);
 /// The most tasks a worker takes from its core's next-task slot in a row before it turns to
 /// the queue, so two tasks waking each other cannot starve the rest.
 const MAX_LIFO_STREAK: u32 = 3;
@@ -96,6 +102,7 @@ pub(crate) fn spawn(
         searching: false,
         tick: 0,
         pace: InjectorPace::new(),
+        next_reactor_poll: Instant::now(),
         unflushed_polls: 0,
         lifo_streak: 0,
         peers: Vec::new(),
@@ -129,6 +136,8 @@ struct Worker {
     tick: u32,
     /// When to look at the injector next.
     pace: InjectorPace,
+    /// When this worker polls the reactor next, at a look (see [`REACTOR_INTERVAL`]).
+    next_reactor_poll: Instant,
     /// Polls not yet added to the core's counter.
     unflushed_polls: u32,
     /// Tasks taken from the next-task slot in a row.
@@ -277,10 +286,13 @@ impl Worker {
         let high_first = classes
             && !(core.high_streak_reached(HIGH_BURST)
                 && (core.has_normal_work() || !shared.injector_for(Priority::Normal).is_empty()));
-        if look.is_some() {
-            // Busy workers drive I/O and timers too, without waiting (the reactor's duty, see
-            // `crate::reactor`).
-            let _ = Reactor::get().poll();
+        if let Some(now) = look {
+            if now >= self.next_reactor_poll {
+                // Busy workers drive I/O and timers too, without waiting (the reactor's duty,
+                // see `crate::reactor`).
+                self.next_reactor_poll = now + REACTOR_INTERVAL;
+                let _ = Reactor::get().poll();
+            }
             let high = high_first
                 .then(|| shared.injector_for(Priority::High).pop().ok())
                 .flatten();
