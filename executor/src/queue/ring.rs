@@ -20,7 +20,11 @@
 //!   takes the pointer, and stamps the slot `p + capacity`: free for the push one lap later.
 //!
 //! The stamp's Release store and Acquire load hand the pointer (and the task behind it) from
-//! pusher to popper and the free slot back. A push whose position is claimed but not yet
+//! pusher to popper and the free slot back. The claims, the looks at the positions and the
+//! fences on the full and empty paths are `SeqCst`, as in the `ConcurrentQueue` this
+//! replaced: free on x86 but for those two rare fences, and the protocols that look at a
+//! queue after a fence of their own (parking's last look) see it as before. A push whose
+//! position is claimed but not yet
 //! stamped already counts in `len` and `is_empty`, as a task that is there: a pop meeting one
 //! waits the few instructions until it is stamped instead of reporting the ring empty, so a
 //! worker that saw work after its parking fence finds it.
@@ -30,7 +34,7 @@ use std::ptr::{self, NonNull};
 use concurrent_queue::{PopError, PushError};
 
 use super::Runnable;
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicPtr, AtomicUsize, Ordering};
 
 /// The ring.
 #[derive(Debug)]
@@ -90,7 +94,8 @@ impl Ring {
     #[inline]
     pub(crate) fn push(&self, runnable: Runnable) -> Result<(), PushError<Runnable>> {
         let capacity = self.slots.len();
-        // Relaxed, here and for every move of the positions: the stamps order the slots.
+        // Relaxed, for every look at a position inside the loops: a guess, checked against the
+        // slot's stamp and by the claim's compare-exchange.
         let mut tail = self.tail.0.load(Ordering::Relaxed);
         loop {
             let slot = self.slot(tail);
@@ -101,7 +106,7 @@ impl Ring {
                 match self.tail.0.compare_exchange_weak(
                     tail,
                     tail.wrapping_add(1),
-                    Ordering::Relaxed,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
@@ -115,14 +120,17 @@ impl Ring {
                 }
             } else if stamp.wrapping_add(capacity) == tail.wrapping_add(1) {
                 // The slot holds the task of the previous lap: full, unless its pop is under
-                // way (claimed, not yet stamped free).
+                // way (claimed, not yet stamped free). SeqCst: the look at `head` comes after
+                // the stamp's, whatever the pops did meanwhile.
+                fence(Ordering::SeqCst);
                 if self.head.0.load(Ordering::Relaxed).wrapping_add(capacity) == tail {
                     return Err(PushError::Full(runnable));
                 }
                 crate::sync::spin();
                 tail = self.tail.0.load(Ordering::Relaxed);
             } else {
-                // Another push took this position.
+                // Another push took this position, or a pop of the previous lap is freeing it.
+                crate::sync::spin();
                 tail = self.tail.0.load(Ordering::Relaxed);
             }
         }
@@ -141,7 +149,7 @@ impl Ring {
                 match self.head.0.compare_exchange_weak(
                     head,
                     head.wrapping_add(1),
-                    Ordering::Relaxed,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
@@ -158,14 +166,17 @@ impl Ring {
                 }
             } else if stamp == head {
                 // Not pushed yet: empty, unless the push is under way (claimed, not yet
-                // stamped), which counts as a task already there.
+                // stamped), which counts as a task already there. SeqCst: the look at `tail`
+                // comes after the stamp's, whatever the pushes did meanwhile.
+                fence(Ordering::SeqCst);
                 if self.tail.0.load(Ordering::Relaxed) == head {
                     return Err(PopError::Empty);
                 }
                 crate::sync::spin();
                 head = self.head.0.load(Ordering::Relaxed);
             } else {
-                // Another pop took this position.
+                // Another pop took this position, or a push of the previous lap is filling it.
+                crate::sync::spin();
                 head = self.head.0.load(Ordering::Relaxed);
             }
         }
@@ -173,11 +184,13 @@ impl Ring {
 
     /// How many tasks the ring holds (pushes under way included).
     pub(crate) fn len(&self) -> usize {
+        // SeqCst, here and in `is_empty`: looks in the single total order, as the replaced
+        // `ConcurrentQueue`'s were (plain loads on x86).
         loop {
-            let tail = self.tail.0.load(Ordering::Relaxed);
-            let head = self.head.0.load(Ordering::Relaxed);
+            let tail = self.tail.0.load(Ordering::SeqCst);
+            let head = self.head.0.load(Ordering::SeqCst);
             // A consistent pair: `tail` did not move while `head` was read.
-            if self.tail.0.load(Ordering::Relaxed) == tail {
+            if self.tail.0.load(Ordering::SeqCst) == tail {
                 return tail.wrapping_sub(head).min(self.slots.len());
             }
         }
@@ -186,7 +199,7 @@ impl Ring {
     /// Whether the ring holds no task (a push under way counts as one).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.0.load(Ordering::Relaxed) == self.tail.0.load(Ordering::Relaxed)
+        self.head.0.load(Ordering::SeqCst) == self.tail.0.load(Ordering::SeqCst)
     }
 }
 
