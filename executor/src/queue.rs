@@ -1,15 +1,24 @@
-//! Run queues: what they hold, the per-core local queue, and stealing between queues.
+//! Run queues: what they hold, the per-core local queue, the next-task slot, and stealing
+//! between queues.
 //!
-//! Every queue is a [`ConcurrentQueue`]: a core's local queue is popped by whichever worker
-//! holds the core's baton and, from the other end of the same FIFO, by idle cores that steal.
+//! A core's local queue is a bounded ring ([`ring`]), pushed and popped by whichever worker
+//! holds the core's baton and, from the same FIFO, by idle cores that steal; the unbounded
+//! queues (injectors, pinned and class queues) are [`ConcurrentQueue`]s. The next-task slot
+//! holds one task and is a [`TaskSlot`], one pointer swapped in and out.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use std::panic::Location;
 
-use concurrent_queue::{ConcurrentQueue, PushError};
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
 use crate::origin::Origin;
+
+mod ring;
+mod slot;
+
+use ring::Ring;
+pub(crate) use slot::{put_in_slot, TaskQueue, TaskSlot};
 
 /// Capacity of a core's local queue; overflow goes to the runtime's injector.
 #[cfg(not(loom))]
@@ -265,40 +274,68 @@ impl TaskMeta {
 /// A scheduled task, ready to be polled.
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
-/// A queue of runnable tasks.
-pub(crate) type Queue = ConcurrentQueue<Runnable>;
+/// A queue of runnable tasks: a core's bounded local queue, or an unbounded one.
+#[derive(Debug)]
+pub(crate) struct Queue(Kind);
+
+/// What a [`Queue`] is underneath.
+#[derive(Debug)]
+enum Kind {
+    /// A core's local queue.
+    Local(Ring),
+    /// An injector, a pinned queue or a class's queue.
+    Unbounded(ConcurrentQueue<Runnable>),
+}
+
+impl Queue {
+    /// Pushes at the back; hands the task back if the queue is full (only a local queue
+    /// fills up).
+    #[inline]
+    pub(crate) fn push(&self, runnable: Runnable) -> Result<(), PushError<Runnable>> {
+        match &self.0 {
+            Kind::Local(ring) => ring.push(runnable),
+            Kind::Unbounded(queue) => queue.push(runnable),
+        }
+    }
+
+    /// Pops from the front.
+    #[inline]
+    pub(crate) fn pop(&self) -> Result<Runnable, PopError> {
+        match &self.0 {
+            Kind::Local(ring) => ring.pop(),
+            Kind::Unbounded(queue) => queue.pop(),
+        }
+    }
+
+    /// How many tasks it holds.
+    pub(crate) fn len(&self) -> usize {
+        match &self.0 {
+            Kind::Local(ring) => ring.len(),
+            Kind::Unbounded(queue) => queue.len(),
+        }
+    }
+
+    /// Whether it holds no task.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        match &self.0 {
+            Kind::Local(ring) => ring.is_empty(),
+            Kind::Unbounded(queue) => queue.is_empty(),
+        }
+    }
+
+    /// How many tasks it holds at most, if bounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        match &self.0 {
+            Kind::Local(ring) => Some(ring.capacity()),
+            Kind::Unbounded(_) => None,
+        }
+    }
+}
 
 /// A core's local queue.
 pub(crate) fn local_queue() -> Queue {
-    ConcurrentQueue::bounded(LOCAL_QUEUE_CAPACITY)
-}
-
-/// A core's next-task slot: one task.
-pub(crate) fn slot() -> Queue {
-    ConcurrentQueue::bounded(1)
-}
-
-/// Puts `runnable` in a core's next-task `slot`. A task already there moves to the back of
-/// `queue` (spilling into `overflow`); returns whether that happened, so the caller can tell
-/// other cores that the queue has work.
-pub(crate) fn put_in_slot(
-    slot: &Queue,
-    queue: &Queue,
-    overflow: &Queue,
-    runnable: Runnable,
-) -> bool {
-    let runnable = match slot.push(runnable) {
-        Ok(()) => return false,
-        Err(PushError::Full(r) | PushError::Closed(r)) => r,
-    };
-    if let Ok(displaced) = slot.pop() {
-        push_or_spill(queue, overflow, displaced);
-    }
-    if let Err(PushError::Full(r) | PushError::Closed(r)) = slot.push(runnable) {
-        // Another waker refilled the slot meanwhile: ours waits in the queue.
-        push_or_spill(queue, overflow, r);
-    }
-    true
+    Queue(Kind::Local(Ring::new(LOCAL_QUEUE_CAPACITY)))
 }
 
 /// Pops `queue`'s first task, if it looks non-empty.
@@ -319,7 +356,7 @@ pub(crate) fn pop_if_any(queue: &Queue) -> Option<Runnable> {
 
 /// The runtime's injector (and each core's pinned queue): unbounded.
 pub(crate) fn unbounded_queue() -> Queue {
-    ConcurrentQueue::unbounded()
+    Queue(Kind::Unbounded(ConcurrentQueue::unbounded()))
 }
 
 /// Pushes onto `queue`, spilling into `overflow` when it is full.

@@ -63,7 +63,7 @@ fn sweep_racing_steal_and_wake_runs_each_task_once() {
         };
         boosts.sweep(&core, injectors);
         assert!(!boosts.due(0), "one sweep per raise");
-        let high: Vec<_> = core.high.queue.try_iter().collect();
+        let high: Vec<_> = std::iter::from_fn(|| core.high.queue.pop().ok()).collect();
         assert!(high
             .iter()
             .all(|r| r.metadata().priority() == Priority::High));
@@ -73,9 +73,12 @@ fn sweep_racing_steal_and_wake_runs_each_task_once() {
         }
         waker.join().unwrap();
         let stolen = thief.join().unwrap();
-        let lower: Vec<_> = [&core.lifo, &core.queue, &*injector]
-            .iter()
-            .flat_map(|q| q.try_iter().collect::<Vec<_>>())
+        let lower: Vec<_> = core
+            .lifo
+            .pop()
+            .into_iter()
+            .chain(std::iter::from_fn(|| core.queue.pop().ok()))
+            .chain(std::iter::from_fn(|| injector.pop().ok()))
             .collect();
         assert!(
             lower

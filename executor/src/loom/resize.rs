@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use super::model;
 use crate::core::Recheck;
 use crate::park::{Parker, WakeFor};
-use crate::queue::{Priority, Runnable};
+use crate::queue::{Priority, Runnable, TaskQueue};
 use crate::scheduler::{core_queues, Config, Shared};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::task::{JoinHandle, Spawn};
@@ -191,12 +191,12 @@ fn an_offline_cores_worker_moves_what_its_poll_queued() {
         }
         worker.join().unwrap();
         assert!(
-            core_queues(core).iter().all(|q| q.is_empty()),
+            core_queues(core).iter().all(|q| q.len() == 0),
             "a task was left on offline core 1"
         );
         let moved: usize = core_queues(&shared.cores[0])
             .into_iter()
-            .chain([shared.injector_for(Priority::Normal)])
+            .chain([shared.injector_for(Priority::Normal) as &dyn TaskQueue])
             .map(|q| q.len())
             .sum();
         assert_eq!(

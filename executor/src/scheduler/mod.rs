@@ -19,7 +19,7 @@ use crate::compat::TokioRuntime;
 use crate::context;
 use crate::core::boost::Boosts;
 use crate::core::{Core, Siblings};
-use crate::queue::{self, Priority, Queue, Runnable};
+use crate::queue::{self, Priority, Queue, Runnable, TaskQueue};
 use crate::sites::Sites;
 use crate::stats::{CoreStats, Detection, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex};
@@ -265,7 +265,7 @@ impl Shared {
 
 /// A core's own queues, where its tasks may wait: the next-task slot, then each class's local
 /// and pinned queues.
-pub(crate) fn core_queues(c: &Core) -> [&Queue; 7] {
+pub(crate) fn core_queues(c: &Core) -> [&dyn TaskQueue; 7] {
     [
         &c.lifo,
         &c.queue,
@@ -303,7 +303,11 @@ mod tests {
                         ..Spawn::at(Location::caller())
                     },
                 );
-                push(if i == 0 { &core.lifo } else { &core.pinned }, runnable);
+                if i == 0 {
+                    core.lifo.push(runnable).expect("the slot is empty");
+                } else {
+                    push(&core.pinned, runnable);
+                }
                 handle
             })
             .collect();

@@ -5,7 +5,7 @@
 use super::{core_queues, Shared};
 use crate::core::{Core, Recheck};
 use crate::park::WakeFor;
-use crate::queue::{self, Priority, Runnable};
+use crate::queue::{self, Priority, Runnable, TaskQueue};
 use crate::stats::Counters;
 
 impl Shared {
@@ -168,7 +168,7 @@ impl Shared {
     /// back from its section and parked while its queue was briefly empty.
     pub(crate) fn take_marked(&self, cores: &[usize], id: u32) -> Vec<Runnable> {
         let mut taken = Vec::new();
-        let scanned = self.injectors.iter().chain(
+        let scanned = self.injectors.iter().map(|q| q as &dyn TaskQueue).chain(
             cores
                 .iter()
                 .flat_map(|&core| core_queues(&self.cores[core])),
@@ -183,7 +183,7 @@ impl Shared {
                 } else {
                     // Only the next-task slot and the `Normal` local queue are bounded; what
                     // they no longer hold goes to the injector, as on any overflow.
-                    queue::push_or_spill(queue, self.injector_for(Priority::Normal), runnable);
+                    queue.put_back(runnable, self.injector_for(Priority::Normal));
                 }
             }
         }

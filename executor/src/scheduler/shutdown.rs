@@ -32,7 +32,7 @@
 use std::cell::Cell;
 
 use super::{core_queues, push, Shared};
-use crate::queue::{Queue, Runnable};
+use crate::queue::{Runnable, TaskQueue};
 use crate::sync::{fence, Ordering};
 use crate::task;
 
@@ -138,7 +138,7 @@ impl Shared {
     fn cancel_elsewhere(&self) {
         let mut tasks = Vec::new();
         for queue in self.queues() {
-            tasks.extend(queue.try_iter());
+            tasks.extend(std::iter::from_fn(|| queue.pop().ok()));
         }
         if !tasks.is_empty() {
             let cancel = move || tasks.into_iter().for_each(task::cancel);
@@ -202,9 +202,9 @@ impl Shared {
     }
 
     /// Every queue a task may wait in.
-    fn queues(&self) -> impl Iterator<Item = &Queue> {
-        std::iter::once(&self.to_cancel)
-            .chain(&self.injectors)
+    fn queues(&self) -> impl Iterator<Item = &dyn TaskQueue> {
+        std::iter::once(&self.to_cancel as &dyn TaskQueue)
+            .chain(self.injectors.iter().map(|q| q as &dyn TaskQueue))
             .chain(self.cores.iter().flat_map(core_queues))
     }
 }

@@ -1,13 +1,19 @@
 //! The worker loop: a thread of one core that runs the core's tasks while it holds the baton.
 //!
+//! This file holds the thread and its loop: finding the next task, searching, parking and
+//! retiring. Beside it, [`poll`] runs one task (its admission, the publishing of the poll for
+//! detection, watched and handed-off polls), and [`pace`] times the looks at the injector.
+//!
 //! # One turn of the loop
 //!
-//! 1. Every so many polls the worker polls the reactor without waiting and looks at the
-//!    injector first, so I/O, timers and tasks from outside cannot be starved by tasks that
-//!    keep waking each other. How many is retuned at each look from how long the polls since
-//!    the previous look took, so that looks come about every [`INJECTOR_TARGET`] of polling:
-//!    every [`INJECTOR_INTERVAL`] polls when polls are short, every [`MIN_INJECTOR_INTERVAL`]
-//!    when they are long. The clock is read once per look, not once per poll.
+//! 1. Every so many polls the worker looks at the injector first, and polls the reactor
+//!    without waiting if it has not for [`REACTOR_INTERVAL`], so I/O, timers and tasks from
+//!    outside cannot be starved by tasks that keep waking each other. How many is retuned at
+//!    each look from how long the polls since the previous look took, so that looks come about
+//!    every [`INJECTOR_TARGET`] of polling: every [`INJECTOR_INTERVAL`] polls when polls are
+//!    short, every [`MIN_INJECTOR_INTERVAL`] when they are long. The clock is read once per
+//!    look, not once per poll. The reactor's poll is a system call (half a microsecond or so):
+//!    at every look, short polls would spend a tenth of their time in it.
 //! 2. Otherwise it takes its core's next-task slot (at most [`MAX_LIFO_STREAK`] times in a
 //!    row), then pops its core's queues, alternating the pinned queue and the local queue
 //!    first, so neither starves the other. A task that wakes itself went to the back of the local
@@ -48,10 +54,14 @@ use crate::queue::{self, Priority, Runnable};
 use crate::reactor::Reactor;
 use crate::scheduler::Shared;
 use crate::section::WorkerHook;
-use crate::sites::spawn::{PollMeasure, PollMode};
-use crate::stats::{Counters, FLUSH_INTERVAL};
+use crate::stats::Counters;
 use crate::sync::Arc;
 use crate::sys;
+
+mod pace;
+mod poll;
+
+use pace::InjectorPace;
 
 /// The most polls a worker makes between looks at the injector (when polls are short).
 const INJECTOR_INTERVAL: u32 = 61;
@@ -62,6 +72,10 @@ const MIN_INJECTOR_INTERVAL: u32 = 2;
 /// time, on how long a task from outside (or ready I/O, or a due timer) waits behind a busy
 /// core's own tasks, as long as the polls since the previous look were typical.
 const INJECTOR_TARGET: Duration = Duration::from_micros(200);
+/// The least time between two polls of the reactor by a busy worker (at its looks at the
+/// injector): the bound on how long ready I/O or a due timer waits behind short polls, on top
+/// of the look's own interval.
+const REACTOR_INTERVAL: Duration = Duration::from_micros(50);
 /// The most tasks a worker takes from its core's next-task slot in a row before it turns to
 /// the queue, so two tasks waking each other cannot starve the rest.
 const MAX_LIFO_STREAK: u32 = 3;
@@ -96,6 +110,7 @@ pub(crate) fn spawn(
         searching: false,
         tick: 0,
         pace: InjectorPace::new(),
+        next_reactor_poll: Instant::now(),
         unflushed_polls: 0,
         lifo_streak: 0,
         peers: Vec::new(),
@@ -129,6 +144,8 @@ struct Worker {
     tick: u32,
     /// When to look at the injector next.
     pace: InjectorPace,
+    /// When this worker polls the reactor next, at a look (see [`REACTOR_INTERVAL`]).
+    next_reactor_poll: Instant,
     /// Polls not yet added to the core's counter.
     unflushed_polls: u32,
     /// Tasks taken from the next-task slot in a row.
@@ -277,10 +294,13 @@ impl Worker {
         let high_first = classes
             && !(core.high_streak_reached(HIGH_BURST)
                 && (core.has_normal_work() || !shared.injector_for(Priority::Normal).is_empty()));
-        if look.is_some() {
-            // Busy workers drive I/O and timers too, without waiting (the reactor's duty, see
-            // `crate::reactor`).
-            let _ = Reactor::get().poll();
+        if let Some(now) = look {
+            if now >= self.next_reactor_poll {
+                // Busy workers drive I/O and timers too, without waiting (the reactor's duty,
+                // see `crate::reactor`).
+                self.next_reactor_poll = now + REACTOR_INTERVAL;
+                let _ = Reactor::get().poll();
+            }
             let high = high_first
                 .then(|| shared.injector_for(Priority::High).pop().ok())
                 .flatten();
@@ -297,7 +317,7 @@ impl Worker {
             }
         }
         if self.lifo_streak < MAX_LIFO_STREAK {
-            if let Some(runnable) = queue::pop_if_any(&core.lifo) {
+            if let Some(runnable) = core.lifo.take() {
                 self.lifo_streak += 1;
                 self.end_search();
                 return Some(runnable);
@@ -309,7 +329,7 @@ impl Worker {
         } else {
             queue::pop_if_any(&core.queue).or_else(|| queue::pop_if_any(&core.pinned))
         };
-        if let Some(runnable) = local.or_else(|| queue::pop_if_any(&core.lifo)) {
+        if let Some(runnable) = local.or_else(|| core.lifo.take()) {
             self.end_search();
             return Some(runnable);
         }
@@ -395,165 +415,6 @@ impl Worker {
         }
     }
 
-    /// Polls one task of `core` (this worker's), unless it was aborted, in which case it is
-    /// dropped (its future's destructor running as a poll does).
-    fn run_task(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
-        // A task of a call site that has all the sections in flight it can use waits for a
-        // turn instead (see `crate::sites::defer`).
-        let hint = runnable.metadata().site_hint();
-        let Some(runnable) = self.shared.sites.admit(hint, runnable) else {
-            Counters::add(&core.counters.deferred_tasks, 1);
-            return;
-        };
-        // An aborted task is polled like any other: its poll sees the abort and drops the
-        // future there, on a worker holding the baton, so a blocking section in a destructor
-        // hands the core off like one in a poll (see `task::TaskFuture::cancel_requested`).
-        self.unflushed_polls += 1;
-        if self.unflushed_polls >= FLUSH_INTERVAL {
-            self.flush();
-        }
-        let meta = runnable.metadata();
-        if self.named || meta.name().is_some() {
-            // For reports; only while named tasks come (a load and a test otherwise).
-            self.named = self.slot.set_name(meta.name());
-        }
-        if self.shared.sites.watches_spawn_sites() {
-            self.poll_watchable(runnable, core, hook);
-        } else {
-            // No spawn site is learnt, so no poll is watched: one relaxed load decides, and
-            // this copy of the poll is compiled without any of the watching.
-            self.poll(runnable, false, core, hook);
-        }
-        if hint != 0 {
-            self.shared.sites.polled(hint, hook.entered());
-        }
-    }
-
-    /// [`Worker::poll`] once a spawn site is learnt: looks the task's spawn site up first,
-    /// and polls it as its site's record says (see [`crate::sites::spawn`]).
-    #[inline(never)]
-    fn poll_watchable(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
-        match self.shared.sites.poll_mode(runnable.metadata().site()) {
-            PollMode::Plain => self.poll(runnable, false, core, hook),
-            // A section kept open across an `.await` owns the section word.
-            PollMode::Eager if !hook.has_open_section() => {
-                self.poll_handed_off(runnable, core, hook)
-            }
-            PollMode::Watched | PollMode::Eager => self.poll(runnable, true, core, hook),
-        }
-    }
-
-    /// Polls a task whose spawn site's polls mostly block (see [`crate::sites::spawn`]): the
-    /// core is handed off as the poll starts, as for an eager section, so a spare runs the
-    /// queue while it blocks, and at its end the worker counts itself running again
-    /// (`keep_working` then retires one of the two). Learns whether the poll blocked.
-    ///
-    /// The worker stays in [`Polling::Baton`](crate::context::Polling) (a `block_on` in the
-    /// poll panics as in any poll); the section word shows the handoff, so tasks the poll
-    /// wakes take the notify path, and a section in the poll starts with its baton passed on.
-    #[cold]
-    fn poll_handed_off(&mut self, runnable: Runnable, core: &Core, hook: &WorkerHook) {
-        let shared = &*self.shared;
-        let site = runnable.metadata().site();
-        core.start_poll(self.tick);
-        self.slot.start_poll(self.tick, false, site);
-        context::start_poll();
-        let mut outcome = None;
-        let epoch = self.slot.enter(true, || {
-            outcome = Some(core.hand_off(&shared.siblings, || shared.recheck(self.core)));
-        });
-        // `None`: the monitor took the poll over first (its baton had passed on already).
-        if let Some(outcome) = outcome {
-            Counters::add(&core.counters.eager_polls, 1);
-            shared.after_hand_off(self.core, outcome);
-        }
-        let measure = PollMeasure::start();
-        hook.set_task(runnable.metadata());
-        crate::coop::budget(|| runnable.run());
-        hook.clear_task();
-        context::end_poll();
-        // A section of the poll that ended counted the worker back already.
-        self.slot
-            .leave(epoch, || core.return_from_section(&shared.siblings));
-        // The monitor may take the poll over in the few instructions between the two, as a
-        // CPU hog if this thread was preempted there long enough.
-        if self.slot.end_poll(|| false) {
-            self.taken_over(core);
-        }
-        let blocked = measure.blocked(shared.config.grace);
-        shared.sites.record_handed_off_poll(site, blocked);
-    }
-
-    /// Polls one task, publishing the poll for detection (see [`crate::detect`]): the core's
-    /// turn for its peers and stealers, the worker's poll word and the task's spawn site for
-    /// the monitor. A `watched` poll (its spawn site blocked before) is watched like a section:
-    /// the monitor looks at it within the grace period, unless the kernel tells when this
-    /// thread goes to sleep.
-    ///
-    /// Inlined into both callers, so the common one, with `watched` false, carries none of the
-    /// watching.
-    #[inline(always)]
-    fn poll(&mut self, runnable: Runnable, watched: bool, core: &Core, hook: &WorkerHook) {
-        let site = runnable.metadata().site();
-        core.start_poll(self.tick);
-        self.slot.start_poll(self.tick, watched, site);
-        let measure = watched.then(|| {
-            if let Some(switches) = self.switch_event() {
-                switches.set_enabled(true);
-            } else {
-                self.shared.siblings.bell.section_started();
-            }
-            PollMeasure::start()
-        });
-        context::start_poll();
-        hook.set_task(runnable.metadata());
-        crate::coop::budget(|| runnable.run());
-        hook.clear_task();
-        context::end_poll();
-        let taken_over = self.slot.end_poll(|| hook.has_open_section());
-        if taken_over {
-            self.taken_over(core);
-        }
-        if let Some(measure) = measure {
-            if let Some(switches) = &self.switches {
-                switches.set_enabled(false);
-            }
-            let blocked = measure.blocked(self.shared.config.grace);
-            self.shared
-                .sites
-                .record_watched_poll(site, blocked, taken_over);
-        }
-    }
-
-    /// The monitor took the poll that just ended over because it blocked: counts this worker
-    /// running again, as at the end of a handed-off section; `keep_working` retires one of the
-    /// two running workers of `core` at this poll boundary. Tasks spawned where this one was
-    /// (the slot keeps its spawn site, so the poll need not) are watched from now on.
-    #[cold]
-    fn taken_over(&self, core: &Core) {
-        core.return_from_section(&self.shared.siblings);
-        if let Some(site) = self.slot.site() {
-            self.shared.sites.record_taken_over(site);
-        }
-    }
-
-    /// This thread's context-switch event, if it is on the runtime's watch, opening it the
-    /// first time the monitor has set the watch up.
-    fn switch_event(&mut self) -> Option<&WorkerEvent> {
-        if self.switches.is_none() && !self.switches_refused {
-            match self.shared.switches.get() {
-                // The monitor has not tried yet: ask again at the next watched poll.
-                None => return None,
-                Some(None) => self.switches_refused = true,
-                Some(Some(_)) => {
-                    self.switches = WorkerEvent::open(&self.shared, &self.slot);
-                    self.switches_refused = self.switches.is_none();
-                }
-            }
-        }
-        self.switches.as_ref()
-    }
-
     /// Adds locally counted polls to the core's counter.
     fn flush(&mut self) {
         if self.unflushed_polls > 0 {
@@ -599,110 +460,5 @@ impl Worker {
         shared.cores[here].retire(&self.parker, &shared.siblings, |work_here| {
             shared.recheck_parking(here, work_here)
         })
-    }
-}
-
-/// Step 1's pace: after how many polls a worker looks at the injector next. The count is retuned
-/// at each look so that, at the average length of the polls since the previous look, the next
-/// look comes after about [`INJECTOR_TARGET`] (within [`MIN_INJECTOR_INTERVAL`] and
-/// [`INJECTOR_INTERVAL`] polls); the clock is read only then.
-#[derive(Debug)]
-struct InjectorPace {
-    /// Polls between two looks, as last tuned.
-    interval: u32,
-    /// Polls left until the next look.
-    left: u32,
-    /// When the worker last looked (or was handed the baton).
-    since: Instant,
-}
-
-impl InjectorPace {
-    fn new() -> InjectorPace {
-        InjectorPace {
-            interval: INJECTOR_INTERVAL,
-            left: INJECTOR_INTERVAL,
-            since: Instant::now(),
-        }
-    }
-
-    /// The worker was handed the baton: time parked is not polling time, so the next look is
-    /// timed from now, after the interval its core's workers last tuned (`core_interval`, if
-    /// any): a spare that takes over a core of long polls must not start from the interval
-    /// for short ones.
-    fn restart(&mut self, core_interval: Option<u32>) {
-        if let Some(interval) = core_interval {
-            self.interval = interval.clamp(MIN_INJECTOR_INTERVAL, INJECTOR_INTERVAL);
-        }
-        self.since = Instant::now();
-        self.left = self.interval;
-    }
-
-    /// Counts one turn of the loop; returns the time if the worker looks at the injector now
-    /// (and then retunes the interval).
-    fn turn(&mut self) -> Option<Instant> {
-        self.left -= 1;
-        if self.left > 0 {
-            return None;
-        }
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(self.since).as_nanos();
-        self.since = now;
-        let interval = u128::from(self.interval) * INJECTOR_TARGET.as_nanos() / elapsed.max(1);
-        // Clamped, so it fits a `u32`.
-        self.interval =
-            interval.clamp(MIN_INJECTOR_INTERVAL.into(), INJECTOR_INTERVAL.into()) as u32;
-        self.left = self.interval;
-        Some(now)
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    /// Turns `pace` until it says to look; returns how many turns that took.
-    fn turns_to_look(pace: &mut InjectorPace) -> u32 {
-        let mut turns = 1;
-        while pace.turn().is_none() {
-            turns += 1;
-        }
-        turns
-    }
-
-    #[test]
-    fn short_polls_keep_the_longest_interval() {
-        let mut pace = InjectorPace::new();
-        assert_eq!(turns_to_look(&mut pace), INJECTOR_INTERVAL);
-        // No time passes between looks (a `since` in the future reads as zero elapsed).
-        pace.since = Instant::now() + Duration::from_secs(60);
-        assert_eq!(turns_to_look(&mut pace), INJECTOR_INTERVAL);
-        assert_eq!(pace.interval, INJECTOR_INTERVAL);
-    }
-
-    #[test]
-    fn long_polls_shorten_the_interval_to_the_minimum() {
-        let mut pace = InjectorPace::new();
-        // The polls since the last look took far longer than the target.
-        pace.since = Instant::now() - Duration::from_secs(1);
-        assert_eq!(turns_to_look(&mut pace), INJECTOR_INTERVAL);
-        assert_eq!(pace.interval, MIN_INJECTOR_INTERVAL);
-        pace.since = Instant::now() - Duration::from_secs(1);
-        assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
-        // Once parked and handed the baton again, the count restarts from the tuned interval.
-        pace.restart(None);
-        pace.since = Instant::now() + Duration::from_secs(60);
-        assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
-        assert_eq!(pace.interval, INJECTOR_INTERVAL, "short polls again");
-    }
-
-    #[test]
-    fn a_worker_handed_a_core_starts_from_the_interval_its_workers_tuned() {
-        // A fresh spare taking over a core whose polls are long.
-        let mut pace = InjectorPace::new();
-        pace.restart(Some(MIN_INJECTOR_INTERVAL));
-        assert_eq!(turns_to_look(&mut pace), MIN_INJECTOR_INTERVAL);
-        let mut pace = InjectorPace::new();
-        pace.restart(Some(0));
-        assert_eq!(pace.interval, MIN_INJECTOR_INTERVAL, "clamped");
     }
 }
