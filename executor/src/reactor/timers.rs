@@ -11,7 +11,7 @@
 //! shard due takes no lock at all, and the seated thread reads the earliest deadline of a shard
 //! it does not need to lock from its hint.
 //!
-//! # Waking the seated thread (protocol step 6)
+//! # Waking the seated thread (*arm an earlier timer*)
 //!
 //! The seated thread publishes the deadline its wait ends at in one atomic word, *after* it
 //! collected the due timers, then re-reads every shard's hint and shortens its wait to the
