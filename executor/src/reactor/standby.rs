@@ -47,8 +47,7 @@ impl Standby {
     }
 
     /// Whether an entry wakes the same task as `waker`.
-    #[cfg(test)]
-    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    #[cfg(all(test, not(loom)))]
     pub(super) fn contains(&self, waker: &Waker) -> bool {
         lock(&self.entries).iter().any(|(_, w)| same_task(w, waker))
     }

@@ -222,8 +222,7 @@ impl Timers {
     }
 
     /// Whether a timer is armed.
-    #[cfg(test)]
-    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    #[cfg(all(test, not(loom)))]
     pub(super) fn contains(&self, id: u64) -> bool {
         lock(&self.shard_of(id).wheel).contains(id >> SHARD_BITS)
     }
