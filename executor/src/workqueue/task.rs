@@ -11,10 +11,10 @@
 //!    never submitted: its runner runs them (see [`super::runner`]).
 //! 3. The task's future is dropped when the task completes, panics (the panic was caught
 //!    inside), or is cancelled (aborted, or by shutdown; see [`crate::task`]). The
-//!    [`QueueTask`]'s `Drop` then frees the task's slot and submits the task admitted in its
+//!    [`QueueTask`]'s `Drop` then frees the task's place and submits the task admitted in its
 //!    place (inside an ordered queue's runner, it tells the runner instead).
 //! 4. A task dropped while still held (shutdown, a refused spawn, a delay cancelled by shutdown)
-//!    never had a slot: dropping a `Held` sets a thread-local flag that tells the wrapper so.
+//!    never had a place: dropping a `Held` sets a thread-local flag that tells the wrapper so.
 
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -31,9 +31,9 @@ use super::marks::{self, Marked, Timed};
 use crate::context;
 
 /// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
-/// ordered queue's runner does it around the whole run), and frees its slot when dropped.
+/// ordered queue's runner does it around the whole run), and frees its place when dropped.
 pub(super) struct QueueTask<F> {
-    /// Dropped by hand, before the slot is freed, so the next task never overlaps it.
+    /// Dropped by hand, before the place is freed, so the next task never overlaps it.
     future: ManuallyDrop<F>,
     inner: Arc<Inner>,
     key: Option<u64>,
