@@ -54,13 +54,13 @@
 //!
 //! # Locking
 //!
-//! One mutex per queue guards its [`QueueState`](inner::QueueState): admission, an ordered queue's line,
-//! generations and the task counts. A spawn takes it once, and allocates the task under it (so acceptance,
-//! the task's generation and its FIFO place are one step); a finishing task takes it once (an
-//! ordered queue's runner when it reports, see [`runner`]). Lock order: the state lock, then
-//! the runtime's registry shard (inside the allocation). No user code, no task drop and no
-//! wake-up runs under it: held tasks are dropped, admitted ones (or a new runner) submitted,
-//! and flush and drain waiters woken after it is released.
+//! One mutex per queue guards its [`QueueState`](inner::QueueState): admission, an ordered queue's
+//! line, generations and the task counts. A spawn takes it once, and allocates the task under it
+//! (so acceptance, the task's generation and its FIFO position are one step); a finishing task
+//! takes it once (an ordered queue's runner when it reports, see [`runner`]). Lock order: the state
+//! lock, then the runtime's registry shard (inside the allocation). No user code, no task drop and
+//! no wake-up runs under it: held tasks are dropped, admitted ones (or a new runner) submitted, and
+//! flush and drain waiters woken after it is released.
 //!
 //! # Stats
 //!

@@ -1,6 +1,6 @@
 //! A work queue's rescuer: a thread reserved for the queue, which runs the queue's tasks when
-//! the cores they wait on cannot get a worker (the *rescue* rule of docs/architecture.md, after the kernel's rescuers for
-//! `WQ_MEM_RECLAIM` workqueues).
+//! the cores they wait on cannot get a worker (the *rescue* rule of docs/architecture.md, after the
+//! kernel's rescuers for `WQ_MEM_RECLAIM` workqueues).
 //!
 //! # Why
 //!

@@ -7,8 +7,8 @@
 //! 2. Admitted at once, or later when another task finishes, the `Held` is submitted to the
 //!    runtime ([`Inner::submit`]): a task admitted at its spawn like any new task, one admitted
 //!    because the task being polled finished to the core's next-task slot (it runs next,
-//!    cache-hot, as a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
-//!    never submitted: its runner runs them (see [`super::runner`]).
+//!    cache-hot, as a chained wake would). Until then it waits inside the queue. An ordered queue's
+//!    tasks are never submitted: its runner runs them (see [`super::runner`]).
 //! 3. The task's future is dropped when the task completes, panics (the panic was caught
 //!    inside), or is cancelled (aborted, or by shutdown; see [`crate::task`]). The
 //!    [`QueueTask`]'s `Drop` then frees the task's place and submits the task admitted in its
