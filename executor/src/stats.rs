@@ -137,8 +137,8 @@ pub struct CoreStats {
     pub cap_hits: u64,
     /// Workers started beyond the per-core cap ([`Builder::max_threads_per_core`]) because the
     /// core stayed starved at it: every worker blocked in a section, tasks queued, and no
-    /// poll started on any core for [`CAP_RESCUE_DELAY`](crate::CAP_RESCUE_DELAY). Within the runtime's cap
-    /// ([`Builder::max_threads`]).
+    /// poll started on any core for [`CAP_RESCUE_DELAY`](crate::CAP_RESCUE_DELAY). Within the
+    /// runtime's cap ([`Builder::max_threads`]).
     ///
     /// [`Builder::max_threads_per_core`]: crate::Builder::max_threads_per_core
     /// [`Builder::max_threads`]: crate::Builder::max_threads

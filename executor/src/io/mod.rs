@@ -39,7 +39,7 @@ mod ready;
 mod traits;
 
 pub use ready::Ready;
-use ready::{fd_is_ready, poll_io, SlotGuard};
+use ready::{fd_is_ready, poll_io, WakerEntry};
 
 /// An I/O object registered with the reactor, in non-blocking mode.
 ///
@@ -301,17 +301,17 @@ impl<T: AsFd> Async<T> {
         dir: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let mut slot = SlotGuard {
+        let mut entry = WakerEntry {
             source: &self.source,
             dir,
-            slot: None,
+            key: None,
         };
         let io = self.get_ref();
         std::future::poll_fn(|cx| {
             poll_io(
                 &self.source,
                 dir,
-                Some(&mut slot.slot),
+                Some(&mut entry.key),
                 cx,
                 || op(io),
                 |_| false,
@@ -320,12 +320,12 @@ impl<T: AsFd> Async<T> {
         .await
     }
 
-    /// Polls `dir`'s readiness, confirmed with `poll(2)`; `slot` selects the waker slot (`None`:
+    /// Polls `dir`'s readiness, confirmed with `poll(2)`; `key` selects the waker entry (`None`:
     /// the per-direction waker).
     fn poll_verified(
         &self,
         dir: Direction,
-        mut slot: Option<&mut Option<usize>>,
+        mut key: Option<&mut Option<usize>>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let charge = ready!(coop::poll_proceed(cx));
@@ -338,8 +338,8 @@ impl<T: AsFd> Async<T> {
                 }
                 self.source.clear_readiness(dir, seen);
             }
-            let polled = match slot.as_deref_mut() {
-                Some(slot) => self.source.poll_ready_slot(dir, slot, cx),
+            let polled = match key.as_deref_mut() {
+                Some(key) => self.source.poll_ready_entry(dir, key, cx),
                 None => self.source.poll_ready(dir, cx),
             };
             ready!(polled);

@@ -1,5 +1,5 @@
 //! Waiting for readiness: the loop that retries an operation until it stops blocking, the
-//! zero-timeout readiness check, a future's waker slot, and the [`Ready`] future.
+//! zero-timeout readiness check, a future's waker entry, and the [`Ready`] future.
 
 use std::future::Future;
 use std::io;
@@ -13,14 +13,14 @@ use crate::reactor::{Direction, Source};
 
 /// Runs `op` while `source` is ready for `dir`, until it returns something other than
 /// `WouldBlock`; each `WouldBlock` clears the readiness it was tried on, and the poll then waits
-/// for the next report (in waker slot `slot`, or the per-direction waker if `None`). A result
-/// that `drained` says proves the source drained for `dir` clears the readiness too (see
+/// for the next report (in the waker entry keyed `key`, or the per-direction waker if `None`). A
+/// result that `drained` says proves the source drained for `dir` clears the readiness too (see
 /// [`Source::clear_drained`]), so the next attempt waits instead of failing with `WouldBlock`.
 /// Charges the cooperative budget once, and counts progress only when `op` completes.
 pub(super) fn poll_io<R>(
     source: &Source,
     dir: Direction,
-    mut slot: Option<&mut Option<usize>>,
+    mut key: Option<&mut Option<usize>>,
     cx: &mut Context<'_>,
     mut op: impl FnMut() -> io::Result<R>,
     drained: impl Fn(&R) -> bool,
@@ -43,8 +43,8 @@ pub(super) fn poll_io<R>(
             }
         }
         // Not ready (or just cleared): wait for a report, then try again.
-        let polled = match slot.as_deref_mut() {
-            Some(slot) => source.poll_ready_slot(dir, slot, cx),
+        let polled = match key.as_deref_mut() {
+            Some(key) => source.poll_ready_entry(dir, key, cx),
             None => source.poll_ready(dir, cx),
         };
         ready!(polled);
@@ -67,19 +67,19 @@ pub(super) fn fd_is_ready(fd: BorrowedFd<'_>, dir: Direction) -> io::Result<bool
     }
 }
 
-/// Releases a future's waker slot when the future is dropped.
-pub(super) struct SlotGuard<'a> {
-    /// The source holding the slot.
+/// Releases a future's waker entry when the future is dropped.
+pub(super) struct WakerEntry<'a> {
+    /// The source holding the entry.
     pub(super) source: &'a Source,
-    /// The slot's direction.
+    /// The entry's direction.
     pub(super) dir: Direction,
-    /// The slot, once allocated.
-    pub(super) slot: Option<usize>,
+    /// Its key among the source's wakers, once allocated.
+    pub(super) key: Option<usize>,
 }
 
-impl Drop for SlotGuard<'_> {
+impl Drop for WakerEntry<'_> {
     fn drop(&mut self) {
-        self.source.release_slot(self.dir, &mut self.slot);
+        self.source.release_entry(self.dir, &mut self.key);
     }
 }
 
@@ -102,8 +102,8 @@ impl Drop for SlotGuard<'_> {
 pub struct Ready<'a, T: AsFd> {
     /// The object waited on.
     io: &'a Async<T>,
-    /// The waker slot of this future.
-    slot: SlotGuard<'a>,
+    /// The waker entry of this future.
+    entry: WakerEntry<'a>,
 }
 
 impl<'a, T: AsFd> Ready<'a, T> {
@@ -111,10 +111,10 @@ impl<'a, T: AsFd> Ready<'a, T> {
     pub(super) fn new(io: &'a Async<T>, dir: Direction) -> Ready<'a, T> {
         Ready {
             io,
-            slot: SlotGuard {
+            entry: WakerEntry {
                 source: &io.source,
                 dir,
-                slot: None,
+                key: None,
             },
         }
     }
@@ -123,7 +123,7 @@ impl<'a, T: AsFd> Ready<'a, T> {
 impl<T: AsFd> std::fmt::Debug for Ready<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ready")
-            .field("direction", &self.slot.dir)
+            .field("direction", &self.entry.dir)
             .finish_non_exhaustive()
     }
 }
@@ -133,7 +133,7 @@ impl<T: AsFd> Future for Ready<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let dir = this.slot.dir;
-        this.io.poll_verified(dir, Some(&mut this.slot.slot), cx)
+        let dir = this.entry.dir;
+        this.io.poll_verified(dir, Some(&mut this.entry.key), cx)
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::forward::{impl_fd, impl_stream};
+use super::forward::{impl_fd, impl_stream, impl_try_from};
 use super::{each_addr, resolve};
 use crate::io::Async;
 use crate::reactor::Direction;
@@ -153,16 +153,7 @@ impl TcpListener {
     }
 }
 
-impl TryFrom<std::net::TcpListener> for TcpListener {
-    type Error = io::Error;
-
-    /// Registers a std listener (it is put in non-blocking mode).
-    fn try_from(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            inner: Arc::new(Async::new(listener)?),
-        })
-    }
-}
+impl_try_from!(TcpListener, std::net::TcpListener);
 
 impl_fd!(TcpListener);
 
@@ -416,15 +407,6 @@ async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
     })
 }
 
-impl TryFrom<std::net::TcpStream> for TcpStream {
-    type Error = io::Error;
-
-    /// Registers a connected std stream (it is put in non-blocking mode).
-    fn try_from(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: Arc::new(Async::new(stream)?),
-        })
-    }
-}
+impl_try_from!(TcpStream, std::net::TcpStream);
 
 impl_stream!(TcpStream);

@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use super::forward::impl_fd;
+use super::forward::{impl_fd, impl_try_from};
 use super::{each_addr, resolve};
 use crate::io::Async;
 use crate::sync::Arc;
@@ -308,15 +308,6 @@ impl UdpSocket {
     }
 }
 
-impl TryFrom<std::net::UdpSocket> for UdpSocket {
-    type Error = io::Error;
-
-    /// Registers a std socket (it is put in non-blocking mode).
-    fn try_from(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: Arc::new(Async::new(socket)?),
-        })
-    }
-}
+impl_try_from!(UdpSocket, std::net::UdpSocket);
 
 impl_fd!(UdpSocket);

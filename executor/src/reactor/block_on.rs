@@ -1,5 +1,6 @@
 //! Running a future to completion on the current thread, waiting in the reactor while it is
-//! pending (steps 1, 7 and 8 of the protocol in the [module docs](super)).
+//! pending (the *take the seat*, *take over* and *stand by* steps of the protocol in the
+//! [module docs](super)).
 
 use std::future::Future;
 use std::pin::pin;
@@ -87,7 +88,7 @@ impl Wake for Parker {
         self.cvar.notify_one();
         if in_reactor {
             // The `in_reactor` flag and `woken` share the mutex: either the thread saw `woken`
-            // before sitting down, or it is seated and this notify gets it out (step 4).
+            // before sitting down, or it is seated and this notify gets it out (*notify*).
             Reactor::get().notify();
         }
     }
@@ -107,7 +108,7 @@ impl Wake for Kick {
 /// While the future is pending, the thread waits in the reactor if no other thread does,
 /// otherwise it parks until the future's waker fires. The waker also gets the thread out of
 /// the reactor, through [`Reactor::notify`]. A runtime worker that wants the seat takes it over
-/// (protocol step 7).
+/// (the *take over* step of the [protocol](super)).
 ///
 /// # Panics
 ///
@@ -126,7 +127,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         }
         wait_for_wake(reactor, &parker, &kick);
     };
-    // Step 8: this thread will not come back to the seat; a standby thread takes it.
+    // Stand by: this thread will not come back to the seat; a standby thread takes it.
     reactor.hand_over_duty();
     out
 }
@@ -147,7 +148,7 @@ fn wait_for_wake(reactor: &Reactor, parker: &ParkerRef, kick: &Waker) {
         match reacted {
             Ok(Some(Ok(()))) => continue,
             Ok(Some(Err(err))) => panic!("baton: the I/O poller failed: {err}"),
-            // Step 10: a worker drives the reactor; look again when its lease ends.
+            // Stay on duty: a worker drives the reactor; look again when its lease ends.
             Err(until) => parker.park_until(until),
             Ok(None) => {
                 if reactor.standby_for(Sitter::BlockOn, kick) {

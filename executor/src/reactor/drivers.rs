@@ -8,13 +8,13 @@
 //! runtime that is gone, or is polled by another executor in a process whose baton runtimes
 //! are all dropped.
 //!
-//! 1. A future that registers a waker with the reactor (arming a timer, waiting for a
-//!    socket's readiness) then calls [`assert_driven`], which panics, naming what was polled,
-//!    if there is no driver.
-//! 2. When the last driver goes, every pending timer's waker is woken and every registered
-//!    socket is reported ready both ways ([`Reactor::wake_everything`](super::Reactor)): each
-//!    future polls again, registers again (a socket finds `WouldBlock` first) and panics as
-//!    in step 1.
+//! 1. **Assert driven.** A future that registers a waker with the reactor (arming a timer,
+//!    waiting for a socket's readiness) then calls [`assert_driven`], which panics, naming what
+//!    was polled, if there is no driver.
+//! 2. **Wake everything.** When the last driver goes, every pending timer's waker is woken and
+//!    every registered socket is reported ready both ways
+//!    ([`Reactor::wake_everything`](super::Reactor)): each future polls again, registers again (a
+//!    socket finds `WouldBlock` first) and panics as in *assert driven*.
 //!
 //! No waiter slips between the two: the registration (under the timer shard's or the
 //! source's lock) comes before the check's load, and the last driver's decrement comes before
@@ -48,16 +48,16 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // SeqCst: before the scan's locks (step 2), pairing with the load in `assert_driven`
-        // after a registration's lock (see the module docs).
+        // SeqCst: before the scan's locks (*wake everything*), pairing with the load in
+        // `assert_driven` after a registration's lock (see the module docs).
         if DRIVERS.fetch_sub(1, Ordering::SeqCst) == 1 {
             Reactor::get().wake_everything();
         }
     }
 }
 
-/// Panics unless a driver lives (step 1); `what` names the future polled. Call it after the
-/// waker is registered.
+/// Panics unless a driver lives (*assert driven*); `what` names the future polled. Call it after
+/// the waker is registered.
 #[track_caller]
 pub(crate) fn assert_driven(what: &str) {
     // SeqCst: see `Driver::drop`.

@@ -1,6 +1,6 @@
 //! Who drives the reactor between turns: the duty lease of workers that left the seat to run
-//! tasks, and the standby list of threads turned away by a taken seat (steps 8 to 10 of the
-//! protocol in the [module docs](super)).
+//! tasks, and the standby list of threads turned away by a taken seat (the *stand by*, *never
+//! strand the reactor* and *stay on duty* steps of the protocol in the [module docs](super)).
 
 use std::cell::Cell;
 use std::task::Waker;
@@ -11,14 +11,14 @@ use crate::sync::{fence, Ordering};
 use super::seat::Sitter;
 use super::Reactor;
 
-/// How long a worker counts as on duty after it left the seat or polled without it (step 10):
-/// many times the interval at which a busy worker polls.
+/// How long a worker counts as on duty after it left the seat or polled without it (*stay on
+/// duty*): many times the interval at which a busy worker polls.
 pub(super) const DUTY_LEASE: Duration = Duration::from_millis(1);
 /// A poll renews the duty lease only once this much of it, in nanoseconds, has run out.
 const DUTY_RENEWAL: u64 = DUTY_LEASE.as_nanos() as u64 / 2;
 
 std::thread_local! {
-    /// Set once this worker thread has left the seat on duty (step 10); its exit then hands
+    /// Set once this worker thread has left the seat on duty (*stay on duty*); its exit then hands
     /// the duty over, since it will not come back to the seat.
     static ON_DUTY: OnDuty = const { OnDuty(Cell::new(false)) };
 }
@@ -36,13 +36,13 @@ impl Drop for OnDuty {
 
 impl Reactor {
     /// A worker left the seat after a turn and goes to run tasks: it stays on duty instead
-    /// of waking a standby thread (step 10).
+    /// of waking a standby thread (*stay on duty*).
     pub(super) fn leave_on_duty(&self) {
         ON_DUTY.with(|duty| duty.0.set(true));
         self.renew_duty(Instant::now());
     }
 
-    /// When the current duty lease ends, if a worker is on duty (step 10).
+    /// When the current duty lease ends, if a worker is on duty (*stay on duty*).
     pub(super) fn duty_deadline(&self) -> Option<Instant> {
         // Relaxed: the lease is a hint about who drives the reactor, ordered with nothing; a
         // stale value only shortens or lengthens one park of a `block_on` thread.
@@ -65,8 +65,9 @@ impl Reactor {
     }
 
     /// After a `try_react` that returned `None`, registers `waker` to be woken once the seat
-    /// is vacated, so the caller can retry instead of leaving the reactor unattended (protocol
-    /// step 9). Returns false, registering nothing, if the seat is already free: retry now.
+    /// is vacated, so the caller can retry instead of leaving the reactor unattended (*never
+    /// strand the reactor*). Returns false, registering nothing, if the seat is already free: retry
+    /// now.
     ///
     /// A thread woken for another reason before the vacancy calls
     /// [`cancel_wait_for_seat`](Reactor::cancel_wait_for_seat), so that a later vacancy wakes
@@ -101,13 +102,13 @@ impl Reactor {
 
     /// Wakes a standby thread to take the seat (a worker, or a `block_on` thread if no worker
     /// waits), because the calling thread will not drive the reactor although it may be the
-    /// one expected to (step 8):
+    /// one expected to (*stand by*):
     ///
     /// - a worker told of a vacancy (woken from standby, or finding the seat free) leaves to
     ///   run tasks or to exit instead of taking the seat; without this the vacancy would be
     ///   swallowed, and the threads still on standby would wait for a seat nobody holds;
     /// - a worker's core was handed off from a blocking section: that worker may be the one
-    ///   on duty (step 10), which left the seat without waking anyone, and will not poll
+    ///   on duty (*stay on duty*), which left the seat without waking anyone, and will not poll
     ///   again until its section ends;
     /// - a worker thread that was on duty exits;
     /// - a `block_on` call returns, so its thread will not come back to the seat.

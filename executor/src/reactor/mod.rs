@@ -26,61 +26,62 @@
 //! `WAITING` (the seated thread is in, or about to enter, a wait that may block) and `NOTIFIED`
 //! (a [`Reactor::notify`] has not been consumed yet).
 //!
-//! 1. A thread takes the seat with one compare-and-swap ([`Seat::try_take`]). A runtime worker
-//!    takes it *hard*, a `block_on` thread *soft*. If the seat is taken,
+//! 1. **Take the seat.** A thread takes the seat with one compare-and-swap ([`Seat::try_take`]). A
+//!    runtime worker takes it *hard*, a `block_on` thread *soft*. If the seat is taken,
 //!    [`Reactor::try_react_unless`] returns `None` at once and the caller parks on its own parker,
-//!    with one exception: a worker takes a *soft* seat over (step 7). (A busy worker's poll
-//!    without waiting, [`Reactor::poll`], needs no seat: step 10.)
-//! 2. Seated, the thread removes the due timers and computes the wait: the caller's timeout,
-//!    shortened to the next timer, or zero if any timer was due (its waker has work to do). With
-//!    no timer pending and no caller timeout the wait has no timeout: an idle runtime has no
-//!    periodic wake-ups. It then records the deadline it will sleep until, and shortens the
-//!    wait if a timer was armed meanwhile, so that arming an earlier timer knows to call
-//!    `notify` (step 6, and see [`timers`]).
+//!    with one exception: a worker takes a *soft* seat over (*take over*). (A busy worker's poll
+//!    without waiting, [`Reactor::poll`], needs no seat: *stay on duty*.)
+//! 2. **Compute the wait.** Seated, the thread removes the due timers and computes the wait: the
+//!    caller's timeout, shortened to the next timer, or zero if any timer was due (its waker has
+//!    work to do). With no timer pending and no caller timeout the wait has no timeout: an idle
+//!    runtime has no periodic wake-ups. It then records the deadline it will sleep until, and
+//!    shortens the wait if a timer was armed meanwhile, so that arming an earlier timer knows to
+//!    call `notify` (*arm an earlier timer*, and see [`timers`]).
 //!
 //!    *The spin.* A worker about to block first polls without waiting for up to
 //!    [`SPIN_TIME`](turn::SPIN_TIME): under load the next event is usually microseconds away,
 //!    and a sleep and wake-up in the poller cost more than that. A pending notification ends
 //!    the spin. It spins only while that pays: a blocking wait that outlasts
 //!    [`SPIN_PAYS_WITHIN`](turn::SPIN_PAYS_WITHIN) turns spinning off until a wait is that short
-//!    again, so a quiet or slow-paced runtime does not burn CPU. Comments cite it as "the spin
-//!    (step 2)".
-//! 3. Before a wait that may block, the thread sets `WAITING` with one read-modify-write on the
-//!    wake word. If that RMW sees `NOTIFIED`, a notification came before the wait: the thread
-//!    consumes it (clears the flag) and the wait becomes a zero-timeout poll.
-//! 4. [`Reactor::notify`] sets `NOTIFIED` with one RMW on the same word, and calls the poller's
-//!    notify (a syscall) only if that RMW saw `WAITING` and not `NOTIFIED`. Both sides act on
-//!    one atomic word, so their RMWs are totally ordered: either the notifier's comes first and
-//!    step 3 sees `NOTIFIED`, or the seated thread's comes first and the notifier sees
+//!    again, so a quiet or slow-paced runtime does not burn CPU. Comments cite it as "the spin".
+//! 3. **Announce the wait.** Before a wait that may block, the thread sets `WAITING` with one
+//!    read-modify-write on the wake word. If that RMW sees `NOTIFIED`, a notification came before
+//!    the wait: the thread consumes it (clears the flag) and the wait becomes a zero-timeout poll.
+//! 4. **Notify.** [`Reactor::notify`] sets `NOTIFIED` with one RMW on the same word, and calls the
+//!    poller's notify (a syscall) only if that RMW saw `WAITING` and not `NOTIFIED`. Both sides act
+//!    on one atomic word, so their RMWs are totally ordered: either the notifier's comes first and
+//!    *announce the wait* sees `NOTIFIED`, or the seated thread's comes first and the notifier sees
 //!    `WAITING` and wakes the poller. No wake-up is lost, and a notify with nobody waiting costs
 //!    one RMW and no syscall. A notification that nobody consumes makes the next wait return at
 //!    once: a spurious return, never a missed one.
-//! 5. After the wait the thread clears `WAITING` only: a notification that arrived after its
-//!    wait returned belongs to the next waiter, which consumes it in step 3. It records the
-//!    readiness of each reported source (a tick-stamped word, see [`source`]), removes the
-//!    timers that became due, leaves the seat, and only then wakes the collected wakers, so
-//!    another idle thread can take the seat while the woken tasks are scheduled.
-//! 6. Arming a timer earlier than the deadline recorded in step 2 calls `notify`, so the seated
-//!    thread recomputes its wait; a later timer costs no wake-up.
-//! 7. Take-over: a worker that finds a `block_on` thread seated marks the seat (one CAS, so only
-//!    one worker waits for it), calls `notify`, and waits on the seat's handoff latch. The
-//!    `block_on` thread leaves its wait (step 4), and on leaving passes the seat straight to the
+//! 5. **End the wait.** After the wait the thread clears `WAITING` only: a notification that
+//!    arrived after its wait returned belongs to the next waiter, which consumes it when it
+//!    announces its wait. It records the readiness of each reported source (a tick-stamped word,
+//!    see [`source`]), removes the timers that became due, leaves the seat, and only then wakes the
+//!    collected wakers, so another idle thread can take the seat while the woken tasks are
+//!    scheduled.
+//! 6. **Arm an earlier timer.** Arming a timer earlier than the deadline recorded by *compute
+//!    the wait* calls `notify`, so the seated thread recomputes its wait; a later timer costs no
+//!    wake-up.
+//! 7. **Take over.** A worker that finds a `block_on` thread seated marks the seat (one CAS, so
+//!    only one worker waits for it), calls `notify`, and waits on the seat's handoff latch. The
+//!    `block_on` thread leaves its wait (*notify*), and on leaving passes the seat straight to the
 //!    worker. So the thread that drives I/O under load is a worker, whose wakes stay on its own
 //!    core, and not the thread that waits for the runtime's result.
-//! 8. A thread turned away by a taken seat registers a waker on the *standby* list, then re-checks
-//!    the seat after a `SeqCst` fence; a thread leaving the seat checks the list after a fence too,
-//!    so one of them sees the other and no vacancy is missed. A `block_on` thread leaving the seat
-//!    (or a worker whose poller failed) wakes the oldest standby *worker*, which retries the seat
-//!    and so takes it if nobody else did ([`Reactor::wait_for_seat`]); a worker leaving the seat
-//!    stays on duty instead (step 10). A worker told of a vacancy (its entry kicked, or the seat
-//!    found free) that leaves with a token instead, for work or to exit, passes the vacancy on to
-//!    the next standby thread ([`Reactor::hand_over_duty`]): otherwise the kick would be
-//!    swallowed, and the threads still on standby would wait for a seat that nobody holds. A
-//!    `block_on` thread on standby is woken when a `block_on` call returns (it will not come back
-//!    to the seat) and no worker waits, and of course by its future's waker. Waking `block_on`
-//!    threads on every turn would make the thread waiting for the runtime's result take the seat
-//!    from the workers at each of their turns.
-//! 9. The runtime's duty, so the reactor is never stranded: busy workers poll with a zero
+//! 8. **Stand by.** A thread turned away by a taken seat registers a waker on the *standby* list,
+//!    then re-checks the seat after a `SeqCst` fence; a thread leaving the seat checks the list
+//!    after a fence too, so one of them sees the other and no vacancy is missed. A `block_on`
+//!    thread leaving the seat (or a worker whose poller failed) wakes the oldest standby *worker*,
+//!    which retries the seat and so takes it if nobody else did ([`Reactor::wait_for_seat`]); a
+//!    worker leaving the seat stays on duty instead (*stay on duty*). A worker told of a vacancy
+//!    (its entry kicked, or the seat found free) that leaves with a token instead, for work or to
+//!    exit, passes the vacancy on to the next standby thread ([`Reactor::hand_over_duty`]):
+//!    otherwise the kick would be swallowed, and the threads still on standby would wait for a seat
+//!    that nobody holds. A `block_on` thread on standby is woken when a `block_on` call returns (it
+//!    will not come back to the seat) and no worker waits, and of course by its future's waker.
+//!    Waking `block_on` threads on every turn would make the thread waiting for the runtime's
+//!    result take the seat from the workers at each of their turns.
+//! 9. **Never strand the reactor.** The runtime's duty: busy workers poll with a zero
 //!    timeout every few dozen task polls, and once more when they run out of work while
 //!    another core runs; a parking worker calls [`Reactor::try_react_unless`] with no
 //!    timeout, and when that returns `None` it calls [`Reactor::wait_for_seat`] with a waker
@@ -89,17 +90,17 @@
 //!    section, or a runtime that shuts down while its worker sits, hands the seat to a waiting
 //!    thread of any runtime in the process.
 //!
-//! 10. Zero-timeout polls need no seat: a busy worker polls into its own buffer while another
-//!     thread may block in the poller (epoll allows it; elsewhere `polling` turns such a poll
-//!     into a no-op). A notification edge collected by such a poll was meant for the blocked
-//!     thread, so it is re-sent while `WAITING` is set. So a worker that leaves the seat to run
-//!     tasks stays *on duty* instead of waking a standby thread for the seat (a futex wake and
-//!     a sleep in the poller on every turn): it polls every few dozen task polls, and comes
-//!     back to the seat when it parks. A worker thread that ever left on duty wakes a standby
-//!     thread when it exits. Leaving the seat or polling without it renews a *duty lease*
-//!     ([`DUTY_LEASE`](duty::DUTY_LEASE)); while it runs, a `block_on` thread does not take
-//!     the seat (it would catch the workers' events and wake their tasks from outside the
-//!     runtime) but parks until its future is woken or the lease ends, then tries again.
+//! 10. **Stay on duty.** Zero-timeout polls need no seat: a busy worker polls into its own buffer
+//!     while another thread may block in the poller (epoll allows it; elsewhere `polling` turns
+//!     such a poll into a no-op). A notification edge collected by such a poll was meant for the
+//!     blocked thread, so it is re-sent while `WAITING` is set. So a worker that leaves the seat to
+//!     run tasks stays *on duty* instead of waking a standby thread for the seat (a futex wake and
+//!     a sleep in the poller on every turn): it polls every few dozen task polls, and comes back to
+//!     the seat when it parks. A worker thread that ever left on duty wakes a standby thread when
+//!     it exits. Leaving the seat or polling without it renews a *duty lease*
+//!     ([`DUTY_LEASE`](duty::DUTY_LEASE)); while it runs, a `block_on` thread does not take the
+//!     seat (it would catch the workers' events and wake their tasks from outside the runtime) but
+//!     parks until its future is woken or the lease ends, then tries again.
 //!
 //! # Caveats
 //!
@@ -107,11 +108,11 @@
 //! `polling` on kqueue (macOS, the BSDs); see [`poller`]. Other platforms are not supported:
 //! [`Reactor::get`] panics there.
 //!
-//! A worker on duty (step 10) whose section is handed off wakes a standby thread for the seat
-//! ([`Reactor::hand_over_duty`]), also at the thread cap, where no spare replaces it on its
-//! core. One that blocks in an unannotated call (outside any section) hands the seat over the
-//! same way once the monitor takes its poll over ([`crate::detect`]): until then, about one
-//! to two detection thresholds, the I/O and timers of idle cores wait.
+//! A worker on duty (*stay on duty*) whose section is handed off wakes a standby thread for the
+//! seat ([`Reactor::hand_over_duty`]), also at the thread cap, where no spare replaces it on its
+//! core. One that blocks in an unannotated call (outside any section) hands the seat over the same
+//! way once the monitor takes its poll over ([`crate::detect`]): until then, about one to two
+//! detection thresholds, the I/O and timers of idle cores wait.
 
 mod block_on;
 mod drivers;
@@ -148,21 +149,21 @@ use timers::Timers;
 pub(crate) struct Reactor {
     /// The OS poller (epoll or kqueue).
     poller: Poller,
-    /// Who sits in the reactor (protocol steps 1 and 7).
+    /// Who sits in the reactor (the *take the seat* and *take over* steps).
     seat: Seat,
-    /// `WAITING | NOTIFIED` (protocol steps 3 to 5).
+    /// `WAITING | NOTIFIED` (the *announce the wait*, *notify* and *end the wait* steps).
     wake: AtomicUsize,
     /// Registered sources by poller key.
     sources: Mutex<Slab<Arc<Source>>>,
     /// Pending timers.
     timers: Timers,
-    /// Threads turned away by a taken seat (protocol steps 8 and 9).
+    /// Threads turned away by a taken seat (the *stand by* and *never strand the reactor* steps).
     standby: Standby,
     /// Reference point of `duty_until`.
     epoch: Instant,
-    /// Nanoseconds after `epoch` until which a worker is on duty (step 10).
+    /// Nanoseconds after `epoch` until which a worker is on duty (*stay on duty*).
     duty_until: AtomicU64,
-    /// Whether the seated thread's spin found events lately (the spin, step 2).
+    /// Whether the seated thread's spin found events lately (the spin).
     spin_pays: AtomicBool,
 }
 
@@ -264,7 +265,7 @@ impl Reactor {
     }
 
     /// Wakes every pending timer's waker (the timers stay armed) and reports every registered
-    /// source ready both ways: the last driver is gone ([`drivers`], step 2).
+    /// source ready both ways: the last driver is gone ([`drivers`], *wake everything*).
     fn wake_everything(&self) {
         let mut wakers = Vec::new();
         self.timers.clone_all_wakers(&mut wakers);

@@ -1,5 +1,6 @@
 //! The reactor's seat: which thread may wait in the poller, and how a worker takes it over from
-//! a `block_on` thread (steps 1 and 7 of the protocol in the [module docs](super)).
+//! a `block_on` thread (the *take the seat* and *take over* steps of
+//! the protocol in the [module docs](super)).
 
 use crate::sync::{lock, AtomicUsize, Condvar, Mutex, Ordering};
 
@@ -78,7 +79,7 @@ impl Seat {
     }
 
     /// Whether a runtime worker sits in the reactor. A stale yes names a worker that has just
-    /// left the seat, which then is on duty (step 10) or has kicked a standby thread itself.
+    /// left the seat, which then is on duty (*stay on duty*) or has kicked a standby thread itself.
     pub(super) fn held_by_worker(&self) -> bool {
         // Relaxed: see above; no data is read through it.
         self.state.load(Ordering::Relaxed) == WORKER

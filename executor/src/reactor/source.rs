@@ -126,7 +126,7 @@ impl Readiness {
 struct Waiters {
     /// The waker of the `poll_read` / `poll_write` path (one per direction, like async-io).
     waker: Option<Waker>,
-    /// Wakers of `readable()` / `writable()` / `read_with` futures, one slot per future.
+    /// Wakers of `readable()` / `writable()` / `read_with` futures, one entry per future.
     futures: Slab<Option<Waker>>,
 }
 
@@ -240,12 +240,12 @@ impl Source {
         Poll::Pending
     }
 
-    /// Like [`Source::poll_ready`], for a future that owns a waker slot (`*slot`, allocated on
-    /// first use and released by [`Source::release_slot`]).
-    pub(crate) fn poll_ready_slot(
+    /// Like [`Source::poll_ready`], for a future that owns a waker entry (`*key`, allocated on
+    /// first use and released by [`Source::release_entry`]).
+    pub(crate) fn poll_ready_entry(
         &self,
         dir: Direction,
-        slot: &mut Option<usize>,
+        key: &mut Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         if self.readiness().is_ready(dir) {
@@ -256,19 +256,19 @@ impl Source {
             return Poll::Ready(());
         }
         let futures = &mut waiters[dir.index()].futures;
-        match slot.and_then(|i| futures.get_mut(i)) {
+        match key.and_then(|i| futures.get_mut(i)) {
             Some(Some(waker)) if waker.will_wake(cx.waker()) => {}
-            Some(entry) => *entry = Some(cx.waker().clone()),
-            None => *slot = Some(futures.insert(Some(cx.waker().clone()))),
+            Some(stale) => *stale = Some(cx.waker().clone()),
+            None => *key = Some(futures.insert(Some(cx.waker().clone()))),
         }
         drop(waiters);
         assert_driven("a baton socket");
         Poll::Pending
     }
 
-    /// Releases a waker slot allocated by [`Source::poll_ready_slot`].
-    pub(crate) fn release_slot(&self, dir: Direction, slot: &mut Option<usize>) {
-        if let Some(index) = slot.take() {
+    /// Releases a waker entry allocated by [`Source::poll_ready_entry`].
+    pub(crate) fn release_entry(&self, dir: Direction, key: &mut Option<usize>) {
+        if let Some(index) = key.take() {
             lock(&self.wakers)[dir.index()].futures.try_remove(index);
         }
     }
@@ -366,14 +366,14 @@ mod tests {
         let writer = Arc::new(Count(StdCount::new(0)));
         let reader_waker = Waker::from(reader.clone());
         let writer_waker = Waker::from(writer.clone());
-        let mut slot = None;
+        let mut key = None;
         assert!(source
             .poll_ready(Direction::Read, &mut Context::from_waker(&reader_waker))
             .is_pending());
         assert!(source
-            .poll_ready_slot(
+            .poll_ready_entry(
                 Direction::Write,
-                &mut slot,
+                &mut key,
                 &mut Context::from_waker(&writer_waker)
             )
             .is_pending());
@@ -386,8 +386,8 @@ mod tests {
         source.set_ready(WRITE, &mut wakers);
         wakers.into_iter().for_each(Waker::wake);
         assert_eq!(writer.0.load(SeqCst), 1);
-        source.release_slot(Direction::Write, &mut slot);
-        assert!(slot.is_none());
+        source.release_entry(Direction::Write, &mut key);
+        assert!(key.is_none());
         assert!(lock(&source.wakers)[1].futures.is_empty());
     }
 }

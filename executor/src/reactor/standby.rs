@@ -1,5 +1,5 @@
-//! Threads turned away by a taken seat, waiting to be told that it was vacated (steps 8 and 9
-//! of the protocol in the [module docs](super)).
+//! Threads turned away by a taken seat, waiting to be told that it was vacated (the *stand by*
+//! and *never strand the reactor* steps of the protocol in the [module docs](super)).
 //!
 //! An entry is a `Waker` and who registered it. Registering re-checks the seat after a
 //! `SeqCst` fence, and leaving the seat checks the list's length after one, so either the
@@ -47,8 +47,7 @@ impl Standby {
     }
 
     /// Whether an entry wakes the same task as `waker`.
-    #[cfg(test)]
-    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    #[cfg(all(test, not(loom)))]
     pub(super) fn contains(&self, waker: &Waker) -> bool {
         lock(&self.entries).iter().any(|(_, w)| same_task(w, waker))
     }

@@ -47,7 +47,7 @@ fn a_worker_woken_while_it_takes_the_seat_does_not_block() {
         // The worker's wake-up: its parker got the token (`|| true` below), and the notify
         // it sent...
         reactor.notify();
-        // ...is consumed by the thread seated before it (step 3 of that thread's turn).
+        // ...is consumed by the thread seated before it (when that thread announces its wait).
         while reactor.try_react(Some(Duration::from_millis(1))).is_none() {}
         assert_eq!(reactor.wake.load(Ordering::SeqCst) & NOTIFIED, 0);
         // The worker then takes the seat: it must return instead of blocking, or this
@@ -86,7 +86,7 @@ fn a_notification_collected_by_a_zero_timeout_poll_still_ends_the_wait() {
         let reactor = Reactor::get();
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Busy threads poll without the seat all along, so they may collect the
-        // notifier's edge (step 10).
+        // notifier's edge (*stay on duty*).
         let pollers: Vec<_> = (0..2)
             .map(|_| {
                 let done = done.clone();
@@ -146,8 +146,8 @@ fn arming_a_timer_wakes_a_thread_waiting_without_timeout() {
         let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
         let waiter = {
             let count = count.clone();
-            // No timeout: only the notify sent by arming the timer (step 6) makes its
-            // wait account for the timer; the test hangs if that notify is lost.
+            // No timeout: only the notify sent by arming the timer (*arm an earlier timer*) makes
+            // its wait account for the timer; the test hangs if that notify is lost.
             std::thread::spawn(move || {
                 while count.0.load(Ordering::SeqCst) == 0 {
                     let _ = reactor.try_react(None);

@@ -11,7 +11,7 @@
 //! shard due takes no lock at all, and the seated thread reads the earliest deadline of a shard
 //! it does not need to lock from its hint.
 //!
-//! # Waking the seated thread (protocol step 6)
+//! # Waking the seated thread (*arm an earlier timer*)
 //!
 //! The seated thread publishes the deadline its wait ends at in one atomic word, *after* it
 //! collected the due timers, then re-reads every shard's hint and shortens its wait to the
@@ -222,8 +222,7 @@ impl Timers {
     }
 
     /// Whether a timer is armed.
-    #[cfg(test)]
-    #[cfg_attr(loom, allow(dead_code))] // loom models park without the reactor
+    #[cfg(all(test, not(loom)))]
     pub(super) fn contains(&self, id: u64) -> bool {
         lock(&self.shard_of(id).wheel).contains(id >> SHARD_BITS)
     }

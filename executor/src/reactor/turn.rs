@@ -1,6 +1,7 @@
 //! A turn in the reactor: taking the seat, waiting in the poller, and collecting the wakers of
-//! what became ready (steps 1, 2, 3, 5 and 7 of the protocol in the [module docs](super)); and
-//! the poll without the seat of a busy worker (step 10).
+//! what became ready (the *take the seat*, *compute the wait*, *announce the wait*, *end the wait*
+//! and *take over* steps of the protocol in the [module docs](super)); and the poll without the
+//! seat of a busy worker (*stay on duty*).
 
 use std::cell::Cell;
 use std::io;
@@ -16,10 +17,10 @@ use super::Reactor;
 /// How many events one wait collects at most; more stay queued in the kernel for the next one.
 const EVENTS_CAPACITY: usize = 1024;
 
-/// How long a worker about to block in the poller polls it first (the spin, step 2).
+/// How long a worker about to block in the poller polls it first (the spin).
 pub(super) const SPIN_TIME: Duration = Duration::from_micros(20);
 /// A blocking wait that ended with events within this time says spinning would have paid
-/// (the spin, step 2); one that lasted longer turns spinning off until a wait is that short
+/// (the spin); one that lasted longer turns spinning off until a wait is that short
 /// again.
 pub(super) const SPIN_PAYS_WITHIN: Duration = Duration::from_micros(200);
 /// Spin-loop hints between two polls while spinning.
@@ -27,7 +28,7 @@ const SPINS_PER_POLL: u32 = 64;
 
 std::thread_local! {
     /// This thread's buffer for the reports of its waits: several threads may wait at once
-    /// (one seated, others polling without the seat, step 10), each into its own buffer.
+    /// (one seated, others polling without the seat: *stay on duty*), each into its own buffer.
     static EVENTS: Cell<Option<Events>> = const { Cell::new(None) };
 }
 
@@ -51,15 +52,15 @@ impl Reactor {
     /// its wake-up already arrived.
     ///
     /// Returns `None` at once, without waiting, if another worker is already in the reactor;
-    /// a `block_on` thread's seat it takes over (protocol step 7). To poll without waiting, call
+    /// a `block_on` thread's seat it takes over (*take over*). To poll without waiting, call
     /// [`poll`](Reactor::poll), which needs no seat.
     ///
     /// The `woken` check closes a gap in the notification protocol: a notify meant for a thread
-    /// that is about to take the seat may be consumed by the thread seated before it (step 3
-    /// consumes any pending notification), and the thread would then block with its wake-up
-    /// already delivered to its parker. Step 3 calls `woken` after its SeqCst RMW on the wake
-    /// word; a waker records the wake-up under the parker's lock before its own RMW in
-    /// `notify`, so either `woken` sees it, or the waker's RMW comes later and sees `WAITING`.
+    /// that is about to take the seat may be consumed by the thread seated before it (*announce
+    /// the wait* consumes any pending notification), and the thread would then block with its
+    /// wake-up already delivered to its parker. *Announce the wait* calls `woken` after its SeqCst
+    /// RMW on the wake word; a waker records the wake-up under the parker's lock before its own RMW
+    /// in `notify`, so either `woken` sees it, or the waker's RMW comes later and sees `WAITING`.
     ///
     /// Only parking workers call it, and loom models park without the reactor.
     #[cfg(not(loom))]
@@ -82,8 +83,8 @@ impl Reactor {
 
     /// Like [`try_react_unless`](Reactor::try_react_unless) for a `block_on` thread: it takes
     /// the seat softly, never takes it over, and leaves it to the workers while one is on duty
-    /// (step 10): then it returns `Err` with the end of the duty lease, until which the caller
-    /// parks.
+    /// (*stay on duty*): then it returns `Err` with the end of the duty lease, until which the
+    /// caller parks.
     pub(super) fn try_react_soft(
         &self,
         timeout: Option<Duration>,
@@ -98,7 +99,8 @@ impl Reactor {
             .then(|| self.react_seated(Sitter::BlockOn, timeout, Some(woken))))
     }
 
-    /// One turn in the seat: steps 2 to 5 of the protocol. Leaves the seat before returning.
+    /// One turn in the seat: *compute the wait* to *end the wait*. Leaves the seat before
+    /// returning.
     fn react_seated(
         &self,
         sitter: Sitter,
@@ -108,7 +110,7 @@ impl Reactor {
         let mut wakers = Vec::new();
         let result = self.react_turn(sitter, timeout, woken, &mut wakers);
         self.seat.leave(sitter);
-        // Step 8: a worker leaves on duty instead of kicking a standby thread (step 10).
+        // Stand by: a worker leaves on duty instead of kicking a standby thread (*stay on duty*).
         match sitter {
             Sitter::Worker if result.is_ok() => self.leave_on_duty(),
             _ => self.kick_standby(false),
@@ -119,7 +121,7 @@ impl Reactor {
         result
     }
 
-    /// Steps 2 to 5, collecting the wakers to wake once the seat is left.
+    /// *Compute the wait* to *end the wait*, collecting the wakers to wake once the seat is left.
     fn react_turn(
         &self,
         sitter: Sitter,
@@ -159,10 +161,10 @@ impl Reactor {
         result
     }
 
-    /// Step 2: collects the wakers of due timers and returns how long to wait: `timeout`,
-    /// shortened to the next timer, or zero if a timer was due (its waker has work to do);
-    /// `None` waits until an event or a notify. Records the deadline the wait ends at, for
-    /// [`insert_timer`](Reactor::insert_timer) to know whether to notify (step 6).
+    /// *Compute the wait*: collects the wakers of due timers and returns how long to wait:
+    /// `timeout`, shortened to the next timer, or zero if a timer was due (its waker has work to
+    /// do); `None` waits until an event or a notify. Records the deadline the wait ends at, for
+    /// [`insert_timer`](Reactor::insert_timer) to know whether to notify (*arm an earlier timer*).
     fn plan_wait(
         &self,
         now: Instant,
@@ -185,7 +187,7 @@ impl Reactor {
         wait
     }
 
-    /// The spin (step 2): before a wait that may block, polls for a short while if that paid
+    /// The spin: before a wait that may block, polls for a short while if that paid
     /// off lately, so that an event due any moment costs no sleep and wake-up. True if it
     /// collected events into `events`.
     fn spin_if_it_pays(&self, events: &mut Events, wait: Option<Duration>, now: Instant) -> bool {
@@ -195,9 +197,9 @@ impl Reactor {
             && self.spin(events, wait, now)
     }
 
-    /// The spin (step 2): polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends
+    /// The spin: polls without waiting for up to [`SPIN_TIME`] (less if `wait` ends
     /// sooner); true as soon as a poll collected events into `events`. A pending notification
-    /// ends the spin with false, for step 3 to consume.
+    /// ends the spin with false, for *announce the wait* to consume.
     fn spin(&self, events: &mut Events, wait: Option<Duration>, now: Instant) -> bool {
         let spin = wait.map_or(SPIN_TIME, |w| w.min(SPIN_TIME));
         let deadline = now + spin;
@@ -221,17 +223,17 @@ impl Reactor {
         }
     }
 
-    /// The spin (step 2): after a wait that might have blocked, records whether spinning would
+    /// The spin: after a wait that might have blocked, records whether spinning would
     /// have paid, that is whether events came within [`SPIN_PAYS_WITHIN`]. (Not judged on a
-    /// wait that step 3 turned into a poll: that says nothing about spinning.)
+    /// wait that *announce the wait* turned into a poll: that says nothing about spinning.)
     fn judge_spin(&self, events: &Events, started: Instant) {
         let soon = !events.is_empty() && started.elapsed() <= SPIN_PAYS_WITHIN;
         // Relaxed: see `spin_if_it_pays`.
         self.spin_pays.store(soon, Ordering::Relaxed);
     }
 
-    /// Polls without waiting and without the seat (step 10): wakes the wakers of ready sources
-    /// and due timers, renews the duty lease, and returns whether it woke anything.
+    /// Polls without waiting and without the seat (*stay on duty*): wakes the wakers of ready
+    /// sources and due timers, renews the duty lease, and returns whether it woke anything.
     ///
     /// Cheap when nothing is ready: one clock read, the poller's syscall, and one atomic load
     /// per timer shard (a shard is locked only if its earliest timer may be due); the duty
@@ -252,9 +254,9 @@ impl Reactor {
         result.map(|()| woke)
     }
 
-    /// Step 5: records the readiness reported in `events` and collects the wakers of ready
+    /// *End the wait*: records the readiness reported in `events` and collects the wakers of ready
     /// sources. A notification collected by a thread that is not `seated` was meant for the
-    /// seated one: it is passed on if that thread still waits (step 10).
+    /// seated one: it is passed on if that thread still waits (*stay on duty*).
     fn dispatch(&self, events: &Events, wakers: &mut Vec<Waker>, seated: bool) {
         if events.is_empty() {
             return;
@@ -267,8 +269,9 @@ impl Reactor {
                         source.set_ready(event, wakers);
                     }
                 }
-                // Acquire: pairs with the seated thread's RMW setting `WAITING` (step 3); if it
-                // has already cleared it, the `NOTIFIED` flag reaches the next waiter instead.
+                // Acquire: pairs with the seated thread's RMW setting `WAITING` (*announce the
+                // wait*); if it has already cleared it, the `NOTIFIED` flag reaches the next waiter
+                // instead.
                 Report::Notified if !seated && self.is_waiting(Ordering::Acquire) => {
                     // A failed notify leaves the waiter to its timeout (see `notify`).
                     let _ = self.poller.notify();

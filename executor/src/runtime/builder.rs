@@ -255,10 +255,10 @@ impl Builder {
     ///
     /// The cap bounds replacement while sections end. A core *starved* at it (every worker
     /// blocked in a section, tasks queued, none started) while no poll starts on any core for
-    /// [`CAP_RESCUE_DELAY`] gets one worker beyond it, and another after each further delay while it stays starved, within
-    /// [`Builder::max_threads`] (the hard cap): sections that wait for tasks queued behind them
-    /// (a barrier, a reply) complete instead of waiting for ever. `cap_rescues` counts those
-    /// workers.
+    /// [`CAP_RESCUE_DELAY`] gets one worker beyond it, and another after each further delay while
+    /// it stays starved, within [`Builder::max_threads`] (the hard cap): sections that wait for
+    /// tasks queued behind them (a barrier, a reply) complete instead of waiting for ever.
+    /// `cap_rescues` counts those workers.
     ///
     /// [`CAP_RESCUE_DELAY`]: crate::CAP_RESCUE_DELAY
     pub fn max_threads_per_core(mut self, max: usize) -> Builder {

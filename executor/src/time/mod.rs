@@ -7,7 +7,8 @@
 //!
 //! - [`sleep`](fn@sleep) and [`sleep_until`] return a [`Sleep`] future.
 //! - [`timeout`](fn@timeout) and [`timeout_at`] bound a future; they fail with [`Elapsed`].
-//! - [`interval`](fn@interval) and [`interval_at`] tick periodically, with a [`MissedTickBehavior`].
+//! - [`interval`](fn@interval) and [`interval_at`] tick periodically, with a
+//!   [`MissedTickBehavior`].
 //!
 //! # Examples
 //!

@@ -7,9 +7,9 @@
 //!    it has a key, no other task of its key is in flight or waiting ahead of it.
 //! 2. A task that may not start yet waits: in its key's lane if an earlier task of that key is
 //!    waiting or running, otherwise in the queue's ready FIFO.
-//! 3. When a task finishes, its slot is free: the next task of its lane (if any) joins the back
+//! 3. When a task finishes, its place is free: the next task of its lane (if any) joins the back
 //!    of the ready FIFO, and the front of the ready FIFO starts. One task finishing frees one
-//!    slot, so at most one task starts.
+//!    place, so at most one task starts.
 //!
 //! Invariants (checked by the unit tests and the loom model): `in_flight <= max_active`;
 //! the ready FIFO is empty unless `in_flight == max_active`; a key has a lane exactly while one
@@ -32,7 +32,7 @@ pub(crate) struct Admission<E> {
     max_active: usize,
     /// Tasks started and not finished.
     in_flight: usize,
-    /// Tasks free of lane constraints, waiting only for a slot, oldest first.
+    /// Tasks free of lane constraints, waiting only for a place, oldest first.
     ready: VecDeque<(E, Option<u64>)>,
     /// Per key: the tasks waiting behind the key's running or ready task. A key is present
     /// while one of its tasks is in flight or in `ready`.
@@ -40,7 +40,7 @@ pub(crate) struct Admission<E> {
 }
 
 impl<E> Admission<E> {
-    /// Admission for a queue with `max_active` slots (at least one).
+    /// Admission for a queue with `max_active` places (at least one).
     pub(crate) fn new(max_active: usize) -> Admission<E> {
         assert!(max_active >= 1, "max_active must be at least 1");
         Admission {
@@ -62,7 +62,7 @@ impl<E> Admission<E> {
             self.lanes.insert(key, VecDeque::new());
         }
         if self.in_flight < self.max_active {
-            debug_assert!(self.ready.is_empty(), "free slot with tasks ready");
+            debug_assert!(self.ready.is_empty(), "free place with tasks ready");
             self.in_flight += 1;
             Some(entry)
         } else {
@@ -85,7 +85,7 @@ impl<E> Admission<E> {
     /// Records that an in-flight task with `key` finished, and returns the task that starts in
     /// its place, if any (it counts as in flight): the oldest ready task for which `raised`
     /// holds, or else the one plain admission starts (priority inheritance: a task a `High`
-    /// task awaits passes the others waiting only for a slot; a lane's tasks keep their order).
+    /// task awaits passes the others waiting only for a place; a lane's tasks keep their order).
     ///
     /// `clean` says that no ready task was raised when the FIFO was last looked through: then
     /// only the task that joins it now from `key`'s lane is looked at, not the whole FIFO.
@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(a.push("b1", Some(2)), Some("b1"));
         assert_eq!(a.push("u", None), Some("u"));
         assert_eq!(a.in_flight(), 3);
-        // a1 done: a2 goes through the ready FIFO and starts at once (slots are free).
+        // a1 done: a2 goes through the ready FIFO and starts at once (places are free).
         assert_eq!(a.finish(Some(1)), Some("a2"));
         assert_eq!(a.finish(Some(1)), None);
         assert_eq!(a.finish(Some(2)), None);

@@ -16,7 +16,7 @@ thread_local! {
 /// What a queue task's wrapper learns, when it is dropped, about how far its task got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Dropping {
-    /// It was submitted: it had a slot (the default, read when no `Held` is dropping).
+    /// It was submitted: it had a place (the default, read when no `Held` is dropping).
     Started,
     /// It was held back, counted in its generation.
     Held,
@@ -85,7 +85,7 @@ impl Held {
                 .is_some_and(|r| r.metadata().priority() == Priority::High)
     }
 
-    /// Takes the runnable to run or submit it: the task now has a slot.
+    /// Takes the runnable to run or submit it: the task now has a place.
     pub(super) fn take(mut self) -> Runnable {
         self.runnable.take().expect("a held task is submitted once")
     }

@@ -346,7 +346,7 @@ impl Inner {
     }
 
     /// A task's future was dropped, outside an ordered queue's runner. `started`: it had a
-    /// slot; `counted`: it counted in its generation (every task but a delayed one whose delay
+    /// place; `counted`: it counted in its generation (every task but a delayed one whose delay
     /// had not expired); `live`: its entry among the live tasks.
     pub(super) fn finished(
         &self,

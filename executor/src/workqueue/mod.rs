@@ -17,7 +17,7 @@
 //! A queue task is allocated at once (its [`JoinHandle`] is returned at once) but its first
 //! `Runnable` is kept by the queue until admission lets it start; then it is submitted to the
 //! runtime like any spawned task, with the queue's class and core pin. Nothing polls a task
-//! that waits for its turn: it costs a queue entry, no wake-ups. A task's slot is freed when
+//! that waits for its turn: it costs a queue entry, no wake-ups. A task's place is freed when
 //! async-task drops its future: after it completed, panicked, or was cancelled. So an ordered
 //! task that blocks in a section keeps its turn while its core goes on with other work.
 //!
@@ -54,13 +54,13 @@
 //!
 //! # Locking
 //!
-//! One mutex per queue guards its [`QueueState`](inner::QueueState): admission, an ordered queue's line,
-//! generations and the task counts. A spawn takes it once, and allocates the task under it (so acceptance,
-//! the task's generation and its FIFO place are one step); a finishing task takes it once (an
-//! ordered queue's runner when it reports, see [`runner`]). Lock order: the state lock, then
-//! the runtime's registry shard (inside the allocation). No user code, no task drop and no
-//! wake-up runs under it: held tasks are dropped, admitted ones (or a new runner) submitted,
-//! and flush and drain waiters woken after it is released.
+//! One mutex per queue guards its [`QueueState`](inner::QueueState): admission, an ordered queue's
+//! line, generations and the task counts. A spawn takes it once, and allocates the task under it
+//! (so acceptance, the task's generation and its FIFO position are one step); a finishing task
+//! takes it once (an ordered queue's runner when it reports, see [`runner`]). Lock order: the state
+//! lock, then the runtime's registry shard (inside the allocation). No user code, no task drop and
+//! no wake-up runs under it: held tasks are dropped, admitted ones (or a new runner) submitted, and
+//! flush and drain waiters woken after it is released.
 //!
 //! # Stats
 //!
@@ -398,7 +398,7 @@ impl WorkQueue {
     ///
     /// - tasks the queue still holds back (beyond `max_active`, or behind their key): once
     ///   admitted, they are queued ahead of `Normal` and `Idle` work, and admitted before the
-    ///   tasks that wait only for a slot;
+    ///   tasks that wait only for a place;
     /// - tasks the queue already admitted: those queued behind lower work move to the `High`
     ///   queues, and those running or waiting are queued as `High` at every later wake-up;
     /// - in an ordered queue, its runner, which runs the tasks one after another: it runs as

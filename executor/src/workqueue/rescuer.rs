@@ -1,6 +1,6 @@
 //! A work queue's rescuer: a thread reserved for the queue, which runs the queue's tasks when
-//! the cores they wait on cannot get a worker (the *rescue* rule of docs/architecture.md, after the kernel's rescuers for
-//! `WQ_MEM_RECLAIM` workqueues).
+//! the cores they wait on cannot get a worker (the *rescue* rule of docs/architecture.md, after the
+//! kernel's rescuers for `WQ_MEM_RECLAIM` workqueues).
 //!
 //! # Why
 //!
@@ -72,7 +72,8 @@ impl Rescuer {
     }
 
     /// Starts the rescuer's thread on `shared`'s runtime; shutdown joins it. The thread holds
-    /// the runtime until it is stopped (step 4), which the queue's drop and shutdown both do.
+    /// the runtime until it is stopped (the *end* step), which the queue's drop and shutdown
+    /// both do.
     pub(super) fn start(self: &Arc<Self>, shared: &SyncArc<Shared>) -> std::io::Result<()> {
         let mut builder =
             std::thread::Builder::new().name(format!("{}-rescuer", shared.config.thread_name));
@@ -91,7 +92,7 @@ impl Rescuer {
         self.rescued.load(Ordering::Relaxed)
     }
 
-    /// Protocol step 2: a mayday call naming the starved `cores`.
+    /// The *mayday* step: a call naming the starved `cores`.
     pub(super) fn call(&self, cores: &[usize]) {
         let mut calls = self.lock();
         for &core in cores {
@@ -103,7 +104,7 @@ impl Rescuer {
         self.rung.notify_one();
     }
 
-    /// Protocol step 4: the thread exits once it is done with what it runs now.
+    /// The *end* step: the thread exits once it is done with what it runs now.
     pub(super) fn stop(&self) {
         self.lock().stop = true;
         self.rung.notify_one();
@@ -113,7 +114,7 @@ impl Rescuer {
     fn run(&self, shared: &SyncArc<Shared>) {
         let _runtime = Handle::from_shared(SyncArc::clone(shared)).enter();
         while let Some(cores) = self.wait() {
-            // Protocol step 3.
+            // The *rescue* step.
             while !shared.is_shutdown() && !self.lock().stop {
                 let tasks = shared.take_marked(&cores, self.id);
                 if tasks.is_empty() {

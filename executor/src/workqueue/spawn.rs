@@ -43,7 +43,7 @@ impl Inner {
     {
         let key = if self.ordered { None } else { key };
         // One lock acquisition per spawn, held while the task is allocated: acceptance, its
-        // generation and its place in the FIFO are one step, a refusal can give the future
+        // generation and its position in the FIFO are one step, a refusal can give the future
         // back, and the spawner pulls the lock's cache line over once (measured a little
         // faster than two short critical sections around an unlocked allocation).
         let mut state = lock(&self.state);

@@ -7,17 +7,16 @@
 //! 2. Admitted at once, or later when another task finishes, the `Held` is submitted to the
 //!    runtime ([`Inner::submit`]): a task admitted at its spawn like any new task, one admitted
 //!    because the task being polled finished to the core's next-task slot (it runs next,
-//!    cache-hot, as a chained wake would). Until then it waits inside the queue. An ordered queue's tasks are
-//!    never submitted: its runner runs them (see [`super::runner`]).
+//!    cache-hot, as a chained wake would). Until then it waits inside the queue. An ordered queue's
+//!    tasks are never submitted: its runner runs them (see [`super::runner`]).
 //! 3. The task's future is dropped when the task completes, panics (the panic was caught
 //!    inside), or is cancelled (aborted, or by shutdown; see [`crate::task`]). The
-//!    [`QueueTask`]'s `Drop` then frees the task's slot and submits the task admitted in its
-//!    place (inside an ordered queue's runner, it tells the runner instead).
+//!    [`QueueTask`]'s drop then frees the task's place and submits the task admitted to it
+//!    (inside an ordered queue's runner, it tells the runner instead).
 //! 4. A task dropped while still held (shutdown, a refused spawn, a delay cancelled by shutdown)
-//!    never had a slot: dropping a `Held` sets a thread-local flag that tells the wrapper so.
+//!    never had a place: dropping a `Held` sets a thread-local flag that tells the wrapper so.
 
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -30,16 +29,24 @@ use super::live::LiveId;
 use super::marks::{self, Marked, Timed};
 use crate::context;
 
-/// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
-/// ordered queue's runner does it around the whole run), and frees its slot when dropped.
-pub(super) struct QueueTask<F> {
-    /// Dropped by hand, before the slot is freed, so the next task never overlaps it.
-    future: ManuallyDrop<F>,
-    inner: Arc<Inner>,
-    key: Option<u64>,
-    generation: u64,
-    /// Its entry among the queue's live tasks, freed when it is dropped.
-    live: LiveId,
+pin_project_lite::pin_project! {
+    /// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
+    /// ordered queue's runner does it around the whole run), and frees its place when dropped.
+    pub(super) struct QueueTask<F> {
+        // Declared before `finish`, so dropped before it (even when its drop panics): the next
+        // task never overlaps it.
+        #[pin]
+        future: F,
+        // Tells the queue the task is gone, after the future is dropped.
+        finish: Finish,
+    }
+
+    impl<F> PinnedDrop for QueueTask<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Read before the future is dropped: dropping it may drop other tasks.
+            this.project().finish.how = held::take_dropping();
+        }
+    }
 }
 
 impl<F> QueueTask<F> {
@@ -51,11 +58,14 @@ impl<F> QueueTask<F> {
         live: LiveId,
     ) -> Self {
         QueueTask {
-            future: ManuallyDrop::new(future),
-            inner,
-            key,
-            generation,
-            live,
+            future,
+            finish: Finish {
+                inner,
+                key,
+                generation,
+                live,
+                how: Dropping::Started,
+            },
         }
     }
 }
@@ -64,20 +74,17 @@ impl<F: Future> Future for QueueTask<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of `self`, and
-        // `QueueTask` has no `Unpin` impl that would allow moving it while pinned. The other
-        // fields are only read.
-        let this = unsafe { self.get_unchecked_mut() };
+        let this = self.project();
+        let inner = &this.finish.inner;
         // A takeover of this poll by the monitor counts in the queue's detections, before the
         // task's handle can learn that it finished.
-        if this.inner.ordered {
+        if inner.ordered {
             // Run by the runner, which marks the thread around the run, times its whole poll,
             // and starts a task only in a poll not taken over (it looks before each): a
             // takeover seen after this task's poll happened during it.
-            // SAFETY: see above; `this.future` stays where it is.
-            let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+            let poll = this.future.poll(cx);
             if context::poll_taken_over() {
-                this.inner.stats.detections.fetch_add(1, Relaxed);
+                inner.stats.detections.fetch_add(1, Relaxed);
             }
             if poll.is_pending() {
                 // The runner must be able to cancel it while it waits (shutdown).
@@ -87,44 +94,29 @@ impl<F: Future> Future for QueueTask<F> {
         }
         let taken_over = context::poll_taken_over();
         let poll = {
-            let _timed = Timed::since(&this.inner, Instant::now());
-            let _marked = Marked::enter(&this.inner);
-            // SAFETY: see above; `this.future` stays where it is.
-            unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx)
+            let _timed = Timed::since(inner, Instant::now());
+            let _marked = Marked::enter(inner);
+            this.future.poll(cx)
         };
         if !taken_over && context::poll_taken_over() {
-            this.inner.stats.detections.fetch_add(1, Relaxed);
+            inner.stats.detections.fetch_add(1, Relaxed);
         }
         poll
     }
 }
 
-impl<F> Drop for QueueTask<F> {
-    fn drop(&mut self) {
-        let how = held::take_dropping();
-        let _release = Finish {
-            inner: &self.inner,
-            key: self.key,
-            generation: self.generation,
-            live: self.live,
-            how,
-        };
-        // SAFETY: the future is dropped in place, once, and never touched again: `self` is
-        // being dropped. Dropping in place keeps the pinning guarantee.
-        unsafe { ManuallyDrop::drop(&mut self.future) };
-    }
-}
-
-/// Tells the queue a task is gone, when dropped.
-struct Finish<'a> {
-    inner: &'a Inner,
+/// Tells the queue a task is gone, when dropped: how far the task got is recorded by the
+/// task's drop, before its future is dropped.
+struct Finish {
+    inner: Arc<Inner>,
     key: Option<u64>,
     generation: u64,
+    /// Its entry among the queue's live tasks, freed when it is dropped.
     live: LiveId,
     how: Dropping,
 }
 
-impl Drop for Finish<'_> {
+impl Drop for Finish {
     fn drop(&mut self) {
         let started = self.how == Dropping::Started;
         if started && self.inner.ordered && self.inner.is_polled_here() {

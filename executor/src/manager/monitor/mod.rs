@@ -26,12 +26,12 @@
 //!    [`MAYDAY_INTERVAL`] while they stay starved (the rescuer protocol is in
 //!    `workqueue/rescuer.rs`). Start a worker beyond the per-core cap on a core starved at
 //!    that cap while no poll started on any core for [`CAP_RESCUE_DELAY`], within the
-//!    runtime's cap and the spawn retry (the *cap rescue*). Let the tasks deferred at a call site go if none of its
-//!    sections ended for long ([`crate::sites::defer`]). Wake a spare on a core that has work
-//!    and no running worker: the notify protocol makes that impossible for tasks queued from
-//!    outside the core's polls, but a poll the monitor took over (it blocks outside any
-//!    section) does not know it, and queues the tasks it wakes for its own next poll
-//!    boundary, which may be far off.
+//!    runtime's cap and the spawn retry (the *cap rescue*). Let the tasks deferred at a call site
+//!    go if none of its sections ended for long ([`crate::sites::defer`]). Wake a spare on a core
+//!    that has work and no running worker: the notify protocol makes that impossible for tasks
+//!    queued from outside the core's polls, but a poll the monitor took over (it blocks outside any
+//!    section) does not know it, and queues the tasks it wakes for its own next poll boundary,
+//!    which may be far off.
 //! 3. **Keep a spare on every core.** Start a spare on every core that has none (and none
 //!    starting), within the thread caps and the spawn rate. If the OS refuses a thread, try
 //!    again after a wait that doubles while refusals continue.
