@@ -1,7 +1,7 @@
 //! Passing the baton: the steps of the core protocol that move a core's workers between
 //! running, parked on the spare stack, and in a handed-off section (see the [module
-//! docs](super)): starting a worker (step 1), `need_more_worker` (step 2), `keep_working`
-//! (step 3), parking (step 4), handoffs and returns (step 5), and the spare stack's upkeep
+//! docs](super)): *a new worker starts parked*, *`need_more_worker`*, *`keep_working`*,
+//! *parking*, *sections* (handoffs and returns), and the spare stack's upkeep
 //! (waking every spare at shutdown, reaping surplus spares).
 
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ pub(crate) enum Recheck {
 pub(crate) enum HandOff {
     /// A spare was woken to run the core's queued work.
     Woke,
-    /// The core had no work queued; the next task queued wakes a spare (step 2).
+    /// The core had no work queued; the next task queued wakes a spare (*`need_more_worker`*).
     NoWork,
     /// The core has work but no spare is parked: one must be started.
     NoSpare,
@@ -68,7 +68,7 @@ impl Core {
         before
     }
 
-    /// Step 5: the calling worker enters a section whose baton passes on now (eager), or the
+    /// *Sections*: the calling worker enters a section whose baton passes on now (eager), or the
     /// monitor hands off a worker's section. If the core has work (or `recheck` finds work
     /// elsewhere that the core should take), a spare is woken to run it.
     pub(crate) fn hand_off(
@@ -77,7 +77,7 @@ impl Core {
         recheck: impl FnOnce() -> Recheck,
     ) -> HandOff {
         self.transition(Transition::HandOff, siblings);
-        // SeqCst: pairs with the fence in `notify`, as parking does (step 4): either a
+        // SeqCst: pairs with the fence in `notify`, as *parking* does: either a
         // notifier sees `running == 0`, or we see its task here.
         fence(Ordering::SeqCst);
         let woke = if self.has_work() {
@@ -99,14 +99,14 @@ impl Core {
         }
     }
 
-    /// Step 5, the end: a worker whose baton passed on leaves its section (or the monitor undoes
-    /// a handoff it could not publish) and counts as running again.
+    /// *Sections*, the end: a worker whose baton passed on leaves its section (or the monitor
+    /// undoes a handoff it could not publish) and counts as running again.
     pub(crate) fn return_from_section(&self, siblings: &Siblings) {
         self.transition(Transition::Return, siblings);
     }
 
-    /// Counts a section of this core handed to another worker (`eager`: at once, by the
-    /// section's own worker). Call it after the section was counted ([`SectionWord`](super::SectionWord)).
+    /// Counts a section of this core handed to another worker (`eager`: at once, by the section's
+    /// own worker). Call it after the section was counted ([`SectionWord`](super::SectionWord)).
     pub(crate) fn count_handoff(&self, eager: bool) {
         // Release, both: pairs with the Acquire loads in `stats`, which reads `eager_handoffs`,
         // then `handoffs`, then the sections, so each snapshot shows
@@ -118,27 +118,27 @@ impl Core {
         trace::event(self.index, trace::Event::Handoff { eager });
     }
 
-    /// Step 1, the spawner: counts a worker thread about to be started for this core. Follow
-    /// it with the thread's own [`Core::add_worker`], or with [`Core::cancel_worker`] if the
-    /// thread could not be started.
+    /// *A new worker starts parked*, the spawner: counts a worker thread about to be started for
+    /// this core. Follow it with the thread's own [`Core::add_worker`], or with
+    /// [`Core::cancel_worker`] if the thread could not be started.
     pub(crate) fn reserve_worker(&self) {
         self.state.apply(Transition::Reserve);
     }
 
-    /// Step 1, the spawner: the OS refused the thread reserved by [`Core::reserve_worker`];
-    /// counted as a spawn failure.
+    /// *A new worker starts parked*, the spawner: the OS refused the thread reserved by
+    /// [`Core::reserve_worker`]; counted as a spawn failure.
     pub(crate) fn cancel_worker(&self) {
         self.state.apply(Transition::Unreserve);
         Counters::add(&self.counters.spawn_failures, 1);
         trace::event(self.index, trace::Event::SpawnFailure);
     }
 
-    /// Step 1, the new thread: parks its worker (reserved by [`Core::reserve_worker`]) on the
-    /// spare stack, unless `stopping` (checked under the spare stack's lock) says the runtime
-    /// shuts down, in which case it drops the reservation and returns false: the thread must
-    /// exit.
+    /// *A new worker starts parked*, the new thread: parks its worker (reserved by
+    /// [`Core::reserve_worker`]) on the spare stack, unless `stopping` (checked under the spare
+    /// stack's lock) says the runtime shuts down, in which case it drops the reservation and
+    /// returns false: the thread must exit.
     ///
-    /// Then, as a parking worker does (step 4), it issues the fence and looks for work queued
+    /// Then, as a parking worker does (*parking*), it issues the fence and looks for work queued
     /// on the core (or, through `recheck`, elsewhere) by notifiers that found no idle worker
     /// to wake, and wakes a worker for it (normally this one). The caller then waits on
     /// `parker`.
@@ -177,11 +177,12 @@ impl Core {
         true
     }
 
-    /// Step 2, the fast path: after queueing work for this core, wakes a worker if none runs.
+    /// *`need_more_worker`*, the fast path: after queueing work for this core, wakes a worker if
+    /// none runs.
     ///
     /// Costs a fence and a load when the core is running.
     pub(crate) fn notify(&self, siblings: &Siblings) -> bool {
-        // SeqCst: pairs with the fence in `park` (step 4) so that either this load sees the
+        // SeqCst: pairs with the fence in `park` (*parking*) so that either this load sees the
         // parking worker's `running` decrement, or that worker's re-check sees our task.
         fence(Ordering::SeqCst);
         let state = self.state.load();
@@ -192,8 +193,8 @@ impl Core {
         }
     }
 
-    /// Step 2, the slow path: pops the most recently parked worker and hands it the baton,
-    /// unless a worker already runs. `wake` tells the worker why.
+    /// *`need_more_worker`*, the slow path: pops the most recently parked worker and hands it the
+    /// baton, unless a worker already runs. `wake` tells the worker why.
     pub(crate) fn wake_one(&self, siblings: &Siblings, wake: WakeFor) -> bool {
         let mut spares = lock(&self.spares);
         // The lock keeps the spare stack and the spares count in step; the running count can
@@ -214,7 +215,7 @@ impl Core {
         true
     }
 
-    /// Step 4: the calling worker, which counts as running, parks on the spare stack until it
+    /// *Parking*: the calling worker, which counts as running, parks on the spare stack until it
     /// is handed the baton again. Returns at once (the worker running again) if work arrived
     /// meanwhile, or if `recheck` reports work elsewhere or that the worker must not park.
     ///
@@ -236,8 +237,8 @@ impl Core {
         self.recheck_and_park(parker, siblings, recheck)
     }
 
-    /// Step 3: at a poll boundary, parks the calling worker if another worker of the core also
-    /// runs (it came back from a section while its replacement ran). Returns `None`, having
+    /// *`keep_working`*: at a poll boundary, parks the calling worker if another worker of the core
+    /// also runs (it came back from a section while its replacement ran). Returns `None`, having
     /// done nothing, when the caller is the only running worker and keeps the baton.
     pub(crate) fn retire(
         &self,
@@ -257,7 +258,7 @@ impl Core {
         Some(self.recheck_and_park(parker, siblings, recheck))
     }
 
-    /// The end of steps 3 and 4: the fence, the last look for work, and the wait.
+    /// The end of *`keep_working`* and *parking*: the fence, the last look for work, and the wait.
     ///
     /// `recheck` is called whatever the core's queues hold, and a `Recheck::Stop` acted on
     /// first, so that a runtime shutting down is always seen: during shutdown the queues may

@@ -10,28 +10,28 @@
 //! 1. **A new worker starts parked.** Its spawner reserves it first ([`Core::reserve_worker`]:
 //!    it counts towards `workers` and the thread caps, not as idle, so nobody can wake it). Once
 //!    its thread runs, [`Core::add_worker`] pushes its parker on the spare stack, so a thread
-//!    never polls a task it was not handed, then performs the end of step 4 (the fence and a
+//!    never polls a task it was not handed, then performs the end of *parking* (the fence and a
 //!    last look for work) so that work queued meanwhile is not stranded. If the OS refuses the
 //!    thread, [`Core::cancel_worker`] drops the reservation and nothing else changed: no
 //!    waker can have counted a worker that does not exist as running.
 //! 2. **`need_more_worker`.** Whoever queues work for the core calls [`Core::notify`]: after a
-//!    `fence(SeqCst)` it reads `running`; if it is zero and a spare is parked, it takes the
-//!    spare stack's lock, checks again, pops the most recently parked worker (cache-hot), counts
-//!    it running and unparks it. Because the check and the pop happen under the lock, two notifiers never
-//!    wake two workers for one core.
+//!    `fence(SeqCst)` it reads `running`; if it is zero and a spare is parked, it takes the spare
+//!    stack's lock, checks again, pops the most recently parked worker (cache-hot), counts it
+//!    running and unparks it. Because the check and the pop happen under the lock, two notifiers
+//!    never wake two workers for one core.
 //! 3. **`keep_working`.** A worker finishing a poll keeps going while `running <= 1`; when it
 //!    is above one (a worker came back from a section while its replacement runs) the worker
 //!    retires to the spare stack at that poll boundary ([`Core::park`]).
 //! 4. **Parking.** A worker out of work pushes itself on the spare stack and counts itself a spare
-//!    under the lock, then issues `fence(SeqCst)` and looks once more: first whether the
-//!    runtime shuts down (then it takes itself back off the stack and does not park, whatever
-//!    the queues hold), then at the core's queues. The fence pairs with the one in step 2:
+//!    under the lock, then issues `fence(SeqCst)` and looks once more: first whether the runtime
+//!    shuts down (then it takes itself back off the stack and does not park, whatever the queues
+//!    hold), then at the core's queues. The fence pairs with the one in *`need_more_worker`*:
 //!    either the notifier sees `running == 0`, or the parking worker sees the new task, so a
-//!    wake-up is never lost. If it sees work it performs step 2 itself (which pops the top of
-//!    the stack, normally itself) before parking.
+//!    wake-up is never lost. If it sees work it performs *`need_more_worker`* itself (which pops
+//!    the top of the stack, normally itself) before parking.
 //! 5. **Sections** (blocking code) move a worker from `running` to `in_section` when its baton
 //!    passes on ([`Transition::HandOff`]), and back when the section ends
-//!    ([`Transition::Return`]); step 3 then retires one of the two.
+//!    ([`Transition::Return`]); *`keep_working`* then retires one of the two.
 //!
 //! Stealing between cores sits on top of this in the worker loop: a core that runs out of work
 //! counts itself in [`Siblings`], and a worker that queues a task while another core is idle and no

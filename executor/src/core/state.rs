@@ -82,14 +82,15 @@ impl State {
         self.workers() - self.running() - self.spares() - self.in_section()
     }
 
-    /// Rule 1, `need_more_worker`: the core has queued work and nobody runs it.
+    /// `need_more_worker` (the core protocol in [`crate::core`]): the core has queued work and
+    /// nobody runs it.
     pub(crate) fn need_more_worker(self, has_work: bool) -> bool {
         has_work && self.running() == 0
     }
 
-    /// Rule 2, `keep_working`: a worker at a poll boundary keeps the baton while it is the only
-    /// running worker. With more than one, it retires (a worker came back from a section while
-    /// its replacement runs).
+    /// `keep_working` (the core protocol in [`crate::core`]): a worker at a poll boundary keeps the
+    /// baton while it is the only running worker. With more than one, it retires (a worker came
+    /// back from a section while its replacement runs).
     pub(crate) fn keep_working(self) -> bool {
         self.running() <= 1
     }
@@ -182,8 +183,8 @@ impl AtomicState {
         State(self.0.load(Ordering::Relaxed))
     }
 
-    /// Rule 2 at a poll boundary: parks the calling worker's count (running to idle) only if
-    /// another worker also runs. Returns whether it did. A compare-exchange, so that of two
+    /// `keep_working` at a poll boundary: parks the calling worker's count (running to idle) only
+    /// if another worker also runs. Returns whether it did. A compare-exchange, so that of two
     /// workers deciding at once exactly one retires.
     pub(crate) fn retire_if_surplus(&self) -> bool {
         let mut current = self.0.load(Ordering::Relaxed);
@@ -203,8 +204,8 @@ impl AtomicState {
         }
     }
 
-    /// Rule 1, under the core's idle lock with a parked worker in hand: counts that worker
-    /// running (idle to running) only if no worker runs, checked and applied in one
+    /// `need_more_worker`, under the core's idle lock with a parked worker in hand: counts that
+    /// worker running (idle to running) only if no worker runs, checked and applied in one
     /// compare-exchange. Returns whether it did.
     ///
     /// A worker coming back from a section counts itself running without the idle lock: a

@@ -12,17 +12,17 @@
 //! relaxed load of the section word at the poll's end, with no read-modify-write, so the
 //! handshake is asymmetric (the kernel's `membarrier`, see [`crate::sys::heavy_barrier`]):
 //!
-//! 1. The monitor claims the section word (`NONE` to `HANDING`, keeping its epoch), issues the
-//!    heavy barrier, then reads the poll word once more.
-//! 2. The worker ends a poll by storing the poll word, issuing the light barrier, then loading
-//!    the section word.
-//! 3. The barriers order both store-then-load pairs: either the monitor sees the poll ended
-//!    and gives the claim back (`HANDING` to `NONE`), or the worker sees the claim and waits
-//!    for it to be published (`HANDED`), after which it counts itself running again, as at the
-//!    end of a handed-off section. Both may see each other; then the worker waits out the
-//!    claim and finds it given back.
-//! 4. Section entry is a compare-exchange, so a section starting inside a claimed poll finds
-//!    its baton already passed on, and a claim never lands on a section.
+//! 1. **The claim.** The monitor claims the section word (`NONE` to `HANDING`, keeping its epoch),
+//!    issues the heavy barrier, then reads the poll word once more.
+//! 2. **The poll's end.** The worker ends a poll by storing the poll word, issuing the light
+//!    barrier, then loading the section word.
+//! 3. **One sees the other.** The barriers order both store-then-load pairs: either the monitor
+//!    sees the poll ended and gives the claim back (`HANDING` to `NONE`), or the worker sees the
+//!    claim and waits for it to be published (`HANDED`), after which it counts itself running
+//!    again, as at the end of a handed-off section. Both may see each other; then the worker waits
+//!    out the claim and finds it given back.
+//! 4. **No claim on a section.** Section entry is a compare-exchange, so a section starting inside
+//!    a claimed poll finds its baton already passed on, and a claim never lands on a section.
 
 use std::panic::Location;
 
@@ -278,8 +278,8 @@ impl SectionWord {
             .store((turn << TURN_SHIFT) | watched | POLLING, Ordering::Relaxed);
     }
 
-    /// Worker: the poll ends. Returns whether the monitor took the poll over (step 3 of the
-    /// module docs), in which case the worker must count itself running again, as at the end
+    /// Worker: the poll ends. Returns whether the monitor took the poll over (*one sees the other*
+    /// in the module docs), in which case the worker must count itself running again, as at the end
     /// of a handed-off section.
     ///
     /// With a section still open (a guard kept across an `.await`, which `section_open` tells),
@@ -330,7 +330,7 @@ impl SectionWord {
         }
     }
 
-    /// Monitor: claims the poll `seen` earlier (step 1 of the module docs), if the worker is
+    /// Monitor: claims the poll `seen` earlier (*the claim* in the module docs), if the worker is
     /// still in it and outside any section. On success the caller takes the worker out of the
     /// core's running count and then calls [`SectionWord::publish`] with the returned word;
     /// until then the worker cannot end the poll or enter a section.

@@ -11,16 +11,15 @@
 //!    core's tasks on itself ([`Shared::evacuate`]). The resizer stores the new `n`, issues
 //!    the same fence and then evacuates the cores it took offline, so one of the two sees the
 //!    task.
-//! 2. **Tasks scheduled on a worker of an offline core** (its last poll, or a section) go to
-//!    the injector; a race with the resize is closed as in step 1 (`notify_here`). A task the
+//! 2. **Tasks scheduled on a worker of an offline core** (its last poll, or a section) go to the
+//!    injector; a race with the resize is closed as for *pinned tasks* (`notify_here`). A task the
 //!    polling worker put in its own next-task slot is that worker's to move.
-//! 3. **The offline core's workers** finish their polls and sections; at the next poll
-//!    boundary the worker holding the baton evacuates the core's queues (the next-task slot,
-//!    the local, pinned and class queues: unpinned tasks to the injectors, pinned ones by
-//!    step 1) and parks. It stays a parked spare of its core, which no sibling wake, spare
-//!    refill or detection visits until the core is online again. Its workers never search
-//!    other cores, but online cores still steal from its stealable queues, so a task a straggler
-//!    left there is never stranded.
+//! 3. **The offline core's workers** finish their polls and sections; at the next poll boundary the
+//!    worker holding the baton evacuates the core's queues (the next-task slot, the local, pinned
+//!    and class queues: unpinned tasks to the injectors, pinned ones as *pinned tasks* say) and
+//!    parks. It stays a parked spare of its core, which no sibling wake, spare refill or detection
+//!    visits until the core is online again. Its workers never search other cores, but online cores
+//!    still steal from its stealable queues, so a task a straggler left there is never stranded.
 //! 4. **A core coming online** gets one of its spares woken to search at once; from then on it
 //!    takes pinned tasks and wakes like any core.
 

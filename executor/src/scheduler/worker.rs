@@ -6,37 +6,38 @@
 //!
 //! # One turn of the loop
 //!
-//! 1. Every so many polls the worker looks at the injector first, and polls the reactor
-//!    without waiting if it has not for [`REACTOR_INTERVAL`], so I/O, timers and tasks from
-//!    outside cannot be starved by tasks that keep waking each other. How many is retuned at
-//!    each look from how long the polls since the previous look took, so that looks come about
-//!    every [`INJECTOR_TARGET`] of polling: every [`INJECTOR_INTERVAL`] polls when polls are
-//!    short, every [`MIN_INJECTOR_INTERVAL`] when they are long. The clock is read once per
-//!    look, not once per poll. The reactor's poll is a system call (half a microsecond or so):
-//!    at every look, short polls would spend a tenth of their time in it.
-//! 2. Otherwise it takes its core's next-task slot (at most [`MAX_LIFO_STREAK`] times in a
-//!    row), then pops its core's queues, alternating the pinned queue and the local queue
-//!    first, so neither starves the other. A task that wakes itself went to the back of the local
-//!    queue, behind everything already queued.
-//!    Before all that it serves its core's `High` tasks, up to [`HIGH_BURST`] in a row while
-//!    `Normal` tasks wait on the core or in the injector. The streak is the core's, counted by
-//!    whichever of its workers runs the task, so the bound holds while a section or a takeover
-//!    has two workers running the core, and a look at the injectors or a search honours it too.
-//!    Once classes are used, a worker whose core was last swept before a task was raised
-//!    (priority inheritance, see [`crate::core::boost`]) sweeps the core's lower queues first.
-//! 3. With nothing local, it searches: the injector, then the other cores' local queues (and,
-//!    when their queues are empty, their next-task slots), taking a batch at a time, `High`
-//!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's,
-//!    then the `Idle` injector's, then other cores'.
-//! 4. With nothing anywhere, it polls the reactor once without waiting if another core runs
-//!    (ready I/O is the likeliest work then), then parks on its core's spare stack (the core
-//!    protocol in [`crate::core`]) and waits to be handed the baton again, in the reactor's
-//!    seat if it is free.
-//! 5. After each poll it applies `keep_working`: if another worker of the core also runs (it
-//!    came back from a blocking section while its replacement ran), one of the two retires to
-//!    the spare stack.
-//! 6. At each poll boundary, if its core went offline ([`Handle::set_cores`]), it moves the
-//!    core's queued tasks on ([`Shared::evacuate`]) and parks until the core is online again.
+//! 1. **Look outside.** Every so many polls the worker looks at the injector first, and polls the
+//!    reactor without waiting if it has not for [`REACTOR_INTERVAL`], so I/O, timers and tasks from
+//!    outside cannot be starved by tasks that keep waking each other. How many is retuned at each
+//!    look from how long the polls since the previous look took, so that looks come about every
+//!    [`INJECTOR_TARGET`] of polling: every [`INJECTOR_INTERVAL`] polls when polls are short, every
+//!    [`MIN_INJECTOR_INTERVAL`] when they are long. The clock is read once per look, not once per
+//!    poll. The reactor's poll is a system call (half a microsecond or so): at every look, short
+//!    polls would spend a tenth of their time in it.
+//! 2. **Local work.** Otherwise it takes its core's next-task slot (at most [`MAX_LIFO_STREAK`]
+//!    times in a row), then pops its core's queues, alternating the pinned queue and the local
+//!    queue first, so neither starves the other. A task that wakes itself went to the back of the
+//!    local queue, behind everything already queued. Before all that it serves its core's `High`
+//!    tasks, up to [`HIGH_BURST`] in a row while `Normal` tasks wait on the core or in the
+//!    injector. The streak is the core's, counted by whichever of its workers runs the task, so the
+//!    bound holds while a section or a takeover has two workers running the core, and a look at the
+//!    injectors or a search honours it too. Once classes are used, a worker whose core was last
+//!    swept before a task was raised (priority inheritance, see [`crate::core::boost`]) sweeps the
+//!    core's lower queues first.
+//! 3. **Search.** With nothing local, it searches: the injector, then the other cores' local queues
+//!    (and, when their queues are empty, their next-task slots), taking a batch at a time, `High`
+//!    work first. Only when all that finds nothing does it run `Idle` tasks: its own core's, then
+//!    the `Idle` injector's, then other cores'.
+//! 4. **Park.** With nothing anywhere, it polls the reactor once without waiting if another core
+//!    runs (ready I/O is the likeliest work then), then parks on its core's spare stack (the core
+//!    protocol in [`crate::core`]) and waits to be handed the baton again, in the reactor's seat if
+//!    it is free.
+//! 5. **Keep working.** After each poll it applies `keep_working`: if another worker of the core
+//!    also runs (it came back from a blocking section while its replacement ran), one of the two
+//!    retires to the spare stack.
+//! 6. **Offline.** At each poll boundary, if its core went offline ([`Handle::set_cores`]), it
+//!    moves the core's queued tasks on ([`Shared::evacuate`]) and parks until the core is online
+//!    again.
 
 use std::io;
 use std::rc::Rc;
@@ -232,7 +233,7 @@ impl Worker {
                 return self.park();
             };
             self.run_task(runnable, core, hook);
-            // Rule 2: a worker back from a section retires if its replacement runs.
+            // `keep_working`: a worker back from a section retires if its replacement runs.
             if !core.state().keep_working() {
                 self.flush();
                 if let Some(wake) = self.retire() {
@@ -242,7 +243,7 @@ impl Worker {
         }
     }
 
-    /// Steps 1 to 3: the next task to run, if there is one anywhere.
+    /// *Look outside*, *local work* and *search*: the next task to run, if there is one anywhere.
     fn next_task(&mut self) -> Option<Runnable> {
         if !self.shared.classes_used() {
             return self.find_task(false);
@@ -279,7 +280,8 @@ impl Worker {
         shared.boosts.sweep(self.core(), injectors);
     }
 
-    /// Steps 1 to 3 for [`Worker::next_task`], which counts the class of what this returns.
+    /// *Look outside*, *local work* and *search* for [`Worker::next_task`], which counts the class
+    /// of what this returns.
     fn find_task(&mut self, classes: bool) -> Option<Runnable> {
         self.tick = self.tick.wrapping_add(1);
         let look = self.pace.turn();
@@ -380,12 +382,12 @@ impl Worker {
         }
     }
 
-    /// Step 4, first half: before parking while another core runs, polls the reactor without
-    /// waiting: I/O that became ready while this worker ran its queue is the likeliest work,
-    /// and collecting it here saves a park and a wake-up. There is no spinning here: a worker
-    /// that parks takes the reactor's seat if it is free, and the seat spins while spinning
-    /// pays (the reactor's spin before a blocking wait), watching for I/O and for new tasks (a task queued for
-    /// a parked worker notifies the reactor) at once.
+    /// *Park*, first half: before parking while another core runs, polls the reactor without
+    /// waiting: I/O that became ready while this worker ran its queue is the likeliest work, and
+    /// collecting it here saves a park and a wake-up. There is no spinning here: a worker that
+    /// parks takes the reactor's seat if it is free, and the seat spins while spinning pays (the
+    /// reactor's spin before a blocking wait), watching for I/O and for new tasks (a task queued
+    /// for a parked worker notifies the reactor) at once.
     fn look_at_io(&mut self) -> Option<Runnable> {
         let shared = &*self.shared;
         let others_run = shared
@@ -431,7 +433,7 @@ impl Worker {
         }
     }
 
-    /// Step 4: parks until handed the baton again; returns why it was woken.
+    /// *Park*: parks until handed the baton again; returns why it was woken.
     fn park(&mut self) -> WakeFor {
         self.drop_search();
         let shared = &*self.shared;
@@ -441,7 +443,7 @@ impl Worker {
         })
     }
 
-    /// Step 6: the core is offline. Stops searching (passing the search on if it was the last
+    /// *Offline*: the core is offline. Stops searching (passing the search on if it was the last
     /// searcher), moves the core's tasks on and parks. Parking's last look, after its fence,
     /// sees a task queued here meanwhile and wakes this worker to move it too.
     fn go_offline(&mut self) -> WakeFor {
@@ -451,8 +453,8 @@ impl Worker {
         self.park()
     }
 
-    /// Step 5: retires to the spare stack if another worker of the core runs; returns why it
-    /// was woken afterwards, or `None` if it keeps the baton.
+    /// *Keep working*: retires to the spare stack if another worker of the core runs; returns why
+    /// it was woken afterwards, or `None` if it keeps the baton.
     fn retire(&mut self) -> Option<WakeFor> {
         self.drop_search();
         let shared = &*self.shared;

@@ -1,13 +1,13 @@
-//! Step 1's pace (see the [`worker`](super) module docs): after how many polls a worker looks
-//! at the injector next.
+//! The pace of *look outside* (see the [`worker`](super) module docs): after how many polls a
+//! worker looks at the injector next.
 
 use std::time::Instant;
 
 use super::{INJECTOR_INTERVAL, INJECTOR_TARGET, MIN_INJECTOR_INTERVAL};
 
-/// Step 1's pace: after how many polls a worker looks at the injector next. The count is retuned
-/// at each look so that, at the average length of the polls since the previous look, the next
-/// look comes after about [`INJECTOR_TARGET`] (within [`MIN_INJECTOR_INTERVAL`] and
+/// The pace of *look outside*: after how many polls a worker looks at the injector next. The count
+/// is retuned at each look so that, at the average length of the polls since the previous look, the
+/// next look comes after about [`INJECTOR_TARGET`] (within [`MIN_INJECTOR_INTERVAL`] and
 /// [`INJECTOR_INTERVAL`] polls); the clock is read only then.
 #[derive(Debug)]
 pub(super) struct InjectorPace {
