@@ -19,7 +19,7 @@ thread_local! {
     /// Set when the section in progress on this thread woke a task of its runtime.
     static WOKE_IN_SECTION: Cell<bool> = const { Cell::new(false) };
     /// This worker thread's section word, or null off the runtime's workers.
-    static SLOT: Cell<*const SectionWord> = const { Cell::new(std::ptr::null()) };
+    static WORD: Cell<*const SectionWord> = const { Cell::new(std::ptr::null()) };
     /// The handoff counter of the work queue whose task this thread is polling, or null.
     static QUEUE_HANDOFFS: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
     /// The id of the ordered work queue whose runner this thread is polling, or 0.
@@ -145,22 +145,22 @@ pub(crate) fn next_runtime_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Records this worker thread's section word until the guard drops; the caller keeps `slot`
+/// Records this worker thread's section word until the guard drops; the caller keeps `word`
 /// alive meanwhile.
-pub(crate) fn enter_slot(slot: &SectionWord) -> SlotGuard {
-    let previous = SLOT.with(|s| s.replace(std::ptr::from_ref(slot)));
-    SlotGuard { previous }
+pub(crate) fn enter_word(word: &SectionWord) -> WordGuard {
+    let previous = WORD.with(|s| s.replace(std::ptr::from_ref(word)));
+    WordGuard { previous }
 }
 
 /// Restores the previous section word when dropped.
 #[derive(Debug)]
-pub(crate) struct SlotGuard {
+pub(crate) struct WordGuard {
     previous: *const SectionWord,
 }
 
-impl Drop for SlotGuard {
+impl Drop for WordGuard {
     fn drop(&mut self) {
-        SLOT.with(|s| s.set(self.previous));
+        WORD.with(|s| s.set(self.previous));
     }
 }
 
@@ -173,10 +173,10 @@ impl Drop for SlotGuard {
 /// the monitor's handoff, which looks at the core's queues after its barrier, sees the task.
 pub(crate) fn poll_taken_over() -> bool {
     sys::light_barrier();
-    let slot = SLOT.with(Cell::get);
-    // SAFETY: a non-null pointer was set by `enter_slot` from the worker's own section word,
+    let word = WORD.with(Cell::get);
+    // SAFETY: a non-null pointer was set by `enter_word` from the worker's own section word,
     // which the worker keeps alive until the guard has reset it.
-    unsafe { slot.as_ref() }.is_some_and(SectionWord::in_section)
+    unsafe { word.as_ref() }.is_some_and(SectionWord::in_section)
 }
 
 /// Marks the current thread as a worker of `runtime`'s `core` until the guard drops.

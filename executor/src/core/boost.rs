@@ -58,7 +58,7 @@ pub(crate) struct Boosts {
 pub(crate) struct Injectors<'a> {
     pub(crate) high: &'a Queue,
     pub(crate) normal: &'a Queue,
-    pub(crate) low: &'a Queue,
+    pub(crate) idle: &'a Queue,
 }
 
 impl Boosts {
@@ -93,7 +93,7 @@ impl Boosts {
             move_raised(injectors.normal, injectors.high, |r| {
                 push(injectors.normal, r)
             });
-            move_raised(injectors.low, injectors.high, |r| push(injectors.low, r));
+            move_raised(injectors.idle, injectors.high, |r| push(injectors.idle, r));
         }
     }
 }

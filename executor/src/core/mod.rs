@@ -101,7 +101,7 @@ pub(crate) struct Core {
     /// Parked workers, most recently parked last, with when they parked.
     spares: Mutex<Vec<Parked>>,
     /// The section words of the core's workers, for the monitor.
-    slots: Mutex<Vec<Arc<SectionWord>>>,
+    words: Mutex<Vec<Arc<SectionWord>>>,
     /// Always-on counters.
     pub(crate) counters: Counters,
     /// Set by a worker of another core that saw this core's poll run past the detection
@@ -170,7 +170,7 @@ impl Core {
             idle_class: ClassQueues::new(),
             state: AtomicState::new(),
             spares: Mutex::new(Vec::new()),
-            slots: Mutex::new(Vec::new()),
+            words: Mutex::new(Vec::new()),
             counters: Counters::default(),
             overdue: AtomicBool::new(false),
             injector_interval: AtomicU32::new(0),
@@ -310,22 +310,22 @@ impl Core {
     }
 
     /// Registers a worker's section word for the monitor.
-    pub(crate) fn add_slot(&self, slot: Arc<SectionWord>) {
-        lock(&self.slots).push(slot);
+    pub(crate) fn add_word(&self, word: Arc<SectionWord>) {
+        lock(&self.words).push(word);
     }
 
     /// Unregisters a worker's section word, keeping its count of sections in the core's.
-    pub(crate) fn remove_slot(&self, slot: &Arc<SectionWord>) {
-        let mut slots = lock(&self.slots);
-        // Under the lock `stats` sums the slots with: a snapshot counts the sections once.
-        Counters::add(&self.counters.sections, slot.sections());
-        slots.retain(|s| !Arc::ptr_eq(s, slot));
+    pub(crate) fn remove_word(&self, word: &Arc<SectionWord>) {
+        let mut words = lock(&self.words);
+        // Under the lock `stats` sums the words with: a snapshot counts the sections once.
+        Counters::add(&self.counters.sections, word.sections());
+        words.retain(|w| !Arc::ptr_eq(w, word));
     }
 
     /// Calls `f` with each worker's section word.
-    pub(crate) fn for_each_slot(&self, mut f: impl FnMut(&Arc<SectionWord>)) {
-        for slot in lock(&self.slots).iter() {
-            f(slot);
+    pub(crate) fn for_each_word(&self, mut f: impl FnMut(&Arc<SectionWord>)) {
+        for word in lock(&self.words).iter() {
+            f(word);
         }
     }
 
@@ -338,8 +338,8 @@ impl Core {
         let eager_handoffs = c.eager_handoffs.load(Ordering::Acquire);
         let handoffs = c.handoffs.load(Ordering::Acquire);
         let sections = {
-            let slots = lock(&self.slots);
-            Counters::get(&c.sections) + slots.iter().map(|s| s.sections()).sum::<u64>()
+            let words = lock(&self.words);
+            Counters::get(&c.sections) + words.iter().map(|w| w.sections()).sum::<u64>()
         };
         let state = self.state.load();
         CoreStats {

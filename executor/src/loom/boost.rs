@@ -59,7 +59,7 @@ fn sweep_racing_steal_and_wake_runs_each_task_once() {
         let injectors = Injectors {
             high: &high_injector,
             normal: &injector,
-            low: &low_injector,
+            idle: &low_injector,
         };
         boosts.sweep(&core, injectors);
         assert!(!boosts.due(0), "one sweep per raise");

@@ -136,7 +136,7 @@ impl Detector {
         for core in shared.cores[..shared.online()].iter() {
             // A worker of another core saw this core's poll outlive the threshold.
             let flagged = core.take_overdue_flag();
-            core.for_each_slot(|word| {
+            core.for_each_word(|word| {
                 let seen = word.look_poll();
                 if !seen.is_polling_outside_section() {
                     return;

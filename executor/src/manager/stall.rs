@@ -104,7 +104,7 @@ fn report(core: &Core, stalled_for: Duration) -> String {
         state.spares(),
         state.workers(),
     );
-    core.for_each_slot(|word| {
+    core.for_each_word(|word| {
         if !word.is_polling() {
             return;
         }

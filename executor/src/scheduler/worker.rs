@@ -107,7 +107,7 @@ pub(crate) fn spawn(
         shared: Arc::clone(shared),
         core,
         parker: Arc::new(Parker::new()),
-        slot: Arc::new(SectionWord::new()),
+        word: Arc::new(SectionWord::new()),
         searching: false,
         tick: 0,
         pace: InjectorPace::new(),
@@ -138,7 +138,7 @@ struct Worker {
     core: usize,
     parker: Arc<Parker>,
     /// This worker's section word, shared with the monitor.
-    slot: Arc<SectionWord>,
+    word: Arc<SectionWord>,
     /// Whether this worker counts in `Siblings::searching`.
     searching: bool,
     /// Turns of the loop made (for alternating the local queues, and for stealers).
@@ -154,7 +154,7 @@ struct Worker {
     /// Per core, the poll turn this worker last saw there and since when (see
     /// [`Worker::watch_peers`]); empty while detection is off or the runtime has one core.
     peers: Vec<(u32, Instant)>,
-    /// Whether the task this worker polled last had a name (its slot shows it).
+    /// Whether the task this worker polled last had a name (its section word shows it).
     named: bool,
     /// This thread's context-switch event, once opened (see `crate::detect`).
     switches: Option<WorkerEvent>,
@@ -172,7 +172,7 @@ impl Worker {
         let shared = Arc::clone(&self.shared);
         let here = self.core;
         let core = &shared.cores[here];
-        core.add_slot(Arc::clone(&self.slot));
+        core.add_word(Arc::clone(&self.word));
         let joined = core.add_worker(
             &self.parker,
             &shared.siblings,
@@ -181,20 +181,20 @@ impl Worker {
         );
         drop(started);
         if !joined {
-            core.remove_slot(&self.slot);
+            core.remove_word(&self.word);
             return;
         }
         let _worker = context::enter_worker(self.shared.id, self.core);
-        let _slot = context::enter_slot(&self.slot);
+        let _word = context::enter_word(&self.word);
         let _handle = Handle::from_shared(Arc::clone(&self.shared)).enter();
         let hook = Rc::new(WorkerHook::new(
             Arc::clone(&self.shared),
             self.core,
-            Arc::clone(&self.slot),
+            Arc::clone(&self.word),
         ));
         let _hook = baton_blocking::hook::install(hook.clone());
         if let Some(probe) = sys::ThreadProbe::current() {
-            self.slot.set_probe(probe);
+            self.word.set_probe(probe);
         }
         if let Some(start) = &self.shared.config.on_thread_start {
             start();
@@ -211,7 +211,7 @@ impl Worker {
             wake = self.work(core, &hook);
         }
         self.flush();
-        self.core().remove_slot(&self.slot);
+        self.core().remove_word(&self.word);
         if let Some(stop) = &self.shared.config.on_thread_stop {
             stop();
         }
@@ -275,7 +275,7 @@ impl Worker {
         let injectors = Injectors {
             high: shared.injector_for(Priority::High),
             normal: shared.injector_for(Priority::Normal),
-            low: shared.injector_for(Priority::Idle),
+            idle: shared.injector_for(Priority::Idle),
         };
         shared.boosts.sweep(self.core(), injectors);
     }

@@ -110,7 +110,7 @@ pub(crate) fn token(word: &Arc<SectionWord>) -> u64 {
 /// [module docs](self).
 fn switched(shared: &Shared, watch: &SwitchWatch, token: u64) {
     for core in shared.cores.iter() {
-        core.for_each_slot(|word| {
+        core.for_each_word(|word| {
             if self::token(word) != token {
                 return;
             }

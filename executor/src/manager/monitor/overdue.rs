@@ -75,7 +75,7 @@ impl Overdue {
         let mut outlived = false;
         // An offline core's sections need no replacement: the core takes no work.
         for core in shared.cores[..shared.online()].iter() {
-            core.for_each_slot(|word| {
+            core.for_each_word(|word| {
                 let seen = word.look();
                 let grace = if seen.is_in_lazy_section() {
                     grace

@@ -45,7 +45,7 @@ impl Worker {
         let meta = runnable.metadata();
         if self.named || meta.name().is_some() {
             // For reports; only while named tasks come (a load and a test otherwise).
-            self.named = self.slot.set_name(meta.name());
+            self.named = self.word.set_name(meta.name());
         }
         if self.shared.sites.watches_spawn_sites() {
             self.poll_watchable(runnable, core, hook);
@@ -94,7 +94,7 @@ impl Worker {
     fn poll(&mut self, runnable: Runnable, watch: Watch, core: &Core, hook: &WorkerHook) {
         let site = runnable.metadata().site();
         core.start_poll(self.tick);
-        self.slot
+        self.word
             .start_poll(self.tick, watch == Watch::Watched, site);
         let mut measure = None;
         if watch == Watch::Watched {
@@ -118,13 +118,13 @@ impl Worker {
         if let Some(epoch) = handed_off {
             // A section of the poll that ended counted the worker back already.
             let siblings = &self.shared.siblings;
-            self.slot
+            self.word
                 .leave(epoch, || core.return_from_section(siblings));
         }
         // After a handoff, the monitor may still take the poll over in the few instructions
         // between the two, as a CPU hog if this thread was preempted there long enough.
         let taken_over = self
-            .slot
+            .word
             .end_poll(|| handed_off.is_none() && hook.has_open_section());
         if taken_over {
             self.taken_over(core);
@@ -152,7 +152,7 @@ impl Worker {
         let shared = &*self.shared;
         let here = self.core;
         let mut outcome = None;
-        let epoch = self.slot.enter(true, || {
+        let epoch = self.word.enter(true, || {
             outcome = Some(core.hand_off(&shared.siblings, || shared.recheck(here)));
         });
         // `None`: the monitor took the poll over first (its baton had passed on already).
@@ -170,7 +170,7 @@ impl Worker {
     #[cold]
     fn taken_over(&self, core: &Core) {
         core.return_from_section(&self.shared.siblings);
-        if let Some(site) = self.slot.site() {
+        if let Some(site) = self.word.site() {
             self.shared.sites.record_taken_over(site);
         }
     }
@@ -184,7 +184,7 @@ impl Worker {
                 None => return None,
                 Some(None) => self.switches_refused = true,
                 Some(Some(_)) => {
-                    self.switches = WorkerEvent::open(&self.shared, &self.slot);
+                    self.switches = WorkerEvent::open(&self.shared, &self.word);
                     self.switches_refused = self.switches.is_none();
                 }
             }
