@@ -11,26 +11,9 @@ use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
-/// How long one pattern may take before it counts as a hang.
-const WATCHDOG: Duration = Duration::from_secs(60);
+mod watchdog;
 
-/// Runs `f` on its own thread and fails if it does not finish within [`WATCHDOG`].
-fn bounded(name: &str, f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(WATCHDOG) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name} hung for {WATCHDOG:?}"),
-    }
-}
+use watchdog::finishes;
 
 fn rt(cores: usize) -> baton::Runtime {
     baton::Runtime::builder().cores(cores).build().unwrap()
@@ -43,7 +26,7 @@ fn threads() -> usize {
 
 #[test]
 fn a_runtime_made_inside_block_on_is_used_and_dropped_outside() {
-    bounded("runtime made inside block_on", || {
+    finishes("runtime made inside block_on", || {
         let outer = rt(2);
         let inner = outer.block_on(async { rt(1) });
         let task = inner.spawn(async { 7 });
@@ -56,7 +39,7 @@ fn a_runtime_made_inside_block_on_is_used_and_dropped_outside() {
 
 #[test]
 fn a_runtime_dropped_inside_another_runtimes_task() {
-    bounded("runtime dropped in a task", || {
+    finishes("runtime dropped in a task", || {
         let outer = rt(2);
         let inner = rt(1);
         let ran = Arc::new(AtomicUsize::new(0));
@@ -81,7 +64,7 @@ fn a_runtime_dropped_inside_another_runtimes_task() {
 
 #[test]
 fn tasks_spawned_from_an_unblock_closure_run_on_the_runtime() {
-    bounded("spawn from unblock", || {
+    finishes("spawn from unblock", || {
         let rt = rt(2);
         let sum = rt.block_on(async {
             let handle = baton::Handle::current();
@@ -107,7 +90,7 @@ fn tasks_spawned_from_an_unblock_closure_run_on_the_runtime() {
 
 #[test]
 fn spawn_through_an_enter_guard_then_block_on_the_handle() {
-    bounded("enter and spawn", || {
+    finishes("enter and spawn", || {
         let rt = rt(2);
         let handle = rt.handle();
         let task = {
@@ -120,7 +103,7 @@ fn spawn_through_an_enter_guard_then_block_on_the_handle() {
 
 #[test]
 fn a_chain_of_spawns_awaited_through_every_link() {
-    bounded("spawn await chain", || {
+    finishes("spawn await chain", || {
         let rt = rt(2);
         let out = rt.block_on(async {
             baton::spawn(async {
@@ -137,7 +120,7 @@ fn a_chain_of_spawns_awaited_through_every_link() {
 
 #[test]
 fn many_multi_hop_chains_through_channels() {
-    bounded("multi-hop chains", || {
+    finishes("multi-hop chains", || {
         let rt = rt(2);
         const CHAINS: usize = 200;
         const HOPS: usize = 10;
@@ -188,7 +171,7 @@ fn many_multi_hop_chains_through_channels() {
 
 #[test]
 fn a_handle_that_outlives_its_runtime_spawns_cancelled_tasks() {
-    bounded("spawn after drop", || {
+    finishes("spawn after drop", || {
         let rt = rt(1);
         let handle = rt.handle();
         drop(rt);
@@ -213,7 +196,7 @@ fn rt_other() -> baton::Runtime {
 
 #[test]
 fn io_completes_while_every_core_spins_on_yields() {
-    bounded("io under load", || {
+    finishes("io under load", || {
         let rt = rt(2);
         rt.block_on(async {
             let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -247,7 +230,7 @@ fn io_completes_while_every_core_spins_on_yields() {
 
 #[test]
 fn a_panic_in_block_on_leaves_the_runtime_usable() {
-    bounded("panic in block_on", || {
+    finishes("panic in block_on", || {
         let rt = rt(2);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async { panic!("boom in block_on") })
@@ -259,7 +242,7 @@ fn a_panic_in_block_on_leaves_the_runtime_usable() {
 
 #[test]
 fn runtimes_made_and_dropped_in_a_loop_leave_no_threads() {
-    bounded("runtime churn", || {
+    finishes("runtime churn", || {
         // One runtime first, so process-wide threads (detection's, if any) exist already.
         drop(rt(2));
         let before = threads();
@@ -291,7 +274,7 @@ fn runtimes_made_and_dropped_in_a_loop_leave_no_threads() {
 
 #[test]
 fn a_join_handle_awaited_on_another_runtime() {
-    bounded("cross-runtime join", || {
+    finishes("cross-runtime join", || {
         let a = rt(1);
         let b = rt(1);
         let (tx, rx) = futures::channel::oneshot::channel::<u32>();
@@ -304,7 +287,7 @@ fn a_join_handle_awaited_on_another_runtime() {
 
 #[test]
 fn a_waker_from_a_dropped_runtime_is_harmless_in_another() {
-    bounded("stale waker", || {
+    finishes("stale waker", || {
         let a = rt(1);
         let (waker_tx, waker_rx) = mpsc::channel();
         a.spawn(poll_fn(move |cx| {
@@ -332,7 +315,7 @@ impl<F: FnMut()> Drop for OnDrop<F> {
 
 #[test]
 fn a_destructor_that_spawns_during_shutdown_gets_a_cancelled_task() {
-    bounded("spawn from a destructor at shutdown", || {
+    finishes("spawn from a destructor at shutdown", || {
         let rt = rt(2);
         let (outcome_tx, outcome_rx) = mpsc::channel();
         let (started_tx, started_rx) = mpsc::channel();
@@ -365,7 +348,7 @@ fn a_destructor_that_spawns_during_shutdown_gets_a_cancelled_task() {
 
 #[test]
 fn block_on_inside_unblock_inside_a_task_inside_block_on() {
-    bounded("nested block_on through unblock", || {
+    finishes("nested block_on through unblock", || {
         let rt = rt(1);
         let out = rt.block_on(async {
             baton::spawn(async {
@@ -384,7 +367,7 @@ fn block_on_inside_unblock_inside_a_task_inside_block_on() {
 
 #[test]
 fn a_section_per_core_blocks_while_a_timer_must_fire() {
-    bounded("timer behind sections", || {
+    finishes("timer behind sections", || {
         let rt = rt(2);
         rt.block_on(async {
             let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
@@ -470,7 +453,7 @@ fn waits_in_destructors(waits: &[Wait]) -> Vec<(Wait, Result<(), String>)> {
 
 #[test]
 fn destructors_at_shutdown_that_wait_for_queues_unblock_and_sections_finish() {
-    bounded("waits in destructors at shutdown", || {
+    finishes("waits in destructors at shutdown", || {
         let waits = [
             Wait::QueueJob,
             Wait::OrderedJob,
