@@ -121,11 +121,8 @@ impl Handle {
     /// # Ok::<(), baton::BuildError>(())
     /// ```
     pub fn enter(&self) -> EnterGuard {
-        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
-        EnterGuard {
-            previous,
-            _not_send: std::marker::PhantomData,
-        }
+        self.enter_if_possible()
+            .expect("Handle::enter called while this thread's thread-locals are destroyed")
     }
 
     /// [`Handle::enter`], unless this thread's thread-locals are being destroyed (a runtime

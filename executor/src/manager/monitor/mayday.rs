@@ -35,7 +35,7 @@ impl Mayday {
     pub(super) fn new(cores: usize) -> Mayday {
         Mayday {
             starved: vec![None; cores],
-            turns: (Vec::new(), Instant::now()),
+            turns: (vec![0; cores], Instant::now()),
         }
     }
 
@@ -45,9 +45,14 @@ impl Mayday {
     pub(super) fn call(&mut self, shared: &Shared, now: Instant) -> Vec<usize> {
         let mut due = Vec::new();
         let mut over_cap = Vec::new();
-        let turns: Vec<u32> = shared.cores.iter().map(|core| core.turn()).collect();
-        if turns != self.turns.0 {
-            self.turns = (turns, now);
+        // Compared in place: the monitor may tick every few microseconds.
+        let (turns, since) = &mut self.turns;
+        for (seen, core) in turns.iter_mut().zip(shared.cores.iter()) {
+            let turn = core.turn();
+            if *seen != turn {
+                *seen = turn;
+                *since = now;
+            }
         }
         let still = now.duration_since(self.turns.1) >= CAP_RESCUE_DELAY;
         for (index, starved) in self.starved.iter_mut().enumerate() {

@@ -94,7 +94,9 @@ impl Spawner {
         now: Instant,
     ) -> bool {
         let core = &shared.cores[index];
-        if !shared.at_thread_cap(core)
+        // An offline core's queued tasks move to the online cores: no rescue is due there.
+        if index >= shared.online()
+            || !shared.at_thread_cap(core)
             || shared.at_runtime_cap()
             || self.retry.is_some_and(|(_, at)| now < at)
         {
