@@ -103,6 +103,8 @@ impl Ring {
             // write of the pointer comes after its take.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail {
+                // SeqCst: the claim takes part in the single order that parking's fence and
+                // its last look at the queues rely on (see the module docs).
                 match self.tail.0.compare_exchange_weak(
                     tail,
                     tail.wrapping_add(1),
@@ -146,6 +148,7 @@ impl Ring {
             // Acquire: pairs with the Release stamp of the push at `head`.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == head.wrapping_add(1) {
+                // SeqCst: as the push's claim (see the module docs).
                 match self.head.0.compare_exchange_weak(
                     head,
                     head.wrapping_add(1),
