@@ -393,6 +393,29 @@ impl ThreadProbe {
     pub(crate) fn is_asleep(self) -> Option<bool> {
         None
     }
+
+    /// The time the thread has spent runnable but waiting for a CPU since it started, from
+    /// its `/proc` scheduler statistics; `None` if they cannot be read. Costs an open, a read
+    /// and a close: for rare checks only.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn run_delay(self) -> Option<std::time::Duration> {
+        let line = std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", self.tid));
+        schedstat_run_delay(&line.ok()?)
+    }
+
+    /// Other systems: unknown.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn run_delay(self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// The run-queue wait in a schedstat line: "time on CPU, time waiting, timeslices", the first
+/// two in nanoseconds.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn schedstat_run_delay(line: &str) -> Option<std::time::Duration> {
+    let waited = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(waited))
 }
 
 /// Whether a thread whose `/proc/.../stat` line is `stat` is asleep (see
