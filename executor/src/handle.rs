@@ -11,6 +11,7 @@ use crate::error::{SetCoresError, TryCurrentError};
 use crate::scheduler::{Shared, Watched};
 use crate::stats::{Stats, StatsReporter};
 use crate::sync::Arc;
+use crate::task::large::boxed_if_large;
 use crate::task::{JoinHandle, Spawn};
 
 thread_local! {
@@ -201,7 +202,8 @@ impl Handle {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.block_on_at(future, Location::caller())
+        let caller = Location::caller();
+        boxed_if_large!(future => self.block_on_at(future, caller))
     }
 
     /// [`Handle::block_on`], with the caller given.
@@ -250,7 +252,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future, None, Location::caller())
+        let site = Location::caller();
+        boxed_if_large!(future => Shared::spawn(&self.shared, future, None, site))
     }
 
     /// Spawns a task that runs only on core `core` (it is never stolen by another core).
@@ -277,7 +280,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_on_at(core, future, Location::caller())
+        let site = Location::caller();
+        boxed_if_large!(future => self.spawn_on_at(core, future, site))
     }
 
     /// [`Handle::spawn_on`], with the spawn site given.

@@ -24,6 +24,7 @@ use crate::scheduler::worker;
 use crate::scheduler::{Config, Shared};
 use crate::stats::Stats;
 use crate::sync::Arc;
+use crate::task::large::boxed_if_large;
 use crate::task::JoinHandle;
 
 /// The longest shutdown sleeps between two looks at a worker it waits for (it is woken at once
@@ -177,7 +178,8 @@ impl Runtime {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.handle.block_on_at(future, Location::caller())
+        let caller = Location::caller();
+        boxed_if_large!(future => self.handle.block_on_at(future, caller))
     }
 
     /// Spawns a task on this runtime.
@@ -196,7 +198,8 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.handle.spawn(future)
+        let site = Location::caller();
+        boxed_if_large!(future => Shared::spawn(self.handle.shared(), future, None, site))
     }
 
     /// A handle to this runtime.
