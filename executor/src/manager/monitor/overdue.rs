@@ -7,6 +7,7 @@ use crate::core::{SectionWord, Seen};
 use crate::detect;
 use crate::scheduler::Shared;
 use crate::sync::Arc;
+use crate::sys::Waits;
 
 /// How long a held section (its call site at its learnt level, see [`crate::sites`]) runs
 /// before the monitor hands it off all the same: a held section that waits for another task of
@@ -23,9 +24,9 @@ struct Look {
     since: Instant,
     /// How long it may run before it is handed off.
     grace: Duration,
-    /// When the monitor first read the worker thread's wait for a CPU during the section, and
-    /// what it was (see [`waited_for_cpu`]).
-    delay: Option<(Instant, Duration)>,
+    /// When the monitor first read the worker thread's waits during the section, and what
+    /// they were (see [`waited_for_cpu`]).
+    waits: Option<(Instant, Waits)>,
 }
 
 /// The sections the monitor saw running at its previous look, and since when.
@@ -93,14 +94,14 @@ impl Overdue {
                     .find(|l| Arc::ptr_eq(&l.word, word) && l.seen == seen);
                 outlived |= before.is_some();
                 let since = before.map_or(first_seen, |l| l.since);
-                let delay = before.and_then(|l| l.delay);
+                let waits = before.and_then(|l| l.waits);
                 if now.duration_since(since) < grace {
                     looks.push(Look {
                         word: Arc::clone(word),
                         seen,
                         since,
                         grace,
-                        delay: delay.or_else(|| read_delay(word, now)),
+                        waits: waits.or_else(|| read_waits(word, now)),
                     });
                     return;
                 }
@@ -108,7 +109,7 @@ impl Overdue {
                 // it never acts on counts that do not yet show the handoff. Counted before the
                 // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
                 if word.claim(seen) {
-                    if waited_for_cpu(word, delay, now) {
+                    if waited_for_cpu(word, waits, now) {
                         word.note_waited_for_cpu();
                     }
                     core.count_handoff(false);
@@ -135,23 +136,27 @@ impl Overdue {
     }
 }
 
-/// Reads how long `word`'s worker thread has waited for a CPU, with when it was read.
-fn read_delay(word: &SectionWord, now: Instant) -> Option<(Instant, Duration)> {
-    Some((now, word.probe()?.run_delay()?))
+/// Reads what `word`'s worker thread has waited for so far, with when it was read.
+fn read_waits(word: &SectionWord, now: Instant) -> Option<(Instant, Waits)> {
+    Some((now, word.probe()?.waits()?))
 }
 
-/// Whether the section in `word`, whose thread had waited `delay` for a CPU when first read,
-/// spent most of the time since waiting for a CPU: its thread was preempted (the machine is
-/// oversubscribed), not blocked. Its handoff still goes ahead, since its core made no progress
-/// either way, but its call site learns nothing from it. False when unknown.
-fn waited_for_cpu(word: &SectionWord, delay: Option<(Instant, Duration)>, now: Instant) -> bool {
-    let Some((read, before)) = delay else {
+/// Whether the section in `word`, whose thread had waited `before` when first read, was kept
+/// off the CPU rather than blocked since: its thread never slept, and spent most of the time
+/// runnable, waiting for a CPU (the machine is oversubscribed). Its handoff still goes ahead,
+/// since its core made no progress either way, but its call site learns nothing from it. A
+/// section that slept even once (a blocking call, however short, under any load) or that used
+/// the CPU most of the time (a CPU hog) is not. False when unknown.
+fn waited_for_cpu(word: &SectionWord, before: Option<(Instant, Waits)>, now: Instant) -> bool {
+    let Some((read, before)) = before else {
         return false;
     };
-    let Some(after) = word.probe().and_then(|probe| probe.run_delay()) else {
+    let Some(after) = word.probe().and_then(|probe| probe.waits()) else {
         return false;
     };
-    after.saturating_sub(before) * 2 > now.saturating_duration_since(read)
+    let waited = after.run_delay.saturating_sub(before.run_delay);
+    after.voluntary_switches == before.voluntary_switches
+        && waited * 2 > now.saturating_duration_since(read)
 }
 
 #[cfg(all(test, not(loom), target_os = "linux"))]
@@ -165,27 +170,32 @@ mod tests {
     fn judge_thread(body: impl FnOnce(&std::sync::mpsc::Sender<()>) + Send) -> Option<bool> {
         let word = SectionWord::new();
         let (tx, rx) = std::sync::mpsc::channel();
-        let (judged_tx, judged_rx) = std::sync::mpsc::channel::<()>();
+        let judged = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            let word = &word;
+            let (word, judged) = (&word, &judged);
             let thread = scope.spawn(move || {
                 word.set_probe(sys::ThreadProbe::current().unwrap());
                 body(&tx);
-                // Alive until judged: an exited thread has no statistics to read.
-                let _ = judged_rx.recv();
+                // Alive until judged (an exited thread has no statistics), and spinning rather
+                // than sleeping meanwhile, which would count.
+                while !judged.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
             });
             rx.recv().unwrap();
-            let delay = read_delay(word, Instant::now());
+            let waits = read_waits(word, Instant::now());
             rx.recv().unwrap();
-            let judged = delay.map(|delay| waited_for_cpu(word, Some(delay), Instant::now()));
-            drop(judged_tx);
+            let verdict = waits.map(|waits| waited_for_cpu(word, Some(waits), Instant::now()));
+            judged.store(true, Ordering::Relaxed);
             thread.join().unwrap();
-            judged
+            verdict
         })
     }
 
-    /// A section thread that shares one CPU with three spinning threads waits for it about
-    /// three quarters of the time; one that sleeps does not wait at all.
+    /// A section thread that shares one CPU with three spinning threads, and never sleeps,
+    /// waits for it about three quarters of the time: kept off the CPU. One that sleeps now and
+    /// then on that crowded CPU waits for it as much, but it sleeps: blocked. So does one that
+    /// sleeps through.
     #[test]
     fn a_thread_kept_off_the_cpu_is_told_from_a_blocked_one() {
         let Some(cpu) = sys::allowed_cpus().and_then(|cpus| cpus.first().copied()) else {
@@ -193,7 +203,7 @@ mod tests {
         };
         // Where the kernel keeps no scheduler statistics there is nothing to tell.
         if sys::ThreadProbe::current()
-            .and_then(|p| p.run_delay())
+            .and_then(|p| p.waits())
             .is_none()
         {
             return;
@@ -214,16 +224,25 @@ mod tests {
                     }
                 });
             }
-            let judged = judge_thread(|tx| {
+            let spinning = judge_thread(|tx| {
                 sys::pin_to_cpus(&[cpu]);
                 tx.send(()).unwrap();
                 spin(Duration::from_millis(400));
                 tx.send(()).unwrap();
             });
+            let sleeping = judge_thread(|tx| {
+                sys::pin_to_cpus(&[cpu]);
+                tx.send(()).unwrap();
+                for _ in 0..100 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                tx.send(()).unwrap();
+            });
             stop.store(true, Ordering::Relaxed);
-            judged
+            (spinning, sleeping)
         });
-        assert_eq!(preempted, Some(true), "three spinners on its CPU");
+        assert_eq!(preempted.0, Some(true), "three spinners on its CPU");
+        assert_eq!(preempted.1, Some(false), "sleeps on a crowded CPU");
         let blocked = judge_thread(|tx| {
             tx.send(()).unwrap();
             std::thread::sleep(Duration::from_millis(100));
