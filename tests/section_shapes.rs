@@ -296,3 +296,50 @@ fn assert_released(joined: Result<(), baton::JoinError>) {
         "{err}"
     );
 }
+
+/// Runs 300 ready sleeps under another executor's `block_on` inside a section, after the
+/// enclosing poll spent its budget: tokio's `coop_disabled_in_block_in_place`. With the
+/// budget in force inside the section, the first sleep would yield for ever.
+fn foreign_block_on_in_a_section() -> usize {
+    baton::blocking::section(|| {
+        futures::executor::block_on(async {
+            let mut ready = 0;
+            for _ in 0..300 {
+                baton::time::sleep(Duration::ZERO).await;
+                ready += 1;
+            }
+            ready
+        })
+    })
+}
+
+/// Spends the cooperative budget of the enclosing poll.
+async fn spend_the_budget() {
+    for _ in 0..usize::from(baton::coop::BUDGET) * 2 {
+        baton::time::sleep(Duration::ZERO).await;
+    }
+}
+
+#[test]
+fn the_budget_is_lifted_inside_a_section_of_a_task() {
+    finishes("a foreign block_on in a task's section", || {
+        let rt = rt(1);
+        let ready = rt.block_on(rt.spawn(async {
+            spend_the_budget().await;
+            foreign_block_on_in_a_section()
+        }));
+        assert_eq!(ready.unwrap(), 300);
+    });
+}
+
+#[test]
+fn the_budget_is_lifted_inside_a_section_in_block_on() {
+    finishes("a foreign block_on in block_on's section", || {
+        let rt = rt(1);
+        let ready = rt.block_on(async {
+            spend_the_budget().await;
+            foreign_block_on_in_a_section()
+        });
+        assert_eq!(ready, 300);
+    });
+}
