@@ -143,9 +143,9 @@ impl Shared {
             } else {
                 runnable
             };
-        // Only `Normal`'s local queue is bounded and spills.
+        // Only `Normal`'s local queue is bounded: the other classes' never spill.
         let local = &core.classes[priority].queue;
-        queue::push_or_spill(local, self.injector_for(priority), runnable);
+        queue::push_or_spill(local, self.injector_for(Priority::Normal), runnable);
         self.notify_here(here);
     }
 
