@@ -104,11 +104,16 @@ pub enum Priority {
 }
 
 impl Priority {
-    /// How many classes there are: arrays of one item per class are indexed by
+    /// How many classes there are: a [`PerClass`] holds one item per class, indexed by
     /// [`Priority::index`].
     pub(crate) const COUNT: usize = 3;
 
+    /// Every class, in the order of their indices.
+    pub(crate) const ALL: [Priority; Priority::COUNT] =
+        [Priority::High, Priority::Normal, Priority::Idle];
+
     /// The class's index: 0 for `High`, 1 for `Normal`, 2 for `Idle`.
+    #[inline]
     pub(crate) fn index(self) -> usize {
         match self {
             Priority::High => 0,
@@ -123,6 +128,32 @@ impl Priority {
             2 => Priority::Idle,
             _ => Priority::Normal,
         }
+    }
+}
+
+/// One `T` per priority class, indexed by [`Priority`]: a core's queues of each class, the
+/// runtime's injectors.
+#[derive(Debug)]
+pub(crate) struct PerClass<T>([T; Priority::COUNT]);
+
+impl<T> PerClass<T> {
+    /// `f(class)` for each class.
+    pub(crate) fn from_fn(f: impl FnMut(Priority) -> T) -> PerClass<T> {
+        PerClass(Priority::ALL.map(f))
+    }
+
+    /// The items, in the order of the classes' indices.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+}
+
+impl<T> std::ops::Index<Priority> for PerClass<T> {
+    type Output = T;
+
+    #[inline]
+    fn index(&self, priority: Priority) -> &T {
+        &self.0[priority.index()]
     }
 }
 

@@ -19,7 +19,7 @@
 //! sweep leaves it one run in its old class (documented on [`Priority`]): closing that window
 //! would cost every wake-up a fence.
 
-use crate::queue::{self, Priority, Queue, Runnable};
+use crate::queue::{self, PerClass, Priority, Queue, Runnable};
 use crate::sync::{AtomicU64, Ordering};
 
 use super::Core;
@@ -53,13 +53,8 @@ pub(crate) struct Boosts {
     injectors: AtomicU64,
 }
 
-/// A runtime's injectors, one per class.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Injectors<'a> {
-    pub(crate) high: &'a Queue,
-    pub(crate) normal: &'a Queue,
-    pub(crate) idle: &'a Queue,
-}
+/// The classes a raised task may still be queued in.
+const LOWER: [Priority; 2] = [Priority::Normal, Priority::Idle];
 
 impl Boosts {
     /// A record for `cores` cores, none of which needs a sweep.
@@ -80,29 +75,29 @@ impl Boosts {
     /// raised tasks move to the `High` queues. Called by a worker holding `core`'s baton.
     #[cold]
     #[inline(never)]
-    pub(crate) fn sweep(&self, core: &Core, injectors: Injectors<'_>) {
+    pub(crate) fn sweep(&self, core: &Core, injectors: &PerClass<Queue>) {
         // Acquire: pairs with the Release increment in `request_sweep`: the tasks raised before
         // it read as `High` below.
         let epoch = EPOCH.load(std::sync::atomic::Ordering::Acquire);
         // Relaxed: claims the sweep among the core's own workers (two may run the core while
         // one is in a section); the queues themselves order the tasks.
         if self.cores[core.index()].swap(epoch, Ordering::Relaxed) != epoch {
-            sweep_core(core, injectors.normal);
+            sweep_core(core, injectors);
         }
         if self.injectors.swap(epoch, Ordering::Relaxed) != epoch {
-            move_raised(injectors.normal, injectors.high, |r| {
-                push(injectors.normal, r)
-            });
-            move_raised(injectors.idle, injectors.high, |r| push(injectors.idle, r));
+            for lower in LOWER {
+                let injector = &injectors[lower];
+                move_raised(injector, &injectors[Priority::High], |r| push(injector, r));
+            }
         }
     }
 }
 
 /// Moves the raised tasks of `core`'s `Normal` and `Idle` queues (its next-task slot too) to
-/// its `High` queues, pinned ones to the pinned `High` queue. `overflow` takes what no longer
-/// fits the bounded local queue.
-fn sweep_core(core: &Core, overflow: &Queue) {
-    let high = &core.high;
+/// its `High` queues, pinned ones to the pinned `High` queue. What no longer fits a bounded
+/// local queue spills into its class's injector.
+fn sweep_core(core: &Core, injectors: &PerClass<Queue>) {
+    let high = &core.classes[Priority::High];
     if let Ok(next) = core.lifo.pop() {
         if is_raised(&next) {
             push(&high.queue, next);
@@ -111,19 +106,17 @@ fn sweep_core(core: &Core, overflow: &Queue) {
         ) = core.lifo.push(next)
         {
             // The slot was refilled meanwhile: the task waits at the back of the queue.
-            queue::push_or_spill(&core.queue, overflow, r);
+            let normal = Priority::Normal;
+            queue::push_or_spill(&core.classes[normal].queue, &injectors[normal], r);
         }
     }
-    move_raised(&core.queue, &high.queue, |r| {
-        queue::push_or_spill(&core.queue, overflow, r)
-    });
-    move_raised(&core.pinned, &high.pinned, |r| push(&core.pinned, r));
-    move_raised(&core.idle_class.queue, &high.queue, |r| {
-        push(&core.idle_class.queue, r)
-    });
-    move_raised(&core.idle_class.pinned, &high.pinned, |r| {
-        push(&core.idle_class.pinned, r)
-    });
+    for lower in LOWER {
+        let class = &core.classes[lower];
+        move_raised(&class.queue, &high.queue, |r| {
+            queue::push_or_spill(&class.queue, &injectors[lower], r)
+        });
+        move_raised(&class.pinned, &high.pinned, |r| push(&class.pinned, r));
+    }
 }
 
 /// Pops each task `src` holds now once: raised ones go to `high`, the others to `back` (the

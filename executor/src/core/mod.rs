@@ -62,7 +62,7 @@ pub(crate) use siblings::Siblings;
 pub(crate) use state::{State, Transition};
 pub(crate) use word::{SectionWord, Seen, SeenPoll};
 
-use crate::queue::{self, Priority, Queue, TaskSlot};
+use crate::queue::{self, PerClass, Priority, Queue, TaskSlot};
 use crate::stats::{CoreStats, Counters};
 use std::time::Duration;
 #[cfg(not(loom))]
@@ -77,25 +77,19 @@ use state::AtomicState;
 pub(crate) struct Core {
     /// This core's index in the runtime.
     index: usize,
-    /// Tasks queued on this core; idle cores steal from it.
-    pub(crate) queue: Queue,
-    /// The task to run next: one woken by a task running on this core (a message's receiver,
-    /// say), run while its data is still in cache. Part of the core, so it moves with the
-    /// baton; idle cores may steal it.
+    /// The queues of each class (see [`crate::queue::Priority`]).
+    pub(crate) classes: PerClass<ClassQueues>,
+    /// The `Normal` task to run next: one woken by a task running on this core (a message's
+    /// receiver, say), run while its data is still in cache. Part of the core, so it moves with
+    /// the baton; idle cores may steal it.
     pub(crate) lifo: TaskSlot,
-    /// Tasks pinned to this core (`spawn_on`); never stolen.
-    pub(crate) pinned: Queue,
     /// Changes each time a worker of the core starts a poll: a stealer that sees it unchanged
     /// over a short wait knows the worker is stuck in one poll and may take its next task.
     turn: OwnLine<AtomicU32>,
-    /// `High` tasks queued on this core (see [`crate::queue::Priority`]).
-    pub(crate) high: ClassQueues,
     /// How many `High` tasks the core's workers ran in a row, whichever worker ran them: the
     /// core's, not a worker's, so the bound on a `High` flood holds while a section or a
     /// takeover has two workers running the core. Touched only once classes are used.
     high_streak: AtomicU32,
-    /// `Idle` tasks queued on this core.
-    pub(crate) idle_class: ClassQueues,
     /// The worker counts (see the module docs).
     state: AtomicState,
     /// Parked workers, most recently parked last, with when they parked.
@@ -123,20 +117,25 @@ const SLOT_PATIENCE: Duration = Duration::from_micros(3);
 #[repr(align(128))]
 struct OwnLine<T>(T);
 
-/// A core's queues for one priority class other than `Normal`, whose tasks are rarer and so
-/// need neither a bounded local queue nor a next-task slot.
+/// A core's queues for one priority class. `Normal`'s local queue is bounded (it spills into
+/// the `Normal` injector) and the class also has the core's next-task slot; the other classes'
+/// tasks are rarer, so their local queues are unbounded.
 #[derive(Debug)]
 pub(crate) struct ClassQueues {
     /// Tasks queued on this core; idle cores steal from it.
     pub(crate) queue: Queue,
-    /// Tasks pinned to this core; never stolen.
+    /// Tasks pinned to this core (`spawn_on`); never stolen.
     pub(crate) pinned: Queue,
 }
 
 impl ClassQueues {
-    fn new() -> ClassQueues {
+    fn new(priority: Priority) -> ClassQueues {
         ClassQueues {
-            queue: queue::unbounded_queue(),
+            queue: if priority == Priority::Normal {
+                queue::local_queue()
+            } else {
+                queue::unbounded_queue()
+            },
             pinned: queue::unbounded_queue(),
         }
     }
@@ -161,13 +160,10 @@ impl Core {
     pub(crate) fn new(index: usize) -> Core {
         Core {
             index,
-            queue: queue::local_queue(),
+            classes: PerClass::from_fn(ClassQueues::new),
             lifo: TaskSlot::new(),
-            pinned: queue::unbounded_queue(),
             turn: OwnLine(AtomicU32::new(0)),
             high_streak: AtomicU32::new(0),
-            high: ClassQueues::new(),
-            idle_class: ClassQueues::new(),
             state: AtomicState::new(),
             spares: Mutex::new(Vec::new()),
             words: Mutex::new(Vec::new()),
@@ -189,7 +185,7 @@ impl Core {
 
     /// Whether the core has tasks queued that its own workers should run.
     pub(crate) fn has_work(&self) -> bool {
-        self.has_normal_work() || self.high.has_work() || self.idle_class.has_work()
+        !self.lifo.is_empty() || self.classes.iter().any(ClassQueues::has_work)
     }
 
     /// Whether the core's workers ran `limit` `High` tasks in a row (see
@@ -212,32 +208,14 @@ impl Core {
 
     /// Whether the core has `Normal` tasks queued.
     pub(crate) fn has_normal_work(&self) -> bool {
-        !self.lifo.is_empty() || !self.queue.is_empty() || !self.pinned.is_empty()
-    }
-
-    /// The queues of class `priority`, or `None` for `Normal`, whose queues are the core's own
-    /// fields (`queue`, `lifo`, `pinned`).
-    pub(crate) fn class(&self, priority: Priority) -> Option<&ClassQueues> {
-        match priority {
-            Priority::High => Some(&self.high),
-            Priority::Normal => None,
-            Priority::Idle => Some(&self.idle_class),
-        }
-    }
-
-    /// The queue for tasks of class `priority` pinned to this core.
-    pub(crate) fn pinned_queue(&self, priority: Priority) -> &Queue {
-        self.class(priority)
-            .map_or(&self.pinned, |class| &class.pinned)
+        !self.lifo.is_empty() || self.classes[Priority::Normal].has_work()
     }
 
     /// Whether the core has tasks other cores may steal. The next-task slot counts only if
     /// `patient` and the core's worker is stuck in one poll ([`Core::next_is_stuck`], which
     /// spins for [`SLOT_PATIENCE`]); otherwise a full slot counts as a hint.
     pub(crate) fn has_stealable_work(&self, patient: bool) -> bool {
-        !self.queue.is_empty()
-            || !self.high.queue.is_empty()
-            || !self.idle_class.queue.is_empty()
+        self.classes.iter().any(|class| !class.queue.is_empty())
             || if patient {
                 self.next_is_stuck()
             } else {
@@ -351,10 +329,7 @@ impl Core {
             parks: Counters::get(&c.parks),
             wake_ups: Counters::get(&c.wakeups),
             queue_depth: usize::from(!self.lifo.is_empty())
-                + self.queue.len()
-                + self.pinned.len()
-                + self.high.len()
-                + self.idle_class.len(),
+                + self.classes.iter().map(ClassQueues::len).sum::<usize>(),
             running: state.running(),
             spares: state.spares(),
             in_section: state.in_section(),

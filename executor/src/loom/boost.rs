@@ -8,9 +8,9 @@
 //! or run twice.)
 
 use super::{model, Tally};
-use crate::core::boost::{request_sweep, Boosts, Injectors};
+use crate::core::boost::{request_sweep, Boosts};
 use crate::core::Core;
-use crate::queue::{self, Priority, Queue};
+use crate::queue::{self, PerClass, Priority, Queue};
 use crate::sync::Arc;
 
 /// Runs every task `queues` hold; returns how many.
@@ -29,26 +29,27 @@ fn run_all(queues: &[&Queue]) -> usize {
 fn sweep_racing_steal_and_wake_runs_each_task_once() {
     model(2, || {
         let core = Arc::new(Core::new(0));
-        let injector = Arc::new(queue::unbounded_queue());
-        let high_injector = queue::unbounded_queue();
-        let low_injector = queue::unbounded_queue();
+        let injectors = Arc::new(PerClass::from_fn(|_| queue::unbounded_queue()));
+        let (normal, high) = (Priority::Normal, Priority::High);
         let boosts = Boosts::new(1);
         let tally = Tally::new();
         // The raised task waits in the local queue, a `Normal` one in the next-task slot.
         let raised = tally.task();
         assert!(raised.metadata().raise());
         request_sweep();
-        core.queue.push(raised).unwrap();
+        core.classes[normal].queue.push(raised).unwrap();
         core.lifo.push(tally.task()).unwrap();
         let waker = {
-            let (core, injector, woken) = (core.clone(), injector.clone(), tally.task());
-            loom::thread::spawn(move || queue::push_or_spill(&core.queue, &injector, woken))
+            let (core, injectors, woken) = (core.clone(), injectors.clone(), tally.task());
+            loom::thread::spawn(move || {
+                queue::push_or_spill(&core.classes[normal].queue, &injectors[normal], woken)
+            })
         };
         let thief = {
             let core = core.clone();
             loom::thread::spawn(move || {
                 let own = queue::local_queue();
-                queue::steal_into(&core.queue, &own).map_or(0, |first| {
+                queue::steal_into(&core.classes[normal].queue, &own).map_or(0, |first| {
                     first.run();
                     1 + run_all(&[&own])
                 })
@@ -56,19 +57,12 @@ fn sweep_racing_steal_and_wake_runs_each_task_once() {
         };
         // The core's worker: its turn's sweep, then its `High` queue.
         assert!(boosts.due(0));
-        let injectors = Injectors {
-            high: &high_injector,
-            normal: &injector,
-            idle: &low_injector,
-        };
-        boosts.sweep(&core, injectors);
+        boosts.sweep(&core, &injectors);
         assert!(!boosts.due(0), "one sweep per raise");
-        let high: Vec<_> = std::iter::from_fn(|| core.high.queue.pop().ok()).collect();
-        assert!(high
-            .iter()
-            .all(|r| r.metadata().priority() == Priority::High));
-        let mut ran = high.len();
-        for r in high {
+        let in_high: Vec<_> = std::iter::from_fn(|| core.classes[high].queue.pop().ok()).collect();
+        assert!(in_high.iter().all(|r| r.metadata().priority() == high));
+        let mut ran = in_high.len();
+        for r in in_high {
             r.run();
         }
         waker.join().unwrap();
@@ -77,20 +71,18 @@ fn sweep_racing_steal_and_wake_runs_each_task_once() {
             .lifo
             .pop()
             .into_iter()
-            .chain(std::iter::from_fn(|| core.queue.pop().ok()))
-            .chain(std::iter::from_fn(|| injector.pop().ok()))
+            .chain(std::iter::from_fn(|| core.classes[normal].queue.pop().ok()))
+            .chain(std::iter::from_fn(|| injectors[normal].pop().ok()))
             .collect();
         assert!(
-            lower
-                .iter()
-                .all(|r| r.metadata().priority() != Priority::High),
+            lower.iter().all(|r| r.metadata().priority() != high),
             "the sweep left the raised task in a lower queue"
         );
         ran += lower.len();
         for r in lower {
             r.run();
         }
-        ran += run_all(&[&core.high.queue]);
+        ran += run_all(&[&core.classes[high].queue]);
         assert_eq!(ran + stolen, 3);
         assert_eq!(tally.polls(), 3, "each task polled exactly once");
         assert_eq!(tally.drops(), 3);

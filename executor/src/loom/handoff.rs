@@ -2,7 +2,7 @@
 //! handoff racing new work, two workers coming back from sections at once, and a retirement racing
 //! a wake-up.
 
-use super::{model, Tally};
+use super::{local, model, Tally};
 use crate::core::{Core, HandOff, Recheck, SectionWord, Seen, Siblings};
 use crate::park::{Parker, WakeFor};
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering};
@@ -43,7 +43,7 @@ fn work(core: &Core, siblings: &Siblings, parker: &Arc<Parker>, done: &Done) {
         if done.is_set() {
             return;
         }
-        match core.queue.pop() {
+        match local(core).pop() {
             Ok(runnable) => {
                 runnable.run();
                 done.set();
@@ -144,7 +144,7 @@ fn handoff_racing_new_work_runs_the_work() {
         let spawner = {
             let (core, siblings, tally) = (core.clone(), siblings.clone(), tally.clone());
             loom::thread::spawn(move || {
-                core.queue.push(tally.task()).unwrap();
+                local(&core).push(tally.task()).unwrap();
                 core.notify(&siblings);
             })
         };
@@ -186,7 +186,7 @@ fn handoff_racing_the_end_of_the_section() {
             loom::thread::spawn(move || {
                 word.leave(epoch, || core.return_from_section(&siblings));
                 // The rest of the poll queues a task; then the poll boundary (*keep working*).
-                core.queue.push(tally.task()).unwrap();
+                local(&core).push(tally.task()).unwrap();
                 core.notify(&siblings);
                 if !core.state().keep_working() {
                     core.retire(&blocked, &siblings, stop_when_done(&done));
@@ -299,7 +299,7 @@ fn retirement_racing_a_wake_up_loses_nothing() {
             })
             .collect();
         let tally = Tally::new();
-        core.queue.push(tally.task()).unwrap();
+        local(&core).push(tally.task()).unwrap();
         core.notify(&siblings);
         done.wait();
         // Let whoever is still parked go, as shutdown does.

@@ -23,7 +23,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::queue::{Runnable, TaskMeta};
+use crate::core::Core;
+use crate::queue::{Priority, Queue, Runnable, TaskMeta};
 use crate::sync::{Arc, AtomicUsize, Ordering};
 
 /// Runs `f` under loom with a bounded number of preemptions.
@@ -31,6 +32,11 @@ fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(preemptions);
     builder.check(f);
+}
+
+/// `core`'s `Normal` local queue, where most models queue their tasks.
+fn local(core: &Core) -> &Queue {
+    &core.classes[Priority::Normal].queue
 }
 
 /// A future that counts its polls and drops.

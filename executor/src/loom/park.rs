@@ -1,7 +1,7 @@
 //! Spawn racing park: a task queued while the core's only worker decides to park is never
 //! stranded (the core protocol's *need more worker* and parking steps, see `crate::core`).
 
-use super::{model, Tally};
+use super::{local, model, Tally};
 use crate::core::{Core, Recheck, Siblings};
 use crate::park::{Parker, WakeFor};
 use crate::sync::Arc;
@@ -22,7 +22,7 @@ fn spawn_racing_park_loses_no_wake_up() {
         let spawner = {
             let (core, siblings, tally) = (core.clone(), siblings.clone(), tally.clone());
             loom::thread::spawn(move || {
-                core.queue.push(tally.task()).unwrap();
+                local(&core).push(tally.task()).unwrap();
                 core.notify(&siblings);
             })
         };
@@ -30,7 +30,7 @@ fn spawn_racing_park_loses_no_wake_up() {
         // were lost, the second park would never return and loom would report a deadlock.
         let mut ran = 0;
         while ran == 0 {
-            match core.queue.pop() {
+            match local(&core).pop() {
                 Ok(runnable) => {
                     runnable.run();
                     ran += 1;

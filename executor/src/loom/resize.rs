@@ -100,7 +100,7 @@ fn a_wake_racing_its_core_going_offline_moves_the_task_to_an_online_core() {
         };
         let handle = Shared::spawn(&shared, future, Some(1), std::panic::Location::caller());
         // Polled once on core 1, as its worker would: now waiting, its waker out in the world.
-        shared.cores[1]
+        shared.cores[1].classes[Priority::Normal]
             .pinned
             .pop()
             .expect("queued on core 1")

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::{model, Tally};
+use super::{local, model, Tally};
 use crate::core::{HandOff, Recheck};
 use crate::park::{Parker, WakeFor};
 use crate::queue::Priority;
@@ -213,7 +213,7 @@ fn retirement_racing_shutdown_does_not_park_for_good() {
         core.return_from_section(&shared.siblings);
         assert_eq!(core.state().running(), 2, "{:?}", core.state());
         let tally = Tally::new();
-        core.queue.push(tally.task()).unwrap();
+        local(core).push(tally.task()).unwrap();
 
         let retiring = {
             let (shared, back) = (shared.clone(), back.clone());

@@ -2,7 +2,7 @@
 //! `crate::core`): the thread parks itself on the spare stack once it runs, so a task queued while
 //! it starts, or a shutdown that drains the spare stacks meanwhile, must not miss it.
 
-use super::{model, Tally};
+use super::{local, model, Tally};
 use crate::core::{Core, Recheck, Siblings};
 use crate::park::{Parker, WakeFor};
 use crate::sync::{Arc, AtomicBool, Ordering};
@@ -22,7 +22,7 @@ fn a_task_queued_while_a_worker_starts_runs() {
         let spawner = {
             let (core, siblings, tally) = (core.clone(), siblings.clone(), tally.clone());
             loom::thread::spawn(move || {
-                core.queue.push(tally.task()).unwrap();
+                local(&core).push(tally.task()).unwrap();
                 core.notify(&siblings);
             })
         };
@@ -30,7 +30,7 @@ fn a_task_queued_while_a_worker_starts_runs() {
         let parker = Arc::new(Parker::new());
         assert!(core.add_worker(&parker, &siblings, || false, || Recheck::Nothing));
         assert_eq!(Parker::park(&parker), WakeFor::Work);
-        let runnable = core.queue.pop().expect("woken with no task queued");
+        let runnable = local(&core).pop().expect("woken with no task queued");
         runnable.run();
         spawner.join().unwrap();
         assert_eq!(tally.polls(), 1);

@@ -19,7 +19,7 @@ use crate::compat::TokioRuntime;
 use crate::context;
 use crate::core::boost::Boosts;
 use crate::core::{Core, Siblings};
-use crate::queue::{self, Priority, Queue, Runnable, TaskQueue};
+use crate::queue::{self, PerClass, Priority, Queue, Runnable, TaskQueue};
 use crate::sites::Sites;
 use crate::stats::{CoreStats, Detection, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex};
@@ -49,10 +49,9 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     /// The cores, indexed by core number.
     pub(crate) cores: Box<[Core]>,
-    /// Tasks scheduled from outside the runtime's workers, one injector per class indexed by
-    /// [`Priority::index`] (see [`Shared::injector_for`]); the `Normal` one also takes
-    /// local-queue overflow.
-    injectors: [Queue; Priority::COUNT],
+    /// Tasks scheduled from outside the runtime's workers, one injector per class (see
+    /// [`Shared::injector_for`]); the `Normal` one also takes local-queue overflow.
+    injectors: PerClass<Queue>,
     /// Set the first time a task of a class other than `Normal` is scheduled; until then
     /// workers skip the class queues.
     classes_used: AtomicBool,
@@ -117,7 +116,7 @@ impl Shared {
         Shared {
             id: context::next_runtime_id(),
             cores: (0..cores).map(Core::new).collect(),
-            injectors: std::array::from_fn(|_| queue::unbounded_queue()),
+            injectors: PerClass::from_fn(|_| queue::unbounded_queue()),
             classes_used: AtomicBool::new(false),
             boosts: Boosts::new(cores),
             siblings: Siblings::new(cores),
@@ -270,16 +269,18 @@ impl Shared {
 }
 
 /// A core's own queues, where its tasks may wait: the next-task slot, then each class's local
-/// and pinned queues.
+/// and pinned queues, `Normal`'s (whose slot it is) first.
 pub(crate) fn core_queues(c: &Core) -> [&dyn TaskQueue; 7] {
+    let [normal, high, idle] =
+        [Priority::Normal, Priority::High, Priority::Idle].map(|p| &c.classes[p]);
     [
         &c.lifo,
-        &c.queue,
-        &c.pinned,
-        &c.high.queue,
-        &c.high.pinned,
-        &c.idle_class.queue,
-        &c.idle_class.pinned,
+        &normal.queue,
+        &normal.pinned,
+        &high.queue,
+        &high.pinned,
+        &idle.queue,
+        &idle.pinned,
     ]
 }
 
@@ -312,7 +313,7 @@ mod tests {
                 if i == 0 {
                     core.lifo.push(runnable).expect("the slot is empty");
                 } else {
-                    push(&core.pinned, runnable);
+                    push(&core.classes[Priority::Normal].pinned, runnable);
                 }
                 handle
             })
@@ -327,7 +328,7 @@ mod tests {
         // The others are where they were, in their order.
         assert!(core.lifo.is_empty());
         for i in [1, 3, 5] {
-            core.pinned.pop().unwrap().run();
+            core.classes[Priority::Normal].pinned.pop().unwrap().run();
             assert!(handles[i].is_finished(), "task {i} was not next");
         }
         assert!(!core.has_work());

@@ -80,7 +80,7 @@ impl Shared {
             (Some(pin), _) => {
                 let target = self.stand_in(pin);
                 let core = &self.cores[target];
-                push(core.pinned_queue(priority), runnable);
+                push(&core.classes[priority].pinned, runnable);
                 // `notify` issues the fence the resize check needs.
                 core.notify(&self.siblings);
                 self.move_if_offline(target);
@@ -143,12 +143,9 @@ impl Shared {
             } else {
                 runnable
             };
-        match core.class(priority) {
-            Some(class) => push(&class.queue, runnable),
-            None => {
-                queue::push_or_spill(&core.queue, self.injector_for(Priority::Normal), runnable)
-            }
-        }
+        // Only `Normal`'s local queue is bounded: the other classes' never spill.
+        let local = &core.classes[priority].queue;
+        queue::push_or_spill(local, self.injector_for(Priority::Normal), runnable);
         self.notify_here(here);
     }
 
@@ -183,7 +180,7 @@ impl Shared {
 
     /// The injector for tasks of class `priority`.
     pub(crate) fn injector_for(&self, priority: Priority) -> &Queue {
-        &self.injectors[priority.index()]
+        &self.injectors[priority]
     }
 
     /// Pushes onto one of the injectors and wakes an idle core if nobody searches.
@@ -222,7 +219,7 @@ fn place_next(
     } else {
         Ok(queue::put_in_slot(
             &core.lifo,
-            &core.queue,
+            &core.classes[Priority::Normal].queue,
             overflow,
             runnable,
         ))

@@ -72,7 +72,8 @@ impl Shared {
 
     /// Takes a task for core `here` from the injector, moving a batch into its local queue.
     pub(crate) fn take_from_injector(&self, here: usize) -> Option<Runnable> {
-        queue::steal_into(self.injector_for(Priority::Normal), &self.cores[here].queue)
+        let local = &self.cores[here].classes[Priority::Normal].queue;
+        queue::steal_into(self.injector_for(Priority::Normal), local)
     }
 
     /// Searches beyond core `here` for `High` then `Normal` work: the injectors, then the other
@@ -86,10 +87,7 @@ impl Shared {
             }
         }
         if self.classes_used() {
-            let high = &self.cores[here].high.queue;
-            let found = queue::steal_into(self.injector_for(Priority::High), high).or_else(|| {
-                self.steal_with(here, |core| queue::steal_into(&core.high.queue, high))
-            });
+            let found = self.search_class(here, Priority::High);
             if found.is_some() {
                 return found;
             }
@@ -104,22 +102,30 @@ impl Shared {
         if !self.classes_used() {
             return None;
         }
-        let low = &self.cores[here].idle_class;
-        low.pop()
-            .or_else(|| queue::steal_into(self.injector_for(Priority::Idle), &low.queue))
-            .or_else(|| {
-                self.steal_with(here, |core| {
-                    queue::steal_into(&core.idle_class.queue, &low.queue)
-                })
+        self.cores[here].classes[Priority::Idle]
+            .pop()
+            .or_else(|| self.search_class(here, Priority::Idle))
+    }
+
+    /// Takes a batch of class `priority` (not `Normal`, whose search also looks at the
+    /// next-task slots) into core `here`'s queue of that class: from the class's injector, then
+    /// from the other cores' queues of the class.
+    fn search_class(&self, here: usize, priority: Priority) -> Option<Runnable> {
+        let local = &self.cores[here].classes[priority].queue;
+        queue::steal_into(self.injector_for(priority), local).or_else(|| {
+            self.steal_with(here, |core| {
+                queue::steal_into(&core.classes[priority].queue, local)
             })
+        })
     }
 
     /// Steals a batch of `Normal` tasks for core `here` from the other cores' local queues, or
     /// a victim's next-task slot when its queue is empty and its worker is stuck in one poll.
     pub(crate) fn steal(&self, here: usize) -> Option<Runnable> {
-        let dest = &self.cores[here].queue;
+        let normal = Priority::Normal;
+        let dest = &self.cores[here].classes[normal].queue;
         self.steal_with(here, |victim| {
-            queue::steal_into(&victim.queue, dest).or_else(|| victim.steal_next())
+            queue::steal_into(&victim.classes[normal].queue, dest).or_else(|| victim.steal_next())
         })
     }
 

@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 
 use crate::compat::WorkerContext;
 use crate::context;
-use crate::core::boost::Injectors;
 use crate::core::{Core, SectionWord};
 use crate::detect::WorkerEvent;
 use crate::handle::Handle;
@@ -272,12 +271,7 @@ impl Worker {
     #[cold]
     fn sweep_raised(&self) {
         let shared = &*self.shared;
-        let injectors = Injectors {
-            high: shared.injector_for(Priority::High),
-            normal: shared.injector_for(Priority::Normal),
-            idle: shared.injector_for(Priority::Idle),
-        };
-        shared.boosts.sweep(self.core(), injectors);
+        shared.boosts.sweep(self.core(), &shared.injectors);
     }
 
     /// *Look outside*, *local work* and *search* for [`Worker::next_task`], which counts the class
@@ -313,7 +307,7 @@ impl Worker {
             }
         }
         if high_first {
-            if let Some(runnable) = core.high.pop() {
+            if let Some(runnable) = core.classes[Priority::High].pop() {
                 self.end_search();
                 return Some(runnable);
             }
@@ -326,10 +320,11 @@ impl Worker {
             }
         }
         self.lifo_streak = 0;
+        let normal = &core.classes[Priority::Normal];
         let local = if self.tick % 2 == 0 {
-            queue::pop_if_any(&core.pinned).or_else(|| queue::pop_if_any(&core.queue))
+            queue::pop_if_any(&normal.pinned).or_else(|| queue::pop_if_any(&normal.queue))
         } else {
-            queue::pop_if_any(&core.queue).or_else(|| queue::pop_if_any(&core.pinned))
+            queue::pop_if_any(&normal.queue).or_else(|| queue::pop_if_any(&normal.pinned))
         };
         if let Some(runnable) = local.or_else(|| core.lifo.take()) {
             self.end_search();
