@@ -5,30 +5,21 @@
 //! section entry, so the monitor can tell "the same section, still running" from "another
 //! section" between two looks without reading a clock on the worker's side.
 //!
-//! # Taking over a poll that blocks without a section
-//!
-//! The monitor may also hand off a worker whose poll runs too long outside any section
-//! ([`crate::detect`]). The poll word costs the worker two relaxed stores per poll and one
-//! relaxed load of the section word at the poll's end, with no read-modify-write, so the
-//! handshake is asymmetric (the kernel's `membarrier`, see [`crate::sys::heavy_barrier`]):
-//!
-//! 1. **The claim.** The monitor claims the section word (`NONE` to `HANDING`, keeping its epoch),
-//!    issues the heavy barrier, then reads the poll word once more.
-//! 2. **The poll's end.** The worker ends a poll by storing the poll word, issuing the light
-//!    barrier, then loading the section word.
-//! 3. **One sees the other.** The barriers order both store-then-load pairs: either the monitor
-//!    sees the poll ended and gives the claim back (`HANDING` to `NONE`), or the worker sees the
-//!    claim and waits for it to be published (`HANDED`), after which it counts itself running
-//!    again, as at the end of a handed-off section. Both may see each other; then the worker waits
-//!    out the claim and finds it given back.
-//! 4. **No claim on a section.** Section entry is a compare-exchange, so a section starting inside
-//!    a claimed poll finds its baton already passed on, and a claim never lands on a section.
+//! This file holds the section word and its handoff (a section entered, left, claimed and
+//! published by the monitor) and what the worker records for reports; [`poll`] holds the poll
+//! word and the monitor's takeover of a poll that blocks outside any section.
+
+mod poll;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 use std::panic::Location;
 
 use crate::queue::Name;
 use crate::sync::{AtomicU32, Ordering};
 use crate::sys;
+
+pub(crate) use poll::SeenPoll;
 
 /// Not in a section.
 const NONE: u32 = 0;
@@ -49,17 +40,6 @@ const HELD: u32 = 0b100;
 /// Shift of the epoch.
 const EPOCH_SHIFT: u32 = 3;
 
-/// The poll word between polls: no flag set, and no poll count either, so that ending a poll
-/// stores a constant (the count only has to tell one poll from the next while they run).
-const BETWEEN_POLLS: u32 = 0;
-/// Set in the poll word while the worker is inside a poll.
-const POLLING: u32 = 1;
-/// Set in the poll word while the poll is watched closely (its task's spawn site blocked
-/// before).
-const WATCHED: u32 = 2;
-/// Shift of the poll count in the poll word.
-const TURN_SHIFT: u32 = 2;
-
 /// A snapshot of a section word, as the monitor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Seen(u32);
@@ -78,26 +58,6 @@ impl Seen {
     }
 }
 
-/// A snapshot of a worker's poll word and section word, as the monitor sees them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SeenPoll {
-    poll: u32,
-    section: u32,
-}
-
-impl SeenPoll {
-    /// Whether the worker was inside a poll and outside any section, holding its baton: a
-    /// poll the monitor may take over if it runs too long.
-    pub(crate) fn is_polling_outside_section(self) -> bool {
-        self.poll & POLLING != 0 && self.section & STATE_MASK == NONE
-    }
-
-    /// Whether the poll is watched closely.
-    pub(crate) fn is_watched(self) -> bool {
-        self.poll & WATCHED != 0
-    }
-}
-
 /// How a section enters its word.
 #[derive(Clone, Copy, Debug)]
 enum Entry {
@@ -113,8 +73,8 @@ enum Entry {
 #[derive(Debug, Default)]
 pub(crate) struct SectionWord {
     word: AtomicU32,
-    /// During a poll, the worker's poll count shifted left by [`TURN_SHIFT`], with [`POLLING`]
-    /// set, and [`WATCHED`] too during a watched one; [`BETWEEN_POLLS`] otherwise.
+    /// The poll word, laid out in [`poll`]: during a poll, the worker's poll count with the
+    /// flags `POLLING` and (for a watched poll) `WATCHED`; `BETWEEN_POLLS` otherwise.
     poll: AtomicU32,
     /// The spawn site of the task the worker polls or polled last, for stall reports (std's
     /// atomic even under loom: a hint, not synchronisation).
@@ -269,103 +229,6 @@ impl SectionWord {
             .store((seen.0 & !STATE_MASK) | HANDED, Ordering::Release);
     }
 
-    /// Worker: poll number `turn` of a task spawned at `site` starts, `watched` closely or not.
-    pub(crate) fn start_poll(&self, turn: u32, watched: bool, site: &'static Location<'static>) {
-        // Relaxed: read only for stall reports.
-        self.site.store(
-            std::ptr::from_ref(site).cast_mut(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        let watched = if watched { WATCHED } else { 0 };
-        // Relaxed: the monitor only compares the word between its looks; the handshake at the
-        // poll's end is `end_poll`'s.
-        self.poll
-            .store((turn << TURN_SHIFT) | watched | POLLING, Ordering::Relaxed);
-    }
-
-    /// Worker: the poll ends. Returns whether the monitor took the poll over (*one sees the other*
-    /// in the module docs), in which case the worker must count itself running again, as at the end
-    /// of a handed-off section.
-    ///
-    /// With a section still open (a guard kept across an `.await`, which `section_open` tells),
-    /// the section word is the section's: a takeover of the poll passed to the section when it
-    /// started, and the section's end returns it.
-    pub(crate) fn end_poll(&self, section_open: impl FnOnce() -> bool) -> bool {
-        self.poll.store(BETWEEN_POLLS, Ordering::Relaxed);
-        // Pairs with the heavy barrier in `claim_poll`: either the monitor's read of the poll
-        // word after its barrier sees this store, or the load below sees its claim.
-        sys::light_barrier();
-        if self.word.load(Ordering::Relaxed) & STATE_MASK == NONE || section_open() {
-            return false;
-        }
-        self.take_back_poll()
-    }
-
-    /// The slow end of a poll the monitor claimed: waits for its verdict.
-    #[cold]
-    fn take_back_poll(&self) -> bool {
-        let mut current = self.word.load(Ordering::Relaxed);
-        loop {
-            match current & STATE_MASK {
-                NONE => return false,
-                HANDING => {
-                    crate::sync::yield_now();
-                    current = self.word.load(Ordering::Relaxed);
-                }
-                // AcqRel: Acquire pairs with the monitor's Release publish of `HANDED`.
-                HANDED => match self.word.compare_exchange_weak(
-                    current,
-                    current & !STATE_MASK,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => current = actual,
-                },
-                _ => panic!("a poll ended inside a section: word {current:#x}"),
-            }
-        }
-    }
-
-    /// Monitor: the poll word and the section word now.
-    pub(crate) fn look_poll(&self) -> SeenPoll {
-        SeenPoll {
-            poll: self.poll.load(Ordering::Relaxed),
-            section: self.word.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Monitor: claims the poll `seen` earlier (*the claim* in the module docs), if the worker is
-    /// still in it and outside any section. On success the caller takes the worker out of the
-    /// core's running count and then calls [`SectionWord::publish`] with the returned word;
-    /// until then the worker cannot end the poll or enter a section.
-    pub(crate) fn claim_poll(&self, seen: SeenPoll) -> Option<Seen> {
-        debug_assert!(seen.is_polling_outside_section());
-        let handing = (seen.section & !STATE_MASK) | HANDING;
-        // Acquire: pairs with the Release store in `leave` that ends a handed-off section, so
-        // the worker's count back as running happens before this claim's uncount (the heavy
-        // barrier below would order it too, but only where the barrier exists). The claim
-        // publishes nothing; the barrier orders it before the re-read.
-        if self
-            .word
-            .compare_exchange(seen.section, handing, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return None;
-        }
-        // Pairs with the light barrier in `end_poll`. Without it the handshake does not hold,
-        // so the claim is given back (the monitor does not claim polls then anyway).
-        let ordered = sys::heavy_barrier();
-        if !ordered || self.poll.load(Ordering::Relaxed) != seen.poll {
-            // The poll ended meanwhile: give the claim back. Release: pairs with the worker's
-            // loads that wait the claim out (they act on nothing it published, but keep the
-            // word's history in order).
-            self.word.store(seen.section, Ordering::Release);
-            return None;
-        }
-        Some(Seen(seen.section))
-    }
-
     /// The spawn site of the task the worker polls or polled last, if it polled any.
     pub(crate) fn site(&self) -> Option<&'static Location<'static>> {
         let site = self.site.load(std::sync::atomic::Ordering::Relaxed);
@@ -408,11 +271,6 @@ impl SectionWord {
         self.word.load(Ordering::Relaxed) & STATE_MASK != NONE
     }
 
-    /// Whether the worker is inside a poll.
-    pub(crate) fn is_polling(&self) -> bool {
-        self.poll.load(Ordering::Relaxed) & POLLING != 0
-    }
-
     /// Records how to probe the worker thread (the worker, once, when it starts).
     pub(crate) fn set_probe(&self, probe: sys::ThreadProbe) {
         let _ = self.probe.set(probe);
@@ -435,120 +293,5 @@ impl SectionWord {
     /// How to probe the worker thread, once it has started.
     pub(crate) fn probe(&self) -> Option<sys::ThreadProbe> {
         self.probe.get().copied()
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_section_not_handed_off_leaves_cheaply() {
-        let slot = SectionWord::new();
-        let epoch = slot.enter(false, || unreachable!());
-        assert!(slot.look().is_in_lazy_section());
-        assert!(!slot.leave(epoch, || {}));
-        assert!(!slot.look().is_in_lazy_section());
-    }
-
-    #[test]
-    fn a_held_section_is_not_lazy_and_its_poll_is_not_taken_over() {
-        let slot = SectionWord::new();
-        slot.start_poll(1, false, Location::caller());
-        let epoch = slot.enter_held();
-        assert!(
-            !slot.look().is_in_lazy_section(),
-            "the monitor leaves it alone"
-        );
-        assert!(
-            !slot.look_poll().is_polling_outside_section(),
-            "its poll is in a section: no takeover either"
-        );
-        assert!(!slot.leave(epoch, || {}), "its baton never passed on");
-        assert!(!slot.end_poll(|| false));
-        // The next section of the worker is lazy again.
-        let epoch = slot.enter(false, || unreachable!());
-        assert!(slot.look().is_in_lazy_section());
-        assert!(!slot.leave(epoch, || {}));
-    }
-
-    #[test]
-    fn the_monitor_hands_off_only_the_section_it_saw() {
-        let slot = SectionWord::new();
-        let epoch = slot.enter(false, || unreachable!());
-        let seen = slot.look();
-        assert!(slot.claim(seen));
-        assert!(!slot.look().is_in_lazy_section());
-        slot.publish(seen);
-        assert!(
-            slot.leave(epoch, || {}),
-            "the worker learns its baton passed on"
-        );
-
-        // A newer section is not handed off on the strength of an old look.
-        let epoch = slot.enter(false, || unreachable!());
-        assert!(!slot.claim(seen));
-        assert!(!slot.leave(epoch, || {}));
-    }
-
-    #[test]
-    fn an_eager_section_reports_its_handoff() {
-        let slot = SectionWord::new();
-        let mut handed = false;
-        let epoch = slot.enter(true, || handed = true);
-        assert!(handed, "an eager section passes its baton on");
-        assert!(!slot.look().is_in_lazy_section());
-        assert!(slot.leave(epoch, || {}));
-    }
-
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn the_monitor_takes_over_only_the_poll_it_saw() {
-        assert!(
-            sys::wait_for_heavy_barrier(),
-            "membarrier is available on Linux"
-        );
-        let slot = SectionWord::new();
-        slot.start_poll(1, false, Location::caller());
-        let seen = slot.look_poll();
-        assert!(seen.is_polling_outside_section());
-        let claimed = slot.claim_poll(seen).expect("the poll is still running");
-        slot.publish(claimed);
-        assert!(
-            slot.end_poll(|| false),
-            "the worker learns its poll was taken over"
-        );
-        assert!(!slot.end_poll(|| false), "and only once");
-
-        // A claim on a poll that has ended is given back.
-        slot.start_poll(2, false, Location::caller());
-        let seen = slot.look_poll();
-        assert!(!slot.end_poll(|| false));
-        slot.start_poll(3, false, Location::caller());
-        assert!(slot.claim_poll(seen).is_none());
-        assert!(!slot.end_poll(|| false));
-    }
-
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn a_section_inside_a_taken_over_poll_starts_handed_off() {
-        assert!(
-            sys::wait_for_heavy_barrier(),
-            "membarrier is available on Linux"
-        );
-        let slot = SectionWord::new();
-        slot.start_poll(1, false, Location::caller());
-        let claimed = slot.claim_poll(slot.look_poll()).unwrap();
-        slot.publish(claimed);
-        let epoch = slot.enter(true, || panic!("the baton has passed on already"));
-        assert!(!slot.look_poll().is_polling_outside_section());
-        assert!(
-            slot.leave(epoch, || {}),
-            "the section returns the baton it found passed on"
-        );
-        assert!(
-            !slot.end_poll(|| false),
-            "and the poll's end has nothing more to return"
-        );
     }
 }

@@ -117,21 +117,34 @@ pub(crate) fn cancel(runnable: Runnable) {
     CANCELLING.with(|c| c.set(false));
 }
 
-/// Wraps a task's future: catches the panics of its poll and of its drop (see the module
-/// docs), cancels it when asked, and leaves the registry (if it is in it) once the future is
-/// dropped.
-struct TaskFuture<F> {
-    /// `None` once dropped, in place, by `drop_future`. (An `Option` rather than a flag: it
-    /// usually fits in a niche of the future's own state, so it costs no memory.)
-    future: Option<F>,
-    /// The registry the task is in, if any, until the future is dropped.
-    registered: Option<Arc<Registry>>,
-    /// Where in `registered` (meaningless when that is `None`). Apart from the registry so that
-    /// a small future packs into the same word (six bytes, aligned to 2; see [`Slot`]).
-    slot: Slot,
-    /// The task's metadata, in the header of the allocation this future lives in: each poll
-    /// reads its abort flag (see `cancel_requested`). Null until the task is allocated.
-    meta: MetaRef,
+pin_project_lite::pin_project! {
+    /// Wraps a task's future: catches the panics of its poll and of its drop (see the module
+    /// docs), cancels it when asked, and leaves the registry (if it is in it) once the future is
+    /// dropped.
+    struct TaskFuture<F> {
+        // `None` once dropped, in place, by `drop_future`. (An `Option` rather than a flag: it
+        // usually fits in a niche of the future's own state, so it costs no memory.)
+        #[pin]
+        future: Option<F>,
+        // The registry the task is in, if any, until the future is dropped.
+        registered: Option<Arc<Registry>>,
+        // Where in `registered` (meaningless when that is `None`). Apart from the registry so
+        // that a small future packs into the same word (six bytes, aligned to 2; see `Slot`).
+        slot: Slot,
+        // The task's metadata, in the header of the allocation this future lives in: each poll
+        // reads its abort flag (see `cancel_requested`). Null until the task is allocated.
+        meta: MetaRef,
+    }
+
+    impl<F> PinnedDrop for TaskFuture<F> {
+        /// Dropped unpolled (its `Runnable` was dropped), or after it completed (then there is
+        /// nothing left to drop but the registry entry).
+        fn drop(this: Pin<&mut Self>) {
+            if let Err(panic) = this.drop_future() {
+                drop_quietly(panic);
+            }
+        }
+    }
 }
 
 /// A pointer to a task's [`TaskMeta`], kept by the task's own future.
@@ -186,24 +199,19 @@ impl<F: Future> Future for Traced<F> {
 impl<F> TaskFuture<F> {
     /// Drops the future in place (once), catching a panic of its destructor, then leaves the
     /// registry: shutdown finds every task whose future is still alive there.
-    fn drop_future(&mut self) -> Result<(), Panic> {
-        let result = match self.future.as_mut() {
-            None => Ok(()),
-            Some(future) => {
-                let future: *mut F = future;
-                // SAFETY: the future is alive (`Some`), and is dropped where it lies, which
-                // keeps the pinning guarantee.
-                let result = catch_unwind(AssertUnwindSafe(|| unsafe {
-                    std::ptr::drop_in_place(future)
-                }));
-                // SAFETY: the future was dropped (or its drop unwound, after which it must not
-                // be touched either): the slot is overwritten without dropping it again.
-                unsafe { std::ptr::write(&mut self.future, None) };
-                result
-            }
+    fn drop_future(self: Pin<&mut Self>) -> Result<(), Panic> {
+        let mut this = self.project();
+        let result = if this.future.is_some() {
+            // `Pin::set` drops the future where it lies, then writes `None` there. Should the
+            // future's destructor panic, `None` is written all the same as the panic unwinds
+            // (an assignment's new value reaches its place on both paths: safe code may read
+            // the place once the panic is caught), so the future is never dropped twice.
+            catch_unwind(AssertUnwindSafe(|| this.future.set(None)))
+        } else {
+            Ok(())
         };
-        if let Some(registry) = self.registered.take() {
-            registry.remove(self.slot);
+        if let Some(registry) = this.registered.take() {
+            registry.remove(*this.slot);
         }
         result
     }
@@ -230,26 +238,22 @@ impl<F> TaskFuture<F> {
 impl<F: Future> Future for TaskFuture<F> {
     type Output = TaskOutput<F::Output>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of `self` (only
-        // dropped in place), and `TaskFuture` has no `Unpin` impl that would allow moving it
-        // while pinned. The other fields are not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.cancel_requested() {
-            return Poll::Ready(TaskOutput::new(Err(match this.drop_future() {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.cancel_requested() {
+            return Poll::Ready(TaskOutput::new(Err(match self.drop_future() {
                 Ok(()) => Failure::Cancelled,
                 Err(panic) => Failure::PanickedWhileCancelled(panic),
             })));
         }
-        let future = this
-            .future
+        let future = self
             .as_mut()
+            .project()
+            .future
+            .as_pin_mut()
             .expect("async-task polls a task's future only while it is alive");
-        // SAFETY: see above: the future stays where it is.
-        let future = unsafe { Pin::new_unchecked(future) };
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(TaskOutput::new(match this.drop_future() {
+            Ok(Poll::Ready(value)) => Poll::Ready(TaskOutput::new(match self.drop_future() {
                 Ok(()) => Ok(value),
                 Err(panic) => {
                     drop_quietly(value);
@@ -257,21 +261,11 @@ impl<F: Future> Future for TaskFuture<F> {
                 }
             })),
             Err(panic) => {
-                if let Err(second) = this.drop_future() {
+                if let Err(second) = self.drop_future() {
                     drop_quietly(second);
                 }
                 Poll::Ready(TaskOutput::new(Err(Failure::Panicked(panic))))
             }
-        }
-    }
-}
-
-impl<F> Drop for TaskFuture<F> {
-    fn drop(&mut self) {
-        // Dropped unpolled (its `Runnable` was dropped), or after it completed (then there is
-        // nothing left to drop but the registry entry).
-        if let Err(panic) = self.drop_future() {
-            drop_quietly(panic);
         }
     }
 }
@@ -459,6 +453,100 @@ impl Prepared {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// Counts its drops, and panics in its drop if asked to.
+    struct Counted {
+        drops: std::rc::Rc<Cell<usize>>,
+        panics: bool,
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.drops.set(self.drops.get() + 1);
+            if self.panics {
+                panic!("drop boom");
+            }
+        }
+    }
+
+    /// Holds a `Counted`; `Ready` at once, panics in its poll, or stays pending.
+    struct Probe {
+        _counted: Counted,
+        poll: Poll<Result<(), ()>>,
+    }
+
+    impl Future for Probe {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            match self.poll {
+                Poll::Ready(Ok(())) => Poll::Ready(()),
+                Poll::Ready(Err(())) => panic!("poll boom"),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
+    /// Polls a task's wrapper around a `Probe` (cancelled first if `cancel`), then drops the
+    /// wrapper; returns what the poll reported and how many times the future was dropped.
+    fn run_probe(
+        poll: Poll<Result<(), ()>>,
+        drop_panics: bool,
+        cancel: bool,
+    ) -> (Poll<Result<(), &'static str>>, usize) {
+        let drops = std::rc::Rc::new(Cell::new(0));
+        let probe = Probe {
+            _counted: Counted {
+                drops: drops.clone(),
+                panics: drop_panics,
+            },
+            poll,
+        };
+        let mut task = Box::pin(TaskFuture {
+            future: Some(probe),
+            registered: None,
+            slot: Slot::default(),
+            meta: MetaRef(std::ptr::null()),
+        });
+        CANCELLING.with(|c| c.set(cancel));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let reported = task.as_mut().poll(&mut cx).map(|output| {
+            output.into_inner().map_err(|failure| match failure {
+                Failure::Panicked(panic) | Failure::PanickedWhileCancelled(panic) => {
+                    *panic.downcast::<&'static str>().expect("a string payload")
+                }
+                Failure::Cancelled => "cancelled",
+            })
+        });
+        drop(task);
+        (reported, drops.get())
+    }
+
+    #[test]
+    fn the_future_is_dropped_exactly_once_on_every_path() {
+        let done = Poll::Ready(Ok(()));
+        let panics = Poll::Ready(Err(()));
+        assert_eq!(run_probe(done, false, false), (Poll::Ready(Ok(())), 1));
+        assert_eq!(
+            run_probe(done, true, false),
+            (Poll::Ready(Err("drop boom")), 1)
+        );
+        assert_eq!(
+            run_probe(panics, true, false),
+            (Poll::Ready(Err("poll boom")), 1)
+        );
+        assert_eq!(
+            run_probe(Poll::Pending, true, true),
+            (Poll::Ready(Err("drop boom")), 1)
+        );
+        assert_eq!(
+            run_probe(Poll::Pending, false, true),
+            (Poll::Ready(Err("cancelled")), 1)
+        );
+        // Still pending when the wrapper is dropped: its own drop drops the future, once,
+        // catching the destructor's panic.
+        assert_eq!(run_probe(Poll::Pending, true, false), (Poll::Pending, 1));
+    }
 
     #[test]
     fn a_small_future_packs_into_the_wrappers_last_word() {
