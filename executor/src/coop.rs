@@ -17,8 +17,9 @@
 //! A [`Timeout`](crate::time::Timeout) whose inner future spent the budget still checks its
 //! deadline (with the budget lifted for that check), so the timeout fires.
 //!
-//! Outside a task poll (a plain thread) and inside [`unconstrained`] there is no budget:
-//! leaves never yield for it.
+//! Outside a task poll (a plain thread), inside [`unconstrained`] and inside a blocking
+//! section (which may run another executor's `block_on`) there is no budget: leaves never
+//! yield for it.
 //!
 //! This is tokio's cooperative budget (`tokio::task::coop`), with its numbers. The cost is a
 //! thread-local read and write per leaf that makes progress, and two per task poll.
@@ -77,9 +78,10 @@ pub(crate) fn with_unconstrained<R>(f: impl FnOnce() -> R) -> R {
     with_budget(None, f)
 }
 
-/// Whether the poll running on this thread has budget left (true without a budget).
+/// Whether the poll running on this thread has budget left (true without a budget, and in a
+/// blocking section: see [`poll_proceed`]).
 pub(crate) fn has_budget_remaining() -> bool {
-    context::with(|cx| cx.budget.get() != Some(0))
+    context::with(|cx| cx.budget.get() != Some(0)) || baton_blocking::in_section()
 }
 
 /// A leaf future asks to go on: spends one unit and returns a [`Charge`], or, with the budget
@@ -88,9 +90,15 @@ pub(crate) fn has_budget_remaining() -> bool {
 ///
 /// The unit is given back when the `Charge` is dropped, unless the leaf called
 /// [`Charge::made_progress`]: only progress costs.
+///
+/// Inside a blocking section there is no budget (as inside tokio's `block_in_place`): the
+/// section may run another executor's `block_on`, which would poll a leaf that yields for the
+/// spent budget again and again, for ever, since only the end of the task's poll renews it.
+/// Checked only once the budget is spent, so leaves pay nothing for it.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<Charge> {
     context::with(|here| match here.budget.get() {
         None => Poll::Ready(Charge { spent: false }),
+        Some(0) if baton_blocking::in_section() => Poll::Ready(Charge { spent: false }),
         Some(0) => {
             cx.waker().wake_by_ref();
             Poll::Pending

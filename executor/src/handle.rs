@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::compat::{self, ThreadStart};
 use crate::context::{self, Polling};
 use crate::error::{SetCoresError, TryCurrentError};
-use crate::scheduler::Shared;
+use crate::scheduler::{Shared, Watched};
 use crate::stats::{Stats, StatsReporter};
 use crate::sync::Arc;
+use crate::task::large::boxed_if_large;
 use crate::task::{JoinHandle, Spawn};
 
 thread_local! {
@@ -168,6 +169,11 @@ impl Handle {
     /// would stall every task queued on that core, the ones `future` waits for included. The
     /// `tokio` feature adds the panic described at [`Runtime::block_on`](crate::Runtime::block_on).
     ///
+    /// Inside a task's section or an `unblock` job of this runtime, panics if `future` is still
+    /// pending once the runtime's shutdown has cancelled its tasks: the shutdown waits for that
+    /// thread, and nothing of the runtime is left to end the wait (see
+    /// [Shutdown](crate::Runtime#shutdown)).
+    ///
     /// # Caveats
     ///
     /// Each call inside a task keeps a worker thread until `future` completes. At the
@@ -196,7 +202,8 @@ impl Handle {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.block_on_at(future, Location::caller())
+        let caller = Location::caller();
+        boxed_if_large!(future => self.block_on_at(future, caller))
     }
 
     /// [`Handle::block_on`], with the caller given.
@@ -220,6 +227,11 @@ impl Handle {
         compat::leave_foreign_runtime(caller, || {
             let _tokio = self.shared.tokio.enter(|| self.thread_start());
             // Watched: a paused clock auto-advances only while a `block_on` waits.
+            // On a thread the shutdown joins, a wait that outlives the tasks' cancelling would
+            // hang the shutdown (see `scheduler::Watched`).
+            let joined = context::worker_core(self.shared.id).is_some()
+                || self.shared.unbound.runs_current_thread();
+            let future = Watched::new(future, joined.then_some(&self.shared.joined), caller);
             crate::reactor::block_on(crate::time::watch(self.shared(), future))
         })
     }
@@ -240,7 +252,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future, None, Location::caller())
+        let site = Location::caller();
+        boxed_if_large!(future => Shared::spawn(&self.shared, future, None, site))
     }
 
     /// Spawns a task that runs only on core `core` (it is never stolen by another core).
@@ -267,7 +280,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_on_at(core, future, Location::caller())
+        let site = Location::caller();
+        boxed_if_large!(future => self.spawn_on_at(core, future, site))
     }
 
     /// [`Handle::spawn_on`], with the spawn site given.

@@ -393,6 +393,54 @@ impl ThreadProbe {
     pub(crate) fn is_asleep(self) -> Option<bool> {
         None
     }
+
+    /// How long the thread has waited for a CPU, and how often it slept, since it started;
+    /// `None` if `/proc` does not tell. Costs two opens, reads and closes: for rare checks
+    /// only.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn waits(self) -> Option<Waits> {
+        let task = format!("/proc/self/task/{}", self.tid);
+        let schedstat = std::fs::read_to_string(format!("{task}/schedstat")).ok()?;
+        let status = std::fs::read_to_string(format!("{task}/status")).ok()?;
+        Some(Waits {
+            run_delay: schedstat_run_delay(&schedstat)?,
+            voluntary_switches: status_voluntary_switches(&status)?,
+        })
+    }
+
+    /// Other systems: unknown.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn waits(self) -> Option<Waits> {
+        None
+    }
+}
+
+/// What a thread has waited for so far (see [`ThreadProbe::waits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Waits {
+    /// The time it spent runnable but waiting for a CPU.
+    pub(crate) run_delay: std::time::Duration,
+    /// How many times it left its CPU of its own accord, to wait on something.
+    pub(crate) voluntary_switches: u64,
+}
+
+/// The count of voluntary context switches in a `/proc/.../status` text.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn status_voluntary_switches(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The run-queue wait in a schedstat line: "time on CPU, time waiting, timeslices", the first
+/// two in nanoseconds.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn schedstat_run_delay(line: &str) -> Option<std::time::Duration> {
+    let waited = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(waited))
 }
 
 /// Whether a thread whose `/proc/.../stat` line is `stat` is asleep (see

@@ -126,6 +126,11 @@ pub(crate) struct SectionWord {
     sections: std::sync::atomic::AtomicU64,
     /// What the OS tells of the worker thread, once the thread has started.
     probe: std::sync::OnceLock<sys::ThreadProbe>,
+    /// Set by the monitor between its claim and its publish when the section it hands off
+    /// spent most of its time waiting for a CPU rather than blocked; taken by the worker as it
+    /// leaves that section. Ordered by the claim, the publish and the worker's leave (std's
+    /// atomic even under loom: a hint for learning, not synchronisation).
+    waited_for_cpu: std::sync::atomic::AtomicBool,
 }
 
 impl SectionWord {
@@ -411,6 +416,20 @@ impl SectionWord {
     /// Records how to probe the worker thread (the worker, once, when it starts).
     pub(crate) fn set_probe(&self, probe: sys::ThreadProbe) {
         let _ = self.probe.set(probe);
+    }
+
+    /// Monitor, between its claim of a section and its publish: the section mostly waited
+    /// for a CPU (see [`SectionWord::take_waited_for_cpu`]).
+    pub(crate) fn note_waited_for_cpu(&self) {
+        self.waited_for_cpu
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Worker, leaving a section the monitor handed off: whether the section mostly waited
+    /// for a CPU, so that its handoff says nothing of its call site; clears the mark.
+    pub(crate) fn take_waited_for_cpu(&self) -> bool {
+        self.waited_for_cpu
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How to probe the worker thread, once it has started.

@@ -43,6 +43,11 @@ use baton_blocking::hook::Job;
 
 use crate::stats::{Counters, UnblockStats};
 
+std::thread_local! {
+    /// The pool whose thread this is, if any (an address, only compared).
+    static POOL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The unbound pool of one runtime. Plain std synchronisation: loom models never start it.
 pub(crate) struct UnboundPool {
     state: Mutex<PoolState>,
@@ -159,8 +164,19 @@ impl UnboundPool {
         Ok(handle)
     }
 
+    /// Whether the current thread is one of this pool's.
+    pub(crate) fn runs_current_thread(&self) -> bool {
+        POOL.try_with(|pool| pool.get() == self.address())
+            .unwrap_or(false)
+    }
+
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+
     /// A thread's body: the *run* and *wait* steps of the [protocol](self).
     fn run(&self) {
+        POOL.with(|pool| pool.set(self.address()));
         let mut state = self.lock();
         loop {
             if let Some(job) = state.jobs.pop_front() {

@@ -24,6 +24,7 @@ use crate::scheduler::worker;
 use crate::scheduler::{Config, Shared};
 use crate::stats::Stats;
 use crate::sync::Arc;
+use crate::task::large::boxed_if_large;
 use crate::task::JoinHandle;
 
 /// The longest shutdown sleeps between two looks at a worker it waits for (it is woken at once
@@ -48,7 +49,11 @@ const MAX_NAP: Duration = Duration::from_millis(5);
 ///    Meanwhile it keeps cancelling the tasks that are scheduled, so a poll that waits for
 ///    another task's cancellation (a section blocked on a channel whose sender a pending task
 ///    holds) ends. A task whose poll ends without completing is cancelled, and each worker
-///    exits after its poll.
+///    exits after its poll. The threads of the `unblock` pool are waited for the same way. A
+///    [`Handle::block_on`] of this runtime that runs on one of these threads (in a section, or in
+///    an `unblock` job) and still waits once the pending tasks are cancelled panics, naming its
+///    call, since nothing of the runtime will end its wait (tokio fails its timers and sockets
+///    at shutdown instead); so a timer or a socket there never holds the drop.
 /// 3. It cancels whatever is left and returns, every worker joined (except those still in a
 ///    poll when a timeout expired). A task scheduled after that (the task of such a worker,
 ///    when its poll ends) is cancelled on a short-lived thread of its own.
@@ -173,7 +178,8 @@ impl Runtime {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.handle.block_on_at(future, Location::caller())
+        let caller = Location::caller();
+        boxed_if_large!(future => self.handle.block_on_at(future, caller))
     }
 
     /// Spawns a task on this runtime.
@@ -192,7 +198,8 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.handle.spawn(future)
+        let site = Location::caller();
+        boxed_if_large!(future => Shared::spawn(self.handle.shared(), future, None, site))
     }
 
     /// A handle to this runtime.
@@ -276,6 +283,9 @@ impl Runtime {
         // A timeout too long for the clock is no deadline at all.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.cancel_pending();
+        // What still waits in a `block_on` on a thread joined below waits for nothing the
+        // runtime will bring.
+        shared.joined.release();
         // The monitor first: once it has exited, no new worker thread appears.
         let mut all_exited = self
             .monitor

@@ -29,6 +29,7 @@ use crate::unbound::UnboundPool;
 
 mod config;
 mod frontends;
+mod joined;
 mod online;
 mod placement;
 mod search;
@@ -39,6 +40,7 @@ pub(crate) mod worker;
 pub(crate) use config::Config;
 pub(crate) use frontends::Frontend;
 use frontends::Frontends;
+pub(crate) use joined::Watched;
 use placement::Place;
 
 /// What threads of one runtime share.
@@ -76,6 +78,9 @@ pub(crate) struct Shared {
     shutdown_done: AtomicBool,
     /// The thread that runs the shutdown, woken when a task is queued for it to cancel.
     shutdown_thread: std::sync::OnceLock<std::thread::Thread>,
+    /// The `block_on` calls on threads the shutdown joins, released once the pending tasks
+    /// are cancelled (see the [`joined`] module).
+    pub(crate) joined: joined::JoinedWaits,
     /// Thread settings, used whenever a worker thread is started.
     pub(crate) config: Config,
     /// The tokio runtime whose context the workers enter (the `tokio` feature; else empty).
@@ -125,6 +130,7 @@ impl Shared {
             to_cancel: queue::unbounded_queue(),
             shutdown_done: AtomicBool::new(false),
             shutdown_thread: std::sync::OnceLock::new(),
+            joined: joined::JoinedWaits::default(),
             unbound: std::sync::Arc::new(UnboundPool::new(
                 config.max_unblock_threads,
                 config.keep_alive,

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::panic::Location;
 
+use super::large::boxed_if_large;
 use super::{JoinHandle, Spawn};
 use crate::handle::Handle;
 use crate::queue::Name;
@@ -59,10 +60,7 @@ impl Builder {
         F::Output: Send + 'static,
     {
         let how = self.how(None, Location::caller());
-        match Handle::with_current(|handle| handle.spawn_with(future, how)) {
-            Ok(task) => task,
-            Err(err) => panic!("{err}"),
-        }
+        boxed_if_large!(future => spawn_current(future, how))
     }
 
     /// Spawns the task on the current runtime, to run only on core `core`.
@@ -77,10 +75,7 @@ impl Builder {
         F::Output: Send + 'static,
     {
         let how = self.how(Some(core), Location::caller());
-        match Handle::with_current(|handle| handle.spawn_with(future, how)) {
-            Ok(task) => task,
-            Err(err) => panic!("{err}"),
-        }
+        boxed_if_large!(future => spawn_current(future, how))
     }
 
     /// Spawns the task on `handle`'s runtime, from any thread.
@@ -102,7 +97,8 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        handle.spawn_with(future, self.how(None, Location::caller()))
+        let how = self.how(None, Location::caller());
+        boxed_if_large!(future => handle.spawn_with(future, how))
     }
 
     fn how(self, pin: Option<usize>, site: &'static Location<'static>) -> Spawn<'static> {
@@ -111,5 +107,22 @@ impl Builder {
             name: self.name,
             ..Spawn::at(site)
         }
+    }
+}
+
+/// Spawns `future` as `how` says on the current runtime.
+///
+/// # Panics
+///
+/// Panics outside a runtime.
+#[track_caller]
+fn spawn_current<F>(future: F, how: Spawn<'_>) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match Handle::with_current(|handle| handle.spawn_with(future, how)) {
+        Ok(task) => task,
+        Err(err) => panic!("{err}"),
     }
 }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll, Waker};
 use futures_core::{FusedFuture, Stream};
 use futures_util::stream::FuturesUnordered;
 
+use super::large::boxed_if_large;
 use super::{JoinError, JoinHandle};
 use crate::handle::Handle;
 
@@ -209,7 +210,8 @@ impl<T: Send + 'static> JoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.tasks.push(crate::spawn(future));
+        let task = boxed_if_large!(future => crate::spawn(future));
+        self.tasks.push(task);
     }
 
     /// Spawns a task on the current runtime to run only on core `core`, and adds it to the set.
@@ -223,7 +225,8 @@ impl<T: Send + 'static> JoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.tasks.push(crate::spawn_on(core, future));
+        let task = boxed_if_large!(future => crate::spawn_on(core, future));
+        self.tasks.push(task);
     }
 
     /// Spawns a task on `handle`'s runtime, from any thread, and adds it to the set.
@@ -232,7 +235,8 @@ impl<T: Send + 'static> JoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.tasks.push(handle.spawn(future));
+        let task = boxed_if_large!(future => handle.spawn(future));
+        self.tasks.push(task);
     }
 }
 
@@ -271,7 +275,8 @@ impl<T: 'static> JoinSet<T> {
     where
         F: Future<Output = T> + 'static,
     {
-        self.tasks.push(crate::task::spawn_local(future));
+        let task = boxed_if_large!(future => crate::task::spawn_local(future));
+        self.tasks.push(task);
     }
 }
 

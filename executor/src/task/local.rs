@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
+use super::large::boxed_if_large;
 use super::{JoinHandle, Registry, Spawn};
 use crate::queue::Runnable;
 use crate::sync::Arc;
@@ -172,7 +173,8 @@ impl LocalSet {
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.inner.spawn(future, Location::caller())
+        let site = Location::caller();
+        boxed_if_large!(future => self.inner.spawn(future, site))
     }
 
     /// Runs `future` and the set's tasks on the current thread until `future` completes, and
@@ -214,7 +216,7 @@ impl LocalSet {
     /// runtime, outside a blocking section.
     #[track_caller]
     pub fn block_on<F: Future>(&self, runtime: &crate::Runtime, future: F) -> F::Output {
-        runtime.block_on(self.run_until(future))
+        boxed_if_large!(future => runtime.block_on(self.run_until(future)))
     }
 }
 
@@ -363,7 +365,7 @@ where
     let site = Location::caller();
     let local = CURRENT.with(|c| c.borrow().clone());
     match local {
-        Some(local) => local.spawn(future, site),
+        Some(local) => boxed_if_large!(future => local.spawn(future, site)),
         None => panic!(
             "spawn_local called at {site} outside a LocalSet: a future that is not Send runs \
              only on a `baton::task::LocalSet`. Run this code inside `LocalSet::run_until` or \

@@ -31,6 +31,7 @@ mod builder;
 mod id;
 mod join;
 mod join_set;
+pub(crate) mod large;
 mod local;
 mod registry;
 mod yield_now;

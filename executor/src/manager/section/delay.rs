@@ -38,7 +38,7 @@ pub(crate) fn run_delay() -> Option<Duration> {
             // Three decimal counts: far below 96 bytes. A read at offset 0 regenerates the text.
             let mut buf = [0u8; 96];
             let n = file.read_at(&mut buf, 0).ok()?;
-            parse(std::str::from_utf8(&buf[..n]).ok()?)
+            crate::sys::schedstat_run_delay(std::str::from_utf8(&buf[..n]).ok()?)
         })
         .ok()
         .flatten()
@@ -48,14 +48,6 @@ pub(crate) fn run_delay() -> Option<Duration> {
 #[cfg(not(all(target_os = "linux", not(loom))))]
 pub(crate) fn run_delay() -> Option<Duration> {
     None
-}
-
-/// The run-queue wait in a schedstat line: "time on CPU, time waiting, timeslices", the first
-/// two in nanoseconds.
-#[cfg_attr(not(all(target_os = "linux", not(loom))), allow(dead_code))]
-fn parse(line: &str) -> Option<Duration> {
-    let waited = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(Duration::from_nanos(waited))
 }
 
 /// `took` without what the thread waited for a CPU between the readings `before` and `after`
@@ -78,6 +70,7 @@ mod tests {
 
     #[test]
     fn the_wait_is_the_second_field() {
+        let parse = crate::sys::schedstat_run_delay;
         assert_eq!(
             parse("453219 17159569 2\n"),
             Some(Duration::from_nanos(17_159_569))

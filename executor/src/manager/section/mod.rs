@@ -330,9 +330,15 @@ impl Hook for WorkerHook {
             return;
         }
         match (handed, current.eager_since) {
-            // The monitor handed it off: it outlived the grace period.
+            // The monitor handed it off: it outlived the grace period, blocked unless its
+            // thread mostly waited for a CPU meanwhile (then its site learns nothing).
             (true, None) => {
-                if let Some(managed) = shared.sites.record_blocked(current.site) {
+                let managed = if self.word.take_waited_for_cpu() {
+                    shared.sites.managed_any(current.site)
+                } else {
+                    shared.sites.record_blocked(current.site)
+                };
+                if let Some(managed) = managed {
                     managed.uncounted_ended();
                 }
             }
