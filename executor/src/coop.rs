@@ -42,34 +42,29 @@
 //! # });
 //! ```
 
-use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use crate::context;
 
 /// Units of budget a task gets per poll (tokio's figure): enough that a task reading a burst
 /// of ready data does not yield between every read, few enough that the core's other tasks
 /// and timers wait for at most that many operations.
 pub const BUDGET: u8 = 128;
 
-std::thread_local! {
-    /// Units left in the poll running on this thread; `None`: no budget (outside a task poll,
-    /// or inside `unconstrained`).
-    static LEFT: Cell<Option<u8>> = const { Cell::new(None) };
-}
-
 /// Puts back the previous budget when a [`with_budget`] scope ends, also on unwinding.
 struct ResetGuard(Option<u8>);
 
 impl Drop for ResetGuard {
     fn drop(&mut self) {
-        LEFT.with(|left| left.set(self.0));
+        context::with(|cx| cx.budget.set(self.0));
     }
 }
 
 /// Runs `f` with `budget`, then restores the budget of the enclosing scope.
 fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
-    let _reset = ResetGuard(LEFT.with(|left| left.replace(budget)));
+    let _reset = ResetGuard(context::with(|cx| cx.budget.replace(budget)));
     f()
 }
 
@@ -86,7 +81,7 @@ pub(crate) fn with_unconstrained<R>(f: impl FnOnce() -> R) -> R {
 /// Whether the poll running on this thread has budget left (true without a budget, and in a
 /// blocking section: see [`poll_proceed`]).
 pub(crate) fn has_budget_remaining() -> bool {
-    LEFT.with(|left| left.get() != Some(0)) || baton_blocking::in_section()
+    context::with(|cx| cx.budget.get() != Some(0)) || baton_blocking::in_section()
 }
 
 /// A leaf future asks to go on: spends one unit and returns a [`Charge`], or, with the budget
@@ -101,7 +96,7 @@ pub(crate) fn has_budget_remaining() -> bool {
 /// spent budget again and again, for ever, since only the end of the task's poll renews it.
 /// Checked only once the budget is spent, so leaves pay nothing for it.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<Charge> {
-    LEFT.with(|left| match left.get() {
+    context::with(|here| match here.budget.get() {
         None => Poll::Ready(Charge { spent: false }),
         Some(0) if baton_blocking::in_section() => Poll::Ready(Charge { spent: false }),
         Some(0) => {
@@ -109,7 +104,7 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<Charge> {
             Poll::Pending
         }
         Some(n) => {
-            left.set(Some(n - 1));
+            here.budget.set(Some(n - 1));
             Poll::Ready(Charge { spent: true })
         }
     })
@@ -139,9 +134,9 @@ impl Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         if self.spent {
-            LEFT.with(|left| {
-                if let Some(n) = left.get() {
-                    left.set(Some(n.saturating_add(1).min(BUDGET)));
+            context::with(|cx| {
+                if let Some(n) = cx.budget.get() {
+                    cx.budget.set(Some(n.saturating_add(1).min(BUDGET)));
                 }
             });
         }
@@ -261,7 +256,7 @@ mod tests {
                 };
                 drop(charge);
             }
-            assert_eq!(LEFT.with(Cell::get), Some(BUDGET));
+            assert_eq!(context::with(|cx| cx.budget.get()), Some(BUDGET));
         });
     }
 
@@ -274,8 +269,8 @@ mod tests {
                 panic!("full budget");
             };
             charge.made_progress();
-            budget(|| assert_eq!(LEFT.with(Cell::get), Some(BUDGET)));
-            assert_eq!(LEFT.with(Cell::get), Some(BUDGET - 1));
+            budget(|| assert_eq!(context::with(|cx| cx.budget.get()), Some(BUDGET)));
+            assert_eq!(context::with(|cx| cx.budget.get()), Some(BUDGET - 1));
         });
     }
 }

@@ -13,23 +13,17 @@
 //!
 //! Queued tasks move to the `High` queues by the cores' sweep (`core::boost`).
 
-use std::cell::Cell;
-
+use crate::context;
 use crate::queue::{Priority, TaskMeta};
-
-thread_local! {
-    /// Whether the task a worker of this thread runs now is `High`.
-    static POLLING_HIGH: Cell<bool> = const { Cell::new(false) };
-}
 
 /// Marks this thread as running a task of class `priority` (a worker, once classes are used).
 pub(crate) fn mark_polling(priority: Priority) {
-    POLLING_HIGH.with(|p| p.set(priority == Priority::High));
+    context::with(|cx| cx.polling_high.set(priority == Priority::High));
 }
 
 /// Whether the task being polled on this thread is `High` (its waits raise what they await).
 pub(crate) fn awaiter_is_high() -> bool {
-    POLLING_HIGH.with(Cell::get)
+    context::with(|cx| cx.polling_high.get())
 }
 
 /// Raises the task of `meta` to `High` for the rest of its life, and has the cores move it out
