@@ -3,11 +3,11 @@
 //! queue's runner is running tells the runner (it finished, or it waits).
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::task::Waker;
 use std::time::Instant;
 
-use super::inner::Inner;
+use super::counters::QueueCounters;
 use crate::context;
 
 thread_local! {
@@ -49,16 +49,17 @@ pub(super) fn keep_pending(waker: Option<Waker>) {
     PENDING.with(|p| p.set(waker));
 }
 
-/// Marks this thread as polling a task of the queue `inner` until dropped (also by
-/// unwinding): spawns from it pass a drain, and its sections' handoffs count for the queue.
+/// Marks this thread as polling a task of the queue whose `counters` are given, until dropped
+/// (also by unwinding): spawns from it pass a drain, and its sections' handoffs count for the
+/// queue.
 pub(super) struct Marked {
     previous: *const AtomicU64,
 }
 
 impl Marked {
-    pub(super) fn enter(inner: &Inner) -> Marked {
+    pub(super) fn enter(counters: &QueueCounters) -> Marked {
         Marked {
-            previous: context::set_queue_handoffs(&inner.stats.handoffs),
+            previous: context::set_queue_handoffs(counters.handoffs()),
         }
     }
 }
@@ -71,22 +72,19 @@ impl Drop for Marked {
 
 /// Adds the time from `since` until dropped (also by unwinding) to the queue's poll time.
 pub(super) struct Timed<'a> {
-    poll_nanos: &'a AtomicU64,
+    counters: &'a QueueCounters,
     since: Instant,
 }
 
 impl Timed<'_> {
-    pub(super) fn since(inner: &Inner, since: Instant) -> Timed<'_> {
-        Timed {
-            poll_nanos: &inner.stats.poll_nanos,
-            since,
-        }
+    pub(super) fn since(counters: &QueueCounters, since: Instant) -> Timed<'_> {
+        Timed { counters, since }
     }
 }
 
 impl Drop for Timed<'_> {
     fn drop(&mut self) {
         let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.poll_nanos.fetch_add(nanos, Relaxed);
+        self.counters.add_poll_nanos(nanos);
     }
 }

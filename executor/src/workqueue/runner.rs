@@ -72,12 +72,13 @@ use std::time::{Duration, Instant};
 use async_task::ScheduleInfo;
 
 use super::held::Held;
-use super::inner::{Done, Inner};
+use super::inner::Inner;
 use super::marks::{self, Marked, Timed};
+use super::state::Done;
 use crate::context;
 use crate::queue::Runnable;
 use crate::scheduler::Shared;
-use crate::sync::{lock, Arc as SyncArc};
+use crate::sync::Arc as SyncArc;
 
 /// Tasks the runner runs in one poll before it yields to the core's other tasks (unless
 /// [`SLICE`] passes first). Each yield lets an idle core steal the runner, which costs the
@@ -151,13 +152,11 @@ fn resume(inner: &Inner, runnable: Runnable) -> Then {
         RESUMED.with(|r| r.set(Some(runnable)));
         return Then::Nothing;
     }
-    let mut state = lock(&inner.state);
-    let Some(runner) = state.line.runner.as_ref().map(|r| r.waker.clone()) else {
+    match inner.lock().line_mut().resume(runnable) {
+        Ok(runner) => Then::Wake(runner),
         // No runner (it was cancelled by shutdown): the task is cancelled.
-        return Then::Cancel(runnable, SyncArc::clone(&inner.shared));
-    };
-    state.line.resumed = Some(runnable);
-    Then::Wake(runner)
+        Err(runnable) => Then::Cancel(runnable, SyncArc::clone(inner.shared())),
+    }
 }
 
 /// The task in flight.
@@ -203,16 +202,11 @@ impl Runner {
         if let Some(held) = self.batch.pop_front() {
             return Some(held);
         }
-        let mut state = lock(&self.inner.state);
+        let mut state = self.inner.lock();
         let (resumed, wake) = self.inner.report_locked(&mut state, &mut self.done);
         debug_assert!(resumed.is_none(), "a task resumed with none in flight");
-        let empty = state.line.waiting.is_empty();
-        if empty {
-            state.line.runner = None;
+        if !state.line_mut().take_waiting(&mut self.batch) {
             self.exited = true;
-        } else {
-            // Swapped, so both deques keep their buffers.
-            std::mem::swap(&mut self.batch, &mut state.line.waiting);
         }
         drop(state);
         self.inner.wake_waiters(wake);
@@ -229,7 +223,7 @@ impl Runner {
             .and_then(|current| current.waker.take());
         marks::keep_pending(kept);
         {
-            let _marked = Marked::enter(&self.inner);
+            let _marked = Marked::enter(self.inner.counters());
             // An aborted task's poll drops its future instead.
             runnable.run();
         }
@@ -253,12 +247,12 @@ impl Future for Runner {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Once per poll, not per task: a task awaiting a later task's handle is told.
-        let _line = OrderedMark::enter(self.inner.id);
+        let _line = OrderedMark::enter(self.inner.id());
         let start = Instant::now();
         let poll = self.turns(cx, start);
         // The queue's poll time: the runner's whole poll, which runs the queue's tasks back to
         // back (one look at the clock per poll rather than two per task).
-        drop(Timed::since(&self.inner, start));
+        drop(Timed::since(self.inner.counters(), start));
         poll
     }
 }
@@ -278,7 +272,7 @@ impl Runner {
             if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
                 break;
             }
-            if this.inner.shared.is_shutdown() {
+            if this.inner.shared().is_shutdown() {
                 // No task runs once shutdown began: the runner is cancelled at its next turn
                 // (its registry is closed), and cancels its tasks then.
                 cx.waker().wake_by_ref();
@@ -323,7 +317,7 @@ impl Runner {
             // poll was handed off, another worker may run the core; if one does, go no further
             // than the task whose poll this worker was finishing, and end the poll so that one
             // of the two retires at the poll boundary.
-            if context::take_handed_off() && !keeps_working(&this.inner.shared) {
+            if context::take_handed_off() && !keeps_working(this.inner.shared()) {
                 break;
             }
             // A poll the monitor took over (a task blocked outside any section) no longer
@@ -337,7 +331,7 @@ impl Runner {
                 break;
             }
         }
-        if this.done.tasks >= BUDGET {
+        if this.done.len() >= BUDGET {
             let resumed = this.inner.report(&mut this.done);
             debug_assert!(resumed.is_none() || this.resumed.is_none());
             this.resumed = this.resumed.take().or(resumed);
@@ -358,7 +352,7 @@ impl Runner {
     /// only the tasks such a flush waits for and those ahead of them in the line.
     fn enter_generation(&mut self, held: Held) -> Option<Held> {
         let inner = Arc::clone(&self.inner);
-        let mut state = lock(&inner.state);
+        let mut state = inner.lock();
         let (resumed, wake) = inner.report_locked(&mut state, &mut self.done);
         debug_assert!(resumed.is_none(), "a task resumed with none in flight");
         if !inner.raise_ends_at(&state, held.generation()) {
@@ -369,8 +363,7 @@ impl Runner {
         let generation = held.generation();
         let mut line = std::mem::take(&mut self.batch);
         line.push_front(held);
-        line.append(&mut state.line.waiting);
-        state.line.waiting = line;
+        state.line_mut().give_back(line);
         let runner = inner.new_runner(&mut state, generation);
         self.exited = true;
         drop(state);
@@ -411,9 +404,9 @@ impl Drop for Runner {
         // Cancelled before its line was done (shutdown, or a bug that panicked): report, give
         // the line up, cancel what it took and the task in flight, on this thread.
         let (resumed, wake) = {
-            let mut state = lock(&self.inner.state);
+            let mut state = self.inner.lock();
             let reported = self.inner.report_locked(&mut state, &mut self.done);
-            state.line.runner = None;
+            state.line_mut().clear_runner();
             reported
         };
         self.inner.wake_waiters(wake);
