@@ -230,7 +230,7 @@ impl QueueState {
 
     /// Raises a task that just joined and that a raising flush waits for (its entry `live`
     /// among the live tasks, or the line's runner); returns whether any was lower.
-    pub(super) fn raise_joined(&mut self, live: LiveId) -> bool {
+    pub(super) fn raise_joined(&self, live: LiveId) -> bool {
         self.live.raise(live) | self.line.raise_runner()
     }
 
