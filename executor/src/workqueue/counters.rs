@@ -39,31 +39,37 @@ pub(super) struct QueueCounters {
 impl QueueCounters {
     /// The handoff counter, which the thread-local mark of a poll of the queue's tasks points at
     /// (`context::set_queue_handoffs`): its address names the queue.
+    #[inline]
     pub(super) fn handoffs(&self) -> &AtomicU64 {
         &self.handoffs
     }
 
     /// Tasks an ordered queue's runner ran to the end.
+    #[inline]
     pub(super) fn ran(&self) -> u64 {
         self.ran.load(Relaxed)
     }
 
     /// An ordered queue's runner ran a task to the end.
+    #[inline]
     pub(super) fn count_ran(&self) {
         self.ran.fetch_add(1, Relaxed);
     }
 
     /// The queue sent its rescuer a mayday call.
+    #[inline]
     pub(super) fn count_mayday(&self) {
         self.mayday_calls.fetch_add(1, Relaxed);
     }
 
     /// The monitor took over a poll of one of the queue's tasks.
+    #[inline]
     pub(super) fn count_detection(&self) {
         self.detections.fetch_add(1, Relaxed);
     }
 
     /// Adds `nanos` to the time spent polling the queue's tasks.
+    #[inline]
     pub(super) fn add_poll_nanos(&self, nanos: u64) {
         self.poll_nanos.fetch_add(nanos, Relaxed);
     }

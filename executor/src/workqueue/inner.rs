@@ -114,11 +114,13 @@ impl Inner {
     }
 
     /// The queue's name.
+    #[inline]
     pub(super) fn name(&self) -> &std::sync::Arc<str> {
         &self.name
     }
 
     /// The runtime the queue submits its tasks to.
+    #[inline]
     pub(super) fn shared(&self) -> &SyncArc<Shared> {
         &self.shared
     }
@@ -129,26 +131,31 @@ impl Inner {
     }
 
     /// Whether the queue is ordered.
+    #[inline]
     pub(super) fn is_ordered(&self) -> bool {
         self.ordered
     }
 
     /// The queue's priority class.
+    #[inline]
     pub(super) fn priority(&self) -> Priority {
         self.priority
     }
 
     /// The queue's id.
+    #[inline]
     pub(super) fn id(&self) -> u32 {
         self.id
     }
 
     /// The counters kept outside the lock.
+    #[inline]
     pub(super) fn counters(&self) -> &QueueCounters {
         &self.counters
     }
 
     /// Locks the queue's state.
+    #[inline]
     pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
         lock(&self.state)
     }
@@ -156,6 +163,7 @@ impl Inner {
     /// What a task (or a runner) is marked with when it is spawned: the queue's id if the
     /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
     /// task's handle is told, see [`super::runner`]), else 0.
+    #[inline]
     pub(super) fn mark(&self) -> u32 {
         if self.rescuer.is_some() || self.ordered {
             self.id
@@ -170,11 +178,13 @@ impl Inner {
     }
 
     /// Tasks completed (panicked or aborted after they started), given the state.
+    #[inline]
     fn completed(&self, state: &QueueState) -> u64 {
         state.completed(self.counters.ran())
     }
 
     /// Tasks accepted and not finished, delayed ones included, given the state.
+    #[inline]
     fn live(&self, state: &QueueState) -> u64 {
         state.unfinished(self.counters.ran())
     }
@@ -190,11 +200,13 @@ impl Inner {
     }
 
     /// Submits a task (or a runner) to the runtime, placed as the queue's affinity says.
+    #[inline]
     pub(super) fn submit(&self, runnable: Runnable, how: Submit) {
         self.placement.submit(&self.shared, runnable, how);
     }
 
     /// The core a new task is pinned to, if any.
+    #[inline]
     pub(super) fn pin(&self) -> Option<usize> {
         self.placement.pin(&self.shared)
     }

@@ -52,12 +52,14 @@ impl LineRunner {
 impl Line {
     /// Queues an accepted task at the back; returns whether the line has no runner, so that a
     /// new one must take it.
+    #[inline]
     pub(super) fn push(&mut self, held: Held) -> bool {
         self.waiting.push_back(held);
         self.runner.is_none()
     }
 
     /// `runnable` is the line's new runner.
+    #[inline]
     pub(super) fn set_runner(&mut self, runnable: &Runnable) {
         self.runner = Some(LineRunner::new(runnable));
     }
@@ -70,6 +72,7 @@ impl Line {
     /// The runner takes the whole line into its empty `batch` (swapped, so both deques keep
     /// their buffers). If no task waits, the runner is done: the line forgets it, and this
     /// returns false.
+    #[inline]
     pub(super) fn take_waiting(&mut self, batch: &mut VecDeque<Held>) -> bool {
         if self.waiting.is_empty() {
             self.runner = None;
@@ -93,6 +96,7 @@ impl Line {
 
     /// The task in flight was woken from elsewhere: the line keeps it for the runner, and this
     /// returns the runner's waker; with no runner (shutdown cancelled it), the task comes back.
+    #[inline]
     pub(super) fn resume(&mut self, runnable: Runnable) -> Result<Waker, Runnable> {
         let Some(runner) = self.runner.as_ref().map(|r| r.waker.clone()) else {
             return Err(runnable);
@@ -102,6 +106,7 @@ impl Line {
     }
 
     /// The task in flight, if it was woken from elsewhere since the runner last looked.
+    #[inline]
     pub(super) fn take_resumed(&mut self) -> Option<Runnable> {
         self.resumed.take()
     }

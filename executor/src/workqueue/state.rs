@@ -112,11 +112,13 @@ impl QueueState {
     }
 
     /// An ordered queue's line.
+    #[inline]
     pub(super) fn line_mut(&mut self) -> &mut Line {
         &mut self.line
     }
 
     /// The metadata of the live tasks (of a queue that is not ordered).
+    #[inline]
     pub(super) fn live_mut(&mut self) -> &mut LiveTasks {
         &mut self.live
     }
@@ -129,6 +131,7 @@ impl QueueState {
     /// Why a spawn now would be refused, if it would: `runtime_down` tells whether the runtime
     /// shut down, `inside` whether the spawn comes from one of the queue's own tasks (asked only
     /// during a drain).
+    #[inline]
     pub(super) fn refusal(
         &self,
         runtime_down: impl FnOnce() -> bool,
@@ -146,6 +149,7 @@ impl QueueState {
     }
 
     /// Whether shutdown cancelled the held tasks (a delayed task that becomes due is dropped).
+    #[inline]
     pub(super) fn is_shut_down(&self) -> bool {
         self.shut_down
     }
@@ -173,6 +177,7 @@ impl QueueState {
     }
 
     /// The generation a task accepted now counts in.
+    #[inline]
     pub(super) fn generation(&self) -> u64 {
         self.generations.current()
     }
@@ -189,6 +194,7 @@ impl QueueState {
     }
 
     /// Counts an accepted task: in `generation` if it is due now, else among the delayed tasks.
+    #[inline]
     pub(super) fn count_accepted(&mut self, generation: Option<u64>) {
         self.counts.spawned += 1;
         match generation {
@@ -199,6 +205,7 @@ impl QueueState {
 
     /// Offers an accepted task of a queue that is not ordered to admission; returns it if it
     /// may start now.
+    #[inline]
     pub(super) fn admit(&mut self, held: Held, key: Option<u64>) -> Option<Held> {
         self.admission.push(held, key)
     }
@@ -238,6 +245,7 @@ impl QueueState {
     /// entry `live` among the live tasks and counts it. `started`: it had a place (else it is
     /// cancelled); `counted`: it counted in its generation (every task but a delayed one whose
     /// delay had not expired).
+    #[inline]
     pub(super) fn count_ended(&mut self, live: LiveId, started: bool, counted: bool) {
         self.live.free(live);
         if started {
@@ -250,6 +258,7 @@ impl QueueState {
 
     /// A task of `generation` that counted in it ended: returns whether the generation emptied
     /// (flushes waiting for it may complete).
+    #[inline]
     pub(super) fn leave_generation(&mut self, generation: u64) -> bool {
         self.generations.remove(generation)
     }
@@ -299,6 +308,7 @@ impl QueueState {
 
     /// Reports the tasks an ordered queue's runner finished (their generations, for flush and
     /// drain). `None` if there were none; else whether one of their generations emptied.
+    #[inline]
     pub(super) fn report(&mut self, done: &mut Done) -> Option<bool> {
         if done.tasks == 0 {
             return None;
@@ -313,11 +323,13 @@ impl QueueState {
 
     /// Tasks completed (panicked or aborted after they started); `ran`: those an ordered
     /// queue's runner counted.
+    #[inline]
     pub(super) fn completed(&self, ran: u64) -> u64 {
         self.counts.completed + ran
     }
 
     /// Tasks accepted and not finished, delayed ones included.
+    #[inline]
     pub(super) fn unfinished(&self, ran: u64) -> u64 {
         self.counts.spawned - self.completed(ran) - self.counts.cancelled
     }
