@@ -17,8 +17,9 @@
 //! - [`inner`]: what the queue's handles and tasks share, and its operations (a task finishing,
 //!   waits, raises, reports, shutdown).
 //! - [`marks`]: what a poll of a queue's task leaves on its thread.
-//! - [`task`]: the future wrapped around each task (a task's life in a queue); [`runner`]: an
-//!   ordered queue's runner, which runs its tasks one after another, inline.
+//! - [`runner`]: an ordered queue's runner, which runs its tasks one after another, inline,
+//!   and what each task tells it through its thread; [`task`]: the future wrapped around each
+//!   task (a task's life in a queue).
 //! - [`spawn`]: accepting a task, building it and an ordered queue's runner over the state.
 //! - [`builder`]: settings, validation, errors; [`flush`]: `flush`, `drain` and `close`. Both
 //!   name [`WorkQueue`], defined here: a parent and its builder and methods.

@@ -73,7 +73,7 @@ use async_task::ScheduleInfo;
 
 use super::held::Held;
 use super::inner::Inner;
-use super::marks::{self, Marked, Timed};
+use super::marks::{Marked, Timed};
 use super::state::Done;
 use crate::context;
 use crate::queue::Runnable;
@@ -96,6 +96,42 @@ const CHECK_EVERY: usize = 64;
 thread_local! {
     /// The task the runner is running on this thread, woken while it ran.
     static RESUMED: Cell<Option<Runnable>> = const { Cell::new(None) };
+    /// Set when the task the runner is running on this thread finished (its future dropped).
+    static JOB_DONE: Cell<bool> = const { Cell::new(false) };
+    /// The waker of the task the runner is running on this thread, if it returned `Pending`.
+    static PENDING: Cell<Option<Waker>> = const { Cell::new(None) };
+}
+
+/// The task being run on this thread by its queue's runner returned `Pending` (called by its
+/// wrapper's poll): the runner keeps its waker, to cancel it if the runner is dropped first.
+pub(super) fn job_pending(waker: &Waker) {
+    PENDING.with(|p| {
+        let current = p.take();
+        p.set(Some(match current {
+            Some(current) if current.will_wake(waker) => current,
+            _ => waker.clone(),
+        }));
+    });
+}
+
+/// The task being run on this thread by its queue's runner finished (called by its wrapper's
+/// drop).
+pub(super) fn job_done() {
+    JOB_DONE.with(|d| d.set(true));
+}
+
+/// For the runner, after a task's run: whether it finished ([`job_done`]), and its waker if it
+/// returned `Pending` ([`job_pending`]). Resets both.
+pub(super) fn take_job_outcome() -> (bool, Option<Waker>) {
+    (
+        JOB_DONE.with(|d| d.replace(false)),
+        PENDING.with(Cell::take),
+    )
+}
+
+/// Sets the waker the runner keeps for the task it runs on this thread (see [`job_pending`]).
+pub(super) fn keep_pending(waker: Option<Waker>) {
+    PENDING.with(|p| p.set(waker));
 }
 
 /// The address of a queue's `Inner`, for the schedule function of its tasks.
@@ -216,18 +252,18 @@ impl Runner {
     /// Runs the task in flight once (cancels it if it was aborted, as a worker does). Returns
     /// whether it finished.
     fn run(&mut self, runnable: Runnable) -> bool {
-        // The waker kept from the task's last `Pending`, so `marks::job_pending` can keep it.
+        // The waker kept from the task's last `Pending`, so `job_pending` can keep it.
         let kept = self
             .current
             .as_mut()
             .and_then(|current| current.waker.take());
-        marks::keep_pending(kept);
+        keep_pending(kept);
         {
             let _marked = Marked::enter(self.inner.counters());
             // An aborted task's poll drops its future instead.
             runnable.run();
         }
-        let (finished, pending) = marks::take_job_outcome();
+        let (finished, pending) = take_job_outcome();
         if finished {
             if let Some(current) = self.current.take() {
                 self.done.add(current.generation);

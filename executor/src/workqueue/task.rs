@@ -25,7 +25,8 @@ use std::time::Instant;
 use super::held::{self, Dropping};
 use super::inner::Inner;
 use super::live::LiveId;
-use super::marks::{self, Marked, Timed};
+use super::marks::{Marked, Timed};
+use super::runner;
 use crate::context;
 
 pin_project_lite::pin_project! {
@@ -87,7 +88,7 @@ impl<F: Future> Future for QueueTask<F> {
             }
             if poll.is_pending() {
                 // The runner must be able to cancel it while it waits (shutdown).
-                marks::job_pending(cx.waker());
+                runner::job_pending(cx.waker());
             }
             return poll;
         }
@@ -122,7 +123,7 @@ impl Drop for Finish {
             // Inside the runner's run of this task: counted now (before its handle learns it
             // finished), reported to the state by the runner.
             self.inner.counters().count_ran();
-            marks::job_done();
+            runner::job_done();
             return;
         }
         self.inner.finished(
