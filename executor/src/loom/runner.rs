@@ -1,8 +1,8 @@
-//! The ordered queue's runner protocol under loom (`workqueue/runner.rs`, `workqueue/inner.rs`).
+//! The ordered queue's runner protocol under loom (`workqueue/runner.rs`, `workqueue/line.rs`).
 //!
 //! The real `Runner` runs async-task `Runnable`s inside an `Inner` that needs a whole runtime
 //! (`Shared`), so these models do not drive it: they mirror its steps, one for one, on a model of
-//! the state it shares under the queue's lock (`LineModel`, the fields of `inner::Line`). What each
+//! the state it shares under the queue's lock (`LineModel`, the fields of `line::Line`). What each
 //! step mirrors:
 //!
 //! - [`Ordered::resume`]: `runner::resume`, the schedule function of a task woken from
@@ -37,7 +37,7 @@ use super::model;
 use super::workqueue::block_on;
 use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
 
-/// The fields of `inner::Line`, with task ids for `Runnable`s.
+/// The fields of `line::Line`, with task ids for `Runnable`s.
 #[derive(Default)]
 struct LineModel {
     /// Tasks accepted and not yet taken by the runner, oldest first.

@@ -1,12 +1,14 @@
 //! The runtime: builds the shared state, starts the workers, runs `block_on`, shuts down.
 
 mod builder;
+mod defaults;
 mod placement;
 
 pub use placement::CpuAffinity;
 
-pub use builder::{
-    Builder, DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
+pub use builder::Builder;
+pub use defaults::{
+    DEFAULT_DETECTION_THRESHOLD, DEFAULT_GRACE, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
     DEFAULT_MAX_THREADS_PER_CORE, DEFAULT_MAX_UNBLOCK_THREADS, DEFAULT_STALL_TIMEOUT,
     DEFAULT_THREADS_PER_CORE_SHARE, MAX_CORES,
 };

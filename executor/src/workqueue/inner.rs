@@ -1,26 +1,33 @@
-//! A work queue's shared state and its operations: accepting a task, a task finishing, a
-//! delayed task becoming due, waiting for flush and drain, shutdown's cancellation. The
-//! locking and counting rules are in the [module docs](super).
+//! What a work queue's handles and tasks share ([`Inner`]): its settings, its state under the
+//! lock ([`super::state`]), its counters ([`super::counters`]), its rescuer, and the operations
+//! that take the lock and act once it is released: a task finishing, flush and drain waiting,
+//! priority inheritance's raise, an ordered queue's runner reporting, shutdown's cancellation.
+//! Spawning (accepting, allocating, admitting a task) is in [`super::spawn`].
+//!
+//! # Shutdown
+//!
+//! Every queue registers with its runtime as a [`Frontend`]. Shutdown drops the tasks a queue
+//! still holds back (and delayed tasks, through their timer tasks), so their handles report
+//! cancellation; from then on the queue refuses spawns.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::task::Waker;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use event_listener::Event;
 
-use super::admission::{Admission, Generations};
-use super::held::{Held, Submit};
-use super::live::{LiveId, LiveTasks};
+use super::counters::QueueCounters;
+use super::held::Submit;
+use super::live::LiveId;
+use super::placement::Placement;
 use super::refusal::Refusal;
 use super::rescuer::Rescuer;
+use super::state::{Done, QueueState};
 use crate::context;
 use crate::coop;
-use crate::queue::{Priority, Runnable, TaskMeta};
+use crate::queue::{Priority, Runnable};
 use crate::scheduler::{Frontend, Shared};
 use crate::stats::QueueStats;
-use crate::sync::{lock, Arc as SyncArc, Mutex};
+use crate::sync::{lock, Arc as SyncArc, Mutex, MutexGuard};
 use crate::task::{JoinHandle, Spawn};
 
 /// The next queue id (see [`next_id`]).
@@ -38,179 +45,35 @@ fn next_id() -> u32 {
 /// What a queue's handles and tasks share.
 pub(crate) struct Inner {
     /// The queue's name, shared with its tasks' handles (their errors name it).
-    pub(super) name: std::sync::Arc<str>,
-    pub(super) shared: SyncArc<Shared>,
-    pub(super) max_active: usize,
-    pub(super) ordered: bool,
-    pub(super) priority: Priority,
+    name: std::sync::Arc<str>,
+    shared: SyncArc<Shared>,
+    max_active: usize,
+    ordered: bool,
+    priority: Priority,
     placement: Placement,
-    pub(super) state: Mutex<QueueState>,
+    state: Mutex<QueueState>,
     /// Notified when a generation empties or the queue empties (flush and drain wait on it).
     event: Event,
-    pub(super) stats: QueueCounters,
+    counters: QueueCounters,
     /// The queue's id: unique in the process, never 0 (see [`next_id`]).
-    pub(super) id: u32,
+    id: u32,
     /// The queue's rescuer, if it was built with one.
-    pub(super) rescuer: Option<std::sync::Arc<Rescuer>>,
-}
-
-/// Where each task (or an ordered queue's runner) is placed.
-pub(super) enum Placement {
-    /// Like any spawned task: the submitting core ([`Affinity::Local`](super::Affinity::Local)).
-    Local,
-    /// Through the injector: whichever core looks first ([`Affinity::Any`](super::Affinity::Any)).
-    Any,
-    Core(usize),
-    Cores {
-        set: Box<[usize]>,
-        next: AtomicUsize,
-    },
-}
-
-/// A queue's mutable state, under one lock.
-pub(super) struct QueueState {
-    /// Who may start, for a queue that is not ordered.
-    pub(super) admission: Admission<Held>,
-    /// An ordered queue's line of tasks and its runner.
-    pub(super) line: Line,
-    pub(super) generations: Generations,
-    /// The metadata of the live tasks of a queue that is not ordered (priority inheritance).
-    pub(super) live: LiveTasks,
-    /// The latest generation a flush awaited by a `High` task waits for, if any: its tasks
-    /// are raised (priority inheritance, see [`Inner::raise_until`]).
-    pub(super) raised_until: Option<u64>,
-    /// The raise epoch (`core::boost::raise_epoch`) at which admission's ready FIFO held no
-    /// raised task, or 0: until the epoch moves, only tasks joining it from a lane can be
-    /// raised, and admission looks at those alone. A delayed task joining raised resets it.
-    pub(super) clean_at: u64,
-    /// Drains in progress.
-    pub(super) draining: usize,
-    /// Set by `close`.
-    pub(super) closed: bool,
-    /// Set when shutdown cancelled the held tasks.
-    pub(super) shut_down: bool,
-    /// Delayed tasks whose delay has not expired.
-    pub(super) delayed: u64,
-    /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
-    /// producer and the finishing worker to bounce between their caches).
-    pub(super) counts: Counts,
-}
-
-/// An ordered queue's tasks: those waiting for the runner, and the runner's state.
-#[derive(Default)]
-pub(super) struct Line {
-    /// Tasks accepted and not yet taken by the runner, oldest first.
-    pub(super) waiting: VecDeque<Held>,
-    /// The runner while one is active (it runs until the line is empty).
-    pub(super) runner: Option<LineRunner>,
-    /// The task in flight, woken from elsewhere while the runner waits for it.
-    pub(super) resumed: Option<Runnable>,
-}
-
-/// An active runner, as its line knows it.
-pub(super) struct LineRunner {
-    /// Wakes it (and keeps its allocation alive).
-    pub(super) waker: Waker,
-    /// Its metadata, in the header of the allocation `waker` keeps alive.
-    meta: std::ptr::NonNull<TaskMeta>,
-}
-
-// SAFETY: `Waker` is `Send`; `TaskMeta` is `Sync` (atomics, and fields never written after the
-// spawn) and the pointer is only read while `waker` keeps its allocation alive.
-unsafe impl Send for LineRunner {}
-
-impl LineRunner {
-    /// The line's record of the runner `runnable`.
-    pub(super) fn new(runnable: &Runnable) -> LineRunner {
-        LineRunner {
-            waker: runnable.waker(),
-            meta: std::ptr::NonNull::from(runnable.metadata()),
-        }
-    }
-
-    /// The runner's metadata.
-    fn meta(&self) -> &TaskMeta {
-        // SAFETY: the metadata lies in the header of the runner's allocation, which does not
-        // move, and `self.waker` holds a reference to that allocation.
-        unsafe { self.meta.as_ref() }
-    }
-}
-
-/// Per-queue task counts, under the state lock. `started` and the live count are derived:
-/// `completed + in_flight`, and `spawned - completed - cancelled`. An ordered queue's runner
-/// counts the tasks it ran in [`QueueCounters`] instead (see [`Inner::completed`]).
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Counts {
-    pub(super) spawned: u64,
-    pub(super) completed: u64,
-    pub(super) cancelled: u64,
-}
-
-/// Per-queue counters updated outside the lock, relaxed: statistics, not synchronisation.
-#[derive(Default)]
-pub(super) struct QueueCounters {
-    /// Sections of the queue's tasks whose core was handed off. Also marks the thread as
-    /// polling one of the queue's tasks (`context::set_queue_handoffs`).
-    pub(super) handoffs: AtomicU64,
-    /// Tasks an ordered queue's runner ran to the end (completed, panicked or aborted).
-    pub(super) ran: AtomicU64,
-    /// Mayday calls the queue sent its rescuer.
-    pub(super) mayday_calls: AtomicU64,
-    /// Nanoseconds spent polling the queue's tasks (an ordered queue's runner's whole runs).
-    pub(super) poll_nanos: AtomicU64,
-    /// Polls of the queue's tasks that the monitor took over.
-    pub(super) detections: AtomicU64,
-}
-
-/// Tasks an ordered queue's runner finished and has not reported to the state yet (they are
-/// counted at once, in `QueueCounters::ran`).
-#[derive(Default)]
-pub(super) struct Done {
-    /// `(generation, tasks)`, in the order they finished.
-    pub(super) generations: Vec<(u64, usize)>,
-    /// Tasks in `generations`.
-    pub(super) tasks: usize,
-}
-
-impl QueueState {
-    /// Whether a raising flush waits for a task of `generation` that joins now (a delayed task
-    /// whose delay expired), asked before the task is counted.
-    pub(super) fn raise_waits_for(&self, generation: u64) -> bool {
-        self.raised_until
-            .is_some_and(|until| generation <= until && !self.generations.done(Some(until)))
-    }
-}
-
-impl Line {
-    /// Raises the runner, if one is active; returns whether it was lower.
-    pub(super) fn raise_runner(&self) -> bool {
-        self.runner.as_ref().is_some_and(|r| r.meta().raise())
-    }
-
-    /// Whether the active runner's class is `High`.
-    fn runner_is_high(&self) -> bool {
-        self.runner
-            .as_ref()
-            .is_some_and(|r| r.meta().priority() == Priority::High)
-    }
-}
-
-impl Done {
-    pub(super) fn add(&mut self, generation: u64) {
-        self.tasks += 1;
-        match self.generations.last_mut() {
-            Some((last, n)) if *last == generation => *n += 1,
-            _ => self.generations.push((generation, 1)),
-        }
-    }
+    rescuer: Option<std::sync::Arc<Rescuer>>,
 }
 
 /// Ends a drain, even if its future is dropped early.
-pub(super) struct DrainGuard(pub(super) std::sync::Arc<Inner>);
+pub(super) struct DrainGuard(std::sync::Arc<Inner>);
+
+impl DrainGuard {
+    /// The queue being drained.
+    pub(super) fn queue(&self) -> &Inner {
+        &self.0
+    }
+}
 
 impl Drop for DrainGuard {
     fn drop(&mut self) {
-        lock(&self.0.state).draining -= 1;
+        lock(&self.0.state).end_drain();
     }
 }
 
@@ -234,72 +97,118 @@ impl Inner {
             ordered,
             priority,
             placement,
-            state: Mutex::new(QueueState {
-                admission: Admission::new(max_active),
-                line: Line::default(),
-                generations: Generations::default(),
-                live: LiveTasks::default(),
-                raised_until: None,
-                clean_at: 0,
-                draining: 0,
-                closed: false,
-                shut_down: false,
-                delayed: 0,
-                counts: Counts::default(),
-            }),
+            state: Mutex::new(QueueState::new(max_active)),
             event: Event::new(),
-            stats: QueueCounters::default(),
+            counters: QueueCounters::default(),
             id,
             rescuer: rescuer.then(|| Rescuer::new(id)),
         }
     }
 
+    /// Starts the queue's rescuer thread, if it was built with one.
+    pub(super) fn start_rescuer(&self) -> std::io::Result<()> {
+        match &self.rescuer {
+            Some(rescuer) => rescuer.start(&self.shared),
+            None => Ok(()),
+        }
+    }
+
+    /// The queue's name.
+    #[inline]
+    pub(super) fn name(&self) -> &std::sync::Arc<str> {
+        &self.name
+    }
+
+    /// The runtime the queue submits its tasks to.
+    #[inline]
+    pub(super) fn shared(&self) -> &SyncArc<Shared> {
+        &self.shared
+    }
+
+    /// The most tasks in flight at once.
+    pub(super) fn max_active(&self) -> usize {
+        self.max_active
+    }
+
+    /// Whether the queue is ordered.
+    #[inline]
+    pub(super) fn is_ordered(&self) -> bool {
+        self.ordered
+    }
+
+    /// The queue's priority class.
+    #[inline]
+    pub(super) fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// The queue's id.
+    #[inline]
+    pub(super) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The counters kept outside the lock.
+    #[inline]
+    pub(super) fn counters(&self) -> &QueueCounters {
+        &self.counters
+    }
+
+    /// Locks the queue's state.
+    #[inline]
+    pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
+        lock(&self.state)
+    }
+
+    /// What a task (or a runner) is marked with when it is spawned: the queue's id if the
+    /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
+    /// task's handle is told, see [`super::runner`]), else 0.
+    #[inline]
+    pub(super) fn mark(&self) -> u32 {
+        if self.rescuer.is_some() || self.ordered {
+            self.id
+        } else {
+            0
+        }
+    }
+
     /// Why a spawn now would be refused, if it would.
     pub(super) fn refusal(&self, state: &QueueState) -> Option<Refusal> {
-        if state.shut_down || self.shared.is_shutdown() {
-            Some(Refusal::Shutdown)
-        } else if state.closed {
-            Some(Refusal::Closed)
-        } else if state.draining > 0 && !self.is_polled_here() {
-            Some(Refusal::Draining)
-        } else {
-            None
-        }
+        state.refusal(|| self.shared.is_shutdown(), || self.is_polled_here())
     }
 
     /// Tasks completed (panicked or aborted after they started), given the state.
-    pub(super) fn completed(&self, state: &QueueState) -> u64 {
-        state.counts.completed + self.stats.ran.load(Relaxed)
+    #[inline]
+    fn completed(&self, state: &QueueState) -> u64 {
+        state.completed(self.counters.ran())
     }
 
     /// Tasks accepted and not finished, delayed ones included, given the state.
-    pub(super) fn live(&self, state: &QueueState) -> u64 {
-        state.counts.spawned - self.completed(state) - state.counts.cancelled
+    #[inline]
+    fn live(&self, state: &QueueState) -> u64 {
+        state.unfinished(self.counters.ran())
     }
 
-    /// Tasks in flight now, given the state. An ordered queue's oldest unfinished task that is
-    /// due has the turn: it counts as in flight (started) from its spawn, as admission counts
-    /// a task of the other queues, whether or not the runner has reached it.
+    /// Tasks in flight now, given the state (see [`QueueState::in_flight`]).
     fn in_flight(&self, state: &QueueState) -> u64 {
-        if self.ordered {
-            (self.live(state) - state.delayed).min(1)
-        } else {
-            state.admission.in_flight() as u64
-        }
+        state.in_flight(self.ordered, self.counters.ran())
     }
 
     /// Whether this thread is polling one of this queue's tasks.
     pub(super) fn is_polled_here(&self) -> bool {
-        std::ptr::eq(context::queue_handoffs(), &self.stats.handoffs)
+        std::ptr::eq(context::queue_handoffs(), self.counters.handoffs())
     }
 
     /// Submits a task (or a runner) to the runtime, placed as the queue's affinity says.
+    #[inline]
     pub(super) fn submit(&self, runnable: Runnable, how: Submit) {
-        match (&self.placement, how) {
-            (Placement::Any, _) => self.shared.submit_anywhere(runnable),
-            (_, Submit::Next) => self.shared.submit_next(runnable),
-            (_, Submit::Spawned) => self.shared.submit(runnable),
-        }
+        self.placement.submit(&self.shared, runnable, how);
+    }
+
+    /// The core a new task is pinned to, if any.
+    #[inline]
+    pub(super) fn pin(&self) -> Option<usize> {
+        self.placement.pin(&self.shared)
     }
 
     /// A handle for a refused task: reports cancellation (its future is dropped at once, on
@@ -322,29 +231,6 @@ impl Inner {
         handle
     }
 
-    /// The core a new task is pinned to, if any.
-    pub(super) fn pin(&self) -> Option<usize> {
-        match &self.placement {
-            Placement::Local | Placement::Any => None,
-            Placement::Core(core) => Some(*core),
-            Placement::Cores { set, next } => {
-                // Only the set's online cores, while it has any (`Handle::set_cores`).
-                let online = self.shared.online();
-                let here = context::worker_core(self.shared.id)
-                    .filter(|here| *here < online && set.contains(here));
-                here.or_else(|| {
-                    let start = next.fetch_add(1, Relaxed);
-                    let turn = (0..set.len()).map(|i| set[(start + i) % set.len()]);
-                    // Every core of the set offline: the first in turn, which the scheduler
-                    // maps to an online core as for any task pinned to an offline core.
-                    turn.clone()
-                        .find(|&core| core < online)
-                        .or(turn.take(1).next())
-                })
-            }
-        }
-    }
-
     /// A task's future was dropped, outside an ordered queue's runner. `started`: it had a
     /// place; `counted`: it counted in its generation (every task but a delayed one whose delay
     /// had not expired); `live`: its entry among the live tasks.
@@ -357,40 +243,20 @@ impl Inner {
         counted: bool,
     ) {
         let mut state = lock(&self.state);
-        state.live.free(live);
-        let next = if !started {
-            state.counts.cancelled += 1;
-            state.delayed -= u64::from(!counted);
+        state.count_ended(live, started, counted);
+        let next = if !started || self.ordered {
+            // Never started, or (ordered) cancelled outside the runner, which is gone
+            // (shutdown): no place to pass on.
+            None
+        } else if self.shared.is_shutdown() {
+            // Nothing starts once the runtime shuts down: `cancel_held` drops the rest,
+            // so no chain of tasks dropped on submission builds up here.
+            state.release(key);
             None
         } else {
-            state.counts.completed += 1;
-            if self.ordered {
-                // Cancelled outside the runner, which is gone (shutdown).
-                None
-            } else if self.shared.is_shutdown() {
-                // Nothing starts once the runtime shuts down: `cancel_held` drops the rest,
-                // so no chain of tasks dropped on submission builds up here.
-                state.admission.release(key);
-                None
-            } else {
-                match crate::core::boost::raise_epoch() {
-                    // No task was ever raised: none to prefer, no backlog to look through.
-                    0 => state.admission.finish(key),
-                    epoch => {
-                        let queue = self.priority;
-                        let clean = state.clean_at == epoch;
-                        let (next, clean) = state.admission.finish_preferring(
-                            key,
-                            |held| held.is_raised(queue),
-                            clean,
-                        );
-                        state.clean_at = if clean { epoch } else { 0 };
-                        next
-                    }
-                }
-            }
+            state.next_after(key, self.priority, crate::core::boost::raise_epoch())
         };
-        let mut wake = counted && state.generations.remove(generation);
+        let mut wake = counted && state.leave_generation(generation);
         wake |= self.live(&state) == 0;
         drop(state);
         if let Some(next) = next {
@@ -408,11 +274,10 @@ impl Inner {
             return;
         }
         let mut state = lock(&self.state);
-        if state.generations.done(Some(target)) {
+        if state.flushed(Some(target)) {
             return;
         }
-        state.raised_until = state.raised_until.max(Some(target));
-        let raised = state.live.raise_until(target) | state.line.raise_runner();
+        let raised = state.raise_until(target);
         drop(state);
         if raised {
             crate::core::boost::request_sweep();
@@ -422,9 +287,7 @@ impl Inner {
     /// Whether the line's runner, about to start a task of `generation`, was raised by a flush
     /// that does not wait for that task: the raise ends there (see [`super::runner`]).
     pub(super) fn raise_ends_at(&self, state: &QueueState, generation: u64) -> bool {
-        self.priority != Priority::High
-            && state.line.runner_is_high()
-            && state.raised_until.is_none_or(|until| generation > until)
+        self.priority != Priority::High && state.raise_ends_at(generation)
     }
 
     /// The runner reports the tasks it finished (their generations, for flush and drain).
@@ -444,15 +307,10 @@ impl Inner {
         state: &mut QueueState,
         done: &mut Done,
     ) -> (Option<Runnable>, bool) {
-        let mut wake = false;
-        if done.tasks > 0 {
-            done.tasks = 0;
-            for (generation, n) in done.generations.drain(..) {
-                wake |= state.generations.remove_many(generation, n);
-            }
-            wake |= self.live(state) == 0;
-        }
-        (state.line.resumed.take(), wake)
+        let wake = state
+            .report(done)
+            .is_some_and(|emptied| emptied | (self.live(state) == 0));
+        (state.line_mut().take_resumed(), wake)
     }
 
     /// Wakes flush and drain waiters if `wake` (with the state lock released).
@@ -462,19 +320,46 @@ impl Inner {
         }
     }
 
-    /// Waits until `done` holds for the state.
-    pub(super) async fn wait_until(&self, done: impl Fn(&QueueState) -> bool) {
-        wait_until(&self.state, &self.event, done).await;
+    /// A flush starts: opens a new generation at the call, and returns the one the flush waits
+    /// for.
+    pub(super) fn open_generation(&self) -> Option<u64> {
+        lock(&self.state).open_generation()
     }
 
+    /// Waits until every task of generation `target` or an earlier one ended.
+    pub(super) async fn wait_flushed(&self, target: Option<u64>) {
+        wait_until(&self.state, &self.event, |state| state.flushed(target)).await;
+    }
+
+    /// A drain starts at the call: spawns from outside the queue are refused until the guard
+    /// is dropped.
+    pub(super) fn start_drain(self: &std::sync::Arc<Self>) -> DrainGuard {
+        lock(&self.state).start_drain();
+        DrainGuard(std::sync::Arc::clone(self))
+    }
+
+    /// Waits until the queue is empty, delayed tasks included.
+    pub(super) async fn wait_empty(&self) {
+        wait_until(&self.state, &self.event, |state| self.live(state) == 0).await;
+    }
+
+    /// Refuses every spawn from now on.
+    pub(super) fn close(&self) {
+        lock(&self.state).close();
+    }
+
+    /// A snapshot of the queue's counters.
     pub(super) fn snapshot(&self) -> QueueStats {
         let (counts, completed, in_flight) = {
             let state = lock(&self.state);
-            (state.counts, self.completed(&state), self.in_flight(&state))
+            (
+                state.counts(),
+                self.completed(&state),
+                self.in_flight(&state),
+            )
         };
-        let Counts {
-            spawned, cancelled, ..
-        } = counts;
+        let spawned = counts.spawned;
+        let cancelled = counts.cancelled;
         let mut stats = QueueStats::default();
         stats.name = self.name.to_string();
         stats.spawned = spawned;
@@ -485,11 +370,8 @@ impl Inner {
         stats.waiting = spawned
             .saturating_sub(stats.started)
             .saturating_sub(cancelled);
-        stats.handoffs = self.stats.handoffs.load(Relaxed);
-        stats.mayday_calls = self.stats.mayday_calls.load(Relaxed);
+        self.counters.fill(&mut stats);
         stats.rescued = self.rescuer.as_ref().map_or(0, |r| r.rescued());
-        stats.poll_time = Duration::from_nanos(self.stats.poll_nanos.load(Relaxed));
-        stats.detections = self.stats.detections.load(Relaxed);
         stats
     }
 }
@@ -533,14 +415,7 @@ impl Drop for Inner {
 
 impl Frontend for Inner {
     fn cancel_held(&self) {
-        let (held, line) = {
-            let mut state = lock(&self.state);
-            state.shut_down = true;
-            (
-                state.admission.take_waiting(),
-                std::mem::take(&mut state.line.waiting),
-            )
-        };
+        let (held, line) = lock(&self.state).shut_down();
         if let Some(rescuer) = &self.rescuer {
             rescuer.stop();
         }
@@ -558,7 +433,7 @@ impl Frontend for Inner {
         if self.in_flight(&lock(&self.state)) == 0 {
             return;
         }
-        self.stats.mayday_calls.fetch_add(1, Relaxed);
+        self.counters.count_mayday();
         rescuer.call(cores);
     }
 

@@ -2,15 +2,27 @@
 //! Linux kernel's `alloc_workqueue`: `max_active`, strict ordering, keyed lanes, a priority
 //! class, core affinity, delayed tasks, `flush`, `drain` and `close`.
 //!
-//! - [`builder`]: settings, validation, errors.
-//! - [`admission`]: the pure state machine deciding which task may start.
-//! - [`inner`]: the queue's shared state and its operations (accept, finish, wait, cancel).
+//! This file is the public face ([`WorkQueue`], its spawns and stats); the files beside it, from
+//! the bottom up (each imports only files listed before it):
+//!
 //! - [`live`]: the metadata of the queue's live tasks, which a flush raises (priority
-//!   inheritance).
-//! - [`task`]: the future wrapped around each task and the runnable a queue holds back.
-//! - [`runner`]: an ordered queue's runner, which runs its tasks one after another, inline.
-//! - [`rescuer`]: the thread reserved for a queue built with
-//!   [`rescuer()`](WorkQueueBuilder::rescuer), which runs its tasks on starved cores.
+//!   inheritance); [`refusal`]: why a spawn is refused ([`SpawnError`]); [`admission`]: the pure
+//!   state machine deciding which task may start, and the flush generations; [`counters`]: the
+//!   counters kept outside the state lock; [`rescuer`]: the thread reserved for a queue built
+//!   with [`rescuer()`](WorkQueueBuilder::rescuer), which runs its tasks on starved cores.
+//! - [`held`]: a task the queue holds back until admission lets it start, and how it is
+//!   submitted then; [`line`](mod@line): an ordered queue's line of tasks and its runner's
+//!   record; [`placement`]: where the queue's tasks are placed.
+//! - [`state`]: the queue's mutable state under its one lock (the locking and counting rules).
+//! - [`inner`]: what the queue's handles and tasks share, and its operations (a task finishing,
+//!   waits, raises, reports, shutdown).
+//! - [`marks`]: what a poll of a queue's task leaves on its thread.
+//! - [`runner`]: an ordered queue's runner, which runs its tasks one after another, inline,
+//!   and what each task tells it through its thread; [`task`]: the future wrapped around each
+//!   task (a task's life in a queue).
+//! - [`spawn`]: accepting a task, building it and an ordered queue's runner over the state.
+//! - [`builder`]: settings, validation, errors; [`flush`]: `flush`, `drain` and `close`. Both
+//!   name [`WorkQueue`], defined here: a parent and its builder and methods.
 //!
 //! # How a queue holds tasks back
 //!
@@ -34,70 +46,27 @@
 //! class, [`Affinity::Local`]. The priority class is stored in each task's metadata; the cores
 //! serve the classes (see [`Priority`](crate::Priority)).
 //!
-//! # flush, drain, close
-//!
-//! - `flush` waits until every task accepted before the call finished (see
-//!   [`admission::Generations`]). A delayed task counts from the moment its delay expires: a
-//!   flush does not wait for one still pending (the kernel's `flush_workqueue` does the same),
-//!   and may wait for one that becomes due while it waits.
-//! - `drain` refuses spawns from outside the queue (a spawn is "inside" while the thread polls
-//!   one of the queue's own tasks) and waits until the queue is empty, delayed tasks included.
-//!   Afterwards the queue accepts spawns again (the kernel's `drain_workqueue`).
-//! - `close` refuses every new spawn for good; accepted tasks still run.
-//!
-//! `flush` and `drain` take effect at the call (the generation is opened, the refusal starts);
-//! the futures they return only wait. A refused `spawn` returns a handle that reports
-//! cancellation; `try_spawn` returns the future instead. Waiters are woken through an
-//! `event-listener` `Event` rather than a hand-made waker list: it is already the runtime's
-//! notification primitive, costs one atomic load per notification while nobody waits, and
-//! handles any number of concurrent flushes and drains without bookkeeping here.
-//!
-//! # Locking
-//!
-//! One mutex per queue guards its [`QueueState`](inner::QueueState): admission, an ordered queue's
-//! line, generations and the task counts. A spawn takes it once, and allocates the task under it
-//! (so acceptance, the task's generation and its FIFO position are one step); a finishing task
-//! takes it once (an ordered queue's runner when it reports, see [`runner`]). Lock order: the state
-//! lock, then the runtime's registry shard (inside the allocation). No user code, no task drop and
-//! no wake-up runs under it: held tasks are dropped, admitted ones (or a new runner) submitted, and
-//! flush and drain waiters woken after it is released.
-//!
-//! # Stats
-//!
-//! The task counts (spawned, completed, cancelled) are plain integers under the state lock,
-//! which every spawn and finish takes anyway: cheaper than atomics that the spawning and the
-//! finishing core would pull back and forth. `started` (`completed + in_flight`) and the live
-//! count (`spawned - completed - cancelled`) are derived. An ordered queue's runner does not
-//! take the lock per task: it counts the tasks it ran in a relaxed atomic (before their handles
-//! learn they finished) and reports their generations to the state when it waits, takes a new
-//! line or exits, and before a task of a later generation starts.
-//!
-//! `handoffs` is a relaxed atomic bumped at the handoff site: while one of the queue's tasks is
-//! polled, the thread's `context::set_queue_handoffs` mark points at it (which also tells
-//! `drain` that a spawn comes from inside the queue).
-//!
 //! # Keys
 //!
 //! `spawn_keyed(key, ..)` hashes the key to a `u64` (std's `DefaultHasher`): tasks with equal
 //! hashes share a lane. Two distinct keys whose hashes collide run one at a time, which is
 //! safe, only less concurrent.
-//!
-//! # Shutdown
-//!
-//! Every queue registers with its runtime as a [`Frontend`](crate::scheduler::Frontend). Shutdown
-//! drops the tasks a queue still holds back (and delayed tasks, through their timer tasks), so
-//! their handles report cancellation; from then on the queue refuses spawns.
 
 mod admission;
 mod builder;
+mod counters;
+mod flush;
 mod held;
 mod inner;
+mod line;
 mod live;
 mod marks;
+mod placement;
 mod refusal;
 mod rescuer;
 mod runner;
 mod spawn;
+mod state;
 mod task;
 
 pub use builder::{Affinity, QueueBuildError, WorkQueueBuilder};
@@ -116,9 +85,10 @@ use std::time::Duration;
 
 use crate::handle::Handle;
 use crate::stats::QueueStats;
-use crate::sync::{lock, Arc as SyncArc};
+use crate::sync::Arc as SyncArc;
 use crate::task::JoinHandle;
-use inner::{DrainGuard, Inner, Placement};
+use inner::Inner;
+use placement::Placement;
 
 /// A named queue of tasks with its own concurrency policy.
 ///
@@ -202,10 +172,10 @@ pub struct WorkQueue {
 impl std::fmt::Debug for WorkQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkQueue")
-            .field("name", &self.inner.name)
-            .field("max_active", &self.inner.max_active)
-            .field("ordered", &self.inner.ordered)
-            .field("priority", &self.inner.priority)
+            .field("name", self.inner.name())
+            .field("max_active", &self.inner.max_active())
+            .field("ordered", &self.inner.is_ordered())
+            .field("priority", &self.inner.priority())
             .finish_non_exhaustive()
     }
 }
@@ -249,9 +219,7 @@ impl WorkQueue {
             placement,
             b.rescuer,
         ));
-        if let Some(rescuer) = &inner.rescuer {
-            rescuer.start(handle.shared())?;
-        }
+        inner.start_rescuer()?;
         let weak = std::sync::Arc::downgrade(&inner);
         handle.shared().add_frontend(weak);
         Ok(WorkQueue { inner })
@@ -259,17 +227,17 @@ impl WorkQueue {
 
     /// The queue's name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.name()
     }
 
     /// The most tasks of this queue in flight at once.
     pub fn max_active(&self) -> usize {
-        self.inner.max_active
+        self.inner.max_active()
     }
 
     /// Whether the queue is ordered (one task at a time, in submission order).
     pub fn is_ordered(&self) -> bool {
-        self.inner.ordered
+        self.inner.is_ordered()
     }
 
     /// Spawns a task on the queue; it starts when `max_active` and ordering allow.
@@ -362,8 +330,8 @@ impl WorkQueue {
     /// Spawns a task that joins the queue once `delay` has passed (it never starts earlier).
     ///
     /// The handle is returned at once. Until the delay expires the task counts as waiting for
-    /// [`WorkQueue::drain`], but not for [`WorkQueue::flush`] (see the module docs). Shutdown
-    /// cancels a pending delayed task.
+    /// [`WorkQueue::drain`], but not for [`WorkQueue::flush`] (see [the rules](WorkQueue#rules)).
+    /// Shutdown cancels a pending delayed task.
     ///
     /// # Examples
     ///
@@ -385,136 +353,6 @@ impl WorkQueue {
         self.inner
             .accept(future, None, Some(delay))
             .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
-    }
-
-    /// Returns a future that completes once every task accepted before this call has finished
-    /// (completed, panicked or been cancelled). Tasks spawned meanwhile are not waited for; delayed
-    /// tasks still pending are not either (see the module docs).
-    ///
-    /// # Priority inheritance
-    ///
-    /// Awaited by a [`High`](crate::Priority::High) task, the flush raises every task it waits
-    /// for to `High` until that task completes (see [`Priority`](crate::Priority)):
-    ///
-    /// - tasks the queue still holds back (beyond `max_active`, or behind their key): once
-    ///   admitted, they are queued ahead of `Normal` and `Idle` work, and admitted before the
-    ///   tasks that wait only for a place;
-    /// - tasks the queue already admitted: those queued behind lower work move to the `High`
-    ///   queues, and those running or waiting are queued as `High` at every later wake-up;
-    /// - in an ordered queue, its runner, which runs the tasks one after another: it runs as
-    ///   `High` until it comes to a task the flush does not wait for (one spawned after the
-    ///   call), and hands the rest of the line to a new runner of the queue's class there. A
-    ///   raise for the rest of the runner's life would lift every later task of a busy queue,
-    ///   whose runner never stops, for good.
-    ///
-    /// A delayed task that becomes due while the flush waits is raised as it joins the queue.
-    /// Admission order stays the queue's: its backlog keeps its order, a key's tasks start one
-    /// after another, at most `max_active` are in flight, and an ordered queue stays strictly
-    /// FIFO. A flush that a `Normal` or `Idle` task awaits raises nothing.
-    ///
-    /// # Panics
-    ///
-    /// The returned future panics when it is made and awaited in the queue's own tasks: the task
-    /// that calls `flush` was accepted before the call, so the flush would wait for it for ever.
-    /// Flush from outside the queue.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let rt = baton::Runtime::new()?;
-    /// let q = baton::WorkQueue::builder("q").max_active(2).build(&rt.handle())?;
-    /// let done = Arc::new(AtomicUsize::new(0));
-    /// for _ in 0..100 {
-    ///     let done = done.clone();
-    ///     drop(q.spawn(async move { done.fetch_add(1, Ordering::Relaxed); }));
-    /// }
-    /// rt.block_on(q.flush());
-    /// assert_eq!(done.load(Ordering::Relaxed), 100);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn flush(&self) -> impl Future<Output = ()> + Send + 'static {
-        // The generation is opened now, at the call, not at the first poll.
-        let target = lock(&self.inner.state).generations.open();
-        let inner = std::sync::Arc::clone(&self.inner);
-        // Made inside one of the queue's tasks: that task counts in the generation.
-        let made_inside = inner.is_polled_here();
-        async move {
-            if made_inside && inner.is_polled_here() {
-                panic!(
-                    "WorkQueue::flush of queue {:?} awaited from one of that queue's own tasks: \
-                     the flush waits for that task, which waits for the flush, so it would never \
-                     complete; flush from outside the queue (another task, or `block_on`)",
-                    inner.name
-                );
-            }
-            if let Some(target) = target.filter(|_| crate::task::boost::awaiter_is_high()) {
-                inner.raise_until(target);
-            }
-            inner
-                .wait_until(|state| state.generations.done(target))
-                .await;
-        }
-    }
-
-    /// From this call on, refuses spawns from outside the queue; the returned future completes once
-    /// the queue is empty, delayed tasks included; the queue's own tasks may still spawn more on
-    /// it, and those are waited for too. Afterwards the queue accepts spawns again.
-    ///
-    /// # Panics
-    ///
-    /// The returned future panics when awaited from one of the queue's own tasks: that task is
-    /// part of what the drain waits for, so it would wait for itself for ever. (Calling `drain`
-    /// there is fine; await it from another task or `block_on`.)
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = baton::Runtime::new()?;
-    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
-    /// let inner = q.clone();
-    /// drop(q.spawn(async move {
-    ///     // Spawns from the queue's own tasks are accepted during a drain.
-    ///     drop(inner.spawn(async {}));
-    /// }));
-    /// rt.block_on(q.drain());
-    /// assert_eq!(q.stats().completed, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn drain(&self) -> impl Future<Output = ()> + Send + 'static {
-        // Outside spawns are refused from the call on, until the returned future completes or
-        // is dropped.
-        lock(&self.inner.state).draining += 1;
-        let guard = DrainGuard(std::sync::Arc::clone(&self.inner));
-        async move {
-            if guard.0.is_polled_here() {
-                panic!(
-                    "WorkQueue::drain of queue {:?} awaited from one of that queue's own tasks: \
-                     the drain waits for every task of the queue, that one included, so it \
-                     would never complete; drain from outside the queue (another task, or \
-                     `block_on`)",
-                    guard.0.name
-                );
-            }
-            guard.0.wait_until(|state| guard.0.live(state) == 0).await;
-            drop(guard);
-        }
-    }
-
-    /// Refuses every new spawn from now on. Tasks already accepted still run.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = baton::Runtime::new()?;
-    /// let q = baton::WorkQueue::builder("q").build(&rt.handle())?;
-    /// q.close();
-    /// assert!(rt.block_on(q.spawn(async {})).unwrap_err().is_cancelled());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn close(&self) {
-        lock(&self.inner.state).closed = true;
     }
 
     /// A snapshot of the queue's counters (also listed in [`Stats::queues`](crate::Stats)).

@@ -72,12 +72,13 @@ use std::time::{Duration, Instant};
 use async_task::ScheduleInfo;
 
 use super::held::Held;
-use super::inner::{Done, Inner};
-use super::marks::{self, Marked, Timed};
+use super::inner::Inner;
+use super::marks::{Marked, Timed};
+use super::state::Done;
 use crate::context;
 use crate::queue::Runnable;
 use crate::scheduler::Shared;
-use crate::sync::{lock, Arc as SyncArc};
+use crate::sync::Arc as SyncArc;
 
 /// Tasks the runner runs in one poll before it yields to the core's other tasks (unless
 /// [`SLICE`] passes first). Each yield lets an idle core steal the runner, which costs the
@@ -95,6 +96,42 @@ const CHECK_EVERY: usize = 64;
 thread_local! {
     /// The task the runner is running on this thread, woken while it ran.
     static RESUMED: Cell<Option<Runnable>> = const { Cell::new(None) };
+    /// Set when the task the runner is running on this thread finished (its future dropped).
+    static JOB_DONE: Cell<bool> = const { Cell::new(false) };
+    /// The waker of the task the runner is running on this thread, if it returned `Pending`.
+    static PENDING: Cell<Option<Waker>> = const { Cell::new(None) };
+}
+
+/// The task being run on this thread by its queue's runner returned `Pending` (called by its
+/// wrapper's poll): the runner keeps its waker, to cancel it if the runner is dropped first.
+pub(super) fn job_pending(waker: &Waker) {
+    PENDING.with(|p| {
+        let current = p.take();
+        p.set(Some(match current {
+            Some(current) if current.will_wake(waker) => current,
+            _ => waker.clone(),
+        }));
+    });
+}
+
+/// The task being run on this thread by its queue's runner finished (called by its wrapper's
+/// drop).
+pub(super) fn job_done() {
+    JOB_DONE.with(|d| d.set(true));
+}
+
+/// For the runner, after a task's run: whether it finished ([`job_done`]), and its waker if it
+/// returned `Pending` ([`job_pending`]). Resets both.
+pub(super) fn take_job_outcome() -> (bool, Option<Waker>) {
+    (
+        JOB_DONE.with(|d| d.replace(false)),
+        PENDING.with(Cell::take),
+    )
+}
+
+/// Sets the waker the runner keeps for the task it runs on this thread (see [`job_pending`]).
+pub(super) fn keep_pending(waker: Option<Waker>) {
+    PENDING.with(|p| p.set(waker));
 }
 
 /// The address of a queue's `Inner`, for the schedule function of its tasks.
@@ -151,13 +188,11 @@ fn resume(inner: &Inner, runnable: Runnable) -> Then {
         RESUMED.with(|r| r.set(Some(runnable)));
         return Then::Nothing;
     }
-    let mut state = lock(&inner.state);
-    let Some(runner) = state.line.runner.as_ref().map(|r| r.waker.clone()) else {
+    match inner.lock().line_mut().resume(runnable) {
+        Ok(runner) => Then::Wake(runner),
         // No runner (it was cancelled by shutdown): the task is cancelled.
-        return Then::Cancel(runnable, SyncArc::clone(&inner.shared));
-    };
-    state.line.resumed = Some(runnable);
-    Then::Wake(runner)
+        Err(runnable) => Then::Cancel(runnable, SyncArc::clone(inner.shared())),
+    }
 }
 
 /// The task in flight.
@@ -203,16 +238,11 @@ impl Runner {
         if let Some(held) = self.batch.pop_front() {
             return Some(held);
         }
-        let mut state = lock(&self.inner.state);
+        let mut state = self.inner.lock();
         let (resumed, wake) = self.inner.report_locked(&mut state, &mut self.done);
         debug_assert!(resumed.is_none(), "a task resumed with none in flight");
-        let empty = state.line.waiting.is_empty();
-        if empty {
-            state.line.runner = None;
+        if !state.line_mut().take_waiting(&mut self.batch) {
             self.exited = true;
-        } else {
-            // Swapped, so both deques keep their buffers.
-            std::mem::swap(&mut self.batch, &mut state.line.waiting);
         }
         drop(state);
         self.inner.wake_waiters(wake);
@@ -222,18 +252,18 @@ impl Runner {
     /// Runs the task in flight once (cancels it if it was aborted, as a worker does). Returns
     /// whether it finished.
     fn run(&mut self, runnable: Runnable) -> bool {
-        // The waker kept from the task's last `Pending`, so `marks::job_pending` can keep it.
+        // The waker kept from the task's last `Pending`, so `job_pending` can keep it.
         let kept = self
             .current
             .as_mut()
             .and_then(|current| current.waker.take());
-        marks::keep_pending(kept);
+        keep_pending(kept);
         {
-            let _marked = Marked::enter(&self.inner);
+            let _marked = Marked::enter(self.inner.counters());
             // An aborted task's poll drops its future instead.
             runnable.run();
         }
-        let (finished, pending) = marks::take_job_outcome();
+        let (finished, pending) = take_job_outcome();
         if finished {
             if let Some(current) = self.current.take() {
                 self.done.add(current.generation);
@@ -253,12 +283,12 @@ impl Future for Runner {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Once per poll, not per task: a task awaiting a later task's handle is told.
-        let _line = OrderedMark::enter(self.inner.id);
+        let _line = OrderedMark::enter(self.inner.id());
         let start = Instant::now();
         let poll = self.turns(cx, start);
         // The queue's poll time: the runner's whole poll, which runs the queue's tasks back to
         // back (one look at the clock per poll rather than two per task).
-        drop(Timed::since(&self.inner, start));
+        drop(Timed::since(self.inner.counters(), start));
         poll
     }
 }
@@ -278,7 +308,7 @@ impl Runner {
             if turn % CHECK_EVERY == 0 && start.elapsed() >= SLICE {
                 break;
             }
-            if this.inner.shared.is_shutdown() {
+            if this.inner.shared().is_shutdown() {
                 // No task runs once shutdown began: the runner is cancelled at its next turn
                 // (its registry is closed), and cancels its tasks then.
                 cx.waker().wake_by_ref();
@@ -323,7 +353,7 @@ impl Runner {
             // poll was handed off, another worker may run the core; if one does, go no further
             // than the task whose poll this worker was finishing, and end the poll so that one
             // of the two retires at the poll boundary.
-            if context::take_handed_off() && !keeps_working(&this.inner.shared) {
+            if context::take_handed_off() && !keeps_working(this.inner.shared()) {
                 break;
             }
             // A poll the monitor took over (a task blocked outside any section) no longer
@@ -337,7 +367,7 @@ impl Runner {
                 break;
             }
         }
-        if this.done.tasks >= BUDGET {
+        if this.done.len() >= BUDGET {
             let resumed = this.inner.report(&mut this.done);
             debug_assert!(resumed.is_none() || this.resumed.is_none());
             this.resumed = this.resumed.take().or(resumed);
@@ -358,7 +388,7 @@ impl Runner {
     /// only the tasks such a flush waits for and those ahead of them in the line.
     fn enter_generation(&mut self, held: Held) -> Option<Held> {
         let inner = Arc::clone(&self.inner);
-        let mut state = lock(&inner.state);
+        let mut state = inner.lock();
         let (resumed, wake) = inner.report_locked(&mut state, &mut self.done);
         debug_assert!(resumed.is_none(), "a task resumed with none in flight");
         if !inner.raise_ends_at(&state, held.generation()) {
@@ -369,8 +399,7 @@ impl Runner {
         let generation = held.generation();
         let mut line = std::mem::take(&mut self.batch);
         line.push_front(held);
-        line.append(&mut state.line.waiting);
-        state.line.waiting = line;
+        state.line_mut().give_back(line);
         let runner = inner.new_runner(&mut state, generation);
         self.exited = true;
         drop(state);
@@ -411,9 +440,9 @@ impl Drop for Runner {
         // Cancelled before its line was done (shutdown, or a bug that panicked): report, give
         // the line up, cancel what it took and the task in flight, on this thread.
         let (resumed, wake) = {
-            let mut state = lock(&self.inner.state);
+            let mut state = self.inner.lock();
             let reported = self.inner.report_locked(&mut state, &mut self.done);
-            state.line.runner = None;
+            state.line_mut().clear_runner();
             reported
         };
         self.inner.wake_waiters(wake);

@@ -9,14 +9,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::held::{Held, Submit};
-use super::inner::{Inner, LineRunner, QueueState};
+use super::inner::Inner;
 use super::live::LiveId;
 use super::refusal::SpawnError;
 use super::runner::{self, Runner};
+use super::state::QueueState;
 use super::task::QueueTask;
 use crate::queue::Runnable;
 use crate::scheduler::Shared;
-use crate::sync::lock;
 use crate::task::{JoinHandle, Spawn};
 
 /// What to submit once the state lock is released.
@@ -41,26 +41,24 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let key = if self.ordered { None } else { key };
+        let key = if self.is_ordered() { None } else { key };
         // One lock acquisition per spawn, held while the task is allocated: acceptance, its
         // generation and its position in the FIFO are one step, a refusal can give the future
         // back, and the spawner pulls the lock's cache line over once (measured a little
         // faster than two short critical sections around an unlocked allocation).
-        let mut state = lock(&self.state);
+        let mut state = self.lock();
         if let Some(reason) = self.refusal(&state) {
             return Err(SpawnError::new(future, reason));
         }
-        let generation = state.generations.current();
+        let generation = state.generation();
         let (held, handle) = self.allocate(&mut state, future, key, generation, delay.is_none());
-        state.counts.spawned += 1;
+        state.count_accepted(delay.is_none().then_some(generation));
         let Some(delay) = delay else {
-            state.generations.add(generation);
             let start = self.admit(&mut state, held, key);
             drop(state);
             self.start(start);
             return Ok(handle);
         };
-        state.delayed += 1;
         drop(state);
         let held = held.delayed();
         let queue = std::sync::Arc::clone(self);
@@ -69,7 +67,7 @@ impl Inner {
             queue.expire(held);
         };
         drop(Shared::spawn(
-            &self.shared,
+            self.shared(),
             timer,
             None,
             std::panic::Location::caller(),
@@ -94,16 +92,16 @@ impl Inner {
         F::Output: Send + 'static,
     {
         let site = std::panic::Location::caller();
-        let live = if self.ordered {
+        let live = if self.is_ordered() {
             LiveId::NONE
         } else {
-            state.live.reserve()
+            state.live_mut().reserve()
         };
         let wrapped = QueueTask::new(future, std::sync::Arc::clone(self), key, generation, live);
         let how = Spawn {
             pin: None,
-            priority: self.priority,
-            queue: Some(&self.name),
+            priority: self.priority(),
+            queue: Some(self.name()),
             queue_id: self.mark(),
             site,
             name: None,
@@ -118,25 +116,14 @@ impl Inner {
                 pin: self.pin(),
                 ..how
             };
-            let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, wrapped, how);
+            let (runnable, handle) = Shared::spawn_unscheduled(self.shared(), wrapped, how);
             state
-                .live
+                .live_mut()
                 .fill(live, runnable.metadata(), counted.then_some(generation));
             (runnable, handle)
         };
-        debug_assert_eq!(runnable.metadata().priority(), self.priority);
+        debug_assert_eq!(runnable.metadata().priority(), self.priority());
         (Held::new(runnable, generation, live), handle)
-    }
-
-    /// What a task (or a runner) is marked with when it is spawned: the queue's id if the
-    /// queue has a rescuer (rescuer protocol: marking) or is ordered (so a task awaiting a later
-    /// task's handle is told, see [`runner`]), else 0.
-    fn mark(&self) -> u32 {
-        if self.rescuer.is_some() || self.ordered {
-            self.id
-        } else {
-            0
-        }
     }
 
     /// Offers an accepted task (counted in its generation) to admission, under the lock.
@@ -146,12 +133,11 @@ impl Inner {
         held: Held,
         key: Option<u64>,
     ) -> Option<Start> {
-        if !self.ordered {
-            return state.admission.push(held, key).map(Start::Task);
+        if !self.is_ordered() {
+            return state.admit(held, key).map(Start::Task);
         }
         let generation = held.generation();
-        state.line.waiting.push_back(held);
-        if state.line.runner.is_some() {
+        if !state.line_mut().push(held) {
             return None;
         }
         // The line was idle: a new runner takes it.
@@ -168,13 +154,13 @@ impl Inner {
         let runner = Runner::new(std::sync::Arc::clone(self), generation);
         let how = Spawn {
             pin: self.pin(),
-            priority: self.priority,
+            priority: self.priority(),
             queue_id: self.mark(),
             ..Spawn::at(std::panic::Location::caller())
         };
-        let (runnable, handle) = Shared::spawn_unscheduled(&self.shared, runner, how);
+        let (runnable, handle) = Shared::spawn_unscheduled(self.shared(), runner, how);
         drop(handle);
-        state.line.runner = Some(LineRunner::new(&runnable));
+        state.line_mut().set_runner(&runnable);
         runnable
     }
 
@@ -194,27 +180,17 @@ impl Inner {
 
     /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
     pub(super) fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
-        let mut state = lock(&self.state);
-        if state.shut_down {
+        let mut state = self.lock();
+        if state.is_shut_down() {
             drop(state);
             // Dropped while still delayed: uncounted in its generation, as it never was.
             drop(held);
             return;
         }
-        state.delayed -= 1;
-        let generation = held.count();
-        // A flush awaited by a `High` task waits for it now: it is raised too (its runner, in
-        // an ordered queue, which may be new).
-        let waited = state.raise_waits_for(generation);
-        state.generations.add(generation);
+        let waited = state.count_due(&mut held, self.priority());
         let live = held.live();
-        state.live.count(live, generation);
-        if held.is_raised(self.priority) {
-            // Raised while delayed (a `High` task awaits it): admission must look for it.
-            state.clean_at = 0;
-        }
         let start = self.admit(&mut state, held, None);
-        let raised = waited && (state.live.raise(live) | state.line.raise_runner());
+        let raised = waited && state.raise_joined(live);
         drop(state);
         if raised {
             crate::core::boost::request_sweep();

@@ -18,7 +18,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -26,7 +25,8 @@ use std::time::Instant;
 use super::held::{self, Dropping};
 use super::inner::Inner;
 use super::live::LiveId;
-use super::marks::{self, Marked, Timed};
+use super::marks::{Marked, Timed};
+use super::runner;
 use crate::context;
 
 pin_project_lite::pin_project! {
@@ -78,28 +78,28 @@ impl<F: Future> Future for QueueTask<F> {
         let inner = &this.finish.inner;
         // A takeover of this poll by the monitor counts in the queue's detections, before the
         // task's handle can learn that it finished.
-        if inner.ordered {
+        if inner.is_ordered() {
             // Run by the runner, which marks the thread around the run, times its whole poll,
             // and starts a task only in a poll not taken over (it looks before each): a
             // takeover seen after this task's poll happened during it.
             let poll = this.future.poll(cx);
             if context::poll_taken_over() {
-                inner.stats.detections.fetch_add(1, Relaxed);
+                inner.counters().count_detection();
             }
             if poll.is_pending() {
                 // The runner must be able to cancel it while it waits (shutdown).
-                marks::job_pending(cx.waker());
+                runner::job_pending(cx.waker());
             }
             return poll;
         }
         let taken_over = context::poll_taken_over();
         let poll = {
-            let _timed = Timed::since(inner, Instant::now());
-            let _marked = Marked::enter(inner);
+            let _timed = Timed::since(inner.counters(), Instant::now());
+            let _marked = Marked::enter(inner.counters());
             this.future.poll(cx)
         };
         if !taken_over && context::poll_taken_over() {
-            inner.stats.detections.fetch_add(1, Relaxed);
+            inner.counters().count_detection();
         }
         poll
     }
@@ -119,11 +119,11 @@ struct Finish {
 impl Drop for Finish {
     fn drop(&mut self) {
         let started = self.how == Dropping::Started;
-        if started && self.inner.ordered && self.inner.is_polled_here() {
+        if started && self.inner.is_ordered() && self.inner.is_polled_here() {
             // Inside the runner's run of this task: counted now (before its handle learns it
             // finished), reported to the state by the runner.
-            self.inner.stats.ran.fetch_add(1, Relaxed);
-            marks::job_done();
+            self.inner.counters().count_ran();
+            runner::job_done();
             return;
         }
         self.inner.finished(
