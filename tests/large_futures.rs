@@ -136,3 +136,41 @@ fn local_tasks_by_every_local_spawn() {
     });
     assert_eq!(by_function + in_a_join_set + on_a_set, 3 * 4 * BIG);
 }
+
+#[test]
+fn spawned_on_work_queues() {
+    let rt = rt();
+    let sum = rt
+        .block_on(rt.spawn(async {
+            let handle = baton::Handle::current();
+            let plain = baton::WorkQueue::builder("big").build(&handle).unwrap();
+            let ordered = baton::WorkQueue::builder("big ordered")
+                .ordered()
+                .build(&handle)
+                .unwrap();
+            type QueueSpawner = Box<dyn Fn() -> baton::JoinHandle<usize> + Send>;
+            let spawners: Vec<QueueSpawner> = vec![
+                Box::new({
+                    let q = plain.clone();
+                    move || q.spawn(big(5))
+                }),
+                Box::new({
+                    let q = plain.clone();
+                    move || q.spawn_keyed("key", big(5))
+                }),
+                Box::new({
+                    let q = plain.clone();
+                    move || q.spawn_after(std::time::Duration::from_millis(1), big(5))
+                }),
+                Box::new(move || ordered.spawn(big(5))),
+            ];
+            let tasks: Vec<_> = spawners.iter().map(|spawn| spawn()).collect();
+            let mut sum = 0;
+            for task in tasks {
+                sum += task.await.unwrap();
+            }
+            sum
+        }))
+        .unwrap();
+    assert_eq!(sum, 4 * 5 * BIG);
+}

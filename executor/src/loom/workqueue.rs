@@ -3,7 +3,7 @@
 //! - The ordered queue's handoff from one task to the next: while the running task finishes on
 //!   one thread and another thread submits more, tasks still run one at a time, in submission
 //!   order, and none is lost. Drives the real admission state machine under a loom mutex, the
-//!   way the queue's `accept` and `finished` do (`workqueue/inner.rs`).
+//!   way the queue's `accept` and `finished` do (`workqueue/spawn.rs`, `workqueue/inner.rs`).
 //! - A keyed lane's handoff, with a second key submitted meanwhile: each key's tasks run one at
 //!   a time in order, while the other key may run beside them.
 //! - `flush` waiting (`wait_until`, the real function: check, listen, check again) while the

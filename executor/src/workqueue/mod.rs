@@ -86,6 +86,7 @@ use std::time::Duration;
 use crate::handle::Handle;
 use crate::stats::QueueStats;
 use crate::sync::Arc as SyncArc;
+use crate::task::large::boxed_if_large;
 use crate::task::JoinHandle;
 use inner::Inner;
 use placement::Placement;
@@ -267,8 +268,7 @@ impl WorkQueue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.try_spawn(future)
-            .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
+        boxed_if_large!(future => self.accept_or_cancel(future, None, None))
     }
 
     /// Like [`WorkQueue::spawn`], but a refused task is handed back.
@@ -322,9 +322,8 @@ impl WorkQueue {
     {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
-        self.inner
-            .accept(future, Some(hasher.finish()), None)
-            .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
+        let key = Some(hasher.finish());
+        boxed_if_large!(future => self.accept_or_cancel(future, key, None))
     }
 
     /// Spawns a task that joins the queue once `delay` has passed (it never starts earlier).
@@ -350,8 +349,24 @@ impl WorkQueue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        boxed_if_large!(future => self.accept_or_cancel(future, None, Some(delay)))
+    }
+
+    /// Spawns `future` with `key` and `delay`, or returns a handle that reports it cancelled
+    /// if the queue refuses it.
+    #[track_caller]
+    fn accept_or_cancel<F>(
+        &self,
+        future: F,
+        key: Option<u64>,
+        delay: Option<Duration>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         self.inner
-            .accept(future, None, Some(delay))
+            .accept(future, key, delay)
             .unwrap_or_else(|refused| self.inner.cancelled(refused.into_inner()))
     }
 
