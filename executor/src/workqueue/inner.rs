@@ -89,6 +89,8 @@ pub(super) struct QueueState {
     pub(super) closed: bool,
     /// Set when shutdown cancelled the held tasks.
     pub(super) shut_down: bool,
+    /// Tasks that never started and are being cancelled (see [`Inner::cancel_doomed`]).
+    pub(super) doomed: VecDeque<Held>,
     /// Delayed tasks whose delay has not expired.
     pub(super) delayed: u64,
     /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
@@ -244,6 +246,7 @@ impl Inner {
                 draining: 0,
                 closed: false,
                 shut_down: false,
+                doomed: VecDeque::new(),
                 delayed: 0,
                 counts: Counts::default(),
             }),
@@ -464,7 +467,49 @@ impl Inner {
 
     /// Waits until `done` holds for the state.
     pub(super) async fn wait_until(&self, done: impl Fn(&QueueState) -> bool) {
+        if self.shared.on_shutdown_thread() {
+            self.wait_on_shutdown_thread(done);
+            return;
+        }
         wait_until(&self.state, &self.event, done).await;
+    }
+
+    /// [`Inner::wait_until`] on the thread shutting the runtime down: a destructor of a task
+    /// that shutdown cancels waits for the queue (a flush or drain in a `block_on`). The tasks
+    /// it waits for are cancelled by this very thread, after the destructor returns, so it
+    /// cancels them now instead, and blocks only for those whose poll is running on a worker:
+    /// once their poll ends, shutdown queues them for this thread and unparks it.
+    fn wait_on_shutdown_thread(&self, done: impl Fn(&QueueState) -> bool) {
+        let unpark = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        loop {
+            self.shared.cancel_pending();
+            if done(&lock(&self.state)) {
+                return;
+            }
+            let mut listener = std::pin::pin!(self.event.listen());
+            // Checked again after listening: a notification in between is not missed.
+            if done(&lock(&self.state)) {
+                return;
+            }
+            let mut cx = std::task::Context::from_waker(&unpark);
+            if listener.as_mut().poll(&mut cx).is_pending() {
+                // Unparked by the notification, or by a task queued for cancellation.
+                std::thread::park();
+            }
+        }
+    }
+
+    /// Cancels the tasks in [`QueueState::doomed`] on this thread, one at a time, each taken
+    /// under the lock and dropped without it: a destructor run by one of these cancellations
+    /// that waits for the queue (see [`Inner::wait_on_shutdown_thread`]) cancels the rest.
+    pub(super) fn cancel_doomed(&self) {
+        loop {
+            let Some(held) = lock(&self.state).doomed.pop_front() else {
+                return;
+            };
+            // Each cancellation re-enters `finished`.
+            drop(held);
+        }
     }
 
     pub(super) fn snapshot(&self) -> QueueStats {
@@ -531,23 +576,30 @@ impl Drop for Inner {
     }
 }
 
+/// Unparks a thread blocked in [`Inner::wait_on_shutdown_thread`].
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 impl Frontend for Inner {
     fn cancel_held(&self) {
-        let (held, line) = {
+        {
             let mut state = lock(&self.state);
             state.shut_down = true;
-            (
-                state.admission.take_waiting(),
-                std::mem::take(&mut state.line.waiting),
-            )
-        };
+            let held = state.admission.take_waiting();
+            let line = std::mem::take(&mut state.line.waiting);
+            state.doomed.extend(held);
+            state.doomed.extend(line);
+        }
         if let Some(rescuer) = &self.rescuer {
             rescuer.stop();
         }
-        // Cancelled without the lock, on the shutdown thread: each cancellation re-enters
-        // `finished`.
-        drop(held);
-        drop(line);
+        // Cancelled without the lock, on the shutdown thread.
+        self.cancel_doomed();
     }
 
     fn mayday(&self, cores: &[usize]) {

@@ -86,7 +86,10 @@
 //!
 //! Every queue registers with its runtime as a [`Frontend`](crate::scheduler::Frontend). Shutdown
 //! drops the tasks a queue still holds back (and delayed tasks, through their timer tasks), so
-//! their handles report cancellation; from then on the queue refuses spawns.
+//! their handles report cancellation; from then on the queue refuses spawns. A flush or drain
+//! awaited on the thread that shuts the runtime down (in a destructor of a task it cancels)
+//! would wait for tasks that only this thread will cancel: it cancels them there and then, and
+//! waits only for polls still running on the workers.
 
 mod admission;
 mod builder;
