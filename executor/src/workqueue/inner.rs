@@ -466,12 +466,33 @@ impl Inner {
     }
 
     /// Waits until `done` holds for the state.
+    ///
+    /// The waiter's waker is woken through [`wake_quietly`](crate::task::wake_quietly): it is
+    /// woken from inside `event-listener`'s notify, in the drop of one of the queue's tasks,
+    /// where a waker that panics would break the listener list and report its panic as that
+    /// task's outcome.
     pub(super) async fn wait_until(&self, done: impl Fn(&QueueState) -> bool) {
         if self.shared.on_shutdown_thread() {
             self.wait_on_shutdown_thread(done);
             return;
         }
-        wait_until(&self.state, &self.event, done).await;
+        let mut wait = std::pin::pin!(wait_until(&self.state, &self.event, done));
+        // The caller's waker, and the one that wakes it quietly, made again only if it changes.
+        let mut quiet: Option<(Waker, Waker)> = None;
+        std::future::poll_fn(|cx| {
+            let quiet = match quiet.take() {
+                Some((caller, wrapper)) if caller.will_wake(cx.waker()) => {
+                    quiet.insert((caller, wrapper))
+                }
+                _ => {
+                    let wrapper = Waker::from(std::sync::Arc::new(Quiet(cx.waker().clone())));
+                    quiet.insert((cx.waker().clone(), wrapper))
+                }
+            };
+            wait.as_mut()
+                .poll(&mut std::task::Context::from_waker(&quiet.1))
+        })
+        .await;
     }
 
     /// [`Inner::wait_until`] on the thread shutting the runtime down: a destructor of a task
@@ -573,6 +594,20 @@ impl Drop for Inner {
         let last = self.snapshot();
         self.shared
             .retire_frontend(std::ptr::from_ref(self).cast::<()>(), &last);
+    }
+}
+
+/// Wakes a flush or drain's waker without letting a panic of its `wake` escape (see
+/// [`Inner::wait_until`]).
+struct Quiet(Waker);
+
+impl std::task::Wake for Quiet {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        crate::task::wake_quietly(self.0.clone());
     }
 }
 
