@@ -17,6 +17,7 @@
 //!    never had a place: dropping a `Held` sets a thread-local flag that tells the wrapper so.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -33,18 +34,25 @@ pin_project_lite::pin_project! {
     /// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
     /// ordered queue's runner does it around the whole run), and frees its place when dropped.
     pub(super) struct QueueTask<F> {
-        // Declared before `finish`, so dropped before it (even when its drop panics): the next
-        // task never overlaps it.
+        // Dropped by the `PinnedDrop` below, before `finish` (even when its drop panics): the
+        // next task never overlaps it.
         #[pin]
-        future: F,
+        future: ManuallyDrop<F>,
         // Tells the queue the task is gone, after the future is dropped.
         finish: Finish,
     }
 
     impl<F> PinnedDrop for QueueTask<F> {
         fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
             // Read before the future is dropped: dropping it may drop other tasks.
-            this.project().finish.how = held::take_dropping();
+            this.finish.how = held::take_dropping();
+            // Its destructors run as part of the task, like its polls: one that waits for the
+            // queue (a flush or drain) would wait for this very task, and panics instead.
+            let _marked = Marked::enter(&this.finish.inner);
+            // SAFETY: the future is dropped in place, once, here; the wrapper is being dropped,
+            // so nothing uses it again.
+            unsafe { ManuallyDrop::drop(this.future.get_unchecked_mut()) };
         }
     }
 }
@@ -58,7 +66,7 @@ impl<F> QueueTask<F> {
         live: LiveId,
     ) -> Self {
         QueueTask {
-            future,
+            future: ManuallyDrop::new(future),
             finish: Finish {
                 inner,
                 key,
@@ -75,6 +83,9 @@ impl<F: Future> Future for QueueTask<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        // SAFETY: the future is structurally pinned: `ManuallyDrop` only keeps it from being
+        // dropped before the `PinnedDrop` above, which drops it in place.
+        let future = unsafe { this.future.map_unchecked_mut(|future| &mut **future) };
         let inner = &this.finish.inner;
         // A takeover of this poll by the monitor counts in the queue's detections, before the
         // task's handle can learn that it finished.
@@ -82,7 +93,7 @@ impl<F: Future> Future for QueueTask<F> {
             // Run by the runner, which marks the thread around the run, times its whole poll,
             // and starts a task only in a poll not taken over (it looks before each): a
             // takeover seen after this task's poll happened during it.
-            let poll = this.future.poll(cx);
+            let poll = future.poll(cx);
             if context::poll_taken_over() {
                 inner.stats.detections.fetch_add(1, Relaxed);
             }
@@ -96,7 +107,7 @@ impl<F: Future> Future for QueueTask<F> {
         let poll = {
             let _timed = Timed::since(inner, Instant::now());
             let _marked = Marked::enter(inner);
-            this.future.poll(cx)
+            future.poll(cx)
         };
         if !taken_over && context::poll_taken_over() {
             inner.stats.detections.fetch_add(1, Relaxed);
