@@ -410,22 +410,25 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Blocks on a flush of its queue when dropped, or on a drain if its flag is set.
+struct FlushOnDrop(Option<baton::WorkQueue>, bool);
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        let q = self.0.take().unwrap();
+        if self.1 {
+            block_on(q.drain());
+        } else {
+            block_on(q.flush());
+        }
+    }
+}
+
 /// Guards whose drop blocks on a flush or a drain of a queue, held by tasks that shutdown
 /// cancels: the destructor runs on the thread that shuts the runtime down, while the queue's
 /// tasks it waits for are still to be cancelled. Shutdown must not hang.
 #[test]
 fn flush_in_a_destructor_run_by_shutdown() {
-    struct FlushOnDrop(Option<baton::WorkQueue>, bool);
-    impl Drop for FlushOnDrop {
-        fn drop(&mut self) {
-            let q = self.0.take().unwrap();
-            if self.1 {
-                block_on(q.drain());
-            } else {
-                block_on(q.flush());
-            }
-        }
-    }
     watchdog::finishes("a flush in a destructor during shutdown", || {
         for drain in [false, true] {
             let rt = baton::Runtime::builder().cores(2).build().unwrap();
@@ -512,6 +515,91 @@ fn held_tasks_whose_drops_panic_at_shutdown() {
         }
         for q in &qs {
             settled(q);
+        }
+    });
+}
+
+/// The runtime dropped from inside one of a queue's own jobs (an ordered queue's runner runs
+/// it inline), with jobs behind it, delayed ones, a flush and a drain waiting on other
+/// threads: every handle resolves, the waiters return, and the queue's counts add up.
+#[test]
+fn a_job_drops_the_runtime() {
+    watchdog::finishes("a job dropping its runtime", || {
+        for which in 0..3 {
+            let rt = baton::Runtime::builder().cores(2).build().unwrap();
+            let q = queues(&rt).swap_remove(which);
+            let slot = Arc::new(Mutex::new(Some(rt)));
+            let mut handles = vec![q.spawn({
+                let slot = slot.clone();
+                async move {
+                    let rt = slot.lock().unwrap().take().unwrap();
+                    drop(rt);
+                    baton::yield_now().await;
+                }
+            })];
+            for i in 0..20u64 {
+                handles.push(q.spawn(async move {
+                    baton::yield_now().await;
+                    let _ = i;
+                }));
+                handles.push(q.spawn_after(Duration::from_micros(i * 50), async {}));
+            }
+            let flush = q.flush();
+            let drain = q.drain();
+            let waiters = [
+                std::thread::spawn(move || futures::executor::block_on(flush)),
+                std::thread::spawn(move || futures::executor::block_on(drain)),
+            ];
+            for waiter in waiters {
+                waiter.join().unwrap();
+            }
+            for handle in handles {
+                if let Err(err) = futures::executor::block_on(handle) {
+                    assert!(err.is_cancelled(), "{err}");
+                }
+            }
+            assert!(slot.lock().unwrap().is_none(), "the job never ran");
+            settled(&q);
+        }
+    });
+}
+
+/// A job whose destructor waits for its own queue (a flush or drain in a `block_on`), dropped
+/// by an abort and by shutdown: the wait would include the job itself, so it panics, as an
+/// await of its own queue's flush in a job does, and the job's handle reports that panic.
+#[test]
+fn a_jobs_destructor_flushes_its_own_queue() {
+    watchdog::finishes("a job's destructor flushing its queue", || {
+        for drain in [false, true] {
+            let rt = baton::Runtime::builder().cores(2).build().unwrap();
+            let qs = queues(&rt);
+            let mut at_shutdown = Vec::new();
+            for q in &qs {
+                let guard = FlushOnDrop(Some(q.clone()), drain);
+                let aborted = q.spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                });
+                let after = q.spawn(async { 5 });
+                rt.block_on(baton::yield_now());
+                aborted.abort();
+                let err = rt.block_on(aborted).unwrap_err();
+                assert!(err.is_panic(), "{err}");
+                assert_eq!(rt.block_on(after).unwrap(), 5);
+                let guard = FlushOnDrop(Some(q.clone()), drain);
+                at_shutdown.push(q.spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                }));
+            }
+            drop(rt);
+            for handle in at_shutdown {
+                let err = futures::executor::block_on(handle).unwrap_err();
+                assert!(err.is_panic(), "{err}");
+            }
+            for q in &qs {
+                settled(q);
+            }
         }
     });
 }
