@@ -498,18 +498,25 @@ impl Inner {
     /// [`Inner::wait_until`] on the thread shutting the runtime down: a destructor of a task
     /// that shutdown cancels waits for the queue (a flush or drain in a `block_on`). The tasks
     /// it waits for are cancelled by this very thread, after the destructor returns, so it
-    /// cancels them now instead, and blocks only for those whose poll is running on a worker:
-    /// once their poll ends, shutdown queues them for this thread and unparks it.
+    /// cancels them now instead (the queue's held tasks first, then, if that is not enough,
+    /// everything shutdown has yet to cancel, whose destructors run inside this one), and
+    /// blocks only for those whose poll is running on a worker: once their poll ends, shutdown
+    /// queues them for this thread and unparks it.
     fn wait_on_shutdown_thread(&self, done: impl Fn(&QueueState) -> bool) {
         let unpark = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let is_done = || done(&lock(&self.state));
         loop {
-            self.shared.cancel_pending();
-            if done(&lock(&self.state)) {
+            if is_done() {
                 return;
             }
+            self.cancel_held();
+            if is_done() {
+                return;
+            }
+            self.shared.cancel_pending();
             let mut listener = std::pin::pin!(self.event.listen());
             // Checked again after listening: a notification in between is not missed.
-            if done(&lock(&self.state)) {
+            if is_done() {
                 return;
             }
             let mut cx = std::task::Context::from_waker(&unpark);
