@@ -48,8 +48,10 @@ pin_project_lite::pin_project! {
             // Read before the future is dropped: dropping it may drop other tasks.
             this.finish.how = held::take_dropping();
             // Its destructors run as part of the task, like its polls: one that waits for the
-            // queue (a flush or drain) would wait for this very task, and panics instead.
-            let _marked = Marked::enter(&this.finish.inner);
+            // queue (a flush or drain) would wait for this very task, and panics instead. (An
+            // ordered queue's runner marks the thread around the whole run already.)
+            let inner = &this.finish.inner;
+            let _marked = (!inner.is_polled_here()).then(|| Marked::enter(inner));
             // SAFETY: the future is dropped in place, once, here; the wrapper is being dropped,
             // so nothing uses it again.
             unsafe { ManuallyDrop::drop(this.future.get_unchecked_mut()) };
