@@ -275,7 +275,7 @@ impl Reactor {
             source.set_ready(source::Event::BOTH, &mut wakers);
         }
         for waker in wakers {
-            waker.wake();
+            crate::task::wake_quietly(waker);
         }
     }
 

@@ -116,7 +116,7 @@ impl Reactor {
             _ => self.kick_standby(false),
         }
         for waker in wakers {
-            waker.wake();
+            crate::task::wake_quietly(waker);
         }
         result
     }
@@ -249,7 +249,7 @@ impl Reactor {
         self.timers.take_due(now, &mut wakers);
         let woke = !wakers.is_empty();
         for waker in wakers {
-            waker.wake();
+            crate::task::wake_quietly(waker);
         }
         result.map(|()| woke)
     }

@@ -280,6 +280,15 @@ fn drop_quietly<T>(value: T) {
     }
 }
 
+/// Wakes `waker`, discarding a panic of its `wake` (see [`drop_quietly`]): a waker that some
+/// future registered and that panics (a bug of that future's owner) neither stops its caller
+/// from waking the others nor unwinds into a worker, the reactor or async-task (which aborts).
+pub(crate) fn wake_quietly(waker: std::task::Waker) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
+        drop_quietly(panic);
+    }
+}
+
 /// What a task is spawned with, besides its future.
 #[derive(Debug)]
 pub(crate) struct Spawn<'a> {

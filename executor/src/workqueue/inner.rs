@@ -30,6 +30,8 @@ use crate::stats::QueueStats;
 use crate::sync::{lock, Arc as SyncArc, Mutex, MutexGuard};
 use crate::task::{JoinHandle, Spawn};
 
+mod wait;
+
 /// The next queue id (see [`next_id`]).
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -328,7 +330,7 @@ impl Inner {
 
     /// Waits until every task of generation `target` or an earlier one ended.
     pub(super) async fn wait_flushed(&self, target: Option<u64>) {
-        wait_until(&self.state, &self.event, |state| state.flushed(target)).await;
+        self.wait(|state| state.flushed(target)).await;
     }
 
     /// A drain starts at the call: spawns from outside the queue are refused until the guard
@@ -340,7 +342,7 @@ impl Inner {
 
     /// Waits until the queue is empty, delayed tasks included.
     pub(super) async fn wait_empty(&self) {
-        wait_until(&self.state, &self.event, |state| self.live(state) == 0).await;
+        self.wait(|state| self.live(state) == 0).await;
     }
 
     /// Refuses every spawn from now on.
@@ -400,6 +402,22 @@ pub(crate) async fn wait_until<S>(mutex: &Mutex<S>, event: &Event, done: impl Fn
     }
 }
 
+impl Inner {
+    /// Cancels the doomed tasks (see [`QueueState::shut_down`]) on this thread, one at a time,
+    /// each taken under the lock and dropped without it, since each cancellation re-enters
+    /// `finished`: a destructor run by one of them that waits for the queue (see
+    /// [`Inner::wait`]) cancels the rest.
+    pub(super) fn cancel_doomed(&self) {
+        loop {
+            let next = lock(&self.state).next_doomed();
+            let Some(held) = next else {
+                return;
+            };
+            drop(held);
+        }
+    }
+}
+
 impl Drop for Inner {
     /// Stops the queue's rescuer, and leaves the runtime's live queues for its retired ones,
     /// with its last counters.
@@ -415,14 +433,12 @@ impl Drop for Inner {
 
 impl Frontend for Inner {
     fn cancel_held(&self) {
-        let (held, line) = lock(&self.state).shut_down();
+        lock(&self.state).shut_down();
         if let Some(rescuer) = &self.rescuer {
             rescuer.stop();
         }
-        // Cancelled without the lock, on the shutdown thread: each cancellation re-enters
-        // `finished`.
-        drop(held);
-        drop(line);
+        // Cancelled without the lock, on the shutdown thread.
+        self.cancel_doomed();
     }
 
     fn mayday(&self, cores: &[usize]) {

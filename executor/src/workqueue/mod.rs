@@ -125,7 +125,8 @@ use placement::Placement;
 ///   and `drain`, and the next task may start. Runtime shutdown cancels every task not ended,
 ///   delayed ones included.
 /// - **Mistakes that would wait for ever panic instead:** awaiting `flush` or `drain` from one
-///   of the queue's own tasks (it would wait for itself), and, in an ordered queue, awaiting the
+///   of the queue's own tasks, in its poll or in a destructor its drop runs (it would wait for
+///   itself), and, in an ordered queue, awaiting the
 ///   handle of a later task of the same queue (that task starts only once the waiting one
 ///   ended). The panic ends the task that made the mistake, and says so in its
 ///   [`JoinError`](crate::JoinError).

@@ -443,13 +443,14 @@ impl Drop for Runner {
             let mut state = self.inner.lock();
             let reported = self.inner.report_locked(&mut state, &mut self.done);
             state.line_mut().clear_runner();
+            state.doom(self.batch.drain(..));
             reported
         };
         self.inner.wake_waiters(wake);
         for runnable in [resumed, self.resumed.take()].into_iter().flatten() {
             crate::task::cancel(runnable);
         }
-        drop(std::mem::take(&mut self.batch));
+        self.inner.cancel_doomed();
         if let Some(waker) = self.current.take().and_then(|current| current.waker) {
             waker.wake();
         }

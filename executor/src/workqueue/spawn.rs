@@ -181,7 +181,10 @@ impl Inner {
     /// A delayed task's delay expired: it joins the queue (or is dropped after shutdown).
     pub(super) fn expire(self: &std::sync::Arc<Self>, mut held: Held) {
         let mut state = self.lock();
-        if state.is_shut_down() {
+        // Once shutdown began, not only once it reached this queue: a task finishing meanwhile
+        // frees its place without starting the next (see `Inner::finished`), so admission
+        // would start this one ahead of those waiting.
+        if state.is_shut_down() || self.shared().is_shutdown() {
             drop(state);
             // Dropped while still delayed: uncounted in its generation, as it never was.
             drop(held);

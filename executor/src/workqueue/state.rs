@@ -50,6 +50,9 @@ pub(super) struct QueueState {
     closed: bool,
     /// Set when shutdown cancelled the held tasks.
     shut_down: bool,
+    /// Tasks that never started and are being cancelled, one at a time without the lock (see
+    /// `Inner::cancel_doomed`).
+    doomed: VecDeque<Held>,
     /// Delayed tasks whose delay has not expired.
     delayed: u64,
     /// Counters kept under the lock every spawn and finish takes anyway (no atomics for the
@@ -106,6 +109,7 @@ impl QueueState {
             draining: 0,
             closed: false,
             shut_down: false,
+            doomed: VecDeque::new(),
             delayed: 0,
             counts: Counts::default(),
         }
@@ -169,11 +173,26 @@ impl QueueState {
         self.draining -= 1;
     }
 
-    /// Shutdown: from now on the queue refuses spawns. Returns the tasks it held back (admission's
-    /// waiting tasks, an ordered queue's line), for the caller to drop once the lock is released.
-    pub(super) fn shut_down(&mut self) -> (Vec<Held>, VecDeque<Held>) {
+    /// Shutdown: from now on the queue refuses spawns. The tasks it held back (admission's
+    /// waiting tasks, an ordered queue's line) are doomed, for the caller to cancel once the
+    /// lock is released (`Inner::cancel_doomed`).
+    pub(super) fn shut_down(&mut self) {
         self.shut_down = true;
-        (self.admission.take_waiting(), self.line.take_all())
+        let waiting = self.admission.take_waiting();
+        self.doomed.extend(waiting);
+        let line = self.line.take_all();
+        self.doomed.extend(line);
+    }
+
+    /// Dooms `tasks`, which never started (an ordered runner's batch, when the runner is
+    /// cancelled).
+    pub(super) fn doom(&mut self, tasks: impl IntoIterator<Item = Held>) {
+        self.doomed.extend(tasks);
+    }
+
+    /// The next doomed task, to cancel once the lock is released.
+    pub(super) fn next_doomed(&mut self) -> Option<Held> {
+        self.doomed.pop_front()
     }
 
     /// The generation a task accepted now counts in.

@@ -33,18 +33,26 @@ pin_project_lite::pin_project! {
     /// Wraps the future of one of a queue's tasks: marks the thread as polling the queue (an
     /// ordered queue's runner does it around the whole run), and frees its place when dropped.
     pub(super) struct QueueTask<F> {
-        // Declared before `finish`, so dropped before it (even when its drop panics): the next
-        // task never overlaps it.
+        // Dropped in place by the `PinnedDrop` below, before `finish` (even when its drop
+        // panics: `None` is written all the same): the next task never overlaps it. `None`
+        // only from then on.
         #[pin]
-        future: F,
+        future: Option<F>,
         // Tells the queue the task is gone, after the future is dropped.
         finish: Finish,
     }
 
     impl<F> PinnedDrop for QueueTask<F> {
         fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
             // Read before the future is dropped: dropping it may drop other tasks.
-            this.project().finish.how = held::take_dropping();
+            this.finish.how = held::take_dropping();
+            // Its destructors run as part of the task, like its polls: one that waits for the
+            // queue (a flush or drain) would wait for this very task, and panics instead. (An
+            // ordered queue's runner marks the thread around the whole run already.)
+            let inner = &this.finish.inner;
+            let _marked = (!inner.is_polled_here()).then(|| Marked::enter(inner.counters()));
+            this.future.set(None);
         }
     }
 }
@@ -58,7 +66,7 @@ impl<F> QueueTask<F> {
         live: LiveId,
     ) -> Self {
         QueueTask {
-            future,
+            future: Some(future),
             finish: Finish {
                 inner,
                 key,
@@ -75,6 +83,10 @@ impl<F: Future> Future for QueueTask<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        let future = this
+            .future
+            .as_pin_mut()
+            .expect("a queue's task is polled only before it is dropped");
         let inner = &this.finish.inner;
         // A takeover of this poll by the monitor counts in the queue's detections, before the
         // task's handle can learn that it finished.
@@ -82,7 +94,7 @@ impl<F: Future> Future for QueueTask<F> {
             // Run by the runner, which marks the thread around the run, times its whole poll,
             // and starts a task only in a poll not taken over (it looks before each): a
             // takeover seen after this task's poll happened during it.
-            let poll = this.future.poll(cx);
+            let poll = future.poll(cx);
             if context::poll_taken_over() {
                 inner.counters().count_detection();
             }
@@ -96,7 +108,7 @@ impl<F: Future> Future for QueueTask<F> {
         let poll = {
             let _timed = Timed::since(inner.counters(), Instant::now());
             let _marked = Marked::enter(inner.counters());
-            this.future.poll(cx)
+            future.poll(cx)
         };
         if !taken_over && context::poll_taken_over() {
             inner.counters().count_detection();
