@@ -86,11 +86,12 @@ pub(crate) struct SectionWord {
     sections: std::sync::atomic::AtomicU64,
     /// What the OS tells of the worker thread, once the thread has started.
     probe: std::sync::OnceLock<sys::ThreadProbe>,
-    /// Set by the monitor between its claim and its publish when the section it hands off
-    /// spent most of its time waiting for a CPU rather than blocked; taken by the worker as it
-    /// leaves that section. Ordered by the claim, the publish and the worker's leave (std's
-    /// atomic even under loom: a hint for learning, not synchronisation).
-    waited_for_cpu: std::sync::atomic::AtomicBool,
+    /// Set by the monitor after it handed off a section that spent most of its time waiting
+    /// for a CPU rather than blocked: the section's epoch plus one (0: none). Taken by the
+    /// worker as it leaves a handed-off section, and heeded only if the epoch is that
+    /// section's: a mark set after the worker left is stale, and the next take discards it.
+    /// Std's atomic even under loom: a hint for learning, not synchronisation.
+    waited_for_cpu: std::sync::atomic::AtomicU32,
 }
 
 impl SectionWord {
@@ -276,22 +277,29 @@ impl SectionWord {
         let _ = self.probe.set(probe);
     }
 
-    /// Monitor, between its claim of a section and its publish: the section mostly waited
-    /// for a CPU (see [`SectionWord::take_waited_for_cpu`]).
-    pub(crate) fn note_waited_for_cpu(&self) {
+    /// Monitor, after it handed off the section `seen` (off the handoff's critical path):
+    /// the section mostly waited for a CPU (see [`SectionWord::take_waited_for_cpu`]).
+    pub(crate) fn note_waited_for_cpu(&self, seen: Seen) {
         self.waited_for_cpu
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+            .store(epoch_mark(seen.0), std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Worker, leaving a section the monitor handed off: whether the section mostly waited
-    /// for a CPU, so that its handoff says nothing of its call site; clears the mark.
-    pub(crate) fn take_waited_for_cpu(&self) -> bool {
+    /// Worker, leaving a section the monitor handed off (`epoch`, as given to
+    /// [`SectionWord::leave`]): whether the monitor found that it mostly waited for a CPU, so
+    /// that its handoff says nothing of its call site. Clears the mark, whichever section's.
+    pub(crate) fn take_waited_for_cpu(&self, epoch: u32) -> bool {
         self.waited_for_cpu
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
+            == epoch_mark(epoch)
     }
 
     /// How to probe the worker thread, once it has started.
     pub(crate) fn probe(&self) -> Option<sys::ThreadProbe> {
         self.probe.get().copied()
     }
+}
+
+/// The mark of the section whose word (or epoch) is `word`: its epoch plus one, never 0.
+fn epoch_mark(word: u32) -> u32 {
+    (word >> EPOCH_SHIFT) + 1
 }

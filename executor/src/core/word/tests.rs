@@ -112,3 +112,31 @@ fn a_section_inside_a_taken_over_poll_starts_handed_off() {
         "and the poll's end has nothing more to return"
     );
 }
+
+#[test]
+fn a_cpu_wait_mark_counts_only_for_the_section_it_was_set_for() {
+    let slot = SectionWord::new();
+    // Marked while the worker is still in the handed-off section: heeded.
+    let epoch = slot.enter(false, || unreachable!());
+    let seen = slot.look();
+    assert!(slot.claim(seen));
+    slot.publish(seen);
+    slot.note_waited_for_cpu(seen);
+    assert!(slot.leave(epoch, || {}));
+    assert!(slot.take_waited_for_cpu(epoch));
+    // Marked after the worker left and took nothing: stale, so the next handed-off section
+    // does not heed it.
+    let epoch = slot.enter(false, || unreachable!());
+    let seen = slot.look();
+    assert!(slot.claim(seen));
+    slot.publish(seen);
+    assert!(slot.leave(epoch, || {}));
+    assert!(!slot.take_waited_for_cpu(epoch));
+    slot.note_waited_for_cpu(seen);
+    let next = slot.enter(false, || unreachable!());
+    let seen = slot.look();
+    assert!(slot.claim(seen));
+    slot.publish(seen);
+    assert!(slot.leave(next, || {}));
+    assert!(!slot.take_waited_for_cpu(next));
+}

@@ -14,6 +14,10 @@ use crate::sys::Waits;
 /// the runtime (a synchronous client of an async service) must not keep every core from
 /// running that task. The kernel's CPU-hog threshold.
 pub(super) const HELD_GRACE: Duration = Duration::from_millis(10);
+/// How far ahead of a section's handoff the monitor must be to read its thread's waits (see
+/// [`waited_for_cpu`]): so with a grace period below it (the default's 40 µs), sections
+/// kept off the CPU are not told from blocked ones, and their sites learn from them.
+const READ_WAITS_AHEAD: Duration = Duration::from_millis(1);
 /// Spin-loop hints between two looks at the clock while spinning to a deadline.
 const SPINS_PER_LOOK: u32 = 16;
 
@@ -101,7 +105,14 @@ impl Overdue {
                         seen,
                         since,
                         grace,
-                        waits: waits.or_else(|| read_waits(word, now)),
+                        waits: waits.or_else(|| {
+                            // Only with time to spare: the reads take tens of microseconds,
+                            // which must not delay a handoff due sooner.
+                            let left = (since + grace).saturating_duration_since(now);
+                            (left >= READ_WAITS_AHEAD)
+                                .then(|| read_waits(word, now))
+                                .flatten()
+                        }),
                     });
                     return;
                 }
@@ -109,11 +120,13 @@ impl Overdue {
                 // it never acts on counts that do not yet show the handoff. Counted before the
                 // spare is woken, so the tasks it runs see the handoff in a stats snapshot.
                 if word.claim(seen) {
-                    if waited_for_cpu(word, waits, now) {
-                        word.note_waited_for_cpu();
-                    }
                     core.count_handoff(false);
                     detect::hand_off_claimed(shared, core, || word.publish(seen));
+                    // Judged once the spare is on its way: reading `/proc` takes tens of
+                    // microseconds. A worker that left meanwhile learnt as before.
+                    if waited_for_cpu(word, waits, now) {
+                        word.note_waited_for_cpu(seen);
+                    }
                 }
             });
         }

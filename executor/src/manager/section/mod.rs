@@ -333,7 +333,7 @@ impl Hook for WorkerHook {
             // The monitor handed it off: it outlived the grace period, blocked unless its
             // thread mostly waited for a CPU meanwhile (then its site learns nothing).
             (true, None) => {
-                let managed = if self.word.take_waited_for_cpu() {
+                let managed = if self.word.take_waited_for_cpu(current.epoch) {
                     shared.sites.managed_any(current.site)
                 } else {
                     shared.sites.record_blocked(current.site)
