@@ -108,7 +108,10 @@ impl Overdue {
                         waits: waits.or_else(|| {
                             // Only with time to spare: the reads take tens of microseconds,
                             // which must not delay a handoff due sooner.
-                            let left = (since + grace).saturating_duration_since(now);
+                            // A grace period too long for the clock never runs out.
+                            let left = since
+                                .checked_add(grace)
+                                .map_or(Duration::MAX, |at| at.saturating_duration_since(now));
                             (left >= READ_WAITS_AHEAD)
                                 .then(|| read_waits(word, now))
                                 .flatten()
