@@ -62,8 +62,8 @@ pub use workqueue::{
 
 use std::future::Future;
 
-use crate::scheduler::Shared;
 use crate::task::large::boxed_if_large;
+use crate::task::Spawn;
 
 /// Spawns a task on the current runtime; it may run on any core.
 ///
@@ -90,28 +90,7 @@ where
     F::Output: Send + 'static,
 {
     let site = std::panic::Location::caller();
-    boxed_if_large!(future => spawn_at(future, None, site))
-}
-
-/// [`spawn`] and [`spawn_on`] on the current runtime, with the spawn site given.
-#[track_caller]
-fn spawn_at<F>(
-    future: F,
-    pin: Option<usize>,
-    site: &'static std::panic::Location<'static>,
-) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let spawned = Handle::with_current(|handle| match pin {
-        Some(core) => handle.spawn_on_at(core, future, site),
-        None => Shared::spawn(handle.shared(), future, None, site),
-    });
-    match spawned {
-        Ok(task) => task,
-        Err(err) => panic!("{err}"),
-    }
+    boxed_if_large!(future => task::spawn_current(future, Spawn::at(site)))
 }
 
 /// Spawns a task on the current runtime that runs only on core `core` (while `core` is
@@ -139,7 +118,11 @@ where
     F::Output: Send + 'static,
 {
     let site = std::panic::Location::caller();
-    boxed_if_large!(future => spawn_at(future, Some(core), site))
+    let how = Spawn {
+        pin: Some(core),
+        ..Spawn::at(site)
+    };
+    boxed_if_large!(future => task::spawn_current(future, how))
 }
 
 /// The index of the core the current thread works for, or `None` off a worker thread (for

@@ -116,7 +116,7 @@ impl Builder {
 ///
 /// Panics outside a runtime.
 #[track_caller]
-fn spawn_current<F>(future: F, how: Spawn<'_>) -> JoinHandle<F::Output>
+pub(crate) fn spawn_current<F>(future: F, how: Spawn<'_>) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

@@ -36,6 +36,7 @@ mod local;
 mod registry;
 mod yield_now;
 
+pub(crate) use builder::spawn_current;
 pub use builder::Builder;
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
