@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use async_task::FallibleTask;
 
-use super::{Failure, Panic, TaskId, TaskOutput};
+use super::{Failure, Panic, QuietWaker, TaskId, TaskOutput};
 use crate::queue::{Name, TaskMeta};
 
 /// An owned permission to await a spawned task's output.
@@ -47,35 +47,11 @@ pub struct JoinHandle<T> {
     waker: Waker,
     /// The task's id and name, for its errors.
     name: TaskName,
-    /// The waker registered with the task for the handle's awaiter, once it waited (see
-    /// [`Awaiter`]).
-    awaiter: Option<std::sync::Arc<Awaiter>>,
-}
-
-/// What the task wakes when it finishes, for a handle that waited: the awaiter's waker, woken
-/// through [`wake_quietly`](super::wake_quietly). async-task wakes the awaiter of a task that
-/// finishes inside its abort-on-panic guard (on the worker that completed or cancelled it, or
-/// in the runtime's drop), so a waker that panicked there would abort the process; tokio
-/// catches such a panic too.
-struct Awaiter(std::sync::Mutex<Waker>);
-
-impl Awaiter {
-    fn waker(&self) -> std::sync::MutexGuard<'_, Waker> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl std::task::Wake for Awaiter {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        let waker = self.waker().clone();
-        super::wake_quietly(waker);
-    }
+    /// The waker registered with the task for the handle's awaiter, once it waited: the task
+    /// wakes it when it finishes inside async-task's abort-on-panic guard (on the worker that
+    /// completed or cancelled it, or in the runtime's drop), so a panic of the awaiter's
+    /// waker must not escape there (tokio contains it too).
+    awaiter: Option<std::sync::Arc<QuietWaker>>,
 }
 
 /// What names a task in its errors: its id, its name if it has one, and the work queue it
@@ -216,27 +192,6 @@ impl<T> futures_core::FusedFuture for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    /// The waker to register with the task for an awaiter whose waker is `waker`: the handle's
-    /// [`Awaiter`], made when it first waits, and told when the awaiter's waker changes.
-    fn awaiter(&mut self, waker: &Waker) -> Waker {
-        let awaiter = match &self.awaiter {
-            Some(awaiter) => {
-                let mut current = awaiter.waker();
-                if !current.will_wake(waker) {
-                    current.clone_from(waker);
-                }
-                drop(current);
-                std::sync::Arc::clone(awaiter)
-            }
-            None => {
-                let awaiter = std::sync::Arc::new(Awaiter(std::sync::Mutex::new(waker.clone())));
-                self.awaiter = Some(std::sync::Arc::clone(&awaiter));
-                awaiter
-            }
-        };
-        Waker::from(awaiter)
-    }
-
     /// Panics if this thread runs the tasks of an ordered work queue and this handle's task,
     /// unfinished, is one of them: it starts only once the task polling it ended, so the wait
     /// would never end.
@@ -267,7 +222,7 @@ impl<T> Future for JoinHandle<T> {
             std::task::ready!(crate::coop::poll_proceed(cx)).made_progress()
         }
         // A finished task registers no waker: its output is taken at once.
-        let awaiter = (!finished).then(|| self.awaiter(cx.waker()));
+        let awaiter = (!finished).then(|| QuietWaker::waker_for(&mut self.awaiter, cx.waker()));
         let task = self
             .task
             .as_mut()

@@ -33,6 +33,7 @@ mod join;
 mod join_set;
 pub(crate) mod large;
 mod local;
+mod quiet;
 mod registry;
 mod yield_now;
 
@@ -42,6 +43,8 @@ pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{spawn_local, LocalSet, RunUntil};
+use quiet::drop_quietly;
+pub(crate) use quiet::{wake_quietly, QuietWaker};
 pub(crate) use registry::Registry;
 pub use yield_now::{yield_now, YieldNow};
 
@@ -268,25 +271,6 @@ impl<F: Future> Future for TaskFuture<F> {
                 Poll::Ready(TaskOutput::new(Err(Failure::Panicked(panic))))
             }
         }
-    }
-}
-
-/// Drops a value whose destructor may panic, discarding such a panic (and, should dropping
-/// that payload panic as well, leaking the payload rather than unwinding).
-fn drop_quietly<T>(value: T) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(panic))) {
-            std::mem::forget(payload);
-        }
-    }
-}
-
-/// Wakes `waker`, discarding a panic of its `wake` (see [`drop_quietly`]): a waker that some
-/// future registered and that panics (a bug of that future's owner) neither stops its caller
-/// from waking the others nor unwinds into a worker, the reactor or async-task (which aborts).
-pub(crate) fn wake_quietly(waker: std::task::Waker) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || waker.wake())) {
-        drop_quietly(panic);
     }
 }
 

@@ -21,6 +21,7 @@ use std::task::{Context, Waker};
 use super::{wait_until, Inner};
 use crate::scheduler::Frontend;
 use crate::sync::lock;
+use crate::task::QuietWaker;
 use crate::workqueue::state::QueueState;
 
 impl Inner {
@@ -31,19 +32,10 @@ impl Inner {
             return;
         }
         let mut wait = std::pin::pin!(wait_until(&self.state, &self.event, done));
-        // The caller's waker, and the one that wakes it quietly, made again only if it changes.
-        let mut quiet: Option<(Waker, Waker)> = None;
+        let mut quiet = None;
         std::future::poll_fn(|cx| {
-            let quiet = match quiet.take() {
-                Some((caller, wrapper)) if caller.will_wake(cx.waker()) => {
-                    quiet.insert((caller, wrapper))
-                }
-                _ => {
-                    let wrapper = Waker::from(std::sync::Arc::new(Quiet(cx.waker().clone())));
-                    quiet.insert((cx.waker().clone(), wrapper))
-                }
-            };
-            wait.as_mut().poll(&mut Context::from_waker(&quiet.1))
+            let waker = QuietWaker::waker_for(&mut quiet, cx.waker());
+            wait.as_mut().poll(&mut Context::from_waker(&waker))
         })
         .await;
     }
@@ -75,19 +67,6 @@ impl Inner {
                 std::thread::park();
             }
         }
-    }
-}
-
-/// Wakes a flush or drain's waker without letting a panic of its `wake` escape.
-struct Quiet(Waker);
-
-impl std::task::Wake for Quiet {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        crate::task::wake_quietly(self.0.clone());
     }
 }
 
